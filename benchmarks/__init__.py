@@ -1,0 +1,1 @@
+"""Sample-library generator and side-by-side benchmarks."""

@@ -1,0 +1,1 @@
+"""Scanning, fingerprints, the catalog, the duplicate graph and merge plans."""

@@ -1,0 +1,117 @@
+"""Plain records that cross module borders. No I/O here.
+
+Paths are `str` as the OS gives them (`os.fsdecode`, so bytes that are not valid UTF-8 are
+carried as surrogate escapes and survive a round trip to disk and to JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KINDS = ("image", "video", "sidecar", "other")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Normalized metadata of one file, as read through exiftool."""
+
+    captured_at: str | None = None  # ISO 8601, with sub-seconds and offset when known
+    captured_source: str | None = None  # which tag gave captured_at
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    make: str | None = None
+    model: str | None = None
+    software: str | None = None
+    content_id: str | None = None  # Apple ContentIdentifier (MakerNote MediaGroupUUID / QuickTime)
+    burst_id: str | None = None
+    image_unique_id: str | None = None
+    orientation: int | None = None
+    file_type: str | None = None  # exiftool's FileType, sniffed from the bytes
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    error: str | None = None  # what exiftool said it could not read
+
+    @property
+    def gps(self) -> dict[str, float] | None:
+        if self.gps_lat is None or self.gps_lon is None:
+            return None
+        return {"lat": self.gps_lat, "lon": self.gps_lon}
+
+
+@dataclass
+class FileRecord:
+    """Everything the catalog knows about one file."""
+
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    blake3: str | None = None
+    kind: str = "other"
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    codec: str | None = None
+    phash: str | None = None  # 16 hex characters
+    dhash: str | None = None
+    phash_method: str | None = None  # how the pixels for the hash were obtained
+    decode_ok: bool | None = None
+    decode_error: str | None = None
+    metadata: Metadata = field(default_factory=Metadata)
+    error: str | None = None  # the file could not be fingerprinted at all (vanished, unreadable)
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape (`photoverify show --json`)."""
+        m = self.metadata
+        return {
+            "path": self.path,
+            "root": self.root,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "blake3": self.blake3,
+            "kind": self.kind,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "duration": self.duration,
+            "codec": self.codec,
+            "phash": self.phash,
+            "dhash": self.dhash,
+            "decode_ok": self.decode_ok,
+            "decode_error": self.decode_error,
+            "captured_at": m.captured_at,
+            "gps": m.gps,
+            "make": m.make,
+            "model": m.model,
+            "software": m.software,
+            "content_id": m.content_id,
+            "burst_id": m.burst_id,
+            "image_unique_id": m.image_unique_id,
+            "orientation": m.orientation,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of one check on one file. Every check produces these; every renderer reads them."""
+
+    path: str
+    check: str  # e.g. "fixity", "decode", "expect", "audit", "scan"
+    severity: str  # "error" | "warning" | "info"
+    outcome: str  # e.g. "changed", "missing", "gps-lost"
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Manifests, fixity and decode checks, metadata expectations, audits and reports."""

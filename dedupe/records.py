@@ -13,6 +13,18 @@ KINDS = ("image", "video", "sidecar", "other")
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A file the walker found, with the stat it was found with."""
+
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+
+@dataclass(frozen=True)
 class Metadata:
     """Normalized metadata of one file, as read through exiftool."""
 
@@ -33,6 +45,7 @@ class Metadata:
     height: int | None = None
     duration: float | None = None
     error: str | None = None  # what exiftool said it could not read
+    warning: str | None = None  # exiftool's warning (e.g. "Truncated 'mdat' data")
 
     @property
     def gps(self) -> dict[str, float] | None:
@@ -104,7 +117,7 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class Finding:
-    """One result of one check on one file. Every check produces these; every renderer reads them."""
+    """One result of one check on one file: every check makes these, every renderer reads them."""
 
     path: str
     check: str  # e.g. "fixity", "decode", "expect", "audit", "scan"

@@ -1,0 +1,325 @@
+"""The catalog: one SQLite file. The only module that speaks SQL.
+
+Schema (version 1; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+
+files — one row per file ever scanned and still present
+  path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
+  path_text TEXT          the same, decoded for people (invalid bytes as U+FFFD)
+  root BLOB               the scan root it was found under
+  size INTEGER, mtime_ns INTEGER, inode INTEGER, device INTEGER
+  blake3 TEXT             64 hex characters
+  kind TEXT               image | video | sidecar | other
+  format TEXT             sniffed from the bytes: JPEG, HEIC, PNG, MOV, MP4, XMP, AAE, ...
+  width, height INTEGER   as shown (EXIF orientation applied)
+  duration REAL, codec TEXT            video
+  phash, dhash TEXT       64-bit perceptual hashes as 16 hex characters; phash_method
+  decode_ok INTEGER (0/1/NULL), decode_error TEXT
+  captured_at TEXT        ISO 8601 with sub-seconds and offset when known
+  gps_lat, gps_lon REAL, make, model, software, content_id, burst_id, image_unique_id TEXT
+  orientation INTEGER
+  metadata_json TEXT      the whole normalized Metadata record as JSON
+  error TEXT              why the file could not be fingerprinted (unreadable, vanished, ...)
+  scanned_at TEXT         ISO 8601 UTC
+scans — one row per scan run: started_at, roots (JSON), counts (JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from .errors import CatalogError
+from .records import FileRecord, Metadata
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE files (
+        path BLOB PRIMARY KEY,
+        path_text TEXT NOT NULL,
+        root BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        device INTEGER NOT NULL,
+        blake3 TEXT,
+        kind TEXT NOT NULL,
+        format TEXT,
+        width INTEGER,
+        height INTEGER,
+        duration REAL,
+        codec TEXT,
+        phash TEXT,
+        dhash TEXT,
+        phash_method TEXT,
+        decode_ok INTEGER,
+        decode_error TEXT,
+        captured_at TEXT,
+        gps_lat REAL,
+        gps_lon REAL,
+        make TEXT,
+        model TEXT,
+        software TEXT,
+        content_id TEXT,
+        burst_id TEXT,
+        image_unique_id TEXT,
+        orientation INTEGER,
+        metadata_json TEXT NOT NULL,
+        error TEXT,
+        scanned_at TEXT NOT NULL
+    );
+    CREATE INDEX files_blake3 ON files(blake3);
+    CREATE INDEX files_root ON files(root);
+    CREATE INDEX files_content_id ON files(content_id);
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        roots TEXT NOT NULL,
+        counts TEXT NOT NULL
+    );
+    """,
+}
+
+_COLUMNS = (
+    "path",
+    "path_text",
+    "root",
+    "size",
+    "mtime_ns",
+    "inode",
+    "device",
+    "blake3",
+    "kind",
+    "format",
+    "width",
+    "height",
+    "duration",
+    "codec",
+    "phash",
+    "dhash",
+    "phash_method",
+    "decode_ok",
+    "decode_error",
+    "captured_at",
+    "gps_lat",
+    "gps_lon",
+    "make",
+    "model",
+    "software",
+    "content_id",
+    "burst_id",
+    "image_unique_id",
+    "orientation",
+    "metadata_json",
+    "error",
+    "scanned_at",
+)
+_METADATA_FIELDS = {f.name for f in fields(Metadata)}
+
+
+def default_path() -> Path:
+    """$PHOTOVERIFY_CATALOG, else the user's data directory (XDG_DATA_HOME on Linux)."""
+    env = os.environ.get("PHOTOVERIFY_CATALOG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir("photoverify")) / "catalog.sqlite"
+
+
+def _key(path: str) -> bytes:
+    return os.fsencode(path)
+
+
+def _text(path_bytes: bytes) -> str:
+    return path_bytes.decode("utf-8", "replace")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Catalog:
+    """An open catalog. Use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path else default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise CatalogError(f"{self.path}: cannot open catalog: {exc}") from exc
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path}: catalog schema {version} is newer than this photoverify "
+                f"understands ({SCHEMA_VERSION}); upgrade photoverify"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.db:
+                self.db.executescript(MIGRATIONS[target])
+                self.db.execute(f"PRAGMA user_version = {target}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    # --- writing -------------------------------------------------------------------------
+    def upsert(self, records: Iterable[FileRecord]) -> None:
+        """Insert or replace records, in one transaction."""
+        now = _now()
+        rows = []
+        for r in records:
+            m = r.metadata
+            rows.append(
+                (
+                    _key(r.path),
+                    _text(_key(r.path)),
+                    _key(r.root),
+                    r.size,
+                    r.mtime_ns,
+                    r.inode,
+                    r.device,
+                    r.blake3,
+                    r.kind,
+                    r.format,
+                    r.width,
+                    r.height,
+                    r.duration,
+                    r.codec,
+                    r.phash,
+                    r.dhash,
+                    r.phash_method,
+                    None if r.decode_ok is None else int(r.decode_ok),
+                    r.decode_error,
+                    m.captured_at,
+                    m.gps_lat,
+                    m.gps_lon,
+                    m.make,
+                    m.model,
+                    m.software,
+                    m.content_id,
+                    m.burst_id,
+                    m.image_unique_id,
+                    m.orientation,
+                    json.dumps(asdict(m)),
+                    r.error,
+                    now,
+                )
+            )
+        placeholders = ",".join("?" * len(_COLUMNS))
+        with self.db:
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO files ({','.join(_COLUMNS)}) VALUES ({placeholders})",
+                rows,
+            )
+
+    def remove(self, paths: Iterable[str]) -> int:
+        keys = [(_key(p),) for p in paths]
+        with self.db:
+            self.db.executemany("DELETE FROM files WHERE path = ?", keys)
+        return len(keys)
+
+    def record_scan(self, roots: list[str], counts: dict) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO scans (started_at, roots, counts) VALUES (?, ?, ?)",
+                (_now(), json.dumps(roots), json.dumps(counts)),
+            )
+
+    # --- reading -------------------------------------------------------------------------
+    def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
+        """{path: (size, mtime_ns, inode, had_error)} of every file cataloged under root."""
+        out = {}
+        for path, size, mtime, inode, error in self.db.execute(
+            "SELECT path, size, mtime_ns, inode, error FROM files WHERE path >= ? AND path < ?",
+            _prefix_range(root),
+        ):
+            out[os.fsdecode(path)] = (size, mtime, inode, error is not None)
+        return out
+
+    def records(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> list[FileRecord]:
+        """Records of the given files and of every file under the given folders, path-sorted."""
+        found: dict[bytes, FileRecord] = {}
+        for p in paths:
+            for row in self.db.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM files WHERE path = ?", (_key(p),)
+            ):
+                found[row[0]] = _record(row)
+        for folder in under:
+            for row in self.db.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM files WHERE path >= ? AND path < ?",
+                _prefix_range(folder),
+            ):
+                found[row[0]] = _record(row)
+        return [found[k] for k in sorted(found)]
+
+    def all_records(self) -> Iterator[FileRecord]:
+        for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
+            yield _record(row)
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM files").fetchone()[0]
+
+    def by_blake3(self, digest: str) -> list[FileRecord]:
+        return [
+            _record(row)
+            for row in self.db.execute(
+                f"SELECT {','.join(_COLUMNS)} FROM files WHERE blake3 = ? ORDER BY path", (digest,)
+            )
+        ]
+
+
+def _prefix_range(folder: str) -> tuple[bytes, bytes]:
+    """Byte range of paths strictly below `folder` ('/' + 1 == '0')."""
+    base = _key(os.path.abspath(folder)).rstrip(b"/")
+    return base + b"/", base + b"0"
+
+
+def _record(row: tuple) -> FileRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    meta_dict = json.loads(values["metadata_json"])
+    meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
+    decode_ok = values["decode_ok"]
+    return FileRecord(
+        path=os.fsdecode(values["path"]),
+        root=os.fsdecode(values["root"]),
+        size=values["size"],
+        mtime_ns=values["mtime_ns"],
+        inode=values["inode"],
+        device=values["device"],
+        blake3=values["blake3"],
+        kind=values["kind"],
+        format=values["format"],
+        width=values["width"],
+        height=values["height"],
+        duration=values["duration"],
+        codec=values["codec"],
+        phash=values["phash"],
+        dhash=values["dhash"],
+        phash_method=values["phash_method"],
+        decode_ok=None if decode_ok is None else bool(decode_ok),
+        decode_error=values["decode_error"],
+        metadata=meta,
+        error=values["error"],
+    )

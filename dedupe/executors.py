@@ -1,0 +1,46 @@
+"""Where per-file work runs. A local process pool by default; the seam where a distributed
+engine (dask.distributed's Client is a `concurrent.futures.Executor` too) plugs in.
+
+Work submitted here must be a module-level function over picklable arguments.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+from .fingerprint import fingerprint
+from .metadata import MetadataReader
+from .records import Candidate, FileRecord
+
+_reader: MetadataReader | None = None
+
+
+def _worker_reader() -> MetadataReader:
+    """One long-lived exiftool per worker process, started on first use."""
+    global _reader
+    if _reader is None:
+        _reader = MetadataReader()
+        atexit.register(_reader.close)
+    return _reader
+
+
+def fingerprint_batch(batch: list[Candidate], fast: bool = True) -> list[FileRecord]:
+    """Metadata for the whole batch in one exiftool call, then each file's fingerprint."""
+    metas = _worker_reader().read([c.path for c in batch])
+    return [fingerprint(c, m, fast=fast) for c, m in zip(batch, metas, strict=True)]
+
+
+def default_workers() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def local_executor(workers: int | None = None) -> Executor:
+    """A process pool of `workers` processes; with workers == 0, threads in this process
+    (for debugging and for platforms where forking is unwelcome)."""
+    if workers == 0:
+        return ThreadPoolExecutor(max_workers=1)
+    return ProcessPoolExecutor(max_workers=workers or default_workers())

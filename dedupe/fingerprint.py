@@ -1,0 +1,196 @@
+"""Per-file work: content hash, kind and format, perceptual hashes, decode check, video facts.
+
+No catalog access here: a function of a file (and its exiftool metadata) to a `FileRecord`.
+
+Perceptual hashes are taken on the picture as shown (EXIF orientation applied). The fast path
+decodes JPEG at 1/8 scale (libjpeg DCT scaling through `Image.draft`) and HEIC through its
+embedded thumbnail when that is at least `HEIC_THUMBNAIL_MIN` pixels on its long side; both were
+measured against full decodes on the real corpus (benchmarks/bench_phash.py, RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import warnings
+from dataclasses import dataclass
+
+import imagehash
+import pillow_heif
+from PIL import Image, ImageOps
+
+from .hashing import blake3_file
+from .records import Candidate, FileRecord, Metadata
+from .sniff import DECODABLE_IMAGES, classify
+
+pillow_heif.register_heif_opener()
+
+HEIC_THUMBNAIL_MIN = 320
+DRAFT_BOX = (256, 256)  # JPEG draft: the smallest DCT scale that keeps at least this size
+ORIENTATION_TAG = 0x0112
+QUARTER_TURNS = (5, 6, 7, 8)
+TRUNCATION_WARNINGS = ("Truncated", "JPEG format error", "Missing", "Corrupted")
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    width: int | None
+    height: int | None
+    phash: str | None
+    dhash: str | None
+    method: str | None
+    decode_ok: bool
+    decode_error: str | None
+
+
+def _hashes(im: Image.Image) -> tuple[str, str]:
+    gray = im.convert("L")
+    return str(imagehash.phash(gray)), str(imagehash.dhash(gray))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"decompression bomb refused: {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _heic_facts(path: str, fast: bool) -> ImageFacts:
+    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+    width, height = heif.size  # libheif applies the irot/imir transforms: this is the shown size
+    primary = heif[heif.primary_index]
+    thumbs = heif.info.get("thumbnails") or []
+    if fast and thumbs and max(thumbs) >= HEIC_THUMBNAIL_MIN:
+        best = max(range(len(thumbs)), key=lambda i: thumbs[i])
+        thumb = primary.get_thumbnail(best)
+        im, method = thumb.to_pillow(), "heic-thumbnail"
+    else:
+        im, method = heif.to_pillow(), "full"
+    ph, dh = _hashes(im)
+    return ImageFacts(width, height, ph, dh, method, True, None)
+
+
+def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            w, h = im.size
+            if im.getexif().get(ORIENTATION_TAG) in QUARTER_TURNS:
+                w, h = h, w  # the size as shown
+            method = "full"
+            if fast and im.format == "JPEG" and im.draft("RGB", DRAFT_BOX) is not None:
+                method = "jpeg-draft"
+            im.load()  # decodes every scan: a truncated file raises here
+            ph, dh = _hashes(ImageOps.exif_transpose(im))
+    return ImageFacts(w, h, ph, dh, method, True, None)
+
+
+def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
+    """Decode an image (fast path where it agrees with a full decode) and hash what it shows."""
+    try:
+        if fmt in ("HEIC", "HEIF"):
+            return _heic_facts(path, fast)
+        return _pillow_facts(path, fmt, fast)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
+        return ImageFacts(None, None, None, None, None, False, _describe(exc))
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    width: int | None
+    height: int | None
+    duration: float | None
+    codec: str | None
+    decode_ok: bool
+    decode_error: str | None
+
+
+def video_facts(path: str) -> VideoFacts:
+    """Container and first-frame check through PyAV (full play-through is verify's job)."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            streams = container.streams.video
+            if not streams:
+                return VideoFacts(None, None, None, None, False, "no video stream")
+            stream = streams[0]
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            codec = stream.codec_context.name
+            width, height = stream.codec_context.width, stream.codec_context.height
+            for _frame in container.decode(stream):
+                break
+            else:
+                return VideoFacts(width, height, duration, codec, False, "no frame decodes")
+            return VideoFacts(width, height, duration, codec, True, None)
+    except Exception as exc:  # noqa: BLE001
+        return VideoFacts(None, None, None, None, False, _describe(exc))
+
+
+def _guess_kind_from_name(path: str) -> str:
+    mime = mimetypes.guess_type(path)[0] or ""
+    if mime.startswith("image/") or path.lower().endswith((".heic", ".heif")):
+        return "image"
+    if mime.startswith("video/"):
+        return "video"
+    return "other"
+
+
+def fingerprint(cand: Candidate, meta: Metadata, *, fast: bool = True) -> FileRecord:
+    """Everything about one file, as a FileRecord. Never raises for a bad file."""
+    rec = FileRecord(
+        path=cand.path,
+        root=cand.root,
+        size=cand.size,
+        mtime_ns=cand.mtime_ns,
+        inode=cand.inode,
+        device=cand.device,
+        metadata=meta,
+    )
+    try:
+        rec.blake3 = blake3_file(cand.path)
+        after = os.stat(cand.path, follow_symlinks=False)
+    except FileNotFoundError:
+        rec.error = "vanished during the scan"
+        return rec
+    except OSError as exc:
+        rec.error = f"unreadable: {exc.strerror or exc}"
+        return rec
+    if (after.st_size, after.st_mtime_ns) != (cand.size, cand.mtime_ns):
+        rec.error = "changed while being scanned; it will be read again by the next scan"
+        rec.blake3 = None
+        return rec
+
+    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
+    if meta.file_type is None and kind == "other":
+        kind = _guess_kind_from_name(cand.path)  # the bytes said nothing (empty, or unknown)
+    rec.kind, rec.format = kind, fmt
+    if cand.size == 0:
+        if kind in ("image", "video"):
+            rec.decode_ok, rec.decode_error = False, "empty file (0 bytes)"
+        return rec
+
+    if kind == "image":
+        warning = meta.warning or ""
+        truncated = warning if warning.startswith(TRUNCATION_WARNINGS) else None
+        if fmt in DECODABLE_IMAGES or fmt is None:
+            facts = image_facts(cand.path, fmt, fast=fast)
+            rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
+            rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
+            rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
+        else:  # RAW and friends: no decoder here; dimensions from the metadata
+            rec.width, rec.height = meta.width, meta.height
+        if truncated and rec.decode_ok is not False:
+            # libheif fills missing HEIC tiles silently; exiftool's structure check does not.
+            rec.decode_ok, rec.decode_error = False, f"truncated: {truncated}"
+    elif kind == "video":
+        facts = video_facts(cand.path)
+        rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
+        rec.duration = facts.duration if facts.duration is not None else meta.duration
+        rec.codec = facts.codec
+        rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
+    return rec

@@ -1,0 +1,170 @@
+"""walk -> unchanged? -> fingerprint on an Executor -> catalog, in batches, with progress."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+
+from .catalog import Catalog
+from .executors import fingerprint_batch, local_executor
+from .records import Candidate, FileRecord
+from .walk import WalkError, walk
+
+BATCH_FILES = 48
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class ScanResult:
+    catalog: str
+    roots: list[str]
+    files: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    bytes_read: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "catalog": self.catalog,
+            "roots": self.roots,
+            "files": self.files,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "bytes_read": self.bytes_read,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# progress(files_done, bytes_done, files_total, bytes_total)
+Progress = Callable[[int, int, int, int], None]
+
+
+def _batches(cands: list[Candidate]) -> Iterable[list[Candidate]]:
+    batch: list[Candidate] = []
+    size = 0
+    for c in cands:
+        batch.append(c)
+        size += c.size
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _record_errors(rec: FileRecord) -> list[dict[str, str]]:
+    if rec.error:
+        return [{"path": rec.path, "error": rec.error}]
+    if rec.decode_ok is False:
+        return [{"path": rec.path, "error": f"does not decode: {rec.decode_error}"}]
+    return []
+
+
+def scan(
+    roots: Iterable[str],
+    catalog: Catalog,
+    *,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    follow_symlinks: bool = False,
+    fast: bool = True,
+) -> ScanResult:
+    """Bring the catalog up to date with the files under `roots`.
+
+    Files whose size, mtime and inode match the catalog are not read again. Files the catalog
+    holds under a root that no longer exist are removed from it. Bad files never stop the scan:
+    they are recorded with their error.
+    """
+    started = time.perf_counter()
+    roots = [os.path.abspath(r) for r in roots]
+    result = ScanResult(catalog=str(catalog.path), roots=roots)
+    catalog_files = {
+        str(catalog.path),
+        f"{catalog.path}-wal",
+        f"{catalog.path}-shm",
+        f"{catalog.path}-journal",
+    }
+
+    known: dict[str, tuple[int, int, int, bool]] = {}
+    for root in roots:
+        if os.path.isdir(root):
+            known.update(catalog.stats_under(root))
+        else:
+            for rec in catalog.records([root]):
+                known[rec.path] = (rec.size, rec.mtime_ns, rec.inode, rec.error is not None)
+
+    todo: list[Candidate] = []
+    seen: set[str] = set()
+    unreadable_dirs: list[str] = []
+    for item in walk(roots, follow_symlinks=follow_symlinks, exclude=frozenset(catalog_files)):
+        if isinstance(item, WalkError):
+            result.errors.append({"path": item.path, "error": item.error})
+            unreadable_dirs.append(item.path.rstrip("/") + "/")
+            continue
+        if item.path in seen:
+            continue  # overlapping roots
+        seen.add(item.path)
+        before = known.get(item.path)
+        if (
+            before is not None
+            and before[:3] == (item.size, item.mtime_ns, item.inode)
+            and not before[3]
+        ):
+            result.unchanged += 1
+            continue
+        if before is None:
+            result.new += 1
+        else:
+            result.changed += 1
+        todo.append(item)
+    result.files = len(seen)
+
+    gone = [p for p in known if p not in seen and not any(p.startswith(d) for d in unreadable_dirs)]
+    result.removed = catalog.remove(gone)
+
+    total_bytes = sum(c.size for c in todo)
+    done_files = done_bytes = 0
+    if progress:
+        progress(0, 0, len(todo), total_bytes)
+    if todo:
+        own = executor is None
+        pool = executor or local_executor(workers)
+        try:
+            pending: set[Future] = set()
+            batches = iter(_batches(todo))
+            limit = 4 * max(1, workers or os.cpu_count() or 1)
+            while True:
+                for batch in batches:
+                    pending.add(pool.submit(fingerprint_batch, batch, fast))
+                    if len(pending) >= limit:
+                        break
+                if not pending:
+                    break
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    records = fut.result()
+                    catalog.upsert(records)
+                    for rec in records:
+                        result.errors.extend(_record_errors(rec))
+                        done_bytes += rec.size
+                    done_files += len(records)
+                    if progress:
+                        progress(done_files, done_bytes, len(todo), total_bytes)
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
+    result.bytes_read = done_bytes
+    result.seconds = time.perf_counter() - started
+    catalog.record_scan(roots, {k: v for k, v in result.to_json().items() if isinstance(v, int)})
+    return result

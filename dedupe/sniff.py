@@ -1,0 +1,64 @@
+"""What a file is, from its bytes (exiftool's FileType, which reads magic numbers), not its name.
+
+The extension is consulted only for sidecar formats whose bytes say nothing specific
+(a Takeout `.json` is plain JSON; an `.aae` is a property list).
+"""
+
+from __future__ import annotations
+
+import os
+
+# exiftool FileType -> our short format name, for the names that need it.
+_FORMAT_ALIASES = {
+    "Extended WEBP": "WEBP",
+    "JXL Codestream": "JXL",
+    "HEIF": "HEIF",
+    "MP4": "MP4",
+    "M4V": "MP4",
+    "3GP": "3GP",
+}
+RAW_FORMATS = frozenset(
+    {
+        "DNG",
+        "CR2",
+        "CR3",
+        "CRW",
+        "NEF",
+        "NRW",
+        "ARW",
+        "SR2",
+        "SRF",
+        "ORF",
+        "RW2",
+        "RAF",
+        "PEF",
+        "SRW",
+        "ERF",
+        "KDC",
+        "DCR",
+        "MRW",
+        "3FR",
+        "IIQ",
+        "X3F",
+        "RWL",
+    }
+)
+SIDECAR_FORMATS = frozenset({"XMP", "AAE", "JSON", "PLIST"})
+SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
+VIDEO_FORMATS = frozenset({"MOV", "MP4", "3GP", "AVI", "MKV", "M2TS", "MTS", "WEBM", "MPEG"})
+# Formats Pillow (with pillow-heif) decodes, so that perceptual hashes and decode checks apply.
+DECODABLE_IMAGES = frozenset({"JPEG", "PNG", "HEIC", "HEIF", "AVIF", "TIFF", "WEBP", "GIF", "BMP"})
+
+
+def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:
+    """(kind, format) of a file. Kind is one of `image`, `video`, `sidecar`, `other`."""
+    fmt = _FORMAT_ALIASES.get(file_type or "", file_type) if file_type else None
+    ext = os.path.splitext(path)[1].lower()
+    mime = (mime_type or "").lower()
+    if fmt in SIDECAR_FORMATS or (fmt in (None, "TXT", "XML") and ext in SIDECAR_EXTENSIONS):
+        return "sidecar", fmt or ext[1:].upper()
+    if fmt in VIDEO_FORMATS or mime.startswith("video/"):
+        return "video", fmt
+    if fmt in RAW_FORMATS or fmt in DECODABLE_IMAGES or mime.startswith("image/"):
+        return "image", fmt
+    return "other", fmt

@@ -1,0 +1,3 @@
+from photoverify.cli import main
+
+main()

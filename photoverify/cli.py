@@ -1,0 +1,158 @@
+"""The command line: each command parses its arguments, calls one library function and renders
+the result. Exit codes: 0 all well, 1 the run worked and found problems, 2 usage error,
+3 environment error (exiftool missing, catalog unreadable)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from dedupe.catalog import Catalog
+from dedupe.errors import PhotoverifyError
+from dedupe.scan import scan as run_scan
+
+from . import __version__, render
+from . import doctor as doctor_mod
+
+catalog_option = click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Catalog file (default: $PHOTOVERIFY_CATALOG or the user data directory).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on standard output.")
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PhotoverifyError as exc:
+            render.stderr.print(f"photoverify: error: {exc}", markup=False, soft_wrap=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="photoverify")
+def cli() -> None:
+    """Find duplicates in a photo library, plan and carry out its move, verify nothing was lost."""
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, required=True, type=click.Path(exists=True))
+@catalog_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes (default: one per core; 0: in this process).",
+)
+@click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links (loops are reported).")
+@click.option(
+    "--full-decode",
+    is_flag=True,
+    help="Hash fully decoded images instead of JPEG draft / HEIC thumbnails.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@json_option
+def scan(roots, catalog_path, workers, follow_symlinks, full_decode, quiet, as_json) -> None:
+    """Fingerprint every file under ROOTS into the catalog (re-scans read only what changed)."""
+    with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
+        result = run_scan(
+            roots,
+            catalog,
+            workers=workers,
+            progress=progress,
+            follow_symlinks=follow_symlinks,
+            fast=not full_decode,
+        )
+    if as_json:
+        render.print_json(result.to_json())
+        return
+    out = render.stdout
+    out.print(f"catalog  {result.catalog}")
+    out.print(
+        f"files    {result.files}  (new {result.new}, changed {result.changed}, "
+        f"unchanged {result.unchanged}, removed {result.removed})"
+    )
+    rate = result.bytes_read / result.seconds / 1e6 if result.seconds else 0
+    out.print(
+        f"read     {result.bytes_read / 1e6:.1f} MB in {result.seconds:.1f} s ({rate:.1f} MB/s)"
+    )
+    if result.errors:
+        out.print(f"errors   {len(result.errors)}")
+        for err in result.errors[:20]:
+            out.print(f"  {err['path']}: {err['error']}", markup=False)
+        if len(result.errors) > 20:
+            out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@catalog_option
+@json_option
+def show(paths, catalog_path, as_json) -> None:
+    """Print the catalog records of PATHS (files, or every file under a folder)."""
+    files = [os.path.abspath(p) for p in paths if not os.path.isdir(p)]
+    folders = [os.path.abspath(p) for p in paths if os.path.isdir(p)]
+    with Catalog(catalog_path) as catalog:
+        records = catalog.records(files, under=folders)
+    if as_json:
+        render.print_json([r.to_json() for r in records])
+    else:
+        for r in records:
+            d = r.to_json()
+            render.stdout.print(r.path, markup=False)
+            for key in (
+                "kind",
+                "format",
+                "size",
+                "width",
+                "height",
+                "blake3",
+                "phash",
+                "captured_at",
+                "gps",
+                "make",
+                "model",
+                "content_id",
+                "decode_ok",
+                "decode_error",
+                "error",
+            ):
+                if d[key] is not None:
+                    render.stdout.print(f"  {key:12} {d[key]}", markup=False)
+    missing = set(files) - {r.path for r in records}
+    for path in sorted(missing):
+        render.stderr.print(f"photoverify: not in the catalog: {path}", markup=False)
+    if missing:
+        sys.exit(1)
+
+
+@cli.command()
+@catalog_option
+@json_option
+def doctor(catalog_path, as_json) -> None:
+    """Report the versions of exiftool, libheif and FFmpeg, and what is missing."""
+    checks = doctor_mod.checks()
+    location = catalog_path or doctor_mod.catalog_location()
+    if as_json:
+        render.print_json({"catalog": location, "checks": [c.__dict__ for c in checks]})
+    else:
+        for c in checks:
+            mark = "ok     " if c.ok else "MISSING"
+            line = f"{mark} {c.name}: {c.version or ''}"
+            if c.fix:
+                line += f"  → install: {c.fix}"
+            render.stdout.print(line, markup=False)
+        render.stdout.print(f"catalog {location}", markup=False)
+    required = [c for c in checks if not c.ok and "optional" not in c.name]
+    if required:
+        sys.exit(3)
+
+
+def main() -> None:
+    cli(prog_name="photoverify")

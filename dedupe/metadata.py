@@ -234,7 +234,8 @@ class MetadataReader:
 
     def close(self) -> None:
         try:
-            self._et.terminate()
+            if self._et.running:
+                self._et.terminate()
         except Exception:  # noqa: BLE001 - closing a dead process must not mask the real error
             pass
         shutil.rmtree(self._links, ignore_errors=True)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up photoverify on this machine: system tools (exiftool, ffmpeg, and the peer tools the
+# tests and benchmarks compare against) when missing, then a virtual environment in .venv.
+#   scripts/setup.sh            what the demo and the tests need
+#   scripts/setup.sh --bench    also the peer tools the benchmarks run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v b3sum >/dev/null || need+=(b3sum)
+command -v hashdeep >/dev/null || need+=(hashdeep)
+command -v setpriv >/dev/null || need+=(util-linux)
+if [ "${1:-}" = "--bench" ]; then
+  for tool in rmlint jdupes fdupes rdfind findimagedupes hyperfine; do
+    command -v "$tool" >/dev/null || need+=("$tool")
+  done
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing from Debian's packages: ${need[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "photoverify needs these programs: ${need[*]}" >&2
+    echo "on macOS: brew install exiftool ffmpeg b3sum hashdeep" >&2
+    exit 3
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "photoverify needs Python 3.11+"'
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import photoverify, dedupe, verify' 
+echo "photoverify is set up in .venv (run: .venv/bin/photoverify --help)" >&2

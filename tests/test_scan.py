@@ -1,0 +1,349 @@
+"""The scanner against the real corpus and against bad input made in the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import time
+import unicodedata
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, run_json
+
+from dedupe.catalog import Catalog
+from dedupe.fingerprint import fingerprint
+from dedupe.metadata import MetadataReader, capture_time
+from dedupe.records import Candidate
+from dedupe.scan import scan
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def test_scan_records_every_corpus_file_with_b3sum_hashes(corpus, corpus_catalog):
+    db, result = corpus_catalog
+    files = _files(corpus)
+    assert result["files"] == len(files) and result["new"] == len(files)
+    shown = run_json("show", str(corpus), "--catalog", str(db))
+    by_path = {r["path"]: r for r in shown}
+    assert set(by_path) == {str(p) for p in files}
+    out = subprocess.run(
+        ["b3sum", "--no-names", *map(str, files)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for path, digest in zip(files, out, strict=True):
+        assert by_path[str(path)]["blake3"] == digest, path
+
+
+def _expected_capture(tags: dict) -> str | None:
+    """What exiftool itself says, by the documented priority: independent of our parsing."""
+    for key, sub, offs in (
+        (
+            "EXIF:DateTimeOriginal",
+            "EXIF:SubSecTimeOriginal",
+            ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"),
+        ),
+        ("QuickTime:CreationDate", None, ()),
+        (
+            "EXIF:CreateDate",
+            "EXIF:SubSecTimeDigitized",
+            ("EXIF:OffsetTimeDigitized", "EXIF:OffsetTime"),
+        ),
+    ):
+        value = tags.get(key)
+        if value and not set(str(value)) <= set("0: "):
+            date, _, clock = str(value).partition(" ")
+            text = date.replace(":", "-") + "T" + clock[:8]
+            if sub and tags.get(sub) is not None:
+                text += "." + str(tags[sub])
+            for o in offs:
+                if tags.get(o):
+                    text += tags[o]
+                    break
+            return text
+    return None
+
+
+def test_capture_time_and_gps_equal_exiftool(corpus, corpus_catalog):
+    db, _ = corpus_catalog
+    raw = json.loads(
+        subprocess.run(
+            [
+                "exiftool",
+                "-j",
+                "-G",
+                "-n",
+                "-r",
+                "-EXIF:all",
+                "-QuickTime:CreationDate",
+                "-Composite:GPSLatitude",
+                "-Composite:GPSLongitude",
+                str(corpus),
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    records = {r["path"]: r for r in run_json("show", str(corpus), "--catalog", str(db))}
+    checked_time = checked_gps = 0
+    for tags in raw:
+        rec = records[tags["SourceFile"]]
+        expected = _expected_capture(tags)
+        if expected is not None:
+            assert rec["captured_at"] == expected, tags["SourceFile"]
+            checked_time += 1
+        lat, lon = tags.get("Composite:GPSLatitude"), tags.get("Composite:GPSLongitude")
+        if lat is not None and lon is not None:
+            assert rec["gps"] == {"lat": pytest.approx(lat), "lon": pytest.approx(lon)}
+            checked_gps += 1
+        else:
+            assert rec["gps"] is None
+    assert checked_time >= 60 and checked_gps >= 15  # the corpus has that many
+
+
+def test_heic_metadata_and_live_photo_id(corpus, corpus_catalog):
+    db, _ = corpus_catalog
+    rec = run_json("show", str(corpus / "exif-samples/heic/IMG_5195.HEIC"), "--catalog", str(db))[0]
+    assert rec["format"] == "HEIC" and rec["kind"] == "image"
+    assert rec["captured_at"] == "2021-04-11T15:47:53.054-05:00"
+    assert rec["content_id"] == "570F1469-09C7-4E50-9875-05F21D5BD166"  # MakerNote MediaGroupUUID
+    assert rec["make"] == "Apple" and rec["model"] == "iPhone 11 Pro Max"
+    assert len(rec["phash"]) == 16 and len(rec["dhash"]) == 16 and rec["decode_ok"] is True
+    assert (rec["width"], rec["height"]) == (2566, 3313)
+
+
+def test_kinds_and_formats_come_from_bytes(corpus, corpus_catalog):
+    db, _ = corpus_catalog
+    recs = {Path(r["path"]).name: r for r in run_json("show", str(corpus), "--catalog", str(db))}
+    assert (recs["PLIST.aae"]["kind"], recs["PLIST.aae"]["format"]) == ("sidecar", "AAE")
+    assert recs["XMP.xmp"]["kind"] == "sidecar"
+    assert (recs["QuickTime.mov"]["kind"], recs["QuickTime.mov"]["format"]) == ("video", "MOV")
+    assert recs["density_plot.png"]["format"] == "PNG"
+    assert recs["QuickTime.mov"]["decode_ok"] is False  # metadata only, no playable frames
+    assert recs["QuickTime.heic"]["decode_ok"] is False
+
+
+def test_rescan_of_unchanged_tree_reads_nothing(corpus, corpus_catalog, tmp_path):
+    db, first = corpus_catalog
+    copy = tmp_path / "cat.sqlite"
+    shutil.copy(db, copy)
+    second = run_json("scan", str(corpus), "--catalog", str(copy))
+    assert second["unchanged"] == first["files"] and second["new"] == 0
+    assert second["bytes_read"] == 0 and second["changed"] == 0
+
+
+def test_changed_added_and_removed_files_are_rescanned(corpus, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("Canon_40D.jpg", "Nikon_D70.jpg", "Pentax_K10D.jpg"):
+        shutil.copy(corpus / "exif-samples/jpg" / name, lib / name)
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(lib), "--catalog", str(db))
+    (lib / "Pentax_K10D.jpg").unlink()
+    with open(lib / "Canon_40D.jpg", "ab") as fh:
+        fh.write(b"\0")
+    shutil.copy(corpus / "exif-samples/jpg/Sony_HDR-HC3.jpg", lib / "new.jpg")
+    res = run_json("scan", str(lib), "--catalog", str(db))
+    assert (res["new"], res["changed"], res["unchanged"], res["removed"]) == (1, 1, 1, 1)
+    shown = run_json("show", str(lib), "--catalog", str(db))
+    assert sorted(Path(r["path"]).name for r in shown) == [
+        "Canon_40D.jpg",
+        "Nikon_D70.jpg",
+        "new.jpg",
+    ]
+
+
+def _bomb_png(path: Path) -> None:
+    """A tiny PNG whose header claims 30000 x 30000 pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    data = zlib.compress(b"\0" * 1000)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_bad_input_never_stops_a_scan(corpus, tmp_path):
+    lib = tmp_path / "bad"
+    lib.mkdir()
+    jpg = corpus / "exif-samples/jpg/gps/DSCN0010.jpg"
+    heic = corpus / "exif-samples/heic/mobile/iphone_13_pro_max.HEIC"
+    (lib / "empty.jpg").write_bytes(b"")
+    shutil.copy(corpus / "immich-test-assets/formats/png/density_plot.png", lib / "png.jpg")
+    (lib / "truncated.jpg").write_bytes(jpg.read_bytes()[:20000])
+    (lib / "truncated.heic").write_bytes(heic.read_bytes()[: heic.stat().st_size * 2 // 3])
+    _bomb_png(lib / "bomb.png")
+    nfd = unicodedata.normalize("NFD", "Ca\u0301diz é.jpg")
+    shutil.copy(jpg, lib / nfd)
+    shutil.copy(jpg, lib / "new\nline.jpg")
+    shutil.copy(jpg, os.path.join(os.fsencode(lib), b"bad-\xff\xfe-utf8.jpg"))
+    shutil.copy(jpg, lib / "-n -delete_original.jpg")
+    res = run_json("scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"))
+    assert res["files"] == 9 and res["new"] == 9
+    errors = {Path(e["path"]).name: e["error"] for e in res["errors"]}
+    assert "empty" in errors["empty.jpg"]
+    assert "Truncated" in errors["truncated.jpg"] or "truncated" in errors["truncated.jpg"]
+    assert "truncated" in errors["truncated.heic"].lower()
+    assert "decompression bomb" in errors["bomb.png"]
+    assert set(errors) == {"empty.jpg", "truncated.jpg", "truncated.heic", "bomb.png"}
+
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        recs = {os.path.basename(r.path): r for r in cat.all_records()}
+    assert recs["png.jpg"].format == "PNG" and recs["png.jpg"].decode_ok
+    good = subprocess.run(
+        ["b3sum", "--no-names", str(jpg)], capture_output=True, text=True
+    ).stdout.strip()
+    for name in (
+        nfd,
+        "new\nline.jpg",
+        os.fsdecode(b"bad-\xff\xfe-utf8.jpg"),
+        "-n -delete_original.jpg",
+    ):
+        rec = recs[name]
+        assert rec.blake3 == good, name
+        assert rec.metadata.captured_at == "2008-10-22T16:28:39", name  # exiftool read it
+        assert rec.metadata.gps is not None, name
+    assert (lib / "-n -delete_original.jpg").exists()  # never taken as an exiftool option
+
+
+def test_scan_never_writes_inside_roots(corpus, tmp_path):
+    lib = tmp_path / "ro"
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    before = sorted(p.name for p in lib.rglob("*"))
+    lib.chmod(0o555)
+    try:
+        run_json("scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"))
+    finally:
+        lib.chmod(0o755)
+    assert sorted(p.name for p in lib.rglob("*")) == before
+
+
+def _without_root_powers() -> tuple[str, ...]:
+    """Root reads mode-000 files anyway: drop the capabilities that let it."""
+    if os.geteuid() != 0:
+        return ()
+    caps = "-dac_override,-dac_read_search"
+    return ("setpriv", "--bounding-set", caps, "--inh-caps", caps)
+
+
+def test_unreadable_files_and_folders_are_reported(corpus, tmp_path):
+    lib = tmp_path / "perm"
+    lib.mkdir()
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / "ok.jpg")
+    shutil.copy(corpus / "exif-samples/jpg/Nikon_D70.jpg", lib / "locked.jpg")
+    (lib / "locked.jpg").chmod(0)
+    (lib / "closed").mkdir()
+    shutil.copy(corpus / "exif-samples/jpg/Nikon_D70.jpg", lib / "closed" / "x.jpg")
+    (lib / "closed").chmod(0)
+    try:
+        proc = run_cli(
+            "scan",
+            str(lib),
+            "--catalog",
+            str(tmp_path / "c.sqlite"),
+            "--json",
+            prefix=_without_root_powers(),
+        )
+    finally:
+        (lib / "closed").chmod(0o755)
+    assert proc.returncode == 0
+    res = json.loads(proc.stdout)
+    errors = {Path(e["path"]).name: e["error"] for e in res["errors"]}
+    assert "unreadable" in errors["locked.jpg"] and "Permission denied" in errors["locked.jpg"]
+    assert "unreadable folder" in errors["closed"]
+    assert res["files"] == 2
+
+
+def test_symlinks_not_followed_and_loops_reported(corpus, tmp_path):
+    lib = tmp_path / "links"
+    (lib / "a").mkdir(parents=True)
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / "a" / "one.jpg")
+    (lib / "a" / "loop").symlink_to(lib)
+    (lib / "alias.jpg").symlink_to(lib / "a" / "one.jpg")
+    res = run_json("scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"))
+    assert res["files"] == 1 and res["errors"] == []
+    res = run_json("scan", str(lib), "--catalog", str(tmp_path / "d.sqlite"), "--follow-symlinks")
+    assert any("loop" in e["error"] for e in res["errors"])
+    assert res["files"] == 2  # one.jpg, and alias.jpg as a file of its own name
+
+
+def test_file_changing_or_vanishing_during_fingerprint(corpus, tmp_path):
+    path = tmp_path / "moving.jpg"
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", path)
+    st = path.stat()
+    cand = Candidate(str(path), str(tmp_path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    with MetadataReader() as reader:
+        meta = reader.read([str(path)])[0]
+    time.sleep(0.01)
+    with open(path, "ab") as fh:
+        fh.write(b"more")
+    rec = fingerprint(cand, meta)
+    assert rec.error and "changed while being scanned" in rec.error and rec.blake3 is None
+    path.unlink()
+    assert fingerprint(cand, meta).error == "vanished during the scan"
+
+
+def test_scan_in_process_matches_subprocess_pool(corpus, corpus_catalog, tmp_path):
+    """The executor seam: the same records from threads in-process as from the process pool."""
+    db, _ = corpus_catalog
+    sub = corpus / "exif-samples/jpg/gps"
+    with Catalog(tmp_path / "t.sqlite") as cat:
+        scan([str(sub)], cat, workers=0)
+        mine = {r.path: (r.blake3, r.phash, r.metadata.captured_at) for r in cat.all_records()}
+    with Catalog(db) as cat:
+        theirs = {
+            r.path: (r.blake3, r.phash, r.metadata.captured_at)
+            for r in cat.records(under=[str(sub)])
+        }
+    assert mine == theirs and len(mine) == 10
+
+
+def test_capture_time_priority_prefers_original():
+    tags = {
+        "EXIF:CreateDate": "2020:01:01 00:00:00",
+        "EXIF:DateTimeOriginal": "2019:05:05 10:00:00",
+        "EXIF:OffsetTimeOriginal": "+02:00",
+    }
+    assert capture_time(tags) == ("2019-05-05T10:00:00+02:00", "EXIF:DateTimeOriginal")
+    assert (
+        capture_time({"QuickTime:CreateDate": "2005:08:11 14:03:54"})[0]
+        == "2005-08-11T14:03:54+00:00"
+    )
+    assert capture_time({"EXIF:DateTimeOriginal": "0000:00:00 00:00:00"}) == (None, None)
+
+
+def test_catalog_is_wal_and_versioned(tmp_path):
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        assert cat.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cat.schema_version == 1
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    db.execute("PRAGMA user_version = 99")
+    db.commit()
+    db.close()
+    proc = run_cli("scan", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"), check=False)
+    assert proc.returncode == 3 and "newer than this photoverify" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_doctor_reports_tools(tmp_path):
+    proc = run_cli("doctor", "--json", "--catalog", str(tmp_path / "x.sqlite"))
+    data = json.loads(proc.stdout)
+    names = {c["name"]: c for c in data["checks"]}
+    assert names["exiftool"]["ok"] and names["exiftool"]["version"]
+    assert "libheif" in names["libheif (pillow-heif)"]["version"]
+    assert data["catalog"].endswith("x.sqlite")

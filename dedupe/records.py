@@ -128,3 +128,70 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+RELATION_KINDS = ("identical", "same-photo", "derived", "similar", "companion")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A typed edge between two files, with the evidence for it."""
+
+    a: str
+    b: str
+    kind: str  # one of RELATION_KINDS
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "kind": self.kind, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One photo or video as the user thinks of it: a primary file and what travels with it
+    (Live Photo MOV, XMP/AAE/JSON sidecars, the JPEG of a RAW+JPEG pair)."""
+
+    primary: str
+    companions: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"primary": self.primary, "companions": list(self.companions)}
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    path: str  # the asset's primary file
+    relation: str  # "keeper", "identical" or "same-photo" (its tie to the keeper)
+    distance: int | None = None  # pHash Hamming distance to the keeper
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Assets that are one photo; exactly one is the keeper, the rest are its duplicates."""
+
+    id: str
+    kind: str  # "identical" when every member has the keeper's bytes, else "same-photo"
+    keeper: str
+    reason: str  # why the keeper won, in words a person can check
+    members: tuple[ClusterMember, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "keeper": self.keeper, "reason": self.reason,
+            "members": [asdict(m) for m in self.members],
+        }
+
+
+@dataclass(frozen=True)
+class DupesResult:
+    clusters: tuple[Cluster, ...]
+    related: tuple[Relation, ...]  # derived and similar: reported, never merged by default
+    assets: tuple[Asset, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clusters": [c.to_json() for c in self.clusters],
+            "related": [r.to_json() for r in self.related],
+            "assets": [a.to_json() for a in self.assets],
+        }

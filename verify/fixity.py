@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,18 +129,23 @@ def choose_algorithm(
 
 def _pair(sources: list[tuple[str, str]], extras: list[str]) -> list[tuple[str, str, str]]:
     """Pair move sources (key, state) with extra disk keys: (extra, source, state) triples."""
-    remaining = sorted(sources, key=lambda s: (s[1] != "missing", s[0]))
+    ordered = sorted(sources, key=lambda s: (s[1] != "missing", s[0]))
+    by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for src in reversed(ordered):  # popped from the end: first in order comes out first
+        by_name[posixpath.basename(src[0])].append(src)
+    used: set[str] = set()
     pairs = []
     unpaired = []
     for extra in extras:
-        name = posixpath.basename(extra)
-        hit = next((s for s in remaining if posixpath.basename(s[0]) == name), None)
-        if hit is None:
-            unpaired.append(extra)
+        same_name = by_name.get(posixpath.basename(extra))
+        if same_name:
+            src = same_name.pop()
+            used.add(src[0])
+            pairs.append((extra, src[0], src[1]))
         else:
-            remaining.remove(hit)
-            pairs.append((extra, hit[0], hit[1]))
-    for extra, src in zip(unpaired, remaining, strict=False):
+            unpaired.append(extra)
+    rest = [s for s in ordered if s[0] not in used]
+    for extra, src in zip(unpaired, rest, strict=False):
         pairs.append((extra, src[0], src[1]))
     return pairs
 
@@ -316,9 +321,3 @@ def _finding(
             "new": f"{path}: not in the manifest",
         }[o.outcome]
     return Finding(path, "fixity", SEVERITY[o.outcome], o.outcome, message, evidence)
-
-
-def summarize(findings: Iterable[Finding]) -> dict[str, int]:
-    counts = dict.fromkeys(OUTCOMES, 0)
-    counts.update(Counter(f.outcome for f in findings if f.check == "fixity"))
-    return counts

@@ -44,7 +44,7 @@ import re
 import shutil
 import stat as _stat
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -732,9 +732,3 @@ def _read_json(p: Path, text: str) -> Manifest:
         entry = ManifestEntry(rel, {alg: digest.lower()}, size, mtime, extra, lineno)
         _add(entries, entry, where)
     return Manifest(alg, "json", list(entries.values()), str(p), doc.get("root"))
-
-
-def iter_entries(manifest: Manifest) -> Iterator[tuple[str, ManifestEntry]]:
-    """(matching key, entry) pairs."""
-    for e in manifest.entries:
-        yield path_key(e.path), e

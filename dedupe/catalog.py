@@ -323,3 +323,35 @@ def _record(row: tuple) -> FileRecord:
         metadata=meta,
         error=values["error"],
     )
+
+
+def digest_lookup(catalog: Catalog):
+    """A `known_digest(path, stat, algorithm)` for manifests: the catalog's BLAKE3 of a file whose
+    size and mtime still match, so unchanged files are not read again."""
+
+    def known(path: str, st: os.stat_result, algorithm: str) -> str | None:
+        if algorithm != "blake3":
+            return None
+        row = catalog.db.execute(
+            "SELECT blake3 FROM files WHERE path = ? AND size = ? AND mtime_ns = ? "
+            "AND error IS NULL", (_key(os.path.abspath(path)), st.st_size, st.st_mtime_ns),
+        ).fetchone()
+        return row[0] if row else None
+
+    return known
+
+
+def media_lookup(catalog: Catalog):
+    """A `media_info(path)` for JSON manifests: capture time and GPS from the catalog."""
+
+    def info(path: str) -> dict | None:
+        row = catalog.db.execute(
+            "SELECT captured_at, gps_lat, gps_lon FROM files WHERE path = ?",
+            (_key(os.path.abspath(path)),),
+        ).fetchone()
+        if row is None:
+            return None
+        gps = None if row[1] is None or row[2] is None else {"lat": row[1], "lon": row[2]}
+        return {"captured_at": row[0], "gps": gps}
+
+    return info

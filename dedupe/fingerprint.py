@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import imagehash
 import pillow_heif
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageStat
 
 from .hashing import blake3_file
 from .records import Candidate, FileRecord, Metadata
@@ -43,8 +43,15 @@ class ImageFacts:
     decode_error: str | None
 
 
-def _hashes(im: Image.Image) -> tuple[str, str]:
+FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or stripped test files)
+
+
+def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
+    """pHash and dHash of what the picture shows; None for a flat picture, whose hash would
+    match every other flat picture."""
     gray = im.convert("L")
+    if ImageStat.Stat(gray.resize((32, 32), Image.Resampling.BOX)).stddev[0] < FLAT_STDDEV:
+        return None, None
     return str(imagehash.phash(gray)), str(imagehash.dhash(gray))
 
 

@@ -9,9 +9,12 @@ import sys
 
 import click
 
-from dedupe.catalog import Catalog
+from dedupe.catalog import Catalog, digest_lookup, media_lookup
 from dedupe.errors import PhotoverifyError
+from dedupe.graph import DEFAULT_THRESHOLD, DupesOptions, find_duplicates
+from dedupe.hashing import ALGORITHMS
 from dedupe.scan import scan as run_scan
+from verify.manifest import FORMATS, write_manifest
 
 from . import __version__, render
 from . import doctor as doctor_mod
@@ -152,6 +155,91 @@ def doctor(catalog_path, as_json) -> None:
     required = [c for c in checks if not c.ok and "optional" not in c.name]
     if required:
         sys.exit(3)
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(exists=True))
+@catalog_option
+@click.option("--threshold", type=click.IntRange(0, 32), default=DEFAULT_THRESHOLD,
+              show_default=True, help="pHash bits within which two images may be one photo.")
+@click.option("--prefer", multiple=True, type=click.Path(exists=True),
+              help="Reference root: its files are kept first, never proposed as duplicates.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "fdupes"]),
+              default="table", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar while scanning ROOTS.")
+def dupes(roots, catalog_path, threshold, prefer, fmt, quiet) -> None:
+    """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
+
+    With ROOTS, they are scanned first (cheap when unchanged) and only their files are
+    considered; without, the whole catalog."""
+    with Catalog(catalog_path) as catalog:
+        records = _records_for(catalog, roots, quiet or fmt != "table")
+    options = DupesOptions(threshold=threshold,
+                           prefer=tuple(os.path.abspath(p) for p in prefer))
+    result = find_duplicates(records, options)
+    if fmt == "json":
+        render.print_json(result.to_json())
+    elif fmt == "csv":
+        render.dupes_csv(result, sys.stdout)
+    elif fmt == "fdupes":
+        render.dupes_fdupes(result, sys.stdout)
+    else:
+        render.dupes_table(result)
+
+
+def _records_for(catalog: Catalog, roots, quiet: bool):
+    """Catalog records under ROOTS after scanning them, or every record without ROOTS."""
+    if not roots:
+        return list(catalog.all_records())
+    with render.scan_progress(quiet) as progress:
+        run_scan(roots, catalog, progress=progress)
+    files = [os.path.abspath(p) for p in roots if not os.path.isdir(p)]
+    folders = [os.path.abspath(p) for p in roots if os.path.isdir(p)]
+    return catalog.records(files, under=folders)
+
+
+@cli.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=None,
+              help="Default: blake3, or sha256 for hashdeep and bagit.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="b3sum",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Manifest file (bagit: the bag folder). Default: beside ROOT, ROOT.<format>.")
+@click.option("--bag-copy", is_flag=True, help="bagit: copy files into the bag instead of linking.")
+@catalog_option
+@click.option("--no-catalog", is_flag=True, help="Hash every file; do not use the catalog.")
+@json_option
+def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, as_json) -> None:
+    """Write a checksum manifest of ROOT (b3sum, sha256sum, md5sum, hashdeep, BagIt, JSON)."""
+    root = os.path.abspath(root)
+    out = output or f"{root.rstrip('/')}.{fmt if fmt != 'bagit' else 'bag'}"
+    known = media = None
+    catalog = None
+    if not no_catalog:
+        catalog = Catalog(catalog_path)
+        if fmt == "json":  # capture time and GPS come from a scan
+            with render.scan_progress(as_json) as progress:
+                run_scan([root], catalog, progress=progress)
+            media = media_lookup(catalog)
+        known = digest_lookup(catalog)
+    try:
+        m = write_manifest(root, out, fmt, algorithm, known_digest=known, media_info=media,
+                           bag_mode="copy" if bag_copy else "link")
+    finally:
+        if catalog is not None:
+            catalog.close()
+    errors = [f for f in m.errors if f.severity == "error"]
+    if as_json:
+        render.print_json({"manifest": out, "format": m.format, "algorithm": m.algorithm,
+                           "files": len(m.entries), "errors": [f.to_json() for f in m.errors]})
+    else:
+        render.stdout.print(f"{out}: {len(m.entries)} files, {m.format}, {m.algorithm}",
+                            markup=False)
+        for f in m.errors:
+            render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
+    if errors:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -1,0 +1,152 @@
+"""Which files travel together as one asset: Live Photo still + MOV, XMP/AAE/JSON sidecars,
+RAW + JPEG pairs. Pure: FileRecords in, assets and companion relations out.
+
+Name forms understood (case-insensitive, in the same folder as the media file):
+  IMG_1234.XMP, IMG_1234.JPG.xmp            XMP sidecars (by stem, or by full name)
+  IMG_1234.AAE, IMG_O1234.AAE               Apple adjustments (O = of the original)
+  IMG_1234.JPG.json, IMG_1234.JPG.supplemental-metadata.json and its truncated forms
+  (IMG_1234.JPG.supplemental-met.json, IMG_1234.JPG.suppl.json, ...)   Google Takeout
+  IMG_1234(1).JPG.supplemental-metadata(1).json -> IMG_1234(1).JPG     Takeout duplicates
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+from .policy import FORMAT_RANK, rank_key
+from .records import Asset, FileRecord, Relation
+from .sniff import RAW_FORMATS
+from .timeparse import seconds_apart
+
+LIVE_MAX_SECONDS = 2.0  # still and motion of a Live Photo are stamped within this
+LIVE_MAX_DURATION = 5.0  # a Live Photo's motion lasts about 3 s
+_TAKEOUT = re.compile(r"^(?P<media>.+?)(?:\.(?P<tag>[a-z-]+))?(?P<dup>\(\d+\))?\.json$", re.I)
+_SUPPLEMENTAL = "supplemental-metadata"
+
+
+def _split(name: str) -> tuple[str, str]:
+    stem, ext = os.path.splitext(name)
+    return stem.lower(), ext.lower()
+
+
+def sidecar_targets(name: str) -> list[tuple[str, str]]:
+    """What a sidecar's name says it belongs to: [("name"|"stem", lowercased key)], best first."""
+    stem, ext = _split(name)
+    if ext == ".json":
+        m = _TAKEOUT.match(name)
+        if not m:
+            return []
+        media, tag, dup = m["media"], m["tag"], m["dup"] or ""
+        if tag and not _SUPPLEMENTAL.startswith(tag.lower()):
+            media = f"{media}.{tag}"  # not a Takeout tag: part of the media name
+        if dup:  # IMG_1.JPG(1).json and IMG_1.JPG.supplemental-metadata(1).json -> IMG_1(1).JPG
+            mstem, mext = os.path.splitext(media)
+            return [("name", f"{mstem}{dup}{mext}".lower()), ("name", media.lower())]
+        return [("name", media.lower())]
+    if ext == ".aae":
+        out = [("stem", stem)]
+        m = re.fullmatch(r"(img_)o(\d+)", stem)
+        if m:
+            out.append(("stem", m[1] + m[2]))
+        return out
+    if ext == ".xmp":
+        inner_stem, inner_ext = os.path.splitext(stem)
+        return ([("name", stem)] if inner_ext else []) + [("stem", stem)]
+    return []
+
+
+def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relation]]:
+    """Group files into assets. Every media or sidecar file is in exactly one asset."""
+    recs = sorted((r for r in records if r.kind in ("image", "video", "sidecar")),
+                  key=lambda r: os.fsencode(r.path))
+    media = [r for r in recs if r.kind in ("image", "video") and r.size > 0]
+    by_name: dict[tuple[str, str], FileRecord] = {}
+    by_stem: dict[tuple[str, str], list[FileRecord]] = defaultdict(list)
+    for r in media:
+        folder, name = os.path.split(r.path)
+        by_name.setdefault((folder, name.lower()), r)
+        by_stem[(folder, _split(name)[0])].append(r)
+
+    owner: dict[str, str] = {}  # companion path -> primary path
+    relations: list[Relation] = []
+
+    def attach(companion: FileRecord, primary: FileRecord, **evidence) -> None:
+        owner[companion.path] = primary.path
+        relations.append(Relation(primary.path, companion.path, "companion", evidence))
+
+    # RAW + JPEG/HEIC of one shot: the RAW is the primary.
+    for group in by_stem.values():
+        raws = [r for r in group if r.format in RAW_FORMATS]
+        if raws:
+            for r in group:
+                if r.kind == "image" and r.format not in RAW_FORMATS and r.path not in owner:
+                    attach(r, raws[0], why="RAW+JPEG pair (same name)")
+
+    # Live Photos: the motion MOV follows its still.
+    stills_by_id: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in media:
+        if r.kind == "image" and r.metadata.content_id:
+            stills_by_id[r.metadata.content_id].append(r)
+    for video in (r for r in media if r.kind == "video"):
+        folder, name = os.path.split(video.path)
+        stem = _split(name)[0]
+        still = None
+        cid = video.metadata.content_id
+        if cid and stills_by_id.get(cid):
+            candidates = stills_by_id[cid]
+            still = min(candidates, key=lambda s: (
+                os.path.dirname(s.path) != folder,
+                _split(os.path.basename(s.path))[0] != stem,
+                rank_key(s)))
+            evidence = {"why": "Live Photo (same ContentIdentifier)", "content_id": cid}
+        else:
+            same_stem = [s for s in by_stem.get((folder, stem), []) if s.kind == "image"]
+            for s in same_stem:
+                apart = seconds_apart(s.metadata.captured_at, video.metadata.captured_at)
+                if (apart is not None and apart <= LIVE_MAX_SECONDS) or (
+                    apart is None and (video.duration or 99) <= LIVE_MAX_DURATION
+                ):
+                    still = s
+                    evidence = {"why": "Live Photo (same name and capture time)",
+                                "seconds_apart": apart}
+                    break
+        if still is not None and still.path not in owner:
+            attach(video, still, **evidence)
+
+    # Sidecars.
+    for side in (r for r in recs if r.kind == "sidecar"):
+        folder, name = os.path.split(side.path)
+        target = None
+        for how, key in sidecar_targets(name):
+            if how == "name":
+                target = by_name.get((folder, key))
+            else:
+                group = by_stem.get((folder, key), [])
+                # a still before its motion, the original format before a conversion
+                group = sorted(group, key=lambda r: (r.kind != "image",
+                                                     -FORMAT_RANK.get(r.format or "", 0)))
+                target = group[0] if group else None
+            if target is not None:
+                break
+        if target is not None:
+            attach(side, target, why=f"sidecar ({name})")
+
+    # A companion's owner may itself be a companion (the XMP of a RAW's JPEG): follow up.
+    def root_of(path: str) -> str:
+        seen = set()
+        while path in owner and path not in seen:
+            seen.add(path)
+            path = owner[path]
+        return path
+
+    members: dict[str, list[str]] = defaultdict(list)
+    for r in recs:
+        if r.path in owner:
+            members[root_of(r.path)].append(r.path)
+        else:
+            members.setdefault(r.path, [])
+    assets = [Asset(p, tuple(c)) for p, c in members.items() if p not in owner]
+    return assets, relations

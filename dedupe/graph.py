@@ -1,0 +1,270 @@
+"""Typed relations -> a networkx graph -> assets and duplicate clusters.
+
+Relations (edges carry `kind` and `evidence`):
+  identical   same BLAKE3 (empty files excluded)
+  same-photo  one capture in another encoding, size or metadata state: perceptual hashes within
+              the threshold and nothing contradicts it (capture time to the second, sub-seconds,
+              aspect ratio, Apple ContentIdentifier / ImageUniqueID: equal ids are strong
+              evidence, different ids a veto)
+  derived     an edit of a photo: an edit name (IMG_E1234, _edited, -adjusted) beside the
+              original, or the same capture instant with a different picture (a crop)
+  similar     a different capture that looks alike (burst frames, the next shot)
+  companion   parts of one asset (see dedupe.companions)
+
+Clusters are formed over assets from identical and same-photo edges only, and never chain: every
+two assets in a cluster are themselves related (clusters are cliques, grown greedily from the best
+copy in policy order, so the result does not depend on input order).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import networkx as nx
+
+from .companions import find_assets
+from .index import hex_to_uint64, near_pairs
+from .policy import choose_keeper, rank_key
+from .records import Cluster, ClusterMember, DupesResult, FileRecord, Relation
+from .timeparse import parse, same_second, subsec_equal
+
+DEFAULT_THRESHOLD = 10  # pHash bits; measured on the generated library (RESULTS.md)
+DHASH_SLACK = 6  # dHash may stand this much further apart than the pHash threshold
+ID_GROUP_LIMIT = 64  # files sharing one id or instant beyond this are not compared pairwise
+_EDIT_NAME = re.compile(
+    r"^(?:(?P<pre>img_)e(?P<num>\d+)"
+    r"|(?P<base>.+?)(?:[ _-](?:edited|edit|adjusted)|\s*\(edited\)))$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class DupesOptions:
+    threshold: int = DEFAULT_THRESHOLD
+    prefer: tuple[str, ...] = ()
+
+
+def _bits(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def _aspect_agrees(a: FileRecord, b: FileRecord) -> bool | None:
+    if not (a.width and a.height and b.width and b.height):
+        return None
+    ra, rb = a.width / a.height, b.width / b.height
+    # a few pixels of rounding in a downscale; small images round more
+    tolerance = 0.01 + 2 / min(a.width, a.height, b.width, b.height)
+    return abs(ra - rb) / max(ra, rb) <= tolerance
+
+
+def edit_base(path: str) -> str | None:
+    """The stem an edit name points back to: IMG_E1234 -> img_1234, x_edited -> x."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    m = _EDIT_NAME.match(stem)
+    if not m:
+        return None
+    if m["num"]:
+        return (m["pre"] + m["num"]).lower()
+    return m["base"].lower()
+
+
+def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
+    """The relation between two images, or None. Pure: the heart of what counts as a duplicate."""
+    if not (a.phash and b.phash and a.dhash and b.dhash):
+        return None
+    pd, dd = _bits(a.phash, b.phash), _bits(a.dhash, b.dhash)
+    ev: dict = {"phash_distance": pd, "dhash_distance": dd}
+    ma, mb = a.metadata, b.metadata
+    ta, tb = parse(ma.captured_at), parse(mb.captured_at)
+
+    ids_equal = ids_differ = False
+    for name in ("content_id", "image_unique_id"):
+        va, vb = getattr(ma, name), getattr(mb, name)
+        if va and vb:
+            if va == vb:
+                ids_equal = True
+                ev[name] = "equal"
+            else:
+                ids_differ = True
+                ev[name] = "different"
+
+    time_same = None
+    if ta and tb:
+        time_same = same_second(ta, tb) and subsec_equal(ta, tb) is not False
+        ev["capture_time"] = "equal" if time_same else f"{ma.captured_at} vs {mb.captured_at}"
+    else:
+        ev["capture_time"] = "missing on one side" if (ta or tb) else "missing"
+    aspect = _aspect_agrees(a, b)
+    ev["aspect_ratio"] = {True: "equal", False: "different", None: "unknown"}[aspect]
+
+    edited = edit_base(a.path), edit_base(b.path)
+    stems = (os.path.splitext(os.path.basename(a.path))[0].lower(),
+             os.path.splitext(os.path.basename(b.path))[0].lower())
+    if (edited[0] == stems[1] or edited[1] == stems[0]) and time_same is not False:
+        original, edit = (b, a) if edited[0] == stems[1] else (a, b)
+        return Relation(original.path, edit.path, "derived", {**ev, "why": "edit name"})
+
+    near = pd <= threshold and dd <= threshold + DHASH_SLACK
+    same_capture = time_same is True and (ta.subsec is not None and tb.subsec is not None
+                                          or ids_equal)
+    if ids_differ or time_same is False:
+        if near:
+            why = "different capture time" if time_same is False else "different camera ids"
+            burst = ma.burst_id and ma.burst_id == mb.burst_id
+            return Relation(a.path, b.path, "similar",
+                            {**ev, "why": "burst frame" if burst else why})
+        return None
+    if aspect is False:
+        if same_capture or (ids_equal and time_same is not False):
+            return Relation(*_orient(a, b), "derived", {**ev, "why": "same capture, other framing"})
+        return Relation(a.path, b.path, "similar", {**ev, "why": "other framing"}) if near else None
+    if near or (ids_equal and pd <= 2 * threshold):
+        return Relation(a.path, b.path, "same-photo", ev)
+    if same_capture:
+        return Relation(*_orient(a, b), "derived", {**ev, "why": "same capture, other picture"})
+    return None
+
+
+def _orient(a: FileRecord, b: FileRecord) -> tuple[str, str]:
+    """(original, derived): the better-ranked copy is taken as the original."""
+    return (a.path, b.path) if rank_key(a) <= rank_key(b) else (b.path, a.path)
+
+
+def _candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[int, int]]:
+    """Pairs worth judging: near pHashes (sub-quadratic index), shared ids, shared instants,
+    and edit names beside their originals."""
+    pairs: set[tuple[int, int]] = set()
+    if len(images) > 1:
+        hashes = hex_to_uint64([r.phash for r in images])
+        for i, j, _ in near_pairs(hashes, threshold):
+            pairs.add((int(i), int(j)))
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(images):
+        m = r.metadata
+        if m.content_id:
+            groups[("cid", m.content_id)].append(i)
+        if m.image_unique_id:
+            groups[("uid", m.image_unique_id)].append(i)
+        t = parse(m.captured_at)
+        if t and t.subsec is not None:
+            groups[("t", t.wall, t.subsec)].append(i)
+        folder, name = os.path.split(r.path)
+        base = edit_base(r.path)
+        groups[("stem", folder, base or os.path.splitext(name)[0].lower())].append(i)
+    for members in groups.values():
+        if 1 < len(members) <= ID_GROUP_LIMIT:
+            pairs.update(combinations(sorted(members), 2))
+    return pairs
+
+
+def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relation]:
+    """Every identical, same-photo, derived and similar relation among the records."""
+    relations: list[Relation] = []
+    by_hash: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in records:
+        if r.blake3 and r.size > 0 and r.error is None:
+            by_hash[r.blake3].append(r)
+    for group in by_hash.values():
+        for other in group[1:]:
+            relations.append(Relation(group[0].path, other.path, "identical",
+                                      {"blake3": group[0].blake3}))
+    # Judge each distinct content once: identical copies share every relation.
+    images = [g[0] for g in by_hash.values()
+              if g[0].kind == "image" and g[0].phash and g[0].decode_ok]
+    images.sort(key=lambda r: os.fsencode(r.path))
+    for i, j in sorted(_candidate_pairs(images, options.threshold)):
+        rel = judge(images[i], images[j], options.threshold)
+        if rel is not None:
+            relations.append(rel)
+    return relations
+
+
+def build_graph(records: Sequence[FileRecord], relations: Iterable[Relation]) -> nx.MultiGraph:
+    g = nx.MultiGraph()
+    for r in records:
+        g.add_node(r.path, kind=r.kind, format=r.format)
+    for rel in relations:
+        g.add_edge(rel.a, rel.b, key=rel.kind, kind=rel.kind, evidence=rel.evidence)
+    return g
+
+
+def find_duplicates(records: Sequence[FileRecord], options: DupesOptions = DupesOptions()
+                    ) -> DupesResult:
+    """The whole analysis: assets, relations, clusters with keepers, reported relations."""
+    records = sorted(records, key=lambda r: os.fsencode(r.path))
+    by_path = {r.path: r for r in records}
+    assets, companion_rels = find_assets(records)
+    primaries = {a.primary for a in assets}
+    relations = relate(records, options)
+
+    # Units: primaries with the same bytes (identity is transitive, so this is safe).
+    units: dict[str, list[str]] = defaultdict(list)
+    for p in sorted(primaries, key=os.fsencode):
+        r = by_path[p]
+        if r.blake3 and r.size > 0 and r.error is None:
+            units[r.blake3].append(p)
+
+    # The unit graph: one node per unit, an edge per same-photo relation between units.
+    unit_graph = nx.Graph()
+    unit_graph.add_nodes_from(units)
+    for rel in relations:
+        if rel.kind == "same-photo":
+            ua, ub = by_path[rel.a].blake3, by_path[rel.b].blake3
+            if ua in units and ub in units and ua != ub:
+                unit_graph.add_edge(ua, ub, relation=rel)
+
+    def unit_rank(key: str) -> tuple:
+        return min(rank_key(by_path[p], options.prefer) for p in units[key])
+
+    def distance(u: str, v: str) -> int:
+        return unit_graph.edges[u, v]["relation"].evidence.get("phash_distance", 99)
+
+    assigned: set[str] = set()
+    clusters: list[Cluster] = []
+    for seed in sorted(units, key=unit_rank):
+        if seed in assigned:
+            continue
+        chosen = [seed]
+        free = [u for u in unit_graph.neighbors(seed) if u not in assigned]
+        for cand in sorted(free, key=lambda u: (distance(seed, u), unit_rank(u))):
+            if all(unit_graph.has_edge(cand, m) for m in chosen):
+                chosen.append(cand)
+        if sum(len(units[u]) for u in chosen) < 2:
+            continue
+        assigned.update(chosen)
+        clusters.append(_make_cluster(chosen, units, unit_graph, by_path, options))
+
+    in_cluster = {m.path: c.id for c in clusters for m in c.members}
+    related = [
+        rel for rel in relations
+        if rel.kind in ("derived", "similar")
+        and not (in_cluster.get(rel.a) and in_cluster.get(rel.a) == in_cluster.get(rel.b))
+    ]
+    clusters.sort(key=lambda c: os.fsencode(c.keeper))
+    clusters = [Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
+                for i, c in enumerate(clusters)]
+    return DupesResult(tuple(clusters), tuple(related), tuple(assets))
+
+
+def _make_cluster(chosen: list[str], units: dict[str, list[str]], unit_graph: nx.Graph,
+                  by_path: dict[str, FileRecord], options: DupesOptions) -> Cluster:
+    members = [by_path[p] for u in chosen for p in units[u]]
+    keeper, reason = choose_keeper(members, options.prefer)
+    keeper_unit = keeper.blake3
+    out = [ClusterMember(keeper.path, "keeper", 0, {})]
+    for r in sorted(members, key=lambda r: rank_key(r, options.prefer)):
+        if r.path == keeper.path:
+            continue
+        if r.blake3 == keeper_unit:
+            out.append(ClusterMember(r.path, "identical", 0, {"blake3": r.blake3}))
+        else:
+            rel = unit_graph.edges[keeper_unit, r.blake3]["relation"]
+            out.append(ClusterMember(r.path, "same-photo", rel.evidence.get("phash_distance"),
+                                     dict(rel.evidence)))
+    kind = "identical" if len(chosen) == 1 else "same-photo"
+    return Cluster("", kind, keeper.path, reason, tuple(out))

@@ -1,0 +1,74 @@
+"""Capture times as the catalog holds them (ISO 8601, sub-seconds and offset optional): parsing
+and the comparisons the duplicate graph needs. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+_ISO = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$"
+)
+
+
+@dataclass(frozen=True)
+class CaptureTime:
+    wall: datetime  # the local wall-clock time, to the second, naive
+    subsec: str | None  # the digits after the decimal point, as written
+    offset: timedelta | None
+
+    @property
+    def instant(self) -> datetime | None:
+        return None if self.offset is None else self.wall - self.offset
+
+
+def parse(text: str | None) -> CaptureTime | None:
+    if not text:
+        return None
+    m = _ISO.match(text)
+    if not m:
+        return None
+    y, mo, d, h, mi, s, sub, tz = m.groups()
+    try:
+        wall = datetime(int(y), int(mo), int(d), int(h), int(mi), min(int(s), 59))
+    except ValueError:
+        return None
+    offset = None
+    if tz:
+        if tz == "Z":
+            offset = timedelta(0)
+        else:
+            sign = 1 if tz[0] == "+" else -1
+            offset = sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+    return CaptureTime(wall, sub, offset)
+
+
+def same_second(a: CaptureTime, b: CaptureTime) -> bool:
+    """One capture instant to the second: the same wall clock, or the same instant when both
+    carry offsets (a converter that rewrote the time in another zone)."""
+    if a.wall == b.wall:
+        return True
+    return a.instant is not None and b.instant is not None and a.instant == b.instant
+
+
+def subsec_equal(a: CaptureTime, b: CaptureTime) -> bool | None:
+    """Equal sub-seconds (compared on the digits both have), or None when either lacks them."""
+    if a.subsec is None or b.subsec is None:
+        return None
+    n = min(len(a.subsec), len(b.subsec))
+    return a.subsec[:n] == b.subsec[:n]
+
+
+def seconds_apart(a: str | None, b: str | None) -> float | None:
+    """Absolute difference in seconds (instants when both have offsets, else wall clocks)."""
+    pa, pb = parse(a), parse(b)
+    if pa is None or pb is None:
+        return None
+    if pa.instant is not None and pb.instant is not None:
+        delta = pa.instant - pb.instant
+    else:
+        delta = pa.wall - pb.wall
+    frac_a = float("0." + pa.subsec) if pa.subsec else 0.0
+    frac_b = float("0." + pb.subsec) if pb.subsec else 0.0
+    return abs(delta.total_seconds() + frac_a - frac_b)

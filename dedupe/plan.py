@@ -1,0 +1,496 @@
+"""Merge plans: which file goes where, built from the catalog and the duplicate graph.
+
+`build_plan` is a pure decision over records. `write_plan` / `read_plan` / `write_csv` are the
+file edges, `check_plan` looks at the disk to say whether a plan can still be carried out. The
+format is documented in docs/plan-format.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import fnmatch
+import json
+import os
+import posixpath
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from dedupe.errors import PlanError
+from dedupe.hashing import hash_file
+from dedupe.naming import (
+    DEFAULT_TEMPLATE,
+    check_template,
+    companion_name,
+    companion_suffix,
+    join,
+    name_key,
+    render_target,
+    split_ext,
+    unique_path,
+)
+from dedupe.records import DupesResult, FileRecord, Finding
+
+FORMAT = "photoverify-plan"
+VERSION = 1
+ACTIONS = ("keep", "duplicate", "companion", "skip")
+WRITES = ("keep", "companion")  # the actions that put a file at DEST
+LEDGER_JSON = "photoverify-ledger.json"
+LEDGER_CSV = "photoverify-ledger.csv"
+MANIFEST = "photoverify-manifest.b3"
+REPORT_NAMES = (LEDGER_JSON, LEDGER_CSV, MANIFEST)
+HEADER_KEYS = (
+    "format",
+    "version",
+    "created",
+    "roots",
+    "dest",
+    "catalog",
+    "options",
+    "bytes_to_write",
+    "dest_free_bytes",
+)
+ENTRY_KEYS = ("source", "blake3", "size", "captured_at", "action", "target", "cluster", "reason")
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    source: str
+    blake3: str | None
+    size: int
+    captured_at: str | None
+    action: str  # one of ACTIONS
+    target: str | None  # relative to dest, "/"-separated; None for skip
+    cluster: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Plan:
+    roots: tuple[str, ...]
+    dest: str
+    catalog: str
+    options: dict[str, Any]
+    entries: tuple[PlanEntry, ...]
+    created: str = ""
+    dest_free_bytes: int | None = None
+
+    @property
+    def bytes_to_write(self) -> int:
+        return sum(e.size for e in self.entries if e.action in WRITES)
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(ACTIONS, 0)
+        for e in self.entries:
+            out[e.action] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "created": self.created,
+            "roots": list(self.roots),
+            "dest": self.dest,
+            "catalog": self.catalog,
+            "options": self.options,
+            "bytes_to_write": self.bytes_to_write,
+            "dest_free_bytes": self.dest_free_bytes,
+            "entries": [e.to_json() for e in self.entries],
+        }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_dest_outside_roots(dest: str, roots: list[str] | tuple[str, ...], *, real: bool) -> None:
+    """Refuse a DEST inside a source root: the next scan would find the copies as new files."""
+    fix = os.path.realpath if real else os.path.abspath
+    for root in roots:
+        if _inside(fix(dest), fix(root)):
+            raise PlanError(f"{dest}: destination is inside source root {root}; choose another")
+
+
+def _skip_reason(rec: FileRecord, excludes: list[str]) -> str | None:
+    if any(fnmatch.fnmatch(rec.path, pat) for pat in excludes):
+        return "excluded"
+    if rec.error or not rec.blake3:
+        return f"unreadable: {rec.error or 'no content hash'}"
+    if rec.kind == "other":
+        return "not media"
+    return None
+
+
+def build_plan(
+    records: list[FileRecord],
+    dupes: DupesResult,
+    dest: str,
+    *,
+    template: str = DEFAULT_TEMPLATE,
+    roots: list[str],
+    catalog: str,
+    options: dict[str, Any],
+) -> Plan:
+    """Decide the fate and target of every record. Pure: the result depends only on the
+    arguments, not on their order (entries come out sorted by source path).
+
+    Rules (docs/plan-format.md): keepers and files in no cluster are `keep`; other cluster
+    members are `duplicate` with their keeper's target; an asset's companions are `companion`
+    and take their primary's target stem; a duplicate's companion is a `duplicate` of the
+    keeper's companion of the same kind, else it follows the keeper as its `companion`.
+    """
+    check_template(template)
+    check_dest_outside_roots(dest, roots, real=False)
+    excludes = list(options.get("exclude", []))
+    by_path = {r.path: r for r in sorted(records, key=lambda r: r.path)}
+    entries: dict[str, PlanEntry] = {}
+
+    def put(rec: FileRecord, action: str, target: str | None, cluster=None, reason=None) -> None:
+        entries[rec.path] = PlanEntry(
+            rec.path,
+            rec.blake3,
+            rec.size,
+            rec.metadata.captured_at,
+            action,
+            target,
+            cluster,
+            reason,
+        )
+
+    for rec in by_path.values():
+        why = _skip_reason(rec, excludes)
+        if why:
+            put(rec, "skip", None, reason=why)
+    live = {p for p in by_path if p not in entries}
+
+    companions: dict[str, list[str]] = {}  # primary -> its companions that are planned
+    for asset in sorted(dupes.assets, key=lambda a: a.primary):
+        if asset.primary not in live:
+            continue  # an orphaned companion is planned as a file of its own
+        comps = sorted(c for c in asset.companions if c in live and c != asset.primary)
+        companions.setdefault(asset.primary, [])
+        for c in comps:
+            if not any(c in v for v in companions.values()) and c not in companions:
+                companions[asset.primary].append(c)
+
+    duplicate_of: dict[str, tuple[str, str, str]] = {}  # path -> (keeper, cluster id, reason)
+    for cl in sorted(dupes.clusters, key=lambda c: c.id):
+        members = sorted({m.path for m in cl.members} | {cl.keeper})
+        members = [m for m in members if m in live]
+        if not members:
+            continue
+        keeper = cl.keeper if cl.keeper in live else members[0]
+        reason = cl.reason if keeper == cl.keeper else f"keeper {cl.keeper} unreadable; first kept"
+        for m in members:
+            if m != keeper and m not in duplicate_of:
+                duplicate_of[m] = (keeper, cl.id, f"{cl.kind} duplicate of {keeper}: {reason}")
+
+    is_companion = {c for cs in companions.values() for c in cs}
+    taken: set[str] = {name_key(n) for n in REPORT_NAMES}
+    # keepers and stand-alone files first, in path order: the first path gets the plain name
+    for path in sorted(live):
+        if path in is_companion or path in duplicate_of:
+            continue
+        rec = by_path[path]
+        m = rec.metadata
+        folder, name = render_target(
+            template, os.path.basename(path), m.captured_at, m.make, m.model
+        )
+        suffixes = tuple(
+            companion_suffix(os.path.basename(path), os.path.basename(c))
+            for c in companions.get(path, [])
+        )
+        target = unique_path(folder, name, taken, suffixes)
+        taken.add(name_key(target))
+        put(rec, "keep", target)
+        tfolder, tname = posixpath.split(target)
+        tstem = split_ext(tname)[0]
+        for c, suffix in zip(companions.get(path, []), suffixes, strict=True):
+            ctarget = join(tfolder, companion_name(tstem, suffix))
+            taken.add(name_key(ctarget))
+            put(by_path[c], "companion", ctarget, reason=f"companion of {path}")
+
+    # duplicates and their companions, each pointing at what the keeper's asset has
+    for path in sorted(duplicate_of):
+        keeper, cid, reason = duplicate_of[path]
+        kentry = entries[keeper]
+        put(by_path[path], "duplicate", kentry.target, cid, reason)
+        kfolder, kname = posixpath.split(kentry.target)
+        kstem = split_ext(kname)[0]
+        for c in companions.get(path, []):
+            suffix = companion_suffix(os.path.basename(path), os.path.basename(c))
+            ctarget = join(kfolder, companion_name(kstem, suffix))
+            if name_key(ctarget) in taken:
+                owner = next(
+                    e
+                    for e in entries.values()
+                    if e.target and e.action in WRITES and name_key(e.target) == name_key(ctarget)
+                )
+                put(
+                    by_path[c],
+                    "duplicate",
+                    ctarget,
+                    cid,
+                    f"companion of duplicate {path}; the keeper's asset has {owner.source}",
+                )
+            else:
+                taken.add(name_key(ctarget))
+                put(
+                    by_path[c],
+                    "companion",
+                    ctarget,
+                    cid,
+                    f"companion of duplicate {path}, follows keeper {keeper}",
+                )
+
+    return Plan(
+        roots=tuple(sorted(roots)),
+        dest=dest,
+        catalog=catalog,
+        options={**options, "template": template},
+        entries=tuple(entries[p] for p in sorted(entries)),
+        created=_now(),
+    )
+
+
+def free_bytes(dest: str) -> int:
+    """Free bytes at DEST, or at its nearest existing ancestor when DEST does not exist yet."""
+    probe = os.path.abspath(dest)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    st = os.statvfs(probe)
+    return st.f_bavail * st.f_frsize
+
+
+def with_free_space(plan: Plan) -> Plan:
+    return replace(plan, dest_free_bytes=free_bytes(plan.dest))
+
+
+# ---- the file edges ----------------------------------------------------------------------------
+
+
+def plan_bytes(plan: Plan) -> bytes:
+    return (json.dumps(plan.to_json(), indent=1, ensure_ascii=False) + "\n").encode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def write_plan(plan: Plan, path: str | os.PathLike) -> None:
+    path = os.fspath(path)
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(plan_bytes(plan))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise PlanError(f"{where}: {what}")
+
+
+def plan_from_json(doc: Any, where: str) -> Plan:
+    _need(isinstance(doc, dict), where, "not a JSON object")
+    _need(doc.get("format") == FORMAT, where, f"not a plan (format is not {FORMAT!r})")
+    _need(doc.get("version") == VERSION, where, f"plan version {doc.get('version')!r} unsupported")
+    for key in HEADER_KEYS:
+        _need(key in doc, where, f"header field {key!r} missing")
+    _need(isinstance(doc["dest"], str) and doc["dest"], where, "dest must be a path")
+    _need(
+        isinstance(doc["roots"], list) and all(isinstance(r, str) for r in doc["roots"]),
+        where,
+        "roots must be a list of paths",
+    )
+    _need(isinstance(doc["options"], dict), where, "options must be an object")
+    _need(isinstance(doc.get("entries"), list), where, "entries must be a list")
+    entries = []
+    for n, raw in enumerate(doc["entries"]):
+        at = f"{where}: entry {n}"
+        _need(
+            isinstance(raw, dict) and set(raw) == set(ENTRY_KEYS),
+            at,
+            f"must have exactly the fields {', '.join(ENTRY_KEYS)}",
+        )
+        _need(raw["action"] in ACTIONS, at, f"action {raw['action']!r} is not one of {ACTIONS}")
+        _need(isinstance(raw["source"], str) and raw["source"], at, "source must be a path")
+        _need(isinstance(raw["size"], int) and raw["size"] >= 0, at, "size must be an integer")
+        if raw["action"] == "skip":
+            _need(raw["target"] is None, at, "a skipped entry has no target")
+        else:
+            _need(isinstance(raw["target"], str) and raw["target"], at, "target must be a path")
+            b3 = raw["blake3"]
+            _need(
+                isinstance(b3, str) and len(b3) == 64 and all(c in "0123456789abcdef" for c in b3),
+                at,
+                "blake3 must be 64 lowercase hex digits",
+            )
+        entries.append(PlanEntry(**{k: raw[k] for k in ENTRY_KEYS}))
+    sources = [e.source for e in entries]
+    _need(len(set(sources)) == len(sources), where, "a source appears in more than one entry")
+    declared = doc["bytes_to_write"]
+    plan = Plan(
+        roots=tuple(doc["roots"]),
+        dest=doc["dest"],
+        catalog=doc["catalog"],
+        options=doc["options"],
+        entries=tuple(entries),
+        created=doc["created"],
+        dest_free_bytes=doc["dest_free_bytes"],
+    )
+    _need(
+        declared == plan.bytes_to_write,
+        where,
+        f"bytes_to_write {declared} does not match the entries ({plan.bytes_to_write})",
+    )
+    return plan
+
+
+def read_plan(path: str | os.PathLike) -> Plan:
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            doc = json.loads(fh.read().decode("utf-8", "surrogateescape"))
+    except FileNotFoundError:
+        raise PlanError(f"{path}: plan file not found") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PlanError(f"{path}: not valid JSON ({exc})") from None
+    return plan_from_json(doc, path)
+
+
+def fate(entry: PlanEntry) -> str:
+    """The 'new path or fate' column a person reads in a spreadsheet."""
+    if entry.action in WRITES:
+        return entry.target or ""
+    if entry.action == "duplicate":
+        return f"duplicate of {entry.target}"
+    return f"skipped: {entry.reason}"
+
+
+def write_csv(plan: Plan, path: str | os.PathLike) -> None:
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        w = csv.writer(fh)
+        w.writerow(["original path", "capture date", "new path or fate", "action"])
+        for e in plan.entries:
+            w.writerow([e.source, e.captured_at or "", fate(e), e.action])
+
+
+# ---- checking a plan against the disk ---------------------------------------------------------
+
+
+def _finding(path: str, severity: str, outcome: str, message: str, **evidence) -> Finding:
+    return Finding(path, "plan", severity, outcome, message, evidence)
+
+
+def target_problem(dest: str, target: str) -> str | None:
+    """Why `target` would not land inside DEST, or None."""
+    if target.startswith("/") or "\\" in target or (len(target) > 1 and target[1] == ":"):
+        return "absolute target"
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return "target has control characters"
+    parts = target.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "target has an empty, '.' or '..' component"
+    if name_key(target) in {name_key(n) for n in REPORT_NAMES}:
+        return "target is the name of a report file"
+    real_dest = os.path.realpath(dest)
+    probe = dest
+    for p in parts[:-1]:
+        probe = os.path.join(probe, p)
+        if os.path.islink(probe) and not _inside(os.path.realpath(probe), real_dest):
+            return f"{probe} is a symlink out of the destination"
+        if not os.path.lexists(probe):
+            break
+    final = os.path.join(dest, *parts)
+    if os.path.islink(final):
+        return f"{final} is a symlink"
+    return None
+
+
+def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
+    """Everything that stands between this plan and a safe apply. Errors block the whole plan
+    except source mismatches, which only block their own entry."""
+    check_dest_outside_roots(plan.dest, plan.roots, real=True)
+    findings: list[Finding] = []
+    seen: dict[str, str] = {}
+    for e in plan.entries:
+        if e.target is None:
+            continue
+        why = target_problem(plan.dest, e.target)
+        if why:
+            findings.append(_finding(e.source, "error", "escapes-dest", f"{e.target}: {why}"))
+        if e.action in WRITES:
+            key = name_key(e.target)
+            if key in seen:
+                findings.append(
+                    _finding(
+                        e.source,
+                        "error",
+                        "target-clash",
+                        f"{e.target} is also the target of {seen[key]}",
+                    )
+                )
+            seen[key] = e.source
+    for e in plan.entries:
+        if e.action == "duplicate" and name_key(e.target or "") not in seen:
+            findings.append(
+                _finding(
+                    e.source,
+                    "error",
+                    "dangling-duplicate",
+                    f"duplicate points at {e.target}, which no entry writes",
+                )
+            )
+    if verify_sources:
+        for e in plan.entries:
+            if e.action in WRITES:
+                findings.extend(source_findings(e))
+    return findings
+
+
+def source_findings(e: PlanEntry) -> list[Finding]:
+    """Whether the source still has the planned size and BLAKE3."""
+    try:
+        size = os.stat(e.source).st_size
+        digest = hash_file(e.source)["blake3"] if size == e.size else None
+    except FileNotFoundError:
+        return [_finding(e.source, "error", "source-missing", "source no longer exists")]
+    except OSError as exc:
+        return [_finding(e.source, "error", "source-unreadable", f"cannot read source: {exc}")]
+    if size != e.size or digest != e.blake3:
+        return [
+            _finding(
+                e.source,
+                "error",
+                "source-changed",
+                "source changed since the plan was made",
+                planned={"size": e.size, "blake3": e.blake3},
+                found={"size": size, "blake3": digest},
+            )
+        ]
+    return []
+
+
+__all__ = [
+    "Plan",
+    "PlanEntry",
+    "build_plan",
+    "write_plan",
+    "read_plan",
+    "write_csv",
+    "check_plan",
+    "with_free_space",
+    "free_bytes",
+    "fate",
+    "ACTIONS",
+    "WRITES",
+]

@@ -167,11 +167,13 @@ def doctor(catalog_path, as_json) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "fdupes"]),
               default="table", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar while scanning ROOTS.")
-def dupes(roots, catalog_path, threshold, prefer, fmt, quiet) -> None:
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
     considered; without, the whole catalog."""
+    fmt = "json" if as_json else fmt
     with Catalog(catalog_path) as catalog:
         records = _records_for(catalog, roots, quiet or fmt != "table")
     options = DupesOptions(threshold=threshold,

@@ -1,0 +1,216 @@
+"""The duplicate graph: relations on real photos and their conversions, clusters that never
+chain, keepers that do not depend on input order."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import run_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from media import convert, exiftool, make_video
+
+from dedupe.catalog import Catalog
+from dedupe.graph import DupesOptions, find_duplicates, judge
+from dedupe.records import FileRecord, Metadata
+from dedupe.scan import scan
+
+
+@pytest.fixture(scope="module")
+def library(corpus, tmp_path_factory) -> Path:
+    """Real photos and their migration variants, built with Pillow and the real exiftool."""
+    lib = tmp_path_factory.mktemp("lib")
+    heic = corpus / "exif-samples/heic/IMG_5195.HEIC"
+    gps = corpus / "exif-samples/jpg/gps"
+    (lib / "export1").mkdir()
+    (lib / "export2").mkdir()
+    shutil.copy(heic, lib / "export1/IMG_5195.HEIC")
+    shutil.copy(heic, lib / "export2/IMG_5195 (1).HEIC")  # identical copy
+    convert(heic, lib / "export2/IMG_5195.JPG", quality=85)  # HEIC -> JPEG with metadata
+    convert(heic, lib / "export2/IMG_5195-2048.jpg", max_side=2048, quality=75)
+    convert(heic, lib / "export2/stripped.jpg", max_side=1024, quality=60, keep_metadata=False)
+    # A Live Photo: the MOV carries the still's ContentIdentifier.
+    make_video(lib / "export1/IMG_5195.MOV", seconds=1)
+    exiftool(
+        "-Keys:ContentIdentifier=570F1469-09C7-4E50-9875-05F21D5BD166",
+        "-Keys:CreationDate=2021:04:11 15:47:53-05:00",
+        str(lib / "export1/IMG_5195.MOV"),
+    )
+    shutil.copy(corpus / "exiftool-samples/XMP.xmp", lib / "export1/IMG_5195.XMP")
+    # Different photos, and a burst-like neighbour: the next second, the same scene shifted.
+    for name in ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg"):
+        shutil.copy(gps / name, lib / "export1" / name)
+    convert(gps / "DSCN0010.jpg", lib / "export2/DSCN0010.jpg", quality=70)
+    burst = lib / "export1/DSCN0010_burst.jpg"
+    convert(gps / "DSCN0010.jpg", burst, quality=92)
+    exiftool("-AllDates+=0:0:0 0:0:1", str(burst))
+    # An edit beside its original.
+    convert(gps / "DSCN0012.jpg", lib / "export1/DSCN0012_edited.jpg", quality=80)
+    return lib
+
+
+@pytest.fixture(scope="module")
+def result(library, tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "c.sqlite"
+    return run_json("dupes", str(library), "--catalog", str(db)), library
+
+
+def _names(paths) -> set[str]:
+    return {Path(p).parent.name + "/" + Path(p).name for p in paths}
+
+
+def test_heic_and_its_conversions_form_one_cluster_with_the_heic_kept(result):
+    data, lib = result
+    heic_cluster = [c for c in data["clusters"] if "IMG_5195" in c["keeper"]]
+    assert len(heic_cluster) == 1
+    c = heic_cluster[0]
+    assert c["keeper"] == str(lib / "export1/IMG_5195.HEIC")
+    assert c["kind"] == "same-photo"
+    members = {m["path"]: m for m in c["members"]}
+    assert _names(members) == {
+        "export1/IMG_5195.HEIC",
+        "export2/IMG_5195 (1).HEIC",
+        "export2/IMG_5195.JPG",
+        "export2/IMG_5195-2048.jpg",
+        "export2/stripped.jpg",
+    }
+    assert members[str(lib / "export2/IMG_5195 (1).HEIC")]["relation"] == "identical"
+    assert members[str(lib / "export2/stripped.jpg")]["relation"] == "same-photo"
+    assert "HEIC is the original format" in c["reason"] or "name" in c["reason"]
+
+
+def test_recompressed_jpeg_is_same_photo_but_burst_is_only_similar(result):
+    data, lib = result
+    dscn = [c for c in data["clusters"] if "DSCN0010" in c["keeper"]]
+    assert len(dscn) == 1
+    assert _names(m["path"] for m in dscn[0]["members"]) == {
+        "export1/DSCN0010.jpg",
+        "export2/DSCN0010.jpg",
+    }
+    similar = [r for r in data["related"] if r["kind"] == "similar"]
+    assert any("DSCN0010_burst" in r["a"] + r["b"] for r in similar)
+    burst = str(lib / "export1/DSCN0010_burst.jpg")
+    assert all(burst not in [m["path"] for m in c["members"]] for c in data["clusters"])
+
+
+def test_edit_is_derived_not_merged(result):
+    data, lib = result
+    derived = [r for r in data["related"] if r["kind"] == "derived"]
+    assert {(Path(r["a"]).name, Path(r["b"]).name) for r in derived} == {
+        ("DSCN0012.jpg", "DSCN0012_edited.jpg")
+    }
+
+
+def test_live_photo_and_sidecar_travel_with_their_still(result):
+    data, lib = result
+    assets = {a["primary"]: a["companions"] for a in data["assets"]}
+    assert sorted(assets[str(lib / "export1/IMG_5195.HEIC")]) == [
+        str(lib / "export1/IMG_5195.MOV"),
+        str(lib / "export1/IMG_5195.XMP"),
+    ]
+    assert str(lib / "export1/IMG_5195.MOV") not in assets
+
+
+def test_fdupes_and_csv_formats(library, tmp_path):
+    from conftest import run_cli
+
+    db = str(tmp_path / "c.sqlite")
+    out = run_cli("dupes", str(library), "--catalog", db, "--format", "fdupes").stdout
+    groups = [g.splitlines() for g in out.strip().split("\n\n")]
+    assert len(groups) == 2 and all(len(g) >= 2 for g in groups)
+    csv_out = run_cli("dupes", "--catalog", db, "--format", "csv").stdout
+    assert csv_out.splitlines()[0].startswith("cluster,kind,path,relation")
+
+
+def test_prefer_root_wins_the_keeper(library, tmp_path):
+    db = str(tmp_path / "c.sqlite")
+    data = run_json("dupes", str(library), "--catalog", db, "--prefer", str(library / "export2"))
+    for c in data["clusters"]:
+        assert c["keeper"].startswith(str(library / "export2"))
+        assert "preferred" in c["reason"]
+
+
+# ---- properties over synthetic records ----------------------------------------------------
+
+
+def _record(i: int, base: int, flips: int, t: int | None, cid: str | None, w: int) -> FileRecord:
+    phash = base ^ ((1 << flips) - 1)
+    return FileRecord(
+        path=f"/lib/{i:04d}.jpg",
+        root="/lib",
+        size=1000 + i,
+        mtime_ns=0,
+        inode=i,
+        device=1,
+        blake3=f"{i:064x}",
+        kind="image",
+        format="JPEG",
+        width=w,
+        height=300,
+        phash=f"{phash:016x}",
+        dhash=f"{phash:016x}",
+        decode_ok=True,
+        metadata=Metadata(
+            captured_at=None if t is None else f"2020-01-01T00:00:{t:02d}", content_id=cid
+        ),
+    )
+
+
+records_strategy = st.lists(
+    st.tuples(
+        st.sampled_from([0, 0xFFFF0000FFFF0000, 0x123456789ABCDEF0]),
+        st.integers(0, 14),
+        st.one_of(st.none(), st.integers(0, 3)),
+        st.one_of(st.none(), st.sampled_from(["A", "B"])),
+        st.sampled_from([400, 401, 600]),
+    ),
+    min_size=1,
+    max_size=24,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records_strategy, st.randoms())
+def test_clusters_are_disjoint_cliques_with_member_keepers_and_order_free(specs, rnd):
+    recs = [_record(i, *s) for i, s in enumerate(specs)]
+    opts = DupesOptions(threshold=10)
+    result = find_duplicates(recs, opts)
+    by_path = {r.path: r for r in recs}
+    seen: set[str] = set()
+    for c in result.clusters:
+        paths = [m.path for m in c.members]
+        assert c.keeper in paths and len(paths) >= 2
+        assert not seen & set(paths)
+        seen |= set(paths)
+        for i, a in enumerate(paths):  # no chaining: every pair is itself related
+            for b in paths[i + 1 :]:
+                ra, rb = by_path[a], by_path[b]
+                rel = judge(ra, rb, opts.threshold)
+                assert ra.blake3 == rb.blake3 or (rel is not None and rel.kind == "same-photo")
+    shuffled = recs[:]
+    rnd.shuffle(shuffled)
+    again = find_duplicates(shuffled, opts)
+    assert again.to_json() == result.to_json()
+
+
+def test_real_catalog_scan_matches_direct_call(library, tmp_path):
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(library)], cat)
+        recs = list(cat.all_records())
+    a = find_duplicates(recs)
+    b = find_duplicates(list(reversed(recs)))
+    assert a == b and len(a.clusters) == 2
+
+
+def test_different_content_ids_veto_a_near_match():
+    base = _record(0, 0, 0, 1, "A", 400)
+    other = replace(_record(1, 0, 1, 1, "B", 400))
+    assert judge(base, other, 10).kind == "similar"
+    same = replace(_record(2, 0, 1, 1, "A", 400))
+    assert judge(base, same, 10).kind == "same-photo"
+    rng = random.Random(1)
+    assert rng  # deterministic helpers only

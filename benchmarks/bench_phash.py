@@ -41,7 +41,7 @@ def measure(folder: Path) -> dict[str, list[tuple[str, int, int, float, float]]]
         t1 = time.perf_counter()
         full = image_facts(path, fmt, fast=False)
         t2 = time.perf_counter()
-        if not (fast.decode_ok and full.decode_ok) or fast.method == "full":
+        if not (fast.decode_ok and full.decode_ok and fast.phash) or fast.method == "full":
             continue
         rows.setdefault(fast.method, []).append(
             (

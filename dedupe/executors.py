@@ -10,7 +10,6 @@ import atexit
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
-from .fingerprint import fingerprint
 from .metadata import MetadataReader
 from .records import Candidate, FileRecord
 
@@ -28,6 +27,8 @@ def _worker_reader() -> MetadataReader:
 
 def fingerprint_batch(batch: list[Candidate], fast: bool = True) -> list[FileRecord]:
     """Metadata for the whole batch in one exiftool call, then each file's fingerprint."""
+    from .fingerprint import fingerprint  # decoders load in the workers, not in the CLI
+
     metas = _worker_reader().read([c.path for c in batch])
     return [fingerprint(c, m, fast=fast) for c, m in zip(batch, metas, strict=True)]
 

@@ -11,10 +11,8 @@ import click
 
 from dedupe.catalog import Catalog, digest_lookup, media_lookup
 from dedupe.errors import PhotoverifyError
-from dedupe.graph import DEFAULT_THRESHOLD, DupesOptions, find_duplicates
 from dedupe.hashing import ALGORITHMS
 from dedupe.scan import scan as run_scan
-from verify.manifest import FORMATS, write_manifest
 
 from . import __version__, render
 from . import doctor as doctor_mod
@@ -160,7 +158,7 @@ def doctor(catalog_path, as_json) -> None:
 @cli.command()
 @click.argument("roots", nargs=-1, type=click.Path(exists=True))
 @catalog_option
-@click.option("--threshold", type=click.IntRange(0, 32), default=DEFAULT_THRESHOLD,
+@click.option("--threshold", type=click.IntRange(0, 32), default=10,
               show_default=True, help="pHash bits within which two images may be one photo.")
 @click.option("--prefer", multiple=True, type=click.Path(exists=True),
               help="Reference root: its files are kept first, never proposed as duplicates.")
@@ -173,6 +171,8 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
     considered; without, the whole catalog."""
+    from dedupe.graph import DupesOptions, find_duplicates
+
     fmt = "json" if as_json else fmt
     with Catalog(catalog_path) as catalog:
         records = _records_for(catalog, roots, quiet or fmt != "table")
@@ -204,7 +204,9 @@ def _records_for(catalog: Catalog, roots, quiet: bool):
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=None,
               help="Default: blake3, or sha256 for hashdeep and bagit.")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="b3sum",
+@click.option("--format", "fmt", default="b3sum",
+              type=click.Choice(["b3sum", "sha256sum", "sha1sum", "md5sum", "hashdeep", "bagit",
+                                 "json"]),
               show_default=True)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Manifest file (bagit: the bag folder). Default: beside ROOT, ROOT.<format>.")
@@ -214,6 +216,8 @@ def _records_for(catalog: Catalog, roots, quiet: bool):
 @json_option
 def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, as_json) -> None:
     """Write a checksum manifest of ROOT (b3sum, sha256sum, md5sum, hashdeep, BagIt, JSON)."""
+    from verify.manifest import write_manifest
+
     root = os.path.abspath(root)
     out = output or f"{root.rstrip('/')}.{fmt if fmt != 'bagit' else 'bag'}"
     known = media = None

@@ -1,0 +1,66 @@
+"""Shared timing helpers for the benchmarks: medians of repeated runs of real commands, peak
+RSS of a child process, and the machine description for RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}; {date.today()}")
+
+
+def version(cmd: Sequence[str]) -> str:
+    if not shutil.which(cmd[0]):
+        return "not installed"
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def run_timed(cmd: Sequence[str] | str, *, shell: bool = False, before: Callable | None = None,
+              repeat: int = 3, env: dict | None = None) -> tuple[float, int]:
+    """(median wall seconds, max peak RSS in KiB of the children) over `repeat` runs;
+    `before` runs untimed before each run (e.g. deleting a catalog)."""
+    times, peaks = [], []
+    for _ in range(repeat):
+        if before:
+            before()
+        start_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        subprocess.run(cmd, shell=shell, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        times.append(time.perf_counter() - t0)
+        peaks.append(max(start_rss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+    return statistics.median(times), max(peaks)
+
+
+def tree_stats(root: str) -> tuple[int, int]:
+    files = size = 0
+    for folder, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(folder, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files += 1
+                size += os.path.getsize(p)
+    return files, size

@@ -12,7 +12,8 @@ setup:
 demo: setup
 	@bash scripts/demo.sh $(DEMO)
 
-test: setup
+test:
+	@bash scripts/setup.sh --test
 	$(VENV)/bin/python -m pytest -q
 
 bench: setup

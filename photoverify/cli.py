@@ -248,5 +248,44 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
         sys.exit(1)
 
 
+@cli.command()
+@catalog_option
+@click.option("--dupes", "with_dupes", is_flag=True, help="Include the duplicate clusters.")
+@click.option("--verify", "verify_json", type=click.Path(exists=True, dir_okay=False),
+              help="Include the findings of `photoverify verify --json` saved in this file.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The HTML file to write.")
+@click.option("--title", default="photoverify report", show_default=True)
+@click.option("--no-thumbnails", is_flag=True, help="Leave thumbnails out (faster).")
+@json_option
+def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, as_json) -> None:
+    """Render duplicate clusters and verification findings as one self-contained HTML page."""
+    import json
+
+    from dedupe.records import Finding
+    from verify.report import build_report, render_html, render_terminal
+
+    with Catalog(catalog_path) as catalog:
+        records = {r.path: r for r in catalog.all_records()}
+    dupes = None
+    if with_dupes:
+        from dedupe.graph import find_duplicates
+
+        dupes = find_duplicates(list(records.values()))
+    findings, counts = [], None
+    if verify_json:
+        with open(verify_json, encoding="utf-8") as fh:
+            data = json.load(fh)
+        findings = [Finding(**f) for f in data.get("findings", [])]
+        counts = data.get("counts")
+    model = build_report(findings, counts=counts, dupes=dupes, records=records, title=title)
+    render_html(model, output, thumbnails=not no_thumbnails)
+    if as_json:
+        render.print_json(model.to_json())
+    else:
+        render_terminal(model, render.stdout)
+        render.stdout.print(f"report written to {output}", markup=False)
+
+
 def main() -> None:
     cli(prog_name="photoverify")

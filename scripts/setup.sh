@@ -12,6 +12,9 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v b3sum >/dev/null || need+=(b3sum)
 command -v hashdeep >/dev/null || need+=(hashdeep)
 command -v setpriv >/dev/null || need+=(util-linux)
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)  # the HTML report is opened in it by the tests
+fi
 if [ "${1:-}" = "--bench" ]; then
   for tool in rmlint jdupes fdupes rdfind findimagedupes hyperfine; do
     command -v "$tool" >/dev/null || need+=("$tool")

@@ -1,0 +1,1 @@
+"""Parts of the sample-library generator (`benchmarks.make_library`)."""

@@ -1,0 +1,217 @@
+"""Encoding a photo's pixel files: HEIC, JPEG, PNG, MOV and MP4. Runs in worker processes.
+
+The Apple MakerNote (MediaGroupUUID, the Live Photo ContentIdentifier, and BurstUUID) is put in
+here because exiftool 12.57 only edits those tags when they already exist; the QuickTime
+Keys:ContentIdentifier is written by the MOV muxer for the same reason. exiftool writes the rest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pillow_heif
+from PIL import Image
+
+from benchmarks.library import scene
+from benchmarks.library.layout import (
+    SCREENSHOT_SIZES,
+    SIZES,
+    VIDEO_SIZES,
+    Capture,
+    FileSpec,
+    PhotoPlan,
+)
+
+pillow_heif.register_heif_opener()
+
+HEIC_QUALITY = 65
+# ultrafast keeps a 12 MP HEIC at ~1.5 s instead of ~8 s; x265 output is still deterministic.
+HEIC_ENCODER = {"preset": "ultrafast"}
+APPLE_MAKERNOTE_VERSION = 14
+FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
+
+
+def apple_makernote(content_id: str | None, burst_id: str | None) -> bytes:
+    """An Apple iOS MakerNote: header, one big-endian IFD, offsets relative to its own start."""
+    entries = [(0x0001, 9, 1, struct.pack(">i", APPLE_MAKERNOTE_VERSION))]
+    if burst_id:
+        entries.append((0x000B, 2, len(burst_id) + 1, burst_id.encode() + b"\0"))
+    if content_id:
+        entries.append((0x0011, 2, len(content_id) + 1, content_id.encode() + b"\0"))
+    head = b"Apple iOS\0\x00\x01MM"
+    data_start = len(head) + 2 + 12 * len(entries) + 4
+    ifd, data = struct.pack(">H", len(entries)), b""
+    for tag, typ, count, value in entries:
+        if len(value) <= 4:
+            ifd += struct.pack(">HHI", tag, typ, count) + value.ljust(4, b"\0")
+        else:
+            ifd += struct.pack(">HHII", tag, typ, count, data_start + len(data))
+            data += value + (b"\0" if len(value) % 2 else b"")
+    return head + ifd + b"\0\0\0\0" + data
+
+
+def camera_exif(capture: Capture | None) -> bytes | None:
+    """The seed EXIF a camera file is encoded with: Make and the Apple MakerNote."""
+    if capture is None or capture.is_screenshot:
+        return None
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    exif.get_ifd(0x8769)[0x927C] = apple_makernote(capture.content_id, capture.burst_id)
+    return exif.tobytes()
+
+
+def save_still(img: Image.Image, path: Path, fmt: str, quality: int, exif: bytes | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {"exif": exif} if exif else {}
+    if fmt == "HEIC":
+        img.save(path, format="HEIF", quality=quality, enc_params=HEIC_ENCODER, **extra)
+    elif fmt == "JPEG":
+        img.save(path, format="JPEG", quality=quality, **extra)
+    elif fmt == "PNG":
+        img.save(path, format="PNG", **extra)
+    else:
+        raise ValueError(f"{path}: cannot encode a still as {fmt}")
+
+
+def write_video(
+    base: Image.Image,
+    path: Path,
+    container: str,
+    size: tuple[int, int],
+    seconds: float,
+    crf: int,
+    content_id: str | None,
+) -> None:
+    """A short h264 clip panning across the scene; the Live Photo id goes into QuickTime Keys.
+
+    Frames are piped to the ffmpeg command: encoding through PyAV gave run-to-run different
+    x264 bitstreams for identical frames and options, and the library must be byte-identical
+    for a seed (`-fflags +bitexact` also keeps the muxer from stamping its version)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    fps = 30
+    frames = int(seconds * fps)
+    # Pan over a copy a little larger than the frame so each frame is a cheap crop.
+    wide = base.resize((int(w * 1.25), int(h * 1.25)), Image.BILINEAR)
+    raw = bytearray()
+    for i in range(frames):
+        x = int((wide.width - w) * i / max(frames - 1, 1))
+        y = int((wide.height - h) * 0.5)
+        raw += _yuv420(wide.crop((x, y, x + w, y + h))).tobytes()
+    cmd = [FFMPEG, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p"]
+    cmd += ["-s", f"{w}x{h}", "-r", str(fps), "-i", "-"]
+    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-threads", "1"]
+    cmd += ["-pix_fmt", "yuv420p", "-fflags", "+bitexact", "-f", container]
+    if content_id:
+        cmd += ["-movflags", "use_metadata_tags"]
+        cmd += ["-metadata", f"com.apple.quicktime.content.identifier={content_id}"]
+    proc = subprocess.run([*cmd, str(path)], input=bytes(raw), capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{path}: ffmpeg failed: {proc.stderr.decode(errors='replace')[:300]}")
+
+
+def _yuv420(img: Image.Image) -> np.ndarray:
+    """BT.601 limited-range planes, computed here: PyAV's own RGB conversion gave run-to-run
+    different bytes in worker processes, and the library must be byte-identical for a seed."""
+    rgb = np.asarray(img, np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+    u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+    h, w = y.shape
+    u = u.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    v = v.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    planes = np.concatenate([y.ravel(), u.ravel(), v.ravel()])
+    return np.clip(np.rint(planes), 0, 255).astype(np.uint8).reshape(h * 3 // 2, w)
+
+
+def _edit(img: Image.Image) -> Image.Image:
+    """A 'Vivid Warm' style filter: warmer, more contrast."""
+    arr = np.asarray(img, np.float32) * np.array([1.08, 1.0, 0.86], np.float32)
+    mean = arr.mean()
+    arr = (arr - mean) * 1.18 + mean + 6
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def _crop(img: Image.Image) -> Image.Image:
+    w, h = img.size
+    return img.crop((int(w * 0.08), int(h * 0.1), int(w * 0.88), int(h * 0.85)))
+
+
+def base_image(
+    plan: PhotoPlan, seed: int, size: str, attempt: int, source: str | None
+) -> Image.Image:
+    """The upright picture of the photo at full size (real pixels, or a generated scene)."""
+    if source is not None:
+        real = scene.load_source(source, max(SIZES[size]))
+        if real is None:
+            raise ValueError(f"{source}: no longer decodes as an image")
+        picture = real
+    else:
+        design = scene.design_image(seed, plan.index, attempt)
+        picture = scene.render_scene(design, SIZES[size], seed, plan.index)
+    if plan.archetype == "screenshot":
+        return scene.screenshot_from(picture, SCREENSHOT_SIZES[size])
+    return picture
+
+
+def candidate_image(
+    plan: PhotoPlan, seed: int, attempt: int, source: str | None
+) -> Image.Image | None:
+    """What the original will look like, at a small size: what the distinctness check hashes."""
+    if source is not None:
+        picture = scene.load_source(source, 1024)
+        if picture is None:
+            return None
+    else:
+        picture = scene.design_image(seed, plan.index, attempt)
+    if plan.archetype == "screenshot":
+        return scene.screenshot_from(picture, SCREENSHOT_SIZES["small"])
+    return picture
+
+
+def render_photo(
+    plan: PhotoPlan, out: Path, seed: int, size: str, attempt: int, source: str | None
+) -> dict[str, tuple[int, int]]:
+    """Write every pixel file of one photo. Returns {library path: (width, height) as displayed}."""
+    base = base_image(plan, seed, size, attempt, source)
+    dims: dict[str, tuple[int, int]] = {}
+    for spec in plan.files:
+        if spec.op != "pixels":
+            continue
+        dims[spec.path] = _render_file(spec, base, out, size)
+    return dims
+
+
+def _render_file(spec: FileSpec, base: Image.Image, out: Path, size: str) -> tuple[int, int]:
+    target = out / spec.path
+    make = spec.params["make"]
+    cap = spec.capture
+    if make in ("live-mov", "video", "mp4"):
+        seconds = 1.5 if make == "live-mov" else 3.0
+        crf = 28 if make == "mp4" else 23
+        container = "mp4" if make == "mp4" else "mov"
+        content_id = cap.content_id if cap and make == "live-mov" else None
+        write_video(base, target, container, VIDEO_SIZES[size], seconds, crf, content_id)
+        return VIDEO_SIZES[size]
+    img = base
+    if make == "burst":
+        img = scene.burst_frame(base, spec.params["frame"])
+    elif make == "edit":
+        img = _edit(base)
+    elif make == "crop":
+        img = _crop(base)
+    if "edge" in spec.params:
+        img = img.copy()
+        img.thumbnail((spec.params["edge"], spec.params["edge"]), Image.LANCZOS)
+    shown = img.size
+    if spec.params.get("stored_rotation") == 6:
+        # Sensor-order pixels: a viewer turns them 90 degrees clockwise (Orientation 6).
+        img = img.transpose(Image.Transpose.ROTATE_90)
+    quality = spec.params.get("quality", HEIC_QUALITY if spec.format == "HEIC" else 92)
+    save_still(img, target, spec.format, quality, camera_exif(cap))
+    return shown

@@ -404,6 +404,20 @@ def _run_jobs(
     return out
 
 
+def _decode_records(
+    records: list[FileRecord],
+    workers: int | None,
+    executor: Executor | None,
+    progress: Progress | None,
+) -> dict[str, tuple[DecodeOutcome, bool]]:
+    if not records:
+        return {}
+    jobs = [
+        DecodeJob(r.path, r.kind, r.format, r.metadata.warning, r.size, r.mtime_ns) for r in records
+    ]
+    return {p: (o, False) for p, o in _run_jobs(jobs, workers, executor, progress).items()}
+
+
 def check_decode(
     records: list[FileRecord],
     *,
@@ -417,7 +431,8 @@ def check_decode(
 
     Findings name files relative to `root` when given (as fixity names them), else absolutely.
 
-    Files whose content (BLAKE3) the cache already knows are not read. Work runs on `executor`
+    Files whose content (BLAKE3) the cache already knows are not read, and files with the same
+    content are decoded once. Work runs on `executor`
     or on a process pool of `workers` processes (0: one thread, in this process).
     """
     started = time.perf_counter()
@@ -436,13 +451,26 @@ def check_decode(
             todo.append(r)
 
     if todo:
-        jobs = [
-            DecodeJob(r.path, r.kind, r.format, r.metadata.warning, r.size, r.mtime_ns)
-            for r in todo
-        ]
-        for path, o in _run_jobs(jobs, workers, executor, progress).items():
-            outcomes[path] = (o, False)
-        stats.decoded = sum(1 for r in todo if not outcomes[r.path][0].no_decoder)
+        # One decode per content: a copy shares its original's outcome (unless that outcome is
+        # about the file rather than its bytes, e.g. it changed since the scan).
+        first: dict[str, FileRecord] = {}
+        twins: list[FileRecord] = []
+        for r in todo:
+            if r.blake3 and r.blake3 in first:
+                twins.append(r)
+            else:
+                first[r.blake3 or r.path] = r
+        outcomes.update(_decode_records(list(first.values()), workers, executor, progress))
+        again = []
+        for r in twins:
+            o = outcomes[first[r.blake3].path][0]
+            if o.cacheable:
+                outcomes[r.path] = (o, False)
+            else:
+                again.append(r)
+        outcomes.update(_decode_records(again, workers, executor, None))
+        sent = [*first.values(), *again]
+        stats.decoded = sum(1 for r in sent if not outcomes[r.path][0].no_decoder)
         if cache is not None:
             cache.put_many((r.blake3, outcomes[r.path][0]) for r in todo if r.blake3)
 

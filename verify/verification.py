@@ -1,0 +1,215 @@
+"""The whole `photoverify verify` run: a tree checked against a manifest, and optionally decoded
+and held to metadata expectations.
+
+Order of work, each step reusing the one before:
+
+1. scan ROOT into the catalog (unchanged files are not read again; changed ones get fresh
+   metadata and BLAKE3);
+2. fixity against the manifest, taking the catalog's BLAKE3 for files whose size, mtime and
+   inode match the catalog (only blake3 manifests can use it; other algorithms hash);
+3. decode checks, when asked (`verify.decode`, cached by content);
+4. the rules file's expectations, when given (`verify.expect`);
+5. for a photoverify JSON manifest, the built-in expectations: capture time and GPS as recorded.
+
+A file edited in place (e.g. by a tool that strips GPS) is reported by both checks that see it:
+fixity ``changed`` (its bytes differ) and expect ``gps-lost`` (what was lost). Both are kept, and
+each names the other in its evidence (``metadata_changes`` on the fixity finding, ``fixity`` on
+the metadata finding) so a reader can tell an edit that lost metadata from damage.
+
+All findings name files relative to ROOT, "/"-separated, as the manifest does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from dedupe.catalog import Catalog
+from dedupe.errors import UsageError
+from dedupe.records import FileRecord, Finding
+from dedupe.scan import scan
+from verify.decode import DecodeCache, DecodeStats, check_decode
+from verify.expect import Rule, check_against_manifest, check_expectations, load_rules
+from verify.fixity import check_fixity
+from verify.manifest import read_manifest
+
+SCHEMA = "photoverify.verify/1"
+Progress = Callable[[str, int, int], None]  # (stage, done, total); stages: scan, fixity, decode
+
+
+@dataclass
+class VerifyResult:
+    root: str
+    manifest: str
+    manifest_format: str
+    algorithm: str
+    findings: list[Finding]
+    counts: dict[str, int]  # outcome -> number of findings, over every check
+    by_check: dict[str, dict[str, int]]  # check -> outcome -> number
+    rules: list[Rule] = field(default_factory=list)
+    decode: DecodeStats | None = None
+    scan: dict[str, Any] = field(default_factory=dict)
+    digests_reused: int = 0  # files whose BLAKE3 fixity took from the catalog
+    seconds: float = 0.0
+    records: dict[str, FileRecord] = field(default_factory=dict)  # by finding path; not in JSON
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "root": self.root,
+            "manifest": self.manifest,
+            "manifest_format": self.manifest_format,
+            "algorithm": self.algorithm,
+            "ok": self.ok,
+            "counts": self.counts,
+            "by_check": self.by_check,
+            "severity_counts": dict(Counter(f.severity for f in self.findings)),
+            "rules": [r.to_json() for r in self.rules],
+            "decode": self.decode.to_json() if self.decode is not None else None,
+            "scan": self.scan,
+            "digests_reused": self.digests_reused,
+            "seconds": round(self.seconds, 3),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def _relative(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def cross_reference(findings: list[Finding]) -> list[Finding]:
+    """Link a file's fixity ``changed`` finding and its metadata findings to each other. Pure."""
+    changed = {f.path for f in findings if f.check == "fixity" and f.outcome == "changed"}
+    metadata: dict[str, list[str]] = defaultdict(list)
+    for f in findings:
+        if f.check == "expect" and f.evidence.get("rule") == "manifest":
+            metadata[f.path].append(f.outcome)
+    out = []
+    for f in findings:
+        if f.check == "fixity" and f.outcome == "changed" and metadata.get(f.path):
+            f = replace(f, evidence={**f.evidence, "metadata_changes": sorted(metadata[f.path])})
+        elif f.check == "expect" and f.evidence.get("rule") == "manifest" and f.path in changed:
+            f = replace(f, evidence={**f.evidence, "fixity": "changed"})
+        out.append(f)
+    return out
+
+
+def verify_tree(
+    root: str | os.PathLike,
+    manifest_path: str | os.PathLike,
+    *,
+    catalog: Catalog,
+    expect_rules: str | os.PathLike | None = None,
+    decode: bool = False,
+    decode_cache: DecodeCache | None = None,
+    use_decode_cache: bool = True,
+    workers: int | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> VerifyResult:
+    """Verify the tree under root against a manifest; see the module docstring.
+
+    `decode_cache`: the cache to use (default: the user cache directory's), unless
+    `use_decode_cache` is False. `now` fixes the clock for "not in the future" rules.
+    """
+    started = time.perf_counter()
+    root_abs = os.path.abspath(root)
+    if not os.path.isdir(root_abs):
+        raise UsageError(f"{root_abs}: not a directory")
+    manifest = read_manifest(manifest_path)
+    rules = load_rules(expect_rules) if expect_rules is not None else []
+
+    def scan_progress(files_done: int, _bytes_done: int, files_total: int, _bytes: int) -> None:
+        if progress is not None:
+            progress("scan", files_done, files_total)
+
+    scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
+    manifest_files = {os.path.abspath(manifest.source), os.path.abspath(manifest.source) + ".tmp"}
+    records = [
+        r
+        for r in catalog.records(under=[root_abs])
+        if os.path.abspath(r.path) not in manifest_files
+    ]
+    by_abs = {r.path: r for r in records}
+
+    reused = 0
+
+    def known_digest(path: str, st: os.stat_result, algorithm: str) -> str | None:
+        nonlocal reused
+        if algorithm != "blake3":
+            return None
+        rec = by_abs.get(os.path.abspath(path))
+        if (
+            rec is None
+            or rec.blake3 is None
+            or (rec.size, rec.mtime_ns, rec.inode) != (st.st_size, st.st_mtime_ns, st.st_ino)
+        ):
+            return None
+        reused += 1
+        return rec.blake3
+
+    fixity = check_fixity(
+        root_abs,
+        manifest,
+        known_digest=known_digest if "blake3" in manifest.candidates else None,
+        progress=(lambda done, total, _rel: progress("fixity", done, total)) if progress else None,
+    )
+    findings: list[Finding] = [*fixity.problems, *fixity.findings]
+
+    decode_stats = None
+    if decode:
+        own_cache = decode_cache is None and use_decode_cache
+        cache = (DecodeCache() if own_cache else decode_cache) if use_decode_cache else None
+        try:
+            result = check_decode(
+                records,
+                cache=cache,
+                workers=workers,
+                root=root_abs,
+                progress=(lambda d, t: progress("decode", d, t)) if progress else None,
+            )
+        finally:
+            if own_cache and cache is not None:
+                cache.close()
+        findings.extend(result.findings)
+        decode_stats = result.stats
+
+    if rules:
+        findings.extend(check_expectations(records, rules, now=now, root=root_abs))
+    if manifest.format == "json":
+        findings.extend(check_against_manifest(records, manifest, root=root_abs))
+
+    findings = cross_reference(findings)
+    findings.sort(key=lambda f: (f.path, f.check, f.outcome))
+    counts = dict(Counter(f.outcome for f in findings))
+    by_check: dict[str, dict[str, int]] = defaultdict(dict)
+    for (check, outcome), n in Counter((f.check, f.outcome) for f in findings).items():
+        by_check[check][outcome] = n
+    return VerifyResult(
+        root=root_abs,
+        manifest=manifest.source,
+        manifest_format=manifest.format,
+        algorithm=fixity.algorithm,
+        findings=findings,
+        counts=counts,
+        by_check=dict(by_check),
+        rules=rules,
+        decode=decode_stats,
+        scan=scanned.to_json(),
+        digests_reused=reused,
+        seconds=time.perf_counter() - started,
+        records={_relative(r.path, root_abs): r for r in records},
+    )

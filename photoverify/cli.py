@@ -287,5 +287,41 @@ def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, 
         render.stdout.print(f"report written to {output}", markup=False)
 
 
+@cli.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--manifest", "manifest_path", required=True,
+              type=click.Path(exists=True), help="A manifest (any format `manifest` writes).")
+@click.option("--expect", "rules", type=click.Path(exists=True, dir_okay=False),
+              help="A TOML file of metadata expectations (docs/expect-rules.md).")
+@click.option("--decode", is_flag=True, help="Decode every image fully, play every video through.")
+@click.option("--no-decode-cache", is_flag=True, help="Decode again what was decoded before.")
+@click.option("--workers", type=click.IntRange(min=0), default=None)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Also write the findings as a self-contained HTML page.")
+@catalog_option
+@json_option
+def verify(root, manifest_path, rules, decode, no_decode_cache, workers, report_path,
+           catalog_path, as_json) -> None:
+    """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
+    from verify.report import build_report, render_html, render_terminal
+    from verify.verification import verify_tree
+
+    with Catalog(catalog_path) as catalog:
+        result = verify_tree(root, manifest_path, catalog=catalog, expect_rules=rules,
+                             decode=decode, use_decode_cache=not no_decode_cache,
+                             workers=workers)
+    model = build_report(result.findings, counts=result.counts, records=result.records,
+                         title=f"verify {os.path.abspath(root)}")
+    if report_path:
+        render_html(model, report_path)
+    if as_json:
+        render.print_json(result.to_json())
+    else:
+        render_terminal(model, render.stdout)
+        if report_path:
+            render.stdout.print(f"report written to {report_path}", markup=False)
+    sys.exit(result.exit_code)
+
+
 def main() -> None:
     cli(prog_name="photoverify")

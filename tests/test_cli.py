@@ -1,0 +1,81 @@
+"""The command line end to end, as a user runs it: manifest -> verify -> report, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from conftest import run_cli, run_json
+
+
+def test_manifest_verify_report_round_trip(corpus, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib / "gps")
+    shutil.copy(corpus / "exif-samples/heic/IMG_5195.HEIC", lib / "IMG_5195.HEIC")
+    db = str(tmp_path / "c.sqlite")
+    out = run_json(
+        "manifest", str(lib), "--format", "json", "-o", str(tmp_path / "m.json"), "--catalog", db
+    )
+    assert out["files"] == 11
+    clean = run_json("verify", str(lib), "--manifest", str(tmp_path / "m.json"), "--catalog", db)
+    assert clean["ok"] is True and clean["counts"]["matched"] == 11
+
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-gps:all=", str(lib / "gps/DSCN0012.jpg")],
+        check=True,
+    )
+    (lib / "IMG_5195.HEIC").unlink()
+    proc = run_cli(
+        "verify",
+        str(lib),
+        "--manifest",
+        str(tmp_path / "m.json"),
+        "--catalog",
+        db,
+        "--json",
+        "--report",
+        str(tmp_path / "r.html"),
+        check=False,
+    )
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    outcomes = sorted(
+        (f["path"], f["outcome"]) for f in data["findings"] if f["severity"] == "error"
+    )
+    assert outcomes == [
+        ("IMG_5195.HEIC", "missing"),
+        ("gps/DSCN0012.jpg", "changed"),
+        ("gps/DSCN0012.jpg", "gps-lost"),
+    ]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "DSCN0012.jpg" in html and "gps-lost" in html
+
+
+def test_b3sum_manifest_is_accepted_by_b3sum(corpus, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(corpus / "exif-samples/jpg/orientation", lib)
+    db = str(tmp_path / "c.sqlite")
+    run_cli("scan", str(lib), "--catalog", db, "--quiet")
+    run_cli("manifest", str(lib), "-o", str(tmp_path / "m.b3"), "--catalog", db)
+    check = subprocess.run(
+        ["b3sum", "--check", str(tmp_path / "m.b3")], cwd=lib, capture_output=True, text=True
+    )
+    assert check.returncode == 0 and check.stdout.count(": OK") == 17  # 16 photos + README
+
+
+def test_unknown_catalog_dir_and_bad_manifest_give_one_line_errors(tmp_path):
+    (tmp_path / "bad.b3").write_text("not a manifest line\n")
+    (tmp_path / "root").mkdir()
+    proc = run_cli(
+        "verify",
+        str(tmp_path / "root"),
+        "--manifest",
+        str(tmp_path / "bad.b3"),
+        "--catalog",
+        str(tmp_path / "c.sqlite"),
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.b3" in lines[0]

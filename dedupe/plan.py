@@ -172,16 +172,6 @@ def build_plan(
             put(rec, "skip", None, reason=why)
     live = {p for p in by_path if p not in entries}
 
-    companions: dict[str, list[str]] = {}  # primary -> its companions that are planned
-    for asset in sorted(dupes.assets, key=lambda a: a.primary):
-        if asset.primary not in live:
-            continue  # an orphaned companion is planned as a file of its own
-        comps = sorted(c for c in asset.companions if c in live and c != asset.primary)
-        companions.setdefault(asset.primary, [])
-        for c in comps:
-            if not any(c in v for v in companions.values()) and c not in companions:
-                companions[asset.primary].append(c)
-
     duplicate_of: dict[str, tuple[str, str, str]] = {}  # path -> (keeper, cluster id, reason)
     for cl in sorted(dupes.clusters, key=lambda c: c.id):
         members = sorted({m.path for m in cl.members} | {cl.keeper})
@@ -193,6 +183,26 @@ def build_plan(
         for m in members:
             if m != keeper and m not in duplicate_of:
                 duplicate_of[m] = (keeper, cl.id, f"{cl.kind} duplicate of {keeper}: {reason}")
+    clustered = set(duplicate_of) | {c.keeper for c in dupes.clusters}
+
+    companions: dict[str, list[str]] = {}  # primary -> its companions that are planned
+    placed: set[str] = {a.primary for a in dupes.assets}  # a primary is nobody's companion
+    for asset in sorted(dupes.assets, key=lambda a: a.primary):
+        if asset.primary not in live:
+            continue  # an orphaned companion is planned as a file of its own
+        comps = sorted(c for c in asset.companions if c in live and c not in clustered)
+        pname = os.path.basename(asset.primary)
+        # one stem per asset: a second companion with the same ending (two .MOV) cannot share
+        # it and is planned as a file of its own
+        endings = {name_key(split_ext(pname)[1])}
+        companions.setdefault(asset.primary, [])
+        for c in comps:
+            ending = name_key(companion_suffix(pname, os.path.basename(c)))
+            if c in placed or ending in endings:
+                continue
+            endings.add(ending)
+            placed.add(c)
+            companions[asset.primary].append(c)
 
     is_companion = {c for cs in companions.values() for c in cs}
     taken: set[str] = {name_key(n) for n in REPORT_NAMES}

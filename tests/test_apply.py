@@ -1,0 +1,398 @@
+"""apply / undo on real files, with real subprocesses killed by SIGKILL and a real full disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from dedupe.apply import TMP_SUFFIX, apply_plan, read_journal, undo
+from dedupe.catalog import Catalog
+from dedupe.errors import EnvironmentProblem, PlanError
+from dedupe.hashing import hash_file
+from dedupe.plan import build_plan, read_plan, write_plan
+from dedupe.records import Asset, Cluster, ClusterMember, DupesResult
+from dedupe.scan import scan
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+FILES = [
+    "exif-samples/heic/IMG_5195.HEIC",
+    "exif-samples/heic/samplefilehub.heif",
+    "exiftool-samples/QuickTime.mov",
+    "exiftool-samples/XMP.xmp",
+    "exiftool-samples/PLIST.aae",
+    "exiftool-samples/Apple.jpg",
+    "exif-samples/README.rst",
+    "immich-test-assets/formats/jpeg/el_torcal_rocks.jpeg",
+    "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",
+    "immich-test-assets/formats/png/density_plot.png",
+    "immich-test-assets/metadata/dates/time-created.jpg",
+    *[f"exif-samples/jpg/{n}.jpg" for n in ("Canon_40D", "Nikon_D70", "Pentax_K10D",
+      "Sony_HDR-HC3", "Olympus_C8080WZ", "Panasonic_DMC-FZ30", "Kodak_CX7530")],
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real() -> Path:
+    if not (CORPUS / "real").is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS / "real"
+
+
+def make_tree(real: Path, src: Path) -> None:
+    """Two cameras' worth of files: duplicates across folders, a Live Photo with sidecars."""
+    a, b = src / "phone", src / "backup"
+    a.mkdir(parents=True)
+    for rel in FILES:
+        shutil.copy2(real / rel, a / Path(rel).name)
+    shutil.copy2(real / "exiftool-samples/QuickTime.mov", a / "IMG_5195.MOV")
+    shutil.copy2(real / "exiftool-samples/XMP.xmp", a / "IMG_5195.HEIC.xmp")
+    shutil.copy2(real / "exiftool-samples/PLIST.aae", a / "IMG_5195.AAE")
+    b.mkdir()
+    for name in ["IMG_5195.HEIC", "IMG_5195.MOV", "Canon_40D.jpg", "Nikon_D70.jpg", "Apple.jpg"]:
+        shutil.copy2(a / name, b / name)
+    # same name, other bytes: must be numbered, not overwritten
+    data = (a / "Pentax_K10D.jpg").read_bytes()
+    (b / "Pentax_K10D.jpg").write_bytes(data + b"\0trailer")
+    os.utime(b / "Pentax_K10D.jpg", ns=(1_000_000_000, 1_500_000_000_123_456_789))
+
+
+def make_plan(src: Path, dest: Path, plan_path: Path, catalog: Path) -> None:
+    with Catalog(str(catalog)) as cat:
+        scan([str(src)], cat)
+        recs = cat.records(under=[str(src)])
+    by_hash = defaultdict(list)
+    for r in recs:
+        if r.blake3 and r.kind in ("image", "video"):
+            by_hash[r.blake3].append(r.path)
+    live = {str(src / "phone" / "IMG_5195.HEIC"), str(src / "backup" / "IMG_5195.HEIC")}
+    clusters = []
+    for n, paths in enumerate(sorted(p for p in by_hash.values() if len(p) > 1)):
+        paths = [p for p in paths if not p.endswith(".MOV")]
+        if len(paths) < 2:
+            continue
+        keeper = sorted(paths, key=lambda p: ("backup" in p, p))[0]
+        members = tuple(ClusterMember(p, "keeper" if p == keeper else "identical") for p in paths)
+        clusters.append(Cluster(f"c{n}", "identical", keeper, "phone copy first", members))
+    assets = [
+        Asset(sorted(live)[1], tuple(str(src / "phone" / f) for f in
+              ("IMG_5195.MOV", "IMG_5195.HEIC.xmp", "IMG_5195.AAE"))),
+        Asset(sorted(live)[0], (str(src / "backup" / "IMG_5195.MOV"),)),
+    ]  # fmt: skip
+    plan = build_plan(recs, DupesResult(tuple(clusters), (), tuple(assets)), str(dest),
+                      roots=[str(src)], catalog=str(catalog), options={})  # fmt: skip
+    write_plan(plan, plan_path)
+
+
+@pytest.fixture(scope="module")
+def template_tree(real, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    base = tmp_path_factory.mktemp("tree")
+    make_tree(real, base / "src")
+    hashes = {str(p.relative_to(base)): hash_file(p)["blake3"] for p in base.rglob("*")
+              if p.is_file()}  # fmt: skip
+    return base, hashes
+
+
+@pytest.fixture
+def setup(template_tree, tmp_path):
+    """A fresh copy of the tree, its plan and a DEST path: (src, dest, plan path)."""
+    base, _ = template_tree
+    shutil.copytree(base / "src", tmp_path / "src", copy_function=shutil.copy2)
+    make_plan(tmp_path / "src", tmp_path / "dest", tmp_path / "plan.json", tmp_path / "c.db")
+    return tmp_path / "src", tmp_path / "dest", tmp_path / "plan.json"
+
+
+def source_hashes(src: Path) -> dict[str, str]:
+    return {str(p): hash_file(p)["blake3"] for p in sorted(src.rglob("*")) if p.is_file()}
+
+
+def assert_dest_matches_plan(plan_path: Path, original: dict[str, str]) -> dict:
+    plan = read_plan(plan_path)
+    dest = Path(plan.dest)
+    want = {e.target: e for e in plan.entries if e.action in ("keep", "companion")}
+    got = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    reports = {"photoverify-ledger.json", "photoverify-ledger.csv", "photoverify-manifest.b3"}
+    assert got == set(want) | reports, got ^ (set(want) | reports)
+    for target, e in want.items():
+        assert hash_file(dest / target)["blake3"] == e.blake3 == original[e.source], target
+        assert (dest / target).read_bytes() == Path(e.source).read_bytes()
+        assert (dest / target).stat().st_mtime_ns == Path(e.source).stat().st_mtime_ns
+    ledger = json.loads((dest / "photoverify-ledger.json").read_text())
+    sources = [r["source"] for r in ledger["entries"]]
+    assert sorted(sources) == sorted(e.source for e in plan.entries)  # each exactly once
+    assert len(set(sources)) == len(sources)
+    check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(want)
+    return ledger
+
+
+def run_apply(plan: Path, crash_after: int | None = None, mode: str = "copy"):
+    env = {k: v for k, v in os.environ.items() if k != "PHOTOVERIFY_APPLY_CRASH_AFTER"}
+    if crash_after is not None:
+        env["PHOTOVERIFY_APPLY_CRASH_AFTER"] = str(crash_after)
+    code = ("import sys, json; from dedupe.apply import apply_plan; "
+            "r = apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True); "
+            "print(json.dumps(r.to_json()))")  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code, str(plan), mode], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+# ---- the happy path --------------------------------------------------------------------------
+
+
+def test_copy_apply_then_rerun_then_undo(setup):
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    result = apply_plan(plan_path)
+    assert result.ok and result.findings == []
+    json.dumps(result.to_json())
+    plan = read_plan(plan_path)
+    assert result.fates["copied"] == sum(e.action in ("keep", "companion") for e in plan.entries)
+    assert result.fates["duplicate"] == 6 and result.fates["skipped"] == 1
+    ledger = assert_dest_matches_plan(plan_path, before)
+    fates = {Path(r["source"]).relative_to(src).as_posix(): r["new_path"] or r["fate"]
+             for r in ledger["entries"]}  # fmt: skip
+    assert fates["phone/IMG_5195.HEIC"] == "2021/04/IMG_5195.HEIC"
+    assert fates["phone/IMG_5195.AAE"] == "2021/04/IMG_5195.AAE"
+    assert fates["backup/IMG_5195.MOV"] == "duplicate"
+    assert fates["backup/Pentax_K10D.jpg"] == "2008/05/Pentax_K10D.jpg"  # path order
+    assert fates["phone/Pentax_K10D.jpg"] == "2008/05/Pentax_K10D (2).jpg"
+    assert source_hashes(src) == before
+    # a second run changes nothing and reports the same
+    again = apply_plan(plan_path)
+    assert again.fates == result.fates and again.bytes_written == 0
+    assert_dest_matches_plan(plan_path, before)
+    # undo removes what apply made, and only that
+    (dest / "mine.txt").write_text("user file")
+    changed = dest / "2008/05/Canon_40D.jpg"
+    changed.write_bytes(b"edited by the user")
+    u = undo(str(plan_path) + ".journal")
+    assert u.left == 1 and [f.outcome for f in u.findings] == ["target-changed"]
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        "2008/05/Canon_40D.jpg", "mine.txt"]  # fmt: skip
+    assert undo(str(plan_path) + ".journal").removed == 0  # idempotent
+    assert source_hashes(src) == before
+
+
+def test_refusals(setup, tmp_path):
+    src, dest, plan_path = setup
+    doc = json.loads(plan_path.read_text())
+    bad = tmp_path / "bad.json"
+    for edit, message in [
+        (lambda d: d.update(dest=str(src / "phone" / "out")), "inside source root"),
+        (lambda d: next(e for e in d["entries"] if e["action"] == "keep").update(
+            target="../../etc/x.jpg"), "empty, '.' or '..'"),
+        (lambda d: next(e for e in d["entries"] if e["action"] == "keep").update(
+            target="/etc/x.jpg"), "absolute target"),
+        (lambda d: d["entries"][0].update(action="nuke"), "action 'nuke'"),
+    ]:  # fmt: skip
+        d = json.loads(json.dumps(doc))
+        edit(d)
+        bad.write_text(json.dumps(d))
+        with pytest.raises(PlanError, match=message) as exc:
+            apply_plan(bad)
+        assert "\n" not in str(exc.value)
+    assert not dest.exists()
+    # a symlink inside DEST that leads out of it
+    (dest / "2021").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside", dest / "2021" / "04")
+    with pytest.raises(PlanError, match="symlink out of the destination"):
+        apply_plan(plan_path)
+    assert list((tmp_path / "outside").iterdir()) == []
+    os.unlink(dest / "2021" / "04")
+    # not enough space (the plan's bytes can never fit in what a 1-byte margin leaves)
+    from dedupe import apply as apply_mod
+
+    old = apply_mod.SPACE_MARGIN
+    apply_mod.SPACE_MARGIN = 1 << 60
+    try:
+        with pytest.raises(PlanError, match="not enough free space"):
+            apply_plan(plan_path)
+    finally:
+        apply_mod.SPACE_MARGIN = old
+    # a plan edited after apply started
+    apply_plan(plan_path)
+    d = json.loads(plan_path.read_text())
+    d["options"]["note"] = "edited"
+    plan_path.write_text(json.dumps(d))
+    with pytest.raises(PlanError, match="edited after apply started"):
+        apply_plan(plan_path)
+
+
+def test_changed_source_and_occupied_target_become_findings(setup):
+    src, dest, plan_path = setup
+    (src / "phone" / "Nikon_D70.jpg").write_bytes(b"x" * 5)  # different size
+    canon = src / "phone" / "Canon_40D.jpg"
+    data = canon.read_bytes()
+    canon.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # same size, other bytes
+    sony = next(e.target for e in read_plan(plan_path).entries if "Sony" in e.source)
+    (dest / sony).parent.mkdir(parents=True)
+    (dest / sony).write_bytes(b"someone else's")
+    result = apply_plan(plan_path)
+    outcomes = sorted(f.outcome for f in result.findings)
+    assert outcomes == ["source-changed", "source-changed", "target-occupied"]
+    assert (dest / sony).read_bytes() == b"someone else's"
+    assert not (dest / "2008/05/Canon_40D.jpg").exists()
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
+    ledger = json.loads((dest / "photoverify-ledger.json").read_text())
+    failed = [r for r in ledger["entries"] if r["fate"].startswith("failed")]
+    assert len(failed) == 3 and all(r["new_path"] is None for r in failed)
+
+
+def test_reflink_is_clear_about_support_and_reflink_or_copy_works(setup):
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    try:
+        result = apply_plan(plan_path, mode="reflink")
+    except PlanError as exc:  # ext4, tmpfs: no FICLONE
+        assert "reflink (FICLONE) not supported" in str(exc)
+        os.unlink(str(plan_path) + ".journal")
+        result = apply_plan(plan_path, mode="reflink-or-copy")
+    assert result.ok
+    assert_dest_matches_plan(plan_path, before)
+
+
+def test_hardlink_mode_links_sources(setup):
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    apply_plan(plan_path, mode="hardlink")
+    assert_dest_matches_plan(plan_path, before)
+    assert (dest / "2021/04/IMG_5195.HEIC").stat().st_ino == (
+        (src / "phone/IMG_5195.HEIC").stat().st_ino)  # fmt: skip
+    undo(str(plan_path) + ".journal")
+    assert not dest.exists() and source_hashes(src) == before
+
+
+# ---- move ---------------------------------------------------------------------------------------
+
+
+def test_move_removes_sources_only_after_verified_copies_and_undo_restores(setup):
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    mtimes = {p: os.stat(p).st_mtime_ns for p in before}
+    plan = read_plan(plan_path)
+    result = apply_plan(plan_path, mode="move")
+    assert result.ok and result.fates["moved"] > 0
+    for e in plan.entries:
+        target = dest / e.target if e.target else None
+        if e.action in ("keep", "companion"):
+            assert not os.path.exists(e.source)
+            assert hash_file(target)["blake3"] == before[e.source]
+        else:  # duplicates and skipped files are never touched by move
+            assert hash_file(e.source)["blake3"] == before[e.source]
+    u = undo(str(plan_path) + ".journal")
+    assert u.restored == result.fates["moved"] and u.findings == []
+    assert source_hashes(src) == before
+    assert {p: os.stat(p).st_mtime_ns for p in before} == mtimes
+    assert not dest.exists()
+    assert undo(str(plan_path) + ".journal").restored == 0
+
+
+# ---- SIGKILL at many points ----------------------------------------------------------------------
+
+
+def test_sigkill_at_any_journal_step_then_rerun_finishes_the_same(setup, template_tree):
+    src, dest, plan_path = setup
+    base, _ = template_tree
+    before = source_hashes(src)
+    # a clean run tells how many journal writes there are and what the result must be
+    ref = run_apply(plan_path)
+    assert ref.returncode == 0, ref.stderr
+    reference = json.loads(ref.stdout)["fates"]
+    steps = len(read_journal(str(plan_path) + ".journal"))
+    assert steps > 60
+    ref_files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
+                 if p.is_file() and "ledger" not in p.name}  # fmt: skip
+    rnd = random.Random(20240611)
+    points = sorted(set(range(1, 12)) | set(rnd.sample(range(12, steps), 24)))
+    assert len(points) >= 30
+    for n in points:
+        shutil.rmtree(dest)
+        os.unlink(str(plan_path) + ".journal")
+        killed = run_apply(plan_path, crash_after=n)
+        assert killed.returncode == -signal.SIGKILL, (n, killed.stderr)
+        if n % 3 == 0:  # die a second time while resuming
+            again = run_apply(plan_path, crash_after=rnd.randint(1, 15))
+            assert again.returncode in (-signal.SIGKILL, 0), again.stderr
+        done = run_apply(plan_path)
+        assert done.returncode == 0, (n, done.stderr)
+        assert json.loads(done.stdout)["fates"] == reference, n
+        assert not list(dest.rglob(f"*{TMP_SUFFIX}")), n
+        files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
+                 if p.is_file() and "ledger" not in p.name}  # fmt: skip
+        assert files == ref_files, n
+    assert_dest_matches_plan(plan_path, before)
+    assert source_hashes(src) == before
+
+
+def test_sigkill_during_move_then_resume_and_undo(setup):
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    for n in (7, 23, 41):
+        killed = run_apply(plan_path, crash_after=n, mode="move")
+        assert killed.returncode == -signal.SIGKILL
+    done = run_apply(plan_path, mode="move")
+    assert done.returncode == 0, done.stderr
+    plan = read_plan(plan_path)
+    for e in plan.entries:
+        if e.action in ("keep", "companion"):
+            assert not os.path.exists(e.source)
+            assert hash_file(dest / e.target)["blake3"] == before[e.source]
+    undo(str(plan_path) + ".journal")
+    assert source_hashes(src) == before and not dest.exists()
+
+
+# ---- a full disk -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_disk_full_stops_cleanly_and_resumes(setup, small_tmpfs, tmp_path):
+    src, _, _ = setup
+    before = source_hashes(src)
+    plan_path = tmp_path / "tmpfs-plan.json"
+    make_plan(src, small_tmpfs / "dest", plan_path, tmp_path / "c2.db")
+    plan = read_plan(plan_path)
+    assert plan.bytes_to_write > 1_000_000
+    with pytest.raises(PlanError, match="not enough free space"):
+        apply_plan(plan_path)
+    filler = small_tmpfs / "filler.bin"
+    filler.write_bytes(os.urandom(1_500_000))
+    with pytest.raises(EnvironmentProblem) as exc:
+        apply_plan(plan_path, force_space=True)
+    message = str(exc.value)
+    assert "ENOSPC" in message and "\n" not in message
+    assert str(small_tmpfs / "dest") in message
+    dest = small_tmpfs / "dest"
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
+    for e in plan.entries:  # whatever is at a target is complete
+        if e.target and (dest / e.target).exists() and e.action != "duplicate":
+            assert hash_file(dest / e.target)["blake3"] == e.blake3
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
+    result = apply_plan(plan_path, force_space=True)
+    assert result.ok
+    assert_dest_matches_plan(plan_path, before)
+    assert source_hashes(src) == before

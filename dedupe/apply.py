@@ -140,11 +140,14 @@ class Journal:
         elif os.path.getsize(path) and not _ends_with_newline(path):
             os.write(self.fd, b"\n")  # a torn last line from a killed run stays on its own line
 
-    def write(self, op: str, **fields: Any) -> None:
+    def write(self, op: str, *, sync: bool = True, **fields: Any) -> None:
+        """Append one record; `sync=False` for records whose loss a resume can recover from
+        (the next synced record makes them durable anyway, and SIGKILL loses nothing written)."""
         line = json.dumps({"op": op, **fields}, ensure_ascii=False) + "\n"
         try:
             os.write(self.fd, line.encode("utf-8", "surrogateescape"))
-            os.fsync(self.fd)
+            if sync:
+                os.fsync(self.fd)
         except OSError as exc:
             raise EnvironmentProblem(
                 f"{self.path}: cannot write the journal ({exc.strerror})"
@@ -269,7 +272,7 @@ def _reflink(src: str, dst: str) -> None:
         os.close(fd_in)
 
 
-def _place(tmp: str, target: str) -> None:
+def _place(tmp: str, target: str, *, sync_dir: bool = True) -> None:
     """Give tmp its final name without ever replacing a file that is already there."""
     try:
         os.link(tmp, target)  # fails with EEXIST instead of overwriting
@@ -282,7 +285,15 @@ def _place(tmp: str, target: str) -> None:
         os.rename(tmp, target)
     else:
         os.unlink(tmp)
-    _fsync_dir(os.path.dirname(target))
+    if sync_dir:
+        _fsync_dir(os.path.dirname(target))
+
+
+def _has_size(path: str, size: int) -> bool:
+    try:
+        return os.lstat(path).st_size == size
+    except FileNotFoundError:
+        return False
 
 
 def _unlink_quiet(path: str) -> None:
@@ -309,6 +320,7 @@ class _Run:
         self.dest = os.path.abspath(plan.dest)
         self.journal, self.states, self.progress = journal, states, progress
         self.findings: list[Finding] = []
+        self.dirty_dirs: set[str] = set()  # folders whose new names are not yet fsynced
         self.outcome: dict[int, str] = {}
         self.bytes_written = 0
 
@@ -331,6 +343,8 @@ class _Run:
         target = os.path.join(self.dest, *e.target.split("/"))
         if st.intent:
             _unlink_quiet(st.intent["tmp"])  # left by a killed run
+        if st.placed and not _has_size(target, e.size):
+            st = _State(intent=st.intent)  # placed, then lost to a power cut: do it again
         if st.placed:
             self.outcome[i] = st.placed["fate"]
             if self.mode == "move" and not st.moved:
@@ -389,14 +403,18 @@ class _Run:
                 found=digest,
             )
             return
-        self.journal.write("written", i=i)
+        self.journal.write("written", i=i, sync=False)
         try:
-            _place(tmp, target)
+            # a move unlinks the source next: the new name must be durable first; a copy
+            # fsyncs each folder once at the end (a lost name is found and redone on resume)
+            _place(tmp, target, sync_dir=self.mode == "move")
+            self.dirty_dirs.add(os.path.dirname(target))
         except FileExistsError:
             _unlink_quiet(tmp)
             self.fail(i, e, "target-occupied", f"{target} appeared while apply ran; left alone")
             return
-        self.journal.write("placed", i=i, target=target, created=True, fate=verb)
+        # unsynced: if lost, resume finds the intent and the right bytes at the target: ours
+        self.journal.write("placed", i=i, target=target, created=True, fate=verb, sync=False)
         self.outcome[i] = verb
         if self.mode == "move":
             self.finish_move(i, e, target)
@@ -662,6 +680,8 @@ def apply_plan(
             run.run_entry(i, e)
             if progress:
                 progress(n + 1, len(writes), e)
+        for d in sorted(run.dirty_dirs):
+            _fsync_dir(d)
         ledger = _ledger(plan, run.outcome, mode)
         reports = {}
         try:

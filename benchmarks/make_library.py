@@ -225,46 +225,48 @@ def _probe_source(path: str) -> tuple[str, Any]:
     return path, scene.phash_of(img) if img is not None else None
 
 
-def _probe_design(args: tuple[PhotoPlan, int, int]) -> Any:
-    plan, seed, attempt = args
-    return scene.phash_of(render.candidate_image(plan, seed, attempt, None))
+def _probe_design(args: tuple[PhotoPlan, int, int, str | None]) -> list | None:
+    plan, seed, attempt, source = args
+    return render.candidate_hashes(plan, seed, attempt, source)
+
+
+def _far_from(hashes: list, kept: list) -> bool:
+    return all(h - other >= scene.SELECTION_DISTANCE for h in hashes for other in kept)
 
 
 def _choose_looks(
     plans: list[PhotoPlan], seed: int, source_dir: Path | None, pool: ProcessPoolExecutor
 ) -> list[tuple[int, str | None]]:
-    """For each photo: (attempt, real source or None), all pHashes pairwise far apart.
+    """For each photo: (attempt, real source or None), all captures' pHashes far apart.
 
     Real images that look alike (the corpus holds copies of one picture) are skipped; photos beyond
     the real images get generated scenes, redrawn with a new attempt when one lands too close.
     """
-    kept = []
-    looks: list[tuple[int, str | None]] = []
+    kept: list = []
+    looks: list[tuple[int, str | None]] = [(-1, None)] * len(plans)
     if source_dir is not None:
         if not Path(source_dir).is_dir():
             raise UsageError(f"--from {source_dir}: not a folder")
-        probed = list(pool.map(_probe_source, scene.find_sources(Path(source_dir))))
-        # Screenshots get their own frame; for them the hash is re-taken below.
-        chosen = scene.pick_distinct(probed)[: len(plans)]
-        hashes = dict(probed)
-        for plan, path in zip(plans, chosen, strict=False):
-            h = hashes[path]
-            if plan.archetype == "screenshot":
-                h = scene.phash_of(render.candidate_image(plan, seed, 0, path))
-            if all(h - other >= scene.MIN_PHASH_DISTANCE for other in kept):
-                kept.append(h)
-                looks.append((0, path))
-            else:
-                looks.append((-1, None))  # decided below, as a generated scene
-    looks += [(-1, None)] * (len(plans) - len(looks))
+        candidates = scene.find_sources(Path(source_dir))
+        probed: list[tuple[str, Any]] = []
+        # Decode only as many candidates as the photos need (a few spare for look-alikes).
+        while candidates and len(scene.pick_distinct(probed)) < len(plans):
+            batch, candidates = candidates[: 2 * len(plans)], candidates[2 * len(plans) :]
+            probed += pool.map(_probe_source, batch)
+        chosen = scene.pick_distinct(probed, scene.SELECTION_DISTANCE)[: len(plans)]
+        jobs = [(plan, seed, 0, path) for plan, path in zip(plans, chosen, strict=False)]
+        for (plan, _, _, path), hashes in zip(jobs, pool.map(_probe_design, jobs), strict=True):
+            if hashes and _far_from(hashes, kept):
+                kept += hashes
+                looks[plan.index] = (0, path)
     todo = [i for i, (attempt, _) in enumerate(looks) if attempt < 0]
-    first = list(pool.map(_probe_design, [(plans[i], seed, 0) for i in todo], chunksize=8))
-    for i, h in zip(todo, first, strict=True):
+    jobs = [(plans[i], seed, 0, None) for i in todo]
+    for i, hashes in zip(todo, pool.map(_probe_design, jobs, chunksize=8), strict=True):
         attempt = 0
-        while any(h - other < scene.MIN_PHASH_DISTANCE for other in kept):
+        while not _far_from(hashes, kept):
             attempt += 1
-            h = _probe_design((plans[i], seed, attempt))
-        kept.append(h)
+            hashes = _probe_design((plans[i], seed, attempt, None))
+        kept += hashes
         looks[i] = (attempt, None)
     return looks
 
@@ -429,8 +431,9 @@ def _set_mtimes(
 ) -> None:
     """Each file dated by its capture and role, each folder at a fixed date: no wall-clock time."""
     latest = _EPOCH_NS
+    first_capture = {spec.path: plan.captures[0] for plan in plans for spec in plan.files}
     for spec in specs:
-        cap = spec.capture or next(p.captures[0] for p in plans if spec in p.files)
+        cap = spec.capture or first_capture[spec.path]
         moment = cap.utc + timedelta(days=ROLE_AGE_DAYS.get(spec.role, 1))
         ns = int(moment.timestamp()) * 10**9 + int(cap.subsec) * 10**6
         os.utime(out / spec.path, ns=(ns, ns))

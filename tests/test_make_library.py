@@ -165,6 +165,13 @@ def test_groups_are_consistent(library):
         assert files[dst]["source"] == src and files[dst]["role"] in ("edit", "crop")
     assert truth.groups["similar"] and all(len(g) >= 4 for g in truth.groups["similar"])
     assert all(files[p]["size"] == 0 for p in truth.groups["broken"] if files[p]["role"] == "empty")
+    movs = {f["companion_of"] for f in truth.files if f["role"] == "live-mov"}
+    orphans = [
+        f["path"]
+        for f in truth.files
+        if f["role"] == "original" and f["content_id"] and f["path"] not in movs
+    ]
+    assert orphans and set(orphans) <= set(truth.groups["live-still-without-mov"])
 
 
 def test_same_seed_gives_identical_bytes(library, tmp_path):

@@ -26,6 +26,8 @@ ARCHETYPES = (
 SIZES = {"12mp": (4032, 3024), "small": (1024, 768)}
 SCREENSHOT_SIZES = {"12mp": (1170, 2532), "small": (390, 844)}
 VIDEO_SIZES = {"12mp": (640, 480), "small": (320, 240)}
+# Seconds of (Live Photo MOV, video clip): short, as encoding dominates the small mode.
+VIDEO_SECONDS = {"12mp": (1.5, 3.0), "small": (1.0, 1.5)}
 DOWNSCALE_EDGES = {"12mp": (2048, 1024), "small": (512, 256)}
 MODELS = (
     ("iPhone 11 Pro", "15.4.1"),
@@ -501,6 +503,12 @@ def relation_groups(files: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
             companions.setdefault(f["companion_of"], [f["companion_of"]]).append(f["path"])
     companion = sorted(sorted(g) for g in companions.values())
 
+    live_ids = {f["content_id"] for f in files if f["role"] == "live-mov"}
+    stills_without_mov = sorted(
+        f["path"]
+        for f in files
+        if f["kind"] == "image" and f.get("content_id") and f["content_id"] not in live_ids
+    )
     return {
         "identical": identical,
         "same-photo": same_photo,
@@ -508,4 +516,6 @@ def relation_groups(files: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
         "similar": similar,
         "companion": companion,
         "broken": sorted(f["path"] for f in files if f["role"] in ("truncated", "empty")),
+        # Live Photo stills whose MOV is not in the library (lost in a migration).
+        "live-still-without-mov": stills_without_mov,
     }

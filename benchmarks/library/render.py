@@ -20,6 +20,7 @@ from benchmarks.library import scene
 from benchmarks.library.layout import (
     SCREENSHOT_SIZES,
     SIZES,
+    VIDEO_SECONDS,
     VIDEO_SIZES,
     Capture,
     FileSpec,
@@ -97,14 +98,18 @@ def write_video(
     frames = int(seconds * fps)
     # Pan over a copy a little larger than the frame so each frame is a cheap crop.
     wide = base.resize((int(w * 1.25), int(h * 1.25)), Image.BILINEAR)
+    # Convert once, then pan by slicing the planes (even offsets keep chroma aligned).
+    luma, cb, cr = _yuv420_planes(wide)
+    y0 = ((wide.height - h) // 2) & ~1
     raw = bytearray()
     for i in range(frames):
-        x = int((wide.width - w) * i / max(frames - 1, 1))
-        y = int((wide.height - h) * 0.5)
-        raw += _yuv420(wide.crop((x, y, x + w, y + h))).tobytes()
+        x = int((wide.width - w) * i / max(frames - 1, 1)) & ~1
+        raw += luma[y0 : y0 + h, x : x + w].tobytes()
+        raw += cb[y0 // 2 : (y0 + h) // 2, x // 2 : (x + w) // 2].tobytes()
+        raw += cr[y0 // 2 : (y0 + h) // 2, x // 2 : (x + w) // 2].tobytes()
     cmd = [FFMPEG, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p"]
     cmd += ["-s", f"{w}x{h}", "-r", str(fps), "-i", "-"]
-    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-threads", "1"]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf), "-threads", "1"]
     cmd += ["-pix_fmt", "yuv420p", "-fflags", "+bitexact", "-f", container]
     if content_id:
         cmd += ["-movflags", "use_metadata_tags"]
@@ -114,19 +119,23 @@ def write_video(
         raise RuntimeError(f"{path}: ffmpeg failed: {proc.stderr.decode(errors='replace')[:300]}")
 
 
-def _yuv420(img: Image.Image) -> np.ndarray:
-    """BT.601 limited-range planes, computed here: PyAV's own RGB conversion gave run-to-run
-    different bytes in worker processes, and the library must be byte-identical for a seed."""
-    rgb = np.asarray(img, np.float32)
+def _yuv420_planes(img: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BT.601 limited-range Y, Cb, Cr planes (chroma halved both ways), as ffmpeg's yuv420p."""
+    w, h = img.size
+    rgb = np.asarray(img.crop((0, 0, w & ~1, h & ~1)), np.float32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
     u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
     v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
-    h, w = y.shape
-    u = u.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-    v = v.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
-    planes = np.concatenate([y.ravel(), u.ravel(), v.ravel()])
-    return np.clip(np.rint(planes), 0, 255).astype(np.uint8).reshape(h * 3 // 2, w)
+    hh, ww = y.shape
+
+    def plane(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+
+    def half(a: np.ndarray) -> np.ndarray:
+        return a.reshape(hh // 2, 2, ww // 2, 2).mean(axis=(1, 3))
+
+    return plane(y), plane(half(u)), plane(half(v))
 
 
 def _edit(img: Image.Image) -> Image.Image:
@@ -159,10 +168,9 @@ def base_image(
     return picture
 
 
-def candidate_image(
-    plan: PhotoPlan, seed: int, attempt: int, source: str | None
-) -> Image.Image | None:
-    """What the original will look like, at a small size: what the distinctness check hashes."""
+def candidate_hashes(plan: PhotoPlan, seed: int, attempt: int, source: str | None) -> list | None:
+    """pHashes of what the photo's captures will look like (the original, and each burst frame),
+    taken at a small size: what the distinctness check compares. None: the source is unusable."""
     if source is not None:
         picture = scene.load_source(source, 1024)
         if picture is None:
@@ -170,8 +178,11 @@ def candidate_image(
     else:
         picture = scene.design_image(seed, plan.index, attempt)
     if plan.archetype == "screenshot":
-        return scene.screenshot_from(picture, SCREENSHOT_SIZES["small"])
-    return picture
+        picture = scene.screenshot_from(picture, SCREENSHOT_SIZES["small"])
+    hashes = [scene.phash_of(picture)]
+    if plan.archetype == "burst":
+        hashes += [scene.phash_of(scene.burst_frame(picture, k)) for k in range(1, 4)]
+    return hashes
 
 
 def render_photo(
@@ -192,7 +203,7 @@ def _render_file(spec: FileSpec, base: Image.Image, out: Path, size: str) -> tup
     make = spec.params["make"]
     cap = spec.capture
     if make in ("live-mov", "video", "mp4"):
-        seconds = 1.5 if make == "live-mov" else 3.0
+        seconds = VIDEO_SECONDS[size][0 if make == "live-mov" else 1]
         crf = 28 if make == "mp4" else 23
         container = "mp4" if make == "mp4" else "mov"
         content_id = cap.content_id if cap and make == "live-mov" else None

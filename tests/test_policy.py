@@ -1,0 +1,82 @@
+"""The keeper policy: pure, ranked, explained, independent of input order."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedupe.policy import choose_keeper, name_penalty
+from dedupe.records import FileRecord, Metadata
+
+
+def _rec(path, fmt="JPEG", w=100, h=100, **meta) -> FileRecord:
+    return FileRecord(
+        path=path,
+        root="/",
+        size=1,
+        mtime_ns=0,
+        inode=0,
+        device=0,
+        blake3="b",
+        kind="image",
+        format=fmt,
+        width=w,
+        height=h,
+        metadata=Metadata(**meta),
+    )
+
+
+def test_original_format_beats_larger_conversion():
+    heic = _rec("/a/IMG_1.HEIC", "HEIC", 4032, 3024)
+    jpeg = _rec("/b/IMG_1.JPG", "JPEG", 4032, 3024, gps_lat=1.0, gps_lon=2.0)
+    keeper, reason = choose_keeper([jpeg, heic])
+    assert keeper is heic and "HEIC is the original format, JPEG a conversion" in reason
+
+
+def test_pixels_then_metadata_then_name():
+    big = _rec("/a/x (1).jpg", w=4000, h=3000)
+    small = _rec("/a/x.jpg", w=2048, h=1536)
+    assert choose_keeper([small, big])[0] is big
+    rich = _rec("/a/y (1).jpg", captured_at="2020-01-01T00:00:00", make="Apple")
+    poor = _rec("/a/y.jpg")
+    keeper, reason = choose_keeper([poor, rich])
+    assert keeper is rich and "more metadata" in reason
+    plain, suffixed = _rec("/a/z.jpg"), _rec("/a/z-1234.jpg")
+    keeper, reason = choose_keeper([suffixed, plain])
+    assert keeper is plain and "shorter name" in reason
+
+
+def test_prefer_root_wins():
+    ref = _rec("/ref/IMG_1.JPG", w=100, h=100)
+    other = _rec("/new/IMG_1.HEIC", "HEIC", 4000, 3000)
+    keeper, reason = choose_keeper([other, ref], prefer=["/ref"])
+    assert keeper is ref and "preferred" in reason
+
+
+def test_name_penalty_counts_suffixes():
+    assert name_penalty("/a/IMG_1.JPG") == 0
+    assert name_penalty("/a/IMG_1 (1).JPG") == 1
+    assert name_penalty("/a/IMG_1 (1)-1234.JPG") == 2
+    assert name_penalty("/a/IMG_1_edited.JPG") == 1
+
+
+records = st.builds(
+    _rec,
+    st.from_regex(r"\A/[a-c]/IMG_[0-9]{1,2}( \(1\)|-1234|_edited)?\.(JPG|HEIC)\Z"),
+    st.sampled_from(["JPEG", "HEIC", "PNG"]),
+    st.sampled_from([100, 2048, 4032]),
+    st.sampled_from([100, 1536, 3024]),
+    captured_at=st.one_of(
+        st.none(), st.sampled_from(["2020-01-01T00:00:00", "2019-01-01T00:00:00"])
+    ),
+)
+
+
+@given(st.lists(records, min_size=1, max_size=8, unique_by=lambda r: r.path), st.randoms())
+def test_keeper_is_a_member_and_independent_of_order(members, rnd):
+    keeper, reason = choose_keeper(members)
+    assert keeper in members and reason
+    shuffled = members[:]
+    rnd.shuffle(shuffled)
+    again, reason_again = choose_keeper(shuffled)
+    assert again.path == keeper.path and reason_again == reason

@@ -323,5 +323,124 @@ def verify(root, manifest_path, rules, decode, no_decode_cache, workers, report_
     sys.exit(result.exit_code)
 
 
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(exists=True))
+@click.option("--dest", type=click.Path(file_okay=False), help="The new library's folder.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The plan file to write.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="Also write the mapping (original path, capture date, new path or fate).")
+@click.option("--template", default="{year}/{month}/{name}", show_default=True,
+              help="Target path under DEST: {year} {month} {day} {name} {stem} {ext} {make} "
+                   "{model}.")
+@click.option("--prefer", multiple=True, type=click.Path(exists=True),
+              help="Reference root: its copies are the keepers.")
+@click.option("--threshold", type=click.IntRange(0, 32), default=10, show_default=True)
+@click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
+@click.option("--check", "check_path", type=click.Path(exists=True, dir_okay=False),
+              help="Validate an existing plan instead of writing one.")
+@catalog_option
+@click.option("--quiet", "-q", is_flag=True)
+@json_option
+def plan(roots, dest, output, csv_path, template, prefer, threshold, exclude, check_path,
+         catalog_path, quiet, as_json) -> None:
+    """Write a merge plan that maps every original file to its place under DEST."""
+    from dedupe.errors import UsageError
+    from dedupe.graph import DupesOptions, find_duplicates
+    from dedupe.plan import (
+        build_plan,
+        check_plan,
+        read_plan,
+        with_free_space,
+        write_csv,
+        write_plan,
+    )
+
+    if check_path:
+        findings = check_plan(read_plan(check_path))
+        errors = [f for f in findings if f.severity == "error"]
+        if as_json:
+            render.print_json({"plan": check_path, "ok": not errors,
+                               "findings": [f.to_json() for f in findings]})
+        else:
+            for f in findings:
+                render.stdout.print(f"{f.severity:7} {f.path}: {f.message}", markup=False)
+            render.stdout.print(f"{check_path}: " + ("valid" if not errors else
+                                                     f"{len(errors)} problems"), markup=False)
+        sys.exit(1 if errors else 0)
+    if not dest or not output:
+        raise UsageError("plan needs --dest DEST and -o PLAN.json (or --check PLAN.json)")
+    prefer_abs = tuple(os.path.abspath(p) for p in prefer)
+    with Catalog(catalog_path) as catalog:
+        records = _records_for(catalog, roots, quiet or as_json)
+        catalog_file = str(catalog.path)
+    dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
+    scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
+    the_plan = with_free_space(build_plan(
+        records, dupes, os.path.abspath(dest), template=template, roots=scanned_roots,
+        catalog=catalog_file,
+        options={"prefer": list(prefer_abs), "threshold": threshold, "exclude": list(exclude),
+                 "template": template}))
+    write_plan(the_plan, output)
+    if csv_path:
+        write_csv(the_plan, csv_path)
+    summary = {"plan": output, "counts": the_plan.counts(),
+               "bytes_to_write": the_plan.bytes_to_write,
+               "dest_free_bytes": the_plan.dest_free_bytes}
+    if as_json:
+        render.print_json(summary)
+    else:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(the_plan.counts().items()))
+        render.stdout.print(f"{output}: {counts}", markup=False)
+        render.stdout.print(f"writes {the_plan.bytes_to_write / 1e6:.1f} MB into {dest} "
+                            f"({the_plan.dest_free_bytes / 1e9:.1f} GB free)", markup=False)
+
+
+@cli.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mode", type=click.Choice(["copy", "hardlink", "reflink", "reflink-or-copy",
+                                           "move"]), default="copy", show_default=True,
+              help="move removes each source only after its copy is verified.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--force-space", is_flag=True, help="Start even if DEST looks too small.")
+@json_option
+def apply(plan_path, mode, dry_run, force_space, as_json) -> None:
+    """Carry out a plan: journaled, verified, resumable (run the same command again)."""
+    from dedupe.apply import apply_plan
+
+    result = apply_plan(plan_path, mode=mode, dry_run=dry_run, force_space=force_space)
+    data = result.to_json()
+    if as_json:
+        render.print_json(data)
+    else:
+        for key, value in data.items():
+            if key != "findings" and not isinstance(value, (dict, list)):
+                render.stdout.print(f"{key:18} {value}", markup=False)
+            elif isinstance(value, dict):
+                render.stdout.print(f"{key:18} " + ", ".join(f"{k} {v}" for k, v in
+                                                              value.items()), markup=False)
+        for f in result.findings:
+            render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
+    sys.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+@json_option
+def undo(journal, as_json) -> None:
+    """Reverse a finished or interrupted apply: remove what it created, put back what it moved."""
+    from dedupe.apply import undo as undo_apply
+
+    result = undo_apply(journal)
+    data = result.to_json()
+    if as_json:
+        render.print_json(data)
+    else:
+        for key, value in data.items():
+            if not isinstance(value, (dict, list)):
+                render.stdout.print(f"{key:18} {value}", markup=False)
+    ok = getattr(result, "ok", True)
+    sys.exit(0 if ok else 1)
+
+
 def main() -> None:
     cli(prog_name="photoverify")

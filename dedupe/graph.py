@@ -75,6 +75,8 @@ def edit_base(path: str) -> str | None:
 
 def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     """The relation between two images, or None. Pure: the heart of what counts as a duplicate."""
+    if _is_flat(a) and _is_flat(b):
+        return _judge_flat(a, b)
     if not (a.phash and b.phash and a.dhash and b.dhash):
         return None
     pd, dd = _bits(a.phash, b.phash), _bits(a.dhash, b.dhash)
@@ -130,6 +132,34 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     return None
 
 
+def _is_flat(r: FileRecord) -> bool:
+    """Decoded, with no detail to hash (a blank frame): looks cannot tell such pictures apart."""
+    return bool(r.decode_ok) and r.kind == "image" and not r.phash
+
+
+def _judge_flat(a: FileRecord, b: FileRecord) -> Relation | None:
+    """Two flat pictures are one photo only on metadata proof: an equal camera id, or the same
+    capture instant to the sub-second, and the same aspect ratio."""
+    ma, mb = a.metadata, b.metadata
+    ev: dict = {"phash_distance": None, "flat": True}
+    for name in ("content_id", "image_unique_id"):
+        va, vb = getattr(ma, name), getattr(mb, name)
+        if va and vb and va != vb:
+            return None
+        if va and va == vb:
+            ev[name] = "equal"
+    ta, tb = parse(ma.captured_at), parse(mb.captured_at)
+    same_instant = bool(ta and tb and same_second(ta, tb) and subsec_equal(ta, tb))
+    if ta and tb and not same_second(ta, tb):
+        return None
+    if same_instant:
+        ev["capture_time"] = "equal to the sub-second"
+    if _aspect_agrees(a, b) is False or not (same_instant or "content_id" in ev
+                                             or "image_unique_id" in ev):
+        return None
+    return Relation(a.path, b.path, "same-photo", ev)
+
+
 def _orient(a: FileRecord, b: FileRecord) -> tuple[str, str]:
     """(original, derived): the better-ranked copy is taken as the original."""
     return (a.path, b.path) if rank_key(a) <= rank_key(b) else (b.path, a.path)
@@ -139,10 +169,11 @@ def _candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[
     """Pairs worth judging: near pHashes (sub-quadratic index), shared ids, shared instants,
     and edit names beside their originals."""
     pairs: set[tuple[int, int]] = set()
-    if len(images) > 1:
-        hashes = hex_to_uint64([r.phash for r in images])
+    hashed = [i for i, r in enumerate(images) if r.phash]
+    if len(hashed) > 1:
+        hashes = hex_to_uint64([images[i].phash for i in hashed])
         for i, j, _ in near_pairs(hashes, threshold):
-            pairs.add((int(i), int(j)))
+            pairs.add((hashed[int(i)], hashed[int(j)]))
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(images):
         m = r.metadata
@@ -174,8 +205,7 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
             relations.append(Relation(group[0].path, other.path, "identical",
                                       {"blake3": group[0].blake3}))
     # Judge each distinct content once: identical copies share every relation.
-    images = [g[0] for g in by_hash.values()
-              if g[0].kind == "image" and g[0].phash and g[0].decode_ok]
+    images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
     images.sort(key=lambda r: os.fsencode(r.path))
     for i, j in sorted(_candidate_pairs(images, options.threshold)):
         rel = judge(images[i], images[j], options.threshold)
@@ -222,7 +252,8 @@ def find_duplicates(records: Sequence[FileRecord], options: DupesOptions = Dupes
         return min(rank_key(by_path[p], options.prefer) for p in units[key])
 
     def distance(u: str, v: str) -> int:
-        return unit_graph.edges[u, v]["relation"].evidence.get("phash_distance", 99)
+        d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
+        return 99 if d is None else d
 
     assigned: set[str] = set()
     clusters: list[Cluster] = []

@@ -214,3 +214,18 @@ def test_different_content_ids_veto_a_near_match():
     assert judge(base, same, 10).kind == "same-photo"
     rng = random.Random(1)
     assert rng  # deterministic helpers only
+
+
+def test_flat_pictures_match_only_on_metadata_proof():
+    def flat(i, cid=None, t=None):
+        return replace(_record(i, 0, 0, None, cid, 400), phash=None, dhash=None,
+                       metadata=Metadata(content_id=cid, captured_at=t))
+
+    assert judge(flat(0, "A"), flat(1, "A"), 10).kind == "same-photo"
+    assert judge(flat(0, "A"), flat(1, "B"), 10) is None
+    assert judge(flat(0), flat(1), 10) is None  # blank frames without metadata stay apart
+    t = "2020-01-01T00:00:01.25"
+    assert judge(flat(0, t=t), flat(1, t=t), 10).kind == "same-photo"
+    assert judge(flat(0, t=t), flat(1, t="2020-01-01T00:00:01.50"), 10) is None
+    result = find_duplicates([flat(0, "A"), flat(1, "A"), flat(2)])
+    assert [len(c.members) for c in result.clusters] == [2]

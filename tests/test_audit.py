@@ -1,0 +1,432 @@
+"""The audit on real files: a source library built from the corpus, a DEST with planted losses
+made by Pillow, PyAV and the real exiftool, and a DEST written by the real `photoverify apply`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import run_cli, run_json
+from hypothesis import given
+from hypothesis import strategies as st
+from media import convert, exiftool
+
+from dedupe.catalog import Catalog
+from dedupe.records import FileRecord, Finding, Metadata
+from verify.audit import OUTCOMES, audit_libraries, audit_records, classify_capture
+from verify.report import build_report, render_terminal, section_of
+
+CID = "570F1469-09C7-4E50-9875-05F21D5BD166"
+CAMERA = [
+    "exif-samples/jpg/gps/DSCN0010.jpg",
+    "exif-samples/jpg/gps/DSCN0012.jpg",
+    "exif-samples/jpg/gps/DSCN0021.jpg",
+    "exif-samples/jpg/gps/DSCN0025.jpg",
+    "exif-samples/jpg/gps/DSCN0027.jpg",
+    "exif-samples/jpg/gps/DSCN0029.jpg",
+    "exif-samples/jpg/gps/DSCN0038.jpg",
+    "exif-samples/jpg/Canon_40D.jpg",
+    "exif-samples/jpg/Nikon_D70.jpg",
+    "exif-samples/jpg/Pentax_K10D.jpg",
+    "exif-samples/jpg/Panasonic_DMC-FZ30.jpg",
+    "exif-samples/jpg/Kodak_CX7530.jpg",
+    "exif-samples/jpg/exif-org/canon-ixus.jpg",
+    "exif-samples/jpg/exif-org/fujifilm-dx10.jpg",
+    "exif-samples/jpg/exif-org/nikon-e950.jpg",
+    "exif-samples/jpg/exif-org/olympus-c960.jpg",
+    "exif-samples/jpg/exif-org/ricoh-rdc5300.jpg",
+    "exif-samples/jpg/exif-org/sony-cybershot.jpg",
+    "exif-samples/jpg/hdr/iphone_hdr_NO.jpg",
+    "exif-samples/jpg/mobile/jolla.jpg",
+    "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",
+    "immich-test-assets/metadata/gps-position/thompson-springs.jpg",
+    "immich-test-assets/metadata/tags/picasa.jpg",
+    "exif-samples/jpg/tests/22-canon_tags.jpg",
+]
+PHONE = [
+    "exif-samples/heic/IMG_5195.HEIC",
+    "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
+    "immich-test-assets/formats/heic/IMG_2682.heic",
+]
+
+
+def live_mov(path: Path, *, content_id: str | None, creation: str) -> Path:
+    """A Live Photo motion clip: PyAV's muxer writes the QuickTime Keys that exiftool 12.57
+    cannot (com.apple.quicktime.content.identifier) with movflags=use_metadata_tags."""
+    with av.open(str(path), "w", format="mov", options={"movflags": "use_metadata_tags"}) as out:
+        if content_id:
+            out.metadata["com.apple.quicktime.content.identifier"] = content_id
+        out.metadata["com.apple.quicktime.creationdate"] = creation
+        stream = out.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            frame = np.full((48, 64, 3), (i * 12) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def source(corpus, tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("audit") / "src"
+    (src / "camera").mkdir(parents=True)
+    (src / "phone").mkdir()
+    for rel in CAMERA:
+        shutil.copy2(corpus / rel, src / "camera" / Path(rel).name)
+    for rel in PHONE:
+        shutil.copy2(corpus / rel, src / "phone" / Path(rel).name)
+    live_mov(src / "phone/IMG_5195.MOV", content_id=CID, creation="2021-04-11T15:47:53-0500")
+    # A second Live Photo, paired by name and capture time (the still has no ContentIdentifier).
+    live_mov(
+        src / "phone/iphone_13_pro_max.MOV", content_id=None, creation="2022-02-16T12:55:41+0100"
+    )
+    shutil.copy2(corpus / "exiftool-samples/XMP.xmp", src / "phone/IMG_5195.XMP")
+    shutil.copy2(corpus / "exiftool-samples/PLUS.xmp", src / "camera/DSCN0025.XMP")
+    return src
+
+
+@pytest.fixture(scope="module")
+def planted(source, tmp_path_factory) -> Path:
+    """DEST: a copy of the source with one planted loss per line below."""
+    dst = tmp_path_factory.mktemp("audit-dst") / "dst"
+    shutil.copytree(source, dst)
+    cam, phone = dst / "camera", dst / "phone"
+    (cam / "Canon_40D.jpg").unlink()  # removed
+    (cam / "Nikon_D70.jpg").unlink()  # removed
+    convert(source / "phone/IMG_5195.HEIC", phone / "IMG_5195.JPG", quality=88)  # with metadata
+    (phone / "IMG_5195.HEIC").unlink()
+    (phone / "IMG_5195.MOV").unlink()  # Live Photo motion dropped
+    convert(
+        source / "phone/IMG_2682.heic", phone / "IMG_2682.jpg", quality=85, keep_metadata=False
+    )  # converted without metadata
+    (phone / "IMG_2682.heic").unlink()
+    exiftool("-gps:all=", str(cam / "DSCN0010.jpg"))  # GPS stripped
+    exiftool("-AllDates+=2", "-OffsetTime*=+03:00", str(phone / "iphone_13_pro_max.HEIC"))
+    exiftool("-AllDates+=24", str(cam / "DSCN0021.jpg"))  # a wrong date
+    (cam / "DSCN0025.XMP").unlink()  # sidecar dropped
+    convert(source / "camera/DSCN0027.jpg", cam / "DSCN0027.jpg", max_side=320)  # downscaled
+    return dst
+
+
+@pytest.fixture(scope="module")
+def catalog_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("audit-db") / "catalog.sqlite"
+
+
+@pytest.fixture(scope="module")
+def planted_result(source, planted, catalog_path):
+    with Catalog(catalog_path) as cat:
+        return audit_libraries([str(source)], str(planted), catalog=cat)
+
+
+def _problems(result) -> set[tuple[str, str]]:
+    return {(Path(f.path).name, f.outcome) for f in result.findings if f.severity != "info"}
+
+
+def test_each_planted_loss_is_reported_with_its_kind_and_nothing_else(planted_result):
+    assert _problems(planted_result) == {
+        ("Canon_40D.jpg", "missing"),
+        ("Nikon_D70.jpg", "missing"),
+        ("IMG_5195.JPG", "live-photo-motion-lost"),
+        ("IMG_2682.jpg", "capture-time-lost"),
+        ("IMG_2682.jpg", "gps-lost"),
+        ("IMG_2682.jpg", "camera-lost"),
+        ("DSCN0010.jpg", "gps-lost"),
+        ("iphone_13_pro_max.HEIC", "capture-time-zone-shift"),
+        ("DSCN0021.jpg", "capture-time-shifted"),
+        ("DSCN0025.jpg", "sidecar-lost"),
+        ("DSCN0027.jpg", "resolution-reduced"),
+    }
+    assert not planted_result.ok and planted_result.exit_code == 1
+
+
+def test_every_source_asset_is_accounted_for(planted_result, source):
+    by_name = {Path(a.source).name: a for a in planted_result.assets}
+    assert len(by_name) == len(CAMERA) + len(PHONE)  # MOVs and XMPs travel inside assets
+    heic = by_name["IMG_5195.HEIC"]
+    assert heic.outcome == "converted" and heic.match == "same-photo"
+    assert heic.changes["format"] == ["HEIC", "JPEG"]
+    assert {Path(c).name for c in heic.companions} == {"IMG_5195.MOV", "IMG_5195.XMP"}
+    assert [Path(c).name for c in heic.dest_companions] == ["IMG_5195.XMP"]
+    assert by_name["DSCN0027.jpg"].changes["pixels"] == [[640, 480], [320, 240]]
+    assert by_name["DSCN0021.jpg"].outcome == "converted"
+    assert by_name["DSCN0025.jpg"].outcome == "present"
+    assert by_name["Canon_40D.jpg"].outcome == "missing"
+    live = by_name["iphone_13_pro_max.HEIC"]
+    assert [Path(c).name for c in live.dest_companions] == ["iphone_13_pro_max.MOV"]
+    counts = planted_result.counts
+    assert counts["missing"] == 2 and counts["extra"] == 0 and counts["merged"] == 0
+    assert counts["present"] + counts["converted"] == len(CAMERA) + len(PHONE) - 2
+    assert counts["converted"] == 6
+
+
+def test_losses_say_by_how_much(planted_result):
+    f = {(Path(f.path).name, f.outcome): f for f in planted_result.findings}
+    day = f[("DSCN0021.jpg", "capture-time-shifted")]
+    assert day.severity == "error"
+    assert day.evidence["shift_seconds"] == 86400 and day.evidence["shift"] == "+1 d"
+    zone = f[("iphone_13_pro_max.HEIC", "capture-time-zone-shift")]
+    assert zone.severity == "warning"
+    assert zone.evidence["shift_hours"] == 2 and zone.evidence["instant_same"] is True
+    assert (zone.evidence["offset_before"], zone.evidence["offset_after"]) == ("+01:00", "+03:00")
+    small = f[("DSCN0027.jpg", "resolution-reduced")]
+    assert small.evidence["source_size"] == [640, 480] and small.evidence["dest_size"] == [320, 240]
+    gps = f[("IMG_2682.jpg", "gps-lost")]
+    assert gps.evidence["source"].endswith("IMG_2682.heic")
+    motion = f[("IMG_5195.JPG", "live-photo-motion-lost")]
+    assert motion.evidence["source"].endswith("IMG_5195.MOV")
+    assert motion.evidence["content_id"] == CID
+
+
+def test_json_and_report_render(planted_result, tmp_path):
+    doc = json.loads(json.dumps(planted_result.to_json()))
+    assert doc["schema"] == "photoverify.audit/1" and doc["ok"] is False
+    assert {a["outcome"] for a in doc["assets"]} == {"present", "converted", "missing"}
+    model = build_report(
+        planted_result.findings,
+        counts=planted_result.counts,
+        records=planted_result.records,
+        title="audit",
+    )
+    sections = {s.id: {g.outcome for g in s.groups} for s in model.sections}
+    assert sections["missing"] == {"missing"}
+    assert {
+        "gps-lost",
+        "capture-time-lost",
+        "live-photo-motion-lost",
+        "sidecar-lost",
+        "camera-lost",
+    } <= sections["metadata"]
+    assert model.summary_counts["present"] > 0
+    from rich.console import Console
+
+    console = Console(record=True, width=160)
+    render_terminal(model, console)
+    assert "live-photo-motion-lost" in console.export_text()
+
+
+def test_unchanged_copy_audits_clean_and_extras_are_noted(source, tmp_path, catalog_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(source, dst)
+    with Catalog(catalog_path) as cat:
+        clean = audit_libraries([str(source)], str(dst), catalog=cat)
+    assert clean.findings == [] and clean.ok and clean.exit_code == 0
+    assert clean.counts["present"] == len(CAMERA) + len(PHONE)
+    # A second copy of a photo and a new photo in DEST: extras (warnings), not losses.
+    shutil.copy2(dst / "camera/DSCN0029.jpg", dst / "camera/DSCN0029 (1).jpg")
+    convert(source / "camera/DSCN0038.jpg", dst / "DSCN0038-small.jpg", max_side=200)
+    with Catalog(catalog_path) as cat:
+        more = audit_libraries([str(source)], str(dst), catalog=cat)
+    extras = {Path(f.path).name: f for f in more.findings}
+    assert set(extras) == {"DSCN0029 (1).jpg", "DSCN0038-small.jpg"}
+    assert all(f.outcome == "extra" and f.severity == "warning" for f in extras.values())
+    assert extras["DSCN0029 (1).jpg"].evidence["copy_of"].endswith("DSCN0029.jpg")
+    assert extras["DSCN0038-small.jpg"].evidence["same_photo_as"].endswith("DSCN0038.jpg")
+    assert more.ok
+
+
+def test_two_source_copies_and_one_in_dest_is_merged(corpus, tmp_path):
+    a, b, dst = tmp_path / "a", tmp_path / "b", tmp_path / "dst"
+    for d in (a, b, dst):
+        d.mkdir()
+    heic = corpus / "exif-samples/heic/IMG_5195.HEIC"
+    shutil.copy2(heic, a / "IMG_5195.HEIC")
+    shutil.copy2(heic, b / "IMG_5195.HEIC")
+    convert(heic, b / "IMG_5195-small.jpg", max_side=800)  # same photo, smaller
+    shutil.copy2(heic, dst / "IMG_5195.HEIC")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        result = audit_libraries([str(a), str(b)], str(dst), catalog=cat)
+    rows = {str(Path(r.source).relative_to(tmp_path)): r for r in result.assets}
+    assert rows["a/IMG_5195.HEIC"].outcome == "present"
+    assert rows["b/IMG_5195.HEIC"].outcome == "merged"
+    assert rows["b/IMG_5195.HEIC"].via == str(a / "IMG_5195.HEIC")
+    assert rows["b/IMG_5195-small.jpg"].outcome == "merged"
+    assert rows["b/IMG_5195-small.jpg"].match == "same-photo"
+    assert result.findings == [] and result.counts["merged"] == 2
+
+
+def test_overlapping_trees_are_refused(source, tmp_path):
+    from dedupe.errors import UsageError
+
+    with Catalog(tmp_path / "c.sqlite") as cat, pytest.raises(UsageError, match="overlaps"):
+        audit_libraries([str(source)], str(source / "camera"), catalog=cat)
+
+
+# ---------------------------------------------------------------------------- the ledger
+
+
+def test_ledger_of_a_real_apply_is_checked(corpus, tmp_path):
+    src, dest, db = tmp_path / "src", tmp_path / "dest", tmp_path / "c.sqlite"
+    (src / "x").mkdir(parents=True)
+    for name in ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg"):
+        shutil.copy2(corpus / "exif-samples/jpg/gps" / name, src / name)
+    shutil.copy2(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", src / "x/DSCN0010.jpg")
+    plan = tmp_path / "plan.json"
+    run_cli("plan", str(src), "--dest", str(dest), "-o", str(plan), "--catalog", str(db), "-q")
+    run_json("apply", str(plan))
+    with Catalog(db) as cat:
+        good = audit_libraries([str(src)], str(dest), catalog=cat)
+    assert good.findings == [] and good.ledger["verified"] == 3
+    assert good.counts["present"] == 3 and good.counts["merged"] == 1  # the duplicate
+
+    ledger = json.loads((dest / "photoverify-ledger.json").read_text())
+    placed = {
+        Path(e["source"]).name + (":x" if "/x/" in e["source"] else ""): e
+        for e in ledger["entries"]
+    }
+    (dest / placed["DSCN0012.jpg"]["new_path"]).unlink()
+    with open(dest / placed["DSCN0021.jpg"]["new_path"], "ab") as fh:
+        fh.write(b"\0" * 16)  # the same pixels, other bytes
+    with Catalog(db) as cat:
+        bad = audit_libraries([str(src)], str(dest), catalog=cat)
+    got = {(Path(f.path).name, f.outcome) for f in bad.findings}
+    assert got == {
+        ("DSCN0012.jpg", "missing"),
+        ("DSCN0012.jpg", "ledger-target-missing"),
+        ("DSCN0021.jpg", "ledger-target-changed"),
+    }
+    assert bad.exit_code == 1
+
+
+def test_ledger_lists_every_source(tmp_path):
+    """Pure: a source the ledger does not name, and a ledger that is not one."""
+    rec = FileRecord("/s/a.jpg", "/s", 1, 0, 0, 0, blake3="aa", kind="image")
+    res = audit_records(
+        [rec],
+        [],
+        sources=["/s"],
+        dest="/d",
+        ledger={"format": "photoverify-ledger", "entries": []},
+        ledger_path="/d/photoverify-ledger.json",
+    )
+    assert {f.outcome for f in res.findings} == {"missing", "ledger-source-unlisted"}
+    res = audit_records(
+        [],
+        [],
+        sources=["/s"],
+        dest="/d",
+        ledger={"entries": 3},
+        ledger_path="/d/photoverify-ledger.json",
+    )
+    assert [f.outcome for f in res.findings] == ["ledger-unreadable"]
+
+
+# ---------------------------------------------------------------------------- pure decisions
+
+
+BASE = datetime(2021, 4, 11, 15, 47, 53)
+
+
+def _iso(t: datetime, sub: str | None = "054", off: str | None = "-05:00") -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{sub}" if sub else "") + (off or "")
+
+
+@given(st.integers(-28, 28).filter(lambda n: n != 0), st.sampled_from([None, "-05:00"]))
+def test_whole_half_hours_up_to_14_h_are_a_zone_shift(halves, offset):
+    got = classify_capture(
+        _iso(BASE, off=offset), _iso(BASE + timedelta(minutes=30 * halves), off=offset)
+    )
+    assert got is not None and got[:2] == ("capture-time-zone-shift", "warning")
+    assert got[2]["shift_hours"] == halves / 2
+
+
+@given(st.integers(1, 3650), st.booleans(), st.integers(0, 59))
+def test_days_or_odd_minutes_are_a_shifted_date(days, back, minutes):
+    delta = timedelta(days=days, minutes=minutes) * (-1 if back else 1)
+    outcome, severity, ev = classify_capture(_iso(BASE), _iso(BASE + delta))
+    assert (outcome, severity) == ("capture-time-shifted", "error")
+    assert ev["shift_seconds"] == delta.total_seconds()
+
+
+@given(st.integers(-14, 14))
+def test_the_same_instant_in_another_zone_keeps_its_instant(hours):
+    offset = timedelta(hours=-5 + hours)
+    sign = "+" if offset >= timedelta(0) else "-"
+    text = f"{sign}{abs(int(offset.total_seconds())) // 3600:02d}:00"
+    got = classify_capture(_iso(BASE), _iso(BASE + timedelta(hours=hours), off=text))
+    if hours == 0:
+        assert got is None
+    else:
+        assert got[0] == "capture-time-zone-shift" and got[2]["instant_same"] is True
+
+
+def test_lost_and_precision_lost():
+    assert classify_capture(_iso(BASE), None)[:2] == ("capture-time-lost", "error")
+    out = classify_capture(_iso(BASE), _iso(BASE, sub=None, off=None))
+    assert out[:2] == ("capture-time-precision-lost", "warning")
+    assert set(out[2]["lost"]) == {"offset", "subseconds"}
+    assert classify_capture(None, _iso(BASE)) is None
+
+
+def test_where_each_outcome_lands_in_the_report():
+    """section_of as it stands: the integrator's change (see docs/audit.md) moves the capture
+    time and GPS outcomes that do not end in -lost into the metadata section."""
+    land = {o: section_of(Finding("/p", "audit", s, o, "m")) for o, s in OUTCOMES.items()}
+    assert land["missing"] == land["ledger-target-missing"] == "missing"
+    assert land["ledger-duplicate-target-missing"] == "missing"
+    for o in (
+        "capture-time-lost",
+        "gps-lost",
+        "camera-lost",
+        "sidecar-lost",
+        "live-photo-motion-lost",
+        "capture-time-precision-lost",
+        "companion-lost",
+    ):
+        assert land[o] == "metadata", o
+    assert land["extra"] == land["ledger-source-unlisted"] == "notes"
+    assert land["ledger-target-changed"] == land["resolution-reduced"] == "failed"
+    assert land["ledger-source-not-audited"] is None
+
+
+def test_metadata_compare_on_records_needs_no_files():
+    meta = Metadata(
+        captured_at="2020-01-01T10:00:00", gps_lat=1.0, gps_lon=2.0, make="A", model="B"
+    )
+    src = FileRecord(
+        "/s/a.jpg",
+        "/s",
+        1,
+        0,
+        0,
+        0,
+        blake3="aa",
+        kind="image",
+        width=400,
+        height=300,
+        metadata=meta,
+        phash="0" * 16,
+        dhash="0" * 16,
+        format="JPEG",
+    )
+    moved = Metadata(
+        captured_at="2020-01-01T10:00:00", gps_lat=1.001, gps_lon=2.0, make="A", model="B"
+    )
+    dst = FileRecord(
+        "/d/a.jpg",
+        "/d",
+        1,
+        0,
+        0,
+        0,
+        blake3="bb",
+        kind="image",
+        width=400,
+        height=300,
+        metadata=moved,
+        phash="0" * 16,
+        dhash="0" * 16,
+        format="JPEG",
+    )
+    res = audit_records([src], [dst], sources=["/s"], dest="/d")
+    assert [(f.outcome, round(f.evidence["distance_m"])) for f in res.findings] == [
+        ("gps-moved", 111)
+    ]
+    assert res.assets[0].outcome == "converted" and res.assets[0].changes == {"bytes": [1, 1]}

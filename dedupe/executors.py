@@ -14,15 +14,22 @@ from .metadata import MetadataReader
 from .records import Candidate, FileRecord
 
 _reader: MetadataReader | None = None
+_reader_pid: int | None = None
 
 
 def _worker_reader() -> MetadataReader:
-    """One long-lived exiftool per worker process, started on first use."""
-    global _reader
-    if _reader is None:
-        _reader = MetadataReader()
-        atexit.register(_reader.close)
+    """One long-lived exiftool per worker process, started on first use. A forked worker
+    inherits its parent's reader object, whose pipes it must not share: it starts its own."""
+    global _reader, _reader_pid
+    if _reader is None or _reader_pid != os.getpid():
+        _reader, _reader_pid = MetadataReader(), os.getpid()
+        atexit.register(_close_if_mine, _reader, _reader_pid)
     return _reader
+
+
+def _close_if_mine(reader: MetadataReader, pid: int) -> None:
+    if os.getpid() == pid:
+        reader.close()
 
 
 def fingerprint_batch(batch: list[Candidate], fast: bool = True) -> list[FileRecord]:

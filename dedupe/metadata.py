@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -233,11 +234,13 @@ class MetadataReader:
         self.close()
 
     def close(self) -> None:
-        try:
-            if self._et.running:
-                self._et.terminate()
-        except Exception:  # noqa: BLE001 - closing a dead process must not mask the real error
-            pass
+        with warnings.catch_warnings():  # pyexiftool warns when the process already ended
+            warnings.simplefilter("ignore")
+            try:
+                if self._et.running:
+                    self._et.terminate()
+            except Exception:  # noqa: BLE001 - closing a dead process must not mask an error
+                pass
         shutil.rmtree(self._links, ignore_errors=True)
 
     def _argument_for(self, path: str, index: int) -> str:

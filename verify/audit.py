@@ -495,11 +495,25 @@ def _same_video_pairs(
     return out
 
 
-def _prefer(source: str, dests: list[str], hint: Mapping[str, str]) -> list[str]:
-    """DEST candidates for a source, best first: the ledger's mapping, the same name, path."""
-    name = os.path.basename(source).casefold()
+def _relative(path: str, root: str) -> str:
+    return os.path.relpath(path, root).casefold() if root else path.casefold()
+
+
+def _prefer(
+    source: FileRecord, dests: list[str], hint: Mapping[str, str], dest_root: str
+) -> list[str]:
+    """DEST candidates for a source, best first: the ledger's mapping, the same path relative
+    to the roots (a plain copy), the same name, then path order."""
+    name = os.path.basename(source.path).casefold()
+    rel = _relative(source.path, source.root)
     return sorted(
-        dests, key=lambda d: (hint.get(source) != d, os.path.basename(d).casefold() != name, d)
+        dests,
+        key=lambda d: (
+            hint.get(source.path) != d,
+            _relative(d, dest_root) != rel,
+            os.path.basename(d).casefold() != name,
+            d,
+        ),
     )
 
 
@@ -532,7 +546,7 @@ def audit_records(
     if ledger and isinstance(ledger.get("entries"), list):
         for e in ledger["entries"]:
             if isinstance(e, dict) and isinstance(e.get("source"), str):
-                target = e.get("new_path") or e.get("target")
+                target = e.get("new_path")  # a duplicate's target belongs to its keeper
                 if isinstance(target, str):
                     hint[e["source"]] = os.path.join(dest, target)
 
@@ -558,24 +572,30 @@ def audit_records(
     for digest, srcs in src_by_hash.items():
         dests = dst_primary_by_hash[digest]
         free = set(dests)
-        # Ledger mapping first, then the same name, then path order: stable and explainable.
-        for rule in (
-            lambda s, d: hint.get(s) == d,
-            lambda s, d: os.path.basename(s).casefold() == os.path.basename(d).casefold(),
-            lambda s, d: True,
-        ):
-            for s in sorted(srcs):
-                if rows[s]["outcome"] is not None:
-                    continue
-                for d in sorted(free):
-                    if rule(s, d):
-                        rows[s].update(outcome="present", dest=d, match="identical")
-                        claimed[d] = s
-                        free.discard(d)
-                        break
+        # Strong claims first (the ledger placed it there, or a plain copy at the same relative
+        # path), then each remaining source in path order takes its most preferred free copy.
+        wanted = {s: _prefer(src_by_path[s], dests, hint, dest) for s in srcs}
+        for s in sorted(srcs):
+            if rows[s]["outcome"] is not None:
+                continue
+            first = wanted[s][0]
+            if first in free and (
+                hint.get(s) == first or _relative(first, dest) == _relative(s, src_by_path[s].root)
+            ):
+                rows[s].update(outcome="present", dest=first, match="identical")
+                claimed[first] = s
+                free.discard(first)
+        for s in sorted(srcs):
+            if rows[s]["outcome"] is not None:
+                continue
+            d = next((d for d in wanted[s] if d in free), None)
+            if d is not None:
+                rows[s].update(outcome="present", dest=d, match="identical")
+                claimed[d] = s
+                free.discard(d)
         for s in sorted(srcs):
             if rows[s]["outcome"] is None:
-                d = _prefer(s, dests, hint)[0]
+                d = wanted[s][0]
                 rows[s].update(outcome="merged", dest=d, via=claimed[d], match="identical")
 
     # 2. Same photo in other bytes (images) or the same recording (videos).

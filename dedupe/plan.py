@@ -26,6 +26,7 @@ from dedupe.naming import (
     join,
     name_key,
     render_target,
+    sanitize_component,
     split_ext,
     unique_path,
 )
@@ -186,25 +187,35 @@ def build_plan(
     clustered = set(duplicate_of) | {c.keeper for c in dupes.clusters}
 
     companions: dict[str, list[str]] = {}  # primary -> its companions that are planned
+    beside: dict[str, list[str]] = {}  # primary -> companions that keep their own name
     placed: set[str] = {a.primary for a in dupes.assets}  # a primary is nobody's companion
     for asset in sorted(dupes.assets, key=lambda a: a.primary):
         if asset.primary not in live:
             continue  # an orphaned companion is planned as a file of its own
         comps = sorted(c for c in asset.companions if c in live and c not in clustered)
         pname = os.path.basename(asset.primary)
-        # one stem per asset: a second companion with the same ending (two .MOV) cannot share
-        # it and is planned as a file of its own
+        # one stem per asset: a second companion with the same ending (IMG_1.AAE and
+        # IMG_O1.AAE) cannot share it, and goes beside its primary under its own name
         endings = {name_key(split_ext(pname)[1])}
         companions.setdefault(asset.primary, [])
         for c in comps:
+            if c in placed:
+                continue
+            placed.add(c)
             ending = name_key(companion_suffix(pname, os.path.basename(c)))
-            if c in placed or ending in endings:
+            if ending in endings:
+                beside.setdefault(asset.primary, []).append(c)
                 continue
             endings.add(ending)
-            placed.add(c)
             companions[asset.primary].append(c)
 
-    is_companion = {c for cs in companions.values() for c in cs}
+    def put_beside(primary: str, folder: str, cluster: str | None, reason: str) -> None:
+        for c in beside.get(primary, []):
+            ctarget = unique_path(folder, sanitize_component(os.path.basename(c)), taken)
+            taken.add(name_key(ctarget))
+            put(by_path[c], "companion", ctarget, cluster, reason)
+
+    is_companion = {c for cs in (*companions.values(), *beside.values()) for c in cs}
     taken: set[str] = {name_key(n) for n in REPORT_NAMES}
     # keepers and stand-alone files first, in path order: the first path gets the plain name
     for path in sorted(live):
@@ -228,6 +239,7 @@ def build_plan(
             ctarget = join(tfolder, companion_name(tstem, suffix))
             taken.add(name_key(ctarget))
             put(by_path[c], "companion", ctarget, reason=f"companion of {path}")
+        put_beside(path, tfolder, None, f"companion of {path} (beside it, own name)")
 
     # duplicates and their companions, each pointing at what the keeper's asset has
     for path in sorted(duplicate_of):
@@ -261,6 +273,7 @@ def build_plan(
                     cid,
                     f"companion of duplicate {path}, follows keeper {keeper}",
                 )
+        put_beside(path, kfolder, cid, f"companion of duplicate {path}, follows keeper {keeper}")
 
     return Plan(
         roots=tuple(sorted(roots)),

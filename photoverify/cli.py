@@ -442,5 +442,40 @@ def undo(journal, as_json) -> None:
     sys.exit(0 if ok else 1)
 
 
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--against", "dest", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The exported or migrated library to check.")
+@click.option("--threshold", type=click.IntRange(0, 32), default=10, show_default=True)
+@click.option("--apple-checksum", is_flag=True,
+              help="Also try Photo Details.csv fileChecksum (believed a salted SHA-1; never "
+                   "proof of damage on its own).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Also write the findings as a self-contained HTML page.")
+@catalog_option
+@click.option("--quiet", "-q", is_flag=True)
+@json_option
+def audit(sources, dest, threshold, apple_checksum, report_path, catalog_path, quiet,
+          as_json) -> None:
+    """Account for every source photo and video in DEST, and for what metadata it lost."""
+    from verify.audit import audit_libraries
+    from verify.report import build_report, render_html, render_terminal
+
+    with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
+        result = audit_libraries(list(sources), dest, catalog=catalog, threshold=threshold,
+                                 apple_checksum=apple_checksum, progress=progress)
+    model = build_report(result.findings, counts=result.counts, records=result.records,
+                         title=f"audit {os.path.abspath(dest)}")
+    if report_path:
+        render_html(model, report_path)
+    if as_json:
+        render.print_json(result.to_json())
+    else:
+        render_terminal(model, render.stdout)
+        if report_path:
+            render.stdout.print(f"report written to {report_path}", markup=False)
+    sys.exit(result.exit_code)
+
+
 def main() -> None:
     cli(prog_name="photoverify")

@@ -27,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import imagehash
+import numpy as np
+
 from benchmarks.library import render, scene, tagging
 from benchmarks.library.layout import (
     FILES_PER_PHOTO,
@@ -41,6 +44,7 @@ from dedupe.errors import PhotoverifyError, UsageError
 from dedupe.hashing import hash_file
 
 TRUTH_VERSION = 1
+MAX_REDRAW_ROUNDS = 20
 CSV_COLUMNS = [
     "imgName",
     "fileChecksum",
@@ -150,13 +154,7 @@ def make_library(
     with ProcessPoolExecutor(max_workers=workers) as pool:
         looks = _choose_looks(plans, seed, source_dir, pool)
         clock.lap("choose")
-        dims: dict[str, tuple[int, int]] = {}
-        jobs = [
-            pool.submit(render.render_photo, plan, out, seed, size, attempt, source)
-            for plan, (attempt, source) in zip(plans, looks, strict=True)
-        ]
-        for job in jobs:
-            dims.update(job.result())
+        dims = _render_distinct(plans, looks, out, seed, size, pool)
         clock.lap("pixels")
         with tempfile.TemporaryDirectory(prefix="make_library-") as tmp:
             work = Path(tmp)
@@ -269,6 +267,58 @@ def _choose_looks(
         kept += hashes
         looks[i] = (attempt, None)
     return looks
+
+
+def _render_distinct(
+    plans: list[PhotoPlan],
+    looks: list[tuple[int, str | None]],
+    out: Path,
+    seed: int,
+    size: str,
+    pool: ProcessPoolExecutor,
+) -> dict[str, tuple[int, int]]:
+    """Render every photo, then redraw any whose written stills hash too close to another photo's.
+
+    The choice made beforehand on small renders leaves a few such pairs (encoding and scale move a
+    pHash by a few bits); checking the files themselves makes the guarantee exact.
+    """
+    dims: dict[str, tuple[int, int]] = {}
+    hashes: dict[int, list[imagehash.ImageHash]] = {}
+    todo = list(range(len(plans)))
+    for _ in range(MAX_REDRAW_ROUNDS):
+        jobs = {
+            i: pool.submit(render.render_photo, plans[i], out, seed, size, *looks[i]) for i in todo
+        }
+        for i, job in jobs.items():
+            photo_dims, photo_hashes = job.result()
+            dims.update(photo_dims)
+            hashes[i] = [imagehash.hex_to_hash(h) for h in photo_hashes.values()]
+        todo = _too_close(hashes)
+        if not todo:
+            return dims
+        for i in todo:  # a real image that clashes is replaced by a generated scene
+            looks[i] = (looks[i][0] + 1 if looks[i][1] is None else 0, None)
+    raise RuntimeError(f"{out}: photos still look alike after {MAX_REDRAW_ROUNDS} redraws")
+
+
+def _too_close(hashes: dict[int, list[imagehash.ImageHash]]) -> list[int]:
+    """The later photo of every pair whose stills are within 16 bits (burst frames of one photo
+    may look alike: they are compared only with other photos)."""
+    order = sorted(hashes)
+    flat = [
+        (i, np.frombuffer(np.packbits(h.hash.ravel()).tobytes(), ">u8")[0])
+        for i in order
+        for h in hashes[i]
+    ]
+    owners = np.array([i for i, _ in flat])
+    values = np.array([v for _, v in flat], dtype=np.uint64)
+    clash: set[int] = set()
+    for k in range(len(values)):
+        diff = np.bitwise_xor(values[k + 1 :], values[k])
+        bits = np.unpackbits(diff.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        close = (bits < scene.MIN_PHASH_DISTANCE) & (owners[k + 1 :] != owners[k])
+        clash.update(int(o) for o in owners[k + 1 :][close])
+    return sorted(clash)
 
 
 def _write_copies(out: Path, specs: list[FileSpec]) -> None:

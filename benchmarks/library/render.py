@@ -34,6 +34,8 @@ HEIC_QUALITY = 65
 HEIC_ENCODER = {"preset": "ultrafast"}
 APPLE_MAKERNOTE_VERSION = 14
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
+# pHashes for the distinctness check are taken on a render this small: pHash looks at 32x32.
+SELECTION_SIZE = (256, 192)
 
 
 def apple_makernote(content_id: str | None, burst_id: str | None) -> bytes:
@@ -176,7 +178,9 @@ def candidate_hashes(plan: PhotoPlan, seed: int, attempt: int, source: str | Non
         if picture is None:
             return None
     else:
-        picture = scene.design_image(seed, plan.index, attempt)
+        # A textured render, not the bare design: texture moves a hash by a bit or two.
+        design = scene.design_image(seed, plan.index, attempt)
+        picture = scene.render_scene(design, SELECTION_SIZE, seed, plan.index)
     if plan.archetype == "screenshot":
         picture = scene.screenshot_from(picture, SCREENSHOT_SIZES["small"])
     hashes = [scene.phash_of(picture)]
@@ -187,15 +191,26 @@ def candidate_hashes(plan: PhotoPlan, seed: int, attempt: int, source: str | Non
 
 def render_photo(
     plan: PhotoPlan, out: Path, seed: int, size: str, attempt: int, source: str | None
-) -> dict[str, tuple[int, int]]:
-    """Write every pixel file of one photo. Returns {library path: (width, height) as displayed}."""
+) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+    """Write every pixel file of one photo.
+
+    Returns {library path: (width, height) as displayed} and, for each capture's still (the
+    original and burst frames), the pHash of the file as written and decoded, shown upright.
+    """
     base = base_image(plan, seed, size, attempt, source)
     dims: dict[str, tuple[int, int]] = {}
+    hashes: dict[str, str] = {}
     for spec in plan.files:
         if spec.op != "pixels":
             continue
         dims[spec.path] = _render_file(spec, base, out, size)
-    return dims
+        if spec.role in ("original", "burst") and spec.kind == "image":
+            with Image.open(out / spec.path) as written:
+                shown = written.convert("RGB")
+            if spec.params.get("stored_rotation") == 6:
+                shown = shown.transpose(Image.Transpose.ROTATE_270)
+            hashes[spec.path] = str(scene.phash_of(shown))
+    return dims, hashes
 
 
 def _render_file(spec: FileSpec, base: Image.Image, out: Path, size: str) -> tuple[int, int]:

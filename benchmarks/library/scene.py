@@ -16,10 +16,12 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 pillow_heif.register_heif_opener()
 
-DESIGN_SIZE = (512, 384)
+DESIGN_SIZE = (256, 192)
+TEXTURE_GRID = (64, 85)  # rows, columns
 MIN_PHASH_DISTANCE = 17  # different photos must differ by more than 16 bits
-# Chosen with a margin: the hash of the encoded full-size file differs from the design's by a few.
-SELECTION_DISTANCE = 21
+# Chosen with a margin of two bits, what encoding (HEIC, JPEG) moves a hash at most; a larger
+# margin makes redraws frequent (birthday problem: hundreds of 64-bit hashes).
+SELECTION_DISTANCE = MIN_PHASH_DISTANCE + 2
 SOURCE_SUFFIXES = {".jpg", ".jpeg", ".heic", ".heif", ".png"}
 MIN_SOURCE_EDGE = 200
 
@@ -65,7 +67,8 @@ def render_scene(design: Image.Image, size: tuple[int, int], seed: int, index: i
     rng = np.random.default_rng([seed, index, 0x7E47])
     w, h = size
     img = design.resize((w, h), Image.BICUBIC)
-    tex_small = rng.integers(0, 256, (max(h // 12, 2), max(w // 12, 2)), dtype=np.uint8)
+    # A fixed grid of texture cells whatever the size, so small and 12 MP renders hash alike.
+    tex_small = rng.integers(0, 256, TEXTURE_GRID, dtype=np.uint8)
     texture = Image.fromarray(tex_small, "L").resize((w, h), Image.BILINEAR)
     detail = (np.asarray(texture, np.int16) - 128) // 10
     noise = rng.integers(-1, 2, (h, w), dtype=np.int16)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -40,18 +39,22 @@ def version(cmd: Sequence[str]) -> str:
 
 def run_timed(cmd: Sequence[str] | str, *, shell: bool = False, before: Callable | None = None,
               repeat: int = 3, env: dict | None = None) -> tuple[float, int]:
-    """(median wall seconds, max peak RSS in KiB of the children) over `repeat` runs;
-    `before` runs untimed before each run (e.g. deleting a catalog)."""
+    """(median wall seconds, largest peak RSS in KiB) over `repeat` runs; `before` runs untimed
+    before each run (e.g. deleting a catalog). The peak is the run's own (os.wait4), which
+    covers the command and the children it waited for (worker processes)."""
     times, peaks = [], []
     for _ in range(repeat):
         if before:
             before()
-        start_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        subprocess.run(cmd, shell=shell, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
         times.append(time.perf_counter() - t0)
-        peaks.append(max(start_rss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+        peaks.append(usage.ru_maxrss)
     return statistics.median(times), max(peaks)
 
 

@@ -1,0 +1,106 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (`make bench` or `python -m benchmarks`).
+
+Each benchmark is a module that can also run on its own; its markdown goes to
+benchmarks/results/<name>.md, and RESULTS.md is the summary followed by those sections. A quick
+pass for a smaller machine: `python -m benchmarks --quick`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.timing import machine
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+SECTIONS = HERE / "results"
+CORPUS = HERE.parents[1] / "shared" / "corpus" / "real"
+LIB12 = HERE / "out" / "lib12mp"
+ORDER = ("scan", "phash", "hash", "dupes", "index", "apply", "scale")
+
+
+def _capture(main, argv: list[str]) -> str:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main(argv)
+    return buf.getvalue()
+
+
+def run(name: str, quick: bool) -> str:
+    """One benchmark's markdown section."""
+    repeat = "1" if quick else "3"
+    if name == "scan":
+        from benchmarks import bench_scan
+
+        dirs = [str(CORPUS)] + ([] if quick else [str(LIB12)])
+        if not quick and not (LIB12 / "truth.json").exists():
+            subprocess.run([sys.executable, "-m", "benchmarks.make_library", str(LIB12),
+                            "--photos", "340", "--seed", "12", "--size", "12mp"], check=True)
+        return "## Scan throughput\n\n" + _capture(bench_scan.main, [*dirs, "--repeat", repeat])
+    if name == "phash":
+        from benchmarks import bench_phash
+
+        out = "## Fast-path perceptual hashes beside full decodes (real corpus)\n\n"
+        out += _capture(bench_phash.main, [str(CORPUS)])
+        if LIB12.exists():
+            out += "\nGenerated 12 MP library:\n\n" + _capture(bench_phash.main, [str(LIB12)])
+        return out
+    if name == "hash":
+        from benchmarks import bench_hash
+
+        dirs = [str(CORPUS)] + ([str(LIB12)] if LIB12.exists() else [])
+        return "## Content hashing\n\n" + _capture(bench_hash.main, [*dirs, "--repeat", repeat])
+    if name == "dupes":
+        from benchmarks import bench_dupes
+
+        out = _capture(bench_dupes.main, ["--from", str(CORPUS), "--repeat", repeat])
+        if not quick:
+            out += "\n" + _capture(bench_dupes.main, ["--photos", "150", "--repeat", repeat])
+        return out
+    if name == "index":
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_index"], check=True)
+        return (SECTIONS / "index.md").read_text()
+    if name == "apply":
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_apply", "--mb",
+                        "100" if quick else "500", "--runs", repeat], check=True)
+        return (SECTIONS / "apply.md").read_text()
+    if name == "scale":
+        from benchmarks import bench_scale
+
+        files = "5000" if quick else "100000"
+        return "## Scale\n\n" + _capture(bench_scale.main, ["--files", files])
+    raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(ORDER)}")
+
+
+def assemble() -> None:
+    """RESULTS.md = the hand-written summary (results/summary.md) + every section present."""
+    parts = [f"# photoverify benchmarks\n\nMachine: {machine()}\n"]
+    summary = SECTIONS / "summary.md"
+    if summary.exists():
+        parts.append(summary.read_text())
+    parts += [(SECTIONS / f"{n}.md").read_text() for n in ORDER if (SECTIONS / f"{n}.md").exists()]
+    RESULTS.write_text("\n\n".join(p.strip() for p in parts) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=list(ORDER), help=", ".join(ORDER))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--assemble-only", action="store_true")
+    args = parser.parse_args(argv)
+    SECTIONS.mkdir(exist_ok=True)
+    if not args.assemble_only:
+        for name in args.names:
+            print(f"benchmark: {name}", file=sys.stderr)
+            (SECTIONS / f"{name}.md").write_text(run(name, args.quick))
+    assemble()
+    print(f"wrote {RESULTS}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

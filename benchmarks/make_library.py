@@ -42,19 +42,11 @@ from benchmarks.library.layout import (
 )
 from dedupe.errors import PhotoverifyError, UsageError
 from dedupe.hashing import hash_file
+from verify.apple import COLUMNS as PHOTO_DETAILS_COLUMNS
 
 TRUTH_VERSION = 1
 MAX_REDRAW_ROUNDS = 20
-CSV_COLUMNS = [
-    "imgName",
-    "fileChecksum",
-    "favorite",
-    "hidden",
-    "deleted",
-    "originalCreationDate",
-    "viewCount",
-    "importDate",
-]
+CSV_COLUMNS = list(PHOTO_DETAILS_COLUMNS)
 # How long after the capture each kind of file was made: gives every file a fixed mtime.
 ROLE_AGE_DAYS = {
     "original": 0,

@@ -26,6 +26,7 @@ from benchmarks.library.layout import (
     FileSpec,
     PhotoPlan,
 )
+from dedupe.errors import EnvironmentProblem
 
 pillow_heif.register_heif_opener()
 
@@ -33,7 +34,7 @@ HEIC_QUALITY = 65
 # ultrafast keeps a 12 MP HEIC at ~1.5 s instead of ~8 s; x265 output is still deterministic.
 HEIC_ENCODER = {"preset": "ultrafast"}
 APPLE_MAKERNOTE_VERSION = 14
-FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
+FFMPEG = shutil.which("ffmpeg")
 # pHashes for the distinctness check are taken on a render this small: pHash looks at 32x32.
 SELECTION_SIZE = (256, 192)
 
@@ -94,6 +95,8 @@ def write_video(
     Frames are piped to the ffmpeg command: encoding through PyAV gave run-to-run different
     x264 bitstreams for identical frames and options, and the library must be byte-identical
     for a seed (`-fflags +bitexact` also keeps the muxer from stamping its version)."""
+    if FFMPEG is None:
+        raise EnvironmentProblem(f"{path}: ffmpeg not found on PATH; the sample videos need it")
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size
     fps = 30
@@ -118,7 +121,9 @@ def write_video(
         cmd += ["-metadata", f"com.apple.quicktime.content.identifier={content_id}"]
     proc = subprocess.run([*cmd, str(path)], input=bytes(raw), capture_output=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{path}: ffmpeg failed: {proc.stderr.decode(errors='replace')[:300]}")
+        raise EnvironmentProblem(
+            f"{path}: ffmpeg failed: {proc.stderr.decode(errors='replace')[:300]}"
+        )
 
 
 def _yuv420_planes(img: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

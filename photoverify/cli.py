@@ -287,6 +287,23 @@ def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, 
         render.stdout.print(f"report written to {output}", markup=False)
 
 
+def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -> None:
+    """What verify and audit share: the HTML report, the summary or JSON, the exit code."""
+    from verify.report import build_report, render_html, render_terminal
+
+    model = build_report(result.findings, counts=result.counts, records=result.records,
+                         title=title)
+    if report_path:
+        render_html(model, report_path)
+    if as_json:
+        render.print_json(result.to_json())
+    else:
+        render_terminal(model, render.stdout)
+        if report_path:
+            render.stdout.print(f"report written to {report_path}", markup=False)
+    sys.exit(result.exit_code)
+
+
 @cli.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.option("--manifest", "manifest_path", required=True,
@@ -303,24 +320,13 @@ def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, 
 def verify(root, manifest_path, rules, decode, no_decode_cache, workers, report_path,
            catalog_path, as_json) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
-    from verify.report import build_report, render_html, render_terminal
     from verify.verification import verify_tree
 
     with Catalog(catalog_path) as catalog:
         result = verify_tree(root, manifest_path, catalog=catalog, expect_rules=rules,
                              decode=decode, use_decode_cache=not no_decode_cache,
                              workers=workers)
-    model = build_report(result.findings, counts=result.counts, records=result.records,
-                         title=f"verify {os.path.abspath(root)}")
-    if report_path:
-        render_html(model, report_path)
-    if as_json:
-        render.print_json(result.to_json())
-    else:
-        render_terminal(model, render.stdout)
-        if report_path:
-            render.stdout.print(f"report written to {report_path}", markup=False)
-    sys.exit(result.exit_code)
+    _finish_checks(result, f"verify {os.path.abspath(root)}", report_path, as_json)
 
 
 @cli.command()
@@ -459,22 +465,11 @@ def audit(sources, dest, threshold, apple_checksum, report_path, catalog_path, q
           as_json) -> None:
     """Account for every source photo and video in DEST, and for what metadata it lost."""
     from verify.audit import audit_libraries
-    from verify.report import build_report, render_html, render_terminal
 
     with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
         result = audit_libraries(list(sources), dest, catalog=catalog, threshold=threshold,
                                  apple_checksum=apple_checksum, progress=progress)
-    model = build_report(result.findings, counts=result.counts, records=result.records,
-                         title=f"audit {os.path.abspath(dest)}")
-    if report_path:
-        render_html(model, report_path)
-    if as_json:
-        render.print_json(result.to_json())
-    else:
-        render_terminal(model, render.stdout)
-        if report_path:
-            render.stdout.print(f"report written to {report_path}", markup=False)
-    sys.exit(result.exit_code)
+    _finish_checks(result, f"audit {os.path.abspath(dest)}", report_path, as_json)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from benchmarks.timing import machine, run_timed, tree_stats, version
 PV = [sys.executable, "-m", "photoverify"]
 
 
-def bench_dir(root: str, repeat: int) -> list[str]:
+def bench_dir(root: str, repeat: int, full_repeat: int) -> list[str]:
     files, size = tree_stats(root)
     mb = size / 1e6
     tmp = tempfile.mkdtemp(prefix="pv-bench-")
@@ -34,23 +34,31 @@ def bench_dir(root: str, repeat: int) -> list[str]:
     rows = []
 
     def add(name: str, seconds: float, rss: int, note: str = "") -> None:
-        rows.append(f"| {name} | {seconds:.2f} | {files / seconds:.0f} | {mb / seconds:.1f} | "
-                    f"{rss / 1024:.0f} | {note} |")
+        rows.append(
+            f"| {name} | {seconds:.2f} | {files / seconds:.0f} | {mb / seconds:.1f} | "
+            f"{rss / 1024:.0f} | {note} |"
+        )
 
     scan = [*PV, "scan", root, "--catalog", db, "--quiet"]
     t_scan, rss = run_timed(scan, before=fresh, repeat=repeat)
     add("photoverify scan (fresh catalog)", t_scan, rss, "BLAKE3 + exiftool + pHash/dHash + decode")
-    t_full, rss = run_timed([*scan, "--full-decode"], before=fresh, repeat=repeat)
+    t_full, rss = run_timed([*scan, "--full-decode"], before=fresh, repeat=full_repeat)
     add("photoverify scan --full-decode", t_full, rss, "perceptual hashes from full decodes")
     run_timed(scan, before=fresh, repeat=1)
     t_re, rss = run_timed(scan, repeat=repeat)
-    add("photoverify scan (unchanged re-scan)", t_re, rss,
-        f"**{t_scan / t_re:.0f}× faster than the first scan**")
-    t_b3, rss = run_timed(f"find '{root}' -type f -print0 | xargs -0 b3sum > /dev/null",
-                          shell=True, repeat=repeat)
+    add(
+        "photoverify scan (unchanged re-scan)",
+        t_re,
+        rss,
+        f"**{t_scan / t_re:.0f}× faster than the first scan**",
+    )
+    t_b3, rss = run_timed(
+        f"find '{root}' -type f -print0 | xargs -0 b3sum > /dev/null", shell=True, repeat=repeat
+    )
     add("b3sum (all files)", t_b3, rss, "bytes only")
-    t_sha, rss = run_timed(f"find '{root}' -type f -print0 | xargs -0 sha256sum > /dev/null",
-                           shell=True, repeat=repeat)
+    t_sha, rss = run_timed(
+        f"find '{root}' -type f -print0 | xargs -0 sha256sum > /dev/null", shell=True, repeat=repeat
+    )
     add("sha256sum (all files)", t_sha, rss, "bytes only")
     t_et, rss = run_timed(["exiftool", "-r", "-j", "-q", "-q", root], repeat=repeat)
     add("exiftool -r -j", t_et, rss, "metadata only, one process")
@@ -75,14 +83,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dirs", nargs="+")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--full-repeat",
+        type=int,
+        default=None,
+        help="runs of the slow --full-decode scan (default: --repeat)",
+    )
     args = parser.parse_args(argv)
+    full_repeat = args.full_repeat or args.repeat
     print(f"Machine: {machine()}  ")
-    print(f"Tools: {version(['exiftool', '-ver'])} (exiftool), {version(['b3sum', '--version'])}, "
-          f"{version(['sha256sum', '--version'])}  ")
-    print(f"Command: `python -m benchmarks.bench_scan {' '.join(args.dirs)} "
-          f"--repeat {args.repeat}`\n")
+    print(
+        f"Tools: {version(['exiftool', '-ver'])} (exiftool), {version(['b3sum', '--version'])}, "
+        f"{version(['sha256sum', '--version'])}  "
+    )
+    print(
+        f"Command: `python -m benchmarks.bench_scan {' '.join(args.dirs)} "
+        f"--repeat {args.repeat} --full-repeat {full_repeat}`\n"
+    )
     for d in args.dirs:
-        print("\n".join(bench_dir(os.path.abspath(d), args.repeat)))
+        print("\n".join(bench_dir(os.path.abspath(d), args.repeat, full_repeat)))
 
 
 if __name__ == "__main__":

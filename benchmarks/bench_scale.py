@@ -39,8 +39,10 @@ def _write_chunk(args: tuple[str, int, int, int]) -> int:
         draw = ImageDraw.Draw(im)
         for _ in range(6):
             x, y = rnd.randrange(48), rnd.randrange(36)
-            draw.ellipse((x, y, x + rnd.randrange(4, 30), y + rnd.randrange(4, 24)),
-                         fill=tuple(rnd.randrange(256) for _ in range(3)))
+            draw.ellipse(
+                (x, y, x + rnd.randrange(4, 30), y + rnd.randrange(4, 24)),
+                fill=tuple(rnd.randrange(256) for _ in range(3)),
+            )
         buf = BytesIO()
         im.save(buf, "JPEG", quality=60 if i % 20 == 5 else 90)
         with open(path, "wb") as fh:
@@ -56,8 +58,11 @@ def make_files(out: str, count: int, seed: int = 0) -> None:
     os.makedirs(out)
     step = 2000
     with ProcessPoolExecutor() as pool:
-        list(pool.map(_write_chunk, [(out, s, min(s + step, count), seed)
-                                     for s in range(0, count, step)]))
+        list(
+            pool.map(
+                _write_chunk, [(out, s, min(s + step, count), seed) for s in range(0, count, step)]
+            )
+        )
     open(marker, "w").close()
 
 
@@ -69,18 +74,20 @@ def main(argv: list[str] | None = None) -> None:
     make_files(args.out, args.files)
     db = os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
     t_scan, rss_scan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)
-    t_rescan, rss_rescan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"],
-                                     repeat=1)
-    t_dupes, rss_dupes = run_timed([*PV, "dupes", "--catalog", db, "--format", "json"],
-                                   repeat=1)
+    t_rescan, rss_rescan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)
+    t_dupes, rss_dupes = run_timed([*PV, "dupes", "--catalog", db, "--format", "json"], repeat=1)
     print(f"Machine: {machine()}  ")
-    print(f"Command: `python -m benchmarks.bench_scale --files {args.files}` (one run each: a "
-          f"fresh scan of {args.files:,} files takes minutes)\n")
+    print(
+        f"Command: `python -m benchmarks.bench_scale --files {args.files}` (one run each: a "
+        f"fresh scan of {args.files:,} files takes minutes)\n"
+    )
     print("| step | seconds | files/s | peak RSS MiB |")
     print("|---|---|---|---|")
-    for name, t, rss in (("scan (fresh catalog)", t_scan, rss_scan),
-                         ("scan (unchanged re-scan)", t_rescan, rss_rescan),
-                         ("dupes on the warm catalog", t_dupes, rss_dupes)):
+    for name, t, rss in (
+        ("scan (fresh catalog)", t_scan, rss_scan),
+        ("scan (unchanged re-scan)", t_rescan, rss_rescan),
+        ("dupes on the warm catalog", t_dupes, rss_dupes),
+    ):
         print(f"| {name} | {t:.1f} | {args.files / t:.0f} | {rss / 1024:.0f} |")
     print(f"\nRe-scan speed-up: {t_scan / t_rescan:.0f}×.")
     shutil.rmtree(os.path.dirname(db), ignore_errors=True)

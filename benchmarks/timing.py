@@ -23,8 +23,10 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}; {date.today()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; {date.today()}"
+    )
 
 
 def version(cmd: Sequence[str]) -> str:
@@ -37,8 +39,14 @@ def version(cmd: Sequence[str]) -> str:
         return "unknown"
 
 
-def run_timed(cmd: Sequence[str] | str, *, shell: bool = False, before: Callable | None = None,
-              repeat: int = 3, env: dict | None = None) -> tuple[float, int]:
+def run_timed(
+    cmd: Sequence[str] | str,
+    *,
+    shell: bool = False,
+    before: Callable | None = None,
+    repeat: int = 3,
+    env: dict | None = None,
+) -> tuple[float, int]:
     """(median wall seconds, largest peak RSS in KiB) over `repeat` runs; `before` runs untimed
     before each run (e.g. deleting a catalog). The peak is the run's own (os.wait4), which
     covers the command and the children it waited for (worker processes)."""
@@ -47,8 +55,13 @@ def run_timed(cmd: Sequence[str] | str, *, shell: bool = False, before: Callable
         if before:
             before()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            cmd,
+            shell=shell,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         times.append(time.perf_counter() - t0)
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -334,7 +334,8 @@ def digest_lookup(catalog: Catalog):
             return None
         row = catalog.db.execute(
             "SELECT blake3 FROM files WHERE path = ? AND size = ? AND mtime_ns = ? "
-            "AND error IS NULL", (_key(os.path.abspath(path)), st.st_size, st.st_mtime_ns),
+            "AND error IS NULL",
+            (_key(os.path.abspath(path)), st.st_size, st.st_mtime_ns),
         ).fetchone()
         return row[0] if row else None
 

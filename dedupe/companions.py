@@ -60,8 +60,10 @@ def sidecar_targets(name: str) -> list[tuple[str, str]]:
 
 def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relation]]:
     """Group files into assets. Every media or sidecar file is in exactly one asset."""
-    recs = sorted((r for r in records if r.kind in ("image", "video", "sidecar")),
-                  key=lambda r: os.fsencode(r.path))
+    recs = sorted(
+        (r for r in records if r.kind in ("image", "video", "sidecar")),
+        key=lambda r: os.fsencode(r.path),
+    )
     media = [r for r in recs if r.kind in ("image", "video") and r.size > 0]
     by_name: dict[tuple[str, str], FileRecord] = {}
     by_stem: dict[tuple[str, str], list[FileRecord]] = defaultdict(list)
@@ -97,10 +99,14 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
         cid = video.metadata.content_id
         if cid and stills_by_id.get(cid):
             candidates = stills_by_id[cid]
-            still = min(candidates, key=lambda s: (
-                os.path.dirname(s.path) != folder,
-                _split(os.path.basename(s.path))[0] != stem,
-                rank_key(s)))
+            still = min(
+                candidates,
+                key=lambda s: (
+                    os.path.dirname(s.path) != folder,
+                    _split(os.path.basename(s.path))[0] != stem,
+                    rank_key(s),
+                ),
+            )
             evidence = {"why": "Live Photo (same ContentIdentifier)", "content_id": cid}
         else:
             same_stem = [s for s in by_stem.get((folder, stem), []) if s.kind == "image"]
@@ -110,8 +116,10 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
                     apart is None and (video.duration or 99) <= LIVE_MAX_DURATION
                 ):
                     still = s
-                    evidence = {"why": "Live Photo (same name and capture time)",
-                                "seconds_apart": apart}
+                    evidence = {
+                        "why": "Live Photo (same name and capture time)",
+                        "seconds_apart": apart,
+                    }
                     break
         if still is not None and still.path not in owner:
             attach(video, still, **evidence)
@@ -126,8 +134,9 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
             else:
                 group = by_stem.get((folder, key), [])
                 # a still before its motion, the original format before a conversion
-                group = sorted(group, key=lambda r: (r.kind != "image",
-                                                     -FORMAT_RANK.get(r.format or "", 0)))
+                group = sorted(
+                    group, key=lambda r: (r.kind != "image", -FORMAT_RANK.get(r.format or "", 0))
+                )
                 target = group[0] if group else None
             if target is not None:
                 break

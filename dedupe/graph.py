@@ -105,21 +105,25 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     ev["aspect_ratio"] = {True: "equal", False: "different", None: "unknown"}[aspect]
 
     edited = edit_base(a.path), edit_base(b.path)
-    stems = (os.path.splitext(os.path.basename(a.path))[0].lower(),
-             os.path.splitext(os.path.basename(b.path))[0].lower())
+    stems = (
+        os.path.splitext(os.path.basename(a.path))[0].lower(),
+        os.path.splitext(os.path.basename(b.path))[0].lower(),
+    )
     if (edited[0] == stems[1] or edited[1] == stems[0]) and time_same is not False:
         original, edit = (b, a) if edited[0] == stems[1] else (a, b)
         return Relation(original.path, edit.path, "derived", {**ev, "why": "edit name"})
 
     near = pd <= threshold and dd <= threshold + DHASH_SLACK
-    same_capture = time_same is True and (ta.subsec is not None and tb.subsec is not None
-                                          or ids_equal)
+    same_capture = time_same is True and (
+        ta.subsec is not None and tb.subsec is not None or ids_equal
+    )
     if ids_differ or time_same is False:
         if near:
             why = "different capture time" if time_same is False else "different camera ids"
             burst = ma.burst_id and ma.burst_id == mb.burst_id
-            return Relation(a.path, b.path, "similar",
-                            {**ev, "why": "burst frame" if burst else why})
+            return Relation(
+                a.path, b.path, "similar", {**ev, "why": "burst frame" if burst else why}
+            )
         return None
     if aspect is False:
         if same_capture or (ids_equal and time_same is not False):
@@ -154,8 +158,9 @@ def _judge_flat(a: FileRecord, b: FileRecord) -> Relation | None:
         return None
     if same_instant:
         ev["capture_time"] = "equal to the sub-second"
-    if _aspect_agrees(a, b) is False or not (same_instant or "content_id" in ev
-                                             or "image_unique_id" in ev):
+    if _aspect_agrees(a, b) is False or not (
+        same_instant or "content_id" in ev or "image_unique_id" in ev
+    ):
         return None
     return Relation(a.path, b.path, "same-photo", ev)
 
@@ -202,8 +207,9 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
             by_hash[r.blake3].append(r)
     for group in by_hash.values():
         for other in group[1:]:
-            relations.append(Relation(group[0].path, other.path, "identical",
-                                      {"blake3": group[0].blake3}))
+            relations.append(
+                Relation(group[0].path, other.path, "identical", {"blake3": group[0].blake3})
+            )
     # Judge each distinct content once: identical copies share every relation.
     images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
     images.sort(key=lambda r: os.fsencode(r.path))
@@ -223,8 +229,9 @@ def build_graph(records: Sequence[FileRecord], relations: Iterable[Relation]) ->
     return g
 
 
-def find_duplicates(records: Sequence[FileRecord], options: DupesOptions = DupesOptions()
-                    ) -> DupesResult:
+def find_duplicates(
+    records: Sequence[FileRecord], options: DupesOptions = DupesOptions()
+) -> DupesResult:
     """The whole analysis: assets, relations, clusters with keepers, reported relations."""
     records = sorted(records, key=lambda r: os.fsencode(r.path))
     by_path = {r.path: r for r in records}
@@ -272,18 +279,26 @@ def find_duplicates(records: Sequence[FileRecord], options: DupesOptions = Dupes
 
     in_cluster = {m.path: c.id for c in clusters for m in c.members}
     related = [
-        rel for rel in relations
+        rel
+        for rel in relations
         if rel.kind in ("derived", "similar")
         and not (in_cluster.get(rel.a) and in_cluster.get(rel.a) == in_cluster.get(rel.b))
     ]
     clusters.sort(key=lambda c: os.fsencode(c.keeper))
-    clusters = [Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
-                for i, c in enumerate(clusters)]
+    clusters = [
+        Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
+        for i, c in enumerate(clusters)
+    ]
     return DupesResult(tuple(clusters), tuple(related), tuple(assets))
 
 
-def _make_cluster(chosen: list[str], units: dict[str, list[str]], unit_graph: nx.Graph,
-                  by_path: dict[str, FileRecord], options: DupesOptions) -> Cluster:
+def _make_cluster(
+    chosen: list[str],
+    units: dict[str, list[str]],
+    unit_graph: nx.Graph,
+    by_path: dict[str, FileRecord],
+    options: DupesOptions,
+) -> Cluster:
     members = [by_path[p] for u in chosen for p in units[u]]
     keeper, reason = choose_keeper(members, options.prefer)
     keeper_unit = keeper.blake3
@@ -295,7 +310,10 @@ def _make_cluster(chosen: list[str], units: dict[str, list[str]], unit_graph: nx
             out.append(ClusterMember(r.path, "identical", 0, {"blake3": r.blake3}))
         else:
             rel = unit_graph.edges[keeper_unit, r.blake3]["relation"]
-            out.append(ClusterMember(r.path, "same-photo", rel.evidence.get("phash_distance"),
-                                     dict(rel.evidence)))
+            out.append(
+                ClusterMember(
+                    r.path, "same-photo", rel.evidence.get("phash_distance"), dict(rel.evidence)
+                )
+            )
     kind = "identical" if len(chosen) == 1 else "same-photo"
     return Cluster("", kind, keeper.path, reason, tuple(out))

@@ -23,10 +23,16 @@ from .records import FileRecord
 
 FORMAT_RANK = {
     **dict.fromkeys(("DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RW2", "RAF", "PEF", "SRW"), 5),
-    "HEIC": 4, "HEIF": 4, "AVIF": 4,
-    "PNG": 3, "TIFF": 3,
-    "JPEG": 2, "MOV": 2,
-    "MP4": 1, "WEBP": 1, "GIF": 1,
+    "HEIC": 4,
+    "HEIF": 4,
+    "AVIF": 4,
+    "PNG": 3,
+    "TIFF": 3,
+    "JPEG": 2,
+    "MOV": 2,
+    "MP4": 1,
+    "WEBP": 1,
+    "GIF": 1,
 }
 _SUFFIXES = re.compile(
     r"(\s*\(\d+\)|-\d{3,5}|[ _-](edited|copy|adjusted|bearbeitet|modifié)|\s+copy(\s\d+)?)$",
@@ -47,12 +53,14 @@ def name_penalty(path: str) -> int:
 
 def metadata_score(r: FileRecord) -> int:
     m = r.metadata
-    return sum((
-        m.captured_at is not None,
-        m.gps is not None,
-        m.make is not None or m.model is not None,
-        m.content_id is not None or m.image_unique_id is not None,
-    ))
+    return sum(
+        (
+            m.captured_at is not None,
+            m.gps is not None,
+            m.make is not None or m.model is not None,
+            m.content_id is not None or m.image_unique_id is not None,
+        )
+    )
 
 
 def under_any(path: str, roots: Sequence[str]) -> bool:
@@ -71,28 +79,44 @@ def _mp(r: FileRecord) -> str:
 
 
 CRITERIA: tuple[Criterion, ...] = (
-    Criterion("preferred root",
-              lambda r, prefer: 0 if under_any(r.path, prefer) else 1,
-              lambda w, loser: "it is under a preferred (reference) root"),
-    Criterion("original format",
-              lambda r, prefer: -FORMAT_RANK.get(r.format or "", 0),
-              lambda w, loser: f"{w.format} is the original format, {loser.format} a conversion"),
-    Criterion("pixels",
-              lambda r, prefer: -r.pixels,
-              lambda w, loser: f"more pixels ({_mp(w)} against {_mp(loser)})"),
-    Criterion("metadata",
-              lambda r, prefer: -metadata_score(r),
-              lambda w, loser: f"more metadata ({metadata_score(w)} of 4 fields: capture time, "
-                               f"GPS, camera, ids; against {metadata_score(loser)})"),
-    Criterion("capture time",
-              lambda r, prefer: (r.metadata.captured_at is None, r.metadata.captured_at or ""),
-              lambda w, loser: "an earlier capture time"),
-    Criterion("name",
-              lambda r, prefer: (name_penalty(r.path), len(os.path.basename(r.path))),
-              lambda w, loser: "a shorter name without copy or size suffixes"),
-    Criterion("path",
-              lambda r, prefer: os.fsencode(r.path),
-              lambda w, loser: "the first path in order (they are otherwise equal)"),
+    Criterion(
+        "preferred root",
+        lambda r, prefer: 0 if under_any(r.path, prefer) else 1,
+        lambda w, loser: "it is under a preferred (reference) root",
+    ),
+    Criterion(
+        "original format",
+        lambda r, prefer: -FORMAT_RANK.get(r.format or "", 0),
+        lambda w, loser: f"{w.format} is the original format, {loser.format} a conversion",
+    ),
+    Criterion(
+        "pixels",
+        lambda r, prefer: -r.pixels,
+        lambda w, loser: f"more pixels ({_mp(w)} against {_mp(loser)})",
+    ),
+    Criterion(
+        "metadata",
+        lambda r, prefer: -metadata_score(r),
+        lambda w, loser: (
+            f"more metadata ({metadata_score(w)} of 4 fields: capture time, "
+            f"GPS, camera, ids; against {metadata_score(loser)})"
+        ),
+    ),
+    Criterion(
+        "capture time",
+        lambda r, prefer: (r.metadata.captured_at is None, r.metadata.captured_at or ""),
+        lambda w, loser: "an earlier capture time",
+    ),
+    Criterion(
+        "name",
+        lambda r, prefer: (name_penalty(r.path), len(os.path.basename(r.path))),
+        lambda w, loser: "a shorter name without copy or size suffixes",
+    ),
+    Criterion(
+        "path",
+        lambda r, prefer: os.fsencode(r.path),
+        lambda w, loser: "the first path in order (they are otherwise equal)",
+    ),
 )
 
 

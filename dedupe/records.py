@@ -178,7 +178,10 @@ class Cluster:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": self.kind, "keeper": self.keeper, "reason": self.reason,
+            "id": self.id,
+            "kind": self.kind,
+            "keeper": self.keeper,
+            "reason": self.reason,
             "members": [asdict(m) for m in self.members],
         }
 

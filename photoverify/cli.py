@@ -158,12 +158,26 @@ def doctor(catalog_path, as_json) -> None:
 @cli.command()
 @click.argument("roots", nargs=-1, type=click.Path(exists=True))
 @catalog_option
-@click.option("--threshold", type=click.IntRange(0, 32), default=10,
-              show_default=True, help="pHash bits within which two images may be one photo.")
-@click.option("--prefer", multiple=True, type=click.Path(exists=True),
-              help="Reference root: its files are kept first, never proposed as duplicates.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "fdupes"]),
-              default="table", show_default=True)
+@click.option(
+    "--threshold",
+    type=click.IntRange(0, 32),
+    default=10,
+    show_default=True,
+    help="pHash bits within which two images may be one photo.",
+)
+@click.option(
+    "--prefer",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Reference root: its files are kept first, never proposed as duplicates.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "fdupes"]),
+    default="table",
+    show_default=True,
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar while scanning ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
@@ -176,8 +190,7 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     fmt = "json" if as_json else fmt
     with Catalog(catalog_path) as catalog:
         records = _records_for(catalog, roots, quiet or fmt != "table")
-    options = DupesOptions(threshold=threshold,
-                           prefer=tuple(os.path.abspath(p) for p in prefer))
+    options = DupesOptions(threshold=threshold, prefer=tuple(os.path.abspath(p) for p in prefer))
     result = find_duplicates(records, options)
     if fmt == "json":
         render.print_json(result.to_json())
@@ -202,14 +215,26 @@ def _records_for(catalog: Catalog, roots, quiet: bool):
 
 @cli.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=None,
-              help="Default: blake3, or sha256 for hashdeep and bagit.")
-@click.option("--format", "fmt", default="b3sum",
-              type=click.Choice(["b3sum", "sha256sum", "sha1sum", "md5sum", "hashdeep", "bagit",
-                                 "json"]),
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(), default=None,
-              help="Manifest file (bagit: the bag folder). Default: beside ROOT, ROOT.<format>.")
+@click.option(
+    "--algorithm",
+    type=click.Choice(list(ALGORITHMS)),
+    default=None,
+    help="Default: blake3, or sha256 for hashdeep and bagit.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="b3sum",
+    type=click.Choice(["b3sum", "sha256sum", "sha1sum", "md5sum", "hashdeep", "bagit", "json"]),
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="Manifest file (bagit: the bag folder). Default: beside ROOT, ROOT.<format>.",
+)
 @click.option("--bag-copy", is_flag=True, help="bagit: copy files into the bag instead of linking.")
 @catalog_option
 @click.option("--no-catalog", is_flag=True, help="Hash every file; do not use the catalog.")
@@ -230,18 +255,33 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
             media = media_lookup(catalog)
         known = digest_lookup(catalog)
     try:
-        m = write_manifest(root, out, fmt, algorithm, known_digest=known, media_info=media,
-                           bag_mode="copy" if bag_copy else "link")
+        m = write_manifest(
+            root,
+            out,
+            fmt,
+            algorithm,
+            known_digest=known,
+            media_info=media,
+            bag_mode="copy" if bag_copy else "link",
+        )
     finally:
         if catalog is not None:
             catalog.close()
     errors = [f for f in m.errors if f.severity == "error"]
     if as_json:
-        render.print_json({"manifest": out, "format": m.format, "algorithm": m.algorithm,
-                           "files": len(m.entries), "errors": [f.to_json() for f in m.errors]})
+        render.print_json(
+            {
+                "manifest": out,
+                "format": m.format,
+                "algorithm": m.algorithm,
+                "files": len(m.entries),
+                "errors": [f.to_json() for f in m.errors],
+            }
+        )
     else:
-        render.stdout.print(f"{out}: {len(m.entries)} files, {m.format}, {m.algorithm}",
-                            markup=False)
+        render.stdout.print(
+            f"{out}: {len(m.entries)} files, {m.format}, {m.algorithm}", markup=False
+        )
         for f in m.errors:
             render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
     if errors:
@@ -251,10 +291,15 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
 @cli.command()
 @catalog_option
 @click.option("--dupes", "with_dupes", is_flag=True, help="Include the duplicate clusters.")
-@click.option("--verify", "verify_json", type=click.Path(exists=True, dir_okay=False),
-              help="Include the findings of `photoverify verify --json` saved in this file.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
-              help="The HTML file to write.")
+@click.option(
+    "--verify",
+    "verify_json",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Include the findings of `photoverify verify --json` saved in this file.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="The HTML file to write."
+)
 @click.option("--title", default="photoverify report", show_default=True)
 @click.option("--no-thumbnails", is_flag=True, help="Leave thumbnails out (faster).")
 @json_option
@@ -291,8 +336,7 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
     """What verify and audit share: the HTML report, the summary or JSON, the exit code."""
     from verify.report import build_report, render_html, render_terminal
 
-    model = build_report(result.findings, counts=result.counts, records=result.records,
-                         title=title)
+    model = build_report(result.findings, counts=result.counts, records=result.records, title=title)
     if report_path:
         render_html(model, report_path)
     if as_json:
@@ -306,26 +350,46 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
 
 @cli.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--manifest", "manifest_path", required=True,
-              type=click.Path(exists=True), help="A manifest (any format `manifest` writes).")
-@click.option("--expect", "rules", type=click.Path(exists=True, dir_okay=False),
-              help="A TOML file of metadata expectations (docs/expect-rules.md).")
+@click.option(
+    "--manifest",
+    "manifest_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="A manifest (any format `manifest` writes).",
+)
+@click.option(
+    "--expect",
+    "rules",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A TOML file of metadata expectations (docs/expect-rules.md).",
+)
 @click.option("--decode", is_flag=True, help="Decode every image fully, play every video through.")
 @click.option("--no-decode-cache", is_flag=True, help="Decode again what was decoded before.")
 @click.option("--workers", type=click.IntRange(min=0), default=None)
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Also write the findings as a self-contained HTML page.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the findings as a self-contained HTML page.",
+)
 @catalog_option
 @json_option
-def verify(root, manifest_path, rules, decode, no_decode_cache, workers, report_path,
-           catalog_path, as_json) -> None:
+def verify(
+    root, manifest_path, rules, decode, no_decode_cache, workers, report_path, catalog_path, as_json
+) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
     from verify.verification import verify_tree
 
     with Catalog(catalog_path) as catalog:
-        result = verify_tree(root, manifest_path, catalog=catalog, expect_rules=rules,
-                             decode=decode, use_decode_cache=not no_decode_cache,
-                             workers=workers)
+        result = verify_tree(
+            root,
+            manifest_path,
+            catalog=catalog,
+            expect_rules=rules,
+            decode=decode,
+            use_decode_cache=not no_decode_cache,
+            workers=workers,
+        )
     _finish_checks(result, f"verify {os.path.abspath(root)}", report_path, as_json)
 
 
@@ -333,22 +397,49 @@ def verify(root, manifest_path, rules, decode, no_decode_cache, workers, report_
 @click.argument("roots", nargs=-1, type=click.Path(exists=True))
 @click.option("--dest", type=click.Path(file_okay=False), help="The new library's folder.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The plan file to write.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
-              help="Also write the mapping (original path, capture date, new path or fate).")
-@click.option("--template", default="{year}/{month}/{name}", show_default=True,
-              help="Target path under DEST: {year} {month} {day} {name} {stem} {ext} {make} "
-                   "{model}.")
-@click.option("--prefer", multiple=True, type=click.Path(exists=True),
-              help="Reference root: its copies are the keepers.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the mapping (original path, capture date, new path or fate).",
+)
+@click.option(
+    "--template",
+    default="{year}/{month}/{name}",
+    show_default=True,
+    help="Target path under DEST: {year} {month} {day} {name} {stem} {ext} {make} {model}.",
+)
+@click.option(
+    "--prefer",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Reference root: its copies are the keepers.",
+)
 @click.option("--threshold", type=click.IntRange(0, 32), default=10, show_default=True)
 @click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
-@click.option("--check", "check_path", type=click.Path(exists=True, dir_okay=False),
-              help="Validate an existing plan instead of writing one.")
+@click.option(
+    "--check",
+    "check_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Validate an existing plan instead of writing one.",
+)
 @catalog_option
 @click.option("--quiet", "-q", is_flag=True)
 @json_option
-def plan(roots, dest, output, csv_path, template, prefer, threshold, exclude, check_path,
-         catalog_path, quiet, as_json) -> None:
+def plan(
+    roots,
+    dest,
+    output,
+    csv_path,
+    template,
+    prefer,
+    threshold,
+    exclude,
+    check_path,
+    catalog_path,
+    quiet,
+    as_json,
+) -> None:
     """Write a merge plan that maps every original file to its place under DEST."""
     from dedupe.errors import UsageError
     from dedupe.graph import DupesOptions, find_duplicates
@@ -365,13 +456,16 @@ def plan(roots, dest, output, csv_path, template, prefer, threshold, exclude, ch
         findings = check_plan(read_plan(check_path))
         errors = [f for f in findings if f.severity == "error"]
         if as_json:
-            render.print_json({"plan": check_path, "ok": not errors,
-                               "findings": [f.to_json() for f in findings]})
+            render.print_json(
+                {"plan": check_path, "ok": not errors, "findings": [f.to_json() for f in findings]}
+            )
         else:
             for f in findings:
                 render.stdout.print(f"{f.severity:7} {f.path}: {f.message}", markup=False)
-            render.stdout.print(f"{check_path}: " + ("valid" if not errors else
-                                                     f"{len(errors)} problems"), markup=False)
+            render.stdout.print(
+                f"{check_path}: " + ("valid" if not errors else f"{len(errors)} problems"),
+                markup=False,
+            )
         sys.exit(1 if errors else 0)
     if not dest or not output:
         raise UsageError("plan needs --dest DEST and -o PLAN.json (or --check PLAN.json)")
@@ -381,31 +475,52 @@ def plan(roots, dest, output, csv_path, template, prefer, threshold, exclude, ch
         catalog_file = str(catalog.path)
     dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
-    the_plan = with_free_space(build_plan(
-        records, dupes, os.path.abspath(dest), template=template, roots=scanned_roots,
-        catalog=catalog_file,
-        options={"prefer": list(prefer_abs), "threshold": threshold, "exclude": list(exclude),
-                 "template": template}))
+    the_plan = with_free_space(
+        build_plan(
+            records,
+            dupes,
+            os.path.abspath(dest),
+            template=template,
+            roots=scanned_roots,
+            catalog=catalog_file,
+            options={
+                "prefer": list(prefer_abs),
+                "threshold": threshold,
+                "exclude": list(exclude),
+                "template": template,
+            },
+        )
+    )
     write_plan(the_plan, output)
     if csv_path:
         write_csv(the_plan, csv_path)
-    summary = {"plan": output, "counts": the_plan.counts(),
-               "bytes_to_write": the_plan.bytes_to_write,
-               "dest_free_bytes": the_plan.dest_free_bytes}
+    summary = {
+        "plan": output,
+        "counts": the_plan.counts(),
+        "bytes_to_write": the_plan.bytes_to_write,
+        "dest_free_bytes": the_plan.dest_free_bytes,
+    }
     if as_json:
         render.print_json(summary)
     else:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(the_plan.counts().items()))
         render.stdout.print(f"{output}: {counts}", markup=False)
-        render.stdout.print(f"writes {the_plan.bytes_to_write / 1e6:.1f} MB into {dest} "
-                            f"({the_plan.dest_free_bytes / 1e9:.1f} GB free)", markup=False)
+        render.stdout.print(
+            f"writes {the_plan.bytes_to_write / 1e6:.1f} MB into {dest} "
+            f"({the_plan.dest_free_bytes / 1e9:.1f} GB free)",
+            markup=False,
+        )
 
 
 @cli.command()
 @click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mode", type=click.Choice(["copy", "hardlink", "reflink", "reflink-or-copy",
-                                           "move"]), default="copy", show_default=True,
-              help="move removes each source only after its copy is verified.")
+@click.option(
+    "--mode",
+    type=click.Choice(["copy", "hardlink", "reflink", "reflink-or-copy", "move"]),
+    default="copy",
+    show_default=True,
+    help="move removes each source only after its copy is verified.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 @click.option("--force-space", is_flag=True, help="Start even if DEST looks too small.")
 @json_option
@@ -422,8 +537,9 @@ def apply(plan_path, mode, dry_run, force_space, as_json) -> None:
             if key != "findings" and not isinstance(value, (dict, list)):
                 render.stdout.print(f"{key:18} {value}", markup=False)
             elif isinstance(value, dict):
-                render.stdout.print(f"{key:18} " + ", ".join(f"{k} {v}" for k, v in
-                                                              value.items()), markup=False)
+                render.stdout.print(
+                    f"{key:18} " + ", ".join(f"{k} {v}" for k, v in value.items()), markup=False
+                )
         for f in result.findings:
             render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
     sys.exit(0 if result.ok else 1)
@@ -450,25 +566,44 @@ def undo(journal, as_json) -> None:
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--against", "dest", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The exported or migrated library to check.")
+@click.option(
+    "--against",
+    "dest",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The exported or migrated library to check.",
+)
 @click.option("--threshold", type=click.IntRange(0, 32), default=10, show_default=True)
-@click.option("--apple-checksum", is_flag=True,
-              help="Also try Photo Details.csv fileChecksum (believed a salted SHA-1; never "
-                   "proof of damage on its own).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Also write the findings as a self-contained HTML page.")
+@click.option(
+    "--apple-checksum",
+    is_flag=True,
+    help="Also try Photo Details.csv fileChecksum (believed a salted SHA-1; never "
+    "proof of damage on its own).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the findings as a self-contained HTML page.",
+)
 @catalog_option
 @click.option("--quiet", "-q", is_flag=True)
 @json_option
-def audit(sources, dest, threshold, apple_checksum, report_path, catalog_path, quiet,
-          as_json) -> None:
+def audit(
+    sources, dest, threshold, apple_checksum, report_path, catalog_path, quiet, as_json
+) -> None:
     """Account for every source photo and video in DEST, and for what metadata it lost."""
     from verify.audit import audit_libraries
 
     with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
-        result = audit_libraries(list(sources), dest, catalog=catalog, threshold=threshold,
-                                 apple_checksum=apple_checksum, progress=progress)
+        result = audit_libraries(
+            list(sources),
+            dest,
+            catalog=catalog,
+            threshold=threshold,
+            apple_checksum=apple_checksum,
+            progress=progress,
+        )
     _finish_checks(result, f"audit {os.path.abspath(dest)}", report_path, as_json)
 
 

@@ -68,24 +68,30 @@ def dupes_table(result, console: Console = stdout) -> None:
     from rich.table import Table
 
     for c in result.clusters:
-        table = Table(title=f"{c.id} · {c.kind} · {len(c.members)} files", title_justify="left",
-                      caption=c.reason, caption_justify="left", expand=False)
+        table = Table(
+            title=f"{c.id} · {c.kind} · {len(c.members)} files",
+            title_justify="left",
+            caption=c.reason,
+            caption_justify="left",
+            expand=False,
+        )
         table.add_column("", width=2)
         table.add_column("file", overflow="fold")
         table.add_column("tie", no_wrap=True)
         table.add_column("pHash Δ", justify="right")
         for m in c.members:
             mark = "★" if m.relation == "keeper" else ""
-            table.add_row(mark, m.path, m.relation,
-                          "" if m.distance is None else str(m.distance))
+            table.add_row(mark, m.path, m.relation, "" if m.distance is None else str(m.distance))
         console.print(table)
     by_kind: dict[str, int] = {}
     for rel in result.related:
         by_kind[rel.kind] = by_kind.get(rel.kind, 0) + 1
     dup_files = sum(len(c.members) - 1 for c in result.clusters)
-    console.print(f"{len(result.clusters)} clusters, {dup_files} duplicate files; "
-                  f"{len(result.assets)} assets; related (not merged): "
-                  + (", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none"))
+    console.print(
+        f"{len(result.clusters)} clusters, {dup_files} duplicate files; "
+        f"{len(result.assets)} assets; related (not merged): "
+        + (", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none")
+    )
     for rel in result.related[:50]:
         why = rel.evidence.get("why", "")
         console.print(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}", markup=False)
@@ -100,8 +106,17 @@ def dupes_csv(result, out) -> None:
     writer.writerow(["cluster", "kind", "path", "relation", "distance", "keeper", "reason"])
     for c in result.clusters:
         for m in c.members:
-            writer.writerow([c.id, c.kind, m.path, m.relation,
-                             "" if m.distance is None else m.distance, c.keeper, c.reason])
+            writer.writerow(
+                [
+                    c.id,
+                    c.kind,
+                    m.path,
+                    m.relation,
+                    "" if m.distance is None else m.distance,
+                    c.keeper,
+                    c.reason,
+                ]
+            )
 
 
 def dupes_fdupes(result, out) -> None:

@@ -218,8 +218,12 @@ def test_different_content_ids_veto_a_near_match():
 
 def test_flat_pictures_match_only_on_metadata_proof():
     def flat(i, cid=None, t=None):
-        return replace(_record(i, 0, 0, None, cid, 400), phash=None, dhash=None,
-                       metadata=Metadata(content_id=cid, captured_at=t))
+        return replace(
+            _record(i, 0, 0, None, cid, 400),
+            phash=None,
+            dhash=None,
+            metadata=Metadata(content_id=cid, captured_at=t),
+        )
 
     assert judge(flat(0, "A"), flat(1, "A"), 10).kind == "same-photo"
     assert judge(flat(0, "A"), flat(1, "B"), 10) is None

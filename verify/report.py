@@ -294,8 +294,12 @@ def section_of(finding: Finding) -> str | None:
     outcome = finding.outcome
     if outcome == "missing" or outcome.startswith("missing-") or outcome.endswith("-missing"):
         return "missing"
-    if (outcome.endswith("-lost") or "metadata" in outcome or finding.check == "expect"
-            or outcome.startswith(("capture-time-", "gps-", "apple-capture-time-"))):
+    if (
+        outcome.endswith("-lost")
+        or "metadata" in outcome
+        or finding.check == "expect"
+        or outcome.startswith(("capture-time-", "gps-", "apple-capture-time-"))
+    ):
         return "metadata"
     if finding.severity == "error":
         return "failed"

@@ -49,7 +49,7 @@ def run(name: str, quick: bool) -> str:
                         "benchmarks.make_library",
                         str(LIB12),
                         "--photos",
-                        "334",
+                        "340",
                         "--seed",
                         "12",
                         "--size",
@@ -91,7 +91,7 @@ def run(name: str, quick: bool) -> str:
             f"Command: `{' '.join(['python', *cmd[1:]])}` (median of {repeat})\n\n"
             f"{files} files in {seconds:.1f} s ({files / seconds:.0f} files/s), peak RSS "
             f"{rss / 1024:.0f} MiB. The 12 MP library of the scan benchmark "
-            f"(`--photos 334 --size 12mp`) is made once and reused.\n"
+            f"(`--photos 340 --seed 12 --size 12mp`) is made once and reused.\n"
         )
     if name == "phash":
         from benchmarks import bench_phash

@@ -28,6 +28,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 
 
 class Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order of the workflow, not the alphabet
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)

@@ -1,6 +1,10 @@
-"""`apply --mode copy` (hash while copying, fsync, verify, journal) beside `cp -a` and b3sum.
+"""`apply --mode copy` (hash while copying, sync, verify, journal) beside `cp -a` and b3sum.
 
     python -m benchmarks.bench_apply [--mb 500] [--runs 3] [--out benchmarks/results/apply.md]
+                                     [--baseline GIT-REV]
+
+`--baseline` also times `dedupe/apply.py` as it was at GIT-REV (loaded from git into its own
+module), in the same runs, so before/after share the machine's load.
 
 The tree is made from the real corpus: each file copied many times with different bytes appended,
 so no two files are equal. Page caches cannot be dropped here (no privilege in most sandboxes, and
@@ -12,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import os
 import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +65,20 @@ def make_tree(root: Path, total: int) -> list[FileRecord]:
     return records
 
 
+def load_baseline(rev: str):
+    """dedupe/apply.py at git revision `rev`, as a module of its own."""
+    repo = Path(__file__).resolve().parents[1]
+    code = subprocess.run(["git", "show", f"{rev}:dedupe/apply.py"], cwd=repo, check=True,
+                          capture_output=True, text=True).stdout  # fmt: skip
+    path = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "apply_baseline.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location("apply_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -75,7 +95,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default="benchmarks/results/apply.md")
     ap.add_argument("--tmp", default=None, help="folder for the tree (default: system temp)")
+    ap.add_argument("--baseline", default=None, help="also time apply.py at this git revision")
     args = ap.parse_args()
+    baseline = load_baseline(args.baseline) if args.baseline else None
     base = Path(tempfile.mkdtemp(prefix="bench-apply-", dir=args.tmp))
     try:
         src = base / "src"
@@ -95,7 +117,16 @@ def main() -> None:
         results: dict[str, list[float]] = {
             k: [] for k in ("apply", "cp", "cp+sync", "cp+b3sum", "b3sum")
         }
+        if baseline:
+            results["before"] = []
         for _ in range(args.runs):
+            if baseline:
+                shutil.rmtree(base / "dest", ignore_errors=True)
+                Path(f"{plan_path}.journal").unlink(missing_ok=True)
+                sh("sync")
+                results["before"].append(
+                    timed(lambda: baseline.apply_plan(plan_path, force_space=True))
+                )
             for d in ("dest", "cp"):
                 shutil.rmtree(base / d, ignore_errors=True)
             Path(f"{plan_path}.journal").unlink(missing_ok=True)
@@ -134,7 +165,7 @@ def main() -> None:
             f", temp folder on `{_fs(base)}`.",
             "",
             "Page caches cannot be dropped here: sources are read from the page cache in every run"
-            " (warmed first). apply fsyncs every file and folder and journals every step;"
+            " (warmed first). apply makes every file and folder durable and journals every step;"
             " `cp -a` alone does not make anything durable, `cp -a && sync` does.",
             "",
             "| contender | median s | MiB/s | × cp -a | × cp -a + b3sum |",
@@ -145,8 +176,11 @@ def main() -> None:
             ("cp+sync", "cp -a && sync"),
             ("cp+b3sum", "cp -a && b3sum (copy)"),
             ("b3sum", "b3sum (source)"),
-            ("apply", "**apply --mode copy** (hash in one pass, fsync, journal)"),
+            ("before", f"apply --mode copy at {args.baseline} (an fsync per record and file)"),
+            ("apply", "**apply --mode copy** (batched: one journal fsync + one syncfs a batch)"),
         ):
+            if k not in med:
+                continue
             lines.append(
                 f"| {label} | {med[k]:.2f} | {mbs / med[k]:.0f} | "
                 f"{med[k] / med['cp']:.2f} | {med[k] / med['cp+b3sum']:.2f} |"

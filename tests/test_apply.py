@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
-from dedupe.apply import TMP_SUFFIX, apply_plan, read_journal, undo
+from dedupe.apply import CRASH_ENV, CRASH_FILE_ENV, TMP_SUFFIX, apply_plan, read_journal, undo
 from dedupe.catalog import Catalog
 from dedupe.errors import EnvironmentProblem, PlanError
 from dedupe.hashing import hash_file
@@ -23,6 +24,7 @@ from dedupe.records import Asset, Cluster, ClusterMember, DupesResult
 from dedupe.scan import scan
 
 REPO = Path(__file__).resolve().parents[1]
+BATCH = 6  # files per batch in the crash tests: several batches from the small tree
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FILES = [
     "exif-samples/heic/IMG_5195.HEIC",
@@ -137,15 +139,21 @@ def assert_dest_matches_plan(plan_path: Path, original: dict[str, str]) -> dict:
     return ledger
 
 
-def run_apply(plan: Path, crash_after: int | None = None, mode: str = "copy"):
-    env = {k: v for k, v in os.environ.items() if k != "PHOTOVERIFY_APPLY_CRASH_AFTER"}
+def run_apply(plan: Path, crash_after: int | None = None, mode: str = "copy",
+              batch_files: int | None = None, wrap: tuple[str, ...] = (),
+              crash_at_step: int | None = None, no_syncfs: bool = False):  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, CRASH_FILE_ENV)}
     if crash_after is not None:
-        env["PHOTOVERIFY_APPLY_CRASH_AFTER"] = str(crash_after)
-    code = ("import sys, json; from dedupe.apply import apply_plan; "
-            "r = apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True); "
+        env[CRASH_ENV] = str(crash_after)
+    if crash_at_step is not None:
+        env[CRASH_FILE_ENV] = str(crash_at_step)
+    code = ("import sys, json; import dedupe.apply as a; "
+            f"a.BATCH_FILES = {batch_files or 'a.BATCH_FILES'}; "
+            f"a._SYNCFS = {'None' if no_syncfs else 'a._SYNCFS'}; "
+            "r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True); "
             "print(json.dumps(r.to_json()))")  # fmt: skip
-    return subprocess.run([sys.executable, "-c", code, str(plan), mode], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run([*wrap, sys.executable, "-c", code, str(plan), mode], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
 # ---- the happy path --------------------------------------------------------------------------
@@ -251,6 +259,25 @@ def test_changed_source_and_occupied_target_become_findings(setup):
     assert len(failed) == 3 and all(r["new_path"] is None for r in failed)
 
 
+def test_two_long_names_with_one_content_share_a_tmp_name_but_not_a_batch(setup):
+    """Names too long for a tmp prefix fall back to a tmp named by the BLAKE3: two such files
+    with the same bytes in one folder would share it if they were written in one batch."""
+    src, dest, plan_path = setup
+    doc = json.loads(plan_path.read_text())
+    movs = [e for e in doc["entries"] if e["source"].endswith("IMG_5195.MOV")]
+    assert len(movs) == 2 and movs[0]["blake3"] == movs[1]["blake3"]
+    for n, e in enumerate(movs):
+        e.update(action="keep", cluster=None, target=f"long/{'x' * 240}{n}.MOV")
+    doc["bytes_to_write"] = sum(e["size"] for e in doc["entries"]
+                                if e["action"] in ("keep", "companion"))  # fmt: skip
+    plan_path.write_text(json.dumps(doc))
+    result = apply_plan(plan_path)
+    assert result.ok, result.findings
+    for e in movs:
+        assert hash_file(dest / e["target"])["blake3"] == e["blake3"]
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
+
+
 def test_reflink_is_clear_about_support_and_reflink_or_copy_works(setup):
     src, dest, plan_path = setup
     before = source_hashes(src)
@@ -307,34 +334,96 @@ def test_sigkill_at_any_journal_step_then_rerun_finishes_the_same(setup, templat
     src, dest, plan_path = setup
     base, _ = template_tree
     before = source_hashes(src)
-    # a clean run tells how many journal writes there are and what the result must be
-    ref = run_apply(plan_path)
+    # a clean run tells how many journal writes there are and what the result must be; small
+    # batches, so that kills land in the first, a middle and the last batch
+    ref = run_apply(plan_path, batch_files=BATCH)
     assert ref.returncode == 0, ref.stderr
     reference = json.loads(ref.stdout)["fates"]
-    steps = len(read_journal(str(plan_path) + ".journal"))
-    assert steps > 60
+    ops = [r["op"] for r in read_journal(str(plan_path) + ".journal")]
+    steps = len(ops)
+    assert steps > 60 and ops.count("batch") == ops.count("synced") >= 4
     ref_files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
                  if p.is_file() and "ledger" not in p.name}  # fmt: skip
+    # every kind of step, and the edges of each batch's states: after its intents, between
+    # tmp files, after the last tmp before the sync, after the sync before any link, between
+    # links, after the last link
+    firsts = {k + 1 for k in range(steps) if k == 0 or ops[k] != ops[k - 1]}
+    lasts = {k + 1 for k in range(steps) if k == steps - 1 or ops[k] != ops[k + 1]}
     rnd = random.Random(20240611)
-    points = sorted(set(range(1, 12)) | set(rnd.sample(range(12, steps), 24)))
+    points = sorted(firsts | lasts | set(rnd.sample(range(1, steps), 8)))
+    assert {ops[n - 1] for n in points} >= {"begin", "mkdir", "batch", "written", "synced",
+                                            "placed", "report", "finish"}  # fmt: skip
     assert len(points) >= 30
     for n in points:
-        shutil.rmtree(dest)
-        os.unlink(str(plan_path) + ".journal")
-        killed = run_apply(plan_path, crash_after=n)
-        assert killed.returncode == -signal.SIGKILL, (n, killed.stderr)
-        if n % 3 == 0:  # die a second time while resuming
-            again = run_apply(plan_path, crash_after=rnd.randint(1, 15))
-            assert again.returncode in (-signal.SIGKILL, 0), again.stderr
-        done = run_apply(plan_path)
-        assert done.returncode == 0, (n, done.stderr)
-        assert json.loads(done.stdout)["fates"] == reference, n
-        assert not list(dest.rglob(f"*{TMP_SUFFIX}")), n
-        files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
-                 if p.is_file() and "ledger" not in p.name}  # fmt: skip
-        assert files == ref_files, n
+        kill_then_finish(plan_path, {"crash_after": n}, reference, ref_files, rnd)
+    # the file steps between journal records: after a tmp is written, after a batch's sync,
+    # while a target and its tmp are both linked, after a tmp is gone but before `placed`
+    files_per_batch = ops.index("synced") - ops.index("batch") - 1
+    first_batch = 3 * files_per_batch + 1
+    points = sorted(set(range(1, first_batch + 2)) | set(rnd.sample(range(first_batch, 90), 6)))
+    for n in points:
+        kill_then_finish(plan_path, {"crash_at_step": n}, reference, ref_files, rnd)
     assert_dest_matches_plan(plan_path, before)
     assert source_hashes(src) == before
+
+
+def kill_then_finish(plan_path: Path, crash: dict, reference: dict, ref_files: dict,
+                     rnd: random.Random) -> None:  # fmt: skip
+    """Start afresh, be killed at `crash`, maybe again while resuming, then finish."""
+    dest = Path(read_plan(plan_path).dest)
+    shutil.rmtree(dest)
+    os.unlink(str(plan_path) + ".journal")
+    killed = run_apply(plan_path, batch_files=BATCH, **crash)
+    n = next(iter(crash.values()))
+    if "crash_at_step" in crash and killed.returncode == 0:
+        return  # past the last file step
+    assert killed.returncode == -signal.SIGKILL, (crash, killed.stderr)
+    if n % 3 == 0:  # die a second time while resuming
+        again = run_apply(plan_path, crash_after=rnd.randint(1, 15), batch_files=BATCH)
+        assert again.returncode in (-signal.SIGKILL, 0), again.stderr
+    # resuming with other batch boundaries than the killed run's must not matter
+    done = run_apply(plan_path, batch_files=BATCH if n % 2 else None)
+    assert done.returncode == 0, (crash, done.stderr)
+    assert json.loads(done.stdout)["fates"] == reference, crash
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}")), crash
+    files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
+             if p.is_file() and "ledger" not in p.name}  # fmt: skip
+    assert files == ref_files, crash
+
+
+def test_copy_syncs_once_per_batch_not_once_per_file(setup, tmp_path):
+    """The point of batching, counted with strace on a real run: one syncfs per batch and a
+    handful of fsyncs (journal, folders, reports) instead of two per file."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed")
+    _, dest, plan_path = setup
+    log = tmp_path / "strace.log"
+    wrap = ("strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs", "-o", str(log))
+
+    def traced(**kw) -> tuple[Counter, dict]:
+        run = run_apply(plan_path, batch_files=BATCH, wrap=wrap, **kw)
+        if run.returncode != 0 and "ptrace" in run.stderr:
+            pytest.skip(f"strace cannot trace here: {run.stderr.strip()}")
+        assert run.returncode == 0, run.stderr
+        text = log.read_text()
+        return Counter(re.findall(r"\b(fsync|fdatasync|syncfs)\(", text)), json.loads(run.stdout)
+
+    calls, result = traced()
+    copied = result["fates"]["copied"]
+    batches = -(-copied // BATCH)
+    # a syncfs per batch, one for the folders, one for the reports' data, one for their names
+    assert calls["syncfs"] == batches + 3
+    # the journal's folder; DEST made (record and parent); the records begin, one per batch,
+    # report and finish
+    assert calls["fsync"] + calls["fdatasync"] == 3 + 3 + batches
+    # without syncfs each file and folder is fsynced instead: the same result, more syncs
+    ref = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    undo(str(plan_path) + ".journal")
+    os.unlink(str(plan_path) + ".journal")
+    calls, again = traced(no_syncfs=True)
+    assert again["fates"] == result["fates"] and calls["syncfs"] == 0
+    assert calls["fsync"] > copied + 3 + 3 + batches
+    assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == ref
 
 
 def test_sigkill_during_move_then_resume_and_undo(setup):

@@ -156,9 +156,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     SECTIONS.mkdir(exist_ok=True)
     if not args.assemble_only:
+        failed = []
         for name in args.names:
             print(f"benchmark: {name}", file=sys.stderr)
-            (SECTIONS / f"{name}.md").write_text(run(name, args.quick))
+            try:
+                (SECTIONS / f"{name}.md").write_text(run(name, args.quick))
+            except (subprocess.CalledProcessError, OSError) as exc:
+                print(f"benchmark {name} failed: {exc}", file=sys.stderr)
+                failed.append(name)
+        if failed:
+            print(
+                f"failed: {', '.join(failed)} (their old sections, if any, are kept)",
+                file=sys.stderr,
+            )
     assemble()
     print(f"wrote {RESULTS}", file=sys.stderr)
 

@@ -8,8 +8,6 @@ pass for a smaller machine: `python -m benchmarks --quick`.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -24,21 +22,24 @@ LIB12 = HERE / "out" / "lib12mp"
 ORDER = ("library", "scan", "phash", "hash", "dupes", "index", "apply", "scale")
 
 
-def _capture(main, argv: list[str]) -> str:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        main(argv)
-    return buf.getvalue()
+def _capture(module: str, argv: list[str]) -> str:
+    """Run `python -m benchmarks.MODULE ARGV` in a process of its own and return its markdown:
+    a small parent keeps the peak-RSS figures of what it launches clean (see timing.py)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *argv],
+        stdout=subprocess.PIPE,
+        check=True,
+        text=True,
+    )
+    return proc.stdout
 
 
 def run(name: str, quick: bool) -> str:
     """One benchmark's markdown section."""
     repeat = "1" if quick else "3"
     if name == "scan":
-        from benchmarks import bench_scan
-
         out = "## Scan throughput\n\n" + _capture(
-            bench_scan.main, [str(CORPUS), "--repeat", repeat]
+            "bench_scan", [str(CORPUS), "--repeat", repeat]
         )
         if not quick:
             if not (LIB12 / "truth.json").exists():
@@ -59,7 +60,7 @@ def run(name: str, quick: bool) -> str:
                 )
             # a full-decode scan of 2,000 12 MP files takes minutes: measured once
             out += "\n" + _capture(
-                bench_scan.main, [str(LIB12), "--repeat", repeat, "--full-repeat", "1"]
+                "bench_scan", [str(LIB12), "--repeat", repeat, "--full-repeat", "1"]
             )
         return out
     if name == "library":
@@ -94,24 +95,18 @@ def run(name: str, quick: bool) -> str:
             f"(`--photos 340 --seed 12 --size 12mp`) is made once and reused.\n"
         )
     if name == "phash":
-        from benchmarks import bench_phash
-
         out = "## Fast-path perceptual hashes beside full decodes (real corpus)\n\n"
-        out += _capture(bench_phash.main, [str(CORPUS)])
+        out += _capture("bench_phash", [str(CORPUS)])
         if LIB12.exists():
-            out += "\nGenerated 12 MP library:\n\n" + _capture(bench_phash.main, [str(LIB12)])
+            out += "\nGenerated 12 MP library:\n\n" + _capture("bench_phash", [str(LIB12)])
         return out
     if name == "hash":
-        from benchmarks import bench_hash
-
         dirs = [str(CORPUS)] + ([str(LIB12)] if LIB12.exists() else [])
-        return "## Content hashing\n\n" + _capture(bench_hash.main, [*dirs, "--repeat", repeat])
+        return "## Content hashing\n\n" + _capture("bench_hash", [*dirs, "--repeat", repeat])
     if name == "dupes":
-        from benchmarks import bench_dupes
-
-        out = _capture(bench_dupes.main, ["--from", str(CORPUS), "--repeat", repeat])
+        out = _capture("bench_dupes", ["--from", str(CORPUS), "--repeat", repeat])
         if not quick:
-            out += "\n" + _capture(bench_dupes.main, ["--photos", "150", "--repeat", repeat])
+            out += "\n" + _capture("bench_dupes", ["--photos", "150", "--repeat", repeat])
         return out
     if name == "index":
         subprocess.run([sys.executable, "-m", "benchmarks.bench_index"], check=True)
@@ -131,10 +126,8 @@ def run(name: str, quick: bool) -> str:
         )
         return (SECTIONS / "apply.md").read_text()
     if name == "scale":
-        from benchmarks import bench_scale
-
         files = "5000" if quick else "100000"
-        return "## Scale\n\n" + _capture(bench_scale.main, ["--files", files])
+        return "## Scale\n\n" + _capture("bench_scale", ["--files", files])
     raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(ORDER)}")
 
 

@@ -24,6 +24,21 @@ catalog_option = click.option(
     default=None,
     help="Catalog file (default: $PHOTOVERIFY_CATALOG or the user data directory).",
 )
+# dedupe.graph.DEFAULT_THRESHOLD, spelled here so that `--help` does not load the graph code
+# (tests/test_cli.py checks that the two agree)
+threshold_option = click.option(
+    "--threshold",
+    type=click.IntRange(0, 32),
+    default=10,
+    show_default=True,
+    help="pHash bits within which two images may be one photo.",
+)
+prefer_option = click.option(
+    "--prefer",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Reference root: its copies are the keepers, never proposed as duplicates.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on standard output.")
 
 
@@ -161,19 +176,8 @@ def doctor(catalog_path, as_json) -> None:
 @cli.command()
 @click.argument("roots", nargs=-1, type=click.Path(exists=True))
 @catalog_option
-@click.option(
-    "--threshold",
-    type=click.IntRange(0, 32),
-    default=10,
-    show_default=True,
-    help="pHash bits within which two images may be one photo.",
-)
-@click.option(
-    "--prefer",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Reference root: its files are kept first, never proposed as duplicates.",
-)
+@threshold_option
+@prefer_option
 @click.option(
     "--format",
     "fmt",
@@ -412,13 +416,8 @@ def verify(
     show_default=True,
     help="Target path under DEST: {year} {month} {day} {name} {stem} {ext} {make} {model}.",
 )
-@click.option(
-    "--prefer",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Reference root: its copies are the keepers.",
-)
-@click.option("--threshold", type=click.IntRange(0, 32), default=10, show_default=True)
+@prefer_option
+@threshold_option
 @click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
 @click.option(
     "--check",
@@ -576,7 +575,7 @@ def undo(journal, as_json) -> None:
     type=click.Path(exists=True, file_okay=False),
     help="The exported or migrated library to check.",
 )
-@click.option("--threshold", type=click.IntRange(0, 32), default=10, show_default=True)
+@threshold_option
 @click.option(
     "--apple-checksum",
     is_flag=True,

@@ -79,3 +79,14 @@ def test_unknown_catalog_dir_and_bad_manifest_give_one_line_errors(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "bad.b3" in lines[0]
+
+
+def test_cli_threshold_default_is_the_graph_default():
+    from dedupe.graph import DEFAULT_THRESHOLD
+    from photoverify.cli import threshold_option
+
+    @threshold_option
+    def probe(threshold):
+        return threshold
+
+    assert probe.__click_params__[0].default == DEFAULT_THRESHOLD

@@ -130,6 +130,21 @@ class Finding:
         return asdict(self)
 
 
+class Verdict:
+    """What a result made of Findings shares: ok while no finding is an error (warnings do not
+    fail a run), and the exit code that follows (0 ok, 1 problems found)."""
+
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
 RELATION_KINDS = ("identical", "same-photo", "derived", "similar", "companion")
 
 

@@ -43,7 +43,7 @@ from dedupe.errors import UsageError
 from dedupe.graph import DEFAULT_THRESHOLD, judge
 from dedupe.index import hex_to_uint64, near_groups
 from dedupe.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
-from dedupe.records import Asset, FileRecord, Finding
+from dedupe.records import Asset, FileRecord, Finding, Verdict
 from dedupe.scan import scan
 from dedupe.timeparse import parse as parse_time
 from dedupe.timeparse import same_second
@@ -133,7 +133,7 @@ class AssetRow:
 
 
 @dataclass
-class AuditResult:
+class AuditResult(Verdict):
     sources: list[str]
     dest: str
     findings: list[Finding]
@@ -145,15 +145,6 @@ class AuditResult:
     ledger: dict[str, Any] | None = None
     apple: dict[str, Any] | None = None
     seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
-
-    @property
-    def exit_code(self) -> int:
-        """0: nothing lost; 1: a loss or failed check (errors); warnings do not fail."""
-        return 0 if self.ok else 1
 
     def to_json(self) -> dict[str, Any]:
         return {

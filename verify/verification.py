@@ -31,7 +31,7 @@ from typing import Any
 
 from dedupe.catalog import Catalog
 from dedupe.errors import UsageError
-from dedupe.records import FileRecord, Finding
+from dedupe.records import FileRecord, Finding, Verdict
 from dedupe.scan import scan
 from verify.decode import DecodeCache, DecodeStats, check_decode
 from verify.expect import Rule, check_against_manifest, check_expectations, load_rules
@@ -43,7 +43,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total); stages: scan
 
 
 @dataclass
-class VerifyResult:
+class VerifyResult(Verdict):
     root: str
     manifest: str
     manifest_format: str
@@ -57,14 +57,6 @@ class VerifyResult:
     digests_reused: int = 0  # files whose BLAKE3 fixity took from the catalog
     seconds: float = 0.0
     records: dict[str, FileRecord] = field(default_factory=dict)  # by finding path; not in JSON
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,6 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 1; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 2; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -36,9 +36,9 @@ from pathlib import Path
 import platformdirs
 
 from .errors import CatalogError
-from .records import FileRecord, Metadata
+from .records import DECODED_FIELDS, FileRecord, Metadata
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -86,6 +86,8 @@ MIGRATIONS: dict[int, str] = {
         counts TEXT NOT NULL
     );
     """,
+    # 2: identical copies found by size take over their decoded facts (dedupe.fingerprint)
+    2: "CREATE INDEX files_size ON files(size);",
 }
 
 _COLUMNS = (
@@ -277,6 +279,26 @@ class Catalog:
     def all_records(self) -> Iterator[FileRecord]:
         for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
             yield _record(row)
+
+    def decoded_facts(self, sizes: Iterable[int]) -> dict[str, dict]:
+        """{BLAKE3: {field: value}} (DECODED_FIELDS) of decoded images and videos of these sizes:
+        what an identical copy found by the scanner can take over instead of decoding again."""
+        sizes = sorted(set(sizes))
+        names = list(DECODED_FIELDS)
+        out: dict[str, dict] = {}
+        for start in range(0, len(sizes), 500):
+            chunk = sizes[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
+                f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
+                "AND decode_ok IS NOT NULL AND kind IN ('image', 'video')",
+                chunk,
+            )
+            for row in rows:
+                facts = dict(zip(names, row[1:], strict=True))
+                facts["decode_ok"] = bool(facts["decode_ok"])
+                out[row[0]] = facts
+        return out
 
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM files").fetchone()[0]

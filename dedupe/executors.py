@@ -32,12 +32,24 @@ def _close_if_mine(reader: MetadataReader, pid: int) -> None:
         reader.close()
 
 
-def fingerprint_batch(batch: list[Candidate], fast: bool = True) -> list[FileRecord]:
-    """Metadata for the whole batch in one exiftool call, then each file's fingerprint."""
+_decoded: dict[str, dict] = {}  # this worker's BLAKE3 -> decoded facts (identical copies)
+DECODED_CACHE_LIMIT = 500_000
+
+
+def fingerprint_batch(
+    batch: list[Candidate], fast: bool = True, known: dict[str, dict] | None = None
+) -> list[FileRecord]:
+    """Metadata for the whole batch in one exiftool call, then each file's fingerprint.
+
+    Identical copies are decoded once: `known` (what the catalog already holds for files of
+    these sizes) and what this worker decoded before are taken over by BLAKE3."""
     from .fingerprint import fingerprint  # decoders load in the workers, not in the CLI
 
+    if len(_decoded) > DECODED_CACHE_LIMIT:
+        _decoded.clear()
+    _decoded.update(known or {})
     metas = _worker_reader().read([c.path for c in batch])
-    return [fingerprint(c, m, fast=fast) for c, m in zip(batch, metas, strict=True)]
+    return [fingerprint(c, m, fast=fast, known=_decoded) for c, m in zip(batch, metas, strict=True)]
 
 
 def default_workers() -> int:

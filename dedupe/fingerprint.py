@@ -20,7 +20,7 @@ import pillow_heif
 from PIL import Image, ImageOps, ImageStat
 
 from .hashing import blake3_file
-from .records import Candidate, FileRecord, Metadata
+from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .sniff import DECODABLE_IMAGES, classify
 
 pillow_heif.register_heif_opener()
@@ -151,8 +151,16 @@ def _guess_kind_from_name(path: str) -> str:
     return "other"
 
 
-def fingerprint(cand: Candidate, meta: Metadata, *, fast: bool = True) -> FileRecord:
-    """Everything about one file, as a FileRecord. Never raises for a bad file."""
+DecodedFacts = dict[str, dict]  # BLAKE3 -> {field in DECODED_FIELDS: value}
+
+
+def fingerprint(
+    cand: Candidate, meta: Metadata, *, fast: bool = True, known: DecodedFacts | None = None
+) -> FileRecord:
+    """Everything about one file, as a FileRecord. Never raises for a bad file.
+
+    `known` maps BLAKE3 digests to the decoded facts of files with those bytes: an identical
+    copy takes them over instead of being decoded again, and what is decoded here is added."""
     rec = FileRecord(
         path=cand.path,
         root=cand.root,
@@ -185,11 +193,24 @@ def fingerprint(cand: Candidate, meta: Metadata, *, fast: bool = True) -> FileRe
             rec.decode_ok, rec.decode_error = False, "empty file (0 bytes)"
         return rec
 
+    if known is not None and kind in ("image", "video") and rec.blake3 in known:
+        for name, value in known[rec.blake3].items():
+            setattr(rec, name, value)
+        return rec
+    _decode(rec, cand.path, meta, fast)
+    if known is not None and kind in ("image", "video"):
+        known[rec.blake3] = {name: getattr(rec, name) for name in DECODED_FIELDS}
+    return rec
+
+
+def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
+    """Decode facts of an image or a video, into the record."""
+    kind, fmt = rec.kind, rec.format
     if kind == "image":
         warning = meta.warning or ""
         truncated = warning if warning.startswith(TRUNCATION_WARNINGS) else None
         if fmt in DECODABLE_IMAGES or fmt is None:
-            facts = image_facts(cand.path, fmt, fast=fast)
+            facts = image_facts(path, fmt, fast=fast)
             rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
             rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
@@ -199,9 +220,8 @@ def fingerprint(cand: Candidate, meta: Metadata, *, fast: bool = True) -> FileRe
             # libheif fills missing HEIC tiles silently; exiftool's structure check does not.
             rec.decode_ok, rec.decode_error = False, f"truncated: {truncated}"
     elif kind == "video":
-        facts = video_facts(cand.path)
+        facts = video_facts(path)
         rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
         rec.duration = facts.duration if facts.duration is not None else meta.duration
         rec.codec = facts.codec
         rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
-    return rec

@@ -54,6 +54,21 @@ class Metadata:
         return {"lat": self.gps_lat, "lon": self.gps_lon}
 
 
+# FileRecord fields that follow from a file's bytes alone (what decoding it found), and so can be
+# taken over from an identical copy instead of decoding that again.
+DECODED_FIELDS = (
+    "width",
+    "height",
+    "duration",
+    "codec",
+    "phash",
+    "dhash",
+    "phash_method",
+    "decode_ok",
+    "decode_error",
+)
+
+
 @dataclass
 class FileRecord:
     """Everything the catalog knows about one file."""

@@ -146,7 +146,9 @@ def scan(
             limit = 4 * max(1, workers or os.cpu_count() or 1)
             while True:
                 for batch in batches:
-                    pending.add(pool.submit(fingerprint_batch, batch, fast))
+                    # the full-decode mode is asked to decode, not to take hashes over
+                    known = catalog.decoded_facts(c.size for c in batch) if fast else None
+                    pending.add(pool.submit(fingerprint_batch, batch, fast, known))
                     if len(pending) >= limit:
                         break
                 if not pending:

@@ -328,7 +328,7 @@ def test_capture_time_priority_prefers_original():
 def test_catalog_is_wal_and_versioned(tmp_path):
     with Catalog(tmp_path / "c.sqlite") as cat:
         assert cat.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert cat.schema_version == 1
+        assert cat.schema_version == 2
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "c.sqlite")
@@ -347,3 +347,63 @@ def test_doctor_reports_tools(tmp_path):
     assert names["exiftool"]["ok"] and names["exiftool"]["version"]
     assert "libheif" in names["libheif (pillow-heif)"]["version"]
     assert data["catalog"].endswith("x.sqlite")
+
+
+def test_version_1_catalog_is_migrated_and_keeps_its_records(corpus, tmp_path):
+    import sqlite3
+
+    from dedupe.catalog import MIGRATIONS
+
+    db_path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(db_path)
+    db.executescript(MIGRATIONS[1])
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / "a.jpg")
+    run_json("scan", str(lib), "--catalog", str(db_path))
+    with Catalog(db_path) as cat:
+        assert cat.schema_version == 2
+        names = {row[1] for row in cat.db.execute("PRAGMA index_list(files)")}
+        assert "files_size" in names and cat.count() == 1
+
+
+def test_identical_copies_take_over_decoded_facts(corpus, tmp_path):
+    heic = corpus / "exif-samples/heic/IMG_5195.HEIC"
+    copy = tmp_path / "copy.HEIC"
+    shutil.copy(heic, copy)
+    st = copy.stat()
+    cand = Candidate(str(copy), str(tmp_path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    with MetadataReader() as reader:
+        meta = reader.read([str(copy)])[0]
+    known: dict = {}
+    first = fingerprint(cand, meta, known=known)
+    assert known[first.blake3]["phash"] == first.phash and first.decode_ok
+    # what is known for these bytes is taken over, not decoded again
+    known[first.blake3] = {**known[first.blake3], "phash": "0123456789abcdef"}
+    again = fingerprint(cand, meta, known=known)
+    assert again.phash == "0123456789abcdef" and again.blake3 == first.blake3
+
+
+def test_a_new_copy_reuses_the_catalog_facts_of_its_original(corpus, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(corpus / "exif-samples/heic/IMG_5195.HEIC", lib / "IMG_5195.HEIC")
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(lib), "--catalog", str(db))
+    with Catalog(db) as cat:  # mark the original's facts, to see them travel
+        cat.db.execute("UPDATE files SET phash = 'fedcba9876543210'")
+        cat.db.commit()
+    shutil.copy(lib / "IMG_5195.HEIC", lib / "IMG_5195 (1).HEIC")
+    run_json("scan", str(lib), "--catalog", str(db))
+    with Catalog(db) as cat:
+        copy = cat.records([str(lib / "IMG_5195 (1).HEIC")])[0]
+    assert copy.phash == "fedcba9876543210" and copy.decode_ok
+    # --full-decode is asked to decode: it takes nothing over
+    os.utime(lib / "IMG_5195 (1).HEIC", ns=(copy.mtime_ns + 10**9, copy.mtime_ns + 10**9))
+    run_json("scan", str(lib), "--catalog", str(db), "--full-decode")
+    with Catalog(db) as cat:
+        decoded = cat.records([str(lib / "IMG_5195 (1).HEIC")])[0]
+    assert decoded.phash not in (None, "fedcba9876543210")

@@ -14,9 +14,9 @@ command -v hashdeep >/dev/null || need+=(hashdeep)
 command -v setpriv >/dev/null || need+=(util-linux)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)  # the HTML report is opened in it by the tests
-fi
-if [ "${1:-}" = "--bench" ]; then
-  for tool in rmlint jdupes fdupes rdfind findimagedupes hyperfine; do
+  command -v strace >/dev/null || need+=(strace)  # counts apply's syncs
+  # the peer tools: the tests read their real output, the benchmarks time them
+  for tool in rmlint jdupes fdupes rdfind findimagedupes; do
     command -v "$tool" >/dev/null || need+=("$tool")
   done
 fi

@@ -41,4 +41,10 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import photoverify, dedupe, verify' 
+if [ "${1:-}" = "--bench" ]; then
+  # the Python peers of the benchmarks; imagededup without torch (only its hashing is used)
+  .venv/bin/python -m pip install -q difPy faiss-cpu PyWavelets scikit-learn tqdm \
+    2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -m pip install -q --no-deps imagededup 2>&1 | grep -v '^WARNING: Location' || true
+fi
 echo "photoverify is set up in .venv (run: .venv/bin/photoverify --help)" >&2

@@ -19,7 +19,7 @@ RESULTS = HERE / "RESULTS.md"
 SECTIONS = HERE / "results"
 CORPUS = HERE.parents[1] / "shared" / "corpus" / "real"
 LIB12 = HERE / "out" / "lib12mp"
-ORDER = ("library", "scan", "phash", "hash", "dupes", "index", "apply", "scale")
+ORDER = ("library", "scan", "phash", "hash", "metadata", "dupes", "index", "apply", "scale")
 
 
 def _capture(module: str, argv: list[str]) -> str:
@@ -38,9 +38,7 @@ def run(name: str, quick: bool) -> str:
     """One benchmark's markdown section."""
     repeat = "1" if quick else "3"
     if name == "scan":
-        out = "## Scan throughput\n\n" + _capture(
-            "bench_scan", [str(CORPUS), "--repeat", repeat]
-        )
+        out = "## Scan throughput\n\n" + _capture("bench_scan", [str(CORPUS), "--repeat", repeat])
         if not quick:
             if not (LIB12 / "truth.json").exists():
                 subprocess.run(
@@ -103,6 +101,9 @@ def run(name: str, quick: bool) -> str:
     if name == "hash":
         dirs = [str(CORPUS)] + ([str(LIB12)] if LIB12.exists() else [])
         return "## Content hashing\n\n" + _capture("bench_hash", [*dirs, "--repeat", repeat])
+    if name == "metadata":
+        dirs = [str(CORPUS)] + ([str(LIB12)] if LIB12.exists() else [])
+        return "## Metadata\n\n" + _capture("bench_metadata", [*dirs, "--repeat", repeat])
     if name == "dupes":
         out = _capture("bench_dupes", ["--from", str(CORPUS), "--repeat", repeat])
         if not quick:

@@ -1,0 +1,95 @@
+"""photoverify's metadata phase beside `exiftool -r -json` on the same files.
+
+    python -m benchmarks.bench_metadata DIR [DIR...] [--repeat 3]
+
+photoverify's phase is what a scan's workers do: one long-lived exiftool (`-stay_open`, through
+pyexiftool) per worker reading batches of 48 files, then the normalization to capture time, GPS,
+camera and ids. It is timed in one worker and in two (as `scan` runs on this 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from benchmarks.timing import machine, run_timed, tree_stats, version
+from dedupe.metadata import TAGS
+from dedupe.scan import BATCH_FILES
+
+PHASE = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+from dedupe.metadata import MetadataReader
+
+def read(paths):
+    with MetadataReader() as reader:
+        for i in range(0, len(paths), {batch}):
+            reader.read(paths[i:i + {batch}])
+    return len(paths)
+
+root, workers = sys.argv[1], int(sys.argv[2])
+paths = sorted(os.path.join(d, n) for d, _, names in os.walk(root) for n in names)
+if workers == 1:
+    read(paths)
+else:
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(read, [paths[i::workers] for i in range(workers)]))
+"""
+
+
+def bench(root: str, repeat: int) -> list[str]:
+    files, size = tree_stats(root)
+    code = PHASE.format(batch=BATCH_FILES)
+    rows = [
+        ("photoverify metadata phase, 1 worker", [sys.executable, "-c", code, root, "1"], (0,)),
+        (
+            "photoverify metadata phase, 2 workers (as scan)",
+            [sys.executable, "-c", code, root, "2"],
+            (0,),
+        ),
+        ("exiftool -r -j (all tags)", ["exiftool", "-r", "-j", "-q", "-q", root], (0, 1)),
+        (
+            "exiftool -r -j -G -n (photoverify's tags)",
+            ["exiftool", "-r", "-j", "-G", "-n", "-q", "-q", *[f"-{t}" for t in TAGS], root],
+            (0, 1),
+        ),
+    ]
+    lines = [
+        f"#### `{root}`: {files} files, {size / 1e6:.0f} MB",
+        "",
+        "| command | median s | files/s | peak RSS MiB |",
+        "|---|---|---|---|",
+    ]
+    times = {}
+    for name, cmd, ok in rows:
+        t, rss = run_timed(cmd, repeat=repeat, ok_codes=ok)
+        times[name] = t
+        lines.append(f"| {name} | {t:.2f} | {files / t:.0f} | {rss / 1024:.0f} |")
+    one, two, et = (times[rows[0][0]], times[rows[1][0]], times[rows[2][0]])
+    lines += [
+        "",
+        f"Ratios: 1 worker / exiftool -r -j = {one / et:.2f}; 2 workers / exiftool -r "
+        f"-j = {two / et:.2f}.",
+        "",
+    ]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dirs", nargs="+")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"Machine: {machine()}  ")
+    print(f"Tools: exiftool {version(['exiftool', '-ver'])}  ")
+    print(
+        f"Command: `python -m benchmarks.bench_metadata {' '.join(args.dirs)} "
+        f"--repeat {args.repeat}`\n"
+    )
+    for d in args.dirs:
+        print("\n".join(bench(os.path.abspath(d), args.repeat)))
+
+
+if __name__ == "__main__":
+    main()

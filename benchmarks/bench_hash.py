@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-from benchmarks.timing import machine, run_timed, tree_stats, version
+from benchmarks.timing import header, run_timed, tree_stats, version
 
 PV = [sys.executable, "-m", "photoverify"]
 
@@ -74,14 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dirs", nargs="+")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"Machine: {machine()}  ")
-    print(
-        f"Tools: {version(['b3sum', '--version'])}, {version(['sha256sum', '--version'])}, "
-        f"{version(['hashdeep', '-V'])} (hashdeep)  "
+    tools = (
+        f"{version(['b3sum', '--version'])}, {version(['sha256sum', '--version'])}, "
+        f"{version(['hashdeep', '-V'])} (hashdeep)"
     )
-    print(
-        f"Command: `python -m benchmarks.bench_hash {' '.join(args.dirs)} --repeat {args.repeat}`\n"
-    )
+    print(header("bench_hash", f"{' '.join(args.dirs)} --repeat {args.repeat}", tools))
     for d in args.dirs:
         print("\n".join(bench(os.path.abspath(d), args.repeat)))
 

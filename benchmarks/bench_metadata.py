@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from benchmarks.timing import machine, run_timed, tree_stats, version
+from benchmarks.timing import header, run_timed, tree_stats, version
 from dedupe.metadata import TAGS
 from dedupe.scan import BATCH_FILES
 
@@ -81,12 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dirs", nargs="+")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"Machine: {machine()}  ")
-    print(f"Tools: exiftool {version(['exiftool', '-ver'])}  ")
-    print(
-        f"Command: `python -m benchmarks.bench_metadata {' '.join(args.dirs)} "
-        f"--repeat {args.repeat}`\n"
-    )
+    tools = f"exiftool {version(['exiftool', '-ver'])}"
+    print(header("bench_metadata", f"{' '.join(args.dirs)} --repeat {args.repeat}", tools))
     for d in args.dirs:
         print("\n".join(bench(os.path.abspath(d), args.repeat)))
 

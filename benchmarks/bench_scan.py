@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 
-from benchmarks.timing import machine, run_timed, tree_stats, version
+from benchmarks.timing import header, run_timed, tree_stats, version
 
 PV = [sys.executable, "-m", "photoverify"]
 
@@ -94,15 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     full_repeat = args.full_repeat or args.repeat
-    print(f"Machine: {machine()}  ")
-    print(
-        f"Tools: {version(['exiftool', '-ver'])} (exiftool), {version(['b3sum', '--version'])}, "
-        f"{version(['sha256sum', '--version'])}  "
+    tools = (
+        f"{version(['exiftool', '-ver'])} (exiftool), {version(['b3sum', '--version'])}, "
+        f"{version(['sha256sum', '--version'])}"
     )
-    print(
-        f"Command: `python -m benchmarks.bench_scan {' '.join(args.dirs)} "
-        f"--repeat {args.repeat} --full-repeat {full_repeat}`\n"
-    )
+    args_text = f"{' '.join(args.dirs)} --repeat {args.repeat} --full-repeat {full_repeat}"
+    print(header("bench_scan", args_text, tools))
     for d in args.dirs:
         print("\n".join(bench_dir(os.path.abspath(d), args.repeat, full_repeat)))
 

@@ -29,6 +29,14 @@ def machine() -> str:
     )
 
 
+def header(module: str, args: str, tools: str) -> str:
+    """The lines every benchmark section starts with: machine, tool versions, exact command."""
+    return (
+        f"Machine: {machine()}  \nTools: {tools}  \n"
+        f"Command: `python -m benchmarks.{module} {args}`\n"
+    )
+
+
 def version(cmd: Sequence[str]) -> str:
     if not shutil.which(cmd[0]):
         return "not installed"

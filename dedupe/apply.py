@@ -14,6 +14,7 @@ Formats: docs/plan-format.md.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import datetime as _dt
@@ -387,10 +388,13 @@ def _has_size(path: str, size: int) -> bool:
 
 
 def _unlink_quiet(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
+
+
+def _mkdir_quiet(path: str) -> None:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path)
 
 
 def _close_quiet(fd: int | None) -> None:
@@ -464,10 +468,7 @@ class _Run:
             probe = os.path.dirname(probe)
         for d in reversed(missing):
             self.journal.write("mkdir", path=d)
-            try:
-                os.mkdir(d)
-            except FileExistsError:
-                pass
+            _mkdir_quiet(d)
             _fsync_dir(os.path.dirname(d))
 
     def run_entry(self, i: int, e: PlanEntry) -> None:
@@ -607,10 +608,7 @@ class _Run:
         e = job.e
         try:
             for d in job.dirs:
-                try:
-                    os.mkdir(d)
-                except FileExistsError:
-                    pass
+                _mkdir_quiet(d)
                 self.dirty_dirs.update((d, os.path.dirname(d)))
             _unlink_quiet(job.tmp)
             digest = self.write_tmp(job)
@@ -1085,10 +1083,8 @@ def undo(journal_path: str | os.PathLike) -> UndoResult:
             if st.unlink and source:
                 if not _restore(source, target, blake3, result):
                     continue
-            if st.placed.get("created"):
-                if not os.path.lexists(target):
-                    pass
-                elif os.path.isfile(target) and hash_file(target)["blake3"] == blake3:
+            if st.placed.get("created") and os.path.lexists(target):
+                if os.path.isfile(target) and hash_file(target)["blake3"] == blake3:
                     os.unlink(target)
                     _fsync_dir(os.path.dirname(target))
                     result.removed += 1

@@ -234,14 +234,18 @@ class MetadataReader:
         self.close()
 
     def close(self) -> None:
+        self._stop()
+        shutil.rmtree(self._links, ignore_errors=True)
+
+    def _stop(self) -> None:
+        """End the exiftool process, whether it is alive or already gone."""
         with warnings.catch_warnings():  # pyexiftool warns when the process already ended
             warnings.simplefilter("ignore")
             try:
                 if self._et.running:
                     self._et.terminate()
-            except Exception:  # noqa: BLE001 - closing a dead process must not mask an error
+            except Exception:  # noqa: BLE001 - ending a dead process must not mask an error
                 pass
-        shutil.rmtree(self._links, ignore_errors=True)
 
     def _argument_for(self, path: str, index: int) -> str:
         path = os.path.abspath(path)
@@ -292,10 +296,7 @@ class MetadataReader:
         return out
 
     def _restart(self) -> None:
-        try:
-            self._et.terminate()
-        except Exception:  # noqa: BLE001
-            pass
+        self._stop()
         self._et.run()
 
     def version(self) -> str:

@@ -416,27 +416,56 @@ def _finding(path: str, severity: str, outcome: str, message: str, **evidence) -
 
 def target_problem(dest: str, target: str) -> str | None:
     """Why `target` would not land inside DEST, or None."""
-    if target.startswith("/") or "\\" in target or (len(target) > 1 and target[1] == ":"):
-        return "absolute target"
-    if any(ord(c) < 32 or ord(c) == 127 for c in target):
-        return "target has control characters"
-    parts = target.split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        return "target has an empty, '.' or '..' component"
-    if name_key(target) in {name_key(n) for n in REPORT_NAMES}:
-        return "target is the name of a report file"
-    real_dest = os.path.realpath(dest)
-    probe = dest
-    for p in parts[:-1]:
-        probe = os.path.join(probe, p)
-        if os.path.islink(probe) and not _inside(os.path.realpath(probe), real_dest):
+    return DestGuard(dest).problem(target)
+
+
+class DestGuard:
+    """Checks targets against one DEST, looking at each folder on disk once.
+
+    A plan's thousands of targets share a few hundred folders; a folder's verdict (a symlink
+    out of DEST on the way, or none) is remembered for the guard's life, one run."""
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+        self.real_dest = os.path.realpath(dest)
+        self.folders: dict[tuple[str, ...], str | None] = {}
+
+    def problem(self, target: str) -> str | None:
+        if target.startswith("/") or "\\" in target or (len(target) > 1 and target[1] == ":"):
+            return "absolute target"
+        if any(ord(c) < 32 or ord(c) == 127 for c in target):
+            return "target has control characters"
+        parts = target.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            return "target has an empty, '.' or '..' component"
+        if name_key(target) in {name_key(n) for n in REPORT_NAMES}:
+            return "target is the name of a report file"
+        why = self.folder_problem(tuple(parts[:-1]))
+        if why:
+            return why
+        final = os.path.join(self.dest, *parts)
+        if os.path.islink(final):
+            return f"{final} is a symlink"
+        return None
+
+    def folder_problem(self, parts: tuple[str, ...]) -> str | None:
+        if parts not in self.folders:
+            self.folders[parts] = self._look(parts)
+        return self.folders[parts]
+
+    def _look(self, parts: tuple[str, ...]) -> str | None:
+        if not parts:
+            return None
+        why = self.folder_problem(parts[:-1])
+        if why:
+            return why
+        parent = os.path.join(self.dest, *parts[:-1])
+        if parts[:-1] and not os.path.lexists(parent):
+            return None  # nothing on disk below here yet: apply makes real folders
+        probe = os.path.join(self.dest, *parts)
+        if os.path.islink(probe) and not _inside(os.path.realpath(probe), self.real_dest):
             return f"{probe} is a symlink out of the destination"
-        if not os.path.lexists(probe):
-            break
-    final = os.path.join(dest, *parts)
-    if os.path.islink(final):
-        return f"{final} is a symlink"
-    return None
+        return None
 
 
 def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
@@ -445,10 +474,11 @@ def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
     check_dest_outside_roots(plan.dest, plan.roots, real=True)
     findings: list[Finding] = []
     seen: dict[str, str] = {}
+    guard = DestGuard(plan.dest)
     for e in plan.entries:
         if e.target is None:
             continue
-        why = target_problem(plan.dest, e.target)
+        why = guard.problem(e.target)
         if why:
             findings.append(_finding(e.source, "error", "escapes-dest", f"{e.target}: {why}"))
         if e.action in WRITES:

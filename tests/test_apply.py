@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from dedupe.apply import CRASH_ENV, CRASH_FILE_ENV, TMP_SUFFIX, apply_plan, read_journal, undo
+from dedupe.apply import (
+    CRASH_ENV,
+    CRASH_FILE_ENV,
+    TMP_SUFFIX,
+    _copy_into,
+    apply_plan,
+    read_journal,
+    undo,
+)
 from dedupe.catalog import Catalog
 from dedupe.errors import EnvironmentProblem, PlanError
 from dedupe.hashing import hash_file
@@ -357,7 +365,7 @@ def test_sigkill_at_any_journal_step_then_rerun_finishes_the_same(setup, templat
     for n in points:
         kill_then_finish(plan_path, {"crash_after": n}, reference, ref_files, rnd)
     # the file steps between journal records: after a tmp is written, after a batch's sync,
-    # while a target and its tmp are both linked, after a tmp is gone but before `placed`
+    # once a target is named (renamed, or linked while its tmp exists), before `placed`
     files_per_batch = ops.index("synced") - ops.index("batch") - 1
     first_batch = 3 * files_per_batch + 1
     points = sorted(set(range(1, first_batch + 2)) | set(rnd.sample(range(first_batch, 90), 6)))
@@ -441,6 +449,48 @@ def test_sigkill_during_move_then_resume_and_undo(setup):
             assert hash_file(dest / e.target)["blake3"] == before[e.source]
     undo(str(plan_path) + ".journal")
     assert source_hashes(src) == before and not dest.exists()
+
+
+def test_undo_of_a_killed_run_removes_targets_whose_placed_record_was_lost(setup):
+    """Killed just after naming a batch's first target: its `placed` record never reached the
+    journal (unsynced records wait for the next synced one). Undo, without a resume first,
+    still removes it: the target was announced while free and holds the announced bytes."""
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    # file steps of the first batch: BATCH tmps written, the sync, then the first target named
+    killed = run_apply(plan_path, batch_files=BATCH, crash_at_step=BATCH + 2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    named = [p for p in dest.rglob("*") if p.is_file() and TMP_SUFFIX not in p.name]
+    assert len(named) == 1
+    ops = [r["op"] for r in read_journal(str(plan_path) + ".journal")]
+    assert "placed" not in ops and "batch" in ops
+    u = undo(str(plan_path) + ".journal")
+    assert u.removed == 1 and u.left == 0
+    assert not [p for p in dest.rglob("*") if p.is_file()]
+    assert source_hashes(src) == before
+
+
+@pytest.mark.parametrize("where", ["same filesystem", "tmpfs"])
+def test_copy_into_gives_the_bytes_and_the_hash_of_the_copy(tmp_path, corpus, where):
+    """The kernel copy (copy_file_range) on one filesystem; across filesystems, where the kernel
+    refuses it (EXDEV), the read/write loop. Either way the digest is the copy's."""
+    folder = tmp_path if where == "same filesystem" else Path("/dev/shm")
+    if not folder.is_dir():
+        pytest.skip("no /dev/shm here")
+    photo = max(corpus.rglob("*.HEIC"), key=lambda p: p.stat().st_size)
+    contents = {"empty": b"", "one byte": b"x", photo.name: photo.read_bytes()}
+    for name, data in contents.items():
+        src = folder / f"photoverify-test-{os.getpid()}-{name}"
+        src.write_bytes(data)
+        dst = tmp_path / f"copy of {name}"
+        fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            digest = _copy_into(str(src), fd, bytearray(1 << 20))
+        finally:
+            os.close(fd)
+            src.unlink()
+        assert dst.read_bytes() == data, name
+        assert digest == hash_file(dst)["blake3"], name
 
 
 # ---- a full disk -------------------------------------------------------------------------------

@@ -523,10 +523,10 @@ class _Batch:
     jobs: list[_Job]
     pending: dict[_Job, Future] = field(default_factory=dict)
     results: dict[_Job, tuple[str | None, BaseException | None]] = field(default_factory=dict)
+    tmps: set[str] = field(init=False)
 
-    @property
-    def tmps(self) -> set[str]:
-        return {j.tmp for j in self.jobs}
+    def __post_init__(self) -> None:
+        self.tmps = {j.tmp for j in self.jobs}
 
     def wait(self) -> None:
         for job, future in self.pending.items():

@@ -284,6 +284,14 @@ def test_two_long_names_with_one_content_share_a_tmp_name_but_not_a_batch(setup)
     for e in movs:
         assert hash_file(dest / e["target"])["blake3"] == e["blake3"]
     assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
+    # one file per batch: the second would be written while the first's batch is in flight
+    undo(str(plan_path) + ".journal")
+    os.unlink(str(plan_path) + ".journal")
+    again = run_apply(plan_path, batch_files=1)
+    assert again.returncode == 0 and json.loads(again.stdout)["ok"], again.stderr
+    for e in movs:
+        assert hash_file(dest / e["target"])["blake3"] == e["blake3"]
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
 
 
 def test_reflink_is_clear_about_support_and_reflink_or_copy_works(setup):

@@ -70,9 +70,9 @@ SPACE_MARGIN = 16 * 1024 * 1024
 # a batch shares one journal fsync and one data sync; a crash redoes at most one batch
 BATCH_FILES = 256  # also bounds the tmp files held open until the sync
 BATCH_BYTES = 64 * 1024 * 1024
-# threads copying and hashing a batch's files: more than the cores, because sources that are
-# not in memory keep them waiting on the disk (4 beat 2 by 15% from a cold cache, and cost
-# nothing from a warm one, on a 2-core machine: benchmarks/results/apply.md)
+# threads copying and hashing a batch's files (apply --threads): more than the cores, because
+# sources that are not in memory keep them waiting on the disk (4 beat 2 by 15% from a cold
+# cache, and cost nothing from a warm one, on a 2-core machine with an SSD-backed disk)
 WRITERS = 4
 FULL = (errno.ENOSPC, errno.EDQUOT)
 # copy_file_range refusing a pair of files (other filesystems on old kernels, special files)
@@ -535,7 +535,9 @@ class _Batch:
 
 
 class _Run:
-    def __init__(self, plan: Plan, plan_path: str, mode: str, journal: Journal, states, progress):
+    def __init__(
+        self, plan: Plan, plan_path: str, mode: str, journal: Journal, states, progress, threads
+    ):
         self.plan, self.plan_path, self.mode = plan, plan_path, mode
         self.dest = os.path.abspath(plan.dest)
         self.journal, self.states, self.progress = journal, states, progress
@@ -550,6 +552,7 @@ class _Run:
         self.batches = 0
         self.pending_dirs: set[str] = set()  # folders the queued batch will create
         self.batch_tmps: set[str] = set()
+        self.threads = threads
         self.local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self.inflight: _Batch | None = None  # announced, being written on the pool
@@ -787,7 +790,7 @@ class _Run:
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="photoverify-apply")
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="photoverify-apply")
         return self._pool
 
     def close(self) -> None:
@@ -1082,6 +1085,7 @@ def apply_plan(
     dry_run: bool = False,
     force_space: bool = False,
     progress: Progress | None = None,
+    threads: int | None = None,
 ) -> ApplyResult:
     """Carry out the plan at `plan_path`; running it again after a crash finishes the job."""
     started = time.perf_counter()
@@ -1156,7 +1160,7 @@ def apply_plan(
             dest=dest,
             time=_now(),
         )
-        run = _Run(plan, plan_path, mode, journal, states, progress)
+        run = _Run(plan, plan_path, mode, journal, states, progress, threads or WRITERS)
         if not os.path.isdir(dest):
             run.makedirs(dest)
         for i, e in enumerate(plan.entries):

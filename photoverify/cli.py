@@ -525,12 +525,21 @@ def plan(
 )
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 @click.option("--force-space", is_flag=True, help="Start even if DEST looks too small.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Files copied at once; 1 suits a source on a spinning disk, where parallel reads seek.",
+)
 @json_option
-def apply(plan_path, mode, dry_run, force_space, as_json) -> None:
+def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
     from dedupe.apply import apply_plan
 
-    result = apply_plan(plan_path, mode=mode, dry_run=dry_run, force_space=force_space)
+    result = apply_plan(
+        plan_path, mode=mode, dry_run=dry_run, force_space=force_space, threads=threads
+    )
     data = result.to_json()
     if as_json:
         render.print_json(data)

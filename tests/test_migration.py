@@ -31,7 +31,7 @@ def test_plan_apply_audit_on_a_generated_library(tmp_path):
     originals = [e for e in plan["entries"] if posixpath.basename(e["source"]).startswith("IMG_O")]
     assert originals and all(e["action"] == "companion" for e in originals)  # IMG_O1234.AAE
     assert run_cli("plan", "--check", str(tmp_path / "plan.json"), "--catalog", db).returncode == 0
-    applied = run_json("apply", str(tmp_path / "plan.json"))
+    applied = run_json("apply", str(tmp_path / "plan.json"), "--threads", "1")
     assert applied["ok"] is True
     audit = run_json("audit", str(lib), "--against", str(dest), "--catalog", db)
     errors = [f for f in audit["findings"] if f["severity"] == "error"]

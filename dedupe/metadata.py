@@ -8,8 +8,10 @@ a symlink with a plain name in a private temporary folder.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import select
 import shutil
 import tempfile
 import warnings
@@ -209,6 +211,28 @@ def normalize(tags: dict[str, Any], error: str | None = None) -> Metadata:
 _STDERR_LINE = re.compile(r"^Error: (.*) - (/.*)$")
 
 
+def _read_answer(fd: int, b_endswith: bytes, block_size: int) -> bytes:
+    """pyexiftool's pipe reader, except that an exiftool which ends before it has answered is
+    an error instead of an endless loop at 100% CPU (its reader never checks for end of file:
+    sylikc/pyexiftool pull request #81, open). Same contract: read until the stripped output
+    ends with `b_endswith`."""
+    chunks: list[bytes] = []
+    tail = b""
+    keep = len(b_endswith) + 4
+    while not tail.strip().endswith(b_endswith):
+        select.select([fd], [], [])
+        data = os.read(fd, block_size)
+        if not data:
+            raise OSError(errno.EPIPE, "exiftool ended before it answered")
+        chunks.append(data)
+        tail = (tail + data)[-keep:]
+    return b"".join(chunks)
+
+
+if hasattr(exiftool.exiftool, "_read_fd_endswith"):  # versions with the endless loop
+    exiftool.exiftool._read_fd_endswith = _read_answer
+
+
 class MetadataReader:
     """A long-lived exiftool process. Use as a context manager, or call close()."""
 
@@ -266,6 +290,7 @@ class MetadataReader:
         """Metadata of each path, in order. A file exiftool cannot read gets `error` set."""
         if not paths:
             return []
+        self._ensure_running()
         args = [self._argument_for(p, i) for i, p in enumerate(paths)]
         try:
             results = self._et.execute_json(*[f"-{t}" for t in TAGS], *args)
@@ -294,6 +319,24 @@ class MetadataReader:
             if arg.startswith(self._links):
                 os.unlink(arg)
         return out
+
+    @property
+    def pid(self) -> int | None:
+        """exiftool's process id while it runs."""
+        process = getattr(self._et, "_process", None)
+        return process.pid if process is not None and self.alive() else None
+
+    def alive(self) -> bool:
+        """Whether exiftool is still running. pyexiftool asks Linux to end it when the *thread*
+        that started it ends (PR_SET_PDEATHSIG), so a reader kept past that thread finds it
+        gone."""
+        with warnings.catch_warnings():  # pyexiftool warns when it finds the process gone
+            warnings.simplefilter("ignore")
+            return bool(self._et.running)
+
+    def _ensure_running(self) -> None:
+        if not self.alive():
+            self._restart()
 
     def _restart(self) -> None:
         self._stop()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+import warnings
 from datetime import datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe.metadata import normalize, normalize_datetime
+from dedupe.metadata import MetadataReader, normalize, normalize_datetime
 from dedupe.timeparse import parse, seconds_apart
 
 moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2099, 12, 31))
@@ -66,3 +71,41 @@ def test_normalize_reads_apple_ids_and_gps():
     assert normalize({"Composite:GPSLatitude": 95.0, "Composite:GPSLongitude": 1.0}).gps is None
     newer = normalize({"MakerNotes:ContentIdentifier": "ABC"})
     assert newer.content_id == "ABC"
+
+
+def test_a_reader_outlives_the_thread_that_started_exiftool(corpus):
+    """pyexiftool's exiftool gets SIGTERM when the thread that started it ends; a reader kept
+    past that thread (as a caller's own thread pool would) starts it again, quietly, and reads
+    the whole batch."""
+    paths = sorted(str(p) for p in corpus.rglob("*.jpg"))[:5]
+    with MetadataReader() as reader:
+        worker = threading.Thread(target=reader.read, args=(paths[:1],))
+        worker.start()
+        worker.join()
+        deadline = time.monotonic() + 10
+        while reader.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not reader.alive()  # ended with its thread
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            metas = reader.read(paths)
+        assert not [w for w in caught if "died" in str(w.message)]
+        assert all(m.error is None and m.width for m in metas)
+
+
+def test_exiftool_killed_mid_read_is_restarted_not_waited_for_forever(corpus):
+    """pyexiftool alone spins forever on the pipe of an exiftool that died mid-answer."""
+    paths = sorted(str(p) for p in corpus.rglob("*") if p.is_file()) * 4  # a few seconds
+    with MetadataReader() as reader:
+        reader.read(paths[:1])
+        killer = threading.Timer(0.3, os.kill, (reader.pid, signal.SIGKILL))
+        out: list = []
+        worker = threading.Thread(target=lambda: out.append(reader.read(paths)), daemon=True)
+        killer.start()
+        worker.start()
+        worker.join(300)
+        assert not worker.is_alive(), "read never returned after exiftool was killed"
+        metas = out[0]
+        assert len(metas) == len(paths)
+        read = [m for m in metas if m.error is None]
+        assert len(read) > 0.9 * len(paths)  # re-read one by one after the restart

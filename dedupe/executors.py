@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from .metadata import MetadataReader
 from .records import Candidate, FileRecord
@@ -21,6 +21,9 @@ def _worker_reader() -> MetadataReader:
     """One long-lived exiftool per worker process, started on first use. A forked worker
     inherits its parent's reader object, whose pipes it must not share: it starts its own."""
     global _reader, _reader_pid
+    if _reader is not None and _reader_pid == os.getpid() and not _reader.alive():
+        _reader.close()  # ended with the thread that started it (see MetadataReader)
+        _reader = None
     if _reader is None or _reader_pid != os.getpid():
         _reader, _reader_pid = MetadataReader(), os.getpid()
         atexit.register(_close_if_mine, _reader, _reader_pid)
@@ -58,9 +61,24 @@ def default_workers() -> int:
     )
 
 
+class InlineExecutor(Executor):
+    """Runs each call when it is submitted, in the submitting thread (workers == 0).
+
+    Not a one-thread pool: exiftool, started through pyexiftool, is ended by Linux when the
+    thread that started it ends, and a pool's thread ends with the pool."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, as a pool does
+            future.set_exception(exc)
+        return future
+
+
 def local_executor(workers: int | None = None) -> Executor:
-    """A process pool of `workers` processes; with workers == 0, threads in this process
+    """A process pool of `workers` processes; with workers == 0, this process and thread
     (for debugging and for platforms where forking is unwelcome)."""
     if workers == 0:
-        return ThreadPoolExecutor(max_workers=1)
+        return InlineExecutor()
     return ProcessPoolExecutor(max_workers=workers or default_workers())

@@ -9,7 +9,6 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 
 from .catalog import Catalog
-from .executors import fingerprint_batch, local_executor
 from .records import Candidate, FileRecord
 from .walk import WalkError, walk
 
@@ -138,6 +137,10 @@ def scan(
     if progress:
         progress(0, 0, len(todo), total_bytes)
     if todo:
+        # the pool and exiftool load only when there is work: an unchanged tree is re-scanned
+        # in the time it takes to walk it
+        from .executors import fingerprint_batch, local_executor
+
         own = executor is None
         pool = executor or local_executor(workers)
         try:

@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 stdout = Console(highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
@@ -35,22 +28,41 @@ def _rate(value: float, unit: str) -> str:
 
 @contextmanager
 def scan_progress(quiet: bool):
-    """A progress callback for dedupe.scan: files/s and bytes/s, on standard error."""
+    """A progress callback for dedupe.scan: files/s and bytes/s, on standard error. The bar
+    appears once there are files to fingerprint (none on a re-scan of an unchanged tree)."""
     if quiet:
         yield None
         return
-    columns = (
-        TextColumn("[bold]scan"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[files_rate]}"),
-        TextColumn("{task.fields[bytes_rate]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=stderr, transient=True) as bar:
-        task = bar.add_task("scan", total=None, files_rate="", bytes_rate="")
+    with ExitStack() as stack:
+        state: dict[str, Any] = {}
+
+        def start():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            columns = (
+                TextColumn("[bold]scan"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[files_rate]}"),
+                TextColumn("{task.fields[bytes_rate]}"),
+                TimeRemainingColumn(),
+            )
+            bar = stack.enter_context(Progress(*columns, console=stderr, transient=True))
+            task = bar.add_task("scan", total=None, files_rate="", bytes_rate="")
+            state.update(bar=bar, task=task)
 
         def update(files: int, nbytes: int, total_files: int, total_bytes: int) -> None:
+            if not state:
+                if not total_files:
+                    return
+                start()
+            bar, task = state["bar"], state["task"]
             elapsed = bar.tasks[0].elapsed or 1e-9
             bar.update(
                 task,

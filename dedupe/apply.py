@@ -765,7 +765,11 @@ class _Run:
                 self.journal.write("failed", i=job.i, error="ENOSPC")
                 return "full"
             self.journal.write("failed", i=job.i, error=str(exc))
-            self.fail(job.i, e, "write-failed", f"cannot write {job.target}: {exc.strerror or exc}")
+            if exc.filename == e.source:
+                self.fail(job.i, e, "source-unreadable", f"cannot read: {exc.strerror or exc}")
+            else:
+                why = exc.strerror or exc
+                self.fail(job.i, e, "write-failed", f"cannot write {job.target}: {why}")
             return "failed"
         if job.copied:
             self.bytes_written += e.size
@@ -888,7 +892,10 @@ class _Run:
                 self.journal.write("failed", i=i, error="ENOSPC")
                 raise _no_space(target, e.source) from None
             self.journal.write("failed", i=i, error=str(exc))
-            self.fail(i, e, "write-failed", f"cannot write {target}: {exc.strerror or exc}")
+            if exc.filename == e.source:
+                self.fail(i, e, "source-unreadable", f"cannot read: {exc.strerror or exc}")
+            else:
+                self.fail(i, e, "write-failed", f"cannot write {target}: {exc.strerror or exc}")
             return
         if digest != e.blake3:
             _unlink_quiet(tmp)

@@ -459,6 +459,33 @@ def test_sigkill_during_move_then_resume_and_undo(setup):
     assert source_hashes(src) == before and not dest.exists()
 
 
+def test_an_unreadable_source_fails_alone_and_a_rerun_finishes(setup):
+    """A source that cannot be read (mode 000, read on a worker thread) becomes a one-line
+    finding naming it; the rest is copied, no tmp is left, and once readable a rerun copies it."""
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    plan = read_plan(plan_path)
+    locked = next(Path(e.source) for e in plan.entries if e.action == "keep")
+    locked.chmod(0)
+    root = os.geteuid() == 0
+    drop = "-dac_override,-dac_read_search"
+    wrap = ("setpriv", "--bounding-set", drop, "--inh-caps", drop) if root else ()
+    try:
+        run = run_apply(plan_path, wrap=wrap)
+    finally:
+        locked.chmod(0o644)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert not result["ok"] and result["fates"]["failed"] == 1
+    (finding,) = result["findings"]
+    assert finding["path"] == str(locked) and finding["outcome"] == "source-unreadable"
+    assert finding["message"] == "cannot read: Permission denied"
+    assert not list(dest.rglob(f"*{TMP_SUFFIX}"))
+    again = apply_plan(plan_path)
+    assert again.ok and again.fates.get("failed", 0) == 0
+    assert_dest_matches_plan(plan_path, before)
+
+
 def test_undo_of_a_killed_run_removes_targets_whose_placed_record_was_lost(setup):
     """Killed just after naming a batch's first target: its `placed` record never reached the
     journal (unsynced records wait for the next synced one). Undo, without a resume first,

@@ -230,3 +230,15 @@ def test_apple_date_format():
 
     moment = datetime(2022, 6, 4, 12, 11, tzinfo=UTC)
     assert _apple_date(moment) == "Saturday June 4,2022 12:11 PM GMT"
+
+
+def test_full_size_heics_carry_an_iphone_thumbnail(tmp_path):
+    """As real iPhone HEICs do (the corpus's carry a 320-pixel one): scans of the 12 MP library
+    then take the thumbnail path a real library takes. The small library's stay without."""
+    from benchmarks.library.render import save_still
+
+    picture = Image.radial_gradient("L").convert("RGB")
+    save_still(picture.resize((2400, 1800)), tmp_path / "big.HEIC", "HEIC", 65, None)
+    save_still(picture.resize((1024, 768)), tmp_path / "small.HEIC", "HEIC", 65, None)
+    assert pillow_heif.open_heif(tmp_path / "big.HEIC").info["thumbnails"] == [320]
+    assert pillow_heif.open_heif(tmp_path / "small.HEIC").info["thumbnails"] == []

@@ -33,6 +33,10 @@ pillow_heif.register_heif_opener()
 HEIC_QUALITY = 65
 # ultrafast keeps a 12 MP HEIC at ~1.5 s instead of ~8 s; x265 output is still deterministic.
 HEIC_ENCODER = {"preset": "ultrafast"}
+# full-size camera HEICs carry the 320-pixel thumbnail an iPhone writes (as the real iPhone
+# HEICs of the corpus do); the small library (1024 px) and downscales keep none, as before
+THUMBNAIL_BOX = 320
+THUMBNAIL_ABOVE = 2048
 APPLE_MAKERNOTE_VERSION = 14
 FFMPEG = shutil.which("ffmpeg")
 # pHashes for the distinctness check are taken on a render this small: pHash looks at 32x32.
@@ -72,6 +76,8 @@ def save_still(img: Image.Image, path: Path, fmt: str, quality: int, exif: bytes
     path.parent.mkdir(parents=True, exist_ok=True)
     extra = {"exif": exif} if exif else {}
     if fmt == "HEIC":
+        if max(img.size) > THUMBNAIL_ABOVE:
+            extra["thumbnails"] = [THUMBNAIL_BOX]
         img.save(path, format="HEIF", quality=quality, enc_params=HEIC_ENCODER, **extra)
     elif fmt == "JPEG":
         img.save(path, format="JPEG", quality=quality, **extra)

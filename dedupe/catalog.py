@@ -12,7 +12,9 @@ files — one row per file ever scanned and still present
   format TEXT             sniffed from the bytes: JPEG, HEIC, PNG, MOV, MP4, XMP, AAE, ...
   width, height INTEGER   as shown (EXIF orientation applied)
   duration REAL, codec TEXT            video
-  phash, dhash TEXT       64-bit perceptual hashes as 16 hex characters; phash_method
+  phash, dhash TEXT       64-bit perceptual hashes as 16 hex characters (a video's: of its
+                          first frame); phash_method (jpeg-draft, heic-thumbnail, full,
+                          video-first-frame)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
   captured_at TEXT        ISO 8601 with sub-seconds and offset when known
   gps_lat, gps_lon REAL, make, model, software, content_id, burst_id, image_unique_id TEXT
@@ -251,13 +253,16 @@ class Catalog:
 
     # --- reading -------------------------------------------------------------------------
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
-        """{path: (size, mtime_ns, inode, had_error)} of every file cataloged under root."""
+        """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root. Stale: to
+        be fingerprinted again even if unchanged (it had an error, or it is a video cataloged
+        before videos got first-frame hashes)."""
         out = {}
-        for path, size, mtime, inode, error in self.db.execute(
-            "SELECT path, size, mtime_ns, inode, error FROM files WHERE path >= ? AND path < ?",
+        for path, size, mtime, inode, stale in self.db.execute(
+            "SELECT path, size, mtime_ns, inode, error IS NOT NULL OR (kind = 'video' AND "
+            "decode_ok = 1 AND phash_method IS NULL) FROM files WHERE path >= ? AND path < ?",
             _prefix_range(root),
         ):
-            out[os.fsdecode(path)] = (size, mtime, inode, error is not None)
+            out[os.fsdecode(path)] = (size, mtime, inode, bool(stale))
         return out
 
     def records(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> list[FileRecord]:
@@ -291,7 +296,8 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
                 f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                "AND decode_ok IS NOT NULL AND kind IN ('image', 'video')",
+                "AND decode_ok IS NOT NULL AND kind IN ('image', 'video') "
+                "AND NOT (kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)",
                 chunk,
             )
             for row in rows:

@@ -114,10 +114,16 @@ class VideoFacts:
     codec: str | None
     decode_ok: bool
     decode_error: str | None
+    phash: str | None = None  # of the first frame, as stored (rotation metadata not applied)
+    dhash: str | None = None
+
+
+VIDEO_HASH_METHOD = "video-first-frame"
 
 
 def video_facts(path: str) -> VideoFacts:
-    """Container and first-frame check through PyAV (full play-through is verify's job)."""
+    """Container and first-frame check through PyAV (full play-through is verify's job), and
+    perceptual hashes of that first frame: a re-encoded copy starts on the same picture."""
     import av
 
     try:
@@ -133,11 +139,11 @@ def video_facts(path: str) -> VideoFacts:
                 duration = container.duration / av.time_base
             codec = stream.codec_context.name
             width, height = stream.codec_context.width, stream.codec_context.height
-            for _frame in container.decode(stream):
-                break
-            else:
+            frame = next(iter(container.decode(stream)), None)
+            if frame is None:
                 return VideoFacts(width, height, duration, codec, False, "no frame decodes")
-            return VideoFacts(width, height, duration, codec, True, None)
+            ph, dh = _hashes(frame.to_image())
+            return VideoFacts(width, height, duration, codec, True, None, ph, dh)
     except Exception as exc:  # noqa: BLE001
         return VideoFacts(None, None, None, None, False, _describe(exc))
 
@@ -225,3 +231,5 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
         rec.duration = facts.duration if facts.duration is not None else meta.duration
         rec.codec = facts.codec
         rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
+        rec.phash, rec.dhash = facts.phash, facts.dhash
+        rec.phash_method = VIDEO_HASH_METHOD if facts.decode_ok else None

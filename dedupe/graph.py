@@ -136,6 +136,42 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     return None
 
 
+VIDEO_DURATION_SLACK = 0.5  # seconds, or 2% of the longer video, whichever is more
+
+
+def durations_agree(a: FileRecord, b: FileRecord) -> bool | None:
+    if not (a.duration and b.duration):
+        return None
+    return abs(a.duration - b.duration) <= max(
+        VIDEO_DURATION_SLACK, 0.02 * max(a.duration, b.duration)
+    )
+
+
+def judge_video(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
+    """The relation between two videos, or None. Pure. A re-encoded video starts on the same
+    picture and lasts as long: first frames judged as photos are (`judge`: capture times and
+    camera ids still decide between the same recording and a similar one), and durations that
+    agree. Without both durations it is never the same recording."""
+    if a.kind != "video" or b.kind != "video":
+        return None
+    agree = durations_agree(a, b)
+    if agree is False:
+        return None
+    rel = judge(a, b, threshold)
+    if rel is None:
+        return None
+    ev = {**rel.evidence, "compared": "first frames", "duration": _seconds(a, b)}
+    kind = rel.kind if agree or rel.kind != "same-photo" else "similar"
+    return Relation(rel.a, rel.b, kind, ev)
+
+
+def _seconds(a: FileRecord, b: FileRecord) -> str:
+    def show(d: float | None) -> str:
+        return "unknown" if d is None else f"{d:.2f} s"
+
+    return f"{show(a.duration)} vs {show(b.duration)}"
+
+
 def _is_flat(r: FileRecord) -> bool:
     """Decoded, with no detail to hash (a blank frame): looks cannot tell such pictures apart."""
     return bool(r.decode_ok) and r.kind == "image" and not r.phash
@@ -215,6 +251,13 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
     images.sort(key=lambda r: os.fsencode(r.path))
     for i, j in sorted(_candidate_pairs(images, options.threshold)):
         rel = judge(images[i], images[j], options.threshold)
+        if rel is not None:
+            relations.append(rel)
+    # Videos only ever meet videos: a Live Photo's still looks like its own motion's first frame.
+    videos = [g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].phash]
+    videos.sort(key=lambda r: os.fsencode(r.path))
+    for i, j in sorted(_candidate_pairs(videos, options.threshold)):
+        rel = judge_video(videos[i], videos[j], options.threshold)
         if rel is not None:
             relations.append(rel)
     return relations

@@ -101,7 +101,10 @@ def scan(
             known.update(catalog.stats_under(root))
         else:
             for rec in catalog.records([root]):
-                known[rec.path] = (rec.size, rec.mtime_ns, rec.inode, rec.error is not None)
+                stale = rec.error is not None or (
+                    rec.kind == "video" and rec.decode_ok is True and rec.phash_method is None
+                )
+                known[rec.path] = (rec.size, rec.mtime_ns, rec.inode, stale)
 
     todo: list[Candidate] = []
     seen: set[str] = set()

@@ -14,7 +14,7 @@ import pytest
 from conftest import run_cli, run_json
 from hypothesis import given
 from hypothesis import strategies as st
-from media import convert, exiftool
+from media import convert, exiftool, make_video, transcode
 
 from dedupe.catalog import Catalog
 from dedupe.records import FileRecord, Finding, Metadata
@@ -250,6 +250,24 @@ def test_two_source_copies_and_one_in_dest_is_merged(corpus, tmp_path):
     assert rows["b/IMG_5195-small.jpg"].outcome == "merged"
     assert rows["b/IMG_5195-small.jpg"].match == "same-photo"
     assert result.findings == [] and result.counts["merged"] == 2
+
+
+def test_a_video_transcoded_with_its_metadata_stripped_is_converted(corpus, tmp_path):
+    """No ContentIdentifier and no capture time on either side: the first frames and the
+    durations still tell that the MP4 in DEST is the MOV from the source."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    gps = corpus / "exif-samples/jpg/gps"
+    make_video(src / "clip.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0010.jpg")
+    make_video(src / "gone.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0012.jpg")
+    transcode(src / "clip.MOV", dst / "clip.mp4", size=(160, 120))
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        result = audit_libraries([str(src)], str(dst), catalog=cat)
+    rows = {Path(r.source).name: r for r in result.assets}
+    assert rows["clip.MOV"].outcome == "converted" and rows["clip.MOV"].match == "first-frame"
+    assert rows["clip.MOV"].dest == str(dst / "clip.mp4")
+    assert rows["gone.MOV"].outcome == "missing"
 
 
 def test_overlapping_trees_are_refused(source, tmp_path):

@@ -12,10 +12,10 @@ import pytest
 from conftest import run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from media import convert, exiftool, make_video
+from media import convert, exiftool, make_video, transcode
 
 from dedupe.catalog import Catalog
-from dedupe.graph import DupesOptions, find_duplicates, judge
+from dedupe.graph import DupesOptions, find_duplicates, judge, judge_video
 from dedupe.records import FileRecord, Metadata
 from dedupe.scan import scan
 
@@ -233,3 +233,67 @@ def test_flat_pictures_match_only_on_metadata_proof():
     assert judge(flat(0, t=t), flat(1, t="2020-01-01T00:00:01.50"), 10) is None
     result = find_duplicates([flat(0, "A"), flat(1, "A"), flat(2)])
     assert [len(c.members) for c in result.clusters] == [2]
+
+
+# ---- videos: the same recording in other bytes ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(corpus, tmp_path_factory):
+    """A clip (a pan across a real photo), its transcode (MPEG-4 in MP4 at half the size, as an
+    export makes), a clip across another photo, and a shorter clip that starts on the same
+    picture; scanned for real."""
+    lib = tmp_path_factory.mktemp("clips")
+    (lib / "export").mkdir()
+    gps = corpus / "exif-samples/jpg/gps"
+    make_video(lib / "clip.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0010.jpg")
+    transcode(lib / "clip.MOV", lib / "export/clip.mp4", size=(160, 120))
+    make_video(lib / "other.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0012.jpg")
+    make_video(lib / "short.MOV", seconds=1, size=(320, 240), photo=gps / "DSCN0010.jpg")
+    with Catalog(tmp_path_factory.mktemp("db") / "c.sqlite") as cat:
+        scan([str(lib)], cat)
+        recs = {Path(r.path).relative_to(lib).as_posix(): r for r in cat.all_records()}
+    return lib, recs
+
+
+def test_a_transcoded_video_is_the_same_recording(clips):
+    lib, recs = clips
+    clip, mp4 = recs["clip.MOV"], recs["export/clip.mp4"]
+    assert clip.phash and mp4.phash and clip.phash_method == "video-first-frame"
+    assert clip.format != mp4.format and clip.codec != mp4.codec
+    rel = judge_video(clip, mp4, 10)
+    assert rel is not None and rel.kind == "same-photo", rel
+    assert rel.evidence["compared"] == "first frames"
+    # another picture, or the same start but another length: not the same recording
+    assert judge_video(clip, recs["other.MOV"], 10) is None
+    assert judge_video(clip, recs["short.MOV"], 10) is None
+    result = find_duplicates(list(recs.values()))
+    (cluster,) = result.clusters
+    assert {m.path for m in cluster.members} == {clip.path, mp4.path}
+
+
+def test_videos_are_never_related_to_pictures(clips):
+    """A Live Photo's still looks like its motion's first frame: they are companions (an
+    asset), never duplicates of each other."""
+    lib, recs = clips
+    clip = recs["clip.MOV"]
+    still = replace(clip, path=str(lib / "clip.JPG"), kind="image", format="JPEG", blake3="f" * 64)
+    assert judge_video(clip, still, 10) is None
+    result = find_duplicates([clip, still])
+    assert result.clusters == () and result.related == ()
+
+
+def test_videos_cataloged_before_frame_hashes_are_fingerprinted_again(clips, tmp_path):
+    lib, _ = clips
+    db = tmp_path / "c.sqlite"
+    with Catalog(db) as cat:
+        scan([str(lib)], cat)
+        with cat.db:  # as a catalog written before videos had first-frame hashes
+            cat.db.execute(
+                "UPDATE files SET phash = NULL, dhash = NULL, phash_method = NULL "
+                "WHERE kind = 'video'"
+            )
+        again = scan([str(lib)], cat)
+        assert again.changed == 4 and again.unchanged == 0
+        assert all(r.phash for r in cat.all_records() if r.kind == "video")
+        assert scan([str(lib)], cat).unchanged == 4

@@ -28,6 +28,7 @@ checked by verify.apple.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import time
@@ -40,7 +41,7 @@ from typing import Any
 from dedupe.catalog import Catalog
 from dedupe.companions import find_assets
 from dedupe.errors import UsageError
-from dedupe.graph import DEFAULT_THRESHOLD, judge
+from dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
 from dedupe.index import hex_to_uint64, near_groups
 from dedupe.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from dedupe.records import Asset, FileRecord, Finding, Verdict
@@ -112,7 +113,7 @@ class AssetRow:
     dest: str | None = None  # the DEST primary it maps to
     dest_companions: tuple[str, ...] = ()
     via: str | None = None  # merged: the source asset that claimed `dest`
-    match: str | None = None  # "identical", "same-photo", "content-id", "capture-time"
+    match: str | None = None  # identical, same-photo, content-id, capture-time, first-frame
     changes: dict[str, Any] = field(default_factory=dict)  # format, pixels, bytes
     findings: tuple[str, ...] = ()  # outcomes of the findings about this asset
     apple: dict[str, Any] | None = None  # its Photo Details row, when it has one
@@ -452,9 +453,11 @@ def _same_photo_pairs(
 
 
 def _same_video_pairs(
-    src: Sequence[FileRecord], dst: Sequence[FileRecord]
+    src: Sequence[FileRecord], dst: Sequence[FileRecord], threshold: int = DEFAULT_THRESHOLD
 ) -> list[tuple[int, str, str, str]]:
-    """(rank, source path, DEST path, how) of videos that are one recording in other bytes."""
+    """(rank, source path, DEST path, how) of videos that are one recording in other bytes: the
+    same ContentIdentifier, the same capture second and duration, or (metadata stripped too)
+    first frames and durations that `judge_video` calls the same recording."""
     dst = [r for r in dst if r.kind == "video"]
     by_cid: dict[str, list[FileRecord]] = defaultdict(list)
     by_minute: dict[str, list[FileRecord]] = defaultdict(list)
@@ -482,6 +485,16 @@ def _same_video_pairs(
                 and (abs(s.duration - d.duration) <= VIDEO_DURATION_SLACK)
             ):
                 out.append((1, s.path, d.path, "capture-time"))
+    framed = sorted((r for r in dst if r.phash and r.duration), key=lambda r: r.duration)
+    lengths = [r.duration for r in framed]
+    for s in (r for r in src if r.kind == "video" and r.phash and r.duration):
+        slack = max(VIDEO_DURATION_SLACK, 0.03 * s.duration)  # a window judge_video narrows
+        lo = bisect.bisect_left(lengths, s.duration - slack)
+        hi = bisect.bisect_right(lengths, s.duration + slack)
+        for d in framed[lo:hi]:
+            rel = judge_video(s, d, threshold)
+            if rel is not None and rel.kind == "same-photo":
+                out.append((2, s.path, d.path, "first-frame"))
     out.sort()
     return out
 
@@ -595,7 +608,7 @@ def audit_records(
     pairs = _same_photo_pairs(unmatched, dst_primaries, threshold)
     pairs += [
         (2 * SAME_PIXELS_RANK + rank, s, t, how)
-        for rank, s, t, how in _same_video_pairs(unmatched, dst_primaries)
+        for rank, s, t, how in _same_video_pairs(unmatched, dst_primaries, threshold)
     ]
     pairs.sort()
     for _, s, d, how in pairs:

@@ -17,7 +17,8 @@ Scoring, stated once: a predicted pair is two files the tool put in one group; a
 files in one truth same-photo group. Identical copies count (a byte copy is the same photo, and a
 finder that misses it has missed a duplicate); the "distinct bytes" columns score only the pairs
 whose bytes differ, the part that needs perceptual hashing. Only image files are scored (the
-truth's kind "image"): photoverify relates videos by bytes only, and no peer reads video.
+truth's kind "image") in the table; a line after it scores photoverify's videos (first frames
+and durations), which no peer reads.
 """
 
 from __future__ import annotations
@@ -489,6 +490,20 @@ class Bench:
                 "perceptual hash (flat pictures, whose hash would match every other flat "
                 f"picture): {', '.join(f'`{p}`' for p in self.unhashed)}.",
             )
+        videos = {p for p, f in self.files.items() if f["kind"] == "video"}
+        true_v = pairs_of(self.truth["groups"]["same-photo"], videos)
+        pred_v = pairs_of(photoverify_groups(self.pv_default, self.root), videos)
+        s_v = score(pred_v, true_v)
+        s_vd = score(distinct_bytes(pred_v, self.blake3), distinct_bytes(true_v, self.blake3))
+        o(
+            "",
+            f"Videos (no peer reads them; not in the table): photoverify at the default "
+            f"threshold puts {len(pred_v)} pairs of videos together against {len(true_v)} true "
+            f"pairs: precision {s_v.precision:.3f}, recall {s_v.recall:.3f}; between different "
+            f"bytes (MOV → MP4 conversions, {len(distinct_bytes(true_v, self.blake3))} pairs) "
+            f"precision {s_vd.precision:.3f}, recall {s_vd.recall:.3f}. Live Photo motion files "
+            "travel with their still and are not clustered on their own.",
+        )
         o(
             "",
             "P and R: pairwise precision and recall against the truth's same-photo groups, "

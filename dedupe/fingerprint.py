@@ -212,9 +212,9 @@ def fingerprint(
 def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
     """Decode facts of an image or a video, into the record."""
     kind, fmt = rec.kind, rec.format
+    warning = meta.warning or ""
+    truncated = warning if warning.startswith(TRUNCATION_WARNINGS) else None
     if kind == "image":
-        warning = meta.warning or ""
-        truncated = warning if warning.startswith(TRUNCATION_WARNINGS) else None
         if fmt in DECODABLE_IMAGES or fmt is None:
             facts = image_facts(path, fmt, fast=fast)
             rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
@@ -233,3 +233,7 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
         rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
         rec.phash, rec.dhash = facts.phash, facts.dhash
         rec.phash_method = VIDEO_HASH_METHOD if facts.decode_ok else None
+        if truncated and rec.decode_ok:
+            # the first frame decodes, and the container states the whole length: only
+            # exiftool's structure check sees that the media data stops short
+            rec.decode_ok, rec.decode_error = False, f"truncated: {truncated}"

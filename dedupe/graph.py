@@ -254,7 +254,9 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
         if rel is not None:
             relations.append(rel)
     # Videos only ever meet videos: a Live Photo's still looks like its own motion's first frame.
-    videos = [g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].phash]
+    videos = [
+        g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].decode_ok and g[0].phash
+    ]
     videos.sort(key=lambda r: os.fsencode(r.path))
     for i, j in sorted(_candidate_pairs(videos, options.threshold)):
         rel = judge_video(videos[i], videos[j], options.threshold)

@@ -485,9 +485,11 @@ def _same_video_pairs(
                 and (abs(s.duration - d.duration) <= VIDEO_DURATION_SLACK)
             ):
                 out.append((1, s.path, d.path, "capture-time"))
-    framed = sorted((r for r in dst if r.phash and r.duration), key=lambda r: r.duration)
+    framed = sorted(
+        (r for r in dst if r.decode_ok and r.phash and r.duration), key=lambda r: r.duration
+    )
     lengths = [r.duration for r in framed]
-    for s in (r for r in src if r.kind == "video" and r.phash and r.duration):
+    for s in (r for r in src if r.kind == "video" and r.decode_ok and r.phash and r.duration):
         slack = max(VIDEO_DURATION_SLACK, 0.03 * s.duration)  # a window judge_video narrows
         lo = bisect.bisect_left(lengths, s.duration - slack)
         hi = bisect.bisect_right(lengths, s.duration + slack)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dedupe.errors import EnvironmentProblem, PlanError, UsageError
-from dedupe.hashing import CHUNK, hash_file, new_hasher
+from dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
 from dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -370,7 +370,7 @@ def _copy_into(src: str, fd_out: int, buf: bytearray) -> str:
                 done += os.write(fd_out, view[done:n])
     finally:
         os.close(fd_in)
-    return _hash_fd(fd_out, buf)
+    return hash_fd(fd_out, buf=buf)["blake3"]
 
 
 def _kernel_copy(fd_in: int, fd_out: int) -> None:
@@ -387,16 +387,6 @@ def _kernel_copy(fd_in: int, fd_out: int) -> None:
             raise
         if n == 0:
             return
-
-
-def _hash_fd(fd: int, buf: bytearray) -> str:
-    hasher = new_hasher("blake3")
-    view = memoryview(buf)
-    offset = 0
-    while n := os.preadv(fd, [buf], offset):
-        hasher.update(view[:n])
-        offset += n
-    return hasher.hexdigest()
 
 
 def _stream_copy(src: str, dst: str, buf: bytearray | None = None) -> str:
@@ -476,10 +466,8 @@ def _mkdir_quiet(path: str) -> None:
 
 def _close_quiet(fd: int | None) -> None:
     if fd is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
 
 
 def _finding(path: str, outcome: str, message: str, severity: str = "error", **ev) -> Finding:
@@ -506,6 +494,7 @@ class _Job:
 
     i: int
     e: PlanEntry
+    st: os.stat_result  # the source's, when its precondition was checked: mode and times to copy
     target: str
     tmp: str
     dirs: list[str]  # folders to create first, outermost first
@@ -596,12 +585,13 @@ class _Run:
             self.fail(i, e, "escapes-dest", f"{e.target}: {why}")
             return False
         try:
-            size = os.stat(e.source).st_size
+            source_st = os.stat(e.source)
         except OSError as exc:
             self.fail(i, e, "source-missing", f"cannot read source: {exc.strerror}")
             return False
-        if size != e.size:
-            self.fail(i, e, "source-changed", f"source is {size} bytes, the plan says {e.size}")
+        if source_st.st_size != e.size:
+            why = f"source is {source_st.st_size} bytes, the plan says {e.size}"
+            self.fail(i, e, "source-changed", why)
             return False
         if os.path.lexists(target):
             self.accept_existing(i, e, target, st)
@@ -613,7 +603,9 @@ class _Run:
         if tmp in self.batch_tmps or (self.inflight and tmp in self.inflight.tmps):
             self.flush()  # two long names, one content: one tmp name, never two at once
             self.drain()
-        self.batch.append(_Job(i, e, target, tmp, self.missing_dirs(os.path.dirname(target))))
+        self.batch.append(
+            _Job(i, e, source_st, target, tmp, self.missing_dirs(os.path.dirname(target)))
+        )
         self.batch_tmps.add(tmp)
         self.batch_bytes += e.size
         if len(self.batch) >= BATCH_FILES or self.batch_bytes >= BATCH_BYTES:
@@ -826,7 +818,7 @@ class _Run:
                 raise
             job.created_tmp, job.verb = True, "hardlinked"
             return hash_file(tmp)["blake3"]  # the same inode: no data of ours to sync
-        st = os.stat(e.source)
+        st = job.st
         job.fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         job.created_tmp, job.verb = True, VERB[mode]
         digest = None

@@ -127,6 +127,8 @@ _COLUMNS = (
     "scanned_at",
 )
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
+# a decoded video cataloged before videos got first-frame hashes: its facts are incomplete
+_OLD_VIDEO = "(kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)"
 
 
 def default_path() -> Path:
@@ -253,14 +255,14 @@ class Catalog:
 
     # --- reading -------------------------------------------------------------------------
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
-        """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root. Stale: to
-        be fingerprinted again even if unchanged (it had an error, or it is a video cataloged
-        before videos got first-frame hashes)."""
+        """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
+        itself when it is a cataloged file. Stale: to be fingerprinted again even if unchanged
+        (it had an error, or it is a video cataloged before videos got first-frame hashes)."""
         out = {}
         for path, size, mtime, inode, stale in self.db.execute(
-            "SELECT path, size, mtime_ns, inode, error IS NOT NULL OR (kind = 'video' AND "
-            "decode_ok = 1 AND phash_method IS NULL) FROM files WHERE path >= ? AND path < ?",
-            _prefix_range(root),
+            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_OLD_VIDEO} FROM files "
+            "WHERE path = ? OR (path >= ? AND path < ?)",
+            (_key(os.path.abspath(root)), *_prefix_range(root)),
         ):
             out[os.fsdecode(path)] = (size, mtime, inode, bool(stale))
         return out
@@ -296,8 +298,7 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
                 f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                "AND decode_ok IS NOT NULL AND kind IN ('image', 'video') "
-                "AND NOT (kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)",
+                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_OLD_VIDEO}",
                 chunk,
             )
             for row in rows:

@@ -21,9 +21,6 @@ def _worker_reader() -> MetadataReader:
     """One long-lived exiftool per worker process, started on first use. A forked worker
     inherits its parent's reader object, whose pipes it must not share: it starts its own."""
     global _reader, _reader_pid
-    if _reader is not None and _reader_pid == os.getpid() and not _reader.alive():
-        _reader.close()  # ended with the thread that started it (see MetadataReader)
-        _reader = None
     if _reader is None or _reader_pid != os.getpid():
         _reader, _reader_pid = MetadataReader(), os.getpid()
         atexit.register(_close_if_mine, _reader, _reader_pid)

@@ -97,14 +97,7 @@ def scan(
 
     known: dict[str, tuple[int, int, int, bool]] = {}
     for root in roots:
-        if os.path.isdir(root):
-            known.update(catalog.stats_under(root))
-        else:
-            for rec in catalog.records([root]):
-                stale = rec.error is not None or (
-                    rec.kind == "video" and rec.decode_ok is True and rec.phash_method is None
-                )
-                known[rec.path] = (rec.size, rec.mtime_ns, rec.inode, stale)
+        known.update(catalog.stats_under(root))
 
     todo: list[Candidate] = []
     seen: set[str] = set()

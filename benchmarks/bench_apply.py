@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from dedupe.apply import apply_plan
-from dedupe.hashing import hash_file
-from dedupe.plan import build_plan, write_plan
-from dedupe.records import DupesResult, FileRecord, Metadata
+from photoverify.dedupe.apply import apply_plan
+from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.plan import build_plan, write_plan
+from photoverify.dedupe.records import DupesResult, FileRecord, Metadata
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import imagehash
 
-from dedupe.fingerprint import image_facts
-from dedupe.metadata import MetadataReader
-from dedupe.sniff import DECODABLE_IMAGES, classify
+from photoverify.dedupe.fingerprint import image_facts
+from photoverify.dedupe.metadata import MetadataReader
+from photoverify.dedupe.sniff import DECODABLE_IMAGES, classify
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 

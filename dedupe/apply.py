@@ -35,9 +35,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from dedupe.errors import EnvironmentProblem, PlanError, UsageError
-from dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
-from dedupe.plan import (
+from photoverify.dedupe.errors import EnvironmentProblem, PlanError, UsageError
+from photoverify.dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
+from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
     MANIFEST,
@@ -50,7 +50,7 @@ from dedupe.plan import (
     read_plan,
     source_findings,
 )
-from dedupe.records import Finding
+from photoverify.dedupe.records import Finding
 
 MODES = ("copy", "hardlink", "reflink", "reflink-or-copy", "move")
 VERB = {

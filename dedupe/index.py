@@ -36,7 +36,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from dedupe.errors import PhotoverifyError, UsageError
+from photoverify.dedupe.errors import PhotoverifyError, UsageError
 
 BITS = 64
 MAX_THRESHOLD = BITS

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 import unicodedata
 
-from dedupe.errors import UsageError
+from photoverify.dedupe.errors import UsageError
 
 MAX_BYTES = 255
 MAX_EXT_BYTES = 16  # a longer "extension" is really part of the name

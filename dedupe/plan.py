@@ -16,9 +16,9 @@ import posixpath
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from dedupe.errors import PlanError
-from dedupe.hashing import hash_file
-from dedupe.naming import (
+from photoverify.dedupe.errors import PlanError
+from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.naming import (
     DEFAULT_TEMPLATE,
     check_template,
     companion_name,
@@ -30,7 +30,7 @@ from dedupe.naming import (
     split_ext,
     unique_path,
 )
-from dedupe.records import DupesResult, FileRecord, Finding
+from photoverify.dedupe.records import DupesResult, FileRecord, Finding
 
 FORMAT = "photoverify-plan"
 VERSION = 1

@@ -9,10 +9,10 @@ import sys
 
 import click
 
-from dedupe.catalog import Catalog, digest_lookup, media_lookup
-from dedupe.errors import PhotoverifyError
-from dedupe.hashing import ALGORITHMS
-from dedupe.scan import scan as run_scan
+from photoverify.dedupe.catalog import Catalog, digest_lookup, media_lookup
+from photoverify.dedupe.errors import PhotoverifyError
+from photoverify.dedupe.hashing import ALGORITHMS
+from photoverify.dedupe.scan import scan as run_scan
 
 from . import __version__, render
 from . import doctor as doctor_mod
@@ -192,7 +192,7 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
     considered; without, the whole catalog."""
-    from dedupe.graph import DupesOptions, find_duplicates
+    from photoverify.dedupe.graph import DupesOptions, find_duplicates
 
     fmt = "json" if as_json else fmt
     with Catalog(catalog_path) as catalog:
@@ -248,7 +248,7 @@ def _records_for(catalog: Catalog, roots, quiet: bool):
 @json_option
 def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, as_json) -> None:
     """Write a checksum manifest of ROOT (b3sum, sha256sum, md5sum, hashdeep, BagIt, JSON)."""
-    from verify.manifest import write_manifest
+    from photoverify.verify.manifest import write_manifest
 
     root = os.path.abspath(root)
     out = output or f"{root.rstrip('/')}.{fmt if fmt != 'bagit' else 'bag'}"
@@ -314,14 +314,14 @@ def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, 
     """Render duplicate clusters and verification findings as one self-contained HTML page."""
     import json
 
-    from dedupe.records import Finding
-    from verify.report import build_report, render_html, render_terminal
+    from photoverify.dedupe.records import Finding
+    from photoverify.verify.report import build_report, render_html, render_terminal
 
     with Catalog(catalog_path) as catalog:
         records = {r.path: r for r in catalog.all_records()}
     dupes = None
     if with_dupes:
-        from dedupe.graph import find_duplicates
+        from photoverify.dedupe.graph import find_duplicates
 
         dupes = find_duplicates(list(records.values()))
     findings, counts = [], None
@@ -341,7 +341,7 @@ def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, 
 
 def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -> None:
     """What verify and audit share: the HTML report, the summary or JSON, the exit code."""
-    from verify.report import build_report, render_html, render_terminal
+    from photoverify.verify.report import build_report, render_html, render_terminal
 
     model = build_report(result.findings, counts=result.counts, records=result.records, title=title)
     if report_path:
@@ -385,7 +385,7 @@ def verify(
     root, manifest_path, rules, decode, no_decode_cache, workers, report_path, catalog_path, as_json
 ) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
-    from verify.verification import verify_tree
+    from photoverify.verify.verification import verify_tree
 
     with Catalog(catalog_path) as catalog:
         result = verify_tree(
@@ -443,9 +443,9 @@ def plan(
     as_json,
 ) -> None:
     """Write a merge plan that maps every original file to its place under DEST."""
-    from dedupe.errors import UsageError
-    from dedupe.graph import DupesOptions, find_duplicates
-    from dedupe.plan import (
+    from photoverify.dedupe.errors import UsageError
+    from photoverify.dedupe.graph import DupesOptions, find_duplicates
+    from photoverify.dedupe.plan import (
         build_plan,
         check_plan,
         read_plan,
@@ -535,7 +535,7 @@ def plan(
 @json_option
 def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
-    from dedupe.apply import apply_plan
+    from photoverify.dedupe.apply import apply_plan
 
     result = apply_plan(
         plan_path, mode=mode, dry_run=dry_run, force_space=force_space, threads=threads
@@ -561,7 +561,7 @@ def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
 @json_option
 def undo(journal, as_json) -> None:
     """Reverse a finished or interrupted apply: remove what it created, put back what it moved."""
-    from dedupe.apply import undo as undo_apply
+    from photoverify.dedupe.apply import undo as undo_apply
 
     result = undo_apply(journal)
     data = result.to_json()
@@ -604,7 +604,7 @@ def audit(
     sources, dest, threshold, apple_checksum, report_path, catalog_path, quiet, as_json
 ) -> None:
     """Account for every source photo and video in DEST, and for what metadata it lost."""
-    from verify.audit import audit_libraries
+    from photoverify.verify.audit import audit_libraries
 
     with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
         result = audit_libraries(

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from dedupe.catalog import default_path
+from photoverify.dedupe.catalog import default_path
 
 
 @dataclass(frozen=True)

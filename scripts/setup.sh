@@ -39,8 +39,13 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "photoverify needs Python 3.11+"'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -c 'import photoverify, dedupe, verify' 
+# pip's own chatter (setuptools' editable-install notice) goes to a log, shown only on failure
+if ! .venv/bin/python -m pip install -q -e '.[test]' >.venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log >&2
+  echo "setup: pip install failed (log above, also in .venv/pip-install.log)" >&2
+  exit 3
+fi
+.venv/bin/python -c 'import photoverify, photoverify.dedupe, photoverify.verify' 
 if [ "${1:-}" = "--bench" ]; then
   # the Python peers of the benchmarks; imagededup without torch (only its hashing is used)
   .venv/bin/python -m pip install -q difPy faiss-cpu PyWavelets scikit-learn tqdm \

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.make_library import _apple_date, make_library
-from dedupe.catalog import Catalog
-from dedupe.scan import scan
-from verify.apple import (
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.scan import scan
+from photoverify.verify.apple import (
     check_export,
     checksum_digests,
     checksum_variant,
@@ -26,7 +26,7 @@ from verify.apple import (
     parse_photo_details,
     read_photo_details,
 )
-from verify.audit import audit_libraries
+from photoverify.verify.audit import audit_libraries
 
 
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dedupe.apply import (
+from photoverify.dedupe.apply import (
     CRASH_ENV,
     CRASH_FILE_ENV,
     TMP_SUFFIX,
@@ -24,12 +24,12 @@ from dedupe.apply import (
     read_journal,
     undo,
 )
-from dedupe.catalog import Catalog
-from dedupe.errors import EnvironmentProblem, PlanError
-from dedupe.hashing import hash_file
-from dedupe.plan import build_plan, read_plan, write_plan
-from dedupe.records import Asset, Cluster, ClusterMember, DupesResult
-from dedupe.scan import scan
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.errors import EnvironmentProblem, PlanError
+from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.plan import build_plan, read_plan, write_plan
+from photoverify.dedupe.records import Asset, Cluster, ClusterMember, DupesResult
+from photoverify.dedupe.scan import scan
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
@@ -229,7 +229,7 @@ def test_refusals(setup, tmp_path):
     assert list((tmp_path / "outside").iterdir()) == []
     os.unlink(dest / "2021" / "04")
     # not enough space (the plan's bytes can never fit in what a 1-byte margin leaves)
-    from dedupe import apply as apply_mod
+    from photoverify.dedupe import apply as apply_mod
 
     old = apply_mod.SPACE_MARGIN
     apply_mod.SPACE_MARGIN = 1 << 60

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe.companions import find_assets, sidecar_targets
-from dedupe.records import FileRecord, Metadata
+from photoverify.dedupe.companions import find_assets, sidecar_targets
+from photoverify.dedupe.records import FileRecord, Metadata
 
 
 def test_sidecar_name_forms():

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.catalog import Catalog
-from dedupe.metadata import MetadataReader
-from dedupe.scan import scan
-from verify.decode import (
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.metadata import MetadataReader
+from photoverify.dedupe.scan import scan
+from photoverify.verify.decode import (
     DECODER_VERSION,
     DecodeCache,
     DecodeJob,

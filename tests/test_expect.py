@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.catalog import Catalog
-from dedupe.errors import UsageError
-from dedupe.records import FileRecord, Metadata
-from dedupe.scan import scan
-from verify.expect import (
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.records import FileRecord, Metadata
+from photoverify.dedupe.scan import scan
+from photoverify.verify.expect import (
     CHECKS,
     REQUIRABLE,
     Rule,
@@ -30,7 +30,7 @@ from verify.expect import (
     load_rules,
     parse_rules,
 )
-from verify.manifest import Manifest, ManifestEntry
+from photoverify.verify.manifest import Manifest, ManifestEntry
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from media import convert, exiftool, make_video, transcode
 
-from dedupe.catalog import Catalog
-from dedupe.graph import DupesOptions, find_duplicates, judge, judge_video
-from dedupe.records import FileRecord, Metadata
-from dedupe.scan import scan
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.graph import DupesOptions, find_duplicates, judge, judge_video
+from photoverify.dedupe.records import FileRecord, Metadata
+from photoverify.dedupe.scan import scan
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.errors import ManifestError, UsageError
-from dedupe.hashing import hash_file
-from verify.fixity import check_fixity
-from verify.manifest import (
+from photoverify.dedupe.errors import ManifestError, UsageError
+from photoverify.dedupe.hashing import hash_file
+from photoverify.verify.fixity import check_fixity
+from photoverify.verify.manifest import (
     LINE_FORMATS,
     Manifest,
     ManifestEntry,

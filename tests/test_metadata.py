@@ -12,8 +12,8 @@ from datetime import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe.metadata import MetadataReader, normalize, normalize_datetime
-from dedupe.timeparse import parse, seconds_apart
+from photoverify.dedupe.metadata import MetadataReader, normalize, normalize_datetime
+from photoverify.dedupe.timeparse import parse, seconds_apart
 
 moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2099, 12, 31))
 offsets = st.one_of(st.none(), st.sampled_from(["+00:00", "-05:00", "+05:30", "+14:00", "Z"]))

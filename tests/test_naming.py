@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.errors import UsageError
-from dedupe.naming import (
+from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.naming import (
     MAX_BYTES,
     RESERVED_CHARS,
     RESERVED_NAMES,

@@ -13,18 +13,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.catalog import Catalog
-from dedupe.errors import PlanError
-from dedupe.naming import name_key
-from dedupe.plan import (
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.errors import PlanError
+from photoverify.dedupe.naming import name_key
+from photoverify.dedupe.plan import (
     build_plan,
     check_plan,
     read_plan,
     write_csv,
     write_plan,
 )
-from dedupe.records import Asset, Cluster, ClusterMember, DupesResult, FileRecord, Metadata
-from dedupe.scan import scan
+from photoverify.dedupe.records import (
+    Asset,
+    Cluster,
+    ClusterMember,
+    DupesResult,
+    FileRecord,
+    Metadata,
+)
+from photoverify.dedupe.scan import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

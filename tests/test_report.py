@@ -24,12 +24,19 @@ from hypothesis import strategies as st
 from PIL import Image
 from rich.console import Console
 
-from dedupe.catalog import Catalog
-from dedupe.records import Cluster, ClusterMember, DupesResult, FileRecord, Finding, Relation
-from dedupe.scan import scan
-from verify.fixity import check_fixity
-from verify.manifest import write_manifest
-from verify.report import (
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.records import (
+    Cluster,
+    ClusterMember,
+    DupesResult,
+    FileRecord,
+    Finding,
+    Relation,
+)
+from photoverify.dedupe.scan import scan
+from photoverify.verify.fixity import check_fixity
+from photoverify.verify.manifest import write_manifest
+from photoverify.verify.report import (
     ROWS_INLINE,
     _thumbnail_targets,
     build_report,

@@ -16,11 +16,11 @@ import pytest
 from conftest import run_cli, run_json
 from media import make_video
 
-from dedupe.catalog import Catalog
-from dedupe.fingerprint import fingerprint
-from dedupe.metadata import MetadataReader, capture_time
-from dedupe.records import Candidate
-from dedupe.scan import scan
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.fingerprint import fingerprint
+from photoverify.dedupe.metadata import MetadataReader, capture_time
+from photoverify.dedupe.records import Candidate
+from photoverify.dedupe.scan import scan
 
 
 def _files(root: Path) -> list[Path]:
@@ -358,7 +358,7 @@ def test_doctor_reports_tools(tmp_path):
 def test_version_1_catalog_is_migrated_and_keeps_its_records(corpus, tmp_path):
     import sqlite3
 
-    from dedupe.catalog import MIGRATIONS
+    from photoverify.dedupe.catalog import MIGRATIONS
 
     db_path = tmp_path / "old.sqlite"
     db = sqlite3.connect(db_path)

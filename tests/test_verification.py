@@ -11,11 +11,11 @@ import av
 import numpy as np
 import pytest
 
-from dedupe.catalog import Catalog
-from dedupe.scan import scan
-from verify.decode import DecodeCache
-from verify.manifest import write_manifest
-from verify.verification import verify_tree
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.scan import scan
+from photoverify.verify.decode import DecodeCache
+from photoverify.verify.manifest import write_manifest
+from photoverify.verify.verification import verify_tree
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PICKS = (

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dedupe.hashing import hash_file
-from dedupe.records import FileRecord, Finding
-from dedupe.timeparse import parse as parse_time
+from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.records import FileRecord, Finding
+from photoverify.dedupe.timeparse import parse as parse_time
 
 CHECK = "audit"
 COLUMNS = (

@@ -38,17 +38,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from dedupe.catalog import Catalog
-from dedupe.companions import find_assets
-from dedupe.errors import UsageError
-from dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
-from dedupe.index import hex_to_uint64, near_groups
-from dedupe.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
-from dedupe.records import Asset, FileRecord, Finding, Verdict
-from dedupe.scan import scan
-from dedupe.timeparse import parse as parse_time
-from dedupe.timeparse import same_second
-from verify.apple import (
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.companions import find_assets
+from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
+from photoverify.dedupe.index import hex_to_uint64, near_groups
+from photoverify.dedupe.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
+from photoverify.dedupe.records import Asset, FileRecord, Finding, Verdict
+from photoverify.dedupe.scan import scan
+from photoverify.dedupe.timeparse import parse as parse_time
+from photoverify.dedupe.timeparse import same_second
+from photoverify.verify.apple import (
     AppleCheck,
     ApplePart,
     check_export,
@@ -56,7 +56,7 @@ from verify.apple import (
     is_photo_details,
     read_photo_details,
 )
-from verify.expect import GPS_TOLERANCE_M, compare_capture, distance_m
+from photoverify.verify.expect import GPS_TOLERANCE_M, compare_capture, distance_m
 
 SCHEMA = "photoverify.audit/1"
 CHECK = "audit"

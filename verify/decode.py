@@ -42,10 +42,10 @@ import pillow_heif
 import platformdirs
 from PIL import Image, ImageFile
 
-from dedupe.errors import EnvironmentProblem
-from dedupe.executors import default_workers, local_executor
-from dedupe.fingerprint import TRUNCATION_WARNINGS
-from dedupe.records import FileRecord, Finding
+from photoverify.dedupe.errors import EnvironmentProblem
+from photoverify.dedupe.executors import default_workers, local_executor
+from photoverify.dedupe.fingerprint import TRUNCATION_WARNINGS
+from photoverify.dedupe.records import FileRecord, Finding
 
 pillow_heif.register_heif_opener()
 

@@ -23,12 +23,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from dedupe.companions import find_assets
-from dedupe.errors import UsageError
-from dedupe.records import KINDS, FileRecord, Finding
-from dedupe.timeparse import parse as parse_time
-from dedupe.timeparse import same_second, seconds_apart, subsec_equal
-from verify.manifest import Manifest, path_key
+from photoverify.dedupe.companions import find_assets
+from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.records import KINDS, FileRecord, Finding
+from photoverify.dedupe.timeparse import parse as parse_time
+from photoverify.dedupe.timeparse import same_second, seconds_apart, subsec_equal
+from photoverify.verify.manifest import Manifest, path_key
 
 CHECK = "expect"
 DEFAULT_KINDS = ("image", "video")

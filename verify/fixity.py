@@ -38,8 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dedupe.records import Finding
-from verify.manifest import (
+from photoverify.dedupe.records import Finding
+from photoverify.verify.manifest import (
     KnownDigest,
     Manifest,
     Progress,

@@ -49,9 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dedupe.errors import ManifestError, UsageError
-from dedupe.hashing import ALGORITHMS, hash_file
-from dedupe.records import Finding
+from photoverify.dedupe.errors import ManifestError, UsageError
+from photoverify.dedupe.hashing import ALGORITHMS, hash_file
+from photoverify.dedupe.records import Finding
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
 FORMATS = (*LINE_FORMATS, "hashdeep", "bagit", "json")

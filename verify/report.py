@@ -35,7 +35,7 @@ from typing import Any
 
 import jinja2
 
-from dedupe.records import Cluster, DupesResult, FileRecord, Finding
+from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
 
 SCHEMA = "photoverify.report/1"
 
@@ -509,7 +509,7 @@ def build_report(
     for f in findings:
         severities[f.outcome].add(f.severity)
     try:  # fixity's table covers outcomes passed in `counts` with no finding behind them
-        from verify.fixity import SEVERITY as fixity_severity
+        from photoverify.verify.fixity import SEVERITY as fixity_severity
     except ImportError:  # pragma: no cover - fixity is part of the package
         fixity_severity = {}
     severity_of = {
@@ -651,7 +651,7 @@ def make_thumbnails(
         return {}
     if len(paths) <= 4 and executor is None:  # a pool costs more than it saves here
         return {p: uri for p in paths if (uri := make_thumbnail(p)) is not None}
-    from dedupe.executors import local_executor
+    from photoverify.dedupe.executors import local_executor
 
     own = executor is None
     ex = executor or local_executor(workers)

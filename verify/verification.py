@@ -29,14 +29,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from dedupe.catalog import Catalog
-from dedupe.errors import UsageError
-from dedupe.records import FileRecord, Finding, Verdict
-from dedupe.scan import scan
-from verify.decode import DecodeCache, DecodeStats, check_decode
-from verify.expect import Rule, check_against_manifest, check_expectations, load_rules
-from verify.fixity import check_fixity
-from verify.manifest import read_manifest
+from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.records import FileRecord, Finding, Verdict
+from photoverify.dedupe.scan import scan
+from photoverify.verify.decode import DecodeCache, DecodeStats, check_decode
+from photoverify.verify.expect import Rule, check_against_manifest, check_expectations, load_rules
+from photoverify.verify.fixity import check_fixity
+from photoverify.verify.manifest import read_manifest
 
 SCHEMA = "photoverify.verify/1"
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stages: scan, fixity, decode

@@ -37,6 +37,7 @@ from typing import Any
 
 from photoverify.dedupe.errors import EnvironmentProblem, PlanError, UsageError
 from photoverify.dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
+from photoverify.dedupe.jsonio import parse_json
 from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -219,8 +220,8 @@ def read_journal(path: str) -> list[dict[str, Any]]:
     out = []
     for line in lines:
         try:
-            rec = json.loads(line)
-        except ValueError:
+            rec = parse_json(line, path, PlanError)
+        except PlanError:
             continue
         if isinstance(rec, dict) and "op" in rec:
             out.append(rec)

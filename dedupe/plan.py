@@ -18,6 +18,7 @@ from typing import Any
 
 from photoverify.dedupe.errors import PlanError
 from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.naming import (
     DEFAULT_TEMPLATE,
     check_template,
@@ -380,14 +381,7 @@ def plan_from_json(doc: Any, where: str) -> Plan:
 
 def read_plan(path: str | os.PathLike) -> Plan:
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            doc = json.loads(fh.read().decode("utf-8", "surrogateescape"))
-    except FileNotFoundError:
-        raise PlanError(f"{path}: plan file not found") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{path}: not valid JSON ({exc})") from None
-    return plan_from_json(doc, path)
+    return plan_from_json(read_json(path, PlanError, "plan file"), path)
 
 
 def fate(entry: PlanEntry) -> str:

@@ -312,10 +312,12 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
 @json_option
 def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, as_json) -> None:
     """Render duplicate clusters and verification findings as one self-contained HTML page."""
-    import json
-
-    from photoverify.dedupe.records import Finding
-    from photoverify.verify.report import build_report, render_html, render_terminal
+    from photoverify.verify.report import (
+        build_report,
+        read_verify_json,
+        render_html,
+        render_terminal,
+    )
 
     with Catalog(catalog_path) as catalog:
         records = {r.path: r for r in catalog.all_records()}
@@ -326,10 +328,7 @@ def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, 
         dupes = find_duplicates(list(records.values()))
     findings, counts = [], None
     if verify_json:
-        with open(verify_json, encoding="utf-8") as fh:
-            data = json.load(fh)
-        findings = [Finding(**f) for f in data.get("findings", [])]
-        counts = data.get("counts")
+        findings, counts = read_verify_json(verify_json)
     model = build_report(findings, counts=counts, dupes=dupes, records=records, title=title)
     render_html(model, output, thumbnails=not no_thumbnails)
     if as_json:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import csv
 import os
 import re
@@ -211,13 +212,18 @@ def parse_photo_details(text: str, csv_path: str) -> ApplePart:
                     deleted=_flag(get(row, "deleted")),
                     created=parse_apple_date(created_text),
                     created_text=created_text,
-                    view_count=int(views) if views and views.isdigit() else None,
+                    view_count=_count(views),
                     imported=parse_apple_date(get(row, "importDate")),
                 )
             )
     except csv.Error as exc:
         part.error = f"not CSV at line {reader.line_num}: {exc}"
     return part
+
+
+def _count(text: str | None) -> int | None:
+    # str.isdigit() accepts "²", which int() refuses; and int() refuses 5,000 digits.
+    return int(text) if text and re.fullmatch(r"[0-9]{1,18}", text) else None
 
 
 def is_photo_details(path: str) -> bool:
@@ -263,13 +269,31 @@ def read_photo_details(path: str) -> ApplePart:
             data = fh.read()
     except OSError as exc:
         return ApplePart(path, error=f"cannot read: {exc.strerror or exc}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else None
-        if text is None:
-            return ApplePart(path, error="not UTF-8 text")
+    text = decode_csv(data)
+    if text is None:
+        return ApplePart(path, error="not UTF-8 or UTF-16 text")
     return parse_photo_details(text, path)
+
+
+def decode_csv(data: bytes) -> str | None:
+    """The text of a CSV in UTF-8 or UTF-16 (with a BOM, or without one when its NULs show the
+    byte order, as a spreadsheet's "Unicode text" export may be), or None."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        encodings = ["utf-16"]
+    else:
+        # UTF-16 of ASCII is valid UTF-8 too (NUL is a character), so the NUL test goes first.
+        encodings = ["utf-8-sig"]
+        if len(data) >= 2 and len(data) % 2 == 0:
+            if data[1] == 0 and data[0] != 0:
+                encodings.insert(0, "utf-16-le")
+            elif data[0] == 0 and data[1] != 0:
+                encodings.insert(0, "utf-16-be")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def checksum_digests(paths: Iterable[str]) -> dict[str, dict[str, str]]:

@@ -29,7 +29,6 @@ checked by verify.apple.
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import time
 from collections import Counter, defaultdict
@@ -43,6 +42,7 @@ from photoverify.dedupe.companions import find_assets
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.index import hex_to_uint64, near_groups
+from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from photoverify.dedupe.records import Asset, FileRecord, Finding, Verdict
 from photoverify.dedupe.scan import scan
@@ -1009,9 +1009,8 @@ def read_ledger(dest: str) -> tuple[dict[str, Any] | None, str | None]:
     if not os.path.exists(path):
         return None, None
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (OSError, ValueError):
+        doc = read_json(path, UsageError, "ledger")
+    except UsageError:
         return None, path
     return (doc if isinstance(doc, dict) else None), path
 

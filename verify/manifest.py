@@ -44,6 +44,7 @@ import re
 import shutil
 import stat as _stat
 import unicodedata
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ from typing import Any
 
 from photoverify.dedupe.errors import ManifestError, UsageError
 from photoverify.dedupe.hashing import ALGORITHMS, hash_file
+from photoverify.dedupe.jsonio import parse_json
 from photoverify.dedupe.records import Finding
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
@@ -144,13 +146,20 @@ def walk_tree(
     files: list[TreeFile] = []
     problems: list[Finding] = []
 
-    def visit(directory: str, rel_prefix: str) -> None:
+    # A stack, not recursion: a tree a thousand folders deep is a tree like any other. A path
+    # longer than PATH_MAX cannot be listed or opened, and is reported like any unreadable one.
+    stack = [(root_s, "")]
+    while stack:
+        directory, rel_prefix = stack.pop()
         try:
             with os.scandir(directory) as it:
                 items = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            problems.append(_problem(rel_prefix or ".", "unreadable", f"cannot list: {exc}"))
-            return
+            problems.append(
+                _problem(rel_prefix or ".", "unreadable", f"cannot list: {exc.strerror or exc}")
+            )
+            continue
+        subdirs = []
         for entry in items:
             rel = rel_prefix + entry.name
             if os.path.abspath(entry.path) in skip_set:
@@ -161,7 +170,7 @@ def walk_tree(
                 problems.append(_problem(rel, "unreadable", f"cannot stat: {exc}"))
                 continue
             if _stat.S_ISDIR(st.st_mode):
-                visit(entry.path, rel + "/")
+                subdirs.append((entry.path, rel + "/"))
             elif _stat.S_ISREG(st.st_mode):
                 files.append(TreeFile(rel, entry.path, st))
             else:
@@ -169,8 +178,7 @@ def walk_tree(
                 problems.append(
                     Finding(rel, "manifest", "warning", "skipped", f"{kind} not followed: {rel}")
                 )
-
-    visit(root_s, "")
+        stack.extend(reversed(subdirs))
     files.sort(key=lambda f: f.rel)
     return files, problems
 
@@ -692,30 +700,65 @@ def _read_bag(bag: Path) -> Manifest:
     return Manifest(best, "bagit", list(entries.values()), str(bag), str(bag / "data"))
 
 
-def _line_of(text: str, needle: str) -> int | None:
-    i = text.find(needle)
-    return None if i < 0 else text.count("\n", 0, i) + 1
+_JSON_PATH = re.compile(r'"path"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"')
+
+
+class _PathLines:
+    """The line of each "path" value in a JSON manifest's text, found in one pass.
+
+    Searching the text for each entry's path instead (as this once did) is quadratic: 40k
+    entries took minutes. `take` hands out a repeated value's lines in order; a value this scan
+    cannot see (a hand-written escape it does not decode) has no line.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.first: dict[str, int] = {}
+        self.more: dict[str, deque[int]] = {}
+        lineno, pos = 1, 0
+        for m in _JSON_PATH.finditer(text):
+            lineno += text.count("\n", pos, m.start())
+            pos = m.start()
+            raw = m.group(1)
+            try:
+                value = json.loads(f'"{raw}"') if "\\" in raw else raw
+            except ValueError:
+                continue
+            if value in self.first:
+                self.more.setdefault(value, deque()).append(lineno)
+            else:
+                self.first[value] = lineno
+
+    def take(self, value: str) -> int | None:
+        line = self.first.pop(value, None)
+        if line is None and self.more.get(value):
+            line = self.more[value].popleft()
+        return line
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _read_json(p: Path, text: str) -> Manifest:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{p}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    doc = parse_json(text, str(p), ManifestError)
     if not isinstance(doc, dict) or doc.get("format") != "photoverify-manifest":
         raise ManifestError(f"{p}:1: not a photoverify manifest")
     if doc.get("version") != 1:
         raise ManifestError(f"{p}:1: unsupported manifest version {doc.get('version')!r}")
     alg = doc.get("algorithm")
-    if alg not in ALGORITHMS:
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise ManifestError(f"{p}:1: unsupported algorithm {alg!r}")
     rows = doc.get("entries")
     if not isinstance(rows, list):
         raise ManifestError(f"{p}:1: no entries list")
+    root = doc.get("root")
+    if root is not None and not isinstance(root, str):
+        raise ManifestError(f"{p}:1: root {root!r} is not a path")
+    path_lines = _PathLines(text)
     entries: dict[str, ManifestEntry] = {}
     for i, row in enumerate(rows):
         raw_path = row.get("path") if isinstance(row, dict) else None
-        lineno = _line_of(text, json.dumps(raw_path)) if isinstance(raw_path, str) else None
+        lineno = path_lines.take(raw_path) if isinstance(raw_path, str) else None
         where = f"{p}:{lineno or '?'} (entry {i})"
         if not isinstance(raw_path, str):
             raise ManifestError(f"{where}: entry without a path")
@@ -725,10 +768,12 @@ def _read_json(p: Path, text: str) -> Manifest:
         if len(digest) != HEX_LENGTH[alg]:
             raise ManifestError(f"{where}: {alg} digest has {len(digest)} hex digits")
         size, mtime = row.get("size"), row.get("mtime_ns")
-        if size is not None and (not isinstance(size, int) or size < 0):
+        if size is not None and (not _is_int(size) or size < 0):
             raise ManifestError(f"{where}: size {size!r} is not a byte count")
+        if mtime is not None and not _is_int(mtime):
+            raise ManifestError(f"{where}: mtime_ns {mtime!r} is not a number of nanoseconds")
         rel = _checked_path(raw_path, where)
         extra = {k: row[k] for k in ("captured_at", "gps") if row.get(k) is not None}
         entry = ManifestEntry(rel, {alg: digest.lower()}, size, mtime, extra, lineno)
         _add(entries, entry, where)
-    return Manifest(alg, "json", list(entries.values()), str(p), doc.get("root"))
+    return Manifest(alg, "json", list(entries.values()), str(p), root)

@@ -1,0 +1,49 @@
+"""Reading JSON that came from outside (plans, ledgers, manifests, verify output).
+
+One home for the rule that no JSON file can crash a run: whatever the bytes, the caller gets a
+document or the project's error class with one line naming the file (and the line where the
+parser knows it). `json.loads` raises RecursionError on deeply nested input and a bare
+ValueError on an over-long integer; both are turned into that one line here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .errors import PhotoverifyError, UsageError
+
+
+def parse_json(text: str, source: str, error: type[PhotoverifyError] = UsageError) -> Any:
+    """The document in `text` (read from `source`), or `error` with one line naming it."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{source}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise error(f"{source}: not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than int() accepts
+        raise error(f"{source}: not valid JSON: {exc}") from None
+
+
+def read_text(
+    path: str | os.PathLike, error: type[PhotoverifyError] = UsageError, what: str = "file"
+) -> str:
+    """A file's text: UTF-8, undecodable bytes kept as surrogates, a leading BOM dropped."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise error(f"{os.fspath(path)}: {what} not found") from None
+    except OSError as exc:
+        raise error(f"{os.fspath(path)}: cannot read {what}: {exc.strerror or exc}") from None
+    text = data.decode("utf-8", "surrogateescape")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_json(
+    path: str | os.PathLike, error: type[PhotoverifyError] = UsageError, what: str = "file"
+) -> Any:
+    """The JSON document in a file, or `error` with one line naming the file."""
+    return parse_json(read_text(path, error, what), os.fspath(path), error)

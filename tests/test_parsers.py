@@ -1,0 +1,254 @@
+"""Readers of outside input are linear and total: hostile or unusual input is read, or refused
+with one line naming the file (exit 2), never a traceback (issue 11, items 7 and 8)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from photoverify.dedupe.errors import ManifestError, PlanError, UsageError
+from photoverify.dedupe.plan import read_plan
+from photoverify.dedupe.walk import Candidate, WalkError, walk
+from photoverify.verify.apple import read_photo_details
+from photoverify.verify.manifest import read_manifest, walk_tree
+from photoverify.verify.report import read_verify_json
+from tests.conftest import run_cli
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def make_deep_tree(base: Path, depth: int, name: str = "d") -> str:
+    """`depth` nested folders with one file at the bottom; returns its path relative to base.
+
+    Made through dir fds: os.makedirs recurses, and the bottom may be longer than PATH_MAX."""
+    fd = os.open(base, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=fd)
+            nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        out = os.open("bottom.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+        os.write(out, b"at the bottom\n")
+        os.close(out)
+    finally:
+        os.close(fd)
+    return "/".join([name] * depth + ["bottom.txt"])
+
+
+def one_line_refusal(proc: subprocess.CompletedProcess, where: Path) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(where.name) in lines[0], proc.stderr
+
+
+# ---------------------------------------------------------------------------- 7: linear reading
+
+
+def json_manifest(path: Path, n: int) -> None:
+    rows = [
+        {"path": f"d{i % 97}/IMG_{i:07d}.JPG", "blake3": f"{i:064x}", "size": i} for i in range(n)
+    ]
+    head = {"version": 1, "format": "photoverify-manifest", "algorithm": "blake3", "root": "/r"}
+    body = ",\n".join(json.dumps(r) for r in rows)
+    path.write_text(json.dumps(head)[:-1] + ', "entries": [\n' + body + "\n]}\n")
+
+
+def test_a_json_manifest_reads_in_linear_time(tmp_path):
+    small, big = tmp_path / "small.json", tmp_path / "big.json"
+    json_manifest(small, 4_000)
+    json_manifest(big, 16_000)
+
+    def load(p: Path) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            m = read_manifest(p)
+            best = min(best, time.perf_counter() - t)
+        assert m.format == "json"
+        return best
+
+    t_small, t_big = load(small), load(big)
+    # Four times the entries: about four times the time when linear, sixteen when quadratic
+    # (the old reader took ~20 s for the big one).
+    assert t_big < 8 * t_small + 0.05, (t_small, t_big)
+    assert t_big < 3.0
+    m = read_manifest(big)
+    assert m.entries[12_345].line == 12_347  # lines are still found (the head is line 1)
+
+
+def test_json_manifest_lines_follow_repeated_and_escaped_paths(tmp_path):
+    head = '{"version": 1, "format": "photoverify-manifest", "algorithm": "md5", "entries": [\n'
+    rows = [
+        {"path": "caf\u00e9/a\\b.jpg", "md5": "0" * 32},
+        {"path": "x.jpg", "md5": "1" * 32},
+        {"path": "x.jpg", "md5": "2" * 32},
+    ]
+    p = tmp_path / "m.json"
+    p.write_text(head + ",\n".join(json.dumps(r) for r in rows) + "\n]}\n")
+    with pytest.raises(ManifestError, match=r"m\.json:4 \(entry 2\): 'x.jpg' listed again"):
+        read_manifest(p)
+    rows.pop()
+    p.write_text(head + ",\n".join(json.dumps(r) for r in rows) + "\n]}\n")
+    assert [e.line for e in read_manifest(p).entries] == [2, 3]
+
+
+# ---------------------------------------------------------------------------- 8: deep trees
+
+
+def test_manifest_and_verify_a_tree_a_thousand_folders_deep(tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    rel = make_deep_tree(root, 1000)
+    out = tmp_path / "deep.b3"
+    run_cli("manifest", str(root), "-o", str(out))
+    assert out.read_text().endswith(f"  {rel}\n")
+    # the real b3sum opens the file the manifest names
+    check = subprocess.run(["b3sum", "--check", str(out)], cwd=root, capture_output=True)
+    assert check.returncode == 0 and check.stdout.endswith(b": OK\n")
+    proc = run_cli("verify", "--manifest", str(out), str(root), "--json")
+    assert json.loads(proc.stdout)["counts"]["matched"] == 1
+
+
+def test_the_scan_walker_goes_a_thousand_folders_deep(tmp_path):
+    rel = make_deep_tree(tmp_path, 1000)
+    found = list(walk([str(tmp_path)]))
+    assert [c.path for c in found if isinstance(c, Candidate)] == [str(tmp_path / rel)]
+
+
+def test_a_tree_deeper_than_path_max_is_a_finding_not_a_crash(tmp_path):
+    make_deep_tree(tmp_path, 600, "dddddddd")  # 5,400 bytes: past Linux's 4,096
+    (tmp_path / "top.jpg").write_bytes(b"top")
+    files, problems = walk_tree(tmp_path)
+    assert [f.rel for f in files] == ["top.jpg"]
+    assert len(problems) == 1 and problems[0].outcome == "unreadable"
+    assert "File name too long" in problems[0].message
+    found = list(walk([str(tmp_path)]))
+    assert [c.path for c in found if isinstance(c, Candidate)] == [str(tmp_path / "top.jpg")]
+    errors = [e for e in found if isinstance(e, WalkError)]
+    assert len(errors) == 1 and "File name too long" in errors[0].error
+
+
+# ---------------------------------------------------------------------------- 8: JSON inputs
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        lambda f, tree: ("verify", "--manifest", str(f), str(tree)),
+        lambda f, tree: ("plan", "--check", str(f)),
+        lambda f, tree: (
+            "report",
+            "--catalog",
+            str(tree / "c.sqlite"),
+            "--verify",
+            str(f),
+            "-o",
+            str(tree / "r.html"),
+        ),
+    ],
+    ids=["verify", "plan-check", "report"],
+)
+def test_deeply_nested_json_is_one_line_naming_the_file(tmp_path, args):
+    f = tmp_path / "deep.json"
+    f.write_text('{"format": "photoverify-manifest", "version": 1, "entries": ' + DEEP_JSON + "}")
+    one_line_refusal(run_cli(*args(f, tmp_path), check=False), f)
+
+
+def test_deep_json_in_each_reader_raises_the_projects_error(tmp_path):
+    f = tmp_path / "deep.json"
+    f.write_text('{"format": "photoverify-manifest", "version": 1, "entries": ' + DEEP_JSON + "}")
+    for read, error in ((read_manifest, ManifestError), (read_plan, PlanError)):
+        with pytest.raises(error, match="deep.json: not valid JSON: nested too deeply"):
+            read(f)
+    with pytest.raises(UsageError, match="nested too deeply"):
+        read_verify_json(f)
+
+
+def test_a_json_manifest_algorithm_that_is_a_list_is_refused(tmp_path):
+    f = tmp_path / "m.json"
+    f.write_text(
+        '{"format": "photoverify-manifest", "version": 1, "algorithm": ["blake3"], "entries": []}'
+    )
+    one_line_refusal(run_cli("verify", "--manifest", str(f), str(tmp_path), check=False), f)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "not valid JSON"),
+        ("[]", "not an object"),
+        ('{"findings": [{"x": 1}]}', "finding 0 needs a text field 'path'"),
+        ('{"findings": {}}', "findings is not a list"),
+        ('{"findings": [], "counts": {"matched": "many"}}', "counts must map"),
+    ],
+)
+def test_report_verify_input_that_is_not_verify_output(tmp_path, text, message):
+    f = tmp_path / "v.json"
+    f.write_text(text)
+    proc = run_cli(
+        "report",
+        "--catalog",
+        str(tmp_path / "c.sqlite"),
+        "--verify",
+        str(f),
+        "-o",
+        str(tmp_path / "r.html"),
+        check=False,
+    )
+    one_line_refusal(proc, f)
+    assert message in proc.stderr
+
+
+def test_report_verify_reads_verify_json(tmp_path):
+    f = tmp_path / "v.json"
+    finding = {
+        "path": "a.jpg",
+        "check": "fixity",
+        "severity": "error",
+        "outcome": "changed",
+        "message": "a.jpg: changed",
+        "evidence": {"expected": "00"},
+        "later": 1,
+    }
+    f.write_text(json.dumps({"findings": [finding], "counts": {"changed": 1, "matched": 3}}))
+    findings, counts = read_verify_json(f)
+    assert findings[0].outcome == "changed" and findings[0].evidence == {"expected": "00"}
+    assert counts == {"changed": 1, "matched": 3}
+
+
+# ---------------------------------------------------------------------------- 8: Photo Details
+
+
+HEADER = "imgName,fileChecksum,favorite,hidden,deleted,originalCreationDate,viewCount,importDate"
+ROW = 'IMG_0001.HEIC,AQ==,no,no,no,"Saturday June 4,2022 12:11 PM GMT",{views},'
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_photo_details_csv_is_read(tmp_path, encoding):
+    f = tmp_path / "Photo Details.csv"
+    row = ROW.format(views=3)
+    f.write_bytes(f"{HEADER}\n{row}\n".encode(encoding))
+    part = read_photo_details(str(f))
+    assert part.error is None
+    assert [(r.name, r.view_count) for r in part.rows] == [("IMG_0001.HEIC", 3)]
+
+
+def test_a_broken_utf16_photo_details_csv_is_an_error_of_its_part(tmp_path):
+    f = tmp_path / "Photo Details.csv"
+    f.write_bytes(f"{HEADER}\n".encode("utf-16") + b"\x00\xd8")  # a lone surrogate at the end
+    assert read_photo_details(str(f)).error == "not UTF-8 or UTF-16 text"
+
+
+@pytest.mark.parametrize("views", ["²", "٣", "9" * 5000, "-1"])
+def test_a_view_count_that_is_not_a_count_is_left_out(tmp_path, views):
+    f = tmp_path / "Photo Details.csv"
+    f.write_text(f"imgName,viewCount\nIMG_0001.HEIC,{views}\n", encoding="utf-8")
+    part = read_photo_details(str(f))
+    assert [(r.name, r.view_count) for r in part.rows] == [("IMG_0001.HEIC", None)]

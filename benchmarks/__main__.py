@@ -19,7 +19,18 @@ RESULTS = HERE / "RESULTS.md"
 SECTIONS = HERE / "results"
 CORPUS = HERE.parents[1] / "shared" / "corpus" / "real"
 LIB12 = HERE / "out" / "lib12mp"
-ORDER = ("library", "scan", "phash", "hash", "metadata", "dupes", "index", "apply", "scale")
+ORDER = (
+    "library",
+    "scan",
+    "phash",
+    "hash",
+    "metadata",
+    "dupes",
+    "index",
+    "apply",
+    "scale",
+    "manifest",
+)
 
 
 def _capture(module: str, argv: list[str]) -> str:
@@ -129,6 +140,14 @@ def run(name: str, quick: bool) -> str:
     if name == "scale":
         files = "5000" if quick else "100000"
         return "## Scale\n\n" + _capture("bench_scale", ["--files", files])
+    if name == "manifest":
+        sizes = ["100000"] if quick else ["100000", "1000000"]
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_manifest", "--sizes", *sizes, "--repeat",
+             repeat],
+            check=True,
+        )  # fmt: skip
+        return (SECTIONS / "manifest.md").read_text()
     raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(ORDER)}")
 
 

@@ -152,7 +152,7 @@ def capture_time(tags: dict[str, Any]) -> tuple[str | None, str | None]:
 def _float(value: Any) -> float | None:
     try:
         f = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past 1e308
         return None
     return f if f == f else None  # NaN is no coordinate
 
@@ -160,7 +160,7 @@ def _float(value: Any) -> float | None:
 def _int(value: Any) -> int | None:
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "1e400" is infinity
         return None
 
 

@@ -65,7 +65,7 @@ def test_names_and_bad_csvs(tmp_path):
     assert parse_photo_details("", "/x/Photo Details.csv").error == "empty file"
     bad = tmp_path / "Photo Details.csv"
     bad.write_bytes(b"\x80\x81 not text")
-    assert read_photo_details(str(bad)).error == "not UTF-8 text"
+    assert read_photo_details(str(bad)).error == "not UTF-8 or UTF-16 text"
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,32 @@ def make_deep_tree(base: Path, depth: int, name: str = "d") -> str:
     return "/".join([name] * depth + ["bottom.txt"])
 
 
+def remove_tree(path: Path) -> None:
+    """rm -r without recursion (shutil.rmtree recurses, so pytest cannot clean a deep tree)."""
+    fds = [os.open(path, os.O_RDONLY | os.O_DIRECTORY)]
+    names: list[str] = []
+    while fds:
+        fd = fds[-1]
+        entries = list(os.scandir(fd))
+        sub = next((e.name for e in entries if e.is_dir(follow_symlinks=False)), None)
+        if sub is not None:
+            fds.append(os.open(sub, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd))
+            names.append(sub)
+            continue
+        for e in entries:
+            os.unlink(e.name, dir_fd=fd)
+        os.close(fds.pop())
+        if names:
+            os.rmdir(names.pop(), dir_fd=fds[-1])
+
+
+@pytest.fixture
+def deep_tmp(tmp_path: Path):
+    """tmp_path, emptied without recursion afterwards."""
+    yield tmp_path
+    remove_tree(tmp_path)
+
+
 def one_line_refusal(proc: subprocess.CompletedProcess, where: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -102,7 +128,8 @@ def test_json_manifest_lines_follow_repeated_and_escaped_paths(tmp_path):
 # ---------------------------------------------------------------------------- 8: deep trees
 
 
-def test_manifest_and_verify_a_tree_a_thousand_folders_deep(tmp_path):
+def test_manifest_and_verify_a_tree_a_thousand_folders_deep(deep_tmp):
+    tmp_path = deep_tmp
     root = tmp_path / "tree"
     root.mkdir()
     rel = make_deep_tree(root, 1000)
@@ -116,13 +143,15 @@ def test_manifest_and_verify_a_tree_a_thousand_folders_deep(tmp_path):
     assert json.loads(proc.stdout)["counts"]["matched"] == 1
 
 
-def test_the_scan_walker_goes_a_thousand_folders_deep(tmp_path):
+def test_the_scan_walker_goes_a_thousand_folders_deep(deep_tmp):
+    tmp_path = deep_tmp
     rel = make_deep_tree(tmp_path, 1000)
     found = list(walk([str(tmp_path)]))
     assert [c.path for c in found if isinstance(c, Candidate)] == [str(tmp_path / rel)]
 
 
-def test_a_tree_deeper_than_path_max_is_a_finding_not_a_crash(tmp_path):
+def test_a_tree_deeper_than_path_max_is_a_finding_not_a_crash(deep_tmp):
+    tmp_path = deep_tmp
     make_deep_tree(tmp_path, 600, "dddddddd")  # 5,400 bytes: past Linux's 4,096
     (tmp_path / "top.jpg").write_bytes(b"top")
     files, problems = walk_tree(tmp_path)

@@ -227,6 +227,8 @@ def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise UsageError(f"{source}: invalid TOML: nested too deeply") from None
     unknown = sorted(set(doc) - {"rule"})
     if unknown:
         raise UsageError(f"{source}: unknown top-level key {unknown[0]!r} (rules are [[rule]])")

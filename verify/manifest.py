@@ -45,14 +45,14 @@ import shutil
 import stat as _stat
 import unicodedata
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from photoverify.dedupe.errors import ManifestError, UsageError
 from photoverify.dedupe.hashing import ALGORITHMS, hash_file
-from photoverify.dedupe.jsonio import parse_json
+from photoverify.dedupe.jsonio import parse_json, read_text
 from photoverify.dedupe.records import Finding
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
@@ -69,7 +69,7 @@ MediaInfo = Callable[[str], "dict[str, Any] | None"]
 Progress = Callable[[int, int, str], None]
 
 
-@dataclass
+@dataclass(slots=True)  # a million entries: __dict__ would cost ~100 MB
 class ManifestEntry:
     path: str  # relative, "/"-separated, as written in the manifest (or found on disk)
     digests: dict[str, str]
@@ -455,13 +455,7 @@ def read_manifest(path: str | os.PathLike, fmt: str | None = None) -> Manifest:
     in_bag = re.fullmatch(r"manifest-\w+\.txt", p.name) and (p.parent / "bagit.txt").exists()
     if fmt == "bagit" or (fmt is None and in_bag):
         return _read_bag(p.parent if p.is_file() else p)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"{p}: cannot read manifest: {exc.strerror or exc}") from None
-    text = data.decode("utf-8", "surrogateescape")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = read_text(p, ManifestError, "manifest")
     explicit = fmt is not None
     if fmt is None:
         fmt = detect_format(text, p.name)
@@ -493,7 +487,7 @@ _TAG_NAMES = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "blake3": "blake
 
 def _sum_algorithm_hint(text: str, name: str) -> str | None:
     """The algorithm a sum file holds, from a BSD tag, the hex length, then the file name."""
-    for raw in text.splitlines():
+    for raw in _split_lines(text):
         line = raw.lstrip("\\")
         if not line.strip() or line.startswith("#"):
             continue
@@ -541,15 +535,21 @@ def _unescape(s: str, where: str) -> str:
     return "".join(out)
 
 
-def _split_lines(text: str) -> list[str]:
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+def _split_lines(text: str) -> Iterator[str]:
+    """The lines of a manifest one at a time (a list of a million lines costs ~150 MB)."""
     # A manifest saved on Windows: strip CR only when every line has one, since a lone trailing
     # CR may belong to a name.
-    if lines and all(line.endswith("\r") for line in lines):
-        lines = [line[:-1] for line in lines]
-    return lines
+    n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    n_cr = text.count("\r\n") + (1 if text.endswith("\r") else 0)
+    crlf = n_lines > 0 and n_cr == n_lines
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        if stop < 0:
+            stop = end
+        line = text[start:stop]
+        start = stop + 1
+        yield line[:-1] if crlf else line
 
 
 def _checked_path(raw: str, where: str) -> str:
@@ -680,7 +680,7 @@ def _read_bag(bag: Path) -> Manifest:
     entries: dict[str, ManifestEntry] = {}
     for alg in usable:
         mpath = bag / f"manifest-{alg}.txt"
-        text = mpath.read_bytes().decode("utf-8", "surrogateescape").lstrip("\ufeff")
+        text = read_text(mpath, ManifestError, "bag manifest")
         for lineno, line in enumerate(_split_lines(text), 1):
             where = f"{mpath}:{lineno}"
             if not line.strip() or line.startswith("#"):

@@ -647,3 +647,62 @@ def test_a_file_named_dash_is_not_stdin(tmp_path, fmt):
     """A top-level file `-` is written as `HASH  -`, which b3sum and sha256sum `--check` read as
     standard input (`./-` names the file for them, and reads back as `-` here)."""
     check_names_round_trip(tmp_path, [[b"-"]], fmt, fmt)
+
+
+# ---------------------------------------------------------------------------- JSON fast path
+
+
+def outcome(read, *args: Any) -> Any:
+    try:
+        m = read(*args)
+    except PhotoverifyError as exc:
+        return type(exc).__name__
+    return [(e.path, e.digests, e.size, e.mtime_ns, e.extra) for e in m.entries], m.root
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"path": names | json_values, "blake3": st.just("ab" * 32) | json_values},
+            optional={"size": st.integers(-1, 2**40) | json_values, "gps": json_values},
+        ),
+        max_size=5,
+    ),
+    st.lists(
+        st.sampled_from(
+            ["drop-comma", "extra-comma", "blank", "crlf", "join", "split", "tail", "indent"]
+        ),
+        max_size=2,
+    ),  # fmt: skip
+)
+def test_the_one_entry_per_line_reader_agrees_with_the_whole_document_parse(rows, edits):
+    """A JSON manifest in the writer's layout is read a line at a time; the answer (entries, or
+    which error) must be the one a whole-document parse gives, whatever the edits."""
+    from photoverify.verify.manifest import _document_rows, _json_manifest
+
+    head = {"version": 1, "format": "photoverify-manifest", "algorithm": "blake3", "root": "/r"}
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    body = [line + ("," if i < len(lines) - 1 else "") for i, line in enumerate(lines)]
+    for edit in edits:
+        if edit == "drop-comma" and len(body) > 1:
+            body[0] = body[0].rstrip(",")
+        elif edit == "extra-comma" and body:
+            body[-1] += ","
+        elif edit == "blank":
+            body.insert(len(body) // 2, "   ")
+        elif edit == "join" and len(body) > 1:
+            body[:2] = [body[0] + " " + body[1]]
+        elif edit == "split" and body:
+            body[0] = body[0].replace(", ", ",\n", 1)
+        elif edit == "indent":
+            body = ["  " + b for b in body]
+    text = json.dumps(head)[:-1] + ', "entries": [\n' + "\n".join(body) + "\n]}\n"
+    if "tail" in edits:
+        text += '{"more": 1}\n'
+    if "crlf" in edits:
+        text = text.replace("\n", "\r\n")
+    p = scratch("m.json", text.encode("utf-8", "surrogatepass"))
+    fast = outcome(read_manifest, p)
+    whole = outcome(lambda q: _json_manifest(q, *_document_rows(q, text)), p)
+    assert fast == whole

@@ -704,43 +704,130 @@ _JSON_PATH = re.compile(r'"path"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"')
 
 
 class _PathLines:
-    """The line of each "path" value in a JSON manifest's text, found in one pass.
+    """The line of each entry's "path" value in a JSON manifest's text, in one pass.
 
     Searching the text for each entry's path instead (as this once did) is quadratic: 40k
-    entries took minutes. `take` hands out a repeated value's lines in order; a value this scan
-    cannot see (a hand-written escape it does not decode) has no line.
+    entries took minutes. The "path" keys are scanned lazily, in step with the entries: in a
+    manifest written in entry order each entry takes the next one and nothing is stored; a value
+    passed over on the way is kept for its entry. A value this scan cannot decode (a hand-written
+    escape) has no line.
     """
 
     def __init__(self, text: str) -> None:
-        self.first: dict[str, int] = {}
-        self.more: dict[str, deque[int]] = {}
+        self.found = self._scan(text)
+        self.passed: dict[str, deque[int]] = {}
+
+    @staticmethod
+    def _scan(text: str) -> Iterator[tuple[str, int]]:
         lineno, pos = 1, 0
         for m in _JSON_PATH.finditer(text):
             lineno += text.count("\n", pos, m.start())
             pos = m.start()
             raw = m.group(1)
             try:
-                value = json.loads(f'"{raw}"') if "\\" in raw else raw
+                yield (json.loads(f'"{raw}"') if "\\" in raw else raw), lineno
             except ValueError:
                 continue
-            if value in self.first:
-                self.more.setdefault(value, deque()).append(lineno)
-            else:
-                self.first[value] = lineno
 
     def take(self, value: str) -> int | None:
-        line = self.first.pop(value, None)
-        if line is None and self.more.get(value):
-            line = self.more[value].popleft()
-        return line
+        waiting = self.passed.get(value)
+        if waiting:
+            return waiting.popleft()
+        for found, lineno in self.found:
+            if found == value:
+                return lineno
+            self.passed.setdefault(found, deque()).append(lineno)
+        return None
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_json(p: Path, text: str) -> Manifest:
+class _NotOnePerLine(Exception):
+    """The JSON manifest is not laid out one entry per line: parse it as one document."""
+
+
+def _one_per_line(text: str) -> tuple[Any, Iterator[tuple[Any, int | None]]] | None:
+    """(head, (row, line) pairs) of a JSON manifest written as `_json_bytes` writes it: the head
+    and `"entries": [` on line 1, one entry per line, `]}` last. None for any other layout.
+
+    The rows are parsed one line at a time, so a million of them never exist at once (a whole-
+    document parse of 1M entries peaks ~400 MB higher). A line that is not one entry raises
+    _NotOnePerLine while iterating; the caller then parses the whole document, which accepts
+    the same documents and finds the error a whole-document parse would.
+    """
+    first_nl = text.find("\n")
+    head_line = text[:first_nl].rstrip()
+    if first_nl < 0 or not head_line.endswith('"entries": ['):
+        return None
+    try:
+        head = json.loads(head_line + "]}")
+    except (ValueError, RecursionError):
+        return None
+    end = len(text.rstrip())
+    if text[:end].endswith("\n]}"):
+        last_nl = end - 3
+    elif text[:end].endswith("\r\n]}"):
+        last_nl = end - 4
+    else:
+        return None
+
+    def rows() -> Iterator[tuple[Any, int | None]]:
+        lineno, start = 1, first_nl + 1
+        pending: str | None = None  # a row is known complete when the next one starts
+        pending_line = 0
+        while start <= last_nl:
+            stop = text.find("\n", start)
+            stop = last_nl if stop < 0 or stop > last_nl else stop
+            line = text[start:stop].strip()
+            lineno, start = lineno + 1, stop + 1
+            if not line:
+                continue
+            if pending is not None:
+                if not pending.endswith(","):
+                    raise _NotOnePerLine
+                yield _row(pending[:-1]), pending_line
+            pending, pending_line = line, lineno
+        if pending is not None:
+            if pending.endswith(","):
+                raise _NotOnePerLine
+            yield _row(pending), pending_line
+
+    return head, rows()
+
+
+def _row(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        raise _NotOnePerLine from None
+
+
+def _document_rows(p: Path, text: str) -> tuple[Any, Iterator[tuple[Any, int | None]]]:
     doc = parse_json(text, str(p), ManifestError)
+    if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+        return doc, iter(())
+    rows, path_lines = doc["entries"], _PathLines(text)
+
+    def pairs() -> Iterator[tuple[Any, int | None]]:
+        for i in range(len(rows)):
+            row, rows[i] = rows[i], None  # each row's dict freed once read
+            raw_path = row.get("path") if isinstance(row, dict) else None
+            yield row, path_lines.take(raw_path) if isinstance(raw_path, str) else None
+
+    return doc, pairs()
+
+
+def _read_json(p: Path, text: str) -> Manifest:
+    laid_out = _one_per_line(text)
+    try:
+        return _json_manifest(p, *(laid_out or _document_rows(p, text)))
+    except _NotOnePerLine:
+        return _json_manifest(p, *_document_rows(p, text))
+
+
+def _json_manifest(p: Path, doc: Any, rows: Iterator[tuple[Any, int | None]]) -> Manifest:
     if not isinstance(doc, dict) or doc.get("format") != "photoverify-manifest":
         raise ManifestError(f"{p}:1: not a photoverify manifest")
     if doc.get("version") != 1:
@@ -748,17 +835,14 @@ def _read_json(p: Path, text: str) -> Manifest:
     alg = doc.get("algorithm")
     if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise ManifestError(f"{p}:1: unsupported algorithm {alg!r}")
-    rows = doc.get("entries")
-    if not isinstance(rows, list):
+    if not isinstance(doc.get("entries"), list):
         raise ManifestError(f"{p}:1: no entries list")
     root = doc.get("root")
     if root is not None and not isinstance(root, str):
         raise ManifestError(f"{p}:1: root {root!r} is not a path")
-    path_lines = _PathLines(text)
     entries: dict[str, ManifestEntry] = {}
-    for i, row in enumerate(rows):
+    for i, (row, lineno) in enumerate(rows):
         raw_path = row.get("path") if isinstance(row, dict) else None
-        lineno = path_lines.take(raw_path) if isinstance(raw_path, str) else None
         where = f"{p}:{lineno or '?'} (entry {i})"
         if not isinstance(raw_path, str):
             raise ManifestError(f"{where}: entry without a path")

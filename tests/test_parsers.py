@@ -287,3 +287,27 @@ def test_a_view_count_that_is_not_a_count_is_left_out(tmp_path, views):
     f.write_text(f"imgName,viewCount\nIMG_0001.HEIC,{views}\n", encoding="utf-8")
     part = read_photo_details(str(f))
     assert [(r.name, r.view_count) for r in part.rows] == [("IMG_0001.HEIC", None)]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"gps": {"lat": "x", "lon": 1}}, "is not a lat/lon position"),
+        ({"gps": {"lat": 10**400, "lon": 1}}, "is not a lat/lon position"),
+        ({"gps": [1, 2]}, "is not a lat/lon position"),
+        ({"captured_at": 20210411}, "is not a time"),
+    ],
+)
+def test_json_manifest_metadata_verify_cannot_use_is_refused(tmp_path, extra, message):
+    """Before, `verify` crashed comparing a changed file's GPS against `"lat": "x"`."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.jpg").write_bytes(b"not the recorded bytes")
+    m = tmp_path / "m.json"
+    row = {"path": "a.jpg", "blake3": "0" * 64, **extra}
+    head = '{"version": 1, "format": "photoverify-manifest", "algorithm": "blake3", "entries": [\n'
+    m.write_text(head + json.dumps(row) + "\n]}\n")
+    proc = run_cli("verify", str(tree), "--manifest", str(m), "--catalog",
+                   str(tmp_path / "c.sqlite"), check=False)  # fmt: skip
+    one_line_refusal(proc, m)
+    assert f"m.json:2 (entry 0): {list(extra)[0]}" in proc.stderr and message in proc.stderr

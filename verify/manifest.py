@@ -740,6 +740,17 @@ class _PathLines:
         return None
 
 
+def _is_position(value: Any) -> bool:
+    """{"lat": number, "lon": number} that verify can measure a distance with: finite, and
+    (an int of any length being valid JSON) within what a float holds."""
+    return isinstance(value, dict) and all(
+        isinstance(value.get(k), int | float)
+        and not isinstance(value.get(k), bool)
+        and -1e300 <= value[k] <= 1e300  # False for NaN too
+        for k in ("lat", "lon")
+    )
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -858,6 +869,10 @@ def _json_manifest(p: Path, doc: Any, rows: Iterator[tuple[Any, int | None]]) ->
             raise ManifestError(f"{where}: mtime_ns {mtime!r} is not a number of nanoseconds")
         rel = _checked_path(raw_path, where)
         extra = {k: row[k] for k in ("captured_at", "gps") if row.get(k) is not None}
+        if not isinstance(extra.get("captured_at", ""), str):
+            raise ManifestError(f"{where}: captured_at {extra['captured_at']!r} is not a time")
+        if "gps" in extra and not _is_position(extra["gps"]):
+            raise ManifestError(f"{where}: gps {extra['gps']!r} is not a lat/lon position")
         entry = ManifestEntry(rel, {alg: digest.lower()}, size, mtime, extra, lineno)
         _add(entries, entry, where)
     return Manifest(alg, "json", list(entries.values()), str(p), root)

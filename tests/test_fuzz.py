@@ -25,6 +25,7 @@ from photoverify.dedupe.apply import read_journal
 from photoverify.dedupe.errors import PhotoverifyError
 from photoverify.dedupe.metadata import normalize, normalize_datetime
 from photoverify.dedupe.plan import check_plan, plan_from_json, read_plan
+from photoverify.dedupe.records import Finding
 from photoverify.dedupe.timeparse import parse as parse_time
 from photoverify.verify.apple import read_photo_details
 from photoverify.verify.audit import check_ledger, read_ledger
@@ -706,3 +707,26 @@ def test_the_one_entry_per_line_reader_agrees_with_the_whole_document_parse(rows
     fast = outcome(read_manifest, p)
     whole = outcome(lambda q: _json_manifest(q, *_document_rows(q, text)), p)
     assert fast == whole
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.builds(
+            Finding,
+            path=st.from_type(str),
+            check=st.from_type(str),
+            severity=st.sampled_from(["error", "warning", "info"]),
+            outcome=st.from_type(str),
+            message=st.from_type(str),
+            evidence=st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+        ),
+        max_size=4,
+    ),
+    st.none() | st.dictionaries(st.text(max_size=8), st.integers(0, 10**6), max_size=3),
+)
+def test_verify_json_round_trips_through_report_verify(findings, counts):
+    """What `verify --json` writes (Finding.to_json) is what `report --verify` reads back."""
+    doc = {"findings": [f.to_json() for f in findings], "counts": counts, "ok": False}
+    path = scratch("v.json", json.dumps(doc).encode("utf-8", "surrogatepass"))
+    assert read_verify_json(path) == (findings, counts)

@@ -311,3 +311,32 @@ def test_json_manifest_metadata_verify_cannot_use_is_refused(tmp_path, extra, me
                    str(tmp_path / "c.sqlite"), check=False)  # fmt: skip
     one_line_refusal(proc, m)
     assert f"m.json:2 (entry 0): {list(extra)[0]}" in proc.stderr and message in proc.stderr
+
+
+def test_report_verify_reads_what_verify_json_writes(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_text("one")
+    (tree / "b.txt").write_text("two")
+    m, db = tmp_path / "m.b3", str(tmp_path / "c.sqlite")
+    run_cli("manifest", str(tree), "-o", str(m))
+    (tree / "a.txt").write_text("changed")
+    proc = run_cli(
+        "verify", str(tree), "--manifest", str(m), "--catalog", db, "--json", check=False
+    )
+    assert proc.returncode == 1
+    saved = tmp_path / "verify.json"
+    saved.write_text(proc.stdout)
+    report = json.loads(
+        run_cli(
+            "report",
+            "--catalog",
+            db,
+            "--verify",
+            str(saved),
+            "-o",
+            str(tmp_path / "r.html"),
+            "--json",
+        ).stdout  # fmt: skip
+    )
+    assert report["summary_counts"]["changed"] == 1 and report["summary_counts"]["matched"] == 1

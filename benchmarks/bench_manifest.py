@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--note", default="", help="a paragraph added to the section")
     args = parser.parse_args(argv)
     if args.child:
         load_child(args.child)
@@ -143,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
             f"| {fmt} | {n:,} | {size / 1e6:.0f} | {m['seconds']:.2f} | "
             f"{n / m['seconds']:,.0f} | {m['rss_mib']:.0f} | {per:.0f} |"
         )
+    if args.note:
+        lines += ["", args.note]
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)

@@ -340,3 +340,14 @@ def test_report_verify_reads_what_verify_json_writes(tmp_path):
         ).stdout  # fmt: skip
     )
     assert report["summary_counts"]["changed"] == 1 and report["summary_counts"]["matched"] == 1
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\x1c", "\x85", "\x0b"])
+def test_a_photo_details_name_with_a_unicode_line_break_is_one_row(tmp_path, odd):
+    f = tmp_path / "Photo Details.csv"
+    f.write_text(f"imgName,viewCount\nIMG{odd}0001.HEIC,3\nIMG_0002.HEIC,4\n", encoding="utf-8")
+    part = read_photo_details(str(f))
+    assert [(r.name, r.view_count, r.line) for r in part.rows] == [
+        (f"IMG{odd}0001.HEIC", 3, 2),
+        ("IMG_0002.HEIC", 4, 3),
+    ]

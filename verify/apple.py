@@ -21,6 +21,7 @@ import base64
 import binascii
 import codecs
 import csv
+import io
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -173,7 +174,9 @@ def _flag(value: str | None) -> bool | None:
 def parse_photo_details(text: str, csv_path: str) -> ApplePart:
     """The text of one Photo Details CSV -> its rows (a bad file gives `error`, not a raise)."""
     part = ApplePart(csv_path)
-    reader = csv.reader(text.splitlines())
+    # Rows end at CR/LF only: str.splitlines would also cut at U+2028, U+0085 or \x1c, which a
+    # file name may hold, and it breaks quoted fields that span lines.
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:

@@ -730,3 +730,47 @@ def test_verify_json_round_trips_through_report_verify(findings, counts):
     doc = {"findings": [f.to_json() for f in findings], "counts": counts, "ok": False}
     path = scratch("v.json", json.dumps(doc).encode("utf-8", "surrogatepass"))
     assert read_verify_json(path) == (findings, counts)
+
+
+@FUZZ
+@given(st.lists(st.lists(disk_names, min_size=1, max_size=3), min_size=1, max_size=5))
+def test_both_walkers_find_every_file_whatever_its_name(paths):
+    """dedupe.walk (scan) and manifest.walk_tree (manifest, verify) list exactly the files made."""
+    from photoverify.dedupe.walk import Candidate, walk
+    from photoverify.verify.manifest import walk_tree
+
+    root = fresh_dir()
+    made = sorted(make_tree(root, paths))
+    found = [c for c in walk([str(root)]) if isinstance(c, Candidate)]
+    prefix = os.fsencode(root) + b"/"
+    assert sorted(os.fsencode(c.path)[len(prefix) :] for c in found) == made
+    files, problems = walk_tree(root)
+    assert not problems
+    assert sorted(os.fsencode(f.rel) for f in files) == made
+
+
+@settings(FUZZ, max_examples=8)
+@given(
+    st.sampled_from(["verify", "plan-check", "report"]),
+    st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()),
+)
+def test_the_cli_answers_any_input_file_with_a_result_or_one_line(command, data):
+    """The real CLI, end to end: exit 0/1 with a result, or exit 2 and one line naming the file."""
+    from tests.conftest import run_cli
+
+    base = fresh_dir()
+    f = base / "input.json"
+    f.write_bytes(data)
+    (base / "tree").mkdir()
+    args = {
+        "verify": ("verify", str(base / "tree"), "--manifest", str(f)),
+        "plan-check": ("plan", "--check", str(f)),
+        "report": ("report", "--verify", str(f), "-o", str(base / "r.html")),
+    }[command]
+    proc = run_cli(*args, "--catalog", str(base / "c.sqlite"), check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if proc.returncode == 2:
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "input.json" in lines[0], proc.stderr
+    else:
+        assert proc.returncode in (0, 1), proc.stderr

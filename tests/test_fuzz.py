@@ -774,3 +774,21 @@ def test_the_cli_answers_any_input_file_with_a_result_or_one_line(command, data)
         assert len(lines) == 1 and "input.json" in lines[0], proc.stderr
     else:
         assert proc.returncode in (0, 1), proc.stderr
+
+
+def _split_lines_reference(text: str) -> list[str]:
+    """The list-based splitter the streaming one replaced (kept here as the specification)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if lines and all(line.endswith("\r") for line in lines):
+        lines = [line[:-1] for line in lines]
+    return lines
+
+
+@FUZZ
+@given(st.text(st.sampled_from("ab\r\n\\ é"), max_size=40))
+def test_manifest_lines_split_as_before(text):
+    from photoverify.verify.manifest import _split_lines
+
+    assert list(_split_lines(text)) == _split_lines_reference(text)

@@ -351,3 +351,11 @@ def test_a_photo_details_name_with_a_unicode_line_break_is_one_row(tmp_path, odd
         (f"IMG{odd}0001.HEIC", 3, 2),
         ("IMG_0002.HEIC", 4, 3),
     ]
+
+
+@pytest.mark.parametrize("size", ["-5", "١٢", "1_000", " 7", "9" * 30])
+def test_a_hashdeep_size_is_ascii_digits(tmp_path, size):
+    f = tmp_path / "m.hashdeep"
+    f.write_text(f"%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n{size},{'0' * 32},./a.jpg\n")
+    with pytest.raises(ManifestError, match=r"m\.hashdeep:3: size .* is not a number"):
+        read_manifest(f)

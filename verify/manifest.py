@@ -639,10 +639,10 @@ def _read_hashdeep(p: Path, text: str) -> Manifest:
         fields = line.split(",", len(columns) - 1)
         if len(fields) != len(columns):
             raise ManifestError(f"{where}: expected {len(columns)} fields")
-        try:
-            size = int(fields[0])
-        except ValueError:
-            raise ManifestError(f"{where}: size {fields[0]!r} is not a number") from None
+        # int() would also take "-5", " 5", "1_000" and "١٢"; hashdeep writes ASCII digits.
+        if not re.fullmatch(r"[0-9]{1,20}", fields[0]):
+            raise ManifestError(f"{where}: size {fields[0]!r} is not a number")
+        size = int(fields[0])
         digests = {}
         for col, value in zip(columns[1:-1], fields[1:-1], strict=True):
             if not re.fullmatch(r"[0-9a-fA-F]+", value):

@@ -542,8 +542,11 @@ def make_tree(root: Path, paths: list[list[bytes]]) -> list[bytes]:
 def peer_check(tool: str, manifest: Path, root: Path) -> bool:
     import subprocess
 
-    proc = subprocess.run([tool, "--check", str(manifest)], cwd=root, capture_output=True)
-    return proc.returncode == 0
+    if tool == "hashdeep":  # audit mode, relative paths, from inside the root (see manifest.py)
+        cmd = ["hashdeep", "-a", "-k", str(manifest), "-r", "-l", "."]
+    else:
+        cmd = [tool, "--check", str(manifest)]
+    return subprocess.run(cmd, cwd=root, capture_output=True).returncode == 0
 
 
 def undecodable(name: bytes) -> bool:
@@ -591,7 +594,10 @@ def check_names_round_trip(base: Path, paths: list[list[bytes]], fmt: str, tool:
     assert len(written.entries) + len(written.errors) == len(made)
     if not written.entries:
         return
-    assert peer_check(tool, out, root), out.read_bytes()
+    # hashdeep's audit also fails on a file the manifest lacks: one it could not hold (a name
+    # with a newline) is left out and reported, as documented, so its audit cannot pass.
+    if not (tool == "hashdeep" and written.errors):
+        assert peer_check(tool, out, root), out.read_bytes()
     result = check_fixity(root, read_manifest(out))
     assert result.counts["matched"] == len(written.entries), [f.message for f in result.findings]
 
@@ -599,7 +605,14 @@ def check_names_round_trip(base: Path, paths: list[list[bytes]], fmt: str, tool:
 @settings(FUZZ, max_examples=max(10, FUZZ.max_examples // 3))
 @given(
     st.lists(st.lists(disk_names, min_size=1, max_size=3), min_size=1, max_size=5),
-    st.sampled_from([("b3sum", "b3sum"), ("sha256sum", "sha256sum")]),
+    st.sampled_from(
+        [
+            ("b3sum", "b3sum"),
+            ("sha256sum", "sha256sum"),
+            ("md5sum", "md5sum"),
+            ("hashdeep", "hashdeep"),
+        ]
+    ),  # fmt: skip
 )
 def test_a_manifest_of_any_names_passes_the_peer_and_our_verify(paths, fmt_tool):
     fmt, tool = fmt_tool
@@ -792,3 +805,55 @@ def test_manifest_lines_split_as_before(text):
     from photoverify.verify.manifest import _split_lines
 
     assert list(_split_lines(text)) == _split_lines_reference(text)
+
+
+@settings(FUZZ, max_examples=max(5, FUZZ.max_examples // 6))
+@given(st.lists(st.lists(disk_names, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_a_bag_of_any_names_validates_with_bagit_py_and_our_verify(paths):
+    keep = set(unique_by_design([b"/".join(p) for p in paths]))
+    paths = [p for p in paths if b"/".join(p).decode("utf-8", "surrogateescape") in keep]
+    # see test_a_bag_cannot_hold_every_name
+    paths = [p for p in paths if not any(bag_cannot_hold(c) for c in p)]
+    check_bag_round_trip(fresh_dir(), paths)
+
+
+def bag_cannot_hold(component: bytes) -> bool:
+    return (
+        undecodable(component)
+        or component.rstrip(b" \t\x0b\x0c") != component
+        or b"%0" in component.upper()
+    )
+
+
+def check_bag_round_trip(base: Path, paths: list[list[bytes]]) -> None:
+    import subprocess
+    import sys
+
+    from photoverify.verify.fixity import check_fixity
+    from photoverify.verify.manifest import write_manifest
+
+    root = base / "tree"
+    root.mkdir()
+    made = make_tree(root, paths)
+    if not made:
+        return
+    bag = base / "bag"
+    written = write_manifest(root, bag, "bagit")
+    assert len(written.entries) + len(written.errors) == len(made)
+    bagit_py = Path(sys.executable).with_name("bagit.py")
+    proc = subprocess.run([sys.executable, str(bagit_py), "--validate", str(bag)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, (made, proc.stderr[-500:])
+    result = check_fixity(bag, read_manifest(bag))
+    assert result.counts["matched"] == len(written.entries), [f.message for f in result.findings]
+
+
+@pytest.mark.xfail(strict=True, reason="h2 fixes the writer")
+@pytest.mark.parametrize("name", [b"\x80", b"trail ", b"tab\t", b"%0A", b"x%0d"])
+def test_a_bag_cannot_hold_every_name(tmp_path, name):
+    """Names a bag cannot hold, which the bag writer still writes without a word (the module
+    docstring names some): undecodable bytes (BagIt tag files are UTF-8; bagit.py --validate
+    dies with UnicodeDecodeError), trailing whitespace (bagit.py strips it from a manifest line;
+    leading whitespace survives), a literal `%0A`/`%0d` (bagit.py decodes it to a newline or CR,
+    and so does our reader). Such a file must be left out of the bag and reported."""
+    check_bag_round_trip(tmp_path, [[name]])

@@ -8,6 +8,7 @@ ValueError on an over-long integer; both are turned into that one line here.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from typing import Any
@@ -30,14 +31,21 @@ def parse_json(text: str, source: str, error: type[PhotoverifyError] = UsageErro
 def read_text(
     path: str | os.PathLike, error: type[PhotoverifyError] = UsageError, what: str = "file"
 ) -> str:
-    """A file's text: UTF-8, undecodable bytes kept as surrogates, a leading BOM dropped."""
+    """A file's text: UTF-8, undecodable bytes kept as surrogates, a leading BOM dropped; or
+    UTF-16 when it starts with a UTF-16 BOM (what Windows PowerShell 5's `>` writes)."""
+    where = os.fspath(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
-        raise error(f"{os.fspath(path)}: {what} not found") from None
+        raise error(f"{where}: {what} not found") from None
     except OSError as exc:
-        raise error(f"{os.fspath(path)}: cannot read {what}: {exc.strerror or exc}") from None
+        raise error(f"{where}: cannot read {what}: {exc.strerror or exc}") from None
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        try:
+            return data.decode("utf-16")  # the BOM tells the byte order and is consumed
+        except UnicodeDecodeError as exc:
+            raise error(f"{where}: {what} starts as UTF-16 but is not: {exc.reason}") from None
     text = data.decode("utf-8", "surrogateescape")
     return text[1:] if text.startswith("\ufeff") else text
 

@@ -359,3 +359,24 @@ def test_a_hashdeep_size_is_ascii_digits(tmp_path, size):
     f.write_text(f"%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n{size},{'0' * 32},./a.jpg\n")
     with pytest.raises(ManifestError, match=r"m\.hashdeep:3: size .* is not a number"):
         read_manifest(f)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_manifest_with_a_bom_is_read(tmp_path, encoding):
+    """`sha256sum * > SHA256SUMS` in Windows PowerShell 5 writes UTF-16 with a BOM."""
+    f = tmp_path / "SHA256SUMS"
+    text = f"{'ab' * 32}  caf\u00e9.jpg\r\n{'cd' * 32}  b.jpg\r\n"
+    data = text.encode(encoding)
+    f.write_bytes(data if encoding == "utf-16" else b"\xfe\xff" + data)
+    m = read_manifest(f)
+    assert [(e.path, e.digests["sha256"]) for e in m.entries] == [
+        ("caf\u00e9.jpg", "ab" * 32),
+        ("b.jpg", "cd" * 32),
+    ]
+
+
+def test_a_broken_utf16_manifest_is_one_line(tmp_path):
+    f = tmp_path / "SHA256SUMS"
+    f.write_bytes(b"\xff\xfe" + "a".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(ManifestError, match="SHA256SUMS: manifest starts as UTF-16 but is not"):
+        read_manifest(f)

@@ -8,22 +8,26 @@ pv=".venv/bin/photoverify"
 export PHOTOVERIFY_CATALOG="$out/catalog.sqlite"
 rm -rf "$out" && mkdir -p "$out"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# bold headings only on a terminal that wants colour (NO_COLOR, https://no-color.org, and logs)
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+# exit 1 means "the run worked and found problems": the sample library has them on purpose
+found_problems_ok() { "$@" || [ $? -eq 1 ]; }
 
 step "generate a sample library (iPhone-style export with the usual migration mess)"
 .venv/bin/python -m benchmarks.make_library "$out/library" --photos 40 --size small --seed 7
 
-step "photoverify scan"
-$pv scan "$out/library"
+step "photoverify scan (the generator planted truncated and empty files: they are reported, exit 1)"
+found_problems_ok $pv scan "$out/library"
 
 step "photoverify dupes"
-$pv dupes "$out/library" | tail -n 40
+$pv dupes "$out/library" | head -n 40
 
 if $pv plan --help >/dev/null 2>&1; then
   step "photoverify plan → $out/plan.json"
   $pv plan "$out/library" --dest "$out/new-library" -o "$out/plan.json" --csv "$out/plan.csv"
   step "photoverify apply"
-  $pv apply "$out/plan.json"
+  found_problems_ok $pv apply "$out/plan.json"
 fi
 
 if $pv verify --help >/dev/null 2>&1 && [ -d "$out/new-library" ]; then

@@ -6,7 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PYTHON=${PYTHON:-python3}
 need=()
+# Debian/Ubuntu ship venv's pip bootstrap in a package of its own (python3-venv)
+if [ ! -x .venv/bin/python ] && command -v "$PYTHON" >/dev/null \
+  && ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  need+=("python3-venv")
+fi
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v b3sum >/dev/null || need+=(b3sum)
@@ -35,15 +41,20 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || { echo "photoverify needs Python 3.11+ ($PYTHON not found)" >&2; exit 3; }
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "photoverify needs Python 3.11+"'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-# pip's own chatter (setuptools' editable-install notice) goes to a log, shown only on failure
-if ! .venv/bin/python -m pip install -q -e '.[test]' >.venv/pip-install.log 2>&1; then
-  cat .venv/pip-install.log >&2
-  echo "setup: pip install failed (log above, also in .venv/pip-install.log)" >&2
-  exit 3
+# the editable install is redone only when pyproject.toml changed since the last one
+stamp=.venv/.photoverify-installed
+if [ ! "$stamp" -nt pyproject.toml ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  # pip's own chatter (setuptools' editable-install notice) goes to a log, shown only on failure
+  if ! .venv/bin/python -m pip install -q -e '.[test]' >.venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    echo "setup: pip install failed (log above, also in .venv/pip-install.log)" >&2
+    exit 3
+  fi
+  touch "$stamp"
 fi
 .venv/bin/python -c 'import photoverify, photoverify.dedupe, photoverify.verify' 
 if [ "${1:-}" = "--bench" ]; then

@@ -166,12 +166,14 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
 # Sidecars that can hold a capture time and a position, in the order they are asked: XMP (what
 # Lightroom, digiKam and immich write), then Google Takeout's JSON. An AAE holds the edit only.
 _METADATA_SIDECARS = ("XMP", "JSON")
+LABELS = ("title", "keywords", "rating")  # what a person gave the photo
 
 
 def asset_metadata(primary: FileRecord, companions: Iterable[FileRecord]) -> Metadata:
     """The metadata of an asset: the primary file's own, and for a capture time or a position the
     file lacks, its first sidecar's (`_METADATA_SIDECARS` order) that has one. The source then
-    names the sidecar: `IMG_1.JPG.json: JSON:PhotoTakenTimeTimestamp`. Pure."""
+    names the sidecar: `IMG_1.JPG.json: JSON:PhotoTakenTimeTimestamp`. A title, keywords or a
+    rating the file lacks come from the sidecars the same way. Pure."""
     m = primary.metadata
     sides = sorted(
         (c for c in companions if c.kind == "sidecar" and c.format in _METADATA_SIDECARS),
@@ -193,4 +195,9 @@ def asset_metadata(primary: FileRecord, companions: Iterable[FileRecord]) -> Met
                 gps_lon=side.metadata.gps_lon,
                 gps_source=f"{os.path.basename(side.path)}: {side.metadata.gps_source}",
             )
+    for name in LABELS:
+        if getattr(m, name) is None:
+            side = next((s for s in sides if getattr(s.metadata, name) is not None), None)
+            if side is not None:
+                changes[name] = getattr(side.metadata, name)
     return replace(m, **changes) if changes else m

@@ -50,6 +50,12 @@ TAGS = (
     "GeoDataLongitude",
     "GeoDataExifLatitude",
     "GeoDataExifLongitude",
+    # what a person gave the photo: XMP dc:title/dc:subject, IPTC ObjectName/Keywords, xmp:Rating
+    "Title",
+    "ObjectName",
+    "Subject",
+    "Keywords",
+    "Rating",
     "Make",
     "Model",
     "Software",
@@ -283,6 +289,24 @@ def _main(t: _Tags, name: str, convert=_text) -> Any:
     return None
 
 
+def _keywords(value: Any) -> str | None:
+    """A keyword list (exiftool gives a list, or one string) as one text, `; `-joined."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    words = [w for w in (str(i).strip() for i in items) if w]
+    return "; ".join(words) or None
+
+
+def _rating(*values: Any) -> int | None:
+    """The first rating given: 1-5 stars, or -1 (rejected). 0 is XMP's "unrated"."""
+    for value in values:
+        stars = _int(value)
+        if stars is not None and stars != 0 and -1 <= stars <= 5:
+            return stars
+    return None
+
+
 def normalize(tags: dict[str, Any], error: str | None = None) -> Metadata:
     """exiftool's `-a -G0:1 -n` JSON for one file (or `-G`: `Group:Tag` keys) -> Metadata. Pure."""
     t = _Tags(tags)
@@ -295,6 +319,9 @@ def normalize(tags: dict[str, Any], error: str | None = None) -> Metadata:
         gps_lat=lat,
         gps_lon=lon,
         gps_source=gps_source,
+        title=_text(t.get("XMP", "Title") or t.get("IPTC", "ObjectName")),
+        keywords=_keywords(t.get("XMP", "Subject") or t.get("IPTC", "Keywords")),
+        rating=_rating(t.get("XMP", "Rating"), t.get("EXIF", "Rating")),
         make=_main(t, "Make"),
         model=_main(t, "Model"),
         software=_main(t, "Software"),

@@ -34,6 +34,9 @@ class Metadata:
     gps_lat: float | None = None
     gps_lon: float | None = None
     gps_source: str | None = None  # which tag gave the position (e.g. "XMP:GPSLatitude")
+    title: str | None = None  # XMP dc:title, else IPTC ObjectName
+    keywords: str | None = None  # XMP dc:subject, else IPTC Keywords, joined by "; "
+    rating: int | None = None  # XMP xmp:Rating, else EXIF Rating: 1-5, -1 rejected (0: none)
     make: str | None = None
     model: str | None = None
     software: str | None = None

@@ -208,6 +208,21 @@ def test_gps_wherever_exiftool_finds_it_with_its_source():
     assert normalize({"XMP:GPSLatitude": 91.0, "XMP:GPSLongitude": 1.0}).gps is None
 
 
+def test_title_keywords_and_rating():
+    meta = normalize(
+        {
+            "XMP:XMP-dc:Title": "Harbour",
+            "IPTC:IPTC:ObjectName": "other",
+            "IPTC:IPTC:Keywords": ["boats", "sea, dawn"],
+            "XMP:XMP-xmp:Rating": 0,
+            "EXIF:IFD0:Rating": 3,
+        }
+    )
+    assert (meta.title, meta.keywords, meta.rating) == ("Harbour", "boats; sea, dawn", 3)
+    assert normalize({"XMP:Rating": 0}).rating is None  # XMP's "unrated"
+    assert normalize({"XMP:Rating": -1, "IPTC:Keywords": "one, word"}).keywords == "one, word"
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(

@@ -198,3 +198,38 @@ def test_a_dng_raw_and_its_jpeg_and_xmp_travel_as_one_asset(corpus, tmp_path):
     assert [(Path(f.path).name, f.outcome) for f in result.findings] == [
         ("IMG_0007.DNG", "companion-lost")
     ]
+
+
+def test_title_keywords_and_rating_of_an_asset_come_from_its_xmp_and_are_audited(tmp_path):
+    src, moved, gone = tmp_path / "src", tmp_path / "moved", tmp_path / "gone"
+    src.mkdir()
+    _photo(src / "IMG_0100.JPG", 11)
+    exiftool(
+        "-XMP-dc:Title=Harbour at dawn",
+        "-XMP-dc:Subject=boats",
+        "-XMP-dc:Subject=sea, dawn",
+        "-XMP-xmp:Rating=4",
+        "-o",
+        str(src / "IMG_0100.xmp"),
+        str(src / "IMG_0100.JPG"),
+    )
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(src), "--catalog", str(db))
+    with Catalog(db) as cat:
+        records = {Path(r.path).name: r for r in cat.all_records()}
+    meta = asset_metadata(records["IMG_0100.JPG"], [records["IMG_0100.xmp"]])
+    assert (meta.title, meta.keywords, meta.rating) == ("Harbour at dawn", "boats; sea, dawn", 4)
+    shutil.copytree(src, moved)
+    shutil.copytree(src, gone)
+    for d in (moved, gone):
+        (d / "IMG_0100.xmp").unlink()
+    exiftool("-tagsFromFile", str(src / "IMG_0100.xmp"), "-XMP:all", str(moved / "IMG_0100.JPG"))
+    kept = _audit(src, moved, tmp_path / "c.sqlite")
+    assert [f.outcome for f in kept.findings] == ["sidecar-lost"]
+    lost = _audit(src, gone, tmp_path / "c.sqlite")
+    labels = next(f for f in lost.findings if f.outcome == "labels-lost")
+    assert labels.severity == "error" and labels.evidence["lost"] == {
+        "title": "Harbour at dawn",
+        "keywords": "boats; sea, dawn",
+        "rating": 4,
+    }

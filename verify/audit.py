@@ -40,7 +40,7 @@ from datetime import timedelta
 from typing import Any
 
 from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.companions import asset_metadata, find_assets
+from photoverify.dedupe.companions import LABELS, asset_metadata, find_assets
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.index import hex_to_uint64, near_groups
@@ -73,6 +73,7 @@ OUTCOMES: dict[str, str] = {
     "capture-time-zone-shift": "warning",
     "capture-time-precision-lost": "warning",
     "gps-lost": "error",
+    "labels-lost": "error",
     "gps-moved": "error",
     "camera-lost": "warning",
     "camera-changed": "warning",
@@ -319,6 +320,18 @@ def compare_metadata(src: FileRecord, dst: FileRecord) -> list[Finding]:
                         distance_m=round(moved, 3),
                     )
                 )
+    labels = {k: getattr(sm, k) for k in LABELS if getattr(sm, k) is not None}
+    gone = [k for k in labels if getattr(dm, k) is None]
+    if gone:
+        out.append(
+            _finding(
+                dst.path,
+                "labels-lost",
+                "the photo's " + ", ".join(f"{k} {labels[k]!r}" for k in gone) + " is gone",
+                source=src.path,
+                lost={k: labels[k] for k in gone},
+            )
+        )
     lost = [k for k in ("make", "model") if getattr(sm, k) and not getattr(dm, k)]
     changed = {
         k: [getattr(sm, k), getattr(dm, k)]

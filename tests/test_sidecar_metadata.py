@@ -233,3 +233,44 @@ def test_title_keywords_and_rating_of_an_asset_come_from_its_xmp_and_are_audited
         "keywords": "boats; sea, dawn",
         "rating": 4,
     }
+
+
+def test_png_exif_chunk_and_quicktime_keys_time_and_place(tmp_path):
+    """A PNG's eXIf chunk is EXIF; a MOV's Apple keys give local time with its offset and an
+    ISO 6709 location. Written by Pillow and PyAV, read back through the real scanner."""
+    import av
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(lib / "shot.png")
+    exiftool(  # exiftool writes EXIF into a PNG as an eXIf chunk
+        "-EXIF:DateTimeOriginal=2020:02:29 23:59:58",  # a leap day
+        "-EXIF:OffsetTimeOriginal=+05:30",
+        str(lib / "shot.png"),
+    )
+    with av.open(str(lib / "clip.mov"), "w", format="mov",
+                 options={"movflags": "use_metadata_tags"}) as out:  # fmt: skip
+        out.metadata["com.apple.quicktime.creationdate"] = "2021-04-11T15:47:53-0500"
+        out.metadata["com.apple.quicktime.location.ISO6709"] = "+40.2346-076.2871+012.300/"
+        stream = out.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(10):
+            frame = np.full((48, 64, 3), i * 20, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(lib), "--catalog", str(db))
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", str(db))}
+    png, mov = shown["shot.png"], shown["clip.mov"]
+    assert (png["captured_at"], png["captured_source"]) == (
+        "2020-02-29T23:59:58+05:30",
+        "EXIF:DateTimeOriginal",
+    )
+    assert (mov["captured_at"], mov["captured_source"]) == (
+        "2021-04-11T15:47:53-05:00",
+        "QuickTime:CreationDate",
+    )
+    assert mov["gps"] == {"lat": 40.2346, "lon": -76.2871}
+    assert mov["gps_source"] == "QuickTime:GPSCoordinates"

@@ -50,8 +50,19 @@ def bench(root: str, repeat: int) -> list[str]:
         ),
         ("exiftool -r -j (all tags)", ["exiftool", "-r", "-j", "-q", "-q", root], (0, 1)),
         (
-            "exiftool -r -j -G -n (photoverify's tags)",
-            ["exiftool", "-r", "-j", "-G", "-n", "-q", "-q", *[f"-{t}" for t in TAGS], root],
+            "exiftool -r -j -a -G0:1 -n (photoverify's tags)",
+            [
+                "exiftool",
+                "-r",
+                "-j",
+                "-a",
+                "-G0:1",
+                "-n",
+                "-q",
+                "-q",
+                *[f"-{t}" for t in TAGS],
+                root,
+            ],
             (0, 1),
         ),
     ]

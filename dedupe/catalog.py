@@ -1,6 +1,6 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 2; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 3; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -17,6 +17,8 @@ files — one row per file ever scanned and still present
                           video-first-frame)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
   captured_at TEXT        ISO 8601 with sub-seconds and offset when known
+  captured_source, gps_source TEXT   the exiftool tag each came from (`Group:Tag`, e.g.
+                          APP12:DateTimeOriginal, XMP:GPSLatitude); added in version 3
   gps_lat, gps_lon REAL, make, model, software, content_id, burst_id, image_unique_id TEXT
   orientation INTEGER
   metadata_json TEXT      the whole normalized Metadata record as JSON
@@ -40,7 +42,7 @@ import platformdirs
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +92,11 @@ MIGRATIONS: dict[int, str] = {
     """,
     # 2: identical copies found by size take over their decoded facts (dedupe.fingerprint)
     2: "CREATE INDEX files_size ON files(size);",
+    # 3: which tag gave the capture time and the GPS position (older rows: NULL until rescanned)
+    3: """
+    ALTER TABLE files ADD COLUMN captured_source TEXT;
+    ALTER TABLE files ADD COLUMN gps_source TEXT;
+    """,
 }
 
 _COLUMNS = (
@@ -125,10 +132,15 @@ _COLUMNS = (
     "metadata_json",
     "error",
     "scanned_at",
+    "captured_source",
+    "gps_source",
 )
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # a decoded video cataloged before videos got first-frame hashes: its facts are incomplete
 _OLD_VIDEO = "(kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)"
+# metadata read before version 3 (a fixed tag list: no APP12, MakerNotes, sidecar or QuickTime GPS
+# values, no sources): read again once
+_OLD_METADATA = "(metadata_json NOT LIKE '%\"gps_source\"%')"
 
 
 def default_path() -> Path:
@@ -231,6 +243,8 @@ class Catalog:
                     json.dumps(asdict(m)),
                     r.error,
                     now,
+                    m.captured_source,
+                    m.gps_source,
                 )
             )
         placeholders = ",".join("?" * len(_COLUMNS))
@@ -257,10 +271,12 @@ class Catalog:
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
         """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
         itself when it is a cataloged file. Stale: to be fingerprinted again even if unchanged
-        (it had an error, or it is a video cataloged before videos got first-frame hashes)."""
+        (it had an error, it is a video cataloged before videos got first-frame hashes, or its
+        metadata was read before schema version 3)."""
         out = {}
         for path, size, mtime, inode, stale in self.db.execute(
-            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_OLD_VIDEO} FROM files "
+            "SELECT path, size, mtime_ns, inode, "
+            f"error IS NOT NULL OR {_OLD_VIDEO} OR {_OLD_METADATA} FROM files "
             "WHERE path = ? OR (path >= ? AND path < ?)",
             (_key(os.path.abspath(root)), *_prefix_range(root)),
         ):

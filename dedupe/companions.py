@@ -1,5 +1,6 @@
 """Which files travel together as one asset: Live Photo still + MOV, XMP/AAE/JSON sidecars,
-RAW + JPEG pairs. Pure: FileRecords in, assets and companion relations out.
+RAW + JPEG pairs. Pure: FileRecords in, assets and companion relations out; and an asset's
+metadata, its files' together (`asset_metadata`).
 
 Name forms understood (case-insensitive, in the same folder as the media file):
   IMG_1234.XMP, IMG_1234.JPG.xmp            XMP sidecars (by stem, or by full name)
@@ -15,9 +16,10 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 
 from .policy import FORMAT_RANK, rank_key
-from .records import Asset, FileRecord, Relation
+from .records import Asset, FileRecord, Metadata, Relation
 from .sniff import RAW_FORMATS
 from .timeparse import seconds_apart
 
@@ -159,3 +161,43 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
             members.setdefault(r.path, [])
     assets = [Asset(p, tuple(c)) for p, c in members.items() if p not in owner]
     return assets, relations
+
+
+# Sidecars that can hold a capture time and a position, in the order they are asked: XMP (what
+# Lightroom, digiKam and immich write), then Google Takeout's JSON. An AAE holds the edit only.
+_METADATA_SIDECARS = ("XMP", "JSON")
+LABELS = ("title", "keywords", "rating")  # what a person gave the photo
+
+
+def asset_metadata(primary: FileRecord, companions: Iterable[FileRecord]) -> Metadata:
+    """The metadata of an asset: the primary file's own, and for a capture time or a position the
+    file lacks, its first sidecar's (`_METADATA_SIDECARS` order) that has one. The source then
+    names the sidecar: `IMG_1.JPG.json: JSON:PhotoTakenTimeTimestamp`. A title, keywords or a
+    rating the file lacks come from the sidecars the same way. Pure."""
+    m = primary.metadata
+    sides = sorted(
+        (c for c in companions if c.kind == "sidecar" and c.format in _METADATA_SIDECARS),
+        key=lambda c: (_METADATA_SIDECARS.index(c.format or ""), os.fsencode(c.path)),
+    )
+    changes: dict = {}
+    if m.captured_at is None:
+        side = next((s for s in sides if s.metadata.captured_at is not None), None)
+        if side is not None:
+            changes.update(
+                captured_at=side.metadata.captured_at,
+                captured_source=f"{os.path.basename(side.path)}: {side.metadata.captured_source}",
+            )
+    if m.gps is None:
+        side = next((s for s in sides if s.metadata.gps is not None), None)
+        if side is not None:
+            changes.update(
+                gps_lat=side.metadata.gps_lat,
+                gps_lon=side.metadata.gps_lon,
+                gps_source=f"{os.path.basename(side.path)}: {side.metadata.gps_source}",
+            )
+    for name in LABELS:
+        if getattr(m, name) is None:
+            side = next((s for s in sides if getattr(s.metadata, name) is not None), None)
+            if side is not None:
+                changes[name] = getattr(side.metadata, name)
+    return replace(m, **changes) if changes else m

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import exiftool
@@ -24,21 +25,37 @@ from .errors import EnvironmentProblem
 from .records import Metadata
 
 # Tags asked for by name: faster than reading everything, and the list documents what we use.
+# Asked for without a group and read with `-a -G` (every group's copy, named `Group:Tag`), so one
+# exiftool call per batch sees a DateTimeOriginal wherever it lives (EXIF, XMP, MakerNotes, APP12).
 TAGS = (
-    "EXIF:DateTimeOriginal",
-    "EXIF:SubSecTimeOriginal",
-    "EXIF:OffsetTimeOriginal",
-    "EXIF:CreateDate",
-    "EXIF:SubSecTimeDigitized",
-    "EXIF:OffsetTimeDigitized",
-    "EXIF:OffsetTime",
-    "QuickTime:CreationDate",
-    "QuickTime:CreateDate",
-    "XMP:DateTimeOriginal",
-    "XMP:CreateDate",
-    "XMP:DateCreated",
-    "Composite:GPSLatitude",
-    "Composite:GPSLongitude",
+    "DateTimeOriginal",
+    "SubSecTimeOriginal",
+    "OffsetTimeOriginal",
+    "OffsetTime",
+    "CreateDate",
+    "SubSecTimeDigitized",
+    "OffsetTimeDigitized",
+    "CreationDate",
+    "DateCreated",
+    "TimeCreated",
+    "CreationTime",
+    "GPSLatitude",
+    "GPSLongitude",
+    "GPSLatitudeRef",
+    "GPSLongitudeRef",
+    "GPSCoordinates",
+    # Google Takeout's JSON sidecars, as exiftool flattens them
+    "PhotoTakenTimeTimestamp",
+    "GeoDataLatitude",
+    "GeoDataLongitude",
+    "GeoDataExifLatitude",
+    "GeoDataExifLongitude",
+    # what a person gave the photo: XMP dc:title/dc:subject, IPTC ObjectName/Keywords, xmp:Rating
+    "Title",
+    "ObjectName",
+    "Subject",
+    "Keywords",
+    "Rating",
     "Make",
     "Model",
     "Software",
@@ -63,31 +80,33 @@ _ZERO_DATE = re.compile(r"^[0: ]*$")
 _DATE = re.compile(
     r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?"
 )
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 
 
-def normalize_datetime(value: Any, subsec: Any = None, offset: Any = None) -> str | None:
-    """exiftool date text (+ SubSecTime*, OffsetTime*) -> ISO 8601, or None if absent/invalid.
+def parse_datetime(value: Any, subsec: Any = None, offset: Any = None) -> tuple[str | None, str]:
+    """exiftool date text (+ SubSecTime*, OffsetTime*) -> (ISO 8601, "") or (None, why not).
 
     `2021:04:11 15:47:53`, `054`, `-05:00` -> `2021-04-11T15:47:53.054-05:00`.
-    An offset or sub-seconds inside the value win over the separate tags.
+    An offset or sub-seconds inside the value win over the separate tags. A date that cannot
+    exist (2021:02:31, 0000:00:00, an hour 25) is refused with the reason, never guessed at.
     """
     if value is None:
-        return None
+        return None, "absent"
     text = str(value).strip()
-    if not text or _ZERO_DATE.match(text):
-        return None
+    if not text:
+        return None, "absent"
+    if _ZERO_DATE.match(text):
+        return None, f"{text!r} is a zero date (the camera's clock was not set)"
     m = _DATE.match(text)
     if not m:
-        return None
+        return None, f"{text!r} is not a date and time"
     year, month, day, hh, mm, ss, frac, tz = m.groups()
-    if not (
-        1 <= int(month) <= 12
-        and 1 <= int(day) <= 31
-        and int(hh) < 24
-        and int(mm) < 60
-        and int(ss) < 61
-    ):
-        return None
+    try:
+        datetime(int(year), int(month), int(day))
+    except ValueError:
+        return None, f"{text!r} names a day that does not exist"
+    if not (int(hh) < 24 and int(mm) < 60 and int(ss) < 61):
+        return None, f"{text!r} names a time of day that does not exist"
     out = f"{year}-{month}-{day}T{hh}:{mm}:{ss}"
     if frac:
         out += frac
@@ -95,58 +114,102 @@ def normalize_datetime(value: Any, subsec: Any = None, offset: Any = None) -> st
         out += "." + str(subsec).strip()
     tz = tz or (str(offset).strip() if offset is not None else None)
     if tz:
-        if tz == "Z":
-            tz = "+00:00"
-        m_tz = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", tz)
-        if m_tz:
+        m_tz = _OFFSET.fullmatch("+00:00" if tz == "Z" else tz)
+        if m_tz and int(m_tz[2]) <= 14 and int(m_tz[3]) < 60:
             out += f"{m_tz[1]}{m_tz[2]}:{m_tz[3]}"
-    return out
+    return out, ""
 
 
-def _first(tags: dict[str, Any], *names: str) -> Any:
-    for name in names:
-        value = tags.get(name)
-        if value not in (None, ""):
-            return value
-    return None
+def normalize_datetime(value: Any, subsec: Any = None, offset: Any = None) -> str | None:
+    """`parse_datetime` without the reason: ISO 8601, or None if absent/invalid."""
+    return parse_datetime(value, subsec, offset)[0]
 
 
-def _by_suffix(tags: dict[str, Any], name: str) -> Any:
-    """A tag asked for without a group comes back as `Group:Name`; take the first group's."""
-    for key, value in tags.items():
-        if key.rsplit(":", 1)[-1] == name and value not in (None, ""):
-            return value
-    return None
+class _Tags:
+    """exiftool's `-a -G0:1` JSON for one file, looked up by (family-0 group, tag name).
+
+    Keys come as `Group0:Group1:Name` (or `Group:Name`, `Name`); with `-a` one name can occur in
+    many groups, kept in exiftool's order (the order of the file)."""
+
+    def __init__(self, tags: dict[str, Any]) -> None:
+        self.by_name: dict[str, list[tuple[str, str, Any]]] = {}
+        for key, value in tags.items():
+            if value in (None, ""):
+                continue
+            parts = key.split(":")
+            g0 = parts[0] if len(parts) > 1 else ""
+            g1 = parts[1] if len(parts) > 2 else g0
+            self.by_name.setdefault(parts[-1], []).append((g0, g1, value))
+
+    def get(self, group: str | None, name: str, skip_g1: tuple[str, ...] = ()) -> Any:
+        for g0, g1, value in self.by_name.get(name, ()):
+            if (group is None or g0 == group) and g1 not in skip_g1:
+                return value
+        return None
+
+
+# Where a capture time is taken from, best first: (label, group, tag, sub-second tag, offset tags,
+# offset assumed when none is written). Every place that holds the *original* capture time comes
+# before any that holds a digitized/created time. QuickTime's CreationDate (Apple's
+# com.apple.quicktime.creationdate key) is local time with its offset; QuickTime's CreateDate
+# (the movie header) is UTC by the QuickTime specification, and Takeout's timestamp is Unix time.
+_CAPTURE = (
+    ("EXIF:DateTimeOriginal", "EXIF", "DateTimeOriginal", "SubSecTimeOriginal",
+     ("OffsetTimeOriginal", "OffsetTime"), None),
+    ("QuickTime:CreationDate", "QuickTime", "CreationDate", None, (), None),
+    ("XMP:DateTimeOriginal", "XMP", "DateTimeOriginal", "SubSecTimeOriginal", (), None),
+    ("XMP:DateCreated", "XMP", "DateCreated", None, (), None),
+    ("IPTC:DateCreated+TimeCreated", "IPTC", "DateCreated", None, (), None),
+    ("MakerNotes:DateTimeOriginal", "MakerNotes", "DateTimeOriginal", None, (), None),
+    ("APP12:DateTimeOriginal", "APP12", "DateTimeOriginal", None, (), None),
+    ("PNG:CreationTime", "PNG", "CreationTime", None, (), None),
+    ("JSON:PhotoTakenTimeTimestamp", "JSON", "PhotoTakenTimeTimestamp", None, (), "+00:00"),
+    ("EXIF:CreateDate", "EXIF", "CreateDate", "SubSecTimeDigitized",
+     ("OffsetTimeDigitized", "OffsetTime"), None),
+    ("XMP:CreateDate", "XMP", "CreateDate", None, (), None),
+    ("QuickTime:CreateDate", "QuickTime", "CreateDate", None, (), "+00:00"),
+)  # fmt: skip
+
+
+def _capture_value(t: _Tags, label: str, group: str, name: str) -> Any:
+    value = t.get(group, name)
+    if value is None:
+        return None
+    if label.startswith("IPTC:"):  # a date and a time in two datasets
+        time_of_day = t.get("IPTC", "TimeCreated")
+        return f"{value} {time_of_day}" if time_of_day is not None else f"{value} (no time)"
+    if group == "JSON":  # seconds since 1970, UTC
+        try:
+            stamp = datetime.fromtimestamp(int(float(value)), UTC)
+        except (ValueError, OverflowError, OSError):
+            return f"{value} (not a timestamp)"
+        return stamp.strftime("%Y:%m:%d %H:%M:%S") if stamp.year > 1970 else "0000:00:00 00:00:00"
+    return value
+
+
+def capture_times(tags: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
+    """(captured_at, the tag it came from, [why each better-ranked value present was refused]).
+
+    Precedence is `_CAPTURE`'s order; an impossible value is skipped with its reason."""
+    t = tags if isinstance(tags, _Tags) else _Tags(tags)
+    refused: list[str] = []
+    for label, group, name, subsec_tag, offset_tags, assumed in _CAPTURE:
+        value = _capture_value(t, label, group, name)
+        if value is None:
+            continue
+        offset = next((o for o in (t.get(group, n) for n in offset_tags) if o is not None), None)
+        subsec = t.get(group, subsec_tag) if subsec_tag else None
+        iso, why = parse_datetime(value, subsec, offset if offset is not None else assumed)
+        if iso:
+            return iso, label, refused
+        refused.append(f"{label}: {why}")
+    return None, None, refused
 
 
 def capture_time(tags: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Pick the capture time: DateTimeOriginal, then QuickTime CreationDate (local, with offset),
-    then CreateDate, then XMP, then QuickTime CreateDate (UTC by the QuickTime spec)."""
-    candidates = (
-        (
-            "EXIF:DateTimeOriginal",
-            "EXIF:SubSecTimeOriginal",
-            ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"),
-        ),
-        ("QuickTime:CreationDate", None, ()),
-        (
-            "EXIF:CreateDate",
-            "EXIF:SubSecTimeDigitized",
-            ("EXIF:OffsetTimeDigitized", "EXIF:OffsetTime"),
-        ),
-        ("XMP:DateTimeOriginal", None, ()),
-        ("XMP:DateCreated", None, ()),
-        ("XMP:CreateDate", None, ()),
-    )
-    for tag, subsec_tag, offset_tags in candidates:
-        iso = normalize_datetime(
-            tags.get(tag), tags.get(subsec_tag) if subsec_tag else None, _first(tags, *offset_tags)
-        )
-        if iso:
-            return iso, tag
-    qt = tags.get("QuickTime:CreateDate")
-    iso = normalize_datetime(qt, None, "+00:00") if qt is not None else None
-    return (iso, "QuickTime:CreateDate") if iso else (None, None)
+    """(captured_at, the tag it came from): see `capture_times`."""
+    iso, source, _ = capture_times(tags)
+    return iso, source
 
 
 def _float(value: Any) -> float | None:
@@ -155,6 +218,49 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int past 1e308
         return None
     return f if f == f else None  # NaN is no coordinate
+
+
+def _signed(value: Any, ref: Any, negative: str) -> float | None:
+    f = _float(value)
+    if f is None or ref is None:
+        return None  # an EXIF coordinate without its hemisphere is no position (as exiftool's)
+    return -abs(f) if str(ref).strip().upper().startswith(negative) else f
+
+
+def gps_position(tags: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+    """(lat, lon, the tag they came from), best first: EXIF GPS (signed by its Ref tags), XMP
+    (exif namespace, signed already), QuickTime GPSCoordinates (Apple's ISO 6709 location key),
+    any other position exiftool composes, Google Takeout's geoData then geoDataExif. Out of range
+    is no position; so is Takeout's 0, 0 (what it writes when it has none)."""
+    t = tags if isinstance(tags, _Tags) else _Tags(tags)
+    candidates: list[tuple[float | None, float | None, str]] = [
+        (
+            _signed(t.get("EXIF", "GPSLatitude"), t.get("EXIF", "GPSLatitudeRef"), "S"),
+            _signed(t.get("EXIF", "GPSLongitude"), t.get("EXIF", "GPSLongitudeRef"), "W"),
+            "EXIF:GPSLatitude",
+        ),
+        (_float(t.get("XMP", "GPSLatitude")), _float(t.get("XMP", "GPSLongitude")),
+         "XMP:GPSLatitude"),
+    ]  # fmt: skip
+    coords = str(t.get("QuickTime", "GPSCoordinates") or "").replace(",", " ").split()
+    if len(coords) >= 2:
+        candidates.append((_float(coords[0]), _float(coords[1]), "QuickTime:GPSCoordinates"))
+    candidates.append(
+        (
+            _float(t.get("Composite", "GPSLatitude")),
+            _float(t.get("Composite", "GPSLongitude")),
+            "Composite:GPSLatitude",
+        )
+    )
+    for prefix in ("GeoData", "GeoDataExif"):
+        lat, lon = (_float(t.get("JSON", f"{prefix}{axis}")) for axis in ("Latitude", "Longitude"))
+        if lat == 0 and lon == 0:
+            continue
+        candidates.append((lat, lon, f"JSON:{prefix}Latitude"))
+    for lat, lon, source in candidates:
+        if lat is not None and lon is not None and abs(lat) <= 90 and abs(lon) <= 180:
+            return lat, lon, source
+    return None, None, None
 
 
 def _int(value: Any) -> int | None:
@@ -171,40 +277,69 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _main(t: _Tags, name: str, convert=_text) -> Any:
+    """A tag of the image itself: the first group's value that converts, never a thumbnail's
+    (IFD1) or a preview's."""
+    for _g0, g1, value in t.by_name.get(name, ()):
+        if g1 in ("IFD1", "SubIFD1", "PreviewIFD"):
+            continue
+        out = convert(value)
+        if out is not None:
+            return out
+    return None
+
+
+def _keywords(value: Any) -> str | None:
+    """A keyword list (exiftool gives a list, or one string) as one text, `; `-joined."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    words = [w for w in (str(i).strip() for i in items) if w]
+    return "; ".join(words) or None
+
+
+def _rating(*values: Any) -> int | None:
+    """The first rating given: 1-5 stars, or -1 (rejected). 0 is XMP's "unrated"."""
+    for value in values:
+        stars = _int(value)
+        if stars is not None and stars != 0 and -1 <= stars <= 5:
+            return stars
+    return None
+
+
 def normalize(tags: dict[str, Any], error: str | None = None) -> Metadata:
-    """exiftool's `-G -n` JSON for one file -> Metadata. Pure."""
-    captured_at, source = capture_time(tags)
-    lat = _float(tags.get("Composite:GPSLatitude"))
-    lon = _float(tags.get("Composite:GPSLongitude"))
-    if lat is not None and lon is not None and (abs(lat) > 90 or abs(lon) > 180):
-        lat = lon = None
-    exif_error = _text(tags.get("ExifTool:Error"))
+    """exiftool's `-a -G0:1 -n` JSON for one file (or `-G`: `Group:Tag` keys) -> Metadata. Pure."""
+    t = _Tags(tags)
+    captured_at, source, refused = capture_times(t)
+    lat, lon, gps_source = gps_position(t)
     return Metadata(
         captured_at=captured_at,
         captured_source=source,
-        gps_lat=lat if lon is not None else None,
-        gps_lon=lon if lat is not None else None,
-        make=_text(_by_suffix(tags, "Make")),
-        model=_text(_by_suffix(tags, "Model")),
-        software=_text(_by_suffix(tags, "Software")),
+        captured_refused="; ".join(refused) or None,
+        gps_lat=lat,
+        gps_lon=lon,
+        gps_source=gps_source,
+        title=_text(t.get("XMP", "Title") or t.get("IPTC", "ObjectName")),
+        keywords=_keywords(t.get("XMP", "Subject") or t.get("IPTC", "Keywords")),
+        rating=_rating(t.get("XMP", "Rating"), t.get("EXIF", "Rating")),
+        make=_main(t, "Make"),
+        model=_main(t, "Model"),
+        software=_main(t, "Software"),
         content_id=_text(
-            _first(
-                tags,
-                "MakerNotes:ContentIdentifier",
-                "MakerNotes:MediaGroupUUID",
-                "QuickTime:ContentIdentifier",
-            )
+            t.get("MakerNotes", "ContentIdentifier")
+            or t.get("MakerNotes", "MediaGroupUUID")
+            or t.get("QuickTime", "ContentIdentifier")
         ),
-        burst_id=_text(tags.get("MakerNotes:BurstUUID")),
-        image_unique_id=_text(_by_suffix(tags, "ImageUniqueID")),
-        orientation=_int(_by_suffix(tags, "Orientation")),
-        file_type=_text(tags.get("File:FileType")),
-        mime_type=_text(tags.get("File:MIMEType")),
-        width=_int(_by_suffix(tags, "ImageWidth")),
-        height=_int(_by_suffix(tags, "ImageHeight")),
-        duration=_float(_by_suffix(tags, "Duration")),
-        error=error or exif_error,
-        warning=_text(tags.get("ExifTool:Warning")),
+        burst_id=_text(t.get("MakerNotes", "BurstUUID")),
+        image_unique_id=_main(t, "ImageUniqueID"),
+        orientation=_main(t, "Orientation", _int),
+        file_type=_text(t.get("File", "FileType")),
+        mime_type=_text(t.get("File", "MIMEType")),
+        width=_main(t, "ImageWidth", _int),
+        height=_main(t, "ImageHeight", _int),
+        duration=_main(t, "Duration", _float),
+        error=error or _text(t.get("ExifTool", "Error")),
+        warning=_text(t.get("ExifTool", "Warning")),
     )
 
 
@@ -245,7 +380,7 @@ class MetadataReader:
             )
         self._et = exiftool.ExifToolHelper(
             executable=exe,
-            common_args=["-G", "-n", "-charset", "filename=utf8"],
+            common_args=["-a", "-G0:1", "-n", "-charset", "filename=utf8"],
             check_execute=False,
             check_tag_names=False,
         )

@@ -29,9 +29,14 @@ class Metadata:
     """Normalized metadata of one file, as read through exiftool."""
 
     captured_at: str | None = None  # ISO 8601, with sub-seconds and offset when known
-    captured_source: str | None = None  # which tag gave captured_at
+    captured_source: str | None = None  # which tag gave captured_at (e.g. "APP12:DateTimeOriginal")
+    captured_refused: str | None = None  # better-ranked capture times refused, with the reasons
     gps_lat: float | None = None
     gps_lon: float | None = None
+    gps_source: str | None = None  # which tag gave the position (e.g. "XMP:GPSLatitude")
+    title: str | None = None  # XMP dc:title, else IPTC ObjectName
+    keywords: str | None = None  # XMP dc:subject, else IPTC Keywords, joined by "; "
+    rating: int | None = None  # XMP xmp:Rating, else EXIF Rating: 1-5, -1 rejected (0: none)
     make: str | None = None
     model: str | None = None
     software: str | None = None
@@ -118,7 +123,9 @@ class FileRecord:
             "decode_ok": self.decode_ok,
             "decode_error": self.decode_error,
             "captured_at": m.captured_at,
+            "captured_source": m.captured_source,
             "gps": m.gps,
+            "gps_source": m.gps_source,
             "make": m.make,
             "model": m.model,
             "software": m.software,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+# PHOTOVERIFY_CORPUS: where ../shared/corpus is when the checkout lives elsewhere (a worktree)
+CORPUS = Path(os.environ.get("PHOTOVERIFY_CORPUS") or REPO.parent / "shared" / "corpus")
 REAL = CORPUS / "real"
 
 

@@ -9,10 +9,17 @@ import time
 import warnings
 from datetime import datetime
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.metadata import MetadataReader, normalize, normalize_datetime
+from photoverify.dedupe.metadata import (
+    MetadataReader,
+    capture_time,
+    capture_times,
+    gps_position,
+    normalize,
+    normalize_datetime,
+)
 from photoverify.dedupe.timeparse import parse, seconds_apart
 
 moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2099, 12, 31))
@@ -93,19 +100,154 @@ def test_a_reader_outlives_the_thread_that_started_exiftool(corpus):
         assert all(m.error is None and m.width for m in metas)
 
 
+def _bytes_read(pid: int) -> int:
+    with open(f"/proc/{pid}/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
+
+
 def test_exiftool_killed_mid_read_is_restarted_not_waited_for_forever(corpus):
-    """pyexiftool alone spins forever on the pipe of an exiftool that died mid-answer."""
-    paths = sorted(str(p) for p in corpus.rglob("*") if p.is_file()) * 4  # a few seconds
+    """pyexiftool alone spins forever on the pipe of an exiftool that died mid-answer. The kill
+    comes once exiftool is seen reading the batch's files (its read bytes grow), never on a
+    timer that a fast read could beat, and the test checks that the read was still going."""
+    paths = sorted(str(p) for p in corpus.rglob("*") if p.is_file()) * 4
     with MetadataReader() as reader:
         reader.read(paths[:1])
-        killer = threading.Timer(0.3, os.kill, (reader.pid, signal.SIGKILL))
+        pid = reader.pid
+        assert pid is not None
+        baseline = _bytes_read(pid)
         out: list = []
         worker = threading.Thread(target=lambda: out.append(reader.read(paths)), daemon=True)
-        killer.start()
         worker.start()
+        deadline = time.monotonic() + 60
+        while _bytes_read(pid) < baseline + 256 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        unanswered = not out
+        os.kill(pid, signal.SIGKILL)
+        assert unanswered, "the read ended before exiftool was killed: nothing was tested"
         worker.join(300)
         assert not worker.is_alive(), "read never returned after exiftool was killed"
         metas = out[0]
         assert len(metas) == len(paths)
+        assert reader.pid not in (None, pid)  # a new exiftool answered
         read = [m for m in metas if m.error is None]
         assert len(read) > 0.9 * len(paths)  # re-read one by one after the restart
+        by_path = dict(zip(paths, metas, strict=True))
+        olympus = next(p for p in paths if p.endswith("olympus-d320l.jpg"))
+        assert by_path[olympus].captured_source == "APP12:DateTimeOriginal"
+
+
+def test_capture_time_wherever_exiftool_finds_it_in_precedence():
+    # -G0:1 keys (what the reader asks for) and -G keys both work
+    assert normalize({"APP12:APP12:DateTimeOriginal": "1998:10:29 22:06:59"}).captured_source == (
+        "APP12:DateTimeOriginal"
+    )
+    both = {
+        "MakerNotes:Canon:DateTimeOriginal": "2000:10:27 22:56:26",
+        "XMP:XMP-exif:DateTimeOriginal": "2000:10:27 22:56:27.5+01:00",
+    }
+    assert capture_times(both)[:2] == ("2000-10-27T22:56:27.5+01:00", "XMP:DateTimeOriginal")
+    iptc = {"IPTC:DateCreated": "2022:01:10", "IPTC:TimeCreated": "15:15:44-04:00"}
+    assert capture_time(iptc) == ("2022-01-10T15:15:44-04:00", "IPTC:DateCreated+TimeCreated")
+    apple = {
+        "QuickTime:Keys:CreationDate": "2021:04:11 15:47:53-05:00",
+        "QuickTime:QuickTime:CreateDate": "2021:04:11 20:47:54",
+    }
+    assert capture_time(apple) == ("2021-04-11T15:47:53-05:00", "QuickTime:CreationDate")
+    del apple["QuickTime:Keys:CreationDate"]
+    assert capture_time(apple) == ("2021-04-11T20:47:54+00:00", "QuickTime:CreateDate")  # UTC
+    takeout = {"JSON:PhotoTakenTimeTimestamp": 1618156073}
+    assert capture_time(takeout) == ("2021-04-11T15:47:53+00:00", "JSON:PhotoTakenTimeTimestamp")
+    assert capture_time({"PNG:CreationTime": "2007:02:13 06:34:38"})[1] == "PNG:CreationTime"
+
+
+def test_impossible_dates_are_refused_with_a_reason_and_the_next_place_used():
+    iso, source, refused = capture_times(
+        {
+            "EXIF:ExifIFD:DateTimeOriginal": "2021:02:31 10:00:00",
+            "XMP:XMP-exif:DateTimeOriginal": "0000:00:00 00:00:00",
+            "EXIF:ExifIFD:CreateDate": "2021:02:28 10:00:00",
+        }
+    )
+    assert (iso, source) == ("2021-02-28T10:00:00", "EXIF:CreateDate")
+    assert refused == [
+        "EXIF:DateTimeOriginal: '2021:02:31 10:00:00' names a day that does not exist",
+        "XMP:DateTimeOriginal: '0000:00:00 00:00:00' is a zero date"
+        " (the camera's clock was not set)",
+    ]
+    meta = normalize({"EXIF:DateTimeOriginal": "2021:02:29 25:00:00"})
+    assert meta.captured_at is None and "does not exist" in meta.captured_refused
+    assert normalize_datetime("2020:02:29 23:59:59") == "2020-02-29T23:59:59"  # a leap day
+
+
+def test_gps_wherever_exiftool_finds_it_with_its_source():
+    exif = {
+        "EXIF:GPS:GPSLatitude": 39.115,
+        "EXIF:GPS:GPSLatitudeRef": "N",
+        "EXIF:GPS:GPSLongitude": 108.4,
+        "EXIF:GPS:GPSLongitudeRef": "W",
+        "XMP:XMP-exif:GPSLatitude": 1.0,
+        "XMP:XMP-exif:GPSLongitude": 2.0,
+    }
+    assert gps_position(exif) == (39.115, -108.4, "EXIF:GPSLatitude")
+    del exif["EXIF:GPS:GPSLatitudeRef"]  # no hemisphere: not a position (as exiftool's)
+    assert gps_position(exif) == (1.0, 2.0, "XMP:GPSLatitude")
+    qt = {"QuickTime:Keys:GPSCoordinates": "40.2346 -76.2871 12.3"}
+    assert gps_position(qt) == (40.2346, -76.2871, "QuickTime:GPSCoordinates")
+    takeout = {
+        "JSON:GeoDataLatitude": 0.0,
+        "JSON:GeoDataLongitude": 0.0,
+        "JSON:GeoDataExifLatitude": 40.2346,
+        "JSON:GeoDataExifLongitude": -76.2871,
+    }
+    assert gps_position(takeout) == (40.2346, -76.2871, "JSON:GeoDataExifLatitude")
+    assert gps_position({"JSON:GeoDataLatitude": 0.0, "JSON:GeoDataLongitude": 0.0}) == (
+        None,
+        None,
+        None,
+    )
+    assert normalize({"XMP:GPSLatitude": 91.0, "XMP:GPSLongitude": 1.0}).gps is None
+
+
+def test_title_keywords_and_rating():
+    meta = normalize(
+        {
+            "XMP:XMP-dc:Title": "Harbour",
+            "IPTC:IPTC:ObjectName": "other",
+            "IPTC:IPTC:Keywords": ["boats", "sea, dawn"],
+            "XMP:XMP-xmp:Rating": 0,
+            "EXIF:IFD0:Rating": 3,
+        }
+    )
+    assert (meta.title, meta.keywords, meta.rating) == ("Harbour", "boats; sea, dawn", 3)
+    assert normalize({"XMP:Rating": 0}).rating is None  # XMP's "unrated"
+    assert normalize({"XMP:Rating": -1, "IPTC:Keywords": "one, word"}).keywords == "one, word"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "EXIF:ExifIFD:DateTimeOriginal",
+                "APP12:APP12:DateTimeOriginal",
+                "IPTC:IPTC:DateCreated",
+                "IPTC:IPTC:TimeCreated",
+                "JSON:JSON:PhotoTakenTimeTimestamp",
+                "EXIF:GPS:GPSLatitude",
+                "EXIF:GPS:GPSLatitudeRef",
+                "EXIF:GPS:GPSLongitude",
+                "QuickTime:Keys:GPSCoordinates",
+                "JSON:JSON:GeoDataLatitude",
+                "JSON:JSON:GeoDataLongitude",
+            ]
+        ),
+        st.one_of(st.text(max_size=30), st.integers(), st.floats(), st.none()),
+    )
+)
+def test_normalize_never_raises_and_gives_parseable_times(tags):
+    meta = normalize(tags)
+    assert meta.captured_at is None or parse(meta.captured_at) is not None
+    assert (meta.captured_at is None) == (meta.captured_source is None)
+    assert (meta.gps is None) == (meta.gps_source is None)
+    if meta.gps is not None:
+        assert abs(meta.gps_lat) <= 90 and abs(meta.gps_lon) <= 180

@@ -10,13 +10,14 @@ import subprocess
 import time
 import unicodedata
 import zlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from conftest import run_cli, run_json
 from media import make_video
 
-from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.catalog import SCHEMA_VERSION, Catalog
 from photoverify.dedupe.fingerprint import fingerprint
 from photoverify.dedupe.metadata import MetadataReader, capture_time
 from photoverify.dedupe.records import Candidate
@@ -41,70 +42,106 @@ def test_scan_records_every_corpus_file_with_b3sum_hashes(corpus, corpus_catalog
         assert by_path[str(path)]["blake3"] == digest, path
 
 
-def _expected_capture(tags: dict) -> str | None:
-    """What exiftool itself says, by the documented priority: independent of our parsing."""
-    for key, sub, offs in (
-        (
-            "EXIF:DateTimeOriginal",
-            "EXIF:SubSecTimeOriginal",
-            ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"),
-        ),
-        ("QuickTime:CreationDate", None, ()),
-        (
-            "EXIF:CreateDate",
-            "EXIF:SubSecTimeDigitized",
-            ("EXIF:OffsetTimeDigitized", "EXIF:OffsetTime"),
-        ),
-    ):
+# The precedence README's "Capture time and GPS" section documents, written out again here from
+# exiftool's own per-group output so that the test does not lean on dedupe.metadata:
+# every place that holds the original capture time, then those that hold a created/digitized time.
+_TIME_ORDER = (
+    # (label, tag in exiftool -G output, its sub-seconds tag, its offset tags, offset if none)
+    ("EXIF:DateTimeOriginal", "EXIF:DateTimeOriginal", "EXIF:SubSecTimeOriginal",
+     ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"), ""),
+    ("QuickTime:CreationDate", "QuickTime:CreationDate", None, (), ""),
+    ("XMP:DateTimeOriginal", "XMP:DateTimeOriginal", "XMP:SubSecTimeOriginal", (), ""),
+    ("XMP:DateCreated", "XMP:DateCreated", None, (), ""),
+    ("IPTC:DateCreated+TimeCreated", "IPTC:DateCreated", None, (), ""),
+    ("MakerNotes:DateTimeOriginal", "MakerNotes:DateTimeOriginal", None, (), ""),
+    ("APP12:DateTimeOriginal", "APP12:DateTimeOriginal", None, (), ""),
+    ("PNG:CreationTime", "PNG:CreationTime", None, (), ""),
+    ("EXIF:CreateDate", "EXIF:CreateDate", "EXIF:SubSecTimeDigitized",
+     ("EXIF:OffsetTimeDigitized", "EXIF:OffsetTime"), ""),
+    ("XMP:CreateDate", "XMP:CreateDate", None, (), ""),
+    ("QuickTime:CreateDate", "QuickTime:CreateDate", None, (), "+00:00"),
+)  # fmt: skip
+
+
+def _expected_capture(tags: dict) -> tuple[str | None, str | None]:
+    """(ISO time, label) by `_TIME_ORDER`: the first value that is a real date and time."""
+    for label, key, sub, offs, assumed in _TIME_ORDER:
         value = tags.get(key)
-        if value and not set(str(value)) <= set("0: "):
-            date, _, clock = str(value).partition(" ")
-            text = date.replace(":", "-") + "T" + clock[:8]
-            if sub and tags.get(sub) is not None:
-                text += "." + str(tags[sub])
-            for o in offs:
-                if tags.get(o):
-                    text += tags[o]
-                    break
-            return text
-    return None
+        if value is None:
+            continue
+        text = str(value)
+        if label.startswith("IPTC") and "IPTC:TimeCreated" in tags:
+            text += " " + str(tags["IPTC:TimeCreated"])
+        try:
+            moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            continue  # 0000:00:00, 2021:02:31, a date without a time: not a capture time
+        rest = text[19:].strip()
+        frac = rest[: len(rest) - len(rest.lstrip(".0123456789"))]
+        zone = rest[len(frac) :].strip() or next(
+            (str(tags[o]) for o in offs if tags.get(o)), assumed
+        )
+        if not frac and sub and tags.get(sub) is not None:
+            frac = "." + str(tags[sub])
+        zone = "+00:00" if zone == "Z" else zone
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + frac + zone, label
+    return None, None
+
+
+def _expected_gps(tags: dict) -> tuple[dict | None, str | None]:
+    lat, lon = tags.get("EXIF:GPSLatitude"), tags.get("EXIF:GPSLongitude")
+    if lat is not None and lon is not None and "EXIF:GPSLatitudeRef" in tags:
+        lat *= -1 if tags["EXIF:GPSLatitudeRef"] == "S" else 1
+        lon *= -1 if tags.get("EXIF:GPSLongitudeRef") == "W" else 1
+        return {"lat": lat, "lon": lon}, "EXIF:GPSLatitude"
+    if "XMP:GPSLatitude" in tags and "XMP:GPSLongitude" in tags:
+        return {"lat": tags["XMP:GPSLatitude"], "lon": tags["XMP:GPSLongitude"]}, "XMP:GPSLatitude"
+    if "QuickTime:GPSCoordinates" in tags:
+        lat, lon = map(float, str(tags["QuickTime:GPSCoordinates"]).split()[:2])
+        return {"lat": lat, "lon": lon}, "QuickTime:GPSCoordinates"
+    if "Composite:GPSLatitude" in tags and "Composite:GPSLongitude" in tags:
+        gps = {"lat": tags["Composite:GPSLatitude"], "lon": tags["Composite:GPSLongitude"]}
+        return gps, "Composite:GPSLatitude"
+    return None, None
 
 
 def test_capture_time_and_gps_equal_exiftool(corpus, corpus_catalog):
+    """Every corpus file (a file added to the corpus is checked too), sidecars included: the
+    catalog's capture time and GPS, and the tag each came from, are what exiftool's own
+    `-a -G -n` output gives by the documented precedence."""
     db, _ = corpus_catalog
     raw = json.loads(
         subprocess.run(
-            [
-                "exiftool",
-                "-j",
-                "-G",
-                "-n",
-                "-r",
-                "-EXIF:all",
-                "-QuickTime:CreationDate",
-                "-Composite:GPSLatitude",
-                "-Composite:GPSLongitude",
-                str(corpus),
-            ],
+            ["exiftool", "-j", "-a", "-G", "-n", "-r", str(corpus)],
             capture_output=True,
             text=True,
         ).stdout
     )
     records = {r["path"]: r for r in run_json("show", str(corpus), "--catalog", str(db))}
-    checked_time = checked_gps = 0
+    assert {t["SourceFile"] for t in raw} <= set(records)
+    sources = set()
     for tags in raw:
         rec = records[tags["SourceFile"]]
-        expected = _expected_capture(tags)
-        if expected is not None:
-            assert rec["captured_at"] == expected, tags["SourceFile"]
-            checked_time += 1
-        lat, lon = tags.get("Composite:GPSLatitude"), tags.get("Composite:GPSLongitude")
-        if lat is not None and lon is not None:
-            assert rec["gps"] == {"lat": pytest.approx(lat), "lon": pytest.approx(lon)}
-            checked_gps += 1
+        expected, label = _expected_capture(tags)
+        assert (rec["captured_at"], rec["captured_source"]) == (expected, label), tags["SourceFile"]
+        gps, gps_label = _expected_gps(tags)
+        if gps is None:
+            assert rec["gps"] is None and rec["gps_source"] is None, tags["SourceFile"]
         else:
-            assert rec["gps"] is None
-    assert checked_time >= 60 and checked_gps >= 15  # the corpus has that many
+            approx = {k: pytest.approx(v) for k, v in gps.items()}
+            assert rec["gps"] == approx, tags["SourceFile"]
+            assert rec["gps_source"] == gps_label, tags["SourceFile"]
+        sources |= {label, gps_label}
+    # the places issue 13 found unread are read now (the corpus holds one of each)
+    assert {"APP12:DateTimeOriginal", "MakerNotes:DateTimeOriginal", "XMP:GPSLatitude"} <= sources
+    assert {"XMP:DateTimeOriginal", "PNG:CreationTime", "QuickTime:CreateDate"} <= sources
+    by_name = {Path(p).name: r for p, r in records.items()}
+    assert by_name["olympus-d320l.jpg"]["captured_at"] == "1998-10-29T22:06:59"
+    assert by_name["iso-value-array.xmp"]["gps"] == {
+        "lat": pytest.approx(40.2346, abs=1e-4),
+        "lon": pytest.approx(-76.2871, abs=1e-4),
+    }
+    assert by_name["QuickTime.mov"]["captured_at"] == "2005-08-11T14:03:54+00:00"  # UTC by spec
 
 
 def test_heic_metadata_and_live_photo_id(corpus, corpus_catalog):
@@ -334,7 +371,7 @@ def test_capture_time_priority_prefers_original():
 def test_catalog_is_wal_and_versioned(tmp_path):
     with Catalog(tmp_path / "c.sqlite") as cat:
         assert cat.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert cat.schema_version == 2
+        assert cat.schema_version == SCHEMA_VERSION
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "c.sqlite")
@@ -371,9 +408,54 @@ def test_version_1_catalog_is_migrated_and_keeps_its_records(corpus, tmp_path):
     shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / "a.jpg")
     run_json("scan", str(lib), "--catalog", str(db_path))
     with Catalog(db_path) as cat:
-        assert cat.schema_version == 2
+        assert cat.schema_version == SCHEMA_VERSION
         names = {row[1] for row in cat.db.execute("PRAGMA index_list(files)")}
         assert "files_size" in names and cat.count() == 1
+
+
+def test_version_2_catalog_gains_the_sources_and_reads_old_metadata_again(corpus, tmp_path):
+    """A file cataloged by a photoverify that read a fixed tag list (its APP12 capture time
+    unseen) is read again after the migration, though it did not change."""
+    import sqlite3
+
+    from photoverify.dedupe.catalog import MIGRATIONS
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = lib / "olympus.jpg"
+    shutil.copy(corpus / "exif-samples/jpg/exif-org/olympus-d320l.jpg", photo)
+    st = photo.stat()
+    db_path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(db_path)
+    db.executescript(MIGRATIONS[1] + MIGRATIONS[2])
+    old_metadata = {"captured_at": None, "captured_source": None, "gps_lat": None}
+    db.execute(
+        "INSERT INTO files (path, path_text, root, size, mtime_ns, inode, device, kind, format, "
+        "metadata_json, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'image', 'JPEG', ?, '2026')",
+        (
+            os.fsencode(photo),
+            str(photo),
+            os.fsencode(lib),
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+            st.st_dev,
+            json.dumps(old_metadata),
+        ),
+    )
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    run_json("scan", str(lib), "--catalog", str(db_path))
+    rec = run_json("show", str(photo), "--catalog", str(db_path))[0]
+    assert rec["captured_at"] == "1998-10-29T22:06:59"
+    assert rec["captured_source"] == "APP12:DateTimeOriginal" and rec["gps_source"] is None
+    with Catalog(db_path) as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+        row = cat.db.execute("SELECT captured_source, gps_source FROM files").fetchone()
+        assert row == ("APP12:DateTimeOriginal", None)
+    second = run_json("scan", str(lib), "--catalog", str(db_path))
+    assert second["unchanged"] == 1 and second["bytes_read"] == 0  # read again once, not always
 
 
 def test_identical_copies_take_over_decoded_facts(corpus, tmp_path):

@@ -18,8 +18,9 @@ Matching is sub-quadratic: identical bytes through a BLAKE3 index, same-photo ca
 through `near_groups` over the pHashes of both sides (plus equal Apple ContentIdentifier or
 ImageUniqueID), each candidate pair judged once.
 
-For present, converted and merged assets the metadata is compared (present ones only for their
-companions: identical bytes carry identical metadata) and losses become Findings with
+For present, converted and merged assets the asset's metadata is compared (the primary file's,
+with a capture time or GPS it lacks taken from its XMP or Takeout JSON sidecar:
+dedupe.companions.asset_metadata) and losses become Findings with
 check "audit"; the outcomes and severities are listed in `OUTCOMES` and docs/audit.md. When DEST
 holds `photoverify-ledger.json` (written by `photoverify apply`) it is checked against DEST and
 the sources, and `Photo Details*.csv` files of an Apple privacy export among the sources are
@@ -33,12 +34,12 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.companions import find_assets
+from photoverify.dedupe.companions import LABELS, asset_metadata, find_assets
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.index import hex_to_uint64, near_groups
@@ -72,6 +73,7 @@ OUTCOMES: dict[str, str] = {
     "capture-time-zone-shift": "warning",
     "capture-time-precision-lost": "warning",
     "gps-lost": "error",
+    "labels-lost": "error",
     "gps-moved": "error",
     "camera-lost": "warning",
     "camera-changed": "warning",
@@ -267,7 +269,7 @@ def compare_metadata(src: FileRecord, dst: FileRecord) -> list[Finding]:
     if diff is not None:
         outcome, severity, evidence = diff
         if outcome == "capture-time-lost":
-            message = f"capture time {sm.captured_at} is gone"
+            message = f"capture time {sm.captured_at} ({sm.captured_source}) is gone"
         elif outcome == "capture-time-precision-lost":
             lost = " and ".join(evidence.get("lost", []))
             message = f"capture time {sm.captured_at} is now {dm.captured_at} (lost its {lost})"
@@ -298,7 +300,7 @@ def compare_metadata(src: FileRecord, dst: FileRecord) -> list[Finding]:
                 _finding(
                     dst.path,
                     "gps-lost",
-                    f"GPS position {sm.gps_lat:.6f}, {sm.gps_lon:.6f} is gone",
+                    f"GPS position {sm.gps_lat:.6f}, {sm.gps_lon:.6f} ({sm.gps_source}) is gone",
                     source=src.path,
                     expected=sm.gps,
                     actual=None,
@@ -318,6 +320,18 @@ def compare_metadata(src: FileRecord, dst: FileRecord) -> list[Finding]:
                         distance_m=round(moved, 3),
                     )
                 )
+    labels = {k: getattr(sm, k) for k in LABELS if getattr(sm, k) is not None}
+    gone = [k for k in labels if getattr(dm, k) is None]
+    if gone:
+        out.append(
+            _finding(
+                dst.path,
+                "labels-lost",
+                "the photo's " + ", ".join(f"{k} {labels[k]!r}" for k in gone) + " is gone",
+                source=src.path,
+                lost={k: labels[k] for k in gone},
+            )
+        )
     lost = [k for k in ("make", "model") if getattr(sm, k) and not getattr(dm, k)]
     changed = {
         k: [getattr(sm, k), getattr(dm, k)]
@@ -672,8 +686,18 @@ def audit_records(
         accounted.update(dst_asset.companions)
         if row["outcome"] != "present" or row["match"] != "identical":
             row["changes"] = _changes(rec, dst_rec)
-            if rec.kind in ("image", "video"):
-                asset_findings[p].extend(compare_metadata(rec, dst_rec))
+        if rec.kind in ("image", "video"):
+            # the assets' metadata, sidecars included: a value that moved from the file into a
+            # sidecar is kept, a sidecar that held the only value and did not come along is lost
+            src_meta = asset_metadata(rec, [src_by_path[c] for c in a.companions])
+            dst_meta = asset_metadata(
+                dst_rec, [dst_by_path[c] for c in dst_asset.companions if c in dst_by_path]
+            )
+            asset_findings[p].extend(
+                compare_metadata(
+                    replace(rec, metadata=src_meta), replace(dst_rec, metadata=dst_meta)
+                )
+            )
         asset_findings[p].extend(
             _companion_findings(a, dst_asset, src_by_path, dst_by_path, dst_file_by_hash, accounted)
         )

@@ -1,6 +1,6 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 2; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 3; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -16,6 +16,10 @@ files — one row per file ever scanned and still present
                           first frame); phash_method (jpeg-draft, heic-thumbnail, full,
                           video-first-frame)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
+  signature BLOB          an image's 711-byte picture signature (dedupe.signature: L* 24x24,
+                          a*b* 8x8, detail energy; of the same decode as the hashes); NULL for
+                          videos, undecoded files, and rows cataloged before it (those images
+                          are fingerprinted again by the next scan)
   captured_at TEXT        ISO 8601 with sub-seconds and offset when known
   gps_lat, gps_lon REAL, make, model, software, content_id, burst_id, image_unique_id TEXT
   orientation INTEGER
@@ -40,7 +44,7 @@ import platformdirs
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +94,8 @@ MIGRATIONS: dict[int, str] = {
     """,
     # 2: identical copies found by size take over their decoded facts (dedupe.fingerprint)
     2: "CREATE INDEX files_size ON files(size);",
+    # 3: pixel-level confirmation of same-photo pairs (dedupe.signature)
+    3: "ALTER TABLE files ADD COLUMN signature BLOB;",
 }
 
 _COLUMNS = (
@@ -112,6 +118,7 @@ _COLUMNS = (
     "phash_method",
     "decode_ok",
     "decode_error",
+    "signature",
     "captured_at",
     "gps_lat",
     "gps_lon",
@@ -129,6 +136,9 @@ _COLUMNS = (
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # a decoded video cataloged before videos got first-frame hashes: its facts are incomplete
 _OLD_VIDEO = "(kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)"
+# a decoded image cataloged before picture signatures: likewise
+_OLD_IMAGE = "(kind = 'image' AND decode_ok = 1 AND signature IS NULL)"
+_INCOMPLETE = f"({_OLD_VIDEO} OR {_OLD_IMAGE})"
 
 
 def default_path() -> Path:
@@ -218,6 +228,7 @@ class Catalog:
                     r.phash_method,
                     None if r.decode_ok is None else int(r.decode_ok),
                     r.decode_error,
+                    r.signature,
                     m.captured_at,
                     m.gps_lat,
                     m.gps_lon,
@@ -257,10 +268,11 @@ class Catalog:
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
         """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
         itself when it is a cataloged file. Stale: to be fingerprinted again even if unchanged
-        (it had an error, or it is a video cataloged before videos got first-frame hashes)."""
+        (it had an error, or its decoded facts predate a field: a video cataloged before first-frame
+        hashes, an image cataloged before picture signatures)."""
         out = {}
         for path, size, mtime, inode, stale in self.db.execute(
-            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_OLD_VIDEO} FROM files "
+            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_INCOMPLETE} FROM files "
             "WHERE path = ? OR (path >= ? AND path < ?)",
             (_key(os.path.abspath(root)), *_prefix_range(root)),
         ):
@@ -298,7 +310,7 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
                 f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_OLD_VIDEO}",
+                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_INCOMPLETE}",
                 chunk,
             )
             for row in rows:
@@ -349,6 +361,7 @@ def _record(row: tuple) -> FileRecord:
         phash_method=values["phash_method"],
         decode_ok=None if decode_ok is None else bool(decode_ok),
         decode_error=values["decode_error"],
+        signature=values["signature"],
         metadata=meta,
         error=values["error"],
     )

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+# $PHOTOVERIFY_TEST_CORPUS: the corpus from a worktree that has no ../shared beside it
+CORPUS = Path(os.environ.get("PHOTOVERIFY_TEST_CORPUS") or REPO.parent / "shared" / "corpus")
 REAL = CORPUS / "real"
 
 

@@ -239,7 +239,10 @@ CHROMA_RATIO = (0.88, 1.12)  # copies 0.98-1.02; saturation edits <= 0.53 or >= 
 GAIN = (0.92, 1.08)  # L* contrast: copies 0.98-1.00; contrast edits >= 1.16, <= 0.72
 OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.65; brightness edits >= 6.5
 RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, overlays <= 3.2; a stereo neighbour 8.7
-LOCAL = 2.0  # worst block above median: copies <= 1.43; text overlays >= 2.54
+LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
+# ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
+# overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
+LOCAL_SHARE = 4.5
 BLURRED = 0.85  # detail at 128 px over a's, per unit of gain: copies 0.98-1.14, blur <= 0.76
 SHARPENED = 1.3  # ... sharpening >= 1.50
 # Below this many pixels on the short side a 24x24 grid is mostly resampling noise (a 42-px
@@ -270,8 +273,11 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     detail = c.detail[0] / c.gain if c.gain > 0 else c.detail[0]
     if detail < BLURRED:  # before the local test: a strong blur moves edges (overlays add detail)
         return "blurred"
-    if c.local > LOCAL:
+    concentrated = c.local > LOCAL_SHARE * c.residual
+    if c.local > LOCAL and concentrated:
         return "overlay/local change"
     if detail > SHARPENED:
         return "sharpened"
+    if c.local > LOCAL:
+        return "overlay/local change"
     return None

@@ -141,7 +141,9 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
             )
         return None
     if aspect is False:
-        framing = _framing(a, b)
+        framing, pixels = _framing(a, b)
+        if pixels:
+            ev = {**ev, "pixels": pixels}
         if same_capture or (ids_equal and time_same is not False):
             return _derived(a, b, ev, "same capture, other framing", framing)
         if near and framing == "aspect changed":
@@ -149,9 +151,10 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
             return Relation(*_orient(a, b), "derived", ev)
         return Relation(a.path, b.path, "similar", {**ev, "why": "other framing"}) if near else None
     if ids_equal and (near or pd <= 2 * threshold):
-        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": "camera ids"})
+        # equal ids prove one capture, not one picture: an edit exported from Photos keeps them
+        return _confirm(a, b, ev, True, "camera ids")
     if near:
-        return _confirm(a, b, ev, same_capture)
+        return _confirm(a, b, ev, same_capture, "hashes")
     if same_capture:
         return _derived(a, b, ev, "same capture, other picture", None)
     return None
@@ -162,13 +165,14 @@ def _small(a: FileRecord, b: FileRecord) -> bool:
     return len(sides) < 2 or min(sides) < SMALL_SIDE
 
 
-def _confirm(a: FileRecord, b: FileRecord, ev: dict, same_capture: bool) -> Relation:
-    """Near hashes, nothing in the metadata against it: the pixels decide between the same
-    photo, an edit of it (named) and a different photo that looks alike."""
+def _confirm(a: FileRecord, b: FileRecord, ev: dict, same_capture: bool, proof: str) -> Relation:
+    """Near hashes (or equal camera ids: `proof`), nothing in the metadata against it: the
+    pixels decide between the same photo, an edit of it (named) and a different photo that
+    looks alike. Without both signatures the proof stands alone."""
     original, edit = (a, b) if rank_key(a) <= rank_key(b) else (b, a)
     sa, sb = unpack(original.signature), unpack(edit.signature)
     if sa is None or sb is None:
-        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": "hashes (no pixels)"})
+        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} (no pixels)"})
     c = compare(sa, sb)
     name = picture_edit(c, small=_small(a, b))
     if name == "colour added":  # the colourless one is the edit, whatever the ranking says
@@ -177,7 +181,7 @@ def _confirm(a: FileRecord, b: FileRecord, ev: dict, same_capture: bool) -> Rela
         name = "colour removed"
     ev = {**ev, "pixels": c.to_json()}
     if name is None:
-        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": "hashes and pixels"})
+        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} and pixels"})
     if name == "other picture":
         if same_capture:
             return _derived(a, b, ev, "same capture, other picture", None)
@@ -198,14 +202,14 @@ def _derived(a: FileRecord, b: FileRecord, ev: dict, why: str, edit: str | None)
     return Relation(original, derived, "derived", out)
 
 
-def _framing(a: FileRecord, b: FileRecord) -> str | None:
+def _framing(a: FileRecord, b: FileRecord) -> tuple[str | None, dict | None]:
     """A picture of other proportions: 'aspect changed' when squashed to a square it is the
-    same picture (a stretch), else 'cropped'."""
+    same picture (a stretch), else 'cropped'; and the pixel evidence."""
     sa, sb = unpack(a.signature), unpack(b.signature)
     if sa is None or sb is None:
-        return None
+        return None, None
     c = compare(sa, sb)
-    return "aspect changed" if c.residual <= STRETCH_RESIDUAL else "cropped"
+    return ("aspect changed" if c.residual <= STRETCH_RESIDUAL else "cropped"), c.to_json()
 
 
 def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
@@ -441,13 +445,13 @@ def find_duplicates(
         if sum(len(units[u]) for u in chosen) >= 2
     ]
     in_cluster = {m.path: c.id for c in clusters for m in c.members}
-    # A same-photo relation across two clusters (a unit near two keepers) is reported too.
+    # A same-photo relation left out of every cluster (a unit near two keepers went to the
+    # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
     related = [
         rel
         for rel in relations
         if rel.kind in ("derived", "similar", "same-photo")
         and not (in_cluster.get(rel.a) and in_cluster.get(rel.a) == in_cluster.get(rel.b))
-        and (rel.kind != "same-photo" or (rel.a in in_cluster and rel.b in in_cluster))
     ]
     clusters.sort(key=lambda c: os.fsencode(c.keeper))
     clusters = [

@@ -238,7 +238,7 @@ COLOURFUL = 2.0  # ... when a had colour to remove (mean a*b* magnitude)
 CHROMA_RATIO = (0.88, 1.12)  # copies 0.98-1.02; saturation edits <= 0.53 or >= 1.40
 GAIN = (0.92, 1.08)  # L* contrast: copies 0.98-1.00; contrast edits >= 1.16, <= 0.72
 OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.65; brightness edits >= 6.5
-RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, overlays <= 3.2; a stereo neighbour 8.7
+RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, edits <= 3.23; a stereo neighbour 8.7
 LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
 # ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
 # overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
@@ -256,6 +256,8 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     re-encoding, resampling and colour-profile conversion produce. Pure."""
     ca, cb = c.chroma
     ratio = cb / ca if ca > 1e-6 else 1.0
+    if c.residual > RESIDUAL and not small:  # no edit measured here leaves more than 3.3
+        return "other picture"
     if ca >= COLOURFUL and ratio < COLOURLESS:
         return "colour removed"
     if cb >= COLOURFUL and ca < COLOURLESS * cb:
@@ -268,8 +270,6 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
         return "tone/colour adjusted"
     if small:
         return None
-    if c.residual > RESIDUAL:
-        return "other picture"
     detail = c.detail[0] / c.gain if c.gain > 0 else c.detail[0]
     if detail < BLURRED:  # before the local test: a strong blur moves edges (overlays add detail)
         return "blurred"

@@ -334,7 +334,7 @@ def test_capture_time_priority_prefers_original():
 def test_catalog_is_wal_and_versioned(tmp_path):
     with Catalog(tmp_path / "c.sqlite") as cat:
         assert cat.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert cat.schema_version == 2
+        assert cat.schema_version == 3
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "c.sqlite")
@@ -371,7 +371,7 @@ def test_version_1_catalog_is_migrated_and_keeps_its_records(corpus, tmp_path):
     shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / "a.jpg")
     run_json("scan", str(lib), "--catalog", str(db_path))
     with Catalog(db_path) as cat:
-        assert cat.schema_version == 2
+        assert cat.schema_version == 3
         names = {row[1] for row in cat.db.execute("PRAGMA index_list(files)")}
         assert "files_size" in names and cat.count() == 1
 

@@ -24,7 +24,7 @@ from benchmarks.make_library import Truth, _apple_date, make_library
 
 pillow_heif.register_heif_opener()
 
-PHOTOS = 10  # one full turn of the archetype cycle
+PHOTOS = 12  # one full turn of the archetype cycle
 
 
 @pytest.fixture(scope="session")

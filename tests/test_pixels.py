@@ -6,9 +6,12 @@ real camera photos from the corpus, including a real Display P3 HEIC converted t
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sqlite3
 from dataclasses import replace
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -256,3 +259,58 @@ def test_images_cataloged_before_signatures_are_fingerprinted_again(tmp_path):
         assert scan([str(lib)], cat).unchanged == 3
     row = sqlite3.connect(db).execute("SELECT max(length(signature)) FROM files").fetchone()
     assert row[0] == sig.SIZE <= 1024
+
+
+# --- the generated library ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    from benchmarks.make_library import make_library
+
+    root = tmp_path_factory.mktemp("gen")
+    make_library(root, 12, seed=11, size="small", workers=1)
+    truth = json.loads((root / "truth.json").read_text())
+    db = tmp_path_factory.mktemp("db") / "c.sqlite"
+    return run_json("dupes", str(root), "--catalog", str(db)), truth, root
+
+
+def test_generated_library_same_photo_precision_recall_and_named_edits(generated):
+    result, truth, root = generated
+    files = {f["path"]: f for f in truth["files"]}
+    images = {p for p, f in files.items() if f["kind"] == "image" and f["role"] != "empty"}
+
+    def rel(p: str) -> str:
+        return os.path.relpath(p, root)
+
+    merged = set()
+    for c in result["clusters"]:
+        merged.update(combinations(sorted(rel(m["path"]) for m in c["members"]), 2))
+    merged = {p for p in merged if set(p) <= images}
+    true = set()
+    for g in truth["groups"]["same-photo"] + truth["groups"]["identical"]:
+        true.update(combinations(sorted(p for p in g if p in images), 2))
+    hits = len(merged & true)
+    assert hits / len(merged) >= 0.995, sorted(merged - true)
+    assert hits / len(true) >= 0.98, sorted(true - merged)
+    named = {
+        tuple(sorted((rel(r["a"]), rel(r["b"])))): r["evidence"].get("edit")
+        for r in result["related"]
+        if r["kind"] == "derived"
+    }
+    edits = [(p, f) for p, f in files.items() if f.get("edit")]
+    assert {f["edit"] for _, f in edits} == {
+        "colour removed",
+        "tone/colour adjusted",
+        "cropped",
+        "rotated 90°",
+        "overlay/local change",
+    }
+    for p, f in edits:
+        pair = tuple(sorted((p, f["source"])))
+        assert pair not in merged, p
+        assert named.get(pair) == f["edit"], (p, named.get(pair))
+    neighbours = [p for p in images if p.startswith("Stereo/")]
+    assert neighbours
+    for p in neighbours:
+        assert not any(p in pair and pair not in true for pair in merged)

@@ -630,7 +630,9 @@ def public_section(repeat: int = 1) -> list[str]:
     root = tmp / "set"
     truth = public_set.build(root)
     db = tmp / "c.sqlite"
-    subprocess.run([*PV, "scan", "-q", "--catalog", str(db), str(root)], check=True)
+    subprocess.run(
+        [*PV, "scan", "-q", "--catalog", str(db), str(root)], check=True, capture_output=True
+    )
     secs, _ = measure([*PV, "dupes", "--catalog", str(db), "--format", "json"], repeat=repeat)
     pv = json.loads(
         subprocess.run(

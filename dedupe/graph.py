@@ -466,17 +466,18 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
     earlier keeper is one); then every other unit joins the keeper it is closest to (pHash
     distance, then the keeper's rank) among those whose whole cluster it is related to, so
     clusters stay cliques and never chain, and a unit near two keepers goes to the nearer."""
-    keepers: list[str] = []
-    for u in order:
-        if not any(graph.has_edge(u, k) for k in keepers):
-            keepers.append(u)
-    clusters: dict[str, list[str]] = {k: [k] for k in keepers}
+    keepers: set[str] = set()
+    for u in order:  # by neighbours, not by keepers: linear in the edges
+        if not any(k in keepers for k in graph.neighbors(u)):
+            keepers.add(u)
+    clusters: dict[str, list[str]] = {k: [k] for k in order if k in keepers}
     homeless = []
     for u in order:
         if u in clusters:
             continue
         options = sorted(
-            (k for k in keepers if graph.has_edge(u, k)), key=lambda k: (distance(u, k), rank(k))
+            (k for k in graph.neighbors(u) if k in keepers),
+            key=lambda k: (distance(u, k), rank(k)),
         )
         for k in options:
             if all(graph.has_edge(u, m) for m in clusters[k]):
@@ -487,7 +488,7 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
     # A unit no cluster can take (related to a keeper but not to all its members) starts its own,
     # with whatever later homeless units are tied to all of it.
     first_keepers = set(keepers)
-    for u in homeless:
+    for u in homeless:  # rare: a unit tied to a keeper but not to all of that cluster
         home = next(
             (
                 ms

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -34,16 +35,27 @@ SIZE = 1 + GRID * GRID + 2 * CHROMA * CHROMA + 2 * len(DETAIL_SIZES)
 _SRGB = ImageCms.createProfile("sRGB")
 
 
-def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """The picture's colours in sRGB: a tagged picture (Display P3, Adobe RGB) is converted
-    through its profile, as a viewer would. An unreadable profile is ignored (taken as sRGB)."""
-    im = im.convert("RGB")
-    if not icc:
-        return im
+@lru_cache(maxsize=32)
+def _transform(icc: bytes) -> ImageCms.ImageCmsTransform | None:
+    """The profile's RGB -> sRGB transform (built once per distinct profile), or None for a
+    profile that is unreadable or not RGB (taken as sRGB)."""
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        return ImageCms.profileToProfile(im, src, _SRGB, outputMode="RGB") or im
+        return ImageCms.buildTransform(src, _SRGB, "RGB", "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """The picture's colours in sRGB: a tagged picture (Display P3, Adobe RGB) is converted
+    through its profile, as a viewer would."""
+    im = im.convert("RGB")
+    transform = _transform(icc) if icc else None
+    if transform is None:
+        return im
+    try:
+        return ImageCms.applyTransform(im, transform) or im
+    except (ImageCms.PyCMSError, ValueError):
         return im
 
 
@@ -79,14 +91,14 @@ def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
         im = im.convert("RGB")
     if min(im.size) >= 2 * REDUCED:
         im = im.reduce(min(im.size) // REDUCED)
-    im = _to_srgb(im, icc)
-    # each grid straight from the decode: area averages of the same picture, whatever its size
-    details = [
-        _detail(_lab(np.asarray(im.resize((size, size), Image.Resampling.BOX)))[..., 0])
-        for size in DETAIL_SIZES
-    ]
-    grid = _lab(np.asarray(im.resize((GRID, GRID), Image.Resampling.BOX)))
-    chroma = _lab(np.asarray(im.resize((CHROMA, CHROMA), Image.Resampling.BOX)))
+
+    def lab(size: int) -> np.ndarray:
+        # each grid straight from the decode (area averages of the same picture, whatever its
+        # size), converted to sRGB after averaging: a tenth of the pixels to transform
+        return _lab(np.asarray(_to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
+
+    details = [_detail(lab(size)[..., 0]) for size in DETAIL_SIZES]
+    grid, chroma = lab(GRID), lab(CHROMA)
     L = np.clip(np.rint(grid[..., 0] * 2.55), 0, 255).astype(np.uint8)
     ab = np.clip(np.rint(chroma[..., 1:]), -128, 127).astype(np.int8)
     return (
@@ -104,6 +116,7 @@ class Signature:
     detail: np.ndarray  # len(DETAIL_SIZES)
 
 
+@lru_cache(maxsize=4096)
 def unpack(blob: bytes | None) -> Signature | None:
     """The signature's parts, or None for a missing or foreign blob."""
     if not blob or len(blob) != SIZE or blob[0] != VERSION:
@@ -154,13 +167,13 @@ def dct_hashes(grids: np.ndarray) -> np.ndarray:
 BLOCK = 4  # L grid cells per side of a block, for locating a local change (6x6 blocks)
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Least-squares y ~ gain * x + offset; the residual grid."""
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares y ~ gain * x + offset over flat arrays."""
     xm, ym = x.mean(), y.mean()
-    var = ((x - xm) ** 2).mean()
-    gain = float(((x - xm) * (y - ym)).mean() / var) if var > 1e-9 else 1.0
-    offset = float(ym - gain * xm)
-    return gain, offset, y - (gain * x + offset)
+    dx = x - xm
+    var = float(dx @ dx)
+    gain = float(dx @ (y - ym)) / var if var > 1e-9 * x.size else 1.0
+    return gain, float(ym - gain * xm)
 
 
 @dataclass(frozen=True)
@@ -194,27 +207,32 @@ class Comparison:
 def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
     name, f = TRANSFORMS[t]
     La, ab_a = np.asarray(f(a.L)), np.asarray(f(a.ab))
-    gain, offset, res = _fit(La, b.L)
+    x, y = La.ravel(), b.L.ravel()
+    gain, offset = _fit(x, y)
     # refit on the cells that fit best: a local change (a caption) must not pass for a tone one
-    keep = np.abs(res) <= np.percentile(np.abs(res), 80)
-    if keep.sum() >= GRID * GRID // 2:
-        gain, offset, _ = _fit(La[keep], b.L[keep])
-        res = b.L - (gain * La + offset)
-    blocks = np.abs(res).reshape(GRID // BLOCK, BLOCK, GRID // BLOCK, BLOCK).mean(axis=(1, 3))
-    ca, cb = np.hypot(*ab_a), np.hypot(*b.ab)
-    cgain = float(cb.mean() / ca.mean()) if ca.mean() > 1e-6 else 1.0
+    err = np.abs(y - (gain * x + offset))
+    keep = err <= np.partition(err, int(0.8 * (err.size - 1)))[int(0.8 * (err.size - 1))]
+    if keep.sum() >= err.size // 2:
+        gain, offset = _fit(x[keep], y[keep])
+        err = np.abs(y - (gain * x + offset))
+    side = GRID // BLOCK
+    blocks = err.reshape(side, BLOCK, side, BLOCK).sum(axis=(1, 3)).ravel() / (BLOCK * BLOCK)
+    ca, cb = np.hypot(ab_a[0], ab_a[1]), np.hypot(b.ab[0], b.ab[1])
+    ma, mb = float(ca.mean()), float(cb.mean())
+    cgain = mb / ma if ma > 1e-6 else 1.0
     shift = float(np.abs(b.ab - cgain * ab_a).sum(axis=0).mean())
     ratio = tuple(
-        float(db / da) if da > 1e-3 else 1.0 for da, db in zip(a.detail, b.detail, strict=True)
+        float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
+        for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
     )
     return Comparison(
         transform=name,
-        l_diff=float(np.abs(b.L - La).mean()),
-        residual=float(np.abs(res).mean()),
+        l_diff=float(np.abs(y - x).mean()),
+        residual=float(err.mean()),
         local=float(blocks.max() - np.median(blocks)),
         gain=gain,
         offset=gain * 50 + offset - 50,
-        chroma=(float(ca.mean()), float(cb.mean())),
+        chroma=(ma, mb),
         chroma_shift=shift,
         detail=ratio,
     )

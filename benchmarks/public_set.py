@@ -125,7 +125,9 @@ def to_display_p3(im: Image.Image) -> Image.Image:
 def p3_to_srgb(im: Image.Image, icc: bytes) -> Image.Image:
     """What an export does: P3 numbers converted to sRGB numbers, no profile attached."""
     src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    return ImageCms.profileToProfile(im.convert("RGB"), src, ImageCms.createProfile("sRGB"))
+    out = ImageCms.profileToProfile(im.convert("RGB"), src, ImageCms.createProfile("sRGB"))
+    out.info.pop("icc_profile", None)  # the source's profile must not travel with sRGB numbers
+    return out
 
 
 # --- edits and re-encodings ----------------------------------------------------------------

@@ -444,14 +444,15 @@ def find_duplicates(
         for chosen in members.values()
         if sum(len(units[u]) for u in chosen) >= 2
     ]
-    in_cluster = {m.path: c.id for c in clusters for m in c.members}
+    # by position: the ids are given only after sorting, below
+    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members}
     # A same-photo relation left out of every cluster (a unit near two keepers went to the
     # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
     related = [
         rel
         for rel in relations
         if rel.kind in ("derived", "similar", "same-photo")
-        and not (in_cluster.get(rel.a) and in_cluster.get(rel.a) == in_cluster.get(rel.b))
+        and not (rel.a in in_cluster and in_cluster[rel.a] == in_cluster.get(rel.b))
     ]
     clusters.sort(key=lambda c: os.fsencode(c.keeper))
     clusters = [

@@ -35,7 +35,6 @@ COPY_KINDS = set(public_set.REENCODES) | {"p3-master"}
 def public(tmp_path_factory):
     """The public labelled set (three photographs and the stereo pair, small), scanned and judged
     through the real CLI."""
-    pytest.importorskip("skimage")
     root = tmp_path_factory.mktemp("public")
     pictures = public_set.sources(max_side=384)
     pictures = {k: pictures[k] for k in ("astronaut", "coffee", "hopper") if k in pictures}
@@ -314,3 +313,14 @@ def test_generated_library_same_photo_precision_recall_and_named_edits(generated
     assert neighbours
     for p in neighbours:
         assert not any(p in pair and pair not in true for pair in merged)
+
+
+def test_relations_inside_one_cluster_are_not_reported_as_related(photo_signature):
+    keeper = replace(_rec("K", 0, 0, photo_signature), format="HEIC", width=800, height=600)
+    copy = replace(keeper, path="/lib/K (1).jpg")  # the keeper's bytes: identical
+    conv = _rec("C", 1, 1, photo_signature)
+    result = find_duplicates([keeper, copy, conv])
+    assert [sorted(m.path for m in c.members) for c in result.clusters] == [
+        sorted([keeper.path, copy.path, conv.path])
+    ]
+    assert result.related == ()

@@ -619,6 +619,100 @@ class Bench:
         return self.lines
 
 
+def public_section(repeat: int = 1) -> list[str]:
+    """The labelled public-image set (benchmarks.public_set) scored per copy and edit kind for
+    photoverify and the perceptual peers. A copy kind's cell: the share merged with its original
+    (recall); an edit kind's: the share wrongly merged with it, and for photoverify also the share
+    related as derived under the edit's name."""
+    from benchmarks import public_set
+
+    tmp = Path(tempfile.mkdtemp(prefix="pv-public-"))
+    root = tmp / "set"
+    truth = public_set.build(root)
+    db = tmp / "c.sqlite"
+    subprocess.run(
+        [*PV, "scan", "-q", "--catalog", str(db), str(root)], check=True, capture_output=True
+    )
+    secs, _ = measure([*PV, "dupes", "--catalog", str(db), "--format", "json"], repeat=repeat)
+    pv = json.loads(
+        subprocess.run(
+            [*PV, "dupes", "--catalog", str(db), "--format", "json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    scored = {"photoverify": public_set.score_dupes(pv, truth, str(root))}
+    times = {"photoverify": secs}
+    for name in ("imagededup", "difpy"):
+        res = str(tmp / f"{name}.json")
+        code = "import sys; from benchmarks.bench_dupes import run_peer; run_peer(*sys.argv[1:])"
+        try:
+            times[name], _ = measure([sys.executable, "-c", code, name, str(root), res], repeat=1)
+        except subprocess.CalledProcessError:
+            continue  # not installed: `bash scripts/setup.sh --bench`
+        groups = json.loads(Path(res).read_text())["groups"]
+        scored[name] = public_set.score_dupes(_as_result(groups, root), truth, str(root))
+    res = tmp / "fid.txt"
+    fid = f"findimagedupes -R -v fp -i '{FID_VIEW}' '{root}' > '{res}' 2>/dev/null; true"
+    times["findimagedupes"], _ = measure(fid, shell=True, repeat=1)
+    groups, _ = findimagedupes_output(res.read_text(errors="replace"), str(root))
+    scored["findimagedupes"] = public_set.score_dupes(_as_result(groups, root), truth, str(root))
+    tools = list(scored)
+    sources = sorted({t["source"] for t in truth.values()})
+    lines = [
+        f"#### Public labelled set: {len(truth)} files from {len(sources)} sources "
+        f"({', '.join(sources)}; benchmarks/public_set.py)",
+        "",
+        "Same-photo pairs (an original with its copies, copies among themselves): "
+        + "; ".join(
+            f"{t} P {_pr(scored[t])[0]:.3f} R {_pr(scored[t])[1]:.3f} ({times[t]:.1f} s)"
+            for t in tools
+        )
+        + ".",
+        "",
+        "| kind | expected | n | " + " | ".join(tools) + " |",
+        "|---|---|---:|" + "---:|" * len(tools),
+    ]
+    kinds = scored["photoverify"]["per_kind"]
+    for kind, row in kinds.items():
+        is_edit = kind in public_set.EDITS
+        expect = f"derived: {public_set.edit_name(kind)}" if is_edit else "same-photo"
+        cells = []
+        for t in tools:
+            r = scored[t]["per_kind"][kind]
+            if not is_edit:
+                cells.append(f"merged {r['merged']}/{r['n']}")
+            elif t == "photoverify":
+                cells.append(f"named {r['derived_named']}/{r['n']}, merged {r['merged']}")
+            else:
+                cells.append(f"merged {r['merged']}/{r['n']}")
+        lines.append(f"| {kind} | {expect} | {row['n']} | " + " | ".join(cells) + " |")
+    left = "stereo/left.jpg", "stereo/right.jpg"
+    lines += [
+        "",
+        "The stereo pair (skimage stereo_motorcycle, two different photos): merged by "
+        + (", ".join(t for t in tools if left in scored[t]["merged"]) or "no tool")
+        + ".",
+        "",
+    ]
+    shutil.rmtree(tmp, ignore_errors=True)
+    return lines
+
+
+def _as_result(groups: list[list[str]], root: Path) -> dict:
+    """A peer's groups in the shape of `dupes --format json` (clusters only)."""
+    return {
+        "clusters": [{"members": [{"path": str(root / p)} for p in g]} for g in groups],
+        "related": [],
+    }
+
+
+def _pr(scored: dict) -> tuple[float, float]:
+    hits = len(scored["merged"] & scored["true"])
+    return hits / max(1, len(scored["merged"])), hits / max(1, len(scored["true"]))
+
+
 def tool_versions() -> str:
     def pkg(name: str) -> str:
         try:
@@ -656,7 +750,16 @@ def main(argv: list[str] | None = None) -> None:
         help="runs of each perceptual peer (slow, deterministic)",
     )
     parser.add_argument("--thresholds", default=",".join(map(str, THRESHOLDS)))
+    parser.add_argument(
+        "--public-only", action="store_true", help="only the labelled public-image set"
+    )
     args = parser.parse_args(argv)
+    if args.public_only:
+        print(f"Machine: {machine()}  ")
+        print(f"Tools: {tool_versions()}  ")
+        print("Command: `python -m benchmarks.bench_dupes --public-only`\n")
+        print("\n".join(public_section()))
+        return
     source = os.path.abspath(args.source) if args.source else None
     photos = args.photos or (distinct_sources(source) if source else 150)
     root = library(photos, args.seed, source, args.size)
@@ -675,6 +778,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Tools: {tool_versions()}  ")
     print(f"Command: `{' '.join(cmd)}`\n")
     Bench(root, args.repeat, args.near_repeat, thresholds).run()
+    print("\n".join(public_section()))
 
 
 if __name__ == "__main__":

@@ -441,6 +441,7 @@ def _truth_entry(
         "orientation": (spec.orientation or 1) if camera and spec.kind == "image" else None,
         "width": shown[0] if shown else None,
         "height": shown[1] if shown else None,
+        "edit": spec.params.get("edit"),  # the edit dupes must name (exported edits)
     }
 
 

@@ -1,6 +1,6 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 3; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 4; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -16,6 +16,10 @@ files — one row per file ever scanned and still present
                           first frame); phash_method (jpeg-draft, heic-thumbnail, full,
                           video-first-frame)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
+  signature BLOB          an image's 711-byte picture signature (dedupe.signature: L* 24x24,
+                          a*b* 8x8, detail energy; of the same decode as the hashes; version 4); NULL for
+                          videos, undecoded files, and rows cataloged before it (those images
+                          are fingerprinted again by the next scan)
   captured_at TEXT        ISO 8601 with sub-seconds and offset when known
   captured_source, gps_source TEXT   the exiftool tag each came from (`Group:Tag`, e.g.
                           APP12:DateTimeOriginal, XMP:GPSLatitude); added in version 3
@@ -42,7 +46,7 @@ import platformdirs
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -97,6 +101,8 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE files ADD COLUMN captured_source TEXT;
     ALTER TABLE files ADD COLUMN gps_source TEXT;
     """,
+    # 4: pixel-level confirmation of same-photo pairs (dedupe.signature)
+    4: "ALTER TABLE files ADD COLUMN signature BLOB;",
 }
 
 _COLUMNS = (
@@ -119,6 +125,7 @@ _COLUMNS = (
     "phash_method",
     "decode_ok",
     "decode_error",
+    "signature",
     "captured_at",
     "gps_lat",
     "gps_lon",
@@ -141,6 +148,9 @@ _OLD_VIDEO = "(kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)"
 # metadata read before version 3 (a fixed tag list: no APP12, MakerNotes, sidecar or QuickTime GPS
 # values, no sources): read again once
 _OLD_METADATA = "(metadata_json NOT LIKE '%\"gps_source\"%')"
+# a decoded image cataloged before picture signatures (version 4): likewise
+_OLD_IMAGE = "(kind = 'image' AND decode_ok = 1 AND signature IS NULL)"
+_INCOMPLETE = f"({_OLD_VIDEO} OR {_OLD_IMAGE} OR {_OLD_METADATA})"
 
 
 def default_path() -> Path:
@@ -230,6 +240,7 @@ class Catalog:
                     r.phash_method,
                     None if r.decode_ok is None else int(r.decode_ok),
                     r.decode_error,
+                    r.signature,
                     m.captured_at,
                     m.gps_lat,
                     m.gps_lon,
@@ -271,12 +282,11 @@ class Catalog:
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
         """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
         itself when it is a cataloged file. Stale: to be fingerprinted again even if unchanged
-        (it had an error, it is a video cataloged before videos got first-frame hashes, or its
-        metadata was read before schema version 3)."""
+        (it had an error, or its facts predate a field: a video cataloged before first-frame
+        hashes, an image cataloged before picture signatures, metadata read before schema 3)."""
         out = {}
         for path, size, mtime, inode, stale in self.db.execute(
-            "SELECT path, size, mtime_ns, inode, "
-            f"error IS NOT NULL OR {_OLD_VIDEO} OR {_OLD_METADATA} FROM files "
+            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_INCOMPLETE} FROM files "
             "WHERE path = ? OR (path >= ? AND path < ?)",
             (_key(os.path.abspath(root)), *_prefix_range(root)),
         ):
@@ -314,7 +324,7 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
                 f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_OLD_VIDEO}",
+                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_INCOMPLETE}",
                 chunk,
             )
             for row in rows:
@@ -365,6 +375,7 @@ def _record(row: tuple) -> FileRecord:
         phash_method=values["phash_method"],
         decode_ok=None if decode_ok is None else bool(decode_ok),
         decode_error=values["decode_error"],
+        signature=values["signature"],
         metadata=meta,
         error=values["error"],
     )

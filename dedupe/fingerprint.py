@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, ImageStat
 
 from .hashing import blake3_file
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
+from .signature import picture_signature
 from .sniff import DECODABLE_IMAGES, classify
 
 pillow_heif.register_heif_opener()
@@ -41,6 +42,7 @@ class ImageFacts:
     method: str | None
     decode_ok: bool
     decode_error: str | None
+    signature: bytes | None = None  # dedupe.signature, of the same decode as the hashes
 
 
 REDUCE_TO = 256
@@ -57,6 +59,15 @@ def _hashes(im: Image.Image, fast: bool = True) -> tuple[str | None, str | None]
     if ImageStat.Stat(gray.resize((32, 32), Image.Resampling.BOX)).stddev[0] < FLAT_STDDEV:
         return None, None
     return str(imagehash.phash(gray)), str(imagehash.dhash(gray))
+
+
+def _signature(im: Image.Image, icc: bytes | None) -> bytes | None:
+    """The picture signature, or None when this picture's mode defeats it: a signature is an aid
+    to judging pairs, never a reason to call a file that decoded broken."""
+    try:
+        return picture_signature(im, icc)
+    except (ValueError, OSError, TypeError):
+        return None
 
 
 def _describe(exc: BaseException) -> str:
@@ -78,7 +89,8 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
     else:
         im, method = heif.to_pillow(), "full"
     ph, dh = _hashes(im, fast)
-    return ImageFacts(width, height, ph, dh, method, True, None)
+    sig = _signature(im, heif.info.get("icc_profile"))
+    return ImageFacts(width, height, ph, dh, method, True, None, sig)
 
 
 def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
@@ -92,8 +104,10 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
             if fast and im.format == "JPEG" and im.draft("RGB", DRAFT_BOX) is not None:
                 method = "jpeg-draft"
             im.load()  # decodes every scan: a truncated file raises here
-            ph, dh = _hashes(ImageOps.exif_transpose(im), fast)
-    return ImageFacts(w, h, ph, dh, method, True, None)
+            shown = ImageOps.exif_transpose(im)
+            ph, dh = _hashes(shown, fast)
+            sig = _signature(shown, im.info.get("icc_profile"))
+    return ImageFacts(w, h, ph, dh, method, True, None, sig)
 
 
 def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
@@ -220,6 +234,7 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
             rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
             rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
+            rec.signature = facts.signature
         else:  # RAW and friends: no decoder here; dimensions from the metadata
             rec.width, rec.height = meta.width, meta.height
         if truncated and rec.decode_ok is not False:

@@ -26,11 +26,21 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import networkx as nx
+import numpy as np
 
 from .companions import find_assets
 from .index import hex_to_uint64, near_pairs
 from .policy import choose_keeper, rank_key
 from .records import Cluster, ClusterMember, DupesResult, FileRecord, Relation
+from .signature import (
+    SMALL_SIDE,
+    STRETCH_RESIDUAL,
+    TRANSFORMS,
+    compare,
+    dct_hashes,
+    picture_edit,
+    unpack,
+)
 from .timeparse import parse, same_second, subsec_equal
 
 DEFAULT_THRESHOLD = 10  # pHash bits; measured on the generated library (RESULTS.md)
@@ -117,7 +127,12 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     same_capture = time_same is True and (
         ta.subsec is not None and tb.subsec is not None or ids_equal
     )
-    if ids_differ or time_same is False:
+    contradicted = ids_differ or time_same is False
+    if not near and not contradicted:
+        turned = _turned(a, b, ev)
+        if turned is not None:
+            return turned
+    if contradicted:
         if near:
             why = "different capture time" if time_same is False else "different camera ids"
             burst = ma.burst_id and ma.burst_id == mb.burst_id
@@ -126,14 +141,106 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
             )
         return None
     if aspect is False:
+        framing, pixels = _framing(a, b)
+        if pixels:
+            ev = {**ev, "pixels": pixels}
         if same_capture or (ids_equal and time_same is not False):
-            return Relation(*_orient(a, b), "derived", {**ev, "why": "same capture, other framing"})
+            return _derived(a, b, ev, "same capture, other framing", framing)
+        if near and framing == "aspect changed":
+            ev = {**ev, "why": framing, "edit": framing, "decided_by": "pixels"}
+            return Relation(*_orient(a, b), "derived", ev)
         return Relation(a.path, b.path, "similar", {**ev, "why": "other framing"}) if near else None
-    if near or (ids_equal and pd <= 2 * threshold):
-        return Relation(a.path, b.path, "same-photo", ev)
+    if ids_equal and (near or pd <= 2 * threshold):
+        # equal ids prove one capture, not one picture: an edit exported from Photos keeps them
+        return _confirm(a, b, ev, True, "camera ids")
+    if near:
+        return _confirm(a, b, ev, same_capture, "hashes")
     if same_capture:
-        return Relation(*_orient(a, b), "derived", {**ev, "why": "same capture, other picture"})
+        return _derived(a, b, ev, "same capture, other picture", None)
     return None
+
+
+def _small(a: FileRecord, b: FileRecord) -> bool:
+    sides = [min(r.width, r.height) for r in (a, b) if r.width and r.height]
+    return len(sides) < 2 or min(sides) < SMALL_SIDE
+
+
+def _confirm(a: FileRecord, b: FileRecord, ev: dict, same_capture: bool, proof: str) -> Relation:
+    """Near hashes (or equal camera ids: `proof`), nothing in the metadata against it: the
+    pixels decide between the same photo, an edit of it (named) and a different photo that
+    looks alike. Without both signatures the proof stands alone."""
+    original, edit = (a, b) if rank_key(a) <= rank_key(b) else (b, a)
+    sa, sb = unpack(original.signature), unpack(edit.signature)
+    if sa is None or sb is None:
+        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} (no pixels)"})
+    c = compare(sa, sb)
+    name = picture_edit(c, small=_small(a, b))
+    if name == "colour added":  # the colourless one is the edit, whatever the ranking says
+        original, edit, sa, sb = edit, original, sb, sa
+        c = compare(sa, sb)
+        name = "colour removed"
+    ev = {**ev, "pixels": c.to_json()}
+    if name is None:
+        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} and pixels"})
+    if name == "other picture":
+        if same_capture:
+            return _derived(a, b, ev, "same capture, other picture", None)
+        return Relation(a.path, b.path, "similar", {**ev, "why": "pixels differ"})
+    return Relation(
+        original.path,
+        edit.path,
+        "derived",
+        {**ev, "why": name, "edit": name, "decided_by": "pixels"},
+    )
+
+
+def _derived(a: FileRecord, b: FileRecord, ev: dict, why: str, edit: str | None) -> Relation:
+    original, derived = _orient(a, b)
+    out = {**ev, "why": why, "decided_by": "capture time and ids"}
+    if edit:
+        out["edit"] = edit
+    return Relation(original, derived, "derived", out)
+
+
+def _framing(a: FileRecord, b: FileRecord) -> tuple[str | None, dict | None]:
+    """A picture of other proportions: 'aspect changed' when squashed to a square it is the
+    same picture (a stretch), else 'cropped'; and the pixel evidence."""
+    sa, sb = unpack(a.signature), unpack(b.signature)
+    if sa is None or sb is None:
+        return None, None
+    c = compare(sa, sb)
+    return ("aspect changed" if c.residual <= STRETCH_RESIDUAL else "cropped"), c.to_json()
+
+
+def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
+    """b as a turned or mirrored a (and otherwise the same picture), as a derived relation."""
+    original, edit = (a, b) if rank_key(a) <= rank_key(b) else (b, a)
+    sa, sb = unpack(original.signature), unpack(edit.signature)
+    if sa is None or sb is None or _small(a, b):
+        return None
+    c = compare(sa, sb, turns=True)
+    if c.transform == "identity" or picture_edit(c) is not None:
+        return None
+    if a.width and a.height and b.width and b.height:
+        quarter = c.transform in ("rotated 90°", "rotated 270°")
+        shown_a = (a.height, a.width) if quarter else (a.width, a.height)
+        swapped = FileRecord(a.path, a.root, 0, 0, 0, 0, width=shown_a[0], height=shown_a[1])
+        if _aspect_agrees(swapped, b) is False and not _is_transpose_mirror(c.transform, a, b):
+            return None
+    ev = {**ev, "pixels": c.to_json(), "why": c.transform, "edit": c.transform}
+    ev["decided_by"] = "pixels (turned or mirrored)"
+    return Relation(original.path, edit.path, "derived", ev)
+
+
+def _is_transpose_mirror(name: str, a: FileRecord, b: FileRecord) -> bool:
+    # a mirror across a diagonal also swaps width and height
+    return (
+        name == "mirrored"
+        and _aspect_agrees(
+            FileRecord(a.path, a.root, 0, 0, 0, 0, width=a.height, height=a.width), b
+        )
+        is not False
+    )
 
 
 VIDEO_DURATION_SLACK = 0.5  # seconds, or 2% of the longer video, whichever is more
@@ -231,7 +338,30 @@ def _candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[
     for members in groups.values():
         if 1 < len(members) <= ID_GROUP_LIMIT:
             pairs.update(combinations(sorted(members), 2))
+    pairs.update(_turned_pairs(images))
     return pairs
+
+
+TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos: >= 20 (1%)
+
+
+def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
+    """Pairs where one picture's signature, turned or mirrored, hashes near the other's: every
+    signature's 8 orientations in one self-join, keeping the pairs of an upright and a turned."""
+    signed = [(i, s) for i, r in enumerate(images) if (s := unpack(r.signature)) is not None]
+    if len(signed) < 2:
+        return set()
+    hashes = dct_hashes(np.stack([s.L for _, s in signed]))
+    n, turns = len(signed), len(TRANSFORMS) - 1
+    flat = np.concatenate([hashes[:, 0], hashes[:, 1:].reshape(-1)])
+    out: set[tuple[int, int]] = set()
+    for x, y, _ in near_pairs(flat, TURNED_HASH_DISTANCE):
+        if x >= n or y < n:
+            continue  # two uprights are the pHash join's; two turned ones repeat an upright's
+        i, j = signed[int(x)][0], signed[(int(y) - n) // turns][0]
+        if i != j:
+            out.add((min(i, j), max(i, j)))
+    return out
 
 
 def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relation]:
@@ -307,27 +437,22 @@ def find_duplicates(
         d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
         return 99 if d is None else d
 
-    assigned: set[str] = set()
-    clusters: list[Cluster] = []
-    for seed in sorted(units, key=unit_rank):
-        if seed in assigned:
-            continue
-        chosen = [seed]
-        free = [u for u in unit_graph.neighbors(seed) if u not in assigned]
-        for cand in sorted(free, key=lambda u: (distance(seed, u), unit_rank(u))):
-            if all(unit_graph.has_edge(cand, m) for m in chosen):
-                chosen.append(cand)
-        if sum(len(units[u]) for u in chosen) < 2:
-            continue
-        assigned.update(chosen)
-        clusters.append(_make_cluster(chosen, units, unit_graph, by_path, options))
-
-    in_cluster = {m.path: c.id for c in clusters for m in c.members}
+    order = sorted(units, key=unit_rank)
+    members = _assign(order, unit_graph, distance, unit_rank)
+    clusters = [
+        _make_cluster(chosen, units, unit_graph, by_path, options)
+        for chosen in members.values()
+        if sum(len(units[u]) for u in chosen) >= 2
+    ]
+    # by position: the ids are given only after sorting, below
+    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members}
+    # A same-photo relation left out of every cluster (a unit near two keepers went to the
+    # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
     related = [
         rel
         for rel in relations
-        if rel.kind in ("derived", "similar")
-        and not (in_cluster.get(rel.a) and in_cluster.get(rel.a) == in_cluster.get(rel.b))
+        if rel.kind in ("derived", "similar", "same-photo")
+        and not (rel.a in in_cluster and in_cluster[rel.a] == in_cluster.get(rel.b))
     ]
     clusters.sort(key=lambda c: os.fsencode(c.keeper))
     clusters = [
@@ -335,6 +460,49 @@ def find_duplicates(
         for i, c in enumerate(clusters)
     ]
     return DupesResult(tuple(clusters), tuple(related), tuple(assets))
+
+
+def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list[str]]:
+    """{keeper unit: member units}. Keepers are found in policy order (a unit tied to no
+    earlier keeper is one); then every other unit joins the keeper it is closest to (pHash
+    distance, then the keeper's rank) among those whose whole cluster it is related to, so
+    clusters stay cliques and never chain, and a unit near two keepers goes to the nearer."""
+    keepers: set[str] = set()
+    for u in order:  # by neighbours, not by keepers: linear in the edges
+        if not any(k in keepers for k in graph.neighbors(u)):
+            keepers.add(u)
+    clusters: dict[str, list[str]] = {k: [k] for k in order if k in keepers}
+    homeless = []
+    for u in order:
+        if u in clusters:
+            continue
+        options = sorted(
+            (k for k in graph.neighbors(u) if k in keepers),
+            key=lambda k: (distance(u, k), rank(k)),
+        )
+        for k in options:
+            if all(graph.has_edge(u, m) for m in clusters[k]):
+                clusters[k].append(u)
+                break
+        else:
+            homeless.append(u)
+    # A unit no cluster can take (related to a keeper but not to all its members) starts its own,
+    # with whatever later homeless units are tied to all of it.
+    first_keepers = set(keepers)
+    for u in homeless:  # rare: a unit tied to a keeper but not to all of that cluster
+        home = next(
+            (
+                ms
+                for k, ms in clusters.items()
+                if k not in first_keepers and all(graph.has_edge(u, m) for m in ms)
+            ),
+            None,
+        )
+        if home is None:
+            clusters[u] = [u]
+        else:
+            home.append(u)
+    return clusters
 
 
 def _make_cluster(

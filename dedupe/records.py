@@ -71,6 +71,7 @@ DECODED_FIELDS = (
     "phash_method",
     "decode_ok",
     "decode_error",
+    "signature",
 )
 
 
@@ -96,6 +97,7 @@ class FileRecord:
     phash_method: str | None = None  # how the pixels for the hash were obtained
     decode_ok: bool | None = None
     decode_error: str | None = None
+    signature: bytes | None = None  # dedupe.signature: a 711-byte picture signature (images)
     metadata: Metadata = field(default_factory=Metadata)
     error: str | None = None  # the file could not be fingerprinted at all (vanished, unreadable)
 

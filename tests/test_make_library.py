@@ -24,7 +24,7 @@ from benchmarks.make_library import Truth, _apple_date, make_library
 
 pillow_heif.register_heif_opener()
 
-PHOTOS = 10  # one full turn of the archetype cycle
+PHOTOS = 12  # one full turn of the archetype cycle
 
 
 @pytest.fixture(scope="session")
@@ -143,15 +143,23 @@ def test_originals_look_different_and_conversions_alike(library):
     ]
     hashes = {f["path"]: _phash(out / f["path"]) for f in originals}
     burst = {f["path"]: f["burst_id"] for f in originals}
+    ids = {f["path"]: f["photo_id"] for f in originals}
     for a, b in combinations(hashes, 2):
         if burst[a] and burst[a] == burst[b]:
             continue  # frames of one burst are meant to look alike
+        if {ids[a], ids[b]} == {ids[a].removesuffix(".n"), ids[a].removesuffix(".n") + ".n"}:
+            continue  # a stereo-like neighbour is meant to look like its partner
         assert hashes[a] - hashes[b] > 16, (a, b)
     near_roles = ("conversion", "downscale", "recompressed", "oriented", "stripped")
     near = [f for f in truth.files if f["role"] in near_roles and f["kind"] == "image"]
     assert near
     for f in near:
-        assert _phash(out / f["path"]) - hashes[f["source"]] <= 6, f["path"]
+        # pHash reads a Display P3 original's numbers as they are (no colour management): its
+        # sRGB conversion of a saturated scene stands up to 12 bits away (the pixel signature,
+        # which converts through the profile, is what tells it is the same picture)
+        with Image.open(out / f["source"]) as src:
+            bound = 12 if src.info.get("icc_profile") else 6
+        assert _phash(out / f["path"]) - hashes[f["source"]] <= bound, f["path"]
 
 
 def test_groups_are_consistent(library):

@@ -22,6 +22,17 @@ ARCHETYPES = (
     "screenshot",
     "orphan",
     "video",
+    "exported-edits",
+    "p3",
+)
+# Edits exported under the original's name and capture time (Photos' "Export" of an edited
+# photo): folder, the render's make, and the edit `dupes` must name.
+EXPORTED_EDITS = (
+    ("Exports/Black & White", "edit-grey", "colour removed"),
+    ("Exports/Vivid", "edit", "tone/colour adjusted"),
+    ("Exports/Cropped", "crop", "cropped"),
+    ("Exports/Rotated", "edit-rotate", "rotated 90°"),
+    ("Exports/Captioned", "edit-text", "overlay/local change"),
 )
 SIZES = {"12mp": (4032, 3024), "small": (1024, 768)}
 SCREENSHOT_SIZES = {"12mp": (1170, 2532), "small": (390, 844)}
@@ -468,6 +479,67 @@ def _plan_photo(
                 "truncate",
                 source=orig,
                 params={"keep": 0.5},
+            ),
+        ]
+    elif archetype == "exported-edits":
+        orig = f"{folder}/IMG_{n}.HEIC"
+        files = [spec(orig, "original", "HEIC", "pixels", params={"make": "original"}, capture=cap)]
+        for sub, make, edit in EXPORTED_EDITS:
+            files.append(
+                spec(
+                    f"{sub}/IMG_{n}.jpeg",
+                    "crop" if make == "crop" else "edit",
+                    "JPEG",
+                    "pixels",
+                    source=orig,
+                    params={"make": make, "quality": 90, "edit": edit},
+                    capture=cap,
+                    orientation=1,
+                )
+            )
+    elif archetype == "p3":
+        # A Display P3 original, its sRGB conversions, and a stereo-like neighbour: another
+        # capture a few centimetres to the side, stripped of metadata, with a stripped copy.
+        orig = f"{folder}/IMG_{n}.HEIC"
+        other = f"{pid}.n"
+        files = [
+            spec(orig, "original", "HEIC", "pixels", params={"make": "original-p3"}, capture=cap),
+            spec(
+                f"Converted/IMG_{n}.JPG",
+                "conversion",
+                "JPEG",
+                "pixels",
+                source=orig,
+                params={"make": "p3-srgb", "quality": 90},
+                capture=cap,
+            ),
+            spec(
+                f"Stripped/IMG_{n}.jpg",
+                "stripped",
+                "JPEG",
+                "pixels",
+                source=orig,
+                params={"make": "p3-srgb", "quality": 85},
+            ),
+            spec(f"{folder}/IMG_{n} (1).HEIC", "copy", "HEIC", "copy", source=orig, capture=cap),
+            FileSpec(
+                path=f"Stereo/IMG_{n}_R.jpg",
+                role="original",
+                kind="image",
+                format="JPEG",
+                photo_id=other,
+                op="pixels",
+                params={"make": "neighbour", "quality": 92},
+            ),
+            FileSpec(
+                path=f"Stripped/IMG_{n}_R.jpg",
+                role="stripped",
+                kind="image",
+                format="JPEG",
+                photo_id=other,
+                op="pixels",
+                source=f"Stereo/IMG_{n}_R.jpg",
+                params={"make": "neighbour", "quality": 80},
             ),
         ]
     else:  # pragma: no cover - ARCHETYPES is closed

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pillow_heif
-from PIL import Image
+from PIL import Image, ImageOps
 
 from benchmarks.library import scene
 from benchmarks.library.layout import (
@@ -72,9 +72,18 @@ def camera_exif(capture: Capture | None) -> bytes | None:
     return exif.tobytes()
 
 
-def save_still(img: Image.Image, path: Path, fmt: str, quality: int, exif: bytes | None) -> None:
+def save_still(
+    img: Image.Image,
+    path: Path,
+    fmt: str,
+    quality: int,
+    exif: bytes | None,
+    icc: bytes | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = {"exif": exif} if exif else {}
+    extra: dict = {"exif": exif} if exif else {}
+    if icc:
+        extra["icc_profile"] = icc
     if fmt == "HEIC":
         if max(img.size) > THUMBNAIL_ABOVE:
             extra["thumbnails"] = [THUMBNAIL_BOX]
@@ -157,6 +166,36 @@ def _edit(img: Image.Image) -> Image.Image:
     mean = arr.mean()
     arr = (arr - mean) * 1.18 + mean + 6
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def _neighbour(img: Image.Image) -> Image.Image:
+    """The scene from a few centimetres to the side: near things shift more than far ones (the
+    lower half by 8% of the width, the upper by 2%: skimage's stereo_motorcycle pair, a real
+    one, has disparities up to about 8% of its width)."""
+    w, h = img.size
+    out = img.copy()
+    for top, bottom, shift in ((0, h // 2, w // 50), (h // 2, h, 8 * w // 100)):
+        band = img.crop((shift, top, w, bottom)).resize((w, bottom - top), Image.LANCZOS)
+        out.paste(band, (0, top))
+    return out
+
+
+def _pixels_for(make: str, base: Image.Image) -> Image.Image:
+    from benchmarks.public_set import _overlay, p3_to_srgb, to_display_p3
+
+    if make == "edit-grey":
+        return ImageOps.grayscale(base).convert("RGB")
+    if make == "edit-rotate":
+        return base.transpose(Image.Transpose.ROTATE_270)  # turned 90° clockwise
+    if make == "edit-text":
+        return _overlay(base)
+    if make == "original-p3":
+        return to_display_p3(base)
+    if make == "p3-srgb":
+        return p3_to_srgb(to_display_p3(base), to_display_p3(base).info["icc_profile"])
+    if make == "neighbour":
+        return _neighbour(base)
+    return base
 
 
 def _crop(img: Image.Image) -> Image.Image:
@@ -242,6 +281,8 @@ def _render_file(spec: FileSpec, base: Image.Image, out: Path, size: str) -> tup
         img = _edit(base)
     elif make == "crop":
         img = _crop(base)
+    else:
+        img = _pixels_for(make, base)
     if "edge" in spec.params:
         img = img.copy()
         img.thumbnail((spec.params["edge"], spec.params["edge"]), Image.LANCZOS)
@@ -250,5 +291,5 @@ def _render_file(spec: FileSpec, base: Image.Image, out: Path, size: str) -> tup
         # Sensor-order pixels: a viewer turns them 90 degrees clockwise (Orientation 6).
         img = img.transpose(Image.Transpose.ROTATE_90)
     quality = spec.params.get("quality", HEIC_QUALITY if spec.format == "HEIC" else 92)
-    save_still(img, target, spec.format, quality, camera_exif(cap))
+    save_still(img, target, spec.format, quality, camera_exif(cap), img.info.get("icc_profile"))
     return shown

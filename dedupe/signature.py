@@ -1,0 +1,304 @@
+"""A compact picture signature, and the pure comparison of two of them.
+
+Perceptual hashes say two pictures look alike; they do not say an edit is absent: greyscale,
+tone, blur, sharpening and a text overlay all keep pHash within a few bits. The signature keeps
+just enough of the picture (as shown, converted to sRGB through its embedded ICC profile, so a
+Display P3 original and its sRGB conversion describe the same colours) to tell those apart:
+
+  byte 0        format version (1)
+  bytes 1-576   CIE L* on a 24x24 grid (the picture squashed to a square), 0..100 -> 0..255
+  bytes 577-704 a*, b* on an 8x8 grid, int8 (clamped to -128..127)
+  bytes 705-710 detail energy at 128, 64 and 32 pixels (mean |L - 3x3 box blur(L)|, float16):
+                blur removes it, sharpening adds it
+
+711 bytes per image (1 M photos: 0.7 GB of catalog). A 90° turn or a mirror image of the picture
+is the same transform of the 24x24 grid (squashing to a square commutes with it), so rotations
+and flips are compared exactly, and found through `dct_hashes` of the transformed grids.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageCms
+
+VERSION = 1
+GRID = 24
+CHROMA = 8
+DETAIL_SIZES = (128, 64, 32)
+REDUCED = 256  # a larger decode is first box-reduced to about this (the hashes' own size)
+SIZE = 1 + GRID * GRID + 2 * CHROMA * CHROMA + 2 * len(DETAIL_SIZES)
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@lru_cache(maxsize=32)
+def _transform(icc: bytes) -> ImageCms.ImageCmsTransform | None:
+    """The profile's RGB -> sRGB transform (built once per distinct profile), or None for a
+    profile that is unreadable or not RGB (taken as sRGB)."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.buildTransform(src, _SRGB, "RGB", "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """The picture's colours in sRGB: a tagged picture (Display P3, Adobe RGB) is converted
+    through its profile, as a viewer would."""
+    im = im.convert("RGB")
+    transform = _transform(icc) if icc else None
+    if transform is None:
+        return im
+    try:
+        return ImageCms.applyTransform(im, transform) or im
+    except (ImageCms.PyCMSError, ValueError):
+        return im
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (0..255, ...x3) -> CIE L*a*b* (D65)."""
+    c = rgb.astype(np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    L = 116 * f[..., 1] - 16
+    a = 500 * (f[..., 0] - f[..., 1])
+    b = 200 * (f[..., 1] - f[..., 2])
+    return np.stack([L, a, b], axis=-1)
+
+
+def _detail(L: np.ndarray) -> float:
+    pad = np.pad(L, 1, mode="edge")
+    h, w = L.shape
+    box = sum(pad[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9
+    return float(np.mean(np.abs(L - box)))
+
+
+def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
+    """The signature of a decoded picture as shown (orientation applied). `icc` is the file's
+    embedded colour profile. Works on any decoded size; the fast-path decode (>= 256 px) is
+    what scan passes, so no second decode is made."""
+    if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit grey: scale to 8 bits
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        im = Image.fromarray(np.clip(arr / top * 255, 0, 255).astype(np.uint8), "L")
+    elif im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    if min(im.size) >= 2 * REDUCED:
+        im = im.reduce(min(im.size) // REDUCED)
+
+    def lab(size: int) -> np.ndarray:
+        # each grid straight from the decode (area averages of the same picture, whatever its
+        # size), converted to sRGB after averaging: a tenth of the pixels to transform
+        return _lab(np.asarray(_to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
+
+    details = [_detail(lab(size)[..., 0]) for size in DETAIL_SIZES]
+    grid, chroma = lab(GRID), lab(CHROMA)
+    L = np.clip(np.rint(grid[..., 0] * 2.55), 0, 255).astype(np.uint8)
+    ab = np.clip(np.rint(chroma[..., 1:]), -128, 127).astype(np.int8)
+    return (
+        bytes([VERSION])
+        + L.tobytes()
+        + np.ascontiguousarray(ab.transpose(2, 0, 1)).tobytes()
+        + np.array(details, dtype="<f2").tobytes()
+    )
+
+
+@dataclass(frozen=True)
+class Signature:
+    L: np.ndarray  # GRID x GRID, L* 0..100
+    ab: np.ndarray  # 2 x CHROMA x CHROMA
+    detail: np.ndarray  # len(DETAIL_SIZES)
+
+
+@lru_cache(maxsize=4096)
+def unpack(blob: bytes | None) -> Signature | None:
+    """The signature's parts, or None for a missing or foreign blob."""
+    if not blob or len(blob) != SIZE or blob[0] != VERSION:
+        return None
+    n = GRID * GRID
+    L = np.frombuffer(blob, np.uint8, n, 1).reshape(GRID, GRID) / 2.55
+    ab = np.frombuffer(blob, np.int8, 2 * CHROMA * CHROMA, 1 + n).reshape(2, CHROMA, CHROMA)
+    detail = np.frombuffer(blob, "<f2", len(DETAIL_SIZES), 1 + n + 2 * CHROMA * CHROMA)
+    return Signature(L, ab.astype(np.float64), detail.astype(np.float64))
+
+
+# The eight turns and mirror images, as functions of a square grid (axes -2, -1), named by what
+# was done to the first picture to give the second.
+TRANSFORMS: tuple[tuple[str, object], ...] = (
+    ("identity", lambda g: g),
+    ("rotated 90°", lambda g: np.rot90(g, -1, axes=(-2, -1))),  # clockwise
+    ("rotated 180°", lambda g: np.rot90(g, 2, axes=(-2, -1))),
+    ("rotated 270°", lambda g: np.rot90(g, 1, axes=(-2, -1))),
+    ("mirrored", lambda g: np.flip(g, axis=-1)),
+    ("mirrored", lambda g: np.flip(g, axis=-2)),
+    ("mirrored", lambda g: np.swapaxes(g, -2, -1)),
+    ("mirrored", lambda g: np.rot90(np.swapaxes(g, -2, -1), 2, axes=(-2, -1))),
+)
+
+
+def _dct_matrix(n: int, k: int) -> np.ndarray:
+    x = np.arange(n)
+    return np.cos(np.pi * (2 * x[None, :] + 1) * np.arange(k)[:, None] / (2 * n))
+
+
+_DCT = _dct_matrix(GRID, 8)
+
+
+def dct_hashes(grids: np.ndarray) -> np.ndarray:
+    """64-bit DCT hashes of L grids (N x GRID x GRID), one column per entry of TRANSFORMS
+    (N x 8, uint64). The low 8x8 DCT coefficients, each against their median (DC left out)."""
+    out = np.zeros((grids.shape[0], len(TRANSFORMS)), dtype=np.uint64)
+    weights = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
+    for t, (_, f) in enumerate(TRANSFORMS):
+        g = np.ascontiguousarray(f(grids))
+        coef = (_DCT @ g @ _DCT.T).reshape(len(g), 64)
+        med = np.median(coef[:, 1:], axis=1, keepdims=True)
+        bits = (coef > med).astype(np.uint64)
+        out[:, t] = (bits * weights).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+BLOCK = 4  # L grid cells per side of a block, for locating a local change (6x6 blocks)
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares y ~ gain * x + offset over flat arrays."""
+    xm, ym = x.mean(), y.mean()
+    dx = x - xm
+    var = float(dx @ dx)
+    gain = float(dx @ (y - ym)) / var if var > 1e-9 * x.size else 1.0
+    return gain, float(ym - gain * xm)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How picture b differs from picture a, in the signals `judge` decides on."""
+
+    transform: str  # an entry of TRANSFORMS: what turns a into b
+    l_diff: float  # mean |L*| difference, before any fit (L* units, 0..100)
+    residual: float  # mean |L*| difference left after a global gain/offset fit
+    local: float  # the worst 4x4-cell block's residual above the median block's
+    gain: float  # L* contrast of b relative to a
+    offset: float  # L* shift at mid-grey (50) of b relative to a
+    chroma: tuple[float, float]  # mean chroma (a*b* magnitude) of a and of b
+    chroma_shift: float  # mean |a*b*| difference after the chroma gain
+    detail: tuple[float, ...]  # detail energy of b over a, per DETAIL_SIZES
+
+    def to_json(self) -> dict:
+        return {
+            "transform": self.transform,
+            "l_diff": round(self.l_diff, 2),
+            "residual": round(self.residual, 2),
+            "local": round(self.local, 2),
+            "gain": round(self.gain, 3),
+            "offset": round(self.offset, 2),
+            "chroma": [round(c, 2) for c in self.chroma],
+            "chroma_shift": round(self.chroma_shift, 2),
+            "detail_ratio": [round(d, 3) for d in self.detail],
+        }
+
+
+def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
+    name, f = TRANSFORMS[t]
+    La, ab_a = np.asarray(f(a.L)), np.asarray(f(a.ab))
+    x, y = La.ravel(), b.L.ravel()
+    gain, offset = _fit(x, y)
+    # refit on the cells that fit best: a local change (a caption) must not pass for a tone one
+    err = np.abs(y - (gain * x + offset))
+    keep = err <= np.partition(err, int(0.8 * (err.size - 1)))[int(0.8 * (err.size - 1))]
+    if keep.sum() >= err.size // 2:
+        gain, offset = _fit(x[keep], y[keep])
+        err = np.abs(y - (gain * x + offset))
+    side = GRID // BLOCK
+    blocks = err.reshape(side, BLOCK, side, BLOCK).sum(axis=(1, 3)).ravel() / (BLOCK * BLOCK)
+    ca, cb = np.hypot(ab_a[0], ab_a[1]), np.hypot(b.ab[0], b.ab[1])
+    ma, mb = float(ca.mean()), float(cb.mean())
+    cgain = mb / ma if ma > 1e-6 else 1.0
+    shift = float(np.abs(b.ab - cgain * ab_a).sum(axis=0).mean())
+    ratio = tuple(
+        float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
+        for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
+    )
+    return Comparison(
+        transform=name,
+        l_diff=float(np.abs(y - x).mean()),
+        residual=float(err.mean()),
+        local=float(blocks.max() - np.median(blocks)),
+        gain=gain,
+        offset=gain * 50 + offset - 50,
+        chroma=(ma, mb),
+        chroma_shift=shift,
+        detail=ratio,
+    )
+
+
+def compare(a: Signature, b: Signature, *, turns: bool = False) -> Comparison:
+    """Picture b against picture a: as they are, or (turns) under the turn or mirror image of a
+    that fits b best."""
+    if not turns:
+        return _compare_as(a, b, 0)
+    return min((_compare_as(a, b, t) for t in range(len(TRANSFORMS))), key=lambda c: c.residual)
+
+
+# Thresholds. Each sits between what copies produce and what edits produce, measured through
+# the scan's own decode on 10 real camera photos (/work/shared/corpus/real, 2 of them iPhone
+# Display P3 HEICs converted to sRGB JPEG) and 7 public photos (skimage.data, Pillow's hopper):
+# copies = JPEG q90/q60, 1/2 and 1/3 downscales, TIFF, WebP, a Display P3 master and its sRGB
+# conversion (benchmarks/public_set.py; distributions in benchmarks/results/dupes.md). Copies
+# of pictures under SMALL_SIDE are left out of the copy ranges (see SMALL_SIDE).
+COLOURLESS = 0.1  # chroma of b over a below this: colour removed (greyscale edits: 0.00)
+COLOURFUL = 2.0  # ... when a had colour to remove (mean a*b* magnitude)
+# chroma of b over a: copies 0.96-1.02, and 0.85-0.89 where a converter dropped a Display P3
+# profile (P3 numbers then read as sRGB: still the same photo); saturation edits <= 0.53, >= 1.40
+CHROMA_RATIO = (0.8, 1.25)
+GAIN = (0.92, 1.08)  # L* contrast: copies 0.99-1.01; contrast edits >= 1.11, <= 0.72
+OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.33; brightness edits >= 7.7
+RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, edits <= 3.24; a stereo pair 8.4
+LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
+# ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
+# overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
+LOCAL_SHARE = 4.5
+BLURRED = 0.85  # detail at 128 px over a's, per unit of gain: copies 0.97-1.14, blur <= 0.75
+SHARPENED = 1.3  # ... sharpening >= 1.49
+# Below this many pixels on the short side a 24x24 grid is mostly resampling noise (a 42-px
+# thumbnail of a 128-px picture differs by 3 L* from it): only global colour and tone decide.
+SMALL_SIDE = 128
+STRETCH_RESIDUAL = 2.5  # squashed to a square, a stretched picture is the same: <= 0.56
+
+
+def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
+    """The edit that turns picture a into picture b, or None when they agree within what
+    re-encoding, resampling and colour-profile conversion produce. Pure."""
+    ca, cb = c.chroma
+    ratio = cb / ca if ca > 1e-6 else 1.0
+    if c.residual > RESIDUAL and not small:  # no edit measured here leaves more than 3.3
+        return "other picture"
+    if ca >= COLOURFUL and ratio < COLOURLESS:
+        return "colour removed"
+    if cb >= COLOURFUL and ca < COLOURLESS * cb:
+        return "colour added"  # b has the colour: a is the edit
+    if (
+        not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
+        or not GAIN[0] <= c.gain <= GAIN[1]
+        or abs(c.offset) > OFFSET
+    ):
+        return "tone/colour adjusted"
+    if small:
+        return None
+    detail = c.detail[0] / c.gain if c.gain > 0 else c.detail[0]
+    if detail < BLURRED:  # before the local test: a strong blur moves edges (overlays add detail)
+        return "blurred"
+    concentrated = c.local > LOCAL_SHARE * c.residual
+    if c.local > LOCAL and concentrated:
+        return "overlay/local change"
+    if detail > SHARPENED:
+        return "sharpened"
+    if c.local > LOCAL:
+        return "overlay/local change"
+    return None

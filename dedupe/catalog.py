@@ -17,9 +17,9 @@ files — one row per file ever scanned and still present
                           video-first-frame)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
   signature BLOB          an image's 711-byte picture signature (dedupe.signature: L* 24x24,
-                          a*b* 8x8, detail energy; of the same decode as the hashes; version 4); NULL for
-                          videos, undecoded files, and rows cataloged before it (those images
-                          are fingerprinted again by the next scan)
+                          a*b* 8x8, detail energy; of the same decode as the hashes; added in
+                          version 4); NULL for videos, undecoded files, and rows cataloged
+                          before it (those images are fingerprinted again by the next scan)
   captured_at TEXT        ISO 8601 with sub-seconds and offset when known
   captured_source, gps_source TEXT   the exiftool tag each came from (`Group:Tag`, e.g.
                           APP12:DateTimeOriginal, XMP:GPSLatitude); added in version 3

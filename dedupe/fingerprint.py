@@ -19,7 +19,7 @@ import imagehash
 import pillow_heif
 from PIL import Image, ImageOps, ImageStat
 
-from .hashing import blake3_file
+from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .sniff import DECODABLE_IMAGES, classify
 
@@ -177,8 +177,14 @@ def fingerprint(
         metadata=meta,
     )
     try:
-        rec.blake3 = blake3_file(cand.path)
-        after = os.stat(cand.path, follow_symlinks=False)
+        # the change check is on the file that was read (its fd), which is what the walk
+        # stat-ed: a followed symlink's target, not the link itself
+        fd = os.open(cand.path, os.O_RDONLY)
+        try:
+            rec.blake3 = hash_fd(fd)["blake3"]
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         rec.error = "vanished during the scan"
         return rec

@@ -127,8 +127,13 @@ _COLUMNS = (
     "scanned_at",
 )
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
-# a decoded video cataloged before videos got first-frame hashes: its facts are incomplete
-_OLD_VIDEO = "(kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)"
+# Decoded facts an older photoverify got wrong or left out, to be taken again: a decoded video
+# cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
+# could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode".
+_STALE_DECODE = (
+    "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
+    "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode'))"
+)
 
 
 def default_path() -> Path:
@@ -257,10 +262,11 @@ class Catalog:
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
         """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
         itself when it is a cataloged file. Stale: to be fingerprinted again even if unchanged
-        (it had an error, or it is a video cataloged before videos got first-frame hashes)."""
+        (it had an error, or its decoded facts are from an older photoverify that got them wrong or
+        left them out: see _STALE_DECODE)."""
         out = {}
         for path, size, mtime, inode, stale in self.db.execute(
-            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_OLD_VIDEO} FROM files "
+            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_STALE_DECODE} FROM files "
             "WHERE path = ? OR (path >= ? AND path < ?)",
             (_key(os.path.abspath(root)), *_prefix_range(root)),
         ):
@@ -298,7 +304,7 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
                 f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_OLD_VIDEO}",
+                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_STALE_DECODE}",
                 chunk,
             )
             for row in rows:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import imagehash
 import pillow_heif
-from PIL import Image, ImageOps, ImageStat
+from PIL import Image, ImageStat
 
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
@@ -45,14 +45,67 @@ class ImageFacts:
 
 REDUCE_TO = 256
 FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or stripped test files)
+# The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
+# 120 MP RGBA picture is 480 MB decoded, so one worker stays well under 1 GiB. It is above every
+# camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
+# the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
+MAX_DECODE_PIXELS = 120_000_000
+# Pillow modes that Image.reduce() refuses, and what each is widened to first
+_NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "La": "LA"}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
-def _hashes(im: Image.Image, fast: bool = True) -> tuple[str | None, str | None]:
-    """pHash and dHash of what the picture shows; None for a flat picture, whose hash would
-    match every other flat picture. The fast path first box-reduces a large picture to about
-    REDUCE_TO pixels on its short side (imagehash's Lanczos resize of 12 MP costs ~0.3 s)."""
+def check_budget(size: tuple[int, int]) -> None:
+    """Raise DecompressionBombError when a picture of this size is over the decode budget."""
+    w, h = size
+    if w * h > MAX_DECODE_PIXELS:
+        raise Image.DecompressionBombError(
+            f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of "
+            f"{MAX_DECODE_PIXELS / 1e6:.0f} MP"
+        )
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """An "I"/"F"/"I;16" picture as "L", its value range stretched to 0..255: converting
+    clips at 255, which turns a 16-bit picture white."""
+    import numpy as np
+
+    a = np.asarray(im, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    scaled = np.nan_to_num((a - lo) * (255.0 / (hi - lo)) if hi > lo else a * 0.0)
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+
+
+def shown_rgb(im: Image.Image, *, fast: bool = True, orientation: int | None = None) -> Image.Image:
+    """The picture as shown, in RGB, from a decoded picture of any Pillow mode: EXIF orientation
+    applied, and on the fast path box-reduced to about REDUCE_TO pixels on its short side
+    (imagehash's Lanczos resize of 12 MP costs ~0.3 s). Every hasher takes its pixels from here.
+    """
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])
+    if im.mode.startswith("I;16"):
+        im = im.convert("I")
+    elif im.mode in _NOT_REDUCIBLE:
+        im = im.convert(_NOT_REDUCIBLE[im.mode])
     if fast and min(im.size) >= 2 * REDUCE_TO:
         im = im.reduce(min(im.size) // REDUCE_TO)
+    if im.mode in ("I", "F"):
+        im = _to_8bit(im)
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
+    """pHash and dHash of a picture from shown_rgb; None for a flat picture, whose hash would
+    match every other flat picture."""
     gray = im.convert("L")
     if ImageStat.Stat(gray.resize((32, 32), Image.Resampling.BOX)).stddev[0] < FLAT_STDDEV:
         return None, None
@@ -76,23 +129,27 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
         thumb = primary.get_thumbnail(best)
         im, method = thumb.to_pillow(), "heic-thumbnail"
     else:
+        check_budget((width, height))
         im, method = heif.to_pillow(), "full"
-    ph, dh = _hashes(im, fast)
+    ph, dh = _hashes(shown_rgb(im, fast=fast))
     return ImageFacts(width, height, ph, dh, method, True, None)
 
 
 def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
     with warnings.catch_warnings():
+        # our own budget (check_budget) decides; Pillow's warning would only reach stderr
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             w, h = im.size
-            if im.getexif().get(ORIENTATION_TAG) in QUARTER_TURNS:
+            orientation = im.getexif().get(ORIENTATION_TAG)
+            if orientation in QUARTER_TURNS:
                 w, h = h, w  # the size as shown
             method = "full"
             if fast and im.format == "JPEG" and im.draft("RGB", DRAFT_BOX) is not None:
                 method = "jpeg-draft"
+            check_budget(im.size)  # after the draft: a drafted JPEG decodes 1/64 of its pixels
             im.load()  # decodes every scan: a truncated file raises here
-            ph, dh = _hashes(ImageOps.exif_transpose(im), fast)
+            ph, dh = _hashes(shown_rgb(im, fast=fast, orientation=orientation))
     return ImageFacts(w, h, ph, dh, method, True, None)
 
 
@@ -142,7 +199,7 @@ def video_facts(path: str) -> VideoFacts:
             frame = next(iter(container.decode(stream)), None)
             if frame is None:
                 return VideoFacts(width, height, duration, codec, False, "no frame decodes")
-            ph, dh = _hashes(frame.to_image())
+            ph, dh = _hashes(shown_rgb(frame.to_image()))
             return VideoFacts(width, height, duration, codec, True, None, ph, dh)
     except Exception as exc:  # noqa: BLE001
         return VideoFacts(None, None, None, None, False, _describe(exc))

@@ -13,6 +13,10 @@ What "decodes" means, per kind:
   decodes EVERY packet of every video and audio stream, flushing the decoders; any decoder error
   fails, and so does a stream that yields fewer packets than its index promises.
 
+Every picture and frame is decoded within a budget of `MAX_DECODE_PIXELS` (120 MP, a few
+hundred MB decoded): a bigger one is ``decode-failed`` "decompression bomb refused: WxH = N MP is
+over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA).
+
 Formats with no decoder here (RAW, JPEG XL) are reported ``decode-skipped`` (info).
 
 Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file in the
@@ -44,7 +48,7 @@ from PIL import Image, ImageFile
 
 from photoverify.dedupe.errors import EnvironmentProblem
 from photoverify.dedupe.executors import default_workers, local_executor
-from photoverify.dedupe.fingerprint import TRUNCATION_WARNINGS
+from photoverify.dedupe.fingerprint import TRUNCATION_WARNINGS, check_budget
 from photoverify.dedupe.records import FileRecord, Finding
 
 pillow_heif.register_heif_opener()
@@ -123,6 +127,8 @@ def isobmff_overrun(path: str) -> str | None:
 
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"decompression bomb refused: {text}"
     return f"{type(exc).__name__}: {text}"
 
 
@@ -137,6 +143,7 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
             frames = getattr(im, "n_frames", 1)
             for i in range(min(frames, MAX_FRAMES)):
                 im.seek(i)
+                check_budget(im.size)
                 im.load()
             size = im.size
     return DecodeOutcome("decoded", detail={"frames": min(frames, MAX_FRAMES), "size": size})
@@ -145,6 +152,7 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
 def _decode_heif(path: str) -> DecodeOutcome:
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
     primary = heif[heif.primary_index]
+    check_budget(primary.size)
     _ = primary.data  # forces the full decode of every tile
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})
 

@@ -1,0 +1,157 @@
+"""Every picture Pillow opens hashes and decode-checks: all modes, any size, and the decode
+budget against a decompression bomb. Pictures are made here with Pillow."""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from photoverify.dedupe.fingerprint import MAX_DECODE_PIXELS, image_facts
+from photoverify.verify.decode import DecodeJob, decode_file
+
+# (mode made, the format that keeps it) - every mode Pillow writes and reads back
+MODES = [
+    ("1", "PNG"),
+    ("1", "TIFF"),
+    ("L", "PNG"),
+    ("LA", "PNG"),
+    ("LA", "TIFF"),
+    ("P", "PNG"),
+    ("P", "GIF"),
+    ("P", "TIFF"),
+    ("PA", "TIFF"),
+    ("RGB", "PNG"),
+    ("RGB", "WEBP"),
+    ("RGB", "BMP"),
+    ("RGBA", "PNG"),
+    ("RGBA", "TIFF"),
+    ("CMYK", "TIFF"),
+    ("CMYK", "JPEG"),
+    ("YCbCr", "TIFF"),
+    ("LAB", "TIFF"),
+    ("I", "TIFF"),
+    ("F", "TIFF"),
+    ("I;16", "PNG"),
+    ("I;16", "TIFF"),
+    ("I;16B", "TIFF"),
+]
+EXT = {"PNG": ".png", "TIFF": ".tif", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "JPEG": ".jpg"}
+
+
+def picture(mode: str, size: tuple[int, int]) -> Image.Image:
+    """A detailed picture (not flat) in `mode`."""
+    w, h = size
+    r = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
+    g = Image.linear_gradient("L").resize(size)
+    b = Image.effect_noise(size, 60)
+    rgb = Image.merge("RGB", (r, g, b))
+    if mode == "P":
+        return rgb.quantize(64)
+    if mode == "PA":
+        return rgb.quantize(64).convert("PA")
+    if mode in ("I", "F", "I;16", "I;16B"):
+        # 16-bit values spread over the range: a clipping conversion would make it white
+        wide = Image.eval(r, lambda v: v * 200).convert("I")
+        return wide if mode == "I" else wide.convert("F") if mode == "F" else wide.convert(mode)
+    return rgb.convert(mode)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(MODES),
+    st.integers(1, 1100),
+    st.integers(1, 1100),
+    st.booleans(),
+)
+def test_every_mode_hashes_and_decodes(mode_fmt, w, h, fast):
+    mode, fmt = mode_fmt
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"pic{EXT[fmt]}"
+        picture(mode, (w, h)).save(path, fmt)
+        facts = image_facts(str(path), fmt, fast=fast)
+        assert facts.decode_ok, (mode, fmt, w, h, facts.decode_error)
+        assert (facts.width, facts.height) == (w, h)
+        if min(w, h) >= 32:
+            assert facts.phash is not None and facts.dhash is not None
+        st_ = path.stat()
+        job = DecodeJob(str(path), "image", fmt, None, st_.st_size, st_.st_mtime_ns)
+        assert decode_file(job).outcome == "decoded"
+
+
+def test_large_palette_gif_and_16bit_png_hash_like_their_rgb_copy(tmp_path):
+    """The short side >= 512 px cases of issue 11: a palette GIF and a 16-bit PNG hash, and
+    close to the same picture saved as RGB."""
+    import imagehash
+
+    size = (900, 700)
+    m = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
+    rgb = Image.merge("RGB", (m, m.rotate(180), m.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    rgb.save(tmp_path / "rgb.png")
+    rgb.quantize(256).save(tmp_path / "pal.gif")
+    ref = imagehash.hex_to_hash(image_facts(str(tmp_path / "rgb.png"), "PNG").phash)
+    pal = image_facts(str(tmp_path / "pal.gif"), "GIF")
+    assert pal.decode_ok and imagehash.hex_to_hash(pal.phash) - ref <= 4
+    picture("I;16", (900, 700)).save(tmp_path / "deep.png")
+    deep = image_facts(str(tmp_path / "deep.png"), "PNG")
+    assert deep.decode_ok and deep.phash is not None, deep.decode_error
+
+
+def png_bomb(path: Path, side: int) -> None:
+    """A grayscale PNG of side x side pixels, all zero: a few hundred KB that decode to
+    side^2 bytes. Written row by row so the test never holds the picture."""
+    comp = zlib.compressobj(9)
+    row = b"\0" * (side + 1)  # filter byte + pixels
+    data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_is_refused_by_scan_and_verify_with_a_reason(tmp_path):
+    side = 13000  # 169 MP: over the budget, under Pillow's own hard limit (179 MP)
+    assert side * side > MAX_DECODE_PIXELS
+    bomb = tmp_path / "bomb.png"
+    png_bomb(bomb, side)
+    assert bomb.stat().st_size < 1_000_000
+    for fast in (True, False):
+        facts = image_facts(str(bomb), "PNG", fast=fast)
+        assert not facts.decode_ok
+        assert facts.decode_error.startswith("decompression bomb refused: 13000x13000 = 169 MP")
+    st_ = bomb.stat()
+    out = decode_file(DecodeJob(str(bomb), "image", "PNG", None, st_.st_size, st_.st_mtime_ns))
+    assert out.outcome == "decode-failed" and "decode budget" in out.error
+
+
+def test_pictures_cataloged_wrong_mode_are_fingerprinted_again(tmp_path):
+    from photoverify.dedupe.catalog import Catalog
+    from photoverify.dedupe.scan import scan
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    picture("P", (800, 600)).save(lib / "pal.gif")
+    picture("RGB", (800, 600)).save(lib / "rgb.png")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat, workers=0)
+        with cat.db:  # as an older photoverify recorded a valid palette GIF
+            cat.db.execute(
+                "UPDATE files SET decode_ok = 0, decode_error = 'ValueError: image has wrong "
+                "mode', phash = NULL, dhash = NULL WHERE path_text LIKE '%.gif'"
+            )
+        again = scan([str(lib)], cat, workers=0)
+        assert again.changed == 1 and again.unchanged == 1 and again.errors == []
+        gif = next(r for r in cat.all_records() if r.path.endswith(".gif"))
+        assert gif.decode_ok and gif.phash
+        assert scan([str(lib)], cat, workers=0).unchanged == 2

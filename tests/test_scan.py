@@ -429,3 +429,20 @@ def test_a_new_copy_reuses_the_catalog_facts_of_its_original(corpus, tmp_path):
     with Catalog(db) as cat:
         decoded = cat.records([str(lib / "IMG_5195 (1).HEIC")])[0]
     assert decoded.phash not in (None, "fedcba9876543210")
+
+
+def test_scan_leaves_no_exiftool_temp_folders(tmp_path):
+    from PIL import Image
+
+    lib, tmp = tmp_path / "lib", tmp_path / "tmp"
+    lib.mkdir()
+    tmp.mkdir()
+    pic = Image.effect_mandelbrot((64, 48), (-2, -1, 1, 1), 30).convert("RGB")
+    pic.save(lib / "plain.jpg")
+    pic.save(lib / "new\nline.jpg")  # a name exiftool takes through a private symlink
+    res = run_json(
+        "scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"), "--workers", "2",
+        env={"TMPDIR": str(tmp)},
+    )  # fmt: skip
+    assert res["files"] == 2 and res["errors"] == []
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("photoverify-exiftool-")] == []

@@ -150,6 +150,14 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
             check_budget(im.size)  # after the draft: a drafted JPEG decodes 1/64 of its pixels
             im.load()  # decodes every scan: a truncated file raises here
             ph, dh = _hashes(shown_rgb(im, fast=fast, orientation=orientation))
+            if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
+                # a cut MPO loses its last pictures, each a JPEG reached directly by offset:
+                # decode the last one too (verify --decode decodes every frame of any format)
+                im.seek(im.n_frames - 1)
+                if fast:
+                    im.draft("RGB", DRAFT_BOX)
+                check_budget(im.size)
+                im.load()
     return ImageFacts(w, h, ph, dh, method, True, None)
 
 

@@ -46,8 +46,11 @@ RAW_FORMATS = frozenset(
 SIDECAR_FORMATS = frozenset({"XMP", "AAE", "JSON", "PLIST"})
 SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
 VIDEO_FORMATS = frozenset({"MOV", "MP4", "3GP", "AVI", "MKV", "M2TS", "MTS", "WEBM", "MPEG"})
-# Formats Pillow (with pillow-heif) decodes, so that perceptual hashes and decode checks apply.
-DECODABLE_IMAGES = frozenset({"JPEG", "PNG", "HEIC", "HEIF", "AVIF", "TIFF", "WEBP", "GIF", "BMP"})
+# Formats Pillow (with pillow-heif) decodes, so that perceptual hashes and decode checks apply;
+# APNG and MPO are exiftool's names for Pillow's animated PNG and multi-picture JPEG.
+HEIF_IMAGES = frozenset({"HEIC", "HEIF"})
+PILLOW_IMAGES = frozenset({"JPEG", "PNG", "APNG", "MPO", "TIFF", "WEBP", "GIF", "BMP", "AVIF"})
+DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
 
 
 def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:

@@ -2,9 +2,9 @@
 
 What "decodes" means, per kind:
 
-* JPEG, PNG, TIFF, WebP, GIF, BMP, AVIF: Pillow's full ``load()`` with
+* JPEG, PNG, APNG, MPO, TIFF, WebP, GIF, BMP, AVIF: Pillow's full ``load()`` with
   ``LOAD_TRUNCATED_IMAGES`` off (a truncated file raises), every frame of a multi-frame file;
-  PNG is first ``verify()``-ed, which checks every chunk's CRC.
+  PNG and APNG are first ``verify()``-ed, which checks every chunk's CRC.
 * HEIC/HEIF: libheif silently fills missing tiles, so a truncated HEIC "decodes". Two structural
   checks come first: the top-level ISO-BMFF boxes must fit in the file (a truncated ``mdat`` does
   not), and exiftool's warning from the scan ("Truncated 'mdat' data") must be absent. Then a full
@@ -50,6 +50,7 @@ from photoverify.dedupe.errors import EnvironmentProblem
 from photoverify.dedupe.executors import default_workers, local_executor
 from photoverify.dedupe.fingerprint import TRUNCATION_WARNINGS, check_budget
 from photoverify.dedupe.records import FileRecord, Finding
+from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES
 
 pillow_heif.register_heif_opener()
 
@@ -65,8 +66,6 @@ SEVERITY = {
     "decode-failed": "error",
     "decode-skipped": "info",
 }
-PILLOW_IMAGES = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "GIF", "BMP", "AVIF"})
-HEIF_IMAGES = frozenset({"HEIC", "HEIF"})
 ISOBMFF = frozenset({"HEIC", "HEIF", "AVIF", "MOV", "MP4", "3GP"})
 BATCH_FILES = 16
 MAX_FRAMES = 10_000  # frames of one animated image decoded; a bound against pathological files
@@ -136,7 +135,7 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # a process-wide switch; another module may flip it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        if fmt == "PNG":
+        if fmt in ("PNG", "APNG"):
             with Image.open(path) as im:
                 im.verify()  # chunk CRCs; load() alone does not look at them
         with Image.open(path) as im:

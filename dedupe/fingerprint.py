@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import sys
+import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import imagehash
 import pillow_heif
@@ -61,6 +65,37 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
+@contextmanager
+def decoder_messages() -> Iterator[list[str]]:
+    """Collect what decoders say while a file is decoded instead of letting it reach stderr:
+    Python warnings (Pillow's "Corrupt EXIF data") and what C libraries write to fd 2 (libtiff's
+    "WEBP compression support is not configured"). The list is filled, de-duplicated, when the
+    block ends; a failure's reason carries the first message (describe_failure)."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            said = tmp.read(64 * 1024).decode("utf-8", "replace").splitlines()
+            said += [str(w.message) for w in caught]
+            lines.extend(dict.fromkeys(t.strip() for t in said if t.strip()))
+
+
+def with_messages(reason: str, messages: list[str]) -> str:
+    """A failure's one-line reason, with the decoder's first message when it adds to it."""
+    if not messages or messages[0] in reason:
+        return reason
+    return f"{reason} ({messages[0][:200]})"
 
 
 def check_budget(size: tuple[int, int]) -> None:
@@ -163,12 +198,14 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
 
 def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
     """Decode an image (fast path where it agrees with a full decode) and hash what it shows."""
-    try:
-        if fmt in ("HEIC", "HEIF"):
-            return _heic_facts(path, fast)
-        return _pillow_facts(path, fmt, fast)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
-        return ImageFacts(None, None, None, None, None, False, _describe(exc))
+    with decoder_messages() as said:
+        try:
+            if fmt in ("HEIC", "HEIF"):
+                return _heic_facts(path, fast)
+            return _pillow_facts(path, fmt, fast)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
+            failed = _describe(exc)
+    return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
 
 
 @dataclass(frozen=True)
@@ -189,6 +226,14 @@ VIDEO_HASH_METHOD = "video-first-frame"
 def video_facts(path: str) -> VideoFacts:
     """Container and first-frame check through PyAV (full play-through is verify's job), and
     perceptual hashes of that first frame: a re-encoded copy starts on the same picture."""
+    with decoder_messages() as said:
+        facts = _video_facts(path)
+    if facts.decode_error:
+        return replace(facts, decode_error=with_messages(facts.decode_error, said))
+    return facts
+
+
+def _video_facts(path: str) -> VideoFacts:
     import av
 
     try:

@@ -6,11 +6,19 @@ its file."""
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 from test_pictures import EXT, MODES, picture, png_bomb
 
 from benchmarks.bench_hostile import RSS_LIMIT_KIB, run
+
+
+def _tiff_bytes(im) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "TIFF")
+    return buf.getvalue()
 
 
 def hostile_set(root: Path) -> dict[str, str]:
@@ -44,6 +52,12 @@ def hostile_set(root: Path) -> dict[str, str]:
     (root / "empty.jpg").write_bytes(b"")
     expect["empty.jpg"] = "does not decode: empty file"
     (root / "noise.jpg").write_bytes(bytes(range(256)) * 40)
+    tif = bytearray(_tiff_bytes(base))
+    entry = struct.pack("<HHIH", 0x0103, 3, 1, 1)  # Compression = none
+    at = tif.find(entry)
+    tif[at + 8 : at + 10] = struct.pack("<H", 50001)  # WEBP: libtiff here says so on fd 2
+    (root / "webp.tif").write_bytes(bytes(tif))
+    expect["webp.tif"] = "does not decode: OSError: decoder error -2 (tempfile.tif: WEBP"
     expect["noise.jpg"] = "does not decode"
     return expect
 
@@ -55,6 +69,7 @@ def test_hostile_set_through_the_whole_pipeline(tmp_path):
     by_name = {s.name: s for s in steps}
     for s in steps:
         assert not s.timed_out and s.tracebacks == 0, s.name
+        assert s.stderr_lines == 0, s.name  # decoder messages go into the reasons
         assert s.code in (0, 1), (s.name, s.code)
         assert s.peak_kib < RSS_LIMIT_KIB, (s.name, s.peak_kib)
         for line in s.failures:  # one line, naming a file of the set

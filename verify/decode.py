@@ -36,7 +36,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,7 +48,12 @@ from PIL import Image, ImageFile
 
 from photoverify.dedupe.errors import EnvironmentProblem
 from photoverify.dedupe.executors import default_workers, local_executor
-from photoverify.dedupe.fingerprint import TRUNCATION_WARNINGS, check_budget
+from photoverify.dedupe.fingerprint import (
+    TRUNCATION_WARNINGS,
+    check_budget,
+    decoder_messages,
+    with_messages,
+)
 from photoverify.dedupe.records import FileRecord, Finding
 from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES
 
@@ -197,7 +202,16 @@ def play_video(path: str) -> DecodeOutcome:
 
 
 def decode_file(job: DecodeJob) -> DecodeOutcome:
-    """Decode one file fully. Never raises: every failure is an outcome."""
+    """Decode one file fully. Never raises: every failure is an outcome. What the decoders
+    say goes into a failure's reason, not to stderr."""
+    with decoder_messages() as said:
+        outcome = _decode_file(job)
+    if outcome.error and outcome.outcome in ("truncated", "decode-failed"):
+        return replace(outcome, error=with_messages(outcome.error, said))
+    return outcome
+
+
+def _decode_file(job: DecodeJob) -> DecodeOutcome:
     fmt = (job.format or "").upper()
     # An image of unknown format (exiftool could not tell) is given to Pillow, which sniffs.
     if job.kind == "image" and fmt and fmt not in PILLOW_IMAGES | HEIF_IMAGES and job.size:

@@ -154,8 +154,22 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _heic_facts(path: str, fast: bool) -> ImageFacts:
+def open_heif(path: str) -> pillow_heif.HeifFile:
+    """The HEIF file with at least one image, else ValueError with a reason. pillow-heif drops
+    the images libheif cannot get a handle on (an unsupported codec, damaged properties) and
+    with them libheif's reason; with none left, its next step was `IndexError: list index out
+    of range`."""
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+    if len(heif) == 0:
+        raise ValueError(
+            "libheif reads no image in this file (an unsupported codec, or damaged image "
+            "properties such as a missing hvcC/av1C decoder configuration)"
+        )
+    return heif
+
+
+def _heic_facts(path: str, fast: bool) -> ImageFacts:
+    heif = open_heif(path)
     width, height = heif.size  # libheif applies the irot/imir transforms: this is the shown size
     primary = heif[heif.primary_index]
     thumbs = heif.info.get("thumbnails") or []

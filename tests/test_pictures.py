@@ -155,3 +155,15 @@ def test_pictures_cataloged_wrong_mode_are_fingerprinted_again(tmp_path):
         gif = next(r for r in cat.all_records() if r.path.endswith(".gif"))
         assert gif.decode_ok and gif.phash
         assert scan([str(lib)], cat, workers=0).unchanged == 2
+
+
+def test_heif_without_a_readable_image_has_a_reason_not_an_index_error(tmp_path):
+    good = tmp_path / "good.heic"
+    picture("RGB", (320, 240)).save(good, "HEIF", quality=70)
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(good.read_bytes().replace(b"hvcC", b"hvcX"))  # no decoder configuration
+    facts = image_facts(str(bad), "HEIC")
+    assert not facts.decode_ok and facts.decode_error.startswith("ValueError: libheif reads no")
+    st_ = bad.stat()
+    out = decode_file(DecodeJob(str(bad), "image", "HEIC", None, st_.st_size, st_.st_mtime_ns))
+    assert out.outcome == "decode-failed" and "libheif reads no image" in out.error

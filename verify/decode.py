@@ -52,6 +52,7 @@ from photoverify.dedupe.fingerprint import (
     TRUNCATION_WARNINGS,
     check_budget,
     decoder_messages,
+    open_heif,
     with_messages,
 )
 from photoverify.dedupe.records import FileRecord, Finding
@@ -154,7 +155,7 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
 
 
 def _decode_heif(path: str) -> DecodeOutcome:
-    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+    heif = open_heif(path)
     primary = heif[heif.primary_index]
     check_budget(primary.size)
     _ = primary.data  # forces the full decode of every tile

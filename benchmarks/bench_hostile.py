@@ -108,23 +108,20 @@ def _failures(step: Step, root: Path) -> list[str]:
     if step.name == "scan":
         lines = [f"{e['path']}: {e['error']}" for e in data.get("errors", [])]
     elif step.name in ("verify", "audit"):
-        lines = [
-            f"{f['path']}: {f['outcome']}: {f['message']}"
-            for f in data.get("findings", [])
-            if f.get("severity") == "error"
-        ]
+        for f in data.get("findings", []):
+            if f.get("severity") == "error":
+                message = f["message"].removeprefix(f"{f['path']}: ")
+                lines.append(f"{f['path']}: {f['outcome']}: {message}")
     prefix = f"{root}/"
     return [line.replace(prefix, "") for line in lines]
 
 
 def reason_kind(line: str) -> str:
-    """The reason of a failure line with the file's own details dropped, for counting."""
-    reason = line.split(": ", 1)[1] if ": " in line else line
-    head = reason.split(":")[0] if not reason.startswith("does not decode") else None
-    if head is None:  # "does not decode: <Exception>: text"
-        parts = reason.split(": ")
-        head = ": ".join(parts[:2])
-    return head[:80]
+    """The kind of a failure line (its file and the file's own details dropped), for counting:
+    'does not decode: OSError' from 'a.tif: does not decode: OSError: decoder error -2'."""
+    parts = [p for p in line.split(": ")[1:] if p != "does not decode"]
+    outcome = parts[:1] if parts and parts[0] in ("decode-failed", "truncated") else []
+    return ": ".join(parts[: len(outcome) + 1])
 
 
 def run(images: Path, timeout: float, workers: int | None = None) -> tuple[list[Step], int]:
@@ -196,7 +193,9 @@ def markdown(steps: list[Step], files: int, source: str) -> str:
         kinds = Counter(reason_kind(f) for f in s.failures)
         lines.append(f"`{s.name}` failure reasons ({len(s.failures)} files):\n")
         lines += [f"- {n} x {k}" for k, n in kinds.most_common(25)]
-        lines.append("")
+        lines += ["", "<details><summary>every line</summary>", "", "```"]
+        lines += sorted(s.failures)
+        lines += ["```", "", "</details>", ""]
     return "\n".join(lines) + "\n"
 
 

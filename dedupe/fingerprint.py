@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import imagehash
 import pillow_heif
+import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)
 from PIL import Image, ImageStat
 
 from .hashing import hash_fd
@@ -147,8 +148,9 @@ def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
     return str(imagehash.phash(gray)), str(imagehash.dhash(gray))
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def describe(exc: BaseException) -> str:
+    """A decoder failure as one line (libjxl's messages span several)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, Image.DecompressionBombError):
         return f"decompression bomb refused: {text}"
     return f"{type(exc).__name__}: {text}"
@@ -218,7 +220,7 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
                 return _heic_facts(path, fast)
             return _pillow_facts(path, fmt, fast)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
-            failed = _describe(exc)
+            failed = describe(exc)
     return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
 
 
@@ -269,7 +271,7 @@ def _video_facts(path: str) -> VideoFacts:
             ph, dh = _hashes(shown_rgb(frame.to_image()))
             return VideoFacts(width, height, duration, codec, True, None, ph, dh)
     except Exception as exc:  # noqa: BLE001
-        return VideoFacts(None, None, None, None, False, _describe(exc))
+        return VideoFacts(None, None, None, None, False, describe(exc))
 
 
 def _guess_kind_from_name(path: str) -> str:

@@ -47,9 +47,12 @@ SIDECAR_FORMATS = frozenset({"XMP", "AAE", "JSON", "PLIST"})
 SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
 VIDEO_FORMATS = frozenset({"MOV", "MP4", "3GP", "AVI", "MKV", "M2TS", "MTS", "WEBM", "MPEG"})
 # Formats Pillow (with pillow-heif) decodes, so that perceptual hashes and decode checks apply;
-# APNG and MPO are exiftool's names for Pillow's animated PNG and multi-picture JPEG.
+# JXL through pillow-jxl-plugin; APNG and MPO are exiftool's names for Pillow's animated PNG
+# and multi-picture JPEG.
 HEIF_IMAGES = frozenset({"HEIC", "HEIF"})
-PILLOW_IMAGES = frozenset({"JPEG", "PNG", "APNG", "MPO", "TIFF", "WEBP", "GIF", "BMP", "AVIF"})
+PILLOW_IMAGES = frozenset(
+    {"JPEG", "PNG", "APNG", "MPO", "TIFF", "WEBP", "GIF", "BMP", "AVIF", "JXL"}
+)
 DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
 
 

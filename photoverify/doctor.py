@@ -60,6 +60,17 @@ def checks() -> list[Check]:
     except ImportError:
         out.append(Check("libheif (pillow-heif)", False, None, "pip install pillow-heif"))
     try:
+        import importlib.metadata
+
+        import pillow_jxl  # noqa: F401
+
+        jxl = importlib.metadata.version("pillow-jxl-plugin")
+        out.append(Check("JPEG XL (pillow-jxl-plugin)", True, f"pillow-jxl-plugin {jxl}", None))
+    except ImportError:
+        out.append(
+            Check("JPEG XL (pillow-jxl-plugin)", False, None, "pip install pillow-jxl-plugin")
+        )
+    try:
         import av
 
         ffmpeg = ".".join(str(x) for x in av.library_versions.get("libavformat", ()))

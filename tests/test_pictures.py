@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from photoverify.dedupe.fingerprint import MAX_DECODE_PIXELS, image_facts
 from photoverify.verify.decode import DecodeJob, decode_file
@@ -62,6 +62,12 @@ def picture(mode: str, size: tuple[int, int]) -> Image.Image:
     return rgb.convert(mode)
 
 
+def smooth(size: tuple[int, int]) -> Image.Image:
+    """A detailed picture without noise, whose hash survives re-encoding."""
+    m = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
+    return Image.merge("RGB", (m, m.rotate(180), m.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.sampled_from(MODES),
@@ -89,9 +95,7 @@ def test_large_palette_gif_and_16bit_png_hash_like_their_rgb_copy(tmp_path):
     close to the same picture saved as RGB."""
     import imagehash
 
-    size = (900, 700)
-    m = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
-    rgb = Image.merge("RGB", (m, m.rotate(180), m.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    rgb = smooth((900, 700))
     rgb.save(tmp_path / "rgb.png")
     rgb.quantize(256).save(tmp_path / "pal.gif")
     ref = imagehash.hex_to_hash(image_facts(str(tmp_path / "rgb.png"), "PNG").phash)
@@ -167,3 +171,23 @@ def test_heif_without_a_readable_image_has_a_reason_not_an_index_error(tmp_path)
     st_ = bad.stat()
     out = decode_file(DecodeJob(str(bad), "image", "HEIC", None, st_.st_size, st_.st_mtime_ns))
     assert out.outcome == "decode-failed" and "libheif reads no image" in out.error
+
+
+def test_jpeg_xl_hashes_and_decodes_and_a_cut_one_fails_on_one_line(tmp_path):
+
+    pic = smooth((640, 480))
+    pic.save(tmp_path / "a.jxl", quality=90)  # through pillow-jxl-plugin
+    data = (tmp_path / "a.jxl").read_bytes()
+    (tmp_path / "cut.jxl").write_bytes(data[: len(data) // 2])
+    good = image_facts(str(tmp_path / "a.jxl"), "JXL")
+    assert good.decode_ok and good.phash and (good.width, good.height) == (640, 480)
+    with Image.open(tmp_path / "a.jxl") as im:  # the picture, not a blank of the right size
+        diff = ImageStat.Stat(ImageChops.difference(pic, im.convert("RGB"))).mean
+    assert max(diff) < 4
+    cut = image_facts(str(tmp_path / "cut.jxl"), "JXL")
+    assert not cut.decode_ok and "\n" not in cut.decode_error
+    for name, want in (("a.jxl", "decoded"), ("cut.jxl", "decode-failed")):
+        st_ = (tmp_path / name).stat()
+        job = DecodeJob(str(tmp_path / name), "image", "JXL", None, st_.st_size, st_.st_mtime_ns)
+        out = decode_file(job)
+        assert out.outcome == want and "\n" not in (out.error or "")

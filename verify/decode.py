@@ -17,7 +17,8 @@ Every picture and frame is decoded within a budget of `MAX_DECODE_PIXELS` (120 M
 hundred MB decoded): a bigger one is ``decode-failed`` "decompression bomb refused: WxH = N MP is
 over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA).
 
-Formats with no decoder here (RAW, JPEG XL) are reported ``decode-skipped`` (info).
+JPEG XL decodes through pillow-jxl-plugin (libjxl). Formats with no decoder here (RAW) are
+reported ``decode-skipped`` (info).
 
 Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file in the
 user cache directory. Identical bytes decode identically, so a second run over unchanged files,
@@ -27,6 +28,7 @@ and so invalidates the cache.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -52,6 +54,7 @@ from photoverify.dedupe.fingerprint import (
     TRUNCATION_WARNINGS,
     check_budget,
     decoder_messages,
+    describe,
     open_heif,
     with_messages,
 )
@@ -60,9 +63,18 @@ from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES
 
 pillow_heif.register_heif_opener()
 
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
 DECODER_VERSION = (
     f"photoverify-decode/1 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
-    f"libheif/{pillow_heif.libheif_version()} av/{av.__version__} "
+    f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
+    f"av/{av.__version__} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
 )
 OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped")
@@ -128,13 +140,6 @@ def isobmff_overrun(path: str) -> str | None:
                 )
             pos += length
     return None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, Image.DecompressionBombError):
-        return f"decompression bomb refused: {text}"
-    return f"{type(exc).__name__}: {text}"
 
 
 def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
@@ -241,9 +246,9 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
     except FileNotFoundError:
         return DecodeOutcome("decode-skipped", "vanished since it was scanned", cacheable=False)
     except PermissionError as exc:
-        return DecodeOutcome("decode-failed", _describe(exc), cacheable=False)
+        return DecodeOutcome("decode-failed", describe(exc), cacheable=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
-        text = _describe(exc)
+        text = describe(exc)
         truncated = "truncated" in text.lower() or "end of file" in text.lower()
         return DecodeOutcome("truncated" if truncated else "decode-failed", text)
     try:

@@ -4,6 +4,7 @@ budget against a decompression bomb. Pictures are made here with Pillow."""
 from __future__ import annotations
 
 import struct
+import subprocess
 import tempfile
 import zlib
 from pathlib import Path
@@ -191,3 +192,30 @@ def test_jpeg_xl_hashes_and_decodes_and_a_cut_one_fails_on_one_line(tmp_path):
         job = DecodeJob(str(tmp_path / name), "image", "JXL", None, st_.st_size, st_.st_mtime_ns)
         out = decode_file(job)
         assert out.outcome == want and "\n" not in (out.error or "")
+
+
+def test_a_format_with_no_decoder_is_an_unsupported_format_warning_never_green(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    smooth((320, 240)).save(lib / "raw.tif")
+    # a TIFF with DNG tags: exiftool calls it DNG, which has no decoder here
+    exiftool = ["exiftool", "-q", "-overwrite_original", "-DNGVersion=1.4.0.0"]
+    subprocess.run([*exiftool, str(lib / "raw.tif")], check=True)
+    (lib / "raw.tif").rename(lib / "raw.dng")
+    db, manifest = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3sum")
+    run_cli("scan", str(lib), "--catalog", db, "-q")
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env=env, check=False,
+    )  # fmt: skip
+    decode = [f for f in json.loads(proc.stdout)["findings"] if f["check"] == "decode"]
+    assert [(f["path"], f["outcome"], f["severity"]) for f in decode] == [
+        ("raw.dng", "unsupported-format", "warning")
+    ]
+    assert "no decoder for DNG" in decode[0]["message"]

@@ -17,8 +17,8 @@ Every picture and frame is decoded within a budget of `MAX_DECODE_PIXELS` (120 M
 hundred MB decoded): a bigger one is ``decode-failed`` "decompression bomb refused: WxH = N MP is
 over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA).
 
-JPEG XL decodes through pillow-jxl-plugin (libjxl). Formats with no decoder here (RAW) are
-reported ``decode-skipped`` (info).
+JPEG XL decodes through pillow-jxl-plugin (libjxl). A format with no decoder here (RAW) is an
+``unsupported-format`` finding (warning: not checked, so never shown as fine).
 
 Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file in the
 user cache directory. Identical bytes decode identically, so a second run over unchanged files,
@@ -77,12 +77,14 @@ DECODER_VERSION = (
     f"av/{av.__version__} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
 )
-OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped")
+OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped", "unsupported-format")
 SEVERITY = {
     "decoded": "info",
     "truncated": "error",
     "decode-failed": "error",
     "decode-skipped": "info",
+    # nothing here can decode it: not checked, so never shown as fine
+    "unsupported-format": "warning",
 }
 ISOBMFF = frozenset({"HEIC", "HEIF", "AVIF", "MOV", "MP4", "3GP"})
 BATCH_FILES = 16
@@ -222,7 +224,7 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
     # An image of unknown format (exiftool could not tell) is given to Pillow, which sniffs.
     if job.kind == "image" and fmt and fmt not in PILLOW_IMAGES | HEIF_IMAGES and job.size:
         what = job.format or "this format"
-        return DecodeOutcome("decode-skipped", f"no decoder for {what}", no_decoder=True)
+        return DecodeOutcome("unsupported-format", f"no decoder for {what}", no_decoder=True)
     try:
         st = os.stat(job.path)
         if (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns):
@@ -374,6 +376,7 @@ def _finding(rec: FileRecord, o: DecodeOutcome, cached: bool, root: str | None) 
         "truncated": f"{path}: truncated: {o.error}",
         "decode-failed": f"{path}: does not decode: {o.error}",
         "decode-skipped": f"{path}: not decoded: {o.error}",
+        "unsupported-format": f"{path}: unsupported format, not checked: {o.error}",
     }[o.outcome]
     return Finding(path, "decode", SEVERITY[o.outcome], o.outcome, message, evidence)
 
@@ -506,7 +509,7 @@ def check_decode(
         o, cached = outcomes[r.path]
         if o.outcome in ("truncated", "decode-failed"):
             stats.failed += 1
-        elif o.outcome == "decode-skipped":
+        elif o.outcome in ("decode-skipped", "unsupported-format"):
             stats.skipped += 1
         findings.append(_finding(r, o, cached, root))
     stats.seconds = time.perf_counter() - started

@@ -219,3 +219,12 @@ def test_a_format_with_no_decoder_is_an_unsupported_format_warning_never_green(t
         ("raw.dng", "unsupported-format", "warning")
     ]
     assert "no decoder for DNG" in decode[0]["message"]
+
+
+def test_doctor_lists_every_format_with_its_decoder():
+    from conftest import run_json
+
+    rows = {r["format"]: r for r in run_json("doctor")["formats"]}
+    assert rows["JXL"]["decoder"].startswith("pillow-jxl-plugin") and rows["JXL"]["version"]
+    assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
+    assert rows["DNG"]["decoder"] == "none" and rows["MOV"]["decoder"].startswith("PyAV")

@@ -39,6 +39,7 @@ import platformdirs
 
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
+from .sniff import DECODABLE_IMAGES
 
 SCHEMA_VERSION = 2
 
@@ -129,10 +130,13 @@ _COLUMNS = (
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # Decoded facts an older photoverify got wrong or left out, to be taken again: a decoded video
 # cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
-# could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode".
+# could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode"; a picture in
+# a format that had no decoder then and has one now (MPO, APNG, JXL, PCX, ...).
 _STALE_DECODE = (
     "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
-    "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode'))"
+    "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode') OR "
+    f"(kind = 'image' AND decode_ok IS NULL AND size > 0 AND format IN "
+    f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})))"
 )
 
 

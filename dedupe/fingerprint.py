@@ -274,6 +274,21 @@ def _video_facts(path: str) -> VideoFacts:
         return VideoFacts(None, None, None, None, False, describe(exc))
 
 
+def _sniff_unknown(path: str) -> tuple[str, str | None]:
+    """(kind, format) of a file exiftool does not know: Pillow's sniffers, which know formats
+    exiftool does not (SGI, QOI, FLI, ...), then the name. A `.fli` is an image to Pillow and
+    a video to the name, and FFmpeg decodes no frame of it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return "image", im.format
+    except Image.DecompressionBombError:
+        return "image", None  # Pillow knows it; the decode says why it is refused
+    except Exception:  # noqa: BLE001 - not a picture Pillow knows
+        return _guess_kind_from_name(path), None
+
+
 def _guess_kind_from_name(path: str) -> str:
     mime = mimetypes.guess_type(path)[0] or ""
     if mime.startswith("image/") or path.lower().endswith((".heic", ".heif")):
@@ -323,8 +338,10 @@ def fingerprint(
         return rec
 
     kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
-    if meta.file_type is None and kind == "other":
-        kind = _guess_kind_from_name(cand.path)  # the bytes said nothing (empty, or unknown)
+    if meta.file_type is None and kind == "other" and cand.size:
+        kind, fmt = _sniff_unknown(cand.path)  # exiftool does not know these bytes
+    elif meta.file_type is None and kind == "other":
+        kind = _guess_kind_from_name(cand.path)  # empty: only the name says what it was
     rec.kind, rec.format = kind, fmt
     if cand.size == 0:
         if kind in ("image", "video"):

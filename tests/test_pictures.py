@@ -160,6 +160,14 @@ def test_pictures_cataloged_wrong_mode_are_fingerprinted_again(tmp_path):
         gif = next(r for r in cat.all_records() if r.path.endswith(".gif"))
         assert gif.decode_ok and gif.phash
         assert scan([str(lib)], cat, workers=0).unchanged == 2
+        with cat.db:  # as an older photoverify recorded a format it had no decoder for
+            cat.db.execute(
+                "UPDATE files SET format = 'MPO', decode_ok = NULL, decode_error = NULL, "
+                "phash = NULL WHERE path_text LIKE '%.gif'"
+            )
+        again = scan([str(lib)], cat, workers=0)
+        assert again.changed == 1 and again.unchanged == 1
+        assert scan([str(lib)], cat, workers=0).unchanged == 2
 
 
 def test_heif_without_a_readable_image_has_a_reason_not_an_index_error(tmp_path):
@@ -228,3 +236,32 @@ def test_doctor_lists_every_format_with_its_decoder():
     assert rows["JXL"]["decoder"].startswith("pillow-jxl-plugin") and rows["JXL"]["version"]
     assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
     assert rows["DNG"]["decoder"] == "none" and rows["MOV"]["decoder"].startswith("PyAV")
+
+
+def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not_know_them(
+    tmp_path,
+):
+    import json
+
+    from conftest import run_cli, run_json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    pic = smooth((320, 240))
+    for name in ("a.sgi", "a.qoi", "a.pcx", "a.ppm", "a.jp2", "a.tga", "a.ico"):
+        pic.save(lib / name)  # SGI, QOI: unknown to exiftool; TGA: "CUR" to exiftool 12.57
+    db, manifest = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3sum")
+    run_cli("scan", str(lib), "--catalog", db, "-q")
+    shown = run_json("show", str(lib), "--catalog", db)
+    assert len(shown) == 7
+    for r in shown:
+        assert r["kind"] == "image" and r["decode_ok"] is True and r["phash"], r
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env=env,
+    )  # fmt: skip
+    decode = {f["path"]: f["outcome"] for f in json.loads(proc.stdout)["findings"]
+              if f["check"] == "decode"}  # fmt: skip
+    assert set(decode.values()) == {"decoded"} and len(decode) == 7

@@ -215,7 +215,8 @@ def test_a_format_with_no_decoder_is_an_unsupported_format_warning_never_green(t
     subprocess.run([*exiftool, str(lib / "raw.tif")], check=True)
     (lib / "raw.tif").rename(lib / "raw.dng")
     db, manifest = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3sum")
-    run_cli("scan", str(lib), "--catalog", db, "-q")
+    scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "-q", "--json").stdout)
+    assert scanned["unsupported_formats"] == {"DNG": 1} and scanned["errors"] == []
     run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = run_cli(

@@ -266,3 +266,24 @@ def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not
     decode = {f["path"]: f["outcome"] for f in json.loads(proc.stdout)["findings"]
               if f["check"] == "decode"}  # fmt: skip
     assert set(decode.values()) == {"decoded"} and len(decode) == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"\xff\xd8\xff\xe0", b"II*\x00", b"BM",
+                     b"qoif", b"\x01\xda", b"\x00\x00\x00\x0cJXL \r\n\x87\n"]),
+    st.binary(max_size=3000),
+)  # fmt: skip
+def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, body):
+    from photoverify.dedupe.fingerprint import _sniff_unknown
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.bin"
+        path.write_bytes(magic + body)
+        kind, fmt = _sniff_unknown(str(path))
+        assert kind in ("image", "video", "other")
+        facts = image_facts(str(path), fmt)
+        assert facts.decode_ok or (facts.decode_error and "\n" not in facts.decode_error)
+        st_ = path.stat()
+        out = decode_file(DecodeJob(str(path), "image", fmt, None, st_.st_size, st_.st_mtime_ns))
+        assert "\n" not in (out.error or "")

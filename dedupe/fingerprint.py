@@ -11,6 +11,7 @@ measured against full decodes on the real corpus (benchmarks/bench_phash.py, RES
 from __future__ import annotations
 
 import mimetypes
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -75,17 +76,22 @@ def decoder_messages() -> Iterator[list[str]]:
     "WEBP compression support is not configured"). The list is filled, de-duplicated, when the
     block ends; a failure's reason carries the first message (describe_failure)."""
     lines: list[str] = []
+    # fd 2 is taken over only in a pool worker: in the CLI's own process (--workers 0) a
+    # progress bar drawn by another thread writes there too
+    own_fd = multiprocessing.parent_process() is not None
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = os.dup(2) if own_fd else None
     with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
+        if saved is not None:
+            os.dup2(tmp.fileno(), 2)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 yield lines
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
             tmp.seek(0)
             said = tmp.read(64 * 1024).decode("utf-8", "replace").splitlines()
             said += [str(w.message) for w in caught]

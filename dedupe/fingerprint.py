@@ -198,13 +198,15 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             w, h = im.size
-            orientation = im.getexif().get(ORIENTATION_TAG)
-            if orientation in QUARTER_TURNS:
-                w, h = h, w  # the size as shown
             method = "full"
             if fast and im.format == "JPEG" and im.draft("RGB", DRAFT_BOX) is not None:
                 method = "jpeg-draft"
-            check_budget(im.size)  # after the draft: a drafted JPEG decodes 1/64 of its pixels
+            # after the draft (a drafted JPEG decodes 1/64 of its pixels) and before getexif(),
+            # which for a PNG decodes the whole picture to look for an eXIf chunk after it
+            check_budget(im.size)
+            orientation = im.getexif().get(ORIENTATION_TAG)
+            if orientation in QUARTER_TURNS:
+                w, h = h, w  # the size as shown
             im.load()  # decodes every scan: a truncated file raises here
             ph, dh = _hashes(shown_rgb(im, fast=fast, orientation=orientation))
             if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:

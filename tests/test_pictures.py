@@ -3,6 +3,7 @@ budget against a decompression bomb. Pictures are made here with Pillow."""
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import tempfile
@@ -107,11 +108,11 @@ def test_large_palette_gif_and_16bit_png_hash_like_their_rgb_copy(tmp_path):
     assert deep.decode_ok and deep.phash is not None, deep.decode_error
 
 
-def png_bomb(path: Path, side: int) -> None:
-    """A grayscale PNG of side x side pixels, all zero: a few hundred KB that decode to
-    side^2 bytes. Written row by row so the test never holds the picture."""
+def png_bomb(path: Path, side: int, channels: int = 1) -> None:
+    """A grayscale (or RGBA, channels=4) PNG of side x side pixels, all zero: a few hundred KB
+    that decode to side^2 x channels bytes. Written row by row: the test never holds it."""
     comp = zlib.compressobj(9)
-    row = b"\0" * (side + 1)  # filter byte + pixels
+    row = b"\0" * (side * channels + 1)  # filter byte + pixels
     data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -119,7 +120,7 @@ def png_bomb(path: Path, side: int) -> None:
             struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         )
 
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, {1: 0, 4: 6}[channels], 0, 0, 0)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
@@ -287,3 +288,30 @@ def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, bo
         st_ = path.stat()
         out = decode_file(DecodeJob(str(path), "image", fmt, None, st_.st_size, st_.st_mtime_ns))
         assert "\n" not in (out.error or "")
+
+
+def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
+    """Issue 11: four 658 KB 13000x13000 RGBA PNGs took 2.0 GB in one worker. Refused, they
+    must not be decoded on the way (PNG getexif() loads the picture): the scan's peak RSS,
+    workers included, stays far below the 676 MB one of them decodes to."""
+    import os
+    import sys
+
+    lib = tmp_path / "bombs"
+    lib.mkdir()
+    png_bomb(lib / "b0.png", 13000, channels=4)
+    for i in range(1, 4):
+        (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
+    argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json",
+            "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
+    out = tmp_path / "out.json"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT)
+    pid = os.posix_spawnp(
+        argv[0], argv, dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, fd, 1)]
+    )
+    _, status, usage = os.wait4(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    errors = json.loads(out.read_text())["errors"]
+    assert len(errors) == 4 and all("decompression bomb refused" in e["error"] for e in errors)
+    assert usage.ru_maxrss < 400 * 1024, f"peak RSS {usage.ru_maxrss // 1024} MiB"

@@ -45,6 +45,7 @@ import platformdirs
 
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
+from .sniff import DECODABLE_IMAGES
 
 SCHEMA_VERSION = 4
 
@@ -143,14 +144,22 @@ _COLUMNS = (
     "gps_source",
 )
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
-# a decoded video cataloged before videos got first-frame hashes: its facts are incomplete
-_OLD_VIDEO = "(kind = 'video' AND decode_ok = 1 AND phash_method IS NULL)"
+# Decoded facts an older photoverify got wrong or left out, to be taken again: a decoded video
+# cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
+# could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode"; a picture in
+# a format that had no decoder then and has one now (MPO, APNG, JXL, PCX, ...); a decoded image
+# cataloged before picture signatures (version 4).
+_STALE_DECODE = (
+    "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
+    "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode') OR "
+    f"(kind = 'image' AND decode_ok IS NULL AND size > 0 AND format IN "
+    f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})) OR "
+    "(kind = 'image' AND decode_ok = 1 AND signature IS NULL))"
+)
 # metadata read before version 3 (a fixed tag list: no APP12, MakerNotes, sidecar or QuickTime GPS
 # values, no sources): read again once
 _OLD_METADATA = "(metadata_json NOT LIKE '%\"gps_source\"%')"
-# a decoded image cataloged before picture signatures (version 4): likewise
-_OLD_IMAGE = "(kind = 'image' AND decode_ok = 1 AND signature IS NULL)"
-_INCOMPLETE = f"({_OLD_VIDEO} OR {_OLD_IMAGE} OR {_OLD_METADATA})"
+_STALE = f"({_STALE_DECODE} OR {_OLD_METADATA})"
 
 
 def default_path() -> Path:
@@ -282,11 +291,11 @@ class Catalog:
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
         """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
         itself when it is a cataloged file. Stale: to be fingerprinted again even if unchanged
-        (it had an error, or its facts predate a field: a video cataloged before first-frame
-        hashes, an image cataloged before picture signatures, metadata read before schema 3)."""
+        (it had an error, its metadata was read before schema 3, or its decoded facts are from
+        an older photoverify that got them wrong or left them out: see _STALE_DECODE)."""
         out = {}
         for path, size, mtime, inode, stale in self.db.execute(
-            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_INCOMPLETE} FROM files "
+            f"SELECT path, size, mtime_ns, inode, error IS NOT NULL OR {_STALE} FROM files "
             "WHERE path = ? OR (path >= ? AND path < ?)",
             (_key(os.path.abspath(root)), *_prefix_range(root)),
         ):
@@ -324,7 +333,7 @@ class Catalog:
             rows = self.db.execute(
                 f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
                 f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_INCOMPLETE}",
+                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_STALE_DECODE}",
                 chunk,
             )
             for row in rows:

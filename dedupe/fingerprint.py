@@ -11,15 +11,21 @@ measured against full decodes on the real corpus (benchmarks/bench_phash.py, RES
 from __future__ import annotations
 
 import mimetypes
+import multiprocessing
 import os
+import sys
+import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import imagehash
 import pillow_heif
-from PIL import Image, ImageOps, ImageStat
+import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)
+from PIL import Image, ImageStat
 
-from .hashing import blake3_file
+from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .signature import picture_signature
 from .sniff import DECODABLE_IMAGES, classify
@@ -47,14 +53,103 @@ class ImageFacts:
 
 REDUCE_TO = 256
 FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or stripped test files)
+# The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
+# 120 MP RGBA picture is 480 MB decoded, so one worker stays well under 1 GiB. It is above every
+# camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
+# the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
+MAX_DECODE_PIXELS = 120_000_000
+# Pillow modes that Image.reduce() refuses, and what each is widened to first
+_NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "La": "LA"}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
-def _hashes(im: Image.Image, fast: bool = True) -> tuple[str | None, str | None]:
-    """pHash and dHash of what the picture shows; None for a flat picture, whose hash would
-    match every other flat picture. The fast path first box-reduces a large picture to about
-    REDUCE_TO pixels on its short side (imagehash's Lanczos resize of 12 MP costs ~0.3 s)."""
+@contextmanager
+def decoder_messages() -> Iterator[list[str]]:
+    """Collect what decoders say while a file is decoded instead of letting it reach stderr:
+    Python warnings (Pillow's "Corrupt EXIF data") and what C libraries write to fd 2 (libtiff's
+    "WEBP compression support is not configured"). The list is filled, de-duplicated, when the
+    block ends; a failure's reason carries the first message (describe_failure)."""
+    lines: list[str] = []
+    # fd 2 is taken over only in a pool worker: in the CLI's own process (--workers 0) a
+    # progress bar drawn by another thread writes there too
+    own_fd = multiprocessing.parent_process() is not None
+    sys.stderr.flush()
+    saved = os.dup(2) if own_fd else None
+    with tempfile.TemporaryFile() as tmp:
+        if saved is not None:
+            os.dup2(tmp.fileno(), 2)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                yield lines
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+            tmp.seek(0)
+            said = tmp.read(64 * 1024).decode("utf-8", "replace").splitlines()
+            said += [str(w.message) for w in caught]
+            lines.extend(dict.fromkeys(t.strip() for t in said if t.strip()))
+
+
+def with_messages(reason: str, messages: list[str]) -> str:
+    """A failure's one-line reason, with the decoder's first message when it adds to it."""
+    if not messages or messages[0] in reason:
+        return reason
+    return f"{reason} ({messages[0][:200]})"
+
+
+def check_budget(size: tuple[int, int]) -> None:
+    """Raise DecompressionBombError when a picture of this size is over the decode budget."""
+    w, h = size
+    if w * h > MAX_DECODE_PIXELS:
+        raise Image.DecompressionBombError(
+            f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of "
+            f"{MAX_DECODE_PIXELS / 1e6:.0f} MP"
+        )
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """An "I"/"F"/"I;16" picture as "L", its value range stretched to 0..255: converting
+    clips at 255, which turns a 16-bit picture white."""
+    import numpy as np
+
+    a = np.asarray(im, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    scaled = np.nan_to_num((a - lo) * (255.0 / (hi - lo)) if hi > lo else a * 0.0)
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+
+
+def shown_rgb(im: Image.Image, *, fast: bool = True, orientation: int | None = None) -> Image.Image:
+    """The picture as shown, in RGB, from a decoded picture of any Pillow mode: EXIF orientation
+    applied, and on the fast path box-reduced to about REDUCE_TO pixels on its short side
+    (imagehash's Lanczos resize of 12 MP costs ~0.3 s). Every hasher takes its pixels from here.
+    """
+    if orientation in _TRANSPOSE:
+        im = im.transpose(_TRANSPOSE[orientation])
+    if im.mode.startswith("I;16"):
+        im = im.convert("I")
+    elif im.mode in _NOT_REDUCIBLE:
+        im = im.convert(_NOT_REDUCIBLE[im.mode])
     if fast and min(im.size) >= 2 * REDUCE_TO:
         im = im.reduce(min(im.size) // REDUCE_TO)
+    if im.mode in ("I", "F"):
+        im = _to_8bit(im)
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
+    """pHash and dHash of a picture from shown_rgb; None for a flat picture, whose hash would
+    match every other flat picture."""
     gray = im.convert("L")
     if ImageStat.Stat(gray.resize((32, 32), Image.Resampling.BOX)).stddev[0] < FLAT_STDDEV:
         return None, None
@@ -70,15 +165,30 @@ def _signature(im: Image.Image, icc: bytes | None) -> bytes | None:
         return None
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def describe(exc: BaseException) -> str:
+    """A decoder failure as one line (libjxl's messages span several)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, Image.DecompressionBombError):
         return f"decompression bomb refused: {text}"
     return f"{type(exc).__name__}: {text}"
 
 
-def _heic_facts(path: str, fast: bool) -> ImageFacts:
+def open_heif(path: str) -> pillow_heif.HeifFile:
+    """The HEIF file with at least one image, else ValueError with a reason. pillow-heif drops
+    the images libheif cannot get a handle on (an unsupported codec, damaged properties) and
+    with them libheif's reason; with none left, its next step was `IndexError: list index out
+    of range`."""
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+    if len(heif) == 0:
+        raise ValueError(
+            "libheif reads no image in this file (an unsupported codec, or damaged image "
+            "properties such as a missing hvcC/av1C decoder configuration)"
+        )
+    return heif
+
+
+def _heic_facts(path: str, fast: bool) -> ImageFacts:
+    heif = open_heif(path)
     width, height = heif.size  # libheif applies the irot/imir transforms: this is the shown size
     primary = heif[heif.primary_index]
     thumbs = heif.info.get("thumbnails") or []
@@ -87,37 +197,54 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
         thumb = primary.get_thumbnail(best)
         im, method = thumb.to_pillow(), "heic-thumbnail"
     else:
+        check_budget((width, height))
         im, method = heif.to_pillow(), "full"
-    ph, dh = _hashes(im, fast)
-    sig = _signature(im, heif.info.get("icc_profile"))
+    shown = shown_rgb(im, fast=fast)
+    ph, dh = _hashes(shown)
+    sig = _signature(shown, heif.info.get("icc_profile"))
     return ImageFacts(width, height, ph, dh, method, True, None, sig)
 
 
 def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
     with warnings.catch_warnings():
+        # our own budget (check_budget) decides; Pillow's warning would only reach stderr
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as im:
             w, h = im.size
-            if im.getexif().get(ORIENTATION_TAG) in QUARTER_TURNS:
-                w, h = h, w  # the size as shown
             method = "full"
             if fast and im.format == "JPEG" and im.draft("RGB", DRAFT_BOX) is not None:
                 method = "jpeg-draft"
+            # after the draft (a drafted JPEG decodes 1/64 of its pixels) and before getexif(),
+            # which for a PNG decodes the whole picture to look for an eXIf chunk after it
+            check_budget(im.size)
+            orientation = im.getexif().get(ORIENTATION_TAG)
+            if orientation in QUARTER_TURNS:
+                w, h = h, w  # the size as shown
             im.load()  # decodes every scan: a truncated file raises here
-            shown = ImageOps.exif_transpose(im)
-            ph, dh = _hashes(shown, fast)
+            shown = shown_rgb(im, fast=fast, orientation=orientation)
+            ph, dh = _hashes(shown)
             sig = _signature(shown, im.info.get("icc_profile"))
+            if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
+                # a cut MPO loses its last pictures, each a JPEG reached directly by offset:
+                # decode the last one too (verify --decode decodes every frame of any format)
+                im.seek(im.n_frames - 1)
+                if fast:
+                    im.draft("RGB", DRAFT_BOX)
+                check_budget(im.size)
+                im.load()
     return ImageFacts(w, h, ph, dh, method, True, None, sig)
 
 
 def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
     """Decode an image (fast path where it agrees with a full decode) and hash what it shows."""
-    try:
-        if fmt in ("HEIC", "HEIF"):
-            return _heic_facts(path, fast)
-        return _pillow_facts(path, fmt, fast)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
-        return ImageFacts(None, None, None, None, None, False, _describe(exc))
+    with decoder_messages() as said:
+        try:
+            if fmt in ("HEIC", "HEIF"):
+                return _heic_facts(path, fast)
+            return _pillow_facts(path, fmt, fast)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
+            failed = describe(exc)
+    return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
 
 
 @dataclass(frozen=True)
@@ -138,6 +265,14 @@ VIDEO_HASH_METHOD = "video-first-frame"
 def video_facts(path: str) -> VideoFacts:
     """Container and first-frame check through PyAV (full play-through is verify's job), and
     perceptual hashes of that first frame: a re-encoded copy starts on the same picture."""
+    with decoder_messages() as said:
+        facts = _video_facts(path)
+    if facts.decode_error:
+        return replace(facts, decode_error=with_messages(facts.decode_error, said))
+    return facts
+
+
+def _video_facts(path: str) -> VideoFacts:
     import av
 
     try:
@@ -156,10 +291,25 @@ def video_facts(path: str) -> VideoFacts:
             frame = next(iter(container.decode(stream)), None)
             if frame is None:
                 return VideoFacts(width, height, duration, codec, False, "no frame decodes")
-            ph, dh = _hashes(frame.to_image())
+            ph, dh = _hashes(shown_rgb(frame.to_image()))
             return VideoFacts(width, height, duration, codec, True, None, ph, dh)
     except Exception as exc:  # noqa: BLE001
-        return VideoFacts(None, None, None, None, False, _describe(exc))
+        return VideoFacts(None, None, None, None, False, describe(exc))
+
+
+def _sniff_unknown(path: str) -> tuple[str, str | None]:
+    """(kind, format) of a file exiftool does not know: Pillow's sniffers, which know formats
+    exiftool does not (SGI, QOI, FLI, ...), then the name. A `.fli` is an image to Pillow and
+    a video to the name, and FFmpeg decodes no frame of it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return "image", im.format
+    except Image.DecompressionBombError:
+        return "image", None  # Pillow knows it; the decode says why it is refused
+    except Exception:  # noqa: BLE001 - not a picture Pillow knows
+        return _guess_kind_from_name(path), None
 
 
 def _guess_kind_from_name(path: str) -> str:
@@ -191,8 +341,14 @@ def fingerprint(
         metadata=meta,
     )
     try:
-        rec.blake3 = blake3_file(cand.path)
-        after = os.stat(cand.path, follow_symlinks=False)
+        # the change check is on the file that was read (its fd), which is what the walk
+        # stat-ed: a followed symlink's target, not the link itself
+        fd = os.open(cand.path, os.O_RDONLY)
+        try:
+            rec.blake3 = hash_fd(fd)["blake3"]
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         rec.error = "vanished during the scan"
         return rec
@@ -205,8 +361,10 @@ def fingerprint(
         return rec
 
     kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
-    if meta.file_type is None and kind == "other":
-        kind = _guess_kind_from_name(cand.path)  # the bytes said nothing (empty, or unknown)
+    if meta.file_type is None and kind == "other" and cand.size:
+        kind, fmt = _sniff_unknown(cand.path)  # exiftool does not know these bytes
+    elif meta.file_type is None and kind == "other":
+        kind = _guess_kind_from_name(cand.path)  # empty: only the name says what it was
     rec.kind, rec.format = kind, fmt
     if cand.size == 0:
         if kind in ("image", "video"):

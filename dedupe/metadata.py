@@ -384,7 +384,9 @@ class MetadataReader:
             check_execute=False,
             check_tag_names=False,
         )
-        self._links = tempfile.mkdtemp(prefix="photoverify-exiftool-")
+        # symlinks for names exiftool cannot take, made for one read() and removed by it: a
+        # pool worker ends without atexit handlers, so nothing may outlive the call
+        self._links: str | None = None
 
     def __enter__(self) -> MetadataReader:
         return self
@@ -394,7 +396,12 @@ class MetadataReader:
 
     def close(self) -> None:
         self._stop()
-        shutil.rmtree(self._links, ignore_errors=True)
+        self._drop_links()
+
+    def _drop_links(self) -> None:
+        if self._links is not None:
+            shutil.rmtree(self._links, ignore_errors=True)
+            self._links = None
 
     def _stop(self) -> None:
         """End the exiftool process, whether it is alive or already gone."""
@@ -414,6 +421,8 @@ class MetadataReader:
                 return path
         except UnicodeEncodeError:
             pass
+        if self._links is None:
+            self._links = tempfile.mkdtemp(prefix="photoverify-exiftool-")
         link = os.path.join(self._links, f"{index}{os.path.splitext(path)[1][:8]!s}")
         link = link.encode("ascii", "replace").decode().replace("?", "_")
         if os.path.lexists(link):
@@ -425,6 +434,12 @@ class MetadataReader:
         """Metadata of each path, in order. A file exiftool cannot read gets `error` set."""
         if not paths:
             return []
+        try:
+            return self._read(paths)
+        finally:
+            self._drop_links()
+
+    def _read(self, paths: Sequence[str]) -> list[Metadata]:
         self._ensure_running()
         args = [self._argument_for(p, i) for i, p in enumerate(paths)]
         try:
@@ -450,9 +465,6 @@ class MetadataReader:
                 out.append(Metadata(error=errors.get(arg, "exiftool returned nothing")))
             else:
                 out.append(normalize(tags, errors.get(arg)))
-        for arg in args:
-            if arg.startswith(self._links):
-                os.unlink(arg)
         return out
 
     @property

@@ -27,6 +27,8 @@ class ScanResult:
     removed: int = 0
     bytes_read: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    # pictures read this scan in a format nothing here decodes (RAW): {format: files}
+    unsupported_formats: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -40,6 +42,7 @@ class ScanResult:
             "removed": self.removed,
             "bytes_read": self.bytes_read,
             "errors": self.errors,
+            "unsupported_formats": dict(sorted(self.unsupported_formats.items())),
             "seconds": round(self.seconds, 3),
         }
 
@@ -158,6 +161,11 @@ def scan(
                     catalog.upsert(records)
                     for rec in records:
                         result.errors.extend(_record_errors(rec))
+                        if rec.kind == "image" and rec.decode_ok is None and not rec.error:
+                            fmt = rec.format or "unknown"
+                            result.unsupported_formats[fmt] = (
+                                result.unsupported_formats.get(fmt, 0) + 1
+                            )
                         done_bytes += rec.size
                     done_files += len(records)
                     if progress:

@@ -46,8 +46,19 @@ RAW_FORMATS = frozenset(
 SIDECAR_FORMATS = frozenset({"XMP", "AAE", "JSON", "PLIST"})
 SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
 VIDEO_FORMATS = frozenset({"MOV", "MP4", "3GP", "AVI", "MKV", "M2TS", "MTS", "WEBM", "MPEG"})
-# Formats Pillow (with pillow-heif) decodes, so that perceptual hashes and decode checks apply.
-DECODABLE_IMAGES = frozenset({"JPEG", "PNG", "HEIC", "HEIF", "AVIF", "TIFF", "WEBP", "GIF", "BMP"})
+# Formats Pillow (with pillow-heif) decodes, so that perceptual hashes and decode checks apply;
+# JXL through pillow-jxl-plugin; APNG and MPO are exiftool's names for Pillow's animated PNG
+# and multi-picture JPEG.
+HEIF_IMAGES = frozenset({"HEIC", "HEIF"})
+# The second line: exiftool's names of other formats Pillow reads (a TGA is "CUR" to exiftool
+# 12.57); the third: Pillow's names of formats exiftool does not know, which the scan learns
+# from Pillow itself (fingerprint.py).
+PILLOW_IMAGES = frozenset(
+    {"JPEG", "PNG", "APNG", "MPO", "TIFF", "WEBP", "GIF", "BMP", "AVIF", "JXL"}
+    | {"JP2", "J2C", "JPX", "ICO", "CUR", "PCX", "PPM", "PGM", "PBM", "PFM", "DCX", "FITS"}
+    | {"JPEG2000", "SGI", "QOI", "DDS", "TGA", "FLI", "IM", "MSP", "XBM"}
+)
+DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
 
 
 def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:

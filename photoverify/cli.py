@@ -155,11 +155,18 @@ def show(paths, catalog_path, as_json) -> None:
 @catalog_option
 @json_option
 def doctor(catalog_path, as_json) -> None:
-    """Report the versions of exiftool, libheif and FFmpeg, and what is missing."""
+    """Report the versions of exiftool, libheif and FFmpeg, what is missing, and the formats
+    with their decoders."""
     checks = doctor_mod.checks()
     location = catalog_path or doctor_mod.catalog_location()
+    try:
+        formats = doctor_mod.formats()
+    except ImportError:  # a decoder missing: the checks above say which
+        formats = []
     if as_json:
-        render.print_json({"catalog": location, "checks": [c.__dict__ for c in checks]})
+        render.print_json(
+            {"catalog": location, "checks": [c.__dict__ for c in checks], "formats": formats}
+        )
     else:
         for c in checks:
             mark = "ok     " if c.ok else "MISSING"
@@ -168,6 +175,12 @@ def doctor(catalog_path, as_json) -> None:
                 line += f"  → install: {c.fix}"
             render.stdout.print(line, markup=False)
         render.stdout.print(f"catalog {location}", markup=False)
+        if formats:
+            render.stdout.print("formats (format, decoder, version):", markup=False)
+            for row in formats:
+                line = f"  {row['format']:<6} {row['decoder']}"
+                line += f" {row['version']}" if row["version"] else " (unsupported-format)"
+                render.stdout.print(line, markup=False)
     required = [c for c in checks if not c.ok and "optional" not in c.name]
     if required:
         sys.exit(3)

@@ -60,6 +60,17 @@ def checks() -> list[Check]:
     except ImportError:
         out.append(Check("libheif (pillow-heif)", False, None, "pip install pillow-heif"))
     try:
+        import importlib.metadata
+
+        import pillow_jxl  # noqa: F401
+
+        jxl = importlib.metadata.version("pillow-jxl-plugin")
+        out.append(Check("JPEG XL (pillow-jxl-plugin)", True, f"pillow-jxl-plugin {jxl}", None))
+    except ImportError:
+        out.append(
+            Check("JPEG XL (pillow-jxl-plugin)", False, None, "pip install pillow-jxl-plugin")
+        )
+    try:
         import av
 
         ffmpeg = ".".join(str(x) for x in av.library_versions.get("libavformat", ()))
@@ -82,3 +93,42 @@ def checks() -> list[Check]:
 
 def catalog_location() -> str:
     return str(default_path())
+
+
+def formats() -> list[dict[str, str]]:
+    """Every format the scan knows (sniff.py), with what decodes it here and its version:
+    {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`."""
+    import importlib.metadata
+
+    import av
+    import PIL
+    import pillow_heif
+
+    from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS, VIDEO_FORMATS
+
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    ffmpeg = ".".join(str(x) for x in av.library_versions.get("libavcodec", ()))
+    by = {
+        "JXL": ("pillow-jxl-plugin (libjxl)", version("pillow-jxl-plugin")),
+        "AVIF": ("Pillow (libavif)", PIL.__version__),
+    }
+    rows = []
+    for fmt in sorted(PILLOW_IMAGES):
+        decoder, ver = by.get(fmt, ("Pillow", PIL.__version__))
+        rows.append({"format": fmt, "decoder": decoder, "version": ver})
+    for fmt in sorted(HEIF_IMAGES):
+        rows.append(
+            {"format": fmt, "decoder": "pillow-heif (libheif)", "version":
+             f"{pillow_heif.__version__} (libheif {pillow_heif.libheif_version()})"}
+        )  # fmt: skip
+    for fmt in sorted(VIDEO_FORMATS):
+        rows.append(
+            {"format": fmt, "decoder": "PyAV (FFmpeg)", "version": f"{av.__version__} ({ffmpeg})"}
+        )
+    rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(RAW_FORMATS)]
+    return rows

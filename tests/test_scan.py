@@ -323,6 +323,22 @@ def test_symlinks_not_followed_and_loops_reported(corpus, tmp_path):
     assert res["files"] == 2  # one.jpg, and alias.jpg as a file of its own name
 
 
+def test_followed_symlink_is_fingerprinted_like_its_target(tmp_path):
+    from PIL import Image
+
+    lib = tmp_path / "links"
+    lib.mkdir()
+    Image.effect_mandelbrot((300, 200), (-2, -1, 1, 1), 50).convert("RGB").save(lib / "one.jpg")
+    (lib / "alias.jpg").symlink_to(lib / "one.jpg")
+    db = str(tmp_path / "c.sqlite")
+    res = run_json("scan", str(lib), "--catalog", db, "--follow-symlinks")
+    assert res["errors"] == [] and res["files"] == 2
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    # not "changed while being scanned": the change check looks at the target that was read
+    assert shown["alias.jpg"]["error"] is None and shown["alias.jpg"]["decode_ok"] is True
+    assert shown["alias.jpg"]["blake3"] == shown["one.jpg"]["blake3"] is not None
+
+
 def test_file_changing_or_vanishing_during_fingerprint(corpus, tmp_path):
     path = tmp_path / "moving.jpg"
     shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", path)
@@ -495,3 +511,20 @@ def test_a_new_copy_reuses_the_catalog_facts_of_its_original(corpus, tmp_path):
     with Catalog(db) as cat:
         decoded = cat.records([str(lib / "IMG_5195 (1).HEIC")])[0]
     assert decoded.phash not in (None, "fedcba9876543210")
+
+
+def test_scan_leaves_no_exiftool_temp_folders(tmp_path):
+    from PIL import Image
+
+    lib, tmp = tmp_path / "lib", tmp_path / "tmp"
+    lib.mkdir()
+    tmp.mkdir()
+    pic = Image.effect_mandelbrot((64, 48), (-2, -1, 1, 1), 30).convert("RGB")
+    pic.save(lib / "plain.jpg")
+    pic.save(lib / "new\nline.jpg")  # a name exiftool takes through a private symlink
+    res = run_json(
+        "scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"), "--workers", "2",
+        env={"TMPDIR": str(tmp)},
+    )  # fmt: skip
+    assert res["files"] == 2 and res["errors"] == []
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("photoverify-exiftool-")] == []

@@ -2,9 +2,9 @@
 
 What "decodes" means, per kind:
 
-* JPEG, PNG, TIFF, WebP, GIF, BMP, AVIF: Pillow's full ``load()`` with
+* JPEG, PNG, APNG, MPO, TIFF, WebP, GIF, BMP, AVIF: Pillow's full ``load()`` with
   ``LOAD_TRUNCATED_IMAGES`` off (a truncated file raises), every frame of a multi-frame file;
-  PNG is first ``verify()``-ed, which checks every chunk's CRC.
+  PNG and APNG are first ``verify()``-ed, which checks every chunk's CRC.
 * HEIC/HEIF: libheif silently fills missing tiles, so a truncated HEIC "decodes". Two structural
   checks come first: the top-level ISO-BMFF boxes must fit in the file (a truncated ``mdat`` does
   not), and exiftool's warning from the scan ("Truncated 'mdat' data") must be absent. Then a full
@@ -13,7 +13,12 @@ What "decodes" means, per kind:
   decodes EVERY packet of every video and audio stream, flushing the decoders; any decoder error
   fails, and so does a stream that yields fewer packets than its index promises.
 
-Formats with no decoder here (RAW, JPEG XL) are reported ``decode-skipped`` (info).
+Every picture and frame is decoded within a budget of `MAX_DECODE_PIXELS` (120 MP, a few
+hundred MB decoded): a bigger one is ``decode-failed`` "decompression bomb refused: WxH = N MP is
+over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA).
+
+JPEG XL decodes through pillow-jxl-plugin (libjxl). A format with no decoder here (RAW) is an
+``unsupported-format`` finding (warning: not checked, so never shown as fine).
 
 Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file in the
 user cache directory. Identical bytes decode identically, so a second run over unchanged files,
@@ -23,6 +28,7 @@ and so invalidates the cache.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -32,7 +38,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,25 +50,42 @@ from PIL import Image, ImageFile
 
 from photoverify.dedupe.errors import EnvironmentProblem
 from photoverify.dedupe.executors import default_workers, local_executor
-from photoverify.dedupe.fingerprint import TRUNCATION_WARNINGS
+from photoverify.dedupe.fingerprint import (
+    TRUNCATION_WARNINGS,
+    check_budget,
+    decoder_messages,
+    describe,
+    open_heif,
+    with_messages,
+)
 from photoverify.dedupe.records import FileRecord, Finding
+from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES
 
 pillow_heif.register_heif_opener()
 
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
 DECODER_VERSION = (
     f"photoverify-decode/1 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
-    f"libheif/{pillow_heif.libheif_version()} av/{av.__version__} "
+    f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
+    f"av/{av.__version__} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
 )
-OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped")
+OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped", "unsupported-format")
 SEVERITY = {
     "decoded": "info",
     "truncated": "error",
     "decode-failed": "error",
     "decode-skipped": "info",
+    # nothing here can decode it: not checked, so never shown as fine
+    "unsupported-format": "warning",
 }
-PILLOW_IMAGES = frozenset({"JPEG", "PNG", "TIFF", "WEBP", "GIF", "BMP", "AVIF"})
-HEIF_IMAGES = frozenset({"HEIC", "HEIF"})
 ISOBMFF = frozenset({"HEIC", "HEIF", "AVIF", "MOV", "MP4", "3GP"})
 BATCH_FILES = 16
 MAX_FRAMES = 10_000  # frames of one animated image decoded; a bound against pathological files
@@ -121,30 +144,27 @@ def isobmff_overrun(path: str) -> str | None:
     return None
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
-
-
 def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # a process-wide switch; another module may flip it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        if fmt == "PNG":
+        if fmt in ("PNG", "APNG"):
             with Image.open(path) as im:
                 im.verify()  # chunk CRCs; load() alone does not look at them
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
             for i in range(min(frames, MAX_FRAMES)):
                 im.seek(i)
+                check_budget(im.size)
                 im.load()
             size = im.size
     return DecodeOutcome("decoded", detail={"frames": min(frames, MAX_FRAMES), "size": size})
 
 
 def _decode_heif(path: str) -> DecodeOutcome:
-    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+    heif = open_heif(path)
     primary = heif[heif.primary_index]
+    check_budget(primary.size)
     _ = primary.data  # forces the full decode of every tile
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})
 
@@ -190,12 +210,21 @@ def play_video(path: str) -> DecodeOutcome:
 
 
 def decode_file(job: DecodeJob) -> DecodeOutcome:
-    """Decode one file fully. Never raises: every failure is an outcome."""
+    """Decode one file fully. Never raises: every failure is an outcome. What the decoders
+    say goes into a failure's reason, not to stderr."""
+    with decoder_messages() as said:
+        outcome = _decode_file(job)
+    if outcome.error and outcome.outcome in ("truncated", "decode-failed"):
+        return replace(outcome, error=with_messages(outcome.error, said))
+    return outcome
+
+
+def _decode_file(job: DecodeJob) -> DecodeOutcome:
     fmt = (job.format or "").upper()
     # An image of unknown format (exiftool could not tell) is given to Pillow, which sniffs.
     if job.kind == "image" and fmt and fmt not in PILLOW_IMAGES | HEIF_IMAGES and job.size:
         what = job.format or "this format"
-        return DecodeOutcome("decode-skipped", f"no decoder for {what}", no_decoder=True)
+        return DecodeOutcome("unsupported-format", f"no decoder for {what}", no_decoder=True)
     try:
         st = os.stat(job.path)
         if (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns):
@@ -219,9 +248,9 @@ def decode_file(job: DecodeJob) -> DecodeOutcome:
     except FileNotFoundError:
         return DecodeOutcome("decode-skipped", "vanished since it was scanned", cacheable=False)
     except PermissionError as exc:
-        return DecodeOutcome("decode-failed", _describe(exc), cacheable=False)
+        return DecodeOutcome("decode-failed", describe(exc), cacheable=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
-        text = _describe(exc)
+        text = describe(exc)
         truncated = "truncated" in text.lower() or "end of file" in text.lower()
         return DecodeOutcome("truncated" if truncated else "decode-failed", text)
     try:
@@ -347,6 +376,7 @@ def _finding(rec: FileRecord, o: DecodeOutcome, cached: bool, root: str | None) 
         "truncated": f"{path}: truncated: {o.error}",
         "decode-failed": f"{path}: does not decode: {o.error}",
         "decode-skipped": f"{path}: not decoded: {o.error}",
+        "unsupported-format": f"{path}: unsupported format, not checked: {o.error}",
     }[o.outcome]
     return Finding(path, "decode", SEVERITY[o.outcome], o.outcome, message, evidence)
 
@@ -479,7 +509,7 @@ def check_decode(
         o, cached = outcomes[r.path]
         if o.outcome in ("truncated", "decode-failed"):
             stats.failed += 1
-        elif o.outcome == "decode-skipped":
+        elif o.outcome in ("decode-skipped", "unsupported-format"):
             stats.skipped += 1
         findings.append(_finding(r, o, cached, root))
     stats.seconds = time.perf_counter() - started

@@ -1,0 +1,87 @@
+"""The hostile-input pipeline (benchmarks/bench_hostile.py) on a small hostile set made here with
+Pillow: every mode, a palette GIF, APNG, MPO (whole and truncated), a decompression bomb,
+truncated and mislabeled files. scan -> dupes -> manifest -> verify --decode -> audit run as
+real subprocesses: no traceback, exit 0 or 1, peak RSS < 1 GiB, each failure one line naming
+its file."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+from test_pictures import EXT, MODES, picture, png_bomb
+
+from benchmarks.bench_hostile import RSS_LIMIT_KIB, run
+
+
+def _tiff_bytes(im) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def hostile_set(root: Path) -> dict[str, str]:
+    """Write the set; {file name: what the scan must say about it ('ok' or a reason's start)}."""
+    root.mkdir()
+    expect = {}
+    for mode, fmt in MODES[::2]:
+        name = f"mode-{mode.replace(';', '_')}{EXT[fmt]}"
+        picture(mode, (600, 520)).save(root / name, fmt)
+        expect[name] = "ok"
+    base = picture("RGB", (640, 512))
+    frames = [base, base.rotate(90), base.rotate(180)]
+    base.quantize(200).save(root / "palette.gif")
+    frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(root / "anim.png", save_all=True, append_images=frames[1:])  # APNG
+    frames[0].save(root / "multi.mpo", "MPO", save_all=True, append_images=frames[1:])
+    expect.update({n: "ok" for n in ("palette.gif", "anim.gif", "anim.png", "multi.mpo")})
+    data = (root / "multi.mpo").read_bytes()
+    (root / "cut.mpo").write_bytes(data[: len(data) * 3 // 4])  # the last picture cut short
+    expect["cut.mpo"] = "does not decode"
+    png_bomb(root / "bomb.png", 13000)
+    expect["bomb.png"] = "does not decode: decompression bomb refused"
+    base.save(root / "whole.jpg", quality=90)
+    jpg = (root / "whole.jpg").read_bytes()
+    (root / "cut.jpg").write_bytes(jpg[: len(jpg) // 2])
+    expect["whole.jpg"], expect["cut.jpg"] = "ok", "does not decode"
+    base.save(root / "whole.png")
+    png = (root / "whole.png").read_bytes()
+    (root / "cut.png").write_bytes(png[: len(png) // 2])
+    expect["whole.png"], expect["cut.png"] = "ok", "does not decode"
+    (root / "empty.jpg").write_bytes(b"")
+    expect["empty.jpg"] = "does not decode: empty file"
+    (root / "noise.jpg").write_bytes(bytes(range(256)) * 40)
+    tif = bytearray(_tiff_bytes(base))
+    entry = struct.pack("<HHIH", 0x0103, 3, 1, 1)  # Compression = none
+    at = tif.find(entry)
+    tif[at + 8 : at + 10] = struct.pack("<H", 50001)  # WEBP: libtiff here says so on fd 2
+    (root / "webp.tif").write_bytes(bytes(tif))
+    expect["webp.tif"] = "does not decode: OSError: decoder error -2 (tempfile.tif: WEBP"
+    expect["noise.jpg"] = "does not decode"
+    return expect
+
+
+def test_hostile_set_through_the_whole_pipeline(tmp_path):
+    expect = hostile_set(tmp_path / "hostile")
+    steps, files = run(tmp_path / "hostile", timeout=300)
+    assert files == len(expect)
+    by_name = {s.name: s for s in steps}
+    for s in steps:
+        assert not s.timed_out and s.tracebacks == 0, s.name
+        assert s.stderr_lines == 0, s.name  # decoder messages go into the reasons
+        assert s.code in (0, 1), (s.name, s.code)
+        assert s.peak_kib < RSS_LIMIT_KIB, (s.name, s.peak_kib)
+        for line in s.failures:  # one line, naming a file of the set
+            assert "\n" not in line and line.split(": ", 1)[0] in expect, line
+    scan_fail = {
+        Path(f.split(": ", 1)[0]).name: f.split(": ", 1)[1] for f in by_name["scan"].failures
+    }
+    for name, want in expect.items():
+        if want == "ok":
+            assert name not in scan_fail, (name, scan_fail.get(name))
+        else:
+            assert scan_fail[name].startswith(want), (name, scan_fail.get(name))
+    verify_fail = {f.split(": ", 1)[0] for f in by_name["verify"].failures}
+    bad = {n for n, want in expect.items() if want != "ok"}
+    assert bad <= verify_fail and not (verify_fail & {n for n, w in expect.items() if w == "ok"})

@@ -1,0 +1,317 @@
+"""Every picture Pillow opens hashes and decode-checks: all modes, any size, and the decode
+budget against a decompression bomb. Pictures are made here with Pillow."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import tempfile
+import zlib
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageChops, ImageStat
+
+from photoverify.dedupe.fingerprint import MAX_DECODE_PIXELS, image_facts
+from photoverify.verify.decode import DecodeJob, decode_file
+
+# (mode made, the format that keeps it) - every mode Pillow writes and reads back
+MODES = [
+    ("1", "PNG"),
+    ("1", "TIFF"),
+    ("L", "PNG"),
+    ("LA", "PNG"),
+    ("LA", "TIFF"),
+    ("P", "PNG"),
+    ("P", "GIF"),
+    ("P", "TIFF"),
+    ("PA", "TIFF"),
+    ("RGB", "PNG"),
+    ("RGB", "WEBP"),
+    ("RGB", "BMP"),
+    ("RGBA", "PNG"),
+    ("RGBA", "TIFF"),
+    ("CMYK", "TIFF"),
+    ("CMYK", "JPEG"),
+    ("YCbCr", "TIFF"),
+    ("LAB", "TIFF"),
+    ("I", "TIFF"),
+    ("F", "TIFF"),
+    ("I;16", "PNG"),
+    ("I;16", "TIFF"),
+    ("I;16B", "TIFF"),
+]
+EXT = {"PNG": ".png", "TIFF": ".tif", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "JPEG": ".jpg"}
+
+
+def picture(mode: str, size: tuple[int, int]) -> Image.Image:
+    """A detailed picture (not flat) in `mode`."""
+    w, h = size
+    r = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
+    g = Image.linear_gradient("L").resize(size)
+    b = Image.effect_noise(size, 60)
+    rgb = Image.merge("RGB", (r, g, b))
+    if mode == "P":
+        return rgb.quantize(64)
+    if mode == "PA":
+        return rgb.quantize(64).convert("PA")
+    if mode in ("I", "F", "I;16", "I;16B"):
+        # 16-bit values spread over the range: a clipping conversion would make it white
+        wide = Image.eval(r, lambda v: v * 200).convert("I")
+        return wide if mode == "I" else wide.convert("F") if mode == "F" else wide.convert(mode)
+    return rgb.convert(mode)
+
+
+def smooth(size: tuple[int, int]) -> Image.Image:
+    """A detailed picture without noise, whose hash survives re-encoding."""
+    m = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
+    return Image.merge("RGB", (m, m.rotate(180), m.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(MODES),
+    st.integers(1, 1100),
+    st.integers(1, 1100),
+    st.booleans(),
+)
+def test_every_mode_hashes_and_decodes(mode_fmt, w, h, fast):
+    mode, fmt = mode_fmt
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"pic{EXT[fmt]}"
+        picture(mode, (w, h)).save(path, fmt)
+        facts = image_facts(str(path), fmt, fast=fast)
+        assert facts.decode_ok, (mode, fmt, w, h, facts.decode_error)
+        assert (facts.width, facts.height) == (w, h)
+        if min(w, h) >= 32:
+            assert facts.phash is not None and facts.dhash is not None
+        st_ = path.stat()
+        job = DecodeJob(str(path), "image", fmt, None, st_.st_size, st_.st_mtime_ns)
+        assert decode_file(job).outcome == "decoded"
+
+
+def test_large_palette_gif_and_16bit_png_hash_like_their_rgb_copy(tmp_path):
+    """The short side >= 512 px cases of issue 11: a palette GIF and a 16-bit PNG hash, and
+    close to the same picture saved as RGB."""
+    import imagehash
+
+    rgb = smooth((900, 700))
+    rgb.save(tmp_path / "rgb.png")
+    rgb.quantize(256).save(tmp_path / "pal.gif")
+    ref = imagehash.hex_to_hash(image_facts(str(tmp_path / "rgb.png"), "PNG").phash)
+    pal = image_facts(str(tmp_path / "pal.gif"), "GIF")
+    assert pal.decode_ok and imagehash.hex_to_hash(pal.phash) - ref <= 4
+    picture("I;16", (900, 700)).save(tmp_path / "deep.png")
+    deep = image_facts(str(tmp_path / "deep.png"), "PNG")
+    assert deep.decode_ok and deep.phash is not None, deep.decode_error
+
+
+def png_bomb(path: Path, side: int, channels: int = 1) -> None:
+    """A grayscale (or RGBA, channels=4) PNG of side x side pixels, all zero: a few hundred KB
+    that decode to side^2 x channels bytes. Written row by row: the test never holds it."""
+    comp = zlib.compressobj(9)
+    row = b"\0" * (side * channels + 1)  # filter byte + pixels
+    data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, {1: 0, 4: 6}[channels], 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_is_refused_by_scan_and_verify_with_a_reason(tmp_path):
+    side = 13000  # 169 MP: over the budget, under Pillow's own hard limit (179 MP)
+    assert side * side > MAX_DECODE_PIXELS
+    bomb = tmp_path / "bomb.png"
+    png_bomb(bomb, side)
+    assert bomb.stat().st_size < 1_000_000
+    for fast in (True, False):
+        facts = image_facts(str(bomb), "PNG", fast=fast)
+        assert not facts.decode_ok
+        assert facts.decode_error.startswith("decompression bomb refused: 13000x13000 = 169 MP")
+    st_ = bomb.stat()
+    out = decode_file(DecodeJob(str(bomb), "image", "PNG", None, st_.st_size, st_.st_mtime_ns))
+    assert out.outcome == "decode-failed" and "decode budget" in out.error
+
+
+def test_pictures_cataloged_wrong_mode_are_fingerprinted_again(tmp_path):
+    from photoverify.dedupe.catalog import Catalog
+    from photoverify.dedupe.scan import scan
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    picture("P", (800, 600)).save(lib / "pal.gif")
+    picture("RGB", (800, 600)).save(lib / "rgb.png")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat, workers=0)
+        with cat.db:  # as an older photoverify recorded a valid palette GIF
+            cat.db.execute(
+                "UPDATE files SET decode_ok = 0, decode_error = 'ValueError: image has wrong "
+                "mode', phash = NULL, dhash = NULL WHERE path_text LIKE '%.gif'"
+            )
+        again = scan([str(lib)], cat, workers=0)
+        assert again.changed == 1 and again.unchanged == 1 and again.errors == []
+        gif = next(r for r in cat.all_records() if r.path.endswith(".gif"))
+        assert gif.decode_ok and gif.phash
+        assert scan([str(lib)], cat, workers=0).unchanged == 2
+        with cat.db:  # as an older photoverify recorded a format it had no decoder for
+            cat.db.execute(
+                "UPDATE files SET format = 'MPO', decode_ok = NULL, decode_error = NULL, "
+                "phash = NULL WHERE path_text LIKE '%.gif'"
+            )
+        again = scan([str(lib)], cat, workers=0)
+        assert again.changed == 1 and again.unchanged == 1
+        assert scan([str(lib)], cat, workers=0).unchanged == 2
+
+
+def test_heif_without_a_readable_image_has_a_reason_not_an_index_error(tmp_path):
+    good = tmp_path / "good.heic"
+    picture("RGB", (320, 240)).save(good, "HEIF", quality=70)
+    bad = tmp_path / "bad.heic"
+    bad.write_bytes(good.read_bytes().replace(b"hvcC", b"hvcX"))  # no decoder configuration
+    facts = image_facts(str(bad), "HEIC")
+    assert not facts.decode_ok and facts.decode_error.startswith("ValueError: libheif reads no")
+    st_ = bad.stat()
+    out = decode_file(DecodeJob(str(bad), "image", "HEIC", None, st_.st_size, st_.st_mtime_ns))
+    assert out.outcome == "decode-failed" and "libheif reads no image" in out.error
+
+
+def test_jpeg_xl_hashes_and_decodes_and_a_cut_one_fails_on_one_line(tmp_path):
+
+    pic = smooth((640, 480))
+    pic.save(tmp_path / "a.jxl", quality=90)  # through pillow-jxl-plugin
+    data = (tmp_path / "a.jxl").read_bytes()
+    (tmp_path / "cut.jxl").write_bytes(data[: len(data) // 2])
+    good = image_facts(str(tmp_path / "a.jxl"), "JXL")
+    assert good.decode_ok and good.phash and (good.width, good.height) == (640, 480)
+    with Image.open(tmp_path / "a.jxl") as im:  # the picture, not a blank of the right size
+        diff = ImageStat.Stat(ImageChops.difference(pic, im.convert("RGB"))).mean
+    assert max(diff) < 4
+    cut = image_facts(str(tmp_path / "cut.jxl"), "JXL")
+    assert not cut.decode_ok and "\n" not in cut.decode_error
+    for name, want in (("a.jxl", "decoded"), ("cut.jxl", "decode-failed")):
+        st_ = (tmp_path / name).stat()
+        job = DecodeJob(str(tmp_path / name), "image", "JXL", None, st_.st_size, st_.st_mtime_ns)
+        out = decode_file(job)
+        assert out.outcome == want and "\n" not in (out.error or "")
+
+
+def test_a_format_with_no_decoder_is_an_unsupported_format_warning_never_green(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    smooth((320, 240)).save(lib / "raw.tif")
+    # a TIFF with DNG tags: exiftool calls it DNG, which has no decoder here
+    exiftool = ["exiftool", "-q", "-overwrite_original", "-DNGVersion=1.4.0.0"]
+    subprocess.run([*exiftool, str(lib / "raw.tif")], check=True)
+    (lib / "raw.tif").rename(lib / "raw.dng")
+    db, manifest = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3sum")
+    scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "-q", "--json").stdout)
+    assert scanned["unsupported_formats"] == {"DNG": 1} and scanned["errors"] == []
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env=env, check=False,
+    )  # fmt: skip
+    decode = [f for f in json.loads(proc.stdout)["findings"] if f["check"] == "decode"]
+    assert [(f["path"], f["outcome"], f["severity"]) for f in decode] == [
+        ("raw.dng", "unsupported-format", "warning")
+    ]
+    assert "no decoder for DNG" in decode[0]["message"]
+
+
+def test_doctor_lists_every_format_with_its_decoder():
+    from conftest import run_json
+
+    rows = {r["format"]: r for r in run_json("doctor")["formats"]}
+    assert rows["JXL"]["decoder"].startswith("pillow-jxl-plugin") and rows["JXL"]["version"]
+    assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
+    assert rows["DNG"]["decoder"] == "none" and rows["MOV"]["decoder"].startswith("PyAV")
+
+
+def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not_know_them(
+    tmp_path,
+):
+    import json
+
+    from conftest import run_cli, run_json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    pic = smooth((320, 240))
+    for name in ("a.sgi", "a.qoi", "a.pcx", "a.ppm", "a.jp2", "a.tga", "a.ico"):
+        pic.save(lib / name)  # SGI, QOI: unknown to exiftool; TGA: "CUR" to exiftool 12.57
+    db, manifest = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3sum")
+    run_cli("scan", str(lib), "--catalog", db, "-q")
+    shown = run_json("show", str(lib), "--catalog", db)
+    assert len(shown) == 7
+    for r in shown:
+        assert r["kind"] == "image" and r["decode_ok"] is True and r["phash"], r
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env=env,
+    )  # fmt: skip
+    decode = {f["path"]: f["outcome"] for f in json.loads(proc.stdout)["findings"]
+              if f["check"] == "decode"}  # fmt: skip
+    assert set(decode.values()) == {"decoded"} and len(decode) == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"\xff\xd8\xff\xe0", b"II*\x00", b"BM",
+                     b"qoif", b"\x01\xda", b"\x00\x00\x00\x0cJXL \r\n\x87\n"]),
+    st.binary(max_size=3000),
+)  # fmt: skip
+def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, body):
+    from photoverify.dedupe.fingerprint import _sniff_unknown
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.bin"
+        path.write_bytes(magic + body)
+        kind, fmt = _sniff_unknown(str(path))
+        assert kind in ("image", "video", "other")
+        facts = image_facts(str(path), fmt)
+        assert facts.decode_ok or (facts.decode_error and "\n" not in facts.decode_error)
+        st_ = path.stat()
+        out = decode_file(DecodeJob(str(path), "image", fmt, None, st_.st_size, st_.st_mtime_ns))
+        assert "\n" not in (out.error or "")
+
+
+def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
+    """Issue 11: four 658 KB 13000x13000 RGBA PNGs took 2.0 GB in one worker. Refused, they
+    must not be decoded on the way (PNG getexif() loads the picture): the scan's peak RSS,
+    workers included, stays far below the 676 MB one of them decodes to."""
+    import os
+    import sys
+
+    lib = tmp_path / "bombs"
+    lib.mkdir()
+    png_bomb(lib / "b0.png", 13000, channels=4)
+    for i in range(1, 4):
+        (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
+    argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json",
+            "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
+    out = tmp_path / "out.json"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT)
+    pid = os.posix_spawnp(
+        argv[0], argv, dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, fd, 1)]
+    )
+    _, status, usage = os.wait4(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    errors = json.loads(out.read_text())["errors"]
+    assert len(errors) == 4 and all("decompression bomb refused" in e["error"] for e in errors)
+    assert usage.ru_maxrss < 400 * 1024, f"peak RSS {usage.ru_maxrss // 1024} MiB"

@@ -25,6 +25,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import signal
 import stat
 import threading
@@ -202,6 +203,63 @@ class Journal:
             self.flush()
         finally:
             os.close(self.fd)
+
+
+# flock not offered (some network filesystems): the run goes on unguarded rather than not at all
+NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF)
+
+
+def hold_lock(path: str, what: str) -> int | None:
+    """Take the advisory lock (flock) of `path`, a file or a folder, for this process's run: the
+    open descriptor to close when done, or None where the filesystem has no locks. Another
+    holder makes this refuse, naming it. The kernel drops the lock when its holder dies, so a
+    killed run never leaves a lock behind."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _lock_holder(fd)
+        os.close(fd)
+        raise EnvironmentProblem(
+            f"{path}: {what} (held by {holder}); wait for it to finish, then run again"
+        ) from None
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in NO_LOCKS:
+            return None
+        raise
+    return fd
+
+
+def _lock_holder(fd: int) -> str:
+    """'pid N: its command line' of the process holding fd's file's flock, from /proc/locks."""
+    st = os.fstat(fd)
+    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks") as fh:
+            for line in fh:
+                fields = line.split()
+                if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK":
+                    continue  # a waiter's line, or another kind of lock
+                if fields[5] != ident:
+                    continue
+                pid = fields[4]
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    argv = cmd.read().rstrip(b"\0").split(b"\0")
+                # one line, whatever the command's arguments hold
+                text = " ".join(a.decode("utf-8", "replace") for a in argv)
+                command = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
+                if len(command) > 200:
+                    command = command[:199] + "…"
+                return f"pid {pid}: {command}"
+    except OSError:
+        pass
+    return "another process"
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def _ends_with_newline(path: str) -> bool:
@@ -1098,6 +1156,26 @@ def apply_plan(
         p = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise PlanError(f"{plan_path}: {p.path}: {p.message}{more}; run `plan --check`")
+    # one run per plan (its journal is read and written by one process), one per DEST: the
+    # plan's lock comes before its journal is read, DEST's before anything is written there
+    locks: list[int | None] = []
+    if not dry_run:
+        locks.append(hold_lock(plan_path, _PLAN_BUSY))
+    try:
+        return _apply_locked(plan_path, plan, mode, dry_run, force_space, progress, threads,
+                             started, locks)  # fmt: skip
+    finally:
+        for fd in locks:
+            _release(fd)
+
+
+_PLAN_BUSY = "another photoverify apply or undo of this plan is running"
+_DEST_BUSY = "another photoverify apply or undo is writing into this folder"
+
+
+def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_space: bool,
+                  progress: Progress | None, threads: int | None, started: float,
+                  locks: list[int | None]) -> ApplyResult:  # fmt: skip
     digest = hash_file(plan_path)["blake3"]
     journal_path = plan_path + ".journal"
     history = read_journal(journal_path) if os.path.exists(journal_path) else []
@@ -1148,6 +1226,8 @@ def apply_plan(
             findings,
             journal_path,
         )
+    if os.path.isdir(dest):
+        locks.append(hold_lock(dest, _DEST_BUSY))
     os.makedirs(os.path.dirname(journal_path), exist_ok=True)
     journal = Journal(journal_path)
     run = None
@@ -1163,6 +1243,7 @@ def apply_plan(
         run = _Run(plan, plan_path, mode, journal, states, progress, threads or WRITERS)
         if not os.path.isdir(dest):
             run.makedirs(dest)
+            locks.append(hold_lock(dest, _DEST_BUSY))  # a run that made it at the same instant
         for i, e in enumerate(plan.entries):
             if e.action in WRITES:
                 run.run_entry(i, e)
@@ -1221,7 +1302,22 @@ def undo(journal_path: str | os.PathLike) -> UndoResult:
     """Reverse an apply, finished or killed, from its journal. Running it again does nothing."""
     started = time.perf_counter()
     journal_path = os.path.abspath(os.fspath(journal_path))
-    history = read_journal(journal_path)
+    locks: list[int | None] = []
+    try:
+        plan_path = journal_path.removesuffix(".journal")
+        if plan_path != journal_path and os.path.isfile(plan_path):
+            locks.append(hold_lock(plan_path, _PLAN_BUSY))
+        history = read_journal(journal_path)
+        begin = _replay(history)[1]
+        if begin and os.path.isdir(begin.get("dest") or ""):
+            locks.append(hold_lock(begin["dest"], _DEST_BUSY))
+        return _undo_locked(journal_path, history, started)
+    finally:
+        for fd in locks:
+            _release(fd)
+
+
+def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: float) -> UndoResult:
     states, begin = _replay(history)
     if begin is None:
         raise PlanError(f"{journal_path}: not an apply journal (no begin record)")

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
@@ -48,6 +50,8 @@ from .records import DECODED_FIELDS, FileRecord, Metadata
 from .sniff import DECODABLE_IMAGES
 
 SCHEMA_VERSION = 4
+BUSY_SECONDS = 30  # how long a process waits for another one's write to the catalog
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -189,10 +193,8 @@ class Catalog:
         self.path = Path(path) if path else default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
+            self.db = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
+            self._set_up()
         except (sqlite3.Error, OSError) as exc:
             raise CatalogError(f"{self.path}: cannot open catalog: {exc}") from exc
 
@@ -205,17 +207,48 @@ class Catalog:
     def close(self) -> None:
         self.db.close()
 
+    def _set_up(self) -> None:
+        # SQLite answers "database is locked" at once, without waiting, where waiting could
+        # deadlock: two processes switching a new file to WAL together, or a reader that must
+        # become a writer. The loser starts again, as SQLite expects, until the busy timeout.
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in _BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))
+
     def _migrate(self) -> None:
+        if self._check_version() == SCHEMA_VERSION:
+            return  # the common case takes no write lock
+        # Processes opening one catalog at once must not both create or migrate it: the version
+        # is read again under SQLite's write lock (BEGIN IMMEDIATE waits for it, up to the
+        # timeout), and each migration's statements run in that one transaction (DDL is
+        # transactional in SQLite), so a second process finds the work done or none of it.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for target in range(self._check_version() + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(MIGRATIONS[target]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {target}")
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def _check_version(self) -> int:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"{self.path}: catalog schema {version} is newer than this photoverify "
                 f"understands ({SCHEMA_VERSION}); upgrade photoverify"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.db:
-                self.db.executescript(MIGRATIONS[target])
-                self.db.execute(f"PRAGMA user_version = {target}")
+        return version
 
     @property
     def schema_version(self) -> int:
@@ -352,6 +385,20 @@ class Catalog:
                 f"SELECT {','.join(_COLUMNS)} FROM files WHERE blake3 = ? ORDER BY path", (digest,)
             )
         ]
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script's statements, one by one: `executescript` would commit first and run
+    them outside the caller's transaction."""
+    out, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out
 
 
 def _prefix_range(folder: str) -> tuple[bytes, bytes]:

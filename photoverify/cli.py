@@ -78,7 +78,9 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
 def scan(roots, catalog_path, workers, follow_symlinks, full_decode, quiet, as_json) -> None:
-    """Fingerprint every file under ROOTS into the catalog (re-scans read only what changed)."""
+    """Fingerprint every file under ROOTS into the catalog (re-scans read only what changed).
+
+    Exits 1 when a file could not be read or decoded (listed under errors), 0 otherwise."""
     with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
         result = run_scan(
             roots,
@@ -88,9 +90,10 @@ def scan(roots, catalog_path, workers, follow_symlinks, full_decode, quiet, as_j
             follow_symlinks=follow_symlinks,
             fast=not full_decode,
         )
+    # the README's exit codes: 1 = the run worked and found problems (files not read or decoded)
     if as_json:
         render.print_json(result.to_json())
-        return
+        sys.exit(1 if result.errors else 0)
     out = render.stdout
     out.print(f"catalog  {result.catalog}")
     out.print(
@@ -107,6 +110,7 @@ def scan(roots, catalog_path, workers, follow_symlinks, full_decode, quiet, as_j
             out.print(f"  {err['path']}: {err['error']}", markup=False)
         if len(result.errors) > 20:
             out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
+        sys.exit(1)
 
 
 @cli.command()

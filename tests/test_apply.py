@@ -377,34 +377,40 @@ def test_sigkill_at_any_journal_step_then_rerun_finishes_the_same(setup, templat
     files_per_batch = ops.index("synced") - ops.index("batch") - 1
     first_batch = 3 * files_per_batch + 1
     points = sorted(set(range(1, first_batch + 2)) | set(rnd.sample(range(first_batch, 90), 6)))
-    for n in points:
-        kill_then_finish(plan_path, {"crash_at_step": n}, reference, ref_files, rnd)
+    killed = {n: kill_then_finish(plan_path, {"crash_at_step": n}, reference, ref_files, rnd)
+              for n in points}  # fmt: skip
+    assert all(killed[n] for n in range(1, first_batch + 2)), killed
+    # only the points past the last file step let the run finish, and then every later one
+    assert all(n > k for n in points if not killed[n] for k in points if killed[k]), killed
     assert_dest_matches_plan(plan_path, before)
     assert source_hashes(src) == before
 
 
 def kill_then_finish(plan_path: Path, crash: dict, reference: dict, ref_files: dict,
-                     rnd: random.Random) -> None:  # fmt: skip
-    """Start afresh, be killed at `crash`, maybe again while resuming, then finish."""
+                     rnd: random.Random) -> bool:  # fmt: skip
+    """Start afresh, be killed at `crash`, maybe again while resuming, then finish; checks the
+    result either way. True when the kill happened (a file step past the last one never comes)."""
     dest = Path(read_plan(plan_path).dest)
     shutil.rmtree(dest)
     os.unlink(str(plan_path) + ".journal")
     killed = run_apply(plan_path, batch_files=BATCH, **crash)
     n = next(iter(crash.values()))
     if "crash_at_step" in crash and killed.returncode == 0:
-        return  # past the last file step
-    assert killed.returncode == -signal.SIGKILL, (crash, killed.stderr)
-    if n % 3 == 0:  # die a second time while resuming
-        again = run_apply(plan_path, crash_after=rnd.randint(1, 15), batch_files=BATCH)
-        assert again.returncode in (-signal.SIGKILL, 0), again.stderr
-    # resuming with other batch boundaries than the killed run's must not matter
-    done = run_apply(plan_path, batch_files=BATCH if n % 2 else None)
+        done = killed  # past the last file step: the run finished, checked as any other
+    else:
+        assert killed.returncode == -signal.SIGKILL, (crash, killed.stderr)
+        if n % 3 == 0:  # die a second time while resuming
+            again = run_apply(plan_path, crash_after=rnd.randint(1, 15), batch_files=BATCH)
+            assert again.returncode in (-signal.SIGKILL, 0), again.stderr
+        # resuming with other batch boundaries than the killed run's must not matter
+        done = run_apply(plan_path, batch_files=BATCH if n % 2 else None)
     assert done.returncode == 0, (crash, done.stderr)
     assert json.loads(done.stdout)["fates"] == reference, crash
     assert not list(dest.rglob(f"*{TMP_SUFFIX}")), crash
     files = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*")
              if p.is_file() and "ledger" not in p.name}  # fmt: skip
     assert files == ref_files, crash
+    return killed.returncode == -signal.SIGKILL
 
 
 def test_copy_syncs_once_per_batch_not_once_per_file(setup, tmp_path):

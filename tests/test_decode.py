@@ -184,8 +184,11 @@ def test_cache_is_keyed_by_content_and_decoder_version(library, tmp_path):
 def test_no_cache_decodes_every_time(library):
     root, catalog = library
     records = [r for r in catalog.records(under=[str(root)]) if "/ok/" in r.path][:3]
+    assert len(records) == 3
     for _ in range(2):
-        assert check_decode(records, cache=None, workers=0).stats.decoded == len(records)
+        result = check_decode(records, cache=None, workers=0)
+        assert result.stats.decoded == 3 and result.stats.from_cache == 0
+        assert [f.outcome for f in result.findings] == ["decoded"] * 3
 
 
 def test_truncated_heic_is_caught_by_exiftool_warning_too(library):

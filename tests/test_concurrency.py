@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from conftest import REPO, run_cli, run_json
 from PIL import Image
 
 from photoverify.dedupe.apply import read_journal
-from photoverify.dedupe.catalog import SCHEMA_VERSION, Catalog
+from photoverify.dedupe.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog
 from photoverify.dedupe.hashing import hash_file
 
 # a real CLI run that waits at a gate (a file appearing) after its imports, so that several
@@ -103,10 +104,9 @@ def test_migration_of_an_old_catalog_by_processes_at_once(tmp_path):
     """A version-1 catalog opened by several processes at once is migrated once, by one."""
     for trial in range(3):
         db = tmp_path / f"old{trial}.sqlite"
-        with Catalog(db) as cat:  # a version-1 file: version 2's index undone
-            cat.db.execute("DROP INDEX files_size")
-            cat.db.execute("PRAGMA user_version = 1")
-            cat.db.commit()
+        with sqlite3.connect(db) as old:  # a version-1 file, as photoverify 1 made it
+            old.executescript(MIGRATIONS[1])
+            old.execute("PRAGMA user_version = 1")
         gate = tmp_path / f"gate{trial}"
         code = (
             "import os, sys, time\n"

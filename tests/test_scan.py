@@ -231,7 +231,7 @@ def test_bad_input_never_stops_a_scan(corpus, tmp_path):
     shutil.copy(jpg, lib / "new\nline.jpg")
     shutil.copy(jpg, os.path.join(os.fsencode(lib), b"bad-\xff\xfe-utf8.jpg"))
     shutil.copy(jpg, lib / "-n -delete_original.jpg")
-    res = run_json("scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"))
+    res = run_json("scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"), check=(1,))
     assert res["files"] == 10 and res["new"] == 10
     errors = {Path(e["path"]).name: e["error"] for e in res["errors"]}
     # its first frame decodes and its header states the full length: exiftool sees the cut
@@ -299,10 +299,10 @@ def test_unreadable_files_and_folders_are_reported(corpus, tmp_path):
             str(tmp_path / "c.sqlite"),
             "--json",
             prefix=_without_root_powers(),
+            check=(1,),  # the run worked and found problems
         )
     finally:
         (lib / "closed").chmod(0o755)
-    assert proc.returncode == 0
     res = json.loads(proc.stdout)
     errors = {Path(e["path"]).name: e["error"] for e in res["errors"]}
     assert "unreadable" in errors["locked.jpg"] and "Permission denied" in errors["locked.jpg"]
@@ -318,7 +318,9 @@ def test_symlinks_not_followed_and_loops_reported(corpus, tmp_path):
     (lib / "alias.jpg").symlink_to(lib / "a" / "one.jpg")
     res = run_json("scan", str(lib), "--catalog", str(tmp_path / "c.sqlite"))
     assert res["files"] == 1 and res["errors"] == []
-    res = run_json("scan", str(lib), "--catalog", str(tmp_path / "d.sqlite"), "--follow-symlinks")
+    res = run_json(
+        "scan", str(lib), "--catalog", str(tmp_path / "d.sqlite"), "--follow-symlinks", check=(1,)
+    )
     assert any("loop" in e["error"] for e in res["errors"])
     assert res["files"] == 2  # one.jpg, and alias.jpg as a file of its own name
 

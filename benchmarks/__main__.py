@@ -25,6 +25,7 @@ ORDER = (
     "scan",
     "phash",
     "hash",
+    "fixity",
     "metadata",
     "dupes",
     "index",
@@ -116,6 +117,12 @@ def run(name: str, quick: bool) -> str:
     if name == "hash":
         dirs = [str(CORPUS)] + ([str(LIB12)] if LIB12.exists() else [])
         return "## Content hashing\n\n" + _capture("bench_hash", [*dirs, "--repeat", repeat])
+    if name == "fixity":
+        tree = LIB12 if (LIB12.exists() and not quick) else CORPUS
+        out = SECTIONS / "fixity.md"
+        argv = [str(tree), "--repeat", repeat, "--out", str(out)]
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_fixity", *argv], check=True)
+        return out.read_text()
     if name == "metadata":
         dirs = [str(CORPUS)] + ([str(LIB12)] if LIB12.exists() else [])
         return "## Metadata\n\n" + _capture("bench_metadata", [*dirs, "--repeat", repeat])

@@ -1034,7 +1034,18 @@ class _Run:
                 i, e, "target-changed", f"{target} no longer has the planned BLAKE3; source kept"
             )
             return
-        if s.st_size != e.size or (s.st_mtime_ns != t.st_mtime_ns and self.outcome[i] == "moved"):
+        # The source is read again: a size and mtime kept by an in-place edit (or bit rot) say
+        # nothing about its bytes, and removing a source that differs from its copy loses data.
+        try:
+            differs = not os.path.samestat(s, t) and hash_file(e.source)["blake3"] != e.blake3
+        except OSError as exc:
+            self.fail(i, e, "source-unreadable", f"cannot read source again: {exc}; source kept")
+            return
+        if (
+            s.st_size != e.size
+            or (s.st_mtime_ns != t.st_mtime_ns and self.outcome[i] == "moved")
+            or differs
+        ):
             self.fail(i, e, "source-changed", "source changed after it was copied; source kept")
             return
         os.unlink(e.source)

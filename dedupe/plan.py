@@ -13,6 +13,7 @@ import fnmatch
 import json
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -141,6 +142,7 @@ def build_plan(
     roots: list[str],
     catalog: str,
     options: dict[str, Any],
+    unreadable: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide the fate and target of every record. Pure: the result depends only on the
     arguments, not on their order (entries come out sorted by source path).
@@ -149,6 +151,10 @@ def build_plan(
     members are `duplicate` with their keeper's target; an asset's companions are `companion`
     and take their primary's target stem; a duplicate's companion is a `duplicate` of the
     keeper's companion of the same kind, else it follows the keeper as its `companion`.
+
+    `unreadable`: folders under the roots the scan could not list -> why. Each is a `skip` entry
+    of its own, and so is every record the catalog remembers under one (what is there now was
+    not read): nothing the run could not read is absent from the plan.
     """
     check_template(template)
     check_dest_outside_roots(dest, roots, real=False)
@@ -168,10 +174,16 @@ def build_plan(
             reason,
         )
 
+    closed = sorted((unreadable or {}).items())
     for rec in by_path.values():
         why = _skip_reason(rec, excludes)
+        if not why and any(_inside(rec.path, folder) for folder, _ in closed):
+            why = "unreadable: its folder could not be listed"
         if why:
             put(rec, "skip", None, reason=why)
+    for folder, error in closed:
+        if folder not in entries:
+            entries[folder] = PlanEntry(folder, None, 0, None, "skip", None, None, error)
     live = {p for p in by_path if p not in entries}
 
     duplicate_of: dict[str, tuple[str, str, str]] = {}  # path -> (keeper, cluster id, reason)

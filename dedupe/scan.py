@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 
 from .catalog import Catalog
+from .hashing import hash_files
 from .records import Candidate, FileRecord
 from .walk import WalkError, walk
 
@@ -24,6 +25,7 @@ class ScanResult:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    reread_differ: int = 0  # reread: unchanged stat, but the bytes (or their readability) not
     removed: int = 0
     bytes_read: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -39,6 +41,7 @@ class ScanResult:
             "new": self.new,
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "reread_differ": self.reread_differ,
             "removed": self.removed,
             "bytes_read": self.bytes_read,
             "errors": self.errors,
@@ -81,12 +84,17 @@ def scan(
     progress: Progress | None = None,
     follow_symlinks: bool = False,
     fast: bool = True,
+    reread: bool = False,
 ) -> ScanResult:
     """Bring the catalog up to date with the files under `roots`.
 
     Files whose size, mtime and inode match the catalog are not read again. Files the catalog
     holds under a root that no longer exist are removed from it. Bad files never stop the scan:
     they are recorded with their error.
+
+    `reread`: a verdict about contents follows, so an unchanged stat is not taken as unchanged
+    bytes: every unchanged file is read and hashed again, and one whose BLAKE3 differs from the
+    catalog's, or that cannot be read now, is fingerprinted again (`reread_differ` counts them).
     """
     started = time.perf_counter()
     roots = [os.path.abspath(r) for r in roots]
@@ -103,6 +111,7 @@ def scan(
         known.update(catalog.stats_under(root))
 
     todo: list[Candidate] = []
+    unchanged: list[Candidate] = []
     seen: set[str] = set()
     unreadable_dirs: list[str] = []
     for item in walk(roots, follow_symlinks=follow_symlinks, exclude=frozenset(catalog_files)):
@@ -120,6 +129,7 @@ def scan(
             and not before[3]
         ):
             result.unchanged += 1
+            unchanged.append(item)
             continue
         if before is None:
             result.new += 1
@@ -127,6 +137,15 @@ def scan(
             result.changed += 1
         todo.append(item)
     result.files = len(seen)
+    if reread and unchanged:
+        cached = {r.path: r.blake3 for r in catalog.records([c.path for c in unchanged])}
+        by_path = {c.path: c for c in unchanged}
+        for path, got in hash_files(by_path, ("blake3",), workers or None):
+            if isinstance(got, OSError) or got["blake3"] != cached.get(path):
+                todo.append(by_path[path])
+                result.unchanged -= 1
+                result.changed += 1
+                result.reread_differ += 1
 
     gone = [p for p in known if p not in seen and not any(p.startswith(d) for d in unreadable_dirs)]
     result.removed = catalog.remove(gone)

@@ -226,15 +226,37 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
         render.dupes_table(result)
 
 
-def _records_for(catalog: Catalog, roots, quiet: bool):
-    """Catalog records under ROOTS after scanning them, or every record without ROOTS."""
+def _records_for(catalog: Catalog, roots, quiet: bool, unlisted: dict | None = None):
+    """Catalog records under ROOTS after scanning them, or every record without ROOTS.
+    `unlisted`, when given, receives the folders the scan could not list (path -> why)."""
     if not roots:
         return list(catalog.all_records())
     with render.scan_progress(quiet) as progress:
-        run_scan(roots, catalog, progress=progress)
+        scanned = run_scan(roots, catalog, progress=progress)
     files = [os.path.abspath(p) for p in roots if not os.path.isdir(p)]
     folders = [os.path.abspath(p) for p in roots if os.path.isdir(p)]
-    return catalog.records(files, under=folders)
+    records = catalog.records(files, under=folders)
+    if unlisted is not None:
+        have = {r.path for r in records}
+        unlisted.update(
+            (e["path"].rstrip("/"), e["error"]) for e in scanned.errors if e["path"] not in have
+        )
+    return records
+
+
+trust_stat_option = click.option(
+    "--trust-stat",
+    is_flag=True,
+    help="Do not read files whose size, mtime and inode match the catalog: take its BLAKE3 "
+    "(fast, but blind to bit rot and to tools that keep timestamps).",
+)
+
+
+def _not_read_note(n: int) -> str:
+    return (
+        f"--trust-stat: contents of {n} files were NOT read; "
+        "their BLAKE3 came from the catalog because their size, mtime and inode were unchanged"
+    )
 
 
 @cli.command()
@@ -260,10 +282,15 @@ def _records_for(catalog: Catalog, roots, quiet: bool):
     help="Manifest file (bagit: the bag folder). Default: beside ROOT, ROOT.<format>.",
 )
 @click.option("--bag-copy", is_flag=True, help="bagit: copy files into the bag instead of linking.")
+@trust_stat_option
 @catalog_option
-@click.option("--no-catalog", is_flag=True, help="Hash every file; do not use the catalog.")
+@click.option(
+    "--no-catalog", is_flag=True, help="Do not open the catalog (json: no capture time, GPS)."
+)
 @json_option
-def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, as_json) -> None:
+def manifest(
+    root, algorithm, fmt, output, bag_copy, trust_stat, catalog_path, no_catalog, as_json
+) -> None:
     """Write a checksum manifest of ROOT (b3sum, sha256sum, md5sum, hashdeep, BagIt, JSON)."""
     from photoverify.verify.manifest import write_manifest
 
@@ -277,7 +304,10 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
             with render.scan_progress(as_json) as progress:
                 run_scan([root], catalog, progress=progress)
             media = media_lookup(catalog)
-        known = digest_lookup(catalog)
+        if trust_stat:
+            known = digest_lookup(catalog)
+    elif trust_stat:
+        raise click.UsageError("--trust-stat takes its digests from the catalog: drop --no-catalog")
     try:
         m = write_manifest(
             root,
@@ -299,6 +329,7 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
                 "format": m.format,
                 "algorithm": m.algorithm,
                 "files": len(m.entries),
+                "digests_reused": m.digests_reused,
                 "errors": [f.to_json() for f in m.errors],
             }
         )
@@ -306,6 +337,8 @@ def manifest(root, algorithm, fmt, output, bag_copy, catalog_path, no_catalog, a
         render.stdout.print(
             f"{out}: {len(m.entries)} files, {m.format}, {m.algorithm}", markup=False
         )
+        if m.digests_reused:
+            render.stdout.print(_not_read_note(m.digests_reused), markup=False)
         for f in m.errors:
             render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
     if errors:
@@ -395,10 +428,20 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
     type=click.Path(dir_okay=False),
     help="Also write the findings as a self-contained HTML page.",
 )
+@trust_stat_option
 @catalog_option
 @json_option
 def verify(
-    root, manifest_path, rules, decode, no_decode_cache, workers, report_path, catalog_path, as_json
+    root,
+    manifest_path,
+    rules,
+    decode,
+    no_decode_cache,
+    workers,
+    report_path,
+    trust_stat,
+    catalog_path,
+    as_json,
 ) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
     from photoverify.verify.verification import verify_tree
@@ -412,7 +455,10 @@ def verify(
             decode=decode,
             use_decode_cache=not no_decode_cache,
             workers=workers,
+            trust_stat=trust_stat,
         )
+    if result.digests_reused and not as_json:
+        render.stdout.print(_not_read_note(result.digests_reused), markup=False)
     _finish_checks(result, f"verify {os.path.abspath(root)}", report_path, as_json)
 
 
@@ -489,7 +535,8 @@ def plan(
         raise UsageError("plan needs --dest DEST and -o PLAN.json (or --check PLAN.json)")
     prefer_abs = tuple(os.path.abspath(p) for p in prefer)
     with Catalog(catalog_path) as catalog:
-        records = _records_for(catalog, roots, quiet or as_json)
+        unlisted: dict[str, str] = {}
+        records = _records_for(catalog, roots, quiet or as_json, unlisted)
         catalog_file = str(catalog.path)
     dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
@@ -507,6 +554,7 @@ def plan(
                 "exclude": list(exclude),
                 "template": template,
             },
+            unreadable=unlisted,
         )
     )
     write_plan(the_plan, output)
@@ -517,10 +565,18 @@ def plan(
         "counts": the_plan.counts(),
         "bytes_to_write": the_plan.bytes_to_write,
         "dest_free_bytes": the_plan.dest_free_bytes,
+        # what could not be read is named, never silently left out (each is a skip entry)
+        "unreadable": [
+            {"path": e.source, "reason": e.reason}
+            for e in the_plan.entries
+            if e.action == "skip" and (e.reason or "").startswith("unreadable")
+        ],
     }
     if as_json:
         render.print_json(summary)
     else:
+        for u in summary["unreadable"]:
+            render.stderr.print(f"photoverify: {u['path']}: {u['reason']}", markup=False)
         counts = ", ".join(f"{n} {k}" for k, n in sorted(the_plan.counts().items()))
         render.stdout.print(f"{output}: {counts}", markup=False)
         render.stdout.print(

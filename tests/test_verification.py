@@ -149,8 +149,8 @@ def test_an_untouched_copy_verifies_clean(library, tmp_path):
     assert _faults(result) == set()
     assert result.counts["matched"] == len(PICKS) + 1
     assert result.counts["decoded"] == len(PICKS) + 1
-    # Fixity read nothing itself: every digest came from the catalog the scan had just filled.
-    assert result.digests_reused == len(PICKS) + 1
+    # Fixity read every file itself: no cached digest stands in for a read (issue 11.0).
+    assert result.digests_reused == 0 and result.files_read == len(PICKS) + 1
     assert result.scan["unchanged"] == len(PICKS) + 1
 
 
@@ -207,7 +207,7 @@ def test_rules_and_other_manifest_formats(library, tmp_path):
         ("gps/DSCN0027.jpg", "fixity", "changed"),
         ("gps/DSCN0027.jpg", "expect", "metadata-absent"),
     }
-    assert b3.decode is None and b3.digests_reused > 0
+    assert b3.decode is None and b3.digests_reused == 0 and b3.files_read > 0
     assert [r["name"] for r in b3.to_json()["rules"]] == ["GPS"]
 
     sha = verify_tree(root, shas, catalog=catalog)

@@ -551,8 +551,15 @@ def audit_records(
     ledger_path: str | None = None,
     apple_parts: Sequence[ApplePart] = (),
     apple_digests: Mapping[str, Mapping[str, str]] | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> AuditResult:
-    """Account for every source asset in DEST. Pure over records (and the ledger's content)."""
+    """Account for every source asset in DEST. Pure over records (and the ledger's content).
+
+    `unreadable`: source paths the scan could not read (folders it could not list) -> why.
+    Each one, every record under such a folder, and every source record that carries a read
+    error, is an ``unreadable`` row: nothing the audit could not read is silently absent.
+    """
+    unreadable = dict(unreadable or {})
     src_by_path = {r.path: r for r in src_records}
     dst_by_path = {r.path: r for r in dst_records}
     src_assets, _ = find_assets(src_records)
@@ -574,10 +581,24 @@ def audit_records(
     claimed: dict[str, str] = {}  # DEST primary -> the source primary that claimed it
     accounted: set[str] = set()  # DEST files some source file maps to
 
+    closed = [p for p in unreadable if p not in src_by_path]  # folders that could not be listed
     for a in sorted(src_assets, key=lambda a: a.primary):
         rec = src_by_path[a.primary]
-        outcome = "unreadable" if not _usable(rec) else None
+        # a record under an unlistable folder is the catalog's memory, not what is there now
+        stale = _inside(a.primary, closed)
+        outcome = "unreadable" if stale or not _usable(rec) else None
         rows[a.primary] = {"asset": a, "outcome": outcome}
+        if stale:
+            rows[a.primary]["error"] = "its folder could not be listed"
+    # A file that could not be read has no kind, so it is in no asset; a folder that could not be
+    # listed has no records at all. Each still gets its row.
+    in_assets = {p for a in src_assets for p in (a.primary, *a.companions)}
+    for r in src_records:
+        if r.error is not None and r.path not in in_assets:
+            rows[r.path] = {"asset": Asset(r.path), "outcome": "unreadable", "error": r.error}
+    for path in closed:
+        rows.setdefault(path, {"asset": Asset(path), "outcome": "unreadable"})
+        rows[path]["error"] = unreadable[path]
 
     # 1. Identical bytes: each DEST primary is claimed by one source asset, the rest merge into it.
     dst_primary_by_hash: dict[str, list[str]] = defaultdict(list)
@@ -649,9 +670,9 @@ def audit_records(
     asset_findings: dict[str, list[Finding]] = defaultdict(list)
     for p, row in sorted(rows.items()):
         a: Asset = row["asset"]
-        rec = src_by_path[p]
+        rec = src_by_path.get(p)
         if row["outcome"] == "unreadable":
-            why = rec.error or "no hash"
+            why = row.get("error") or (rec.error if rec is not None else None) or "no hash"
             asset_findings[p].append(
                 _finding(p, "unreadable", f"could not be read: {why}", source=p)
             )
@@ -711,7 +732,7 @@ def audit_records(
     ]
     same_photo_of: dict[str, str] = {}
     if unclaimed:  # what an extra copy is a copy of, for the person who reads the report
-        everyone = [src_by_path[p] for p in rows if _usable(src_by_path[p])]
+        everyone = [r for p in rows if (r := src_by_path.get(p)) is not None and _usable(r)]
         for _, s, d, _how in _same_photo_pairs(everyone, unclaimed, threshold):
             same_photo_of.setdefault(d, s)
     for a in sorted(dst_assets, key=lambda a: a.primary):
@@ -1048,8 +1069,9 @@ def audit_libraries(
     apple_checksum: bool = False,
     progress: Progress | None = None,
 ) -> AuditResult:
-    """Scan SOURCES and DEST into the catalog (unchanged files are not read again) and account
-    for every source asset in DEST. Raises UsageError for missing or overlapping folders."""
+    """Scan SOURCES and DEST into the catalog (every file read and hashed again; only files whose
+    bytes still match the catalog keep its other facts) and account for every source asset in
+    DEST. Raises UsageError for missing or overlapping folders."""
     started = time.perf_counter()
     if not sources:
         raise UsageError("audit needs at least one SOURCE")
@@ -1065,7 +1087,8 @@ def audit_libraries(
         real = os.path.realpath(s)
         if _inside(real_dest, [real]) or _inside(real, [real_dest]):
             raise UsageError(f"{s}: overlaps DEST {dest}; audit two separate trees")
-    scan([*sources, dest], catalog, progress=progress)
+    # reread: "present" is a statement about bytes, so no cached digest stands in for a read
+    scanned = scan([*sources, dest], catalog, progress=progress, reread=True)
     src_records: dict[str, FileRecord] = {}
     for s in sources:
         for r in _records_under(catalog, s):
@@ -1094,6 +1117,11 @@ def audit_libraries(
         ledger_path=ledger_path,
         apple_parts=parts,
         apple_digests=digests,
+        unreadable={
+            e["path"].rstrip("/"): e["error"]
+            for e in scanned.errors
+            if _inside(e["path"].rstrip("/"), sources) and e["path"] not in src_records
+        },
     )
     result.seconds = time.perf_counter() - started
     return result

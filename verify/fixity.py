@@ -6,7 +6,8 @@ once, by these rules (the first that applies wins):
 * A path in the manifest and on disk (names compared NFC/NFD-insensitively):
   ``matched`` when the digest equals the manifest's, ``changed`` otherwise (including a size that
   differs from the manifest's, which is decided without reading the file), ``unreadable`` when it
-  could not be read.
+  could not be read. An entry under a folder that could not be listed is ``unreadable`` too, not
+  ``missing``: nothing is known about it.
 * A manifest entry whose path is absent from disk is ``missing``, unless its content turned up
   under a path that the manifest does not list: then that disk path is ``moved`` (evidence
   ``from`` names the manifest path) and the entry gets no finding of its own. A renamed folder thus
@@ -38,13 +39,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from photoverify.dedupe.hashing import hash_files
 from photoverify.dedupe.records import Finding
 from photoverify.verify.manifest import (
     KnownDigest,
     Manifest,
     Progress,
     TreeFile,
-    digest_tree_file,
+    known_digests,
     path_key,
     walk_tree,
 )
@@ -69,7 +71,7 @@ class Expected:
 
 @dataclass(frozen=True)
 class Observed:
-    size: int
+    size: int | None  # None: not known (its folder could not be listed)
     digest: str | None = None  # None: not hashed (size ruled it out) or unreadable
     error: str | None = None
 
@@ -90,6 +92,9 @@ class FixityResult:
     counts: dict[str, int]
     algorithm: str
     problems: list[Finding] = field(default_factory=list)  # skipped symlinks, unlistable dirs
+    files_read: int = 0  # files whose bytes were read to take their digest
+    digests_reused: int = 0  # files whose digest a `known_digest` supplied, contents not read
+    digests: dict[str, str] = field(default_factory=dict)  # abs path -> digest read, chosen alg
 
     @property
     def ok(self) -> bool:
@@ -212,8 +217,12 @@ def check_fixity(
     *,
     known_digest: KnownDigest | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> FixityResult:
     """Check the tree under root against manifest. Unreadable files become findings.
+
+    Every file that needs a digest is read, by a pool of `workers` threads, unless
+    `known_digest` (the stat-only opt-in) supplies it; `FixityResult.files_read` counts the reads.
 
     For a bag, root may be the bag directory itself (its data/ is then checked) or any tree
     holding a copy of its payload.
@@ -248,17 +257,29 @@ def check_fixity(
     by_alg: dict[str, dict[str, str | None]] = {a: {} for a in algorithms}
     errors: dict[str, str] = {}
     todo = sorted(to_hash)
-    for i, key in enumerate(todo):
-        rel, st, abs_path = disk[key]
-        try:
-            digests = digest_tree_file(TreeFile(rel, abs_path, st), algorithms, known_digest)
-        except OSError as exc:
-            errors[key] = exc.strerror or str(exc)
-            digests = {}
+    known: dict[str, dict[str, str]] = {}
+    if known_digest is not None:  # the opt-in stat-only mode: these files are not read
+        for key in todo:
+            rel, st, abs_path = disk[key]
+            d = known_digests(TreeFile(rel, abs_path, st), algorithms, known_digest)
+            if len(d) == len(algorithms):
+                known[key] = d
+    to_read = [k for k in todo if k not in known]
+    by_abs = {disk[k][2]: k for k in to_read}
+    done = 0
+    for key, digests in known.items():
         for a in algorithms:
             by_alg[a][key] = digests.get(a)
+    for abs_path, got in hash_files(by_abs, algorithms, workers):
+        key = by_abs[abs_path]
+        if isinstance(got, OSError):
+            errors[key] = got.strerror or str(got)
+            got = {}
+        for a in algorithms:
+            by_alg[a][key] = got.get(a)
+        done += 1
         if progress is not None:
-            progress(i + 1, len(todo), rel)
+            progress(done, len(to_read), disk[key][0])
 
     algorithm = manifest.algorithm
     if len(algorithms) > 1:
@@ -267,6 +288,17 @@ def check_fixity(
         k: Observed(st.st_size, by_alg[algorithm].get(k), errors.get(k))
         for k, (_, st, _) in disk.items()
     }
+    # A manifest entry under a folder that could not be listed is not known to be missing: it
+    # is unreadable, like the folder.
+    closed = [
+        path_key(p.path) for p in problems if p.outcome == "unreadable" and p.path.endswith("/")
+    ]
+    if any(p.path == "." and p.outcome == "unreadable" for p in problems):
+        closed = [""]
+    for key in expected:
+        if key not in observed and any(key.startswith(c) for c in closed):
+            errors[key] = "its folder could not be listed"
+            observed[key] = Observed(None, None, errors[key])
     outcomes = classify(expected, observed)
 
     def shown(key: str) -> str:
@@ -280,7 +312,8 @@ def check_fixity(
     findings.sort(key=lambda f: (f.path, f.outcome))
     counts = dict.fromkeys(OUTCOMES, 0)
     counts.update(Counter(f.outcome for f in findings))
-    return FixityResult(findings, counts, algorithm, problems)
+    fresh = {disk[k][2]: d for k in to_read if (d := by_alg[algorithm].get(k))}
+    return FixityResult(findings, counts, algorithm, problems, len(to_read), len(known), fresh)
 
 
 def _finding(

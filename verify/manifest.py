@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from photoverify.dedupe.errors import ManifestError, UsageError
-from photoverify.dedupe.hashing import ALGORITHMS, hash_file
+from photoverify.dedupe.hashing import ALGORITHMS, hash_file, hash_files
 from photoverify.dedupe.jsonio import parse_json, read_text
 from photoverify.dedupe.records import Finding
 
@@ -90,6 +90,7 @@ class Manifest:
     # blake3 or sha256; fixity hashes with both and keeps the one that matches.
     candidates: tuple[str, ...] = ()
     errors: list[Finding] = field(default_factory=list)  # files that could not be written
+    digests_reused: int = 0  # written: files whose digest a known_digest gave, contents unread
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -187,16 +188,23 @@ def _problem(rel: str, outcome: str, message: str) -> Finding:
     return Finding(rel, "manifest", "error", outcome, f"{rel}: {message}")
 
 
+def known_digests(
+    f: TreeFile, algorithms: tuple[str, ...], known_digest: KnownDigest
+) -> dict[str, str]:
+    """The digests of f that known_digest supplies (the stat-only opt-in); nothing is read."""
+    digests: dict[str, str] = {}
+    for alg in algorithms:
+        known = known_digest(f.abs, f.stat, alg)
+        if known:
+            digests[alg] = known.lower()
+    return digests
+
+
 def digest_tree_file(
     f: TreeFile, algorithms: tuple[str, ...], known_digest: KnownDigest | None
 ) -> dict[str, str]:
     """Digests of one file, reusing the caller's known ones; hashes the rest in one pass."""
-    digests: dict[str, str] = {}
-    if known_digest is not None:
-        for alg in algorithms:
-            known = known_digest(f.abs, f.stat, alg)
-            if known:
-                digests[alg] = known.lower()
+    digests = known_digests(f, algorithms, known_digest) if known_digest is not None else {}
     missing = tuple(a for a in algorithms if a not in digests)
     if missing:
         digests.update(hash_file(f.abs, missing))
@@ -232,7 +240,7 @@ def write_manifest(
         return _write_bag(root_p, out_p, algorithm, known_digest, progress, bag_mode)
 
     files, errors = walk_tree(root_p, skip=(str(out_p), str(out_p) + ".tmp"))
-    entries = _hash_files(files, (algorithm,), known_digest, progress, errors)
+    entries, reused = _hash_files(files, (algorithm,), known_digest, progress, errors)
     if fmt == "hashdeep":
         for e in [e for e in entries if "\n" in e.path]:
             entries.remove(e)
@@ -244,7 +252,9 @@ def write_manifest(
             info = media_info(str(root_p / e.path)) or {}
             e.extra.update({k: info[k] for k in ("captured_at", "gps") if info.get(k) is not None})
 
-    manifest = Manifest(algorithm, fmt, entries, str(out_p), str(root_p), errors=errors)
+    manifest = Manifest(
+        algorithm, fmt, entries, str(out_p), str(root_p), errors=errors, digests_reused=reused
+    )
     _atomic_write(out_p, render_manifest(manifest))
     return manifest
 
@@ -285,19 +295,27 @@ def _hash_files(
     known_digest: KnownDigest | None,
     progress: Progress | None,
     errors: list[Finding],
-) -> list[ManifestEntry]:
+) -> tuple[list[ManifestEntry], int]:
+    """(entries, how many digests known_digest supplied); every other file is read."""
     entries = []
+    known = {}
+    if known_digest is not None:
+        for f in files:
+            if len(d := known_digests(f, algorithms, known_digest)) == len(algorithms):
+                known[f.abs] = d
+    # Read by a pool of threads, in order; a known file passes through with its known digests.
+    to_read = (f.abs for f in files if f.abs not in known)
+    read = hash_files(to_read, algorithms)
     for i, f in enumerate(files):
-        try:
-            digests = digest_tree_file(f, algorithms, known_digest)
-        except OSError as exc:
-            errors.append(_problem(f.rel, "unreadable", f"cannot read: {exc.strerror or exc}"))
+        digests = known.get(f.abs) or next(read)[1]
+        if progress is not None:
+            progress(i + 1, len(files), f.rel)
+        if isinstance(digests, OSError):
+            msg = f"cannot read: {digests.strerror or digests}"
+            errors.append(_problem(f.rel, "unreadable", msg))
             continue
-        finally:
-            if progress is not None:
-                progress(i + 1, len(files), f.rel)
         entries.append(ManifestEntry(f.rel, digests, f.stat.st_size, f.stat.st_mtime_ns))
-    return entries
+    return entries, len(known)
 
 
 def _escape_sum_name(name: str) -> tuple[bool, str]:
@@ -413,7 +431,7 @@ def _write_bag(
             files, more = walk_tree(payload)
             errors += more
             known_digest = None
-    entries = _hash_files(files, (algorithm,), known_digest, progress, errors)
+    entries, reused = _hash_files(files, (algorithm,), known_digest, progress, errors)
     for e in entries:
         e.path = path_key(e.path)  # the payload written above carries the on-disk spelling
 
@@ -437,7 +455,9 @@ def _write_bag(
         for name in (*BAG_TAG_FILES, manifest_name)
     )
     _atomic_write(out / f"tagmanifest-{algorithm}.txt", tags.encode())
-    return Manifest(algorithm, "bagit", entries, str(out), str(payload), errors=errors)
+    return Manifest(
+        algorithm, "bagit", entries, str(out), str(payload), errors=errors, digests_reused=reused
+    )
 
 
 # ---------------------------------------------------------------------------- reading

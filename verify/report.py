@@ -31,13 +31,14 @@ from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
+
+if TYPE_CHECKING:
+    import jinja2
 
 SCHEMA = "photoverify.report/1"
 
@@ -709,6 +710,8 @@ def make_thumbnails(
 
 
 def _env() -> jinja2.Environment:
+    import jinja2  # only the HTML page needs it: a terminal summary starts faster without
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
         autoescape=True,  # every name and message is escaped, in text and in attributes

@@ -3,13 +3,19 @@ and held to metadata expectations.
 
 Order of work, each step reusing the one before:
 
-1. scan ROOT into the catalog (unchanged files are not read again; changed ones get fresh
-   metadata and BLAKE3);
-2. fixity against the manifest, taking the catalog's BLAKE3 for files whose size, mtime and
-   inode match the catalog (only blake3 manifests can use it; other algorithms hash);
+1. fixity against the manifest: every file that needs a digest is read, by a pool of threads,
+   every time (a flipped byte under an unchanged mtime must show). Only the explicit
+   ``trust_stat`` opt-in takes the catalog's BLAKE3 for files whose size, mtime and inode match
+   it; the result then says how many files' contents were not read (``digests_reused``);
+2. when a later step needs the catalog's facts (decode, expectations, a JSON manifest's
+   capture time and GPS, or ``trust_stat``), ROOT is scanned into the catalog first (unchanged
+   files are not read again by the scan; a file whose bytes the fixity read contradict the
+   catalog's BLAKE3 is fingerprinted again, so decode and metadata checks see what is there now);
 3. decode checks, when asked (`verify.decode`, cached by content);
 4. the rules file's expectations, when given (`verify.expect`);
 5. for a photoverify JSON manifest, the built-in expectations: capture time and GPS as recorded.
+
+Without steps 2-5 no exiftool runs and nothing is decoded: fixity runs at the speed of the disk.
 
 A file edited in place (e.g. by a tool that strips GPS) is reported by both checks that see it:
 fixity ``changed`` (its bytes differ) and expect ``gps-lost`` (what was lost). Both are kept, and
@@ -27,16 +33,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.records import FileRecord, Finding, Verdict
 from photoverify.dedupe.scan import scan
-from photoverify.verify.decode import DecodeCache, DecodeStats, check_decode
-from photoverify.verify.expect import Rule, check_against_manifest, check_expectations, load_rules
 from photoverify.verify.fixity import check_fixity
 from photoverify.verify.manifest import read_manifest
+
+if TYPE_CHECKING:  # decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
+    from photoverify.verify.decode import DecodeCache, DecodeStats
+    from photoverify.verify.expect import Rule
 
 SCHEMA = "photoverify.verify/1"
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stages: scan, fixity, decode
@@ -54,7 +62,9 @@ class VerifyResult(Verdict):
     rules: list[Rule] = field(default_factory=list)
     decode: DecodeStats | None = None
     scan: dict[str, Any] = field(default_factory=dict)
-    digests_reused: int = 0  # files whose BLAKE3 fixity took from the catalog
+    digests_reused: int = 0  # files whose BLAKE3 fixity took from the catalog, contents unread
+    files_read: int = 0  # files whose bytes fixity read
+    trust_stat: bool = False
     seconds: float = 0.0
     records: dict[str, FileRecord] = field(default_factory=dict)  # by finding path; not in JSON
 
@@ -73,6 +83,8 @@ class VerifyResult(Verdict):
             "decode": self.decode.to_json() if self.decode is not None else None,
             "scan": self.scan,
             "digests_reused": self.digests_reused,
+            "files_read": self.files_read,
+            "trust_stat": self.trust_stat,
             "seconds": round(self.seconds, 3),
             "findings": [f.to_json() for f in self.findings],
         }
@@ -111,36 +123,47 @@ def verify_tree(
     workers: int | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    trust_stat: bool = False,
 ) -> VerifyResult:
     """Verify the tree under root against a manifest; see the module docstring.
 
     `decode_cache`: the cache to use (default: the user cache directory's), unless
     `use_decode_cache` is False. `now` fixes the clock for "not in the future" rules.
+    `trust_stat`: take the catalog's BLAKE3 for files whose stat is unchanged, not reading them.
     """
     started = time.perf_counter()
     root_abs = os.path.abspath(root)
     if not os.path.isdir(root_abs):
         raise UsageError(f"{root_abs}: not a directory")
     manifest = read_manifest(manifest_path)
-    rules = load_rules(expect_rules) if expect_rules is not None else []
+    rules = []
+    if expect_rules is not None:
+        from photoverify.verify.expect import load_rules
+
+        rules = load_rules(expect_rules)
 
     def scan_progress(files_done: int, _bytes_done: int, files_total: int, _bytes: int) -> None:
         if progress is not None:
             progress("scan", files_done, files_total)
 
-    scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
+    needs_catalog = decode or bool(rules) or manifest.format == "json" or trust_stat
+    scanned = None
+    records: list[FileRecord] = []
     manifest_files = {os.path.abspath(manifest.source), os.path.abspath(manifest.source) + ".tmp"}
-    records = [
-        r
-        for r in catalog.records(under=[root_abs])
-        if os.path.abspath(r.path) not in manifest_files
-    ]
+
+    def load_records() -> list[FileRecord]:
+        return [
+            r
+            for r in catalog.records(under=[root_abs])
+            if os.path.abspath(r.path) not in manifest_files
+        ]
+
+    if needs_catalog:
+        scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
+        records = load_records()
     by_abs = {r.path: r for r in records}
 
-    reused = 0
-
     def known_digest(path: str, st: os.stat_result, algorithm: str) -> str | None:
-        nonlocal reused
         if algorithm != "blake3":
             return None
         rec = by_abs.get(os.path.abspath(path))
@@ -150,19 +173,29 @@ def verify_tree(
             or (rec.size, rec.mtime_ns, rec.inode) != (st.st_size, st.st_mtime_ns, st.st_ino)
         ):
             return None
-        reused += 1
         return rec.blake3
 
     fixity = check_fixity(
         root_abs,
         manifest,
-        known_digest=known_digest if "blake3" in manifest.candidates else None,
+        known_digest=known_digest if trust_stat and "blake3" in manifest.candidates else None,
         progress=(lambda done, total, _rel: progress("fixity", done, total)) if progress else None,
+        workers=workers or None,
     )
+    if fixity.algorithm == "blake3" and records:
+        # The bytes just read outrank a record the scan kept because its stat was unchanged: such
+        # a file is fingerprinted again, so decode and metadata checks see what is there now.
+        stale = [r.path for r in records if fixity.digests.get(r.path, r.blake3) != r.blake3]
+        if stale:
+            catalog.remove(stale)
+            scan([root_abs], catalog, workers=workers, progress=scan_progress)
+            records = load_records()
     findings: list[Finding] = [*fixity.problems, *fixity.findings]
 
     decode_stats = None
     if decode:
+        from photoverify.verify.decode import DecodeCache, check_decode
+
         own_cache = decode_cache is None and use_decode_cache
         cache = (DecodeCache() if own_cache else decode_cache) if use_decode_cache else None
         try:
@@ -179,6 +212,8 @@ def verify_tree(
         findings.extend(result.findings)
         decode_stats = result.stats
 
+    if rules or manifest.format == "json":
+        from photoverify.verify.expect import check_against_manifest, check_expectations
     if rules:
         findings.extend(check_expectations(records, rules, now=now, root=root_abs))
     if manifest.format == "json":
@@ -200,8 +235,10 @@ def verify_tree(
         by_check=dict(by_check),
         rules=rules,
         decode=decode_stats,
-        scan=scanned.to_json(),
-        digests_reused=reused,
+        scan=scanned.to_json() if scanned is not None else {},
+        digests_reused=fixity.digests_reused,
+        files_read=fixity.files_read,
+        trust_stat=trust_stat,
         seconds=time.perf_counter() - started,
         records={_relative(r.path, root_abs): r for r in records},
     )

@@ -1,0 +1,119 @@
+"""Issue 11.0 / 16.1: a verdict about contents rests on reading the bytes.
+
+A byte flipped in place under a restored mtime must be found by `verify` (fast path and
+--decode) and by `manifest`; only the explicit --trust-stat reuses the catalog's digests, and
+then says that contents were not read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import run_cli, run_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photoverify.dedupe.hashing import hash_file, hash_files, hash_whole_file
+
+PHOTO = "exif-samples/jpg/Canon_40D.jpg"
+OTHER = "exif-samples/jpg/gps/DSCN0010.jpg"
+
+
+def _flip_in_place(path: Path) -> None:
+    """One byte in the middle flipped, the file's inode and mtime kept (like bit rot would)."""
+    st = path.stat()
+    with open(path, "r+b") as fh:
+        fh.seek(st.st_size // 2)
+        b = fh.read(1)
+        fh.seek(st.st_size // 2)
+        fh.write(bytes([b[0] ^ 0xFF]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_ino == st.st_ino and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def _tree(corpus: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "lib"
+    for rel in (PHOTO, OTHER, "exiftool-samples/Apple.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(corpus / rel, root / rel)
+    return root
+
+
+def test_flipped_byte_under_unchanged_mtime_is_found(corpus: Path, tmp_path: Path) -> None:
+    root = _tree(corpus, tmp_path)
+    db, m = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3")
+    run_cli("scan", str(root), "--catalog", db)  # the catalog holds every file's BLAKE3
+    run_cli("manifest", str(root), "-o", m, "--catalog", db)
+    _flip_in_place(root / PHOTO)
+    b3 = subprocess.run(["b3sum", "--check", m], cwd=root, capture_output=True, text=True)
+    assert f"{PHOTO}: FAILED" in b3.stdout
+
+    for extra in ((), ("--decode", "--no-decode-cache")):
+        proc = run_cli("verify", str(root), "--manifest", m, "--catalog", db, "--json", *extra,
+                       check=False)  # fmt: skip
+        assert proc.returncode == 1, (extra, proc.stdout[-2000:])
+
+        doc = json.loads(proc.stdout)
+        assert doc["by_check"]["fixity"] == {"matched": 2, "changed": 1}, extra
+        assert doc["digests_reused"] == 0 and doc["files_read"] == 3
+        changed = [f for f in doc["findings"] if f["outcome"] == "changed"]
+        assert [f["path"] for f in changed] == [PHOTO]
+
+    # The --decode run fingerprinted the file again: the catalog now describes its bytes.
+    shown = run_json("show", str(root / PHOTO), "--catalog", db)
+    shown = shown[0] if isinstance(shown, list) else shown
+    assert shown["blake3"] == hash_file(root / PHOTO)["blake3"]
+
+    # The opt-in stat-only mode is blind to a second flip, and says it did not read contents.
+    _flip_in_place(root / OTHER)
+    proc = run_cli("verify", str(root), "--manifest", m, "--catalog", db, "--trust-stat",
+                   check=False)  # fmt: skip
+    assert proc.returncode == 1  # the first flip: the catalog was refreshed by the reads above
+    assert "contents of 3 files were NOT read" in proc.stdout
+    proc = run_cli("verify", str(root), "--manifest", m, "--catalog", db, "--trust-stat",
+                   "--json", check=False)  # fmt: skip
+    doc = json.loads(proc.stdout)
+    assert doc["trust_stat"] is True and doc["digests_reused"] == 3 and doc["files_read"] == 0
+    assert doc["by_check"]["fixity"] == {"matched": 2, "changed": 1}  # OTHER passes unread
+
+
+def test_manifest_reads_every_byte_unless_trust_stat(corpus: Path, tmp_path: Path) -> None:
+    root = _tree(corpus, tmp_path)
+    db = str(tmp_path / "c.sqlite")
+    run_cli("scan", str(root), "--catalog", db)
+    _flip_in_place(root / PHOTO)
+    m = tmp_path / "m.b3"
+    out = run_json("manifest", str(root), "-o", str(m), "--catalog", db)
+    assert out["digests_reused"] == 0
+    b3 = subprocess.run(["b3sum", "--check", str(m)], cwd=root, capture_output=True, text=True)
+    assert b3.returncode == 0, b3.stdout  # the manifest holds the bytes as they are now
+    stale = run_cli("manifest", str(root), "-o", str(tmp_path / "s.b3"), "--catalog", db,
+                    "--trust-stat")  # fmt: skip
+    assert "contents of 3 files were NOT read" in stale.stdout
+    refused = run_cli("manifest", str(root), "--no-catalog", "--trust-stat", check=False)
+    assert refused.returncode == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.binary(max_size=70_000),
+    algorithms=st.sampled_from([("blake3",), ("sha256",), ("md5",), ("blake3", "sha256")]),
+)
+def test_the_fast_whole_file_path_agrees_with_hash_file(tmp_path_factory, data, algorithms):
+    path = tmp_path_factory.mktemp("h") / "f"
+    path.write_bytes(data)
+    assert hash_whole_file(path, algorithms) == hash_file(path, algorithms)
+    assert dict(hash_files([str(path)] * 3, algorithms, 2)) == {
+        str(path): hash_file(path, algorithms)
+    }
+
+
+def test_hash_files_yields_the_error_of_an_unreadable_file_and_goes_on(tmp_path):
+    ok = tmp_path / "ok"
+    ok.write_bytes(b"photo")
+    got = list(hash_files([str(tmp_path / "gone"), str(ok)], ("blake3",), 2))
+    assert isinstance(got[0][1], FileNotFoundError)
+    assert got[1] == (str(ok), hash_file(ok))

@@ -58,8 +58,9 @@ FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or strip
 # camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
 # the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
 MAX_DECODE_PIXELS = 120_000_000
-# Pillow modes that Image.reduce() refuses, and what each is widened to first
-_NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "La": "LA"}
+# Pillow modes that Image.reduce() refuses or gets wrong (on PA it averages palette indices, a
+# picture of nonsense), and what each is widened to first
+_NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "La": "LA"}
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,

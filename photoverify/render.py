@@ -176,9 +176,28 @@ def dupes_csv(result, out) -> None:
             )
 
 
-def dupes_fdupes(result, out) -> None:
-    """fdupes' format: one path a line, the keeper first, groups separated by a blank line."""
+def dupes_fdupes(result, out, *, null: bool = False) -> None:
+    """fdupes' format: one path a line, the keeper first, groups separated by a blank line.
+
+    Names are written as their bytes, as fdupes and jdupes write them. fdupes writes a name
+    holding a newline raw too, which makes it two lines of its output (a forged group member):
+    here such a run is refused, before anything is written, with one line naming the file.
+    `null` is jdupes' `-0` layout instead, which holds any name: each path ends with a NUL, and
+    a group with a second NUL.
+    """
+    from photoverify.dedupe.errors import UsageError
+
+    end, group_end = (b"\0", b"\0") if null else (b"\n", b"\n")
+    if not null:
+        for c in result.clusters:
+            for m in c.members:
+                if "\n" in m.path or "\r" in m.path:
+                    raise UsageError(
+                        f"{display_text(m.path)}: a name holding a line break cannot be written "
+                        "in the fdupes format (one name a line); use --format json, or "
+                        "--format fdupes0 (NUL-separated, as jdupes -0)"
+                    )
     for c in result.clusters:
         for m in c.members:
-            out.write(m.path + "\n")
-        out.write("\n")
+            out.write(os.fsencode(m.path) + end)
+        out.write(group_end)

@@ -1124,7 +1124,9 @@ def _ledger(
     earlier = earlier_ledger(dest) or {"applies": [], "entries": []}
     applies, entries, renumber = [], [], {}
     for k, a in enumerate(earlier["applies"]):
-        if a.get("plan") != plan_path:
+        # a version-1 ledger names no plan file: its plan is this one if it was created together
+        v1_same = a.get("plan") is None and a.get("plan_created") == plan.created
+        if a.get("plan") != plan_path and not v1_same:
             renumber[k] = len(applies)
             applies.append(a)
     for r in earlier["entries"]:

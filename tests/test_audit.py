@@ -545,3 +545,34 @@ def test_a_name_that_is_not_utf8_leaves_every_record_valid_utf8(corpus, tmp_path
     audited = run_json("audit", str(src), "--against", str(dest), "--catalog", str(db))
     assert audited["ok"], audited["findings"]
     assert audited["ledger"]["verified"] == 1 and "error" not in audited["ledger"]
+
+
+def test_a_version_1_ledger_is_extended_not_replaced(corpus, tmp_path):
+    """A DEST written by an older apply (ledger version 1) keeps its rows when a new plan is
+    applied into it; rerunning the plan that wrote it does not list its rows twice."""
+    dest, db = tmp_path / "dest", tmp_path / "c.sqlite"
+    for n, rel in enumerate(CAMERA[:2]):
+        src = tmp_path / f"src{n}"
+        src.mkdir()
+        shutil.copy2(corpus / rel, src / Path(rel).name)
+        _plan_and_apply(src, dest, tmp_path / f"plan{n}.json", db)
+        if n == 0:  # as the version-1 writer wrote it
+            path = dest / "photoverify-ledger.json"
+            v2 = json.loads(path.read_text("utf-8"))
+            (first,) = v2["applies"]
+            rows = [{k: v for k, v in r.items() if k != "apply"} for r in v2["entries"]]
+            path.write_text(json.dumps({
+                "format": "photoverify-ledger", "version": 1, "dest": v2["dest"],
+                "mode": first["mode"], "plan_created": first["plan_created"], "entries": rows,
+            }))  # fmt: skip
+    ledger = json.loads((dest / "photoverify-ledger.json").read_text("utf-8"))
+    assert ledger["version"] == 2 and [a["plan"] for a in ledger["applies"]] == [
+        None,
+        str(tmp_path / "plan1.json"),
+    ]
+    assert sorted(Path(e["source"]).name for e in ledger["entries"]) == sorted(
+        Path(rel).name for rel in CAMERA[:2]
+    )
+    run_json("apply", str(tmp_path / "plan0.json"))
+    again = json.loads((dest / "photoverify-ledger.json").read_text("utf-8"))
+    assert len(again["entries"]) == 2 and len(again["applies"]) == 2

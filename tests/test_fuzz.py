@@ -224,6 +224,21 @@ def test_a_manifest_rendered_from_any_names_reads_back(paths, fmt):
     assert got == want
 
 
+@FUZZ
+@given(st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=4))
+def test_json_files_are_utf8_and_give_any_name_back(raw_names):
+    """The one writer of photoverify's JSON files: valid UTF-8 for a strict reader whatever the
+    name bytes, and json.load then os.fsencode give the bytes back (the \\udcXX escape)."""
+    from photoverify.dedupe.jsonio import escape_surrogates, json_bytes
+
+    names = [os.fsdecode(b) for b in raw_names]
+    data = json_bytes({"entries": [{"source": n} for n in names]}, indent=1)
+    doc = json.loads(data.decode("utf-8"))  # strict: raises on any byte that is not UTF-8
+    assert [os.fsencode(e["source"]) for e in doc["entries"]] == raw_names
+    for n in names:
+        escape_surrogates(n).encode("utf-8")  # the CSV spelling is UTF-8 too
+
+
 # ---------------------------------------------------------------------------- plans
 
 

@@ -1468,8 +1468,8 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
 
 def _undo_reports(begin: dict[str, Any], reports: dict[str, str]) -> None:
     """Take this plan out of DEST's records. Rows of other plans stay (the reports are written
-    again without this plan's rows); reports holding only this plan's rows are removed if they
-    are still as apply wrote them."""
+    again without this plan's rows); reports holding only this plan's rows are removed. A ledger
+    undo cannot read is removed only if it is still as this apply wrote it."""
     dest, plan_path = begin.get("dest"), begin.get("plan")
     try:
         ledger = earlier_ledger(dest) if isinstance(dest, str) else None
@@ -1484,6 +1484,11 @@ def _undo_reports(begin: dict[str, Any], reports: dict[str, str]) -> None:
             if r.get("apply") in renumber
         ]}  # fmt: skip
         _write_reports(dest, _report_files(rest)[0])
+        return
+    if ledger is not None and isinstance(dest, str) and ledger["applies"]:
+        # only this plan's rows: the reports are this plan's, even if another undo rewrote them
+        for name in (LEDGER_JSON, LEDGER_CSV, MANIFEST):
+            _unlink_quiet(os.path.join(dest, name))
         return
     for path, h in reports.items():
         if os.path.isfile(path) and hash_file(path)["blake3"] == h:

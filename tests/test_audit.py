@@ -503,6 +503,8 @@ def test_a_second_apply_into_one_dest_keeps_the_first_ones_records(corpus, tmp_p
     check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
                            capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0 and check.stdout.count(": OK") == 5, check.stdout
+    run_json("undo", str(tmp_path / "plan1.json.journal"))
+    assert not list(dest.rglob("*.*")), list(dest.rglob("*"))  # no photo, no report left
 
 
 def test_apply_refuses_to_replace_a_ledger_it_cannot_extend(corpus, tmp_path):

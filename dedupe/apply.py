@@ -1139,8 +1139,7 @@ def _ledger(
             "plan_blake3": digest,
             "plan_created": plan.created,
             "mode": mode,
-            "time": _now(),
-        }  # fmt: skip
+        }
     )
     entries.extend({**r, "apply": this} for r in _ledger_rows(plan, outcome))
     return {

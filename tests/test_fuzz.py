@@ -615,6 +615,19 @@ def test_b3sum_cannot_hold_an_undecodable_name(tmp_path):
     check_names_round_trip(tmp_path, [[b"\x80"]], "b3sum", "b3sum")
 
 
+def test_hashdeep_cannot_hold_a_name_ending_in_cr(tmp_path):
+    """hashdeep -k reads `./trail\r` as `./trail` (its audit then says "moved"): left out and
+    reported (found by test_a_manifest_of_any_names_passes_the_peer_and_our_verify)."""
+    from photoverify.verify.manifest import write_manifest
+
+    (tmp_path / "a").mkdir()
+    check_names_round_trip(tmp_path / "a", [[b"trail\r"], [b"a\rb"]], "hashdeep", "hashdeep")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "trail\r").write_bytes(b"x")
+    m = write_manifest(tmp_path / "b", tmp_path / "m.hashdeep", "hashdeep")
+    assert [(f.path, f.outcome) for f in m.errors] == [("trail\r", "unrepresentable")]
+
+
 def test_b3sum_cannot_hold_a_name_ending_in_cr(tmp_path):
     """The writer escapes a trailing CR as `\\r`, which b3sum 1.2 `--check` rejects ("Invalid
     backslash escape"); b3sum has no spelling of that name, so it must be left out and reported."""

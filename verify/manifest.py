@@ -37,11 +37,12 @@ and checking matches NFC/NFD-insensitively (see :func:`path_key`, fixity.check_f
 Entries that point outside the root are refused, never read.
 
 Every writer goes through :func:`unholdable`: a name a format cannot hold (b3sum: not UTF-8, or
-ending in CR; hashdeep: a newline; BagIt: not UTF-8, trailing whitespace, ``%0A``/``%0D``, NFC
-twins; any format: a name the reader refuses, like ``\\x`` or ``C:x``) is left out of that
-manifest (and of a bag's payload) and reported in ``Manifest.errors``, one finding naming it, so
-a written manifest always reads back here and passes its peer's check. A top-level file named
-``-`` is written ``./-`` in the line formats (``-`` alone means standard input to their peers).
+ending in CR; hashdeep: a newline, or ending in CR; BagIt: not UTF-8, trailing whitespace,
+``%0A``/``%0D``, NFC twins; any format: a name the reader refuses, like ``\\x`` or ``C:x``) is
+left out of that manifest (and of a bag's payload) and reported in ``Manifest.errors``, one
+finding naming it, so a written manifest always reads back here and passes its peer's check. A
+top-level file named ``-`` is written ``./-`` in the line formats (``-`` alone means standard
+input to their peers).
 """
 
 from __future__ import annotations
@@ -332,9 +333,9 @@ def unholdable(fmt: str, rel: str) -> str | None:
     What photoverify's reader refuses (a name starting with a backslash or a drive letter, or
     holding ``..\\``: they leave the root on Windows) is never written. b3sum 1.2 prints a name
     that is not UTF-8 as U+FFFD and its ``--check`` rejects the ``\\r`` escape a trailing CR
-    needs; hashdeep's CSV has no escaping for a newline; a BagIt manifest is UTF-8 and
-    bagit-python strips trailing whitespace from its lines, decodes ``%0A``/``%0D`` (no escape
-    for ``%`` exists) and only the first two of each.
+    needs; hashdeep's CSV has no escaping for a newline and drops a CR that ends a line; a BagIt
+    manifest is UTF-8 and bagit-python strips trailing whitespace from its lines, decodes
+    ``%0A``/``%0D`` (no escape for ``%`` exists) and only the first two of each.
     """
     try:
         safe_relpath(rel)
@@ -346,8 +347,11 @@ def unholdable(fmt: str, rel: str) -> str | None:
             return "b3sum cannot hold a name that is not UTF-8"
         if rel.endswith("\r"):
             return "b3sum cannot hold a name ending in a carriage return"
-    elif fmt == "hashdeep" and "\n" in rel:
-        return "hashdeep cannot hold a newline in a name"
+    elif fmt == "hashdeep":
+        if "\n" in rel:
+            return "hashdeep cannot hold a newline in a name"
+        if rel.endswith("\r"):  # hashdeep -k reads `./trail\r` as `./trail`
+            return "hashdeep cannot hold a name ending in a carriage return"
     elif fmt == "bagit":
         if undecodable:
             return "a BagIt manifest (UTF-8) cannot hold a name that is not UTF-8"

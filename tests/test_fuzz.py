@@ -827,7 +827,9 @@ def check_bag_round_trip(base: Path, paths: list[list[bytes]]) -> None:
     assert result.counts["matched"] == len(written.entries), [f.message for f in result.findings]
 
 
-@pytest.mark.parametrize("name", [b"\x80", b"trail ", b"tab\t", b"%0A", b"x%0d"])
+@pytest.mark.parametrize(
+    "name", [b"\x80", b"trail ", b"tab\t", b"%0A", b"x%0d", b"\x0b", b"a\x0cb", "a\u2028b".encode()]
+)
 def test_a_bag_cannot_hold_every_name(tmp_path, name):
     """Names a bag cannot hold, which the bag writer still writes without a word (the module
     docstring names some): undecodable bytes (BagIt tag files are UTF-8; bagit.py --validate

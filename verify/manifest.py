@@ -38,11 +38,11 @@ Entries that point outside the root are refused, never read.
 
 Every writer goes through :func:`unholdable`: a name a format cannot hold (b3sum: not UTF-8, or
 ending in CR; hashdeep: a newline, or ending in CR; BagIt: not UTF-8, trailing whitespace,
-``%0A``/``%0D``, NFC twins; any format: a name the reader refuses, like ``\\x`` or ``C:x``) is
-left out of that manifest (and of a bag's payload) and reported in ``Manifest.errors``, one
-finding naming it, so a written manifest always reads back here and passes its peer's check. A
-top-level file named ``-`` is written ``./-`` in the line formats (``-`` alone means standard
-input to their peers).
+``%0A``/``%0D``, line breaks other than CR/LF, NFC twins; any format: a name the reader refuses,
+like ``\\x`` or ``C:x``) is left out of that manifest (and of a bag's payload) and reported in
+``Manifest.errors``, one finding naming it, so a written manifest always reads back here and
+passes its peer's check. A top-level file named ``-`` is written ``./-`` in the line formats
+(``-`` alone means standard input to their peers).
 """
 
 from __future__ import annotations
@@ -327,6 +327,11 @@ def _hash_files(
     return entries, len(known)
 
 
+# bagit-python reads manifests through codecs.open, whose readline splits where str.splitlines
+# does: CR and LF are percent-encoded, these have no escape.
+_BAGIT_LINE_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def unholdable(fmt: str, rel: str) -> str | None:
     """Why a manifest of format `fmt` cannot hold the name `rel` (None: it can).
 
@@ -334,8 +339,9 @@ def unholdable(fmt: str, rel: str) -> str | None:
     holding ``..\\``: they leave the root on Windows) is never written. b3sum 1.2 prints a name
     that is not UTF-8 as U+FFFD and its ``--check`` rejects the ``\\r`` escape a trailing CR
     needs; hashdeep's CSV has no escaping for a newline and drops a CR that ends a line; a BagIt
-    manifest is UTF-8 and bagit-python strips trailing whitespace from its lines, decodes
-    ``%0A``/``%0D`` (no escape for ``%`` exists) and only the first two of each.
+    manifest is UTF-8 and bagit-python splits its lines as str.splitlines does (at VT, FF,
+    U+2028…), strips trailing whitespace from them, decodes ``%0A``/``%0D`` (no escape for ``%``
+    exists) and only the first two of each.
     """
     try:
         safe_relpath(rel)
@@ -357,6 +363,8 @@ def unholdable(fmt: str, rel: str) -> str | None:
             return "a BagIt manifest (UTF-8) cannot hold a name that is not UTF-8"
         if rel != rel.rstrip():
             return "bagit-python strips whitespace at the end of a name"
+        if any(c in _BAGIT_LINE_BREAKS for c in rel):
+            return "bagit-python reads a manifest with str.splitlines, which ends a line here"
         if re.search("%0[aAdD]", rel):
             return "bagit-python reads %0A and %0D in a name as a newline and a carriage return"
         if rel.count("\n") > 2 or rel.count("\r") > 2:

@@ -221,7 +221,8 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     if fmt == "json":
         render.print_json(result.to_json())
     elif fmt == "csv":
-        render.dupes_csv(result, sys.stdout)
+        sys.stdout.flush()
+        render.dupes_csv(result, sys.stdout.buffer)
     elif fmt in ("fdupes", "fdupes0"):
         sys.stdout.flush()
         render.dupes_fdupes(result, sys.stdout.buffer, null=fmt == "fdupes0")

@@ -157,9 +157,15 @@ def dupes_table(result, console: Console = stdout) -> None:
 
 
 def dupes_csv(result, out) -> None:
+    """The clusters as CSV, written to the binary stream `out` as UTF-8: an undecodable name byte
+    is spelled `\\udcXX`, as in every file photoverify writes (dedupe.jsonio.json_bytes)."""
     import csv
+    import io
 
-    writer = csv.writer(out)
+    from photoverify.dedupe.jsonio import escape_surrogates
+
+    text = io.StringIO()
+    writer = csv.writer(text)
     writer.writerow(["cluster", "kind", "path", "relation", "distance", "keeper", "reason"])
     for c in result.clusters:
         for m in c.members:
@@ -174,6 +180,7 @@ def dupes_csv(result, out) -> None:
                     c.reason,
                 ]
             )
+    out.write(escape_surrogates(text.getvalue()).encode("utf-8"))
 
 
 def dupes_fdupes(result, out, *, null: bool = False) -> None:

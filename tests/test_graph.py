@@ -333,6 +333,10 @@ def test_fdupes_format_never_lets_a_name_forge_a_line(corpus, tmp_path):
     jdupes = subprocess.run(["jdupes", "-0", "-q", str(lib)], capture_output=True).stdout
     assert sorted(n for n in jdupes.split(b"\0") if n) == sorted(groups[0])
 
+    # the CSV is UTF-8, with the one spelling of an undecodable byte (docs/plan-format.md)
+    csv_out = subprocess.run([*args, "--format", "csv"], capture_output=True, check=True).stdout
+    assert "caf\\udce9.jpg" in csv_out.decode("utf-8")
+
     os.unlink(os.path.join(os.fsencode(lib), names[0]))
     out = subprocess.run([*args, "--format", "fdupes"], capture_output=True, check=True).stdout
     fdupes = subprocess.run(["fdupes", str(lib)], capture_output=True, check=True).stdout

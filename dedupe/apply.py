@@ -23,7 +23,6 @@ import datetime as _dt
 import errno
 import fcntl
 import io
-import json
 import os
 import re
 import signal
@@ -38,7 +37,7 @@ from typing import Any
 
 from photoverify.dedupe.errors import EnvironmentProblem, PlanError, UsageError
 from photoverify.dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
-from photoverify.dedupe.jsonio import parse_json
+from photoverify.dedupe.jsonio import escape_surrogates, json_bytes, parse_json, read_json
 from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -53,6 +52,7 @@ from photoverify.dedupe.plan import (
     source_findings,
 )
 from photoverify.dedupe.records import Finding
+from photoverify.verify.manifest import Manifest, ManifestEntry, render_manifest
 
 MODES = ("copy", "hardlink", "reflink", "reflink-or-copy", "move")
 VERB = {
@@ -171,8 +171,7 @@ class Journal:
     def write(self, op: str, *, sync: bool = True, **fields: Any) -> None:
         """Append one record. `sync=False` is for records whose loss a resume recovers from:
         they wait in memory and reach the file with the next synced record (or at close)."""
-        line = json.dumps({"op": op, **fields}, ensure_ascii=False) + "\n"
-        self.pending.append(line.encode("utf-8", "surrogateescape"))
+        self.pending.append(json_bytes({"op": op, **fields}) + b"\n")
         if sync:
             self.flush(sync=True)
         self.writes += 1
@@ -272,7 +271,8 @@ def read_journal(path: str) -> list[dict[str, Any]]:
     """The journal's records; a line that does not parse was torn by a crash and is ignored."""
     try:
         with open(path, "rb") as fh:
-            lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
+            # "\n" alone ends a record: splitlines() would also split at a U+2028 in a name
+            lines = fh.read().decode("utf-8", "surrogateescape").split("\n")
     except FileNotFoundError:
         raise PlanError(f"{path}: journal not found") from None
     out = []
@@ -1057,7 +1057,8 @@ class _Run:
         self.outcome[i] = f"failed: {message}"
 
 
-def _ledger(plan: Plan, outcome: dict[int, str], mode: str) -> dict[str, Any]:
+def _ledger_rows(plan: Plan, outcome: dict[int, str]) -> list[dict[str, Any]]:
+    """One ledger row per plan entry: where it went, or why not."""
     rows = []
     for i, e in enumerate(plan.entries):
         if e.action in WRITES:
@@ -1081,13 +1082,72 @@ def _ledger(plan: Plan, outcome: dict[int, str], mode: str) -> dict[str, Any]:
                 "size": e.size,
             }
         )
+    return rows
+
+
+def earlier_ledger(dest: str) -> dict[str, Any] | None:
+    """DEST's ledger as version 2 (a version-1 ledger is one apply), None when there is none.
+
+    Raises PlanError when the file is there but is not a ledger this version can extend: apply
+    would otherwise replace the only record of what an earlier apply placed in DEST.
+    """
+    path = os.path.join(dest, LEDGER_JSON)
+    if not os.path.lexists(path):
+        return None
+    refusal = f"{path}: %s; apply adds to DEST's ledger and will not replace it: move it away"
+    doc = read_json(path, PlanError, "ledger")
+    if not isinstance(doc, dict) or doc.get("format") != "photoverify-ledger":
+        raise PlanError(refusal % "not a photoverify ledger")
+    entries = doc.get("entries")
+    if not isinstance(entries, list) or not all(isinstance(r, dict) for r in entries):
+        raise PlanError(refusal % "its entries are not a list of records")
+    if doc.get("version") == 1:
+        apply = {"plan": None, "plan_created": doc.get("plan_created"), "mode": doc.get("mode")}
+        return {**doc, "version": 2, "applies": [apply],
+                "entries": [{**r, "apply": 0} for r in entries]}  # fmt: skip
+    applies = doc.get("applies")
+    if (
+        doc.get("version") != 2
+        or not isinstance(applies, list)
+        or not all(isinstance(a, dict) for a in applies)
+        or not all(r.get("apply") in range(len(applies)) for r in entries)
+    ):
+        raise PlanError(refusal % f"unsupported ledger version {doc.get('version')!r}")
+    return doc
+
+
+def _ledger(
+    dest: str, plan_path: str, digest: str, plan: Plan, outcome: dict[int, str], mode: str
+) -> dict[str, Any]:
+    """DEST's ledger with this apply's rows: an earlier plan's rows are kept, this plan's own
+    rows from an earlier run of it are replaced (so every source appears once per plan)."""
+    earlier = earlier_ledger(dest) or {"applies": [], "entries": []}
+    applies, entries, renumber = [], [], {}
+    for k, a in enumerate(earlier["applies"]):
+        # a version-1 ledger names no plan file: its plan is this one if it was created together
+        v1_same = a.get("plan") is None and a.get("plan_created") == plan.created
+        if a.get("plan") != plan_path and not v1_same:
+            renumber[k] = len(applies)
+            applies.append(a)
+    for r in earlier["entries"]:
+        if r["apply"] in renumber:
+            entries.append({**r, "apply": renumber[r["apply"]]})
+    this = len(applies)
+    applies.append(
+        {
+            "plan": plan_path,
+            "plan_blake3": digest,
+            "plan_created": plan.created,
+            "mode": mode,
+        }
+    )
+    entries.extend({**r, "apply": this} for r in _ledger_rows(plan, outcome))
     return {
         "format": "photoverify-ledger",
-        "version": 1,
+        "version": 2,
         "dest": plan.dest,
-        "mode": mode,
-        "plan_created": plan.created,
-        "entries": rows,
+        "applies": applies,
+        "entries": entries,
     }
 
 
@@ -1096,25 +1156,43 @@ def _ledger_csv(ledger: dict[str, Any]) -> bytes:
     w = csv.writer(out)
     w.writerow(["original path", "capture date", "new path or fate"])
     for r in ledger["entries"]:
-        if r["new_path"]:
+        if r.get("new_path"):
             col = r["new_path"]
-        elif r["fate"] == "duplicate":
-            col = f"duplicate of {r['target']}"
-        elif r["fate"] == "skipped":
-            col = f"skipped: {r['reason']}"
+        elif r.get("fate") == "duplicate":
+            col = f"duplicate of {r.get('target')}"
+        elif r.get("fate") == "skipped":
+            col = f"skipped: {r.get('reason')}"
         else:
-            col = r["fate"]
-        w.writerow([r["source"], r["captured_at"] or "", col])
-    return out.getvalue().encode("utf-8", "surrogateescape")
+            col = r.get("fate")
+        w.writerow([r.get("source"), r.get("captured_at") or "", col])
+    # the JSON files' one spelling of an undecodable byte, so the CSV is UTF-8 too
+    return escape_surrogates(out.getvalue()).encode("utf-8")
 
 
-def _manifest(plan: Plan, outcome: dict[int, str]) -> bytes:
-    lines = sorted(
-        (e.target, e.blake3)
-        for i, e in enumerate(plan.entries)
-        if e.action in WRITES and not outcome.get(i, "failed").startswith("failed")
-    )
-    return "".join(f"{h}  {t}\n" for t, h in lines).encode("utf-8")
+def _manifest(ledger: dict[str, Any]) -> tuple[bytes, list[Finding]]:
+    """The b3sum manifest of every file the ledger placed in DEST, written by the manifest
+    module's one writer; the files b3sum cannot name are left out and returned as findings."""
+    placed: dict[str, str] = {}
+    for r in ledger["entries"]:
+        if isinstance(r.get("new_path"), str) and isinstance(r.get("blake3"), str):
+            placed[r["new_path"]] = r["blake3"]
+    entries = [ManifestEntry(t, {"blake3": h}) for t, h in sorted(placed.items())]
+    manifest = Manifest("blake3", "b3sum", entries, MANIFEST)
+    data = render_manifest(manifest)
+    return data, [
+        _finding(f.path, f.outcome, f"not in {MANIFEST}: {f.message}", "warning")
+        for f in manifest.errors
+    ]
+
+
+def _report_files(ledger: dict[str, Any]) -> tuple[list[tuple[str, bytes]], list[Finding]]:
+    manifest, left_out = _manifest(ledger)
+    reports = [
+        (LEDGER_JSON, json_bytes(ledger, indent=1) + b"\n"),
+        (LEDGER_CSV, _ledger_csv(ledger)),
+        (MANIFEST, manifest),
+    ]
+    return reports, left_out
 
 
 def _write_reports(dest: str, reports: list[tuple[str, bytes]]) -> dict[str, str]:
@@ -1239,6 +1317,7 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
         )
     if os.path.isdir(dest):
         locks.append(hold_lock(dest, _DEST_BUSY))
+        earlier_ledger(dest)  # a ledger apply could not extend is refused before any file moves
     os.makedirs(os.path.dirname(journal_path), exist_ok=True)
     journal = Journal(journal_path)
     run = None
@@ -1261,17 +1340,11 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
         run.flush()
         run.drain()
         _sync_folders(sorted(run.dirty_dirs))
-        ledger = _ledger(plan, run.outcome, mode)
-        ledger_json = json.dumps(ledger, indent=1, ensure_ascii=False) + "\n"
+        ledger = _ledger(dest, plan_path, digest, plan, run.outcome, mode)
+        report_files, left_out = _report_files(ledger)
+        run.findings.extend(left_out)
         try:
-            reports = _write_reports(
-                dest,
-                [
-                    (LEDGER_JSON, ledger_json.encode("utf-8", "surrogateescape")),
-                    (LEDGER_CSV, _ledger_csv(ledger)),
-                    (MANIFEST, _manifest(plan, run.outcome)),
-                ],
-            )
+            reports = _write_reports(dest, report_files)
         except OSError as exc:
             if exc.errno in FULL:
                 raise EnvironmentProblem(
@@ -1281,7 +1354,8 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
             raise
         journal.write("report", files=reports)
         fates = Counter(
-            r["fate"] if not r["fate"].startswith("failed") else "failed" for r in ledger["entries"]
+            r["fate"] if not r["fate"].startswith("failed") else "failed"
+            for r in _ledger_rows(plan, run.outcome)
         )
         result = ApplyResult(
             plan_path,
@@ -1343,9 +1417,7 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
     journal = Journal(journal_path)
     try:
         journal.write("undo-begin", time=_now())
-        for path, h in reports.items():
-            if os.path.isfile(path) and hash_file(path)["blake3"] == h:
-                os.unlink(path)
+        _undo_reports(begin, reports)
         for i in sorted(states, reverse=True):
             st = states[i]
             if st.intent is None and st.placed is None:
@@ -1391,6 +1463,35 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
         journal.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _undo_reports(begin: dict[str, Any], reports: dict[str, str]) -> None:
+    """Take this plan out of DEST's records. Rows of other plans stay (the reports are written
+    again without this plan's rows); reports holding only this plan's rows are removed. A ledger
+    undo cannot read is removed only if it is still as this apply wrote it."""
+    dest, plan_path = begin.get("dest"), begin.get("plan")
+    try:
+        ledger = earlier_ledger(dest) if isinstance(dest, str) else None
+    except PlanError:
+        ledger = None  # not ours to rewrite; an unchanged report is still removed below
+    others = [a for a in (ledger or {}).get("applies", []) if a.get("plan") != plan_path]
+    if ledger is not None and others and isinstance(dest, str):
+        keep = [k for k, a in enumerate(ledger["applies"]) if a.get("plan") != plan_path]
+        renumber = {k: n for n, k in enumerate(keep)}
+        rest = {**ledger, "applies": others, "entries": [
+            {**r, "apply": renumber[r["apply"]]} for r in ledger["entries"]
+            if r.get("apply") in renumber
+        ]}  # fmt: skip
+        _write_reports(dest, _report_files(rest)[0])
+        return
+    if ledger is not None and isinstance(dest, str) and ledger["applies"]:
+        # only this plan's rows: the reports are this plan's, even if another undo rewrote them
+        for name in (LEDGER_JSON, LEDGER_CSV, MANIFEST):
+            _unlink_quiet(os.path.join(dest, name))
+        return
+    for path, h in reports.items():
+        if os.path.isfile(path) and hash_file(path)["blake3"] == h:
+            os.unlink(path)
 
 
 def _unrecorded_placement(intent: dict[str, Any]) -> dict[str, Any] | None:

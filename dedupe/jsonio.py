@@ -1,4 +1,5 @@
-"""Reading JSON that came from outside (plans, ledgers, manifests, verify output).
+"""Reading JSON that came from outside (plans, ledgers, manifests, verify output), and writing
+the JSON photoverify leaves for others (plans, ledgers, journals, JSON manifests).
 
 One home for the rule that no JSON file can crash a run: whatever the bytes, the caller gets a
 document or the project's error class with one line naming the file (and the line where the
@@ -11,9 +12,32 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from typing import Any
 
 from .errors import PhotoverifyError, UsageError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_bytes(doc: Any, indent: int | None = None) -> bytes:
+    """`doc` as UTF-8 JSON that any JSON reader accepts, whatever the file names in it.
+
+    A name byte that is not UTF-8 (0xE9 in a Latin-1 `caf\\xe9.jpg`) reaches Python as the lone
+    surrogate U+DCE9 (PEP 383, `os.fsdecode`). It is written as the JSON escape `\\udce9`: the
+    file stays valid UTF-8, `json.load` gives back the same string and `os.fsencode` of it the
+    original bytes. That is photoverify's one escaping for undecodable bytes, in every JSON file
+    it writes; every other character is written as itself (UTF-8), so names stay readable.
+    """
+    return escape_surrogates(json.dumps(doc, indent=indent, ensure_ascii=False)).encode("utf-8")
+
+
+def escape_surrogates(text: str) -> str:
+    """Each lone surrogate (an undecodable name byte) as its `\\udcXX` escape; see json_bytes.
+    In a JSON string that is the JSON escape; in the ledger's CSV, the same spelling."""
+    if _SURROGATE.search(text):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
 
 
 def parse_json(text: str, source: str, error: type[PhotoverifyError] = UsageError) -> Any:

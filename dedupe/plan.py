@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import fnmatch
-import json
+import io
 import os
 import posixpath
 from collections.abc import Mapping
@@ -19,7 +19,7 @@ from typing import Any
 
 from photoverify.dedupe.errors import PlanError
 from photoverify.dedupe.hashing import hash_file
-from photoverify.dedupe.jsonio import read_json
+from photoverify.dedupe.jsonio import escape_surrogates, json_bytes, read_json
 from photoverify.dedupe.naming import (
     DEFAULT_TEMPLATE,
     check_template,
@@ -315,9 +315,7 @@ def with_free_space(plan: Plan) -> Plan:
 
 
 def plan_bytes(plan: Plan) -> bytes:
-    return (json.dumps(plan.to_json(), indent=1, ensure_ascii=False) + "\n").encode(
-        "utf-8", "surrogateescape"
-    )
+    return json_bytes(plan.to_json(), indent=1) + b"\n"
 
 
 def write_plan(plan: Plan, path: str | os.PathLike) -> None:
@@ -406,11 +404,13 @@ def fate(entry: PlanEntry) -> str:
 
 
 def write_csv(plan: Plan, path: str | os.PathLike) -> None:
-    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        w = csv.writer(fh)
-        w.writerow(["original path", "capture date", "new path or fate", "action"])
-        for e in plan.entries:
-            w.writerow([e.source, e.captured_at or "", fate(e), e.action])
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["original path", "capture date", "new path or fate", "action"])
+    for e in plan.entries:
+        w.writerow([e.source, e.captured_at or "", fate(e), e.action])
+    with open(path, "wb") as fh:  # UTF-8, undecodable bytes spelled as in the JSON files
+        fh.write(escape_surrogates(out.getvalue()).encode("utf-8"))
 
 
 # ---- checking a plan against the disk ---------------------------------------------------------

@@ -198,9 +198,11 @@ def doctor(catalog_path, as_json) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "fdupes"]),
+    type=click.Choice(["table", "json", "csv", "fdupes", "fdupes0"]),
     default="table",
     show_default=True,
+    help="fdupes: one path a line (refused for a name holding a line break); fdupes0: each "
+    "path ends with a NUL, each group with another (jdupes -0).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar while scanning ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
@@ -219,9 +221,11 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     if fmt == "json":
         render.print_json(result.to_json())
     elif fmt == "csv":
-        render.dupes_csv(result, sys.stdout)
-    elif fmt == "fdupes":
-        render.dupes_fdupes(result, sys.stdout)
+        sys.stdout.flush()
+        render.dupes_csv(result, sys.stdout.buffer)
+    elif fmt in ("fdupes", "fdupes0"):
+        sys.stdout.flush()
+        render.dupes_fdupes(result, sys.stdout.buffer, null=fmt == "fdupes0")
     else:
         render.dupes_table(result)
 

@@ -4,14 +4,59 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
-stdout = Console(highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ)
+# What a terminal acts on instead of showing: C0 and C1 controls and DEL (ESC starts a sequence
+# that can clear the screen or move the cursor; 0x9B is an 8-bit CSI), the line and paragraph
+# separators, and the bidirectional overrides and isolates (U+202E turns "gpj.exe" around).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀…␟: ESC is ␛, a newline ␊
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"<U+{code:04X}>"
+
+
+def display_text(text: str) -> str:
+    """Text a person can be shown safely, as one line: undecodable name bytes (carried as
+    surrogate escapes) become U+FFFD, control characters a visible symbol (␛ for ESC, ␊ for a
+    newline: a name must not look like two lines, or rewrite the screen). Every human-facing
+    line goes through it: the consoles below apply it to every string they print."""
+    if text.isprintable():  # no surrogates, no controls: the common case, fast
+        return text
+    try:
+        clean = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        clean = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub(lambda m: _visible(m.group()), clean)
+
+
+class SafeConsole(Console):
+    """A rich Console that shows every string it prints (lines, table cells, titles) through
+    display_text, and reads no markup in them: a file name is text, never instructions to the
+    terminal or to rich."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(display_text(text), **kwargs)
+
+
+def _console(**kwargs: Any) -> SafeConsole:
+    no_color = "NO_COLOR" in os.environ
+    return SafeConsole(highlight=False, soft_wrap=True, markup=False, no_color=no_color, **kwargs)
+
+
+stdout = _console()
+stderr = _console(stderr=True)
 
 
 def print_json(data: Any) -> None:
@@ -112,9 +157,15 @@ def dupes_table(result, console: Console = stdout) -> None:
 
 
 def dupes_csv(result, out) -> None:
+    """The clusters as CSV, written to the binary stream `out` as UTF-8: an undecodable name byte
+    is spelled `\\udcXX`, as in every file photoverify writes (dedupe.jsonio.json_bytes)."""
     import csv
+    import io
 
-    writer = csv.writer(out)
+    from photoverify.dedupe.jsonio import escape_surrogates
+
+    text = io.StringIO()
+    writer = csv.writer(text)
     writer.writerow(["cluster", "kind", "path", "relation", "distance", "keeper", "reason"])
     for c in result.clusters:
         for m in c.members:
@@ -129,11 +180,31 @@ def dupes_csv(result, out) -> None:
                     c.reason,
                 ]
             )
+    out.write(escape_surrogates(text.getvalue()).encode("utf-8"))
 
 
-def dupes_fdupes(result, out) -> None:
-    """fdupes' format: one path a line, the keeper first, groups separated by a blank line."""
+def dupes_fdupes(result, out, *, null: bool = False) -> None:
+    """fdupes' format: one path a line, the keeper first, groups separated by a blank line.
+
+    Names are written as their bytes, as fdupes and jdupes write them. fdupes writes a name
+    holding a newline raw too, which makes it two lines of its output (a forged group member):
+    here such a run is refused, before anything is written, with one line naming the file.
+    `null` is jdupes' `-0` layout instead, which holds any name: each path ends with a NUL, and
+    a group with a second NUL.
+    """
+    from photoverify.dedupe.errors import UsageError
+
+    end, group_end = (b"\0", b"\0") if null else (b"\n", b"\n")
+    if not null:
+        for c in result.clusters:
+            for m in c.members:
+                if "\n" in m.path or "\r" in m.path:
+                    raise UsageError(
+                        f"{display_text(m.path)}: a name holding a line break cannot be written "
+                        "in the fdupes format (one name a line); use --format json, or "
+                        "--format fdupes0 (NUL-separated, as jdupes -0)"
+                    )
     for c in result.clusters:
         for m in c.members:
-            out.write(m.path + "\n")
-        out.write("\n")
+            out.write(os.fsencode(m.path) + end)
+        out.write(group_end)

@@ -448,3 +448,133 @@ def test_metadata_compare_on_records_needs_no_files():
         ("gps-moved", 111)
     ]
     assert res.assets[0].outcome == "converted" and res.assets[0].changes == {"bytes": [1, 1]}
+
+
+# ---------------------------------------------------------------------------- DEST's records
+
+
+def _plan_and_apply(src: Path, dest: Path, plan: Path, db: Path) -> dict:
+    run_cli("plan", str(src), "--dest", str(dest), "-o", str(plan), "--catalog", str(db), "-q")
+    return run_json("apply", str(plan))
+
+
+def test_a_second_apply_into_one_dest_keeps_the_first_ones_records(corpus, tmp_path):
+    """Two plans applied into one DEST: the ledger, CSV and manifest cover all ten photos (the
+    second apply once replaced the first's records), `b3sum --check` passes for all ten, and
+    audit checks every ledger entry."""
+    import subprocess
+
+    photos = [corpus / rel for rel in CAMERA[:10]]
+    dest, db = tmp_path / "dest", tmp_path / "c.sqlite"
+    sources = [tmp_path / "first", tmp_path / "second"]
+    for n, src in enumerate(sources):
+        src.mkdir()
+        for p in photos[n * 5 : n * 5 + 5]:
+            shutil.copy2(p, src / p.name)
+        _plan_and_apply(src, dest, tmp_path / f"plan{n}.json", db)
+    placed = sorted(p for p in dest.rglob("*.jpg"))
+    assert len(placed) == 10
+    ledger = json.loads((dest / "photoverify-ledger.json").read_bytes().decode("utf-8"))
+    assert sorted(Path(e["source"]).name for e in ledger["entries"]) == sorted(
+        p.name for p in photos
+    )
+    assert len(ledger["applies"]) == 2
+    csv_rows = (dest / "photoverify-ledger.csv").read_text("utf-8").splitlines()
+    assert len(csv_rows) == 1 + 10
+    check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0 and check.stdout.count(": OK") == 10, check.stdout
+
+    audited = run_json("audit", *map(str, sources), "--against", str(dest), "--catalog", str(db))
+    assert audited["ok"] and audited["ledger"]["verified"] == 10, audited["ledger"]
+
+    # The same plan applied again is recorded once, not twice.
+    run_json("apply", str(tmp_path / "plan1.json"))
+    again = json.loads((dest / "photoverify-ledger.json").read_bytes().decode("utf-8"))
+    assert len(again["entries"]) == 10 and len(again["applies"]) == 2
+
+    # Undoing the first plan takes its rows out and keeps the second's.
+    run_json("undo", str(tmp_path / "plan0.json.journal"))
+    left = json.loads((dest / "photoverify-ledger.json").read_bytes().decode("utf-8"))
+    assert [a["plan"] for a in left["applies"]] == [str(tmp_path / "plan1.json")]
+    assert sorted(Path(e["source"]).name for e in left["entries"]) == sorted(
+        p.name for p in photos[5:]
+    )
+    check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0 and check.stdout.count(": OK") == 5, check.stdout
+    run_json("undo", str(tmp_path / "plan1.json.journal"))
+    assert not list(dest.rglob("*.*")), list(dest.rglob("*"))  # no photo, no report left
+
+
+def test_apply_refuses_to_replace_a_ledger_it_cannot_extend(corpus, tmp_path):
+    src, dest, db = tmp_path / "src", tmp_path / "dest", tmp_path / "c.sqlite"
+    src.mkdir()
+    dest.mkdir()
+    shutil.copy2(corpus / CAMERA[0], src / "a.jpg")
+    (dest / "photoverify-ledger.json").write_text('{"format": "something else"}')
+    plan = tmp_path / "plan.json"
+    run_cli("plan", str(src), "--dest", str(dest), "-o", str(plan), "--catalog", str(db), "-q")
+    proc = run_cli("apply", str(plan), check=(2,))
+    assert proc.stderr.count("\n") == 1 and "photoverify-ledger.json" in proc.stderr
+    assert "not a photoverify ledger" in proc.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["photoverify-ledger.json"]
+
+
+def test_a_name_that_is_not_utf8_leaves_every_record_valid_utf8(corpus, tmp_path):
+    """`caf\\xe9.jpg` (Latin-1): plan, ledger, CSV and manifest are valid UTF-8 that json.load
+    and b3sum read, the one escaping (`\\udce9`) gives the bytes back, and audit reads the
+    ledger apply wrote."""
+    import os
+    import subprocess
+
+    src, dest, db = tmp_path / "src", tmp_path / "dest", tmp_path / "c.sqlite"
+    src.mkdir()
+    name = os.fsencode(src) + b"/caf\xe9.jpg"
+    shutil.copy2(corpus / "exif-samples/jpg/Canon_40D.jpg", name)
+    plan = tmp_path / "plan.json"
+    _plan_and_apply(src, dest, plan, db)
+    doc = json.loads(plan.read_bytes().decode("utf-8"))
+    assert [os.fsencode(e["source"]) for e in doc["entries"]] == [name]
+    assert b"\\udce9" in plan.read_bytes()
+    ledger = json.loads((dest / "photoverify-ledger.json").read_bytes().decode("utf-8"))
+    assert [os.fsencode(e["source"]) for e in ledger["entries"]] == [name]
+    (dest / "photoverify-ledger.csv").read_bytes().decode("utf-8")
+    check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0 and check.stdout.count(": OK") == 1, check.stdout
+
+    audited = run_json("audit", str(src), "--against", str(dest), "--catalog", str(db))
+    assert audited["ok"], audited["findings"]
+    assert audited["ledger"]["verified"] == 1 and "error" not in audited["ledger"]
+
+
+def test_a_version_1_ledger_is_extended_not_replaced(corpus, tmp_path):
+    """A DEST written by an older apply (ledger version 1) keeps its rows when a new plan is
+    applied into it; rerunning the plan that wrote it does not list its rows twice."""
+    dest, db = tmp_path / "dest", tmp_path / "c.sqlite"
+    for n, rel in enumerate(CAMERA[:2]):
+        src = tmp_path / f"src{n}"
+        src.mkdir()
+        shutil.copy2(corpus / rel, src / Path(rel).name)
+        _plan_and_apply(src, dest, tmp_path / f"plan{n}.json", db)
+        if n == 0:  # as the version-1 writer wrote it
+            path = dest / "photoverify-ledger.json"
+            v2 = json.loads(path.read_text("utf-8"))
+            (first,) = v2["applies"]
+            rows = [{k: v for k, v in r.items() if k != "apply"} for r in v2["entries"]]
+            path.write_text(json.dumps({
+                "format": "photoverify-ledger", "version": 1, "dest": v2["dest"],
+                "mode": first["mode"], "plan_created": first["plan_created"], "entries": rows,
+            }))  # fmt: skip
+    ledger = json.loads((dest / "photoverify-ledger.json").read_text("utf-8"))
+    assert ledger["version"] == 2 and [a["plan"] for a in ledger["applies"]] == [
+        None,
+        str(tmp_path / "plan1.json"),
+    ]
+    assert sorted(Path(e["source"]).name for e in ledger["entries"]) == sorted(
+        Path(rel).name for rel in CAMERA[:2]
+    )
+    run_json("apply", str(tmp_path / "plan0.json"))
+    again = json.loads((dest / "photoverify-ledger.json").read_text("utf-8"))
+    assert len(again["entries"]) == 2 and len(again["applies"]) == 2

@@ -90,3 +90,36 @@ def test_cli_threshold_default_is_the_graph_default():
         return threshold
 
     assert probe.__click_params__[0].default == DEFAULT_THRESHOLD
+
+
+# ---------------------------------------------------------------------------- hostile names
+
+
+FORGE = "x\x1b[2J\x1b[HFAKE: all files OK\n\x9b31m\u202egpj.jpg"
+
+
+def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path):
+    """A file named to clear the screen and print a verdict of its own: scan, show, dupes and
+    their stderr lines show it escaped (␛, ␊), on one line, never the raw sequence."""
+    import os
+
+    lib, db = tmp_path / "lib", str(tmp_path / "c.sqlite")
+    lib.mkdir()
+    (lib / f"{FORGE}.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")  # an error: scan names it
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / f"{FORGE}a.jpg")
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / f"{FORGE}b.jpg")
+    not_there = os.fspath(lib / f"{FORGE}c.jpg")
+    runs = [
+        run_cli("scan", str(lib), "--catalog", db, "-q", check=(1,)),
+        run_cli("show", str(lib), not_there, "--catalog", db, check=(1,)),
+        run_cli("dupes", str(lib), "--catalog", db, "-q"),
+    ]
+    for proc in runs:
+        for stream in (proc.stdout, proc.stderr):
+            assert not any(c in stream for c in "\x1b\x9b\u202e"), stream
+            assert "FAKE: all files OK␊" in stream or "FAKE" not in stream, stream
+    assert "x␛[2J␛[HFAKE: all files OK␊<U+009B>31m<U+202E>gpj.jpg.jpg: does not decode" in (
+        runs[0].stdout
+    )
+    assert runs[1].stdout.count("FAKE") == 3 and runs[1].stderr.count("FAKE") == 1
+    assert runs[2].stdout.count("␛[2J") >= 2  # the two identical copies (table, caption)

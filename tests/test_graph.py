@@ -4,6 +4,7 @@ chain, keepers that do not depend on input order."""
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -303,3 +304,40 @@ def test_videos_cataloged_before_frame_hashes_are_fingerprinted_again(clips, tmp
         assert again.changed == 4 and again.unchanged == 0
         assert all(r.phash for r in cat.all_records() if r.kind == "video")
         assert scan([str(lib)], cat).unchanged == 4
+
+
+def test_fdupes_format_never_lets_a_name_forge_a_line(corpus, tmp_path):
+    """`inj\\nEVIL.jpg` would be two lines of fdupes output (fdupes itself writes it raw): that
+    run is refused with one line naming the file and pointing to JSON and fdupes0, which holds
+    it. Other names are written as their bytes, as fdupes writes them: the groups are fdupes'."""
+    import os
+    import subprocess
+
+    from conftest import run_cli
+
+    photo = corpus / "exif-samples/jpg/Canon_40D.jpg"
+    lib, db = tmp_path / "lib", str(tmp_path / "c.sqlite")
+    lib.mkdir()
+    names = [b"inj\nEVIL.jpg", b"caf\xe9.jpg", b"plain.jpg"]
+    for name in names:
+        shutil.copy2(photo, os.path.join(os.fsencode(lib), name))
+    proc = run_cli("dupes", str(lib), "--catalog", db, "-q", "--format", "fdupes", check=(2,))
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "inj␊EVIL.jpg" in proc.stderr, proc.stderr
+    assert "--format json" in proc.stderr
+
+    args = [sys.executable, "-m", "photoverify", "dupes", str(lib), "--catalog", db, "-q"]
+    out = subprocess.run([*args, "--format", "fdupes0"], capture_output=True, check=True).stdout
+    groups = [g.split(b"\0") for g in out.removesuffix(b"\0\0").split(b"\0\0")]
+    assert [sorted(g) for g in groups] == [sorted(os.fsencode(lib) + b"/" + n for n in names)]
+    jdupes = subprocess.run(["jdupes", "-0", "-q", str(lib)], capture_output=True).stdout
+    assert sorted(n for n in jdupes.split(b"\0") if n) == sorted(groups[0])
+
+    # the CSV is UTF-8, with the one spelling of an undecodable byte (docs/plan-format.md)
+    csv_out = subprocess.run([*args, "--format", "csv"], capture_output=True, check=True).stdout
+    assert "caf\\udce9.jpg" in csv_out.decode("utf-8")
+
+    os.unlink(os.path.join(os.fsencode(lib), names[0]))
+    out = subprocess.run([*args, "--format", "fdupes"], capture_output=True, check=True).stdout
+    fdupes = subprocess.run(["fdupes", str(lib)], capture_output=True, check=True).stdout
+    assert sorted(out.splitlines()) == sorted(fdupes.splitlines())  # the bytes fdupes writes

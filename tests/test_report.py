@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -83,7 +84,7 @@ PHOTOS = {  # corpus file -> where it lives in the original library
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    root = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    root = CORPUS
     if not (root / "real").is_dir():
         pytest.skip("the shared corpus is not present")
     return root / "real"
@@ -338,7 +339,9 @@ def test_clusters_keeper_first_and_biggest_savings_first():
 def test_display_text_always_encodes(text):
     shown = display_text(text)
     shown.encode("utf-8")  # never raises: surrogates replaced
-    assert not any(ord(c) < 0x20 or c == "\x7f" for c in shown)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in shown)  # C0, DEL, C1
+    assert not any(c in "\u2028\u2029\u200e\u200f" or 0x202A <= ord(c) <= 0x202E
+                   or 0x2066 <= ord(c) <= 0x2069 for c in shown)  # fmt: skip
 
 
 @given(

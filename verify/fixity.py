@@ -233,9 +233,14 @@ def check_fixity(
     skip = [manifest.source, manifest.source + ".tmp"]
     files, problems = walk_tree(root_p, skip=tuple(skip))
 
+    # Manifest names to keys, by the rule the disk names follow below: an NFD entry matches an
+    # NFC file, and NFC/NFD twins listed both (two files on Linux) keep one key each.
     expected_raw: dict[str, tuple[dict[str, str], int | None, str]] = {}
-    for e in manifest.entries:
-        expected_raw[path_key(e.path)] = (e.digests, e.size, e.path)
+    for e in sorted(manifest.entries, key=lambda e: e.path != path_key(e.path)):
+        key = path_key(e.path)
+        if key in expected_raw:
+            key = e.path
+        expected_raw[key] = (e.digests, e.size, e.path)
 
     # Disk names to keys: an exact NFC name keeps its key; an NFD twin of an existing NFC name
     # keeps its raw spelling so both are reported.

@@ -26,13 +26,23 @@ them). Formats, each written and read:
 
   Payload names are written NFC (bagit-python matches NFC/NFD-insensitively) with CR/LF
   percent-encoded as bagit-python does (it decodes no other escape, so ``%`` is written raw).
-  Leading/trailing whitespace in names does not survive bagit-python's own line parsing.
-* ``json``: photoverify's own, one entry per line, paths NFC.
+* ``json``: photoverify's own, one entry per line, paths NFC, written by dedupe.jsonio's one
+  JSON writer (an undecodable name byte 0xXY is the escape ``\\udcXY``: docs/plan-format.md).
 
 Paths are written as they are on disk (``/``-separated) for the line formats and hashdeep, because
 their peers open files by the bytes in the manifest and Linux file systems do not normalize
-Unicode; ``json`` and ``bagit`` names are NFC. Reading matches NFC/NFD-insensitively (see
-:func:`path_key`). Entries that point outside the root are refused, never read.
+Unicode; ``json`` and ``bagit`` names are NFC, except that two names with one NFC form (two files
+on Linux) are both written as they are in ``json``. Reading keeps every spelling as its own entry
+and checking matches NFC/NFD-insensitively (see :func:`path_key`, fixity.check_fixity).
+Entries that point outside the root are refused, never read.
+
+Every writer goes through :func:`unholdable`: a name a format cannot hold (b3sum: not UTF-8, or
+ending in CR; hashdeep: a newline, or ending in CR; BagIt: not UTF-8, trailing whitespace,
+``%0A``/``%0D``, line breaks other than CR/LF, NFC twins; any format: a name the reader refuses,
+like ``\\x`` or ``C:x``) is left out of that manifest (and of a bag's payload) and reported in
+``Manifest.errors``, one finding naming it, so a written manifest always reads back here and
+passes its peer's check. A top-level file named ``-`` is written ``./-`` in the line formats
+(``-`` alone means standard input to their peers).
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ from typing import Any
 
 from photoverify.dedupe.errors import ManifestError, UsageError
 from photoverify.dedupe.hashing import ALGORITHMS, hash_file, hash_files
-from photoverify.dedupe.jsonio import parse_json, read_text
+from photoverify.dedupe.jsonio import json_bytes, parse_json, read_text
 from photoverify.dedupe.records import Finding
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
@@ -240,13 +250,8 @@ def write_manifest(
         return _write_bag(root_p, out_p, algorithm, known_digest, progress, bag_mode)
 
     files, errors = walk_tree(root_p, skip=(str(out_p), str(out_p) + ".tmp"))
+    files = _holdable(fmt, files, errors)
     entries, reused = _hash_files(files, (algorithm,), known_digest, progress, errors)
-    if fmt == "hashdeep":
-        for e in [e for e in entries if "\n" in e.path]:
-            entries.remove(e)
-            errors.append(
-                _problem(e.path, "unrepresentable", "hashdeep cannot hold a newline in a name")
-            )
     if fmt == "json" and media_info is not None:
         for e in entries:
             info = media_info(str(root_p / e.path)) or {}
@@ -262,9 +267,13 @@ def write_manifest(
 def render_manifest(manifest: Manifest) -> bytes:
     """The bytes of a manifest file in manifest.format (any but ``bagit``, which is a directory).
 
-    Lets a caller write a manifest from digests it already holds (e.g. the catalog's) without
-    walking a tree. Entries need ``size`` for hashdeep.
+    Lets a caller write a manifest from digests it already holds (e.g. the catalog's, or apply's
+    ledger) without walking a tree. Entries need ``size`` for hashdeep. An entry the format
+    cannot hold (see :func:`unholdable`) is moved from ``manifest.entries`` to
+    ``manifest.errors``, one finding naming it: every manifest written reads back, here and in
+    the peer tool.
     """
+    manifest.entries = _holdable(manifest.format, manifest.entries, manifest.errors)
     fmt, algorithm, entries = manifest.format, manifest.algorithm, manifest.entries
     if fmt in LINE_FORMATS:
         return b"".join(_sum_line(e.digests[algorithm], e.path) for e in entries)
@@ -318,6 +327,81 @@ def _hash_files(
     return entries, len(known)
 
 
+# bagit-python reads manifests through codecs.open, whose readline splits where str.splitlines
+# does: CR and LF are percent-encoded, these have no escape.
+_BAGIT_LINE_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def unholdable(fmt: str, rel: str) -> str | None:
+    """Why a manifest of format `fmt` cannot hold the name `rel` (None: it can).
+
+    What photoverify's reader refuses (a name starting with a backslash or a drive letter, or
+    holding ``..\\``: they leave the root on Windows) is never written. b3sum 1.2 prints a name
+    that is not UTF-8 as U+FFFD and its ``--check`` rejects the ``\\r`` escape a trailing CR
+    needs; hashdeep's CSV has no escaping for a newline and drops a CR that ends a line; a BagIt
+    manifest is UTF-8 and bagit-python splits its lines as str.splitlines does (at VT, FF,
+    U+2028…), strips trailing whitespace from them, decodes ``%0A``/``%0D`` (no escape for ``%``
+    exists) and only the first two of each.
+    """
+    try:
+        safe_relpath(rel)
+    except ValueError as exc:
+        return f"photoverify's manifest reader refuses this name ({exc})"
+    undecodable = any("\udc80" <= c <= "\udcff" for c in rel)
+    if fmt == "b3sum":
+        if undecodable:
+            return "b3sum cannot hold a name that is not UTF-8"
+        if rel.endswith("\r"):
+            return "b3sum cannot hold a name ending in a carriage return"
+    elif fmt == "hashdeep":
+        if "\n" in rel:
+            return "hashdeep cannot hold a newline in a name"
+        if rel.endswith("\r"):  # hashdeep -k reads `./trail\r` as `./trail`
+            return "hashdeep cannot hold a name ending in a carriage return"
+    elif fmt == "bagit":
+        if undecodable:
+            return "a BagIt manifest (UTF-8) cannot hold a name that is not UTF-8"
+        if rel != rel.rstrip():
+            return "bagit-python strips whitespace at the end of a name"
+        if any(c in _BAGIT_LINE_BREAKS for c in rel):
+            return "bagit-python reads a manifest with str.splitlines, which ends a line here"
+        if re.search("%0[aAdD]", rel):
+            return "bagit-python reads %0A and %0D in a name as a newline and a carriage return"
+        if rel.count("\n") > 2 or rel.count("\r") > 2:
+            return "bagit-python decodes at most two newlines and two carriage returns in a name"
+    return None
+
+
+def _holdable(fmt: str, items: list, errors: list[Finding]) -> list:
+    """The items (TreeFiles or ManifestEntries) whose names fmt can hold; a finding for each
+    other one. A bag cannot hold two names that differ only in Unicode normalization either:
+    bagit-python matches names NFC-insensitively, so the NFC spelling is kept."""
+    kept = []
+    for item in items:
+        name = item.rel if isinstance(item, TreeFile) else item.path
+        reason = unholdable(fmt, name)
+        if reason is None:
+            kept.append(item)
+        else:
+            errors.append(_problem(name, "unrepresentable", reason))
+    if fmt != "bagit":
+        return kept
+    first: dict[str, str] = {}
+    for item in sorted(kept, key=lambda i: (i.rel != path_key(i.rel), i.rel)):
+        first.setdefault(path_key(item.rel), item.rel)
+    out = []
+    for item in kept:
+        twin = first[path_key(item.rel)]
+        if twin == item.rel:
+            out.append(item)
+        else:
+            errors.append(_problem(item.rel, "unrepresentable", (
+                f"a BagIt bag cannot hold both it and {twin!r}, the same name in another "
+                "Unicode normalization (bagit-python matches names NFC-insensitively)"
+            )))  # fmt: skip
+    return out
+
+
 def _escape_sum_name(name: str) -> tuple[bool, str]:
     # A trailing CR would read as a CRLF line end, so only that one is escaped (b3sum 1.2
     # rejects the escape, coreutils accepts it).
@@ -329,6 +413,8 @@ def _escape_sum_name(name: str) -> tuple[bool, str]:
 
 
 def _sum_line(digest: str, name: str) -> bytes:
+    if name == "-":  # b3sum and coreutils read a file named "-" as standard input
+        name = "./-"
     escaped, text = _escape_sum_name(name)
     return (("\\" if escaped else "") + f"{digest}  {text}\n").encode("utf-8", "surrogateescape")
 
@@ -342,8 +428,8 @@ def _hashdeep_bytes(root: str | Path, algorithm: str, entries: list[ManifestEntr
         "## \n",
     ]
     for e in entries:
-        if "\n" in e.path or e.size is None:
-            raise UsageError(f"{e.path!r}: hashdeep needs a size and a name without a newline")
+        if e.size is None:
+            raise UsageError(f"{e.path!r}: hashdeep needs a size")
         lines.append(f"{e.size},{e.digests[algorithm]},./{e.path}\n")
     return "".join(lines).encode("utf-8", "surrogateescape")
 
@@ -361,17 +447,27 @@ def _json_bytes(root: str | Path, algorithm: str, entries: list[ManifestEntry]) 
         "created": _now(),
     }
     rows = []
+    spelled = _spellings([e.path for e in entries])
     for e in entries:
         row: dict[str, Any] = {
-            "path": path_key(e.path),
+            "path": spelled[e.path],
             "size": e.size,
             "mtime_ns": e.mtime_ns,
             algorithm: e.digests[algorithm],
         }
         row.update(e.extra)
-        rows.append(json.dumps(row, sort_keys=False))
-    text = json.dumps(head)[:-1] + ', "entries": [\n' + ",\n".join(rows) + "\n]}\n"
-    return text.encode("ascii")
+        rows.append(json_bytes(row))
+    return json_bytes(head)[:-1] + b', "entries": [\n' + b",\n".join(rows) + b"\n]}\n"
+
+
+def _spellings(paths: list[str]) -> dict[str, str]:
+    """How the JSON manifest writes each path: NFC, except for names that share their NFC form
+    with another file's (two files on Linux), which keep their own spelling so both are
+    listed."""
+    keys: dict[str, int] = {}
+    for p in paths:
+        keys[path_key(p)] = keys.get(path_key(p), 0) + 1
+    return {p: path_key(p) if keys[path_key(p)] == 1 else p for p in paths}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -405,6 +501,7 @@ def _write_bag(
                 f"{root}: has no data/ directory to bag in place; give an output directory"
             )
         files, errors = walk_tree(payload)
+        files = _holdable("bagit", files, errors)  # still in data/: bagit-python will say so
     else:
         if out.resolve().is_relative_to(root.resolve()):
             raise UsageError(f"{out}: the bag directory must not be inside {root}")
@@ -418,6 +515,7 @@ def _write_bag(
             )
         payload = out / "data"
         files, errors = walk_tree(root)
+        files = _holdable("bagit", files, errors)  # left out of the payload too
         payload.mkdir()
         for f in files:
             dst = payload / f.rel
@@ -439,9 +537,7 @@ def _write_bag(
     manifest_name = f"manifest-{algorithm}.txt"
     _atomic_write(
         out / manifest_name,
-        "".join(f"{e.digests[algorithm]}  {_bag_name(e.path)}\n" for e in entries).encode(
-            "utf-8", "surrogateescape"
-        ),
+        "".join(f"{e.digests[algorithm]}  {_bag_name(e.path)}\n" for e in entries).encode(),
     )
     _atomic_write(out / "bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
     info = (
@@ -580,7 +676,9 @@ def _checked_path(raw: str, where: str) -> str:
 
 
 def _add(entries: dict[str, ManifestEntry], entry: ManifestEntry, where: str) -> None:
-    key = path_key(entry.path)
+    # Keyed by the exact spelling: NFC and NFD `café` are two files on Linux, both listed.
+    # Matching across normalizations is the checker's (fixity.check_fixity).
+    key = entry.path
     old = entries.get(key)
     if old is None:
         entries[key] = entry

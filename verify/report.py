@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
+from photoverify.render import display_text
 
 if TYPE_CHECKING:
     import jinja2
@@ -69,7 +70,6 @@ _VIDEO_EXTENSIONS = frozenset({".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", "
 _SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{24,}$")
 _YEAR = re.compile(r"^(\d{4})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # ------------------------------------------------------------------------------------- model
@@ -330,21 +330,6 @@ def year_of(captured_at: object) -> str:
         if m and m.group(1) != "0000":
             return m.group(1)
     return "unknown"
-
-
-def display_text(text: str) -> str:
-    """Text safe to write as UTF-8 and readable: undecodable name bytes (carried as surrogate
-    escapes) become U+FFFD, control characters their visible symbols (a newline in a file name
-    must not look like two names)."""
-    if text.isprintable():  # no surrogates, no control characters: the common case, fast
-        return text
-    try:
-        clean = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        clean = text.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub(
-        lambda m: chr(0x2421 if m.group() == "\x7f" else 0x2400 + ord(m.group())), clean
-    )
 
 
 def split_path(path: str) -> tuple[str, str]:

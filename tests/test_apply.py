@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 
 from photoverify.dedupe.apply import (
     CRASH_ENV,
@@ -33,7 +34,6 @@ from photoverify.dedupe.scan import scan
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FILES = [
     "exif-samples/heic/IMG_5195.HEIC",
     "exif-samples/heic/samplefilehub.heif",

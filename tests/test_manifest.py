@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +45,7 @@ ODD_NAMES = [
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    path = CORPUS
     if not (path / "real").is_dir():
         pytest.skip("shared corpus not present")
     return path

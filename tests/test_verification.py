@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import CORPUS
 
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.scan import scan
@@ -17,7 +18,6 @@ from photoverify.verify.decode import DecodeCache
 from photoverify.verify.manifest import write_manifest
 from photoverify.verify.verification import verify_tree
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PICKS = (
     sorted(f"exif-samples/jpg/gps/DSCN00{n}.jpg" for n in ("10", "12", "21", "25", "27", "29"))
     + [

@@ -54,12 +54,14 @@ class ImageFacts:
 REDUCE_TO = 256
 FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or stripped test files)
 # The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
-# 120 MP RGBA picture is 480 MB decoded, so one worker stays well under 1 GiB. It is above every
+# 120 MP RGBA picture is 480 MB decoded and is hashed without a second full-size copy
+# (_reduce_in_strips): a worker peaks near 530 MiB with one, measured. It is above every
 # camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
 # the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
 MAX_DECODE_PIXELS = 120_000_000
 # Pillow modes that Image.reduce() refuses, and what each is widened to first
 _NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "La": "LA"}
+STRIP_BYTES = 16 << 20  # rows converted and reduced at a time by the fast path (_reduce_in_strips)
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -136,15 +138,37 @@ def shown_rgb(im: Image.Image, *, fast: bool = True, orientation: int | None = N
     """
     if orientation in _TRANSPOSE:
         im = im.transpose(_TRANSPOSE[orientation])
-    if im.mode.startswith("I;16"):
-        im = im.convert("I")
-    elif im.mode in _NOT_REDUCIBLE:
-        im = im.convert(_NOT_REDUCIBLE[im.mode])
+    widened = "I" if im.mode.startswith("I;16") else _NOT_REDUCIBLE.get(im.mode)
     if fast and min(im.size) >= 2 * REDUCE_TO:
-        im = im.reduce(min(im.size) // REDUCE_TO)
+        im = _reduce_in_strips(im, widened, min(im.size) // REDUCE_TO)
+    elif widened:
+        im = im.convert(widened)
     if im.mode in ("I", "F"):
         im = _to_8bit(im)
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _reduce_in_strips(
+    im: Image.Image, mode: str | None, factor: int, strip_bytes: int = STRIP_BYTES
+) -> Image.Image:
+    """im converted to `mode` (None: kept) and box-reduced by `factor`, a strip of rows at a
+    time. The same pixels as converting and reducing the whole picture (a box never crosses a
+    strip: strips are a whole number of boxes high), without a second full-size copy: Pillow's
+    reduce() of RGBA/LA premultiplies into one, and widening P to RGBA is one, so a 120 MP
+    picture within the decode budget took twice its 480 MB in a worker."""
+    w, h = im.size
+    rows = max(1, strip_bytes // (4 * w * factor)) * factor
+    out: Image.Image | None = None
+    for top in range(0, h, rows):
+        strip = im.crop((0, top, w, min(h, top + rows)))
+        if mode:
+            strip = strip.convert(mode)
+        part = strip.reduce(factor)
+        if out is None:
+            out = Image.new(part.mode, (-(-w // factor), -(-h // factor)))
+        out.paste(part, (0, top // factor))
+    assert out is not None  # a loaded picture has at least one row
+    return out
 
 
 def _hashes(im: Image.Image) -> tuple[str | None, str | None]:

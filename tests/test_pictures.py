@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
-from photoverify.dedupe.fingerprint import MAX_DECODE_PIXELS, image_facts
+from photoverify.dedupe.fingerprint import (
+    _NOT_REDUCIBLE,
+    MAX_DECODE_PIXELS,
+    _reduce_in_strips,
+    image_facts,
+)
 from photoverify.verify.decode import DecodeJob, decode_file
 
 # (mode made, the format that keeps it) - every mode Pillow writes and reads back
@@ -290,17 +295,11 @@ def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, bo
         assert "\n" not in (out.error or "")
 
 
-def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
-    """Issue 11: four 658 KB 13000x13000 RGBA PNGs took 2.0 GB in one worker. Refused, they
-    must not be decoded on the way (PNG getexif() loads the picture): the scan's peak RSS,
-    workers included, stays far below the 676 MB one of them decodes to."""
+def scan_peak_rss(lib: Path, tmp_path: Path) -> tuple[int, int, list[dict]]:
+    """Scan `lib` through the CLI: (exit code, peak RSS in KiB of the scan and its workers,
+    errors)."""
     import sys
 
-    lib = tmp_path / "bombs"
-    lib.mkdir()
-    png_bomb(lib / "b0.png", 13000, channels=4)
-    for i in range(1, 4):
-        (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
     argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json",
             "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
     out = tmp_path / "out.json"
@@ -321,7 +320,55 @@ def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
     code, maxrss_kib = json.loads(run.stdout)
+    return code, maxrss_kib, json.loads(out.read_text())["errors"]
+
+
+def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
+    """Issue 11: four 658 KB 13000x13000 RGBA PNGs took 2.0 GB in one worker. Refused, they
+    must not be decoded on the way (PNG getexif() loads the picture): the scan's peak RSS,
+    workers included, stays far below the 676 MB one of them decodes to."""
+
+    lib = tmp_path / "bombs"
+    lib.mkdir()
+    png_bomb(lib / "b0.png", 13000, channels=4)
+    for i in range(1, 4):
+        (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
+    code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path)
     assert code == 1  # the run worked and found problems
-    errors = json.loads(out.read_text())["errors"]
     assert len(errors) == 4 and all("decompression bomb refused" in e["error"] for e in errors)
     assert maxrss_kib < 400 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+
+
+def test_a_picture_just_within_the_budget_is_hashed_without_a_second_full_size_copy(tmp_path):
+    """Issue 11.9 at the budget's edge: a 120 MP RGBA PNG is 480 MB decoded, and the fast path's
+    reduce() premultiplied it into a second one (a worker peaked at 958 MiB for one picture)."""
+    side = 10950  # 119.9 MP: under the budget, so decoded
+    assert side * side <= MAX_DECODE_PIXELS
+    lib = tmp_path / "big"
+    lib.mkdir()
+    png_bomb(lib / "big.png", side, channels=4)
+    code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path)
+    assert code == 0 and errors == []
+    assert maxrss_kib < 700 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(MODES),
+    st.integers(8, 700),
+    st.integers(8, 700),
+    st.integers(2, 9),
+    st.integers(1, 40_000),
+)
+def test_reducing_in_strips_gives_the_pixels_of_the_whole_picture_reduced(
+    mode_fmt, w, h, factor, strip_bytes
+):
+    mode = mode_fmt[0]
+    im = picture(mode, (w, h))
+    if mode in ("RGBA", "LA"):  # uneven transparency: reduce() weighs colours by alpha
+        im.putalpha(Image.effect_noise((w, h), 90).convert("L"))
+    widened = "I" if mode.startswith("I;16") else _NOT_REDUCIBLE.get(mode)
+    whole = (im.convert(widened) if widened else im).reduce(factor)
+    strips = _reduce_in_strips(im, widened, factor, strip_bytes)
+    assert strips.mode == whole.mode and strips.size == whole.size
+    assert strips.tobytes() == whole.tobytes()

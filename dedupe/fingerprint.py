@@ -28,7 +28,7 @@ from PIL import Image, ImageStat
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .signature import picture_signature
-from .sniff import DECODABLE_IMAGES, classify
+from .sniff import DECODABLE_IMAGES, classify, read_ftyp_brands
 
 pillow_heif.register_heif_opener()
 
@@ -384,7 +384,8 @@ def fingerprint(
         rec.blake3 = None
         return rec
 
-    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
+    brands = read_ftyp_brands(cand.path) if meta.file_type == "MP4" else None
+    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path, brands)
     if meta.file_type is None and kind == "other" and cand.size:
         kind, fmt = _sniff_unknown(cand.path)  # exiftool does not know these bytes
     elif meta.file_type is None and kind == "other":

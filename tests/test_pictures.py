@@ -10,6 +10,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from conftest import run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
@@ -372,3 +373,63 @@ def test_reducing_in_strips_gives_the_pixels_of_the_whole_picture_reduced(
     strips = _reduce_in_strips(im, widened, factor, strip_bytes)
     assert strips.mode == whole.mode and strips.size == whole.size
     assert strips.tobytes() == whole.tobytes()
+
+
+def _rebranded_heic(path: Path, major: bytes, codec: bytes | None = None) -> None:
+    """A HEIC made by pillow-heif, its ftyp's major brand replaced, and with `codec` its item
+    type and decoder configuration renamed (b"avc": an AVC-coded HEIF, which exiftool, knowing
+    no 'avci' brand, calls an MP4 video)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    good = path.with_suffix(".made.heic")
+    picture("RGB", (320, 240)).save(good, "HEIF", quality=70)
+    data = good.read_bytes()
+    good.unlink()
+    ftyp = b"ftypheic\0\0\0\0mif1heicmiaf"
+    assert data[4 : 4 + len(ftyp)] == ftyp
+    data = data.replace(ftyp, b"ftyp" + major + b"\0\0\0\0mif1" + major + b"miaf", 1)
+    if codec:
+        data = data.replace(b"hvc1", codec + b"1").replace(b"hvcC", codec + b"C")
+    path.write_bytes(data)
+
+
+def test_a_heif_picture_exiftool_calls_mp4_is_a_picture_not_a_video(tmp_path):
+    """Issue 11: AVC-in-HEIF was classified as video ("no video stream")."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _rebranded_heic(lib / "avc.heif", b"avci", codec=b"avc")
+    _rebranded_heic(lib / "layered.heif", b"heim")  # HEVC under a brand exiftool lacks
+    for name in ("avc.heif", "layered.heif"):
+        probe = subprocess.run(["exiftool", "-s3", "-FileType", str(lib / name)],
+                               capture_output=True, text=True, check=True)  # fmt: skip
+        assert probe.stdout.strip() == "MP4"
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    assert {r["kind"] for r in shown.values()} == {"image"}
+    assert {r["format"] for r in shown.values()} == {"HEIF"}
+    assert shown["layered.heif"]["decode_ok"] and shown["layered.heif"]["phash"]
+    avc = shown["avc.heif"]
+    assert avc["decode_ok"] is False and "video" not in avc["decode_error"]
+    assert [Path(e["path"]).name for e in scanned["errors"]] == ["avc.heif"]
+
+
+def test_a_heif_picture_cataloged_as_a_video_is_fingerprinted_again(tmp_path):
+    from photoverify.dedupe.catalog import Catalog
+    from photoverify.dedupe.scan import scan
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _rebranded_heic(lib / "layered.heif", b"heim")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat, workers=0)
+        with cat.db:  # as an older photoverify recorded it
+            cat.db.execute(
+                "UPDATE files SET kind = 'video', format = 'MP4', decode_ok = 0, "
+                "decode_error = 'no video stream', phash = NULL"
+            )
+        again = scan([str(lib)], cat, workers=0)
+        assert again.changed == 1 and again.errors == []
+        (rec,) = cat.all_records()
+        assert (rec.kind, rec.format, rec.decode_ok) == ("image", "HEIF", True)

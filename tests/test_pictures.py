@@ -7,6 +7,7 @@ import json
 import struct
 import subprocess
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -433,3 +434,47 @@ def test_a_heif_picture_cataloged_as_a_video_is_fingerprinted_again(tmp_path):
         assert again.changed == 1 and again.errors == []
         (rec,) = cat.all_records()
         assert (rec.kind, rec.format, rec.decode_ok) == ("image", "HEIF", True)
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """The resident memory of a process and all its descendants, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                todo += [int(c) for c in fh.read().split()]
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS")), 0)
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+    return total
+
+
+def test_workers_decode_one_big_picture_at_a_time(tmp_path):
+    """Issue 11.9: a scan's peak RSS stays under 1 GiB. Each worker may hold a picture near the
+    budget (480 MB decoded); two at once took 1,137 MiB. Here each of two workers starts its
+    batch with a 120 MP RGBA PNG (a batch is 48 files), and the whole tree is measured."""
+    import os
+    import sys
+
+    from photoverify.dedupe.scan import BATCH_FILES
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    png_bomb(lib / "a-big.png", 10950, channels=4)
+    for i in range(BATCH_FILES - 1):
+        picture("RGB", (40 + i, 40)).save(lib / f"b-{i:03d}.png")
+    (lib / "c-big.png").write_bytes((lib / "a-big.png").read_bytes() + b"\0")  # other bytes
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json", "--workers",
+            "2", "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["errors"] == []
+    assert peak < 850 * 1024, f"scan and its workers peaked at {peak // 1024} MiB"

@@ -1244,7 +1244,7 @@ def apply_plan(
     if problems:
         p = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise PlanError(f"{plan_path}: {p.path}: {p.message}{more}; run `plan --check`")
+        raise PlanError(f"{plan_path}: {p.line()}{more}; run `plan --check`")
     # one run per plan (its journal is read and written by one process), one per DEST: the
     # plan's lock comes before its journal is read, DEST's before anything is written there
     locks: list[int | None] = []

@@ -10,6 +10,7 @@ measured against full decodes on the real corpus (benchmarks/bench_phash.py, RES
 
 from __future__ import annotations
 
+import fcntl
 import mimetypes
 import multiprocessing
 import os
@@ -17,18 +18,19 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 
 import imagehash
 import pillow_heif
 import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)
+import platformdirs
 from PIL import Image, ImageStat
 
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .signature import picture_signature
-from .sniff import DECODABLE_IMAGES, classify
+from .sniff import DECODABLE_IMAGES, classify, read_ftyp_brands
 
 pillow_heif.register_heif_opener()
 
@@ -54,13 +56,20 @@ class ImageFacts:
 REDUCE_TO = 256
 FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or stripped test files)
 # The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
-# 120 MP RGBA picture is 480 MB decoded, so one worker stays well under 1 GiB. It is above every
+# 120 MP RGBA picture is 480 MB decoded and is hashed without a second full-size copy
+# (_reduce_in_strips): a worker peaks near 530 MiB with one, measured. It is above every
 # camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
 # the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
 MAX_DECODE_PIXELS = 120_000_000
+# A decoded picture bigger than this waits for the machine's one big-decode slot (decode_slot):
+# two workers each holding a picture near the budget passed 1 GiB together (1,137 MiB, two
+# 120 MP RGBA PNGs). Below it, pictures decode side by side: a drafted JPEG or a HEIC
+# thumbnail never comes near it; a full decode of a 32 MP photo does.
+BIG_DECODE_BYTES = 128 << 20
 # Pillow modes that Image.reduce() refuses or gets wrong (on PA it averages palette indices, a
 # picture of nonsense), and what each is widened to first
 _NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "La": "LA"}
+STRIP_BYTES = 16 << 20  # rows converted and reduced at a time by the fast path (_reduce_in_strips)
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -118,6 +127,36 @@ def check_budget(size: tuple[int, int]) -> None:
         )
 
 
+def decoded_bytes(size: tuple[int, int], mode: str) -> int:
+    """What Pillow holds for a decoded picture: 1, 2 or 4 bytes a pixel (RGB and LA take 4)."""
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return size[0] * size[1] * per_pixel
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """Hold the machine's one big-decode slot (an flock in the user cache folder, released when
+    its holder ends or dies). Never nested in one thread: a second flock there would wait on the
+    first. Where no lock file can be made, decodes go on unguarded."""
+    try:
+        folder = platformdirs.user_cache_dir("photoverify")
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(os.path.join(folder, "big-decode.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def big_decode_slot(size: tuple[int, int], mode: str) -> AbstractContextManager[None]:
+    """decode_slot() for a picture that decodes to BIG_DECODE_BYTES or more, else nothing."""
+    return decode_slot() if decoded_bytes(size, mode) >= BIG_DECODE_BYTES else nullcontext()
+
+
 def _to_8bit(im: Image.Image) -> Image.Image:
     """An "I"/"F"/"I;16" picture as "L", its value range stretched to 0..255: converting
     clips at 255, which turns a 16-bit picture white."""
@@ -137,15 +176,37 @@ def shown_rgb(im: Image.Image, *, fast: bool = True, orientation: int | None = N
     """
     if orientation in _TRANSPOSE:
         im = im.transpose(_TRANSPOSE[orientation])
-    if im.mode.startswith("I;16"):
-        im = im.convert("I")
-    elif im.mode in _NOT_REDUCIBLE:
-        im = im.convert(_NOT_REDUCIBLE[im.mode])
+    widened = "I" if im.mode.startswith("I;16") else _NOT_REDUCIBLE.get(im.mode)
     if fast and min(im.size) >= 2 * REDUCE_TO:
-        im = im.reduce(min(im.size) // REDUCE_TO)
+        im = _reduce_in_strips(im, widened, min(im.size) // REDUCE_TO)
+    elif widened:
+        im = im.convert(widened)
     if im.mode in ("I", "F"):
         im = _to_8bit(im)
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _reduce_in_strips(
+    im: Image.Image, mode: str | None, factor: int, strip_bytes: int = STRIP_BYTES
+) -> Image.Image:
+    """im converted to `mode` (None: kept) and box-reduced by `factor`, a strip of rows at a
+    time. The same pixels as converting and reducing the whole picture (a box never crosses a
+    strip: strips are a whole number of boxes high), without a second full-size copy: Pillow's
+    reduce() of RGBA/LA premultiplies into one, and widening P to RGBA is one, so a 120 MP
+    picture within the decode budget took twice its 480 MB in a worker."""
+    w, h = im.size
+    rows = max(1, strip_bytes // (4 * w * factor)) * factor
+    out: Image.Image | None = None
+    for top in range(0, h, rows):
+        strip = im.crop((0, top, w, min(h, top + rows)))
+        if mode:
+            strip = strip.convert(mode)
+        part = strip.reduce(factor)
+        if out is None:
+            out = Image.new(part.mode, (-(-w // factor), -(-h // factor)))
+        out.paste(part, (0, top // factor))
+    assert out is not None  # a loaded picture has at least one row
+    return out
 
 
 def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
@@ -197,9 +258,16 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
         best = max(range(len(thumbs)), key=lambda i: thumbs[i])
         thumb = primary.get_thumbnail(best)
         im, method = thumb.to_pillow(), "heic-thumbnail"
-    else:
-        check_budget((width, height))
-        im, method = heif.to_pillow(), "full"
+        return _heic_facts_of(heif, im, method, fast)
+    check_budget((width, height))
+    with big_decode_slot((width, height), primary.mode):
+        return _heic_facts_of(heif, heif.to_pillow(), "full", fast)
+
+
+def _heic_facts_of(
+    heif: pillow_heif.HeifFile, im: Image.Image, method: str, fast: bool
+) -> ImageFacts:
+    width, height = heif.size
     shown = shown_rgb(im, fast=fast)
     ph, dh = _hashes(shown)
     sig = _signature(shown, heif.info.get("icc_profile"))
@@ -218,21 +286,22 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
             # after the draft (a drafted JPEG decodes 1/64 of its pixels) and before getexif(),
             # which for a PNG decodes the whole picture to look for an eXIf chunk after it
             check_budget(im.size)
-            orientation = im.getexif().get(ORIENTATION_TAG)
-            if orientation in QUARTER_TURNS:
-                w, h = h, w  # the size as shown
-            im.load()  # decodes every scan: a truncated file raises here
-            shown = shown_rgb(im, fast=fast, orientation=orientation)
-            ph, dh = _hashes(shown)
-            sig = _signature(shown, im.info.get("icc_profile"))
-            if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
-                # a cut MPO loses its last pictures, each a JPEG reached directly by offset:
-                # decode the last one too (verify --decode decodes every frame of any format)
-                im.seek(im.n_frames - 1)
-                if fast:
-                    im.draft("RGB", DRAFT_BOX)
-                check_budget(im.size)
-                im.load()
+            with big_decode_slot(im.size, im.mode):
+                orientation = im.getexif().get(ORIENTATION_TAG)
+                if orientation in QUARTER_TURNS:
+                    w, h = h, w  # the size as shown
+                im.load()  # decodes every scan: a truncated file raises here
+                shown = shown_rgb(im, fast=fast, orientation=orientation)
+                ph, dh = _hashes(shown)
+                sig = _signature(shown, im.info.get("icc_profile"))
+                if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
+                    # a cut MPO loses its last pictures, each a JPEG reached directly by
+                    # offset: decode the last one too (verify --decode decodes every frame)
+                    im.seek(im.n_frames - 1)
+                    if fast:
+                        im.draft("RGB", DRAFT_BOX)
+                    check_budget(im.size)
+                    im.load()
     return ImageFacts(w, h, ph, dh, method, True, None, sig)
 
 
@@ -361,7 +430,8 @@ def fingerprint(
         rec.blake3 = None
         return rec
 
-    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
+    brands = read_ftyp_brands(cand.path) if meta.file_type == "MP4" else None
+    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path, brands)
     if meta.file_type is None and kind == "other" and cand.size:
         kind, fmt = _sniff_unknown(cand.path)  # exiftool does not know these bytes
     elif meta.file_type is None and kind == "other":

@@ -153,6 +153,13 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def line(self) -> str:
+        """The finding as one log line naming its file once: checks that write for logs start
+        their message with the path already, others leave it to the reader."""
+        if self.message.startswith((f"{self.path}: ", f"{self.path} ")):
+            return self.message
+        return f"{self.path}: {self.message}"
+
 
 class Verdict:
     """What a result made of Findings shares: ok while no finding is an error (warnings do not

@@ -344,7 +344,7 @@ def manifest(
         if m.digests_reused:
             render.stdout.print(_not_read_note(m.digests_reused), markup=False)
         for f in m.errors:
-            render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
+            render.stderr.print(f"photoverify: {f.line()}", markup=False)
     if errors:
         sys.exit(1)
 
@@ -529,7 +529,7 @@ def plan(
             )
         else:
             for f in findings:
-                render.stdout.print(f"{f.severity:7} {f.path}: {f.message}", markup=False)
+                render.stdout.print(f"{f.severity:7} {f.line()}", markup=False)
             render.stdout.print(
                 f"{check_path}: " + ("valid" if not errors else f"{len(errors)} problems"),
                 markup=False,
@@ -628,7 +628,7 @@ def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
                     f"{key:18} " + ", ".join(f"{k} {v}" for k, v in value.items()), markup=False
                 )
         for f in result.findings:
-            render.stderr.print(f"photoverify: {f.path}: {f.message}", markup=False)
+            render.stderr.print(f"photoverify: {f.line()}", markup=False)
     sys.exit(0 if result.ok else 1)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +27,6 @@ from photoverify.verify.decode import (
     decode_file,
     isobmff_overrun,
 )
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 INTACT = {
     "jpeg.jpg": "exif-samples/jpg/gps/DSCN0010.jpg",

@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +34,6 @@ from photoverify.verify.expect import (
 from photoverify.verify.manifest import Manifest, ManifestEntry
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 PICKS = [
     "exif-samples/jpg/gps/DSCN0010.jpg",  # GPS, capture time

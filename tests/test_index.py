@@ -8,6 +8,7 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
+from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -20,7 +21,7 @@ U64 = st.integers(min_value=0, max_value=2**64 - 1)
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    root = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    root = CORPUS
     if not root.is_dir():
         pytest.skip("shared corpus not present")
     return root

@@ -7,14 +7,21 @@ import json
 import struct
 import subprocess
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
+from conftest import run_json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
-from photoverify.dedupe.fingerprint import MAX_DECODE_PIXELS, image_facts
+from photoverify.dedupe.fingerprint import (
+    _NOT_REDUCIBLE,
+    MAX_DECODE_PIXELS,
+    _reduce_in_strips,
+    image_facts,
+)
 from photoverify.verify.decode import DecodeJob, decode_file
 
 # (mode made, the format that keeps it) - every mode Pillow writes and reads back
@@ -291,17 +298,11 @@ def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, bo
         assert "\n" not in (out.error or "")
 
 
-def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
-    """Issue 11: four 658 KB 13000x13000 RGBA PNGs took 2.0 GB in one worker. Refused, they
-    must not be decoded on the way (PNG getexif() loads the picture): the scan's peak RSS,
-    workers included, stays far below the 676 MB one of them decodes to."""
+def scan_peak_rss(lib: Path, tmp_path: Path) -> tuple[int, int, list[dict]]:
+    """Scan `lib` through the CLI: (exit code, peak RSS in KiB of the scan and its workers,
+    errors)."""
     import sys
 
-    lib = tmp_path / "bombs"
-    lib.mkdir()
-    png_bomb(lib / "b0.png", 13000, channels=4)
-    for i in range(1, 4):
-        (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
     argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json",
             "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
     out = tmp_path / "out.json"
@@ -322,7 +323,159 @@ def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
     code, maxrss_kib = json.loads(run.stdout)
+    return code, maxrss_kib, json.loads(out.read_text())["errors"]
+
+
+def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
+    """Issue 11: four 658 KB 13000x13000 RGBA PNGs took 2.0 GB in one worker. Refused, they
+    must not be decoded on the way (PNG getexif() loads the picture): the scan's peak RSS,
+    workers included, stays far below the 676 MB one of them decodes to."""
+
+    lib = tmp_path / "bombs"
+    lib.mkdir()
+    png_bomb(lib / "b0.png", 13000, channels=4)
+    for i in range(1, 4):
+        (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
+    code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path)
     assert code == 1  # the run worked and found problems
-    errors = json.loads(out.read_text())["errors"]
     assert len(errors) == 4 and all("decompression bomb refused" in e["error"] for e in errors)
     assert maxrss_kib < 400 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+
+
+def test_a_picture_just_within_the_budget_is_hashed_without_a_second_full_size_copy(tmp_path):
+    """Issue 11.9 at the budget's edge: a 120 MP RGBA PNG is 480 MB decoded, and the fast path's
+    reduce() premultiplied it into a second one (a worker peaked at 958 MiB for one picture)."""
+    side = 10950  # 119.9 MP: under the budget, so decoded
+    assert side * side <= MAX_DECODE_PIXELS
+    lib = tmp_path / "big"
+    lib.mkdir()
+    png_bomb(lib / "big.png", side, channels=4)
+    code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path)
+    assert code == 0 and errors == []
+    assert maxrss_kib < 700 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(MODES),
+    st.integers(8, 700),
+    st.integers(8, 700),
+    st.integers(2, 9),
+    st.integers(1, 40_000),
+)
+def test_reducing_in_strips_gives_the_pixels_of_the_whole_picture_reduced(
+    mode_fmt, w, h, factor, strip_bytes
+):
+    mode = mode_fmt[0]
+    im = picture(mode, (w, h))
+    if mode in ("RGBA", "LA"):  # uneven transparency: reduce() weighs colours by alpha
+        im.putalpha(Image.effect_noise((w, h), 90).convert("L"))
+    widened = "I" if mode.startswith("I;16") else _NOT_REDUCIBLE.get(mode)
+    whole = (im.convert(widened) if widened else im).reduce(factor)
+    strips = _reduce_in_strips(im, widened, factor, strip_bytes)
+    assert strips.mode == whole.mode and strips.size == whole.size
+    assert strips.tobytes() == whole.tobytes()
+
+
+def _rebranded_heic(path: Path, major: bytes, codec: bytes | None = None) -> None:
+    """A HEIC made by pillow-heif, its ftyp's major brand replaced, and with `codec` its item
+    type and decoder configuration renamed (b"avc": an AVC-coded HEIF, which exiftool, knowing
+    no 'avci' brand, calls an MP4 video)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    good = path.with_suffix(".made.heic")
+    picture("RGB", (320, 240)).save(good, "HEIF", quality=70)
+    data = good.read_bytes()
+    good.unlink()
+    ftyp = b"ftypheic\0\0\0\0mif1heicmiaf"
+    assert data[4 : 4 + len(ftyp)] == ftyp
+    data = data.replace(ftyp, b"ftyp" + major + b"\0\0\0\0mif1" + major + b"miaf", 1)
+    if codec:
+        data = data.replace(b"hvc1", codec + b"1").replace(b"hvcC", codec + b"C")
+    path.write_bytes(data)
+
+
+def test_a_heif_picture_exiftool_calls_mp4_is_a_picture_not_a_video(tmp_path):
+    """Issue 11: AVC-in-HEIF was classified as video ("no video stream")."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _rebranded_heic(lib / "avc.heif", b"avci", codec=b"avc")
+    _rebranded_heic(lib / "layered.heif", b"heim")  # HEVC under a brand exiftool lacks
+    for name in ("avc.heif", "layered.heif"):
+        probe = subprocess.run(["exiftool", "-s3", "-FileType", str(lib / name)],
+                               capture_output=True, text=True, check=True)  # fmt: skip
+        assert probe.stdout.strip() == "MP4"
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    assert {r["kind"] for r in shown.values()} == {"image"}
+    assert {r["format"] for r in shown.values()} == {"HEIF"}
+    assert shown["layered.heif"]["decode_ok"] and shown["layered.heif"]["phash"]
+    avc = shown["avc.heif"]
+    assert avc["decode_ok"] is False and "video" not in avc["decode_error"]
+    assert [Path(e["path"]).name for e in scanned["errors"]] == ["avc.heif"]
+
+
+def test_a_heif_picture_cataloged_as_a_video_is_fingerprinted_again(tmp_path):
+    from photoverify.dedupe.catalog import Catalog
+    from photoverify.dedupe.scan import scan
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _rebranded_heic(lib / "layered.heif", b"heim")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat, workers=0)
+        with cat.db:  # as an older photoverify recorded it
+            cat.db.execute(
+                "UPDATE files SET kind = 'video', format = 'MP4', decode_ok = 0, "
+                "decode_error = 'no video stream', phash = NULL"
+            )
+        again = scan([str(lib)], cat, workers=0)
+        assert again.changed == 1 and again.errors == []
+        (rec,) = cat.all_records()
+        assert (rec.kind, rec.format, rec.decode_ok) == ("image", "HEIF", True)
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """The resident memory of a process and all its descendants, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                todo += [int(c) for c in fh.read().split()]
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS")), 0)
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+    return total
+
+
+def test_workers_decode_one_big_picture_at_a_time(tmp_path):
+    """Issue 11.9: a scan's peak RSS stays under 1 GiB. Each worker may hold a picture near the
+    budget (480 MB decoded); two at once took 1,137 MiB. Here each of two workers starts its
+    batch with a 120 MP RGBA PNG (a batch is 48 files), and the whole tree is measured."""
+    import os
+    import sys
+
+    from photoverify.dedupe.scan import BATCH_FILES
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    png_bomb(lib / "a-big.png", 10950, channels=4)
+    for i in range(BATCH_FILES - 1):
+        picture("RGB", (40 + i, 40)).save(lib / f"b-{i:03d}.png")
+    (lib / "c-big.png").write_bytes((lib / "a-big.png").read_bytes() + b"\0")  # other bytes
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json", "--workers",
+            "2", "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["errors"] == []
+    assert peak < 850 * 1024, f"scan and its workers peaked at {peak // 1024} MiB"

@@ -149,3 +149,19 @@ def test_verify_calls_what_it_could_not_read_unreadable_not_missing(corpus, tmp_
     assert "missing" not in doc["counts"]
     messages = {f["path"]: f["message"] for f in doc["findings"]}
     assert messages["locked.jpg"] == "locked.jpg: cannot read: Permission denied"
+
+
+def test_manifest_names_what_it_could_not_read_once(corpus, tmp_path):
+    """Issue 11's `lockdir/: lockdir/:`: a finding's message already starts with its path."""
+    src, _ = _libraries(corpus, tmp_path)
+    _lock(src)
+    try:
+        proc = run_cli("manifest", str(src), "-o", str(tmp_path / "m.b3"), "--no-catalog",
+                       check=False, prefix=_without_root_powers())  # fmt: skip
+    finally:
+        _unlock(src)
+    assert proc.returncode == 1
+    assert sorted(proc.stderr.splitlines()) == [
+        "photoverify: closed/: cannot list: Permission denied",
+        "photoverify: locked.jpg: cannot read: Permission denied",
+    ]

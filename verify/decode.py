@@ -15,7 +15,9 @@ What "decodes" means, per kind:
 
 Every picture and frame is decoded within a budget of `MAX_DECODE_PIXELS` (120 MP, a few
 hundred MB decoded): a bigger one is ``decode-failed`` "decompression bomb refused: WxH = N MP is
-over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA).
+over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA). A picture
+that decodes to 128 MiB or more waits for the machine's one big-decode slot (an flock in the
+user cache folder, shared with scan's workers), so workers never hold two of them at once.
 
 JPEG XL decodes through pillow-jxl-plugin (libjxl). A format with no decoder here (RAW) is an
 ``unsupported-format`` finding (warning: not checked, so never shown as fine).
@@ -38,6 +40,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,8 +54,12 @@ from PIL import Image, ImageFile
 from photoverify.dedupe.errors import EnvironmentProblem
 from photoverify.dedupe.executors import default_workers, local_executor
 from photoverify.dedupe.fingerprint import (
+    BIG_DECODE_BYTES,
     TRUNCATION_WARNINGS,
+    big_decode_slot,
     check_budget,
+    decode_slot,
+    decoded_bytes,
     decoder_messages,
     describe,
     open_heif,
@@ -151,11 +158,14 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
         if fmt in ("PNG", "APNG"):
             with Image.open(path) as im:
                 im.verify()  # chunk CRCs; load() alone does not look at them
-        with Image.open(path) as im:
-            frames = getattr(im, "n_frames", 1)
+        with Image.open(path) as im, ExitStack() as slot:
+            frames, held = getattr(im, "n_frames", 1), False
             for i in range(min(frames, MAX_FRAMES)):
                 im.seek(i)
                 check_budget(im.size)
+                if not held and decoded_bytes(im.size, im.mode) >= BIG_DECODE_BYTES:
+                    slot.enter_context(decode_slot())  # held to the last frame
+                    held = True
                 im.load()
             size = im.size
     return DecodeOutcome("decoded", detail={"frames": min(frames, MAX_FRAMES), "size": size})
@@ -165,7 +175,8 @@ def _decode_heif(path: str) -> DecodeOutcome:
     heif = open_heif(path)
     primary = heif[heif.primary_index]
     check_budget(primary.size)
-    _ = primary.data  # forces the full decode of every tile
+    with big_decode_slot(primary.size, primary.mode):
+        _ = primary.data  # forces the full decode of every tile
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})
 
 

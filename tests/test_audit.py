@@ -578,3 +578,29 @@ def test_a_version_1_ledger_is_extended_not_replaced(corpus, tmp_path):
     run_json("apply", str(tmp_path / "plan0.json"))
     again = json.loads((dest / "photoverify-ledger.json").read_text("utf-8"))
     assert len(again["entries"]) == 2 and len(again["applies"]) == 2
+
+
+def test_a_copy_damaged_in_place_is_not_a_conversion(corpus, tmp_path):
+    """A byte flipped in DEST (same name, format and size; no ledger to compare with) was
+    passed as `converted` with ok true. A re-encode beside it stays a clean conversion."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    for rel in ("exif-samples/jpg/Canon_40D.jpg", "exif-samples/jpg/gps/DSCN0010.jpg"):
+        shutil.copy2(corpus / rel, src / Path(rel).name)
+    shutil.copytree(src, dst)
+    damaged = dst / "Canon_40D.jpg"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    (dst / "DSCN0010.jpg").unlink()
+    convert(src / "DSCN0010.jpg", dst / "DSCN0010.jpg", quality=90)  # a real re-encode
+    out = run_cli(
+        "audit", str(src), "--against", str(dst), "--catalog", str(tmp_path / "c.sqlite"),
+        "--json", check=(1,),
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    assert result["ok"] is False
+    problems = {(Path(f["path"]).name, f["outcome"]) for f in result["findings"]}
+    assert problems == {("Canon_40D.jpg", "content-altered")}
+    rows = {Path(r["source"]).name: r for r in result["assets"]}
+    assert rows["DSCN0010.jpg"]["outcome"] == "converted"

@@ -78,6 +78,7 @@ OUTCOMES: dict[str, str] = {
     "camera-lost": "warning",
     "camera-changed": "warning",
     "resolution-reduced": "error",
+    "content-altered": "error",
     "live-photo-motion-lost": "error",
     "sidecar-lost": "error",
     "companion-lost": "error",
@@ -387,6 +388,17 @@ def _changes(src: FileRecord, dst: FileRecord) -> dict[str, Any]:
     if src.blake3 != dst.blake3:
         out["bytes"] = [src.size, dst.size]
     return out
+
+
+def _altered_in_place(src: FileRecord, dst: FileRecord) -> bool:
+    """The same format and byte count, other bytes: what a flipped bit, a bad sector or a tool
+    that rewrites a fixed-size field leaves. A converter (re-encode, resize, metadata strip or
+    rewrite) practically never lands on the source's exact size, so this is no conversion."""
+    return (
+        src.blake3 != dst.blake3
+        and src.size == dst.size
+        and (src.format or "") == (dst.format or "")
+    )
 
 
 def _ext(path: str) -> str:
@@ -717,6 +729,25 @@ def audit_records(
             asset_findings[p].extend(
                 compare_metadata(
                     replace(rec, metadata=src_meta), replace(dst_rec, metadata=dst_meta)
+                )
+            )
+        if (
+            row["outcome"] == "converted"
+            and _altered_in_place(rec, dst_rec)
+            and not asset_findings[p]
+        ):
+            # no metadata change explains the other bytes (a date shifted in place keeps the
+            # size too, and is reported as what it is)
+            asset_findings[p].append(
+                _finding(
+                    d,
+                    "content-altered",
+                    f"has the source's format and size ({rec.size} bytes) but other bytes: "
+                    "damaged on the way, or edited in place (a conversion changes the size)",
+                    source=p,
+                    size=rec.size,
+                    source_blake3=rec.blake3,
+                    dest_blake3=dst_rec.blake3,
                 )
             )
         asset_findings[p].extend(

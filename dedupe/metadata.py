@@ -193,6 +193,7 @@ def capture_times(tags: dict[str, Any]) -> tuple[str | None, str | None, list[st
     Precedence is `_CAPTURE`'s order; an impossible value is skipped with its reason."""
     t = tags if isinstance(tags, _Tags) else _Tags(tags)
     refused: list[str] = []
+    found: list[tuple[str, str, bool]] = []  # (ISO time, label, its offset was written)
     for label, group, name, subsec_tag, offset_tags, assumed in _CAPTURE:
         value = _capture_value(t, label, group, name)
         if value is None:
@@ -201,9 +202,33 @@ def capture_times(tags: dict[str, Any]) -> tuple[str | None, str | None, list[st
         subsec = t.get(group, subsec_tag) if subsec_tag else None
         iso, why = parse_datetime(value, subsec, offset if offset is not None else assumed)
         if iso:
-            return iso, label, refused
-        refused.append(f"{label}: {why}")
-    return None, None, refused
+            found.append((iso, label, assumed is None))
+        elif not found:
+            refused.append(f"{label}: {why}")
+    if not found:
+        return None, None, refused
+    iso, label, _ = found[0]
+    return _completed(iso, [other for other, _, written in found[1:] if written]), label, refused
+
+
+_ISO_PARTS = re.compile(r"^(.{19})(\.\d+)?([+-]\d{2}:\d{2})?$")
+
+
+def _completed(iso: str, others: list[str]) -> str:
+    """The chosen time with the sub-seconds and offset it lacks taken from another place that
+    holds the same moment to the second (XMP photoshop:DateCreated `15:15:44.31` and IPTC
+    `15:15:44-04:00` -> `15:15:44.31-04:00`, as exiftool's composite DateTimeOriginal keeps the
+    offset). Never from an offset that was assumed (QuickTime UTC, Takeout)."""
+    mine = _ISO_PARTS.match(iso)
+    if mine is None:
+        return iso
+    base, frac, zone = mine.groups()
+    for other in others:
+        m = _ISO_PARTS.match(other)
+        if m is None or m[1] != base:
+            continue
+        frac, zone = frac or m[2], zone or m[3]
+    return base + (frac or "") + (zone or "")
 
 
 def capture_time(tags: dict[str, Any]) -> tuple[str | None, str | None]:

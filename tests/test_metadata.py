@@ -251,3 +251,25 @@ def test_normalize_never_raises_and_gives_parseable_times(tags):
     assert (meta.gps is None) == (meta.gps_source is None)
     if meta.gps is not None:
         assert abs(meta.gps_lat) <= 90 and abs(meta.gps_lon) <= 180
+
+
+def test_a_time_without_its_offset_takes_it_from_a_place_holding_the_same_second():
+    """thompson-springs.jpg: XMP photoshop:DateCreated `15:15:44.31`, IPTC `15:15:44-04:00`;
+    exiftool's DateTimeOriginal is `15:15:44-04:00`. An offset that was assumed (QuickTime's
+    UTC header, Takeout's Unix time) is never borrowed, nor one of another second."""
+    both = {
+        "XMP:XMP-photoshop:DateCreated": "2022:01:10 15:15:44.31",
+        "IPTC:IPTC:DateCreated": "2022:01:10",
+        "IPTC:IPTC:TimeCreated": "15:15:44-04:00",
+    }
+    assert capture_time(both) == ("2022-01-10T15:15:44.31-04:00", "XMP:DateCreated")
+    utc = {
+        "XMP:XMP-exif:DateTimeOriginal": "2022:01:10 15:15:44",
+        "QuickTime:QuickTime:CreateDate": "2022:01:10 15:15:44",
+    }
+    assert capture_time(utc) == ("2022-01-10T15:15:44", "XMP:DateTimeOriginal")
+    other = {
+        "EXIF:ExifIFD:DateTimeOriginal": "2022:01:10 15:15:44",
+        "XMP:XMP-exif:DateTimeOriginal": "2022:01:10 15:15:45.5+02:00",
+    }
+    assert capture_time(other) == ("2022-01-10T15:15:44", "EXIF:DateTimeOriginal")

@@ -47,7 +47,7 @@ import platformdirs
 
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
-from .sniff import DECODABLE_IMAGES
+from .sniff import DECODABLE_IMAGES, RAW_FORMATS
 
 SCHEMA_VERSION = 4
 BUSY_SECONDS = 30  # how long a process waits for another one's write to the catalog
@@ -152,13 +152,16 @@ _METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
 # could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode"; a picture in
 # a format that had no decoder then and has one now (MPO, APNG, JXL, PCX, ...); a decoded image
-# cataloged before picture signatures (version 4).
+# cataloged before picture signatures (version 4); a RAW picture cataloged before RAW files were
+# read through their embedded preview.
 _STALE_DECODE = (
     "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
     "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode') OR "
     f"(kind = 'image' AND decode_ok IS NULL AND size > 0 AND format IN "
     f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})) OR "
-    "(kind = 'image' AND decode_ok = 1 AND signature IS NULL))"
+    "(kind = 'image' AND decode_ok = 1 AND signature IS NULL) OR "
+    "(kind = 'image' AND decode_ok IS NULL AND phash_method IS NULL AND size > 0 AND format IN "
+    f"({','.join(repr(f) for f in sorted(RAW_FORMATS))})))"
 )
 # metadata read before version 3 (a fixed tag list: no APP12, MakerNotes, sidecar or QuickTime GPS
 # values, no sources): read again once

@@ -10,9 +10,14 @@ measured against full decodes on the real corpus (benchmarks/bench_phash.py, RES
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import mimetypes
 import multiprocessing
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -28,7 +33,7 @@ from PIL import Image, ImageStat
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .signature import picture_signature
-from .sniff import DECODABLE_IMAGES, classify
+from .sniff import DECODABLE_IMAGES, RAW_FORMATS, classify
 
 pillow_heif.register_heif_opener()
 
@@ -247,6 +252,71 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
     return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
 
 
+# A RAW file's pictures exiftool can extract, as it names them: the largest is hashed.
+RAW_PREVIEWS = ("JpgFromRaw", "PreviewImage", "OtherImage")
+RAW_PREVIEW_METHOD = "raw-preview"
+RAW_NO_PREVIEW = "raw-no-preview"  # tried: no embedded picture (decode_ok stays None)
+
+
+def raw_preview(path: str) -> tuple[tuple[str, bytes] | None, str | None]:
+    """((exiftool's name for it, bytes) of the largest picture embedded in a RAW/DNG file, or
+    None; a warning that the file is cut short, or None). A camera's JpgFromRaw, a DNG's
+    PreviewImage (iPhone ProRAW keeps a full-size one): exiftool knows every maker's layout,
+    and its `-validate` sees strips that run past the end of the file. One call per file."""
+    exe = shutil.which("exiftool")
+    if exe is None:
+        return None, None
+    names = [f"-{name}" for name in RAW_PREVIEWS]
+    args = [exe, "-j", "-b", "-validate", "-Warning", *names, "--", os.path.abspath(path)]
+    done = subprocess.run(args, capture_output=True, timeout=120, check=False)
+    try:
+        tags = json.loads(done.stdout)[0]
+    except (ValueError, IndexError, KeyError):
+        return None, None
+    warning = str(tags.get("Warning") or "")
+    cut = warning if "past end of file" in warning else None
+    found = []
+    for name in RAW_PREVIEWS:
+        value = tags.get(name)
+        if isinstance(value, str) and value.startswith("base64:"):
+            try:
+                found.append((name, base64.b64decode(value[7:], validate=True)))
+            except ValueError:
+                continue
+    return (max(found, key=lambda item: len(item[1])) if found else None), cut
+
+
+def raw_preview_facts(path: str, orientation: int | None, *, fast: bool = True) -> ImageFacts:
+    """A RAW file's perceptual hashes and decode check, of its embedded preview. Method
+    `raw-no-preview` when it has none: nothing here decodes the sensor data, so the file is
+    left undecoded (decode_ok None, an unsupported format). Cut short: not decoded."""
+    name = "preview"
+    with decoder_messages() as said:
+        try:
+            preview, cut = raw_preview(path)
+            if cut:
+                return ImageFacts(None, None, None, None, RAW_PREVIEW_METHOD, False,
+                                  f"truncated: {cut}")  # fmt: skip
+            if preview is None:
+                return ImageFacts(None, None, None, None, RAW_NO_PREVIEW, False, None)
+            name, data = preview
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as im:
+                    if fast and im.format == "JPEG":
+                        im.draft("RGB", DRAFT_BOX)
+                    check_budget(im.size)
+                    im.load()
+                    shown = shown_rgb(im, fast=fast, orientation=orientation)
+                    ph, dh = _hashes(shown)
+                    sig = _signature(shown, im.info.get("icc_profile"))
+            return ImageFacts(None, None, ph, dh, RAW_PREVIEW_METHOD, True, None, sig)
+        except Exception as exc:  # noqa: BLE001 - a broken preview is a finding about the file
+            failed = f"embedded {name} does not decode: {describe(exc)}"
+    failed = with_messages(failed, said)
+    return ImageFacts(None, None, None, None, RAW_PREVIEW_METHOD, False, failed)
+
+
 @dataclass(frozen=True)
 class VideoFacts:
     width: int | None
@@ -385,7 +455,9 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
     """Decode facts of an image or a video, into the record."""
     kind, fmt = rec.kind, rec.format
     warning = meta.warning or ""
-    truncated = warning if warning.startswith(TRUNCATION_WARNINGS) else None
+    # a TIFF-based file (DNG, TIFF) cut short: exiftool says a strip runs past the end
+    cut = warning.startswith(TRUNCATION_WARNINGS) or "runs past end of file" in warning
+    truncated = warning if cut else None
     if kind == "image":
         if fmt in DECODABLE_IMAGES or fmt is None:
             facts = image_facts(path, fmt, fast=fast)
@@ -393,7 +465,14 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
             rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
             rec.signature = facts.signature
-        else:  # RAW and friends: no decoder here; dimensions from the metadata
+        elif fmt in RAW_FORMATS:  # through the picture embedded in it; sizes from metadata
+            facts = raw_preview_facts(path, meta.orientation, fast=fast)
+            rec.width, rec.height = meta.width, meta.height
+            rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
+            rec.signature = facts.signature
+            if facts.method == RAW_PREVIEW_METHOD:
+                rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
+        else:  # no decoder here; dimensions from the metadata
             rec.width, rec.height = meta.width, meta.height
         if truncated and rec.decode_ok is not False:
             # libheif fills missing HEIC tiles silently; exiftool's structure check does not.

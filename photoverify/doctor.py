@@ -97,7 +97,8 @@ def catalog_location() -> str:
 
 def formats() -> list[dict[str, str]]:
     """Every format the scan knows (sniff.py), with what decodes it here and its version:
-    {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`."""
+    {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`
+    (none today: a RAW file without a preview LibRaw cannot read is one, file by file)."""
     import importlib.metadata
 
     import av
@@ -130,5 +131,19 @@ def formats() -> list[dict[str, str]]:
         rows.append(
             {"format": fmt, "decoder": "PyAV (FFmpeg)", "version": f"{av.__version__} ({ffmpeg})"}
         )
-    rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(RAW_FORMATS)]
+    # scan hashes a RAW file's embedded preview (exiftool extracts it); verify --decode also
+    # has LibRaw unpack the sensor data where rawpy is installed
+    try:
+        import rawpy
+
+        libraw = ".".join(str(x) for x in rawpy.libraw_version)
+        raw_decoder, raw_version = (
+            "embedded preview (exiftool) + rawpy (LibRaw)",
+            (f"{rawpy.__version__} (LibRaw {libraw})"),
+        )
+    except ImportError:
+        raw_decoder, raw_version = "embedded preview (exiftool)", "rawpy not installed"
+    rows += [
+        {"format": f, "decoder": raw_decoder, "version": raw_version} for f in sorted(RAW_FORMATS)
+    ]
     return rows

@@ -237,7 +237,8 @@ def test_doctor_lists_every_format_with_its_decoder():
     rows = {r["format"]: r for r in run_json("doctor")["formats"]}
     assert rows["JXL"]["decoder"].startswith("pillow-jxl-plugin") and rows["JXL"]["version"]
     assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
-    assert rows["DNG"]["decoder"] == "none" and rows["MOV"]["decoder"].startswith("PyAV")
+    assert rows["DNG"]["decoder"] == "embedded preview (exiftool) + rawpy (LibRaw)"
+    assert "LibRaw" in rows["NEF"]["version"] and rows["MOV"]["decoder"].startswith("PyAV")
 
 
 def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not_know_them(
@@ -325,3 +326,51 @@ def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
     errors = json.loads(out.read_text())["errors"]
     assert len(errors) == 4 and all("decompression bomb refused" in e["error"] for e in errors)
     assert maxrss_kib < 400 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+
+
+def test_dng_is_hashed_through_its_embedded_preview_and_verified_by_libraw(tmp_path):
+    """A DNG laid out as ProRAW and cameras write one (tests/media.make_dng): scan hashes its
+    embedded preview (exiftool extracts it) like the JPEG beside it, so the pair is one photo;
+    verify --decode has LibRaw unpack the sensor data, so a cut DNG is truncated. A DNG whose
+    picture nothing here reads stays an unsupported-format warning."""
+    from conftest import run_cli, run_json
+    from media import exiftool, make_dng
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    picture = smooth((480, 360))
+    make_dng(lib / "IMG_0001.DNG", picture)
+    exiftool("-DateTimeOriginal=2023:10:01 09:08:07", "-OffsetTimeOriginal=+02:00",
+             str(lib / "IMG_0001.DNG"))  # fmt: skip
+    picture.save(lib / "IMG_0001.JPG", quality=90)  # the preview's very bytes
+    exiftool("-tagsFromFile", str(lib / "IMG_0001.DNG"), "-DateTimeOriginal",
+             "-OffsetTimeOriginal", str(lib / "IMG_0001.JPG"))  # fmt: skip
+    make_dng(lib / "IMG_0002.DNG", None)  # sensor data and no preview
+    whole = (lib / "IMG_0001.DNG").read_bytes()
+    (lib / "IMG_0003.DNG").write_bytes(whole[: len(whole) - 50_000])  # sensor data cut
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
+    assert scanned["unsupported_formats"] == {"DNG": 1}  # IMG_0002: nothing to hash
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    dng, jpg = shown["IMG_0001.DNG"], shown["IMG_0001.JPG"]
+    assert dng["decode_ok"] is True and dng["phash"] == jpg["phash"] is not None
+    assert dng["captured_at"] == jpg["captured_at"] == "2023-10-01T09:08:07+02:00"
+    assert shown["IMG_0002.DNG"]["decode_ok"] is None and shown["IMG_0002.DNG"]["phash"] is None
+    assert shown["IMG_0003.DNG"]["decode_ok"] is False  # exiftool: a strip runs past the end
+    assets = run_json("dupes", str(lib), "--catalog", db)["assets"]
+    pairs = {Path(a["primary"]).name: sorted(Path(c).name for c in a["companions"]) for a in assets}
+    assert pairs["IMG_0001.DNG"] == ["IMG_0001.JPG"]
+    manifest = str(tmp_path / "m.b3sum")
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
+    )  # fmt: skip
+    findings = json.loads(proc.stdout)["findings"]
+    decode = {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+    assert decode == {
+        "IMG_0001.DNG": "decoded",
+        "IMG_0001.JPG": "decoded",
+        "IMG_0002.DNG": "decoded",  # no preview, but LibRaw reads the sensor data
+        "IMG_0003.DNG": "truncated",
+    }

@@ -54,6 +54,7 @@ class ImageFacts:
     decode_ok: bool
     decode_error: str | None
     signature: bytes | None = None  # dedupe.signature, of the same decode as the hashes
+    frames: int | None = None  # pictures in the file; the hashes are of the primary one
 
 
 REDUCE_TO = 256
@@ -207,7 +208,7 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
     shown = shown_rgb(im, fast=fast)
     ph, dh = _hashes(shown)
     sig = _signature(shown, heif.info.get("icc_profile"))
-    return ImageFacts(width, height, ph, dh, method, True, None, sig)
+    return ImageFacts(width, height, ph, dh, method, True, None, sig, len(heif))
 
 
 def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
@@ -229,6 +230,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
             shown = shown_rgb(im, fast=fast, orientation=orientation)
             ph, dh = _hashes(shown)
             sig = _signature(shown, im.info.get("icc_profile"))
+            frames = getattr(im, "n_frames", 1)
             if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
                 # a cut MPO loses its last pictures, each a JPEG reached directly by offset:
                 # decode the last one too (verify --decode decodes every frame of any format)
@@ -237,7 +239,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                     im.draft("RGB", DRAFT_BOX)
                 check_budget(im.size)
                 im.load()
-    return ImageFacts(w, h, ph, dh, method, True, None, sig)
+    return ImageFacts(w, h, ph, dh, method, True, None, sig, frames)
 
 
 def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
@@ -310,7 +312,7 @@ def raw_preview_facts(path: str, orientation: int | None, *, fast: bool = True) 
                     shown = shown_rgb(im, fast=fast, orientation=orientation)
                     ph, dh = _hashes(shown)
                     sig = _signature(shown, im.info.get("icc_profile"))
-            return ImageFacts(None, None, ph, dh, RAW_PREVIEW_METHOD, True, None, sig)
+            return ImageFacts(None, None, ph, dh, RAW_PREVIEW_METHOD, True, None, sig, 1)
         except Exception as exc:  # noqa: BLE001 - a broken preview is a finding about the file
             failed = f"embedded {name} does not decode: {describe(exc)}"
     failed = with_messages(failed, said)
@@ -464,12 +466,12 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
             rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
             rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
-            rec.signature = facts.signature
+            rec.signature, rec.frames = facts.signature, facts.frames
         elif fmt in RAW_FORMATS:  # through the picture embedded in it; sizes from metadata
             facts = raw_preview_facts(path, meta.orientation, fast=fast)
             rec.width, rec.height = meta.width, meta.height
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
-            rec.signature = facts.signature
+            rec.signature, rec.frames = facts.signature, facts.frames
             if facts.method == RAW_PREVIEW_METHOD:
                 rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
         else:  # no decoder here; dimensions from the metadata

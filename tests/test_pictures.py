@@ -374,3 +374,59 @@ def test_dng_is_hashed_through_its_embedded_preview_and_verified_by_libraw(tmp_p
         "IMG_0002.DNG": "decoded",  # no preview, but LibRaw reads the sensor data
         "IMG_0003.DNG": "truncated",
     }
+
+
+def test_multi_frame_files_record_their_frame_count_and_hash_the_primary_picture(corpus, tmp_path):
+    """GIF, APNG, MPO (a stereo pair / multi-picture JPEG) and a HEIF holding several images (a
+    burst, a sequence, a spatial photo): `frames` counts the pictures, the hashes are of the
+    primary one (the first frame, MPO's first picture, HEIF's primary item). A version-4
+    catalog gains the column and fills it at the next scan, once."""
+    import sqlite3
+
+    import pillow_heif
+    from conftest import run_json
+
+    from photoverify.dedupe.catalog import SCHEMA_VERSION
+
+    lib, alone = tmp_path / "lib", tmp_path / "alone"
+    lib.mkdir()
+    alone.mkdir()
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:  # a real photo
+        base = photo.convert("RGB").resize((320, 240))
+    frames = [base, base.rotate(180), ImageChops.invert(base)]
+    frames[0].save(lib / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(lib / "anim.png", save_all=True, append_images=frames[1:])  # APNG
+    frames[0].save(lib / "stereo.mpo", "MPO", save_all=True, append_images=frames[1:2])
+    heif = pillow_heif.from_pillow(frames[0])
+    for extra in frames[1:]:
+        heif.add_from_pillow(extra)
+    heif.save(str(lib / "burst.heic"), quality=90)
+    frames[0].save(alone / "first.png")
+    frames[1].save(alone / "second.png")
+    db = str(tmp_path / "c.sqlite")
+    run_json("scan", str(lib), str(alone), "--catalog", db)
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(tmp_path), "--catalog", db)}
+    counts = {name: shown[name]["frames"] for name in ("anim.gif", "anim.png", "stereo.mpo")}
+    assert counts == {"anim.gif": 3, "anim.png": 3, "stereo.mpo": 2}
+    assert shown["burst.heic"]["frames"] == 3 and shown["first.png"]["frames"] == 1
+
+    def bits(a: str, b: str) -> int:
+        return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+    first, second = shown["first.png"]["phash"], shown["second.png"]["phash"]
+    for name in ("anim.gif", "anim.png", "stereo.mpo", "burst.heic"):
+        assert bits(shown[name]["phash"], first) <= 6 < bits(shown[name]["phash"], second), name
+    # a catalog written before frame counts: the column is added, the rows fingerprinted again
+    old = sqlite3.connect(db)
+    old.execute("ALTER TABLE files DROP COLUMN frames")
+    old.execute("PRAGMA user_version = 4")
+    old.commit()
+    old.close()
+    again = run_json("scan", str(lib), str(alone), "--catalog", db)
+    assert again["new"] == 0 and again["bytes_read"] > 0  # the same files, read again
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    assert shown["anim.gif"]["frames"] == 3 and shown["burst.heic"]["frames"] == 3
+    third = run_json("scan", str(lib), str(alone), "--catalog", db)
+    assert third["bytes_read"] == 0  # filled once, not read at every scan
+    with sqlite3.connect(db) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5

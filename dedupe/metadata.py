@@ -139,6 +139,8 @@ class _Tags:
             parts = key.split(":")
             g0 = parts[0] if len(parts) > 1 else ""
             g1 = parts[1] if len(parts) > 2 else g0
+            if g0 == "XML" and g1.startswith("XML-"):  # XMP in a JPEG 2000 box, as exiftool
+                g0 = "XMP"  # groups it (XML:XML-xmp:CreateDate)
             self.by_name.setdefault(parts[-1], []).append((g0, g1, value))
 
     def get(self, group: str | None, name: str, skip_g1: tuple[str, ...] = ()) -> Any:

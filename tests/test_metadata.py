@@ -273,3 +273,13 @@ def test_a_time_without_its_offset_takes_it_from_a_place_holding_the_same_second
         "XMP:XMP-exif:DateTimeOriginal": "2022:01:10 15:15:45.5+02:00",
     }
     assert capture_time(other) == ("2022-01-10T15:15:44", "EXIF:DateTimeOriginal")
+
+
+def test_xmp_in_a_jpeg_2000_box_is_xmp():
+    """exiftool 12.57 groups the XMP of a JP2 (Pillow's Tests/images/balloon_eciRGBv2_aware.jp2)
+    as `XML:XML-xmp`: it is read as XMP."""
+    tags = {
+        "XML:XML-xmp:CreateDate": "2008:07:19 16:14:14-07:00",
+        "XML:XML-xmp:ModifyDate": "2012:09:03 13:59:48",
+    }
+    assert capture_time(tags) == ("2008-07-19T16:14:14-07:00", "XMP:CreateDate")

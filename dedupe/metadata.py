@@ -183,7 +183,7 @@ def _capture_value(t: _Tags, label: str, group: str, name: str) -> Any:
     if group == "JSON":  # seconds since 1970, UTC
         try:
             stamp = datetime.fromtimestamp(int(float(value)), UTC)
-        except (ValueError, OverflowError, OSError):
+        except (TypeError, ValueError, OverflowError, OSError):  # TypeError: a list, an object
             return f"{value} (not a timestamp)"
         return stamp.strftime("%Y:%m:%d %H:%M:%S") if stamp.year > 1970 else "0000:00:00 00:00:00"
     return value

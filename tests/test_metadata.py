@@ -283,3 +283,53 @@ def test_xmp_in_a_jpeg_2000_box_is_xmp():
         "XML:XML-xmp:ModifyDate": "2012:09:03 13:59:48",
     }
     assert capture_time(tags) == ("2008-07-19T16:14:14-07:00", "XMP:CreateDate")
+
+
+_JSON_JUNK = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=20),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stamp=st.integers(86_400 * 366, 4_102_444_799),
+    as_text=st.booleans(),
+    lat=st.floats(-90, 90).filter(lambda f: abs(f) > 1e-6),
+    lon=st.floats(-180, 180).filter(lambda f: abs(f) > 1e-6),
+    junk=_JSON_JUNK,
+)
+def test_takeout_json_through_the_real_exiftool(tmp_path_factory, stamp, as_text, lat, lon, junk):
+    """A Google Takeout sidecar as Takeout writes one (timestamps as text or numbers), with any
+    JSON beside and inside it, read by the real exiftool: the capture time is the timestamp in
+    UTC and the position geoData's; junk where they should be never raises and gives no value
+    that is not a real time or position."""
+    import json
+
+    folder = tmp_path_factory.mktemp("takeout")
+    good, bad = folder / "a.jpg.json", folder / "b.jpg.json"
+    good.write_text(json.dumps({
+        "title": "a.jpg",
+        "photoTakenTime": {"timestamp": str(stamp) if as_text else stamp, "formatted": "x"},
+        "geoData": {"latitude": lat, "longitude": lon, "altitude": 0.0},
+        "extra": junk,
+    }))  # fmt: skip
+    bad.write_text(json.dumps({"photoTakenTime": {"timestamp": junk}, "geoData": junk}))
+    with MetadataReader() as reader:
+        read_good, read_bad = reader.read([str(good), str(bad)])
+    want = datetime.fromtimestamp(stamp, tz=__import__("datetime").UTC)
+    assert read_good.captured_at == want.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    assert read_good.captured_source == "JSON:PhotoTakenTimeTimestamp"
+    assert abs(read_good.gps_lat - lat) < 1e-6 and abs(read_good.gps_lon - lon) < 1e-6
+    assert read_bad.captured_at is None or parse(read_bad.captured_at) is not None
+    if read_bad.gps is not None:
+        assert abs(read_bad.gps_lat) <= 90 and abs(read_bad.gps_lon) <= 180

@@ -171,7 +171,11 @@ _STALE_DECODE = (
 )
 # metadata read before version 3 (a fixed tag list: no APP12, MakerNotes, sidecar or QuickTime GPS
 # values, no sources): read again once
-_OLD_METADATA = "(metadata_json NOT LIKE '%\"gps_source\"%')"
+# and a UTF-16 XMP sidecar read before such files were read through a UTF-8 copy
+_OLD_METADATA = (
+    "(metadata_json NOT LIKE '%\"gps_source\"%' OR (format = 'XMP' AND captured_at IS NULL "
+    "AND gps_lat IS NULL AND metadata_json LIKE '%Superfluous BOM at start of XMP%'))"
+)
 _STALE = f"({_STALE_DECODE} OR {_OLD_METADATA})"
 
 

@@ -68,6 +68,7 @@ TAGS = (
     "Orientation",
     "File:FileType",
     "File:MIMEType",
+    "File:MIMEEncoding",
     "ImageWidth",
     "ImageHeight",
     "Duration",
@@ -371,6 +372,13 @@ def normalize(tags: dict[str, Any], error: str | None = None) -> Metadata:
 
 
 _STDERR_LINE = re.compile(r"^Error: (.*) - (/.*)$")
+_MAX_SIDECAR = 16 * 1024 * 1024
+
+
+def _utf16_xmp(tags: dict[str, Any]) -> bool:
+    encoding = str(tags.get("File:MIMEEncoding") or tags.get("File:File:MIMEEncoding") or "")
+    file_type = tags.get("File:FileType") or tags.get("File:File:FileType")
+    return file_type == "XMP" and encoding.lower().startswith("utf-16")
 
 
 def _read_answer(fd: int, b_endswith: bytes, block_size: int) -> bytes:
@@ -486,13 +494,41 @@ class MetadataReader:
                 errors[m[2]] = m[1]
         by_source = {r.get("SourceFile"): r for r in results}
         out = []
-        for arg in args:
+        for index, arg in enumerate(args):
             tags = by_source.get(arg)
             if tags is None:
                 out.append(Metadata(error=errors.get(arg, "exiftool returned nothing")))
-            else:
-                out.append(normalize(tags, errors.get(arg)))
+                continue
+            if _utf16_xmp(tags):
+                tags = {**tags, **self._read_utf16_xmp(paths[index], index)}
+            out.append(normalize(tags, errors.get(arg)))
         return out
+
+    def _read_utf16_xmp(self, path: str, index: int) -> dict[str, Any]:
+        """The tags of an XMP sidecar written in UTF-16, which exiftool 12.57 reads none of
+        ("Superfluous BOM at start of XMP": immich's metadata/xmp/dates/*.xmp), read from a
+        UTF-8 copy in the private temporary folder. Its File and System facts stay the
+        original's."""
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(_MAX_SIDECAR + 1)
+            if len(data) > _MAX_SIDECAR:
+                return {}
+            text = data.decode("utf-16")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        if self._links is None:
+            self._links = tempfile.mkdtemp(prefix="photoverify-exiftool-")
+        copy = os.path.join(self._links, f"{index}-utf8.xmp")
+        with open(copy, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        try:
+            results = self._et.execute_json(*[f"-{t}" for t in TAGS], copy)
+        except (exiftool.exceptions.ExifToolException, OSError, ValueError):
+            return {}
+        tags = results[0] if results else {}
+        keep = ("SourceFile", "File:", "ExifTool:")
+        return {k: v for k, v in tags.items() if not k.startswith(keep)}
 
     @property
     def pid(self) -> int | None:

@@ -57,6 +57,10 @@ PILLOW_IMAGES = frozenset(
     {"JPEG", "PNG", "APNG", "MPO", "TIFF", "WEBP", "GIF", "BMP", "AVIF", "JXL"}
     | {"JP2", "J2C", "JPX", "ICO", "CUR", "PCX", "PPM", "PGM", "PBM", "PFM", "DCX", "FITS"}
     | {"JPEG2000", "SGI", "QOI", "DDS", "TGA", "FLI", "IM", "MSP", "XBM"}
+    # Photoshop's PSD (its composite picture; exiftool's MIME type for it is not image/*), and
+    # more of Pillow's names for pictures exiftool does not know
+    | {"PSD", "BLP", "DIB", "ICNS", "SUN", "SPIDER", "PCD", "XVThumb", "FTEX", "GBR", "IMT"}
+    | {"MCIDAS", "PIXAR"}
 )
 DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
 

@@ -430,3 +430,40 @@ def test_multi_frame_files_record_their_frame_count_and_hash_the_primary_picture
     assert third["bytes_read"] == 0  # filled once, not read at every scan
     with sqlite3.connect(db) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+
+
+def _psd(path: Path, im: Image.Image) -> Path:
+    """A Photoshop file as the format specifies it (header, empty colour-mode, resource and
+    layer sections, raw planar RGB): the merged picture every PSD carries."""
+    w, h = im.size
+    planes = b"".join(band.tobytes() for band in im.convert("RGB").split())
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, h, w, 8, 3)
+    path.write_bytes(header + struct.pack(">IIIH", 0, 0, 0, 0) + planes)
+    return path
+
+
+def test_psd_and_the_other_pictures_pillow_reads_are_decoded_not_unsupported(tmp_path):
+    """Photoshop PSD (exiftool's MIME type for it is not image/*: it was `other`, neither hashed
+    nor counted) and formats only Pillow knows (BLP, DIB, ICNS, SPIDER): hashed like the picture
+    they hold, none reported as an unsupported format."""
+    from conftest import run_json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    pic = smooth((256, 256))
+    _psd(lib / "layered.psd", pic)
+    pic.save(lib / "icon.icns")
+    pic.quantize(256).save(lib / "texture.blp")  # BLP2 holds a palette picture
+    pic.save(lib / "bitmap.dib", "DIB")
+    pic.convert("L").save(lib / "cryoem.spider", "SPIDER")
+    pic.save(lib / "reference.png")
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db)
+    assert scanned["unsupported_formats"] == {} and scanned["errors"] == []
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    assert shown["layered.psd"]["format"] == "PSD" and shown["layered.psd"]["kind"] == "image"
+    reference = int(shown["reference.png"]["phash"], 16)
+    for name in ("layered.psd", "icon.icns", "texture.blp", "bitmap.dib"):
+        assert shown[name]["decode_ok"] is True, name
+        assert bin(int(shown[name]["phash"], 16) ^ reference).count("1") <= 4, name
+    assert shown["cryoem.spider"]["decode_ok"] is True

@@ -60,7 +60,7 @@ PILLOW_IMAGES = frozenset(
     # Photoshop's PSD (its composite picture; exiftool's MIME type for it is not image/*), and
     # more of Pillow's names for pictures exiftool does not know
     | {"PSD", "BLP", "DIB", "ICNS", "SUN", "SPIDER", "PCD", "XVThumb", "FTEX", "GBR", "IMT"}
-    | {"MCIDAS", "PIXAR"}
+    | {"MCIDAS", "PIXAR", "BTF"}  # BTF: exiftool's name for BigTIFF, which Pillow reads
 )
 DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
 

@@ -444,8 +444,8 @@ def _psd(path: Path, im: Image.Image) -> Path:
 
 def test_psd_and_the_other_pictures_pillow_reads_are_decoded_not_unsupported(tmp_path):
     """Photoshop PSD (exiftool's MIME type for it is not image/*: it was `other`, neither hashed
-    nor counted) and formats only Pillow knows (BLP, DIB, ICNS, SPIDER): hashed like the picture
-    they hold, none reported as an unsupported format."""
+    nor counted), BigTIFF, and formats only Pillow knows (BLP, DIB, ICNS, SPIDER): hashed like
+    the picture they hold, none reported as an unsupported format."""
     from conftest import run_json
 
     lib = tmp_path / "lib"
@@ -457,13 +457,18 @@ def test_psd_and_the_other_pictures_pillow_reads_are_decoded_not_unsupported(tmp
     pic.save(lib / "bitmap.dib", "DIB")
     pic.convert("L").save(lib / "cryoem.spider", "SPIDER")
     pic.save(lib / "reference.png")
+    import numpy as np
+    import tifffile
+
+    tifffile.imwrite(lib / "scan.tif", np.asarray(pic), bigtiff=True)  # exiftool: BTF
     db = str(tmp_path / "c.sqlite")
     scanned = run_json("scan", str(lib), "--catalog", db)
     assert scanned["unsupported_formats"] == {} and scanned["errors"] == []
     shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
     assert shown["layered.psd"]["format"] == "PSD" and shown["layered.psd"]["kind"] == "image"
     reference = int(shown["reference.png"]["phash"], 16)
-    for name in ("layered.psd", "icon.icns", "texture.blp", "bitmap.dib"):
+    assert shown["scan.tif"]["format"] == "BTF"
+    for name in ("layered.psd", "icon.icns", "texture.blp", "bitmap.dib", "scan.tif"):
         assert shown[name]["decode_ok"] is True, name
         assert bin(int(shown[name]["phash"], 16) ^ reference).count("1") <= 4, name
     assert shown["cryoem.spider"]["decode_ok"] is True

@@ -13,6 +13,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import conftest
 import pytest
 
 from photoverify.dedupe.apply import (
@@ -33,7 +34,7 @@ from photoverify.dedupe.scan import scan
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
 FILES = [
     "exif-samples/heic/IMG_5195.HEIC",
     "exif-samples/heic/samplefilehub.heif",

@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import av
+import conftest
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ from photoverify.verify.decode import (
     isobmff_overrun,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
 
 INTACT = {
     "jpeg.jpg": "exif-samples/jpg/gps/DSCN0010.jpg",

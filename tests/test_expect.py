@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import av
+import conftest
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -33,7 +34,7 @@ from photoverify.verify.expect import (
 from photoverify.verify.manifest import Manifest, ManifestEntry
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
 
 PICKS = [
     "exif-samples/jpg/gps/DSCN0010.jpg",  # GPS, capture time

@@ -9,6 +9,7 @@ import random
 import shutil
 from pathlib import Path
 
+import conftest
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ from photoverify.dedupe.records import (
 )
 from photoverify.dedupe.scan import scan
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
 
 
 @pytest.fixture(scope="module")

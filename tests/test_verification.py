@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import av
+import conftest
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ from photoverify.verify.decode import DecodeCache
 from photoverify.verify.manifest import write_manifest
 from photoverify.verify.verification import verify_tree
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
 PICKS = (
     sorted(f"exif-samples/jpg/gps/DSCN00{n}.jpg" for n in ("10", "12", "21", "25", "27", "29"))
     + [

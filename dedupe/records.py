@@ -129,6 +129,7 @@ class FileRecord:
             "frames": self.frames,
             "captured_at": m.captured_at,
             "captured_source": m.captured_source,
+            "captured_refused": m.captured_refused,
             "gps": m.gps,
             "gps_source": m.gps_source,
             "make": m.make,

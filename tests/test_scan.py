@@ -557,3 +557,25 @@ def test_scan_leaves_no_exiftool_temp_folders(tmp_path):
     )  # fmt: skip
     assert res["files"] == 2 and res["errors"] == []
     assert [p.name for p in tmp.iterdir() if p.name.startswith("photoverify-exiftool-")] == []
+
+
+def test_impossible_capture_dates_are_refused_with_the_reason_in_show(corpus, tmp_path):
+    """A camera JPEG whose DateTimeOriginal exiftool writes as 2021:02:31 and CreateDate as
+    0000:00:00: no capture time is made up, and `show --json` says why each was refused."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = lib / "a.jpg"
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", photo)
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-n", "-DateTimeOriginal=2021:02:31 10:00:00",
+         "-CreateDate=0000:00:00 00:00:00", str(photo)],
+        check=True,
+    )  # fmt: skip
+    db = str(tmp_path / "c.sqlite")
+    run_json("scan", str(lib), "--catalog", db)
+    rec = run_json("show", str(photo), "--catalog", db)[0]
+    assert rec["captured_at"] is None and rec["captured_source"] is None
+    assert rec["captured_refused"] == (
+        "EXIF:DateTimeOriginal: '2021:02:31 10:00:00' names a day that does not exist; "
+        "EXIF:CreateDate: '0000:00:00 00:00:00' is a zero date (the camera's clock was not set)"
+    )

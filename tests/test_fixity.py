@@ -8,6 +8,7 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
+import conftest
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ DISK_OUTCOMES = {"matched", "changed", "moved", "duplicated", "new", "unreadable
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    path = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
     if not (path / "real").is_dir():
         pytest.skip("shared corpus not present")
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import conftest
 import imagehash
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ U64 = st.integers(min_value=0, max_value=2**64 - 1)
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    root = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    root = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
     if not root.is_dir():
         pytest.skip("shared corpus not present")
     return root

@@ -12,6 +12,7 @@ from datetime import UTC
 from itertools import combinations
 from pathlib import Path
 
+import conftest
 import imagehash
 import pillow_heif
 import pytest
@@ -29,7 +30,7 @@ PHOTOS = 12  # one full turn of the archetype cycle
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    path = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
     if not path.is_dir():
         pytest.skip(f"{path}: real corpus absent")
     return path

@@ -10,6 +10,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import conftest
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ ODD_NAMES = [
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    path = conftest.CORPUS  # PHOTOVERIFY_CORPUS where the checkout is a worktree
     if not (path / "real").is_dir():
         pytest.skip("shared corpus not present")
     return path

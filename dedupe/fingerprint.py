@@ -33,7 +33,7 @@ from PIL import Image, ImageStat
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .signature import picture_signature
-from .sniff import DECODABLE_IMAGES, RAW_FORMATS, classify
+from .sniff import DECODABLE_IMAGES, RAW_FORMATS, classify, image_brand
 
 pillow_heif.register_heif_opener()
 
@@ -384,6 +384,17 @@ def _sniff_unknown(path: str) -> tuple[str, str | None]:
         return _guess_kind_from_name(path), None
 
 
+def _picture_in_a_movie_box(path: str, kind: str, fmt: str | None) -> tuple[str, str | None]:
+    """(kind, format) of an ISO-BMFF file exiftool calls a movie: a picture when its brand says
+    so (sniff.image_brand), e.g. an AVIF sequence or AVC-in-HEIF."""
+    try:
+        with open(path, "rb") as fh:
+            brand = image_brand(fh.read(256))
+    except OSError:
+        return kind, fmt
+    return ("image", brand) if brand else (kind, fmt)
+
+
 def _guess_kind_from_name(path: str) -> str:
     mime = mimetypes.guess_type(path)[0] or ""
     if mime.startswith("image/") or path.lower().endswith((".heic", ".heif")):
@@ -433,6 +444,8 @@ def fingerprint(
         return rec
 
     kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
+    if kind == "video" and fmt in ("MP4", "MOV", None):
+        kind, fmt = _picture_in_a_movie_box(cand.path, kind, fmt)
     if meta.file_type is None and kind == "other" and cand.size:
         kind, fmt = _sniff_unknown(cand.path)  # exiftool does not know these bytes
     elif meta.file_type is None and kind == "other":

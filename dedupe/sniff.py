@@ -77,3 +77,37 @@ def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[s
     if fmt in RAW_FORMATS or fmt in DECODABLE_IMAGES or mime.startswith("image/"):
         return "image", fmt
     return "other", fmt
+
+
+# ISO-BMFF brands of pictures (HEIF, ISO/IEC 23008-12; AVIF): a file exiftool names MP4 because
+# it does not know the brand (12.57: an AVIF sequence `avis`, AVC-in-HEIF `avci`) is a picture.
+_IMAGE_BRANDS = {
+    "avif": "AVIF",
+    "avis": "AVIF",
+    "heic": "HEIC",
+    "heix": "HEIC",
+    "hevc": "HEIC",
+    "heim": "HEIC",
+    "heis": "HEIC",
+    "hevm": "HEIC",
+    "hevs": "HEIC",
+    "avci": "AVCI",
+    "avcs": "AVCI",
+}
+_HEIF_BRANDS = ("mif1", "msf1", "mif2")
+
+
+def image_brand(head: bytes) -> str | None:
+    """The picture format an ISO-BMFF file's `ftyp` box names (AVIF, HEIC, AVCI: AVC-in-HEIF,
+    HEIF), from the file's first bytes; None for a movie or anything else. Pure."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(head[:4], "big")
+    end = min(size, len(head)) if size >= 16 else 16
+    major = head[8:12].decode("latin-1")
+    compatible = [head[i : i + 4].decode("latin-1") for i in range(16, end - 3, 4)]
+    if major in _IMAGE_BRANDS:
+        return _IMAGE_BRANDS[major]
+    if major in _HEIF_BRANDS:
+        return next((_IMAGE_BRANDS[b] for b in compatible if b in _IMAGE_BRANDS), "HEIF")
+    return None

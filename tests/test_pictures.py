@@ -472,3 +472,29 @@ def test_psd_and_the_other_pictures_pillow_reads_are_decoded_not_unsupported(tmp
         assert shown[name]["decode_ok"] is True, name
         assert bin(int(shown[name]["phash"], 16) ^ reference).count("1") <= 4, name
     assert shown["cryoem.spider"]["decode_ok"] is True
+
+
+def test_an_avif_sequence_is_a_picture_with_its_frames_not_a_movie(corpus, tmp_path):
+    """exiftool 12.57 calls an AVIF image sequence (brand `avis`, as libavif writes it through
+    Pillow) an MP4 video: its brand makes it a picture, hashed on its first frame, with its
+    frame count."""
+    from conftest import run_json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+        base = photo.convert("RGB").resize((320, 240))
+    base.save(lib / "anim.avif", save_all=True, duration=100,
+              append_images=[base.rotate(180), ImageChops.invert(base)])  # fmt: skip
+    base.save(lib / "first.png")
+    out = subprocess.run(["exiftool", "-s3", "-FileType", str(lib / "anim.avif")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out.strip() == "MP4"  # what exiftool says
+    db = str(tmp_path / "c.sqlite")
+    run_json("scan", str(lib), "--catalog", db)
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    anim = shown["anim.avif"]
+    assert (anim["kind"], anim["format"], anim["frames"], anim["decode_ok"]) == (
+        "image", "AVIF", 3, True,
+    )  # fmt: skip
+    assert bin(int(anim["phash"], 16) ^ int(shown["first.png"]["phash"], 16)).count("1") <= 6

@@ -63,6 +63,9 @@ PILLOW_IMAGES = frozenset(
     | {"MCIDAS", "PIXAR", "BTF"}  # BTF: exiftool's name for BigTIFF, which Pillow reads
 )
 DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
+# Picture formats known here with no decoder (reported `unsupported-format`): AVC-in-HEIF, and
+# HEIF image sequences as exiftool names them (their pictures are a track, not an item)
+UNDECODABLE_IMAGES = frozenset({"AVCI", "HEICS", "HEIFS"})
 
 
 def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:

@@ -98,14 +98,21 @@ def catalog_location() -> str:
 def formats() -> list[dict[str, str]]:
     """Every format the scan knows (sniff.py), with what decodes it here and its version:
     {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`
-    (none today: a RAW file without a preview LibRaw cannot read is one, file by file)."""
+    (AVC-in-HEIF, HEIF sequences; a RAW file without a preview LibRaw cannot read is one, file
+    by file)."""
     import importlib.metadata
 
     import av
     import PIL
     import pillow_heif
 
-    from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS, VIDEO_FORMATS
+    from photoverify.dedupe.sniff import (
+        HEIF_IMAGES,
+        PILLOW_IMAGES,
+        RAW_FORMATS,
+        UNDECODABLE_IMAGES,
+        VIDEO_FORMATS,
+    )
 
     def version(dist: str) -> str:
         try:
@@ -146,4 +153,5 @@ def formats() -> list[dict[str, str]]:
     rows += [
         {"format": f, "decoder": raw_decoder, "version": raw_version} for f in sorted(RAW_FORMATS)
     ]
+    rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(UNDECODABLE_IMAGES)]
     return rows

@@ -239,6 +239,7 @@ def test_doctor_lists_every_format_with_its_decoder():
     assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
     assert rows["DNG"]["decoder"] == "embedded preview (exiftool) + rawpy (LibRaw)"
     assert "LibRaw" in rows["NEF"]["version"] and rows["MOV"]["decoder"].startswith("PyAV")
+    assert rows["AVCI"]["decoder"] == rows["HEICS"]["decoder"] == "none"  # unsupported-format
 
 
 def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not_know_them(

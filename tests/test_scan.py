@@ -18,6 +18,7 @@ from conftest import run_cli, run_json
 from media import make_video
 
 from photoverify.dedupe.catalog import SCHEMA_VERSION, Catalog
+from photoverify.dedupe.companions import asset_metadata, find_assets
 from photoverify.dedupe.fingerprint import fingerprint
 from photoverify.dedupe.metadata import MetadataReader, capture_time
 from photoverify.dedupe.records import Candidate
@@ -151,6 +152,26 @@ def test_capture_time_and_gps_equal_exiftool(corpus, corpus_catalog, tmp_path):
             assert rec["gps_source"] is not None, path
         sources |= {source, rec["gps_source"]}
         agree += 1
+    # an asset whose photo holds no time or place takes its sidecar's: exiftool's value of one
+    # of its XMP/JSON sidecars (XMP.jpg + XMP.xmp hold both; a corpus file added may not)
+    with Catalog(db) as cat:
+        cataloged = {r.path: r for r in cat.all_records()}
+    exif_of = {t["SourceFile"]: t for t in raw}
+    assets, _ = find_assets(cataloged.values())
+    for asset in assets:
+        sides = [c for c in asset.companions if cataloged[c].kind == "sidecar" and c in exif_of]
+        if not sides or asset.primary not in exif_of:
+            continue
+        meta = asset_metadata(cataloged[asset.primary], [cataloged[c] for c in asset.companions])
+        if records[asset.primary]["captured_at"] is None:
+            side_times = [records[c]["captured_at"] for c in sides if records[c]["captured_at"]]
+            assert (meta.captured_at in side_times) if side_times else meta.captured_at is None
+        else:
+            assert meta.captured_at == records[asset.primary]["captured_at"]
+        if records[asset.primary]["gps"] is None:
+            side_gps = [_exiftool_gps(exif_of[c]) for c in sides if _exiftool_gps(exif_of[c])]
+            got = (meta.gps_lat, meta.gps_lon) if meta.gps else None
+            assert (got in side_gps) if side_gps else got is None, asset.primary
     # files exiftool does not read hold nothing we claim to have read
     for path in set(records) - {t["SourceFile"] for t in raw}:
         assert records[path]["captured_at"] is None and records[path]["gps"] is None, path

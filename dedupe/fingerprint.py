@@ -260,27 +260,31 @@ RAW_PREVIEW_METHOD = "raw-preview"
 RAW_NO_PREVIEW = "raw-no-preview"  # tried: no embedded picture (decode_ok stays None)
 
 
-def raw_preview(path: str) -> tuple[tuple[str, bytes] | None, str | None]:
+def raw_preview(path: str, reader=None) -> tuple[tuple[str, bytes] | None, str | None]:
     """((exiftool's name for it, bytes) of the largest picture embedded in a RAW/DNG file, or
     None; a warning that the file is cut short, or None). A camera's JpgFromRaw, a DNG's
     PreviewImage (iPhone ProRAW keeps a full-size one): exiftool knows every maker's layout,
-    and its `-validate` sees strips that run past the end of the file. One call per file."""
-    exe = shutil.which("exiftool")
-    if exe is None:
-        return None, None
+    and its `-validate` sees strips that run past the end of the file. Through `reader` (the
+    worker's long-lived exiftool, `MetadataReader.embedded_pictures`), else one exiftool run."""
     names = [f"-{name}" for name in RAW_PREVIEWS]
-    args = [exe, "-j", "-b", "-validate", "-Warning", *names, "--", os.path.abspath(path)]
-    done = subprocess.run(args, capture_output=True, timeout=120, check=False)
-    try:
-        tags = json.loads(done.stdout)[0]
-    except (ValueError, IndexError, KeyError):
-        return None, None
-    warning = str(tags.get("Warning") or "")
-    cut = warning if "past end of file" in warning else None
+    if reader is not None:
+        tags = reader.embedded_pictures(path, names)
+    else:
+        exe = shutil.which("exiftool")
+        if exe is None:
+            return None, None
+        args = [exe, "-j", "-b", "-validate", "-Warning", *names, "--", os.path.abspath(path)]
+        done = subprocess.run(args, capture_output=True, timeout=120, check=False)
+        try:
+            tags = json.loads(done.stdout)[0]
+        except (ValueError, IndexError, KeyError):
+            return None, None
+    warnings_ = [str(v) for k, v in tags.items() if k.split(":")[-1] == "Warning"]
+    cut = next((w for w in warnings_ if "past end of file" in w), None)
     found = []
-    for name in RAW_PREVIEWS:
-        value = tags.get(name)
-        if isinstance(value, str) and value.startswith("base64:"):
+    for key, value in tags.items():
+        name = key.split(":")[-1]
+        if name in RAW_PREVIEWS and isinstance(value, str) and value.startswith("base64:"):
             try:
                 found.append((name, base64.b64decode(value[7:], validate=True)))
             except ValueError:
@@ -288,14 +292,16 @@ def raw_preview(path: str) -> tuple[tuple[str, bytes] | None, str | None]:
     return (max(found, key=lambda item: len(item[1])) if found else None), cut
 
 
-def raw_preview_facts(path: str, orientation: int | None, *, fast: bool = True) -> ImageFacts:
+def raw_preview_facts(
+    path: str, orientation: int | None, *, fast: bool = True, reader=None
+) -> ImageFacts:
     """A RAW file's perceptual hashes and decode check, of its embedded preview. Method
     `raw-no-preview` when it has none: nothing here decodes the sensor data, so the file is
     left undecoded (decode_ok None, an unsupported format). Cut short: not decoded."""
     name = "preview"
     with decoder_messages() as said:
         try:
-            preview, cut = raw_preview(path)
+            preview, cut = raw_preview(path, reader)
             if cut:
                 return ImageFacts(None, None, None, None, RAW_PREVIEW_METHOD, False,
                                   f"truncated: {cut}")  # fmt: skip
@@ -408,7 +414,12 @@ DecodedFacts = dict[str, dict]  # BLAKE3 -> {field in DECODED_FIELDS: value}
 
 
 def fingerprint(
-    cand: Candidate, meta: Metadata, *, fast: bool = True, known: DecodedFacts | None = None
+    cand: Candidate,
+    meta: Metadata,
+    *,
+    fast: bool = True,
+    known: DecodedFacts | None = None,
+    reader=None,
 ) -> FileRecord:
     """Everything about one file, as a FileRecord. Never raises for a bad file.
 
@@ -460,13 +471,13 @@ def fingerprint(
         for name, value in known[rec.blake3].items():
             setattr(rec, name, value)
         return rec
-    _decode(rec, cand.path, meta, fast)
+    _decode(rec, cand.path, meta, fast, reader)
     if known is not None and kind in ("image", "video"):
         known[rec.blake3] = {name: getattr(rec, name) for name in DECODED_FIELDS}
     return rec
 
 
-def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
+def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool, reader=None) -> None:
     """Decode facts of an image or a video, into the record."""
     kind, fmt = rec.kind, rec.format
     warning = meta.warning or ""
@@ -481,7 +492,7 @@ def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
             rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
             rec.signature, rec.frames = facts.signature, facts.frames
         elif fmt in RAW_FORMATS:  # through the picture embedded in it; sizes from metadata
-            facts = raw_preview_facts(path, meta.orientation, fast=fast)
+            facts = raw_preview_facts(path, meta.orientation, fast=fast, reader=reader)
             rec.width, rec.height = meta.width, meta.height
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
             rec.signature, rec.frames = facts.signature, facts.frames

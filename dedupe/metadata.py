@@ -530,6 +530,20 @@ class MetadataReader:
         keep = ("SourceFile", "File:", "ExifTool:")
         return {k: v for k, v in tags.items() if not k.startswith(keep)}
 
+    def embedded_pictures(self, path: str, tags: Sequence[str]) -> dict[str, Any]:
+        """exiftool's `-b -validate -Warning` answer for `tags` (e.g. `-PreviewImage`) of one
+        file: binary values as `base64:...`, keyed `Group0:Group1:Tag`. {} when it fails."""
+        try:
+            self._ensure_running()
+            arg = self._argument_for(path, 0)
+            results = self._et.execute_json("-b", "-validate", "-Warning", *tags, arg)
+        except (exiftool.exceptions.ExifToolException, OSError, ValueError):
+            self._restart()
+            return {}
+        finally:
+            self._drop_links()
+        return results[0] if results else {}
+
     @property
     def pid(self) -> int | None:
         """exiftool's process id while it runs."""

@@ -65,7 +65,7 @@ FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or strip
 # the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
 MAX_DECODE_PIXELS = 120_000_000
 # Pillow modes that Image.reduce() refuses, and what each is widened to first
-_NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "La": "LA"}
+_NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "La": "LA"}
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,

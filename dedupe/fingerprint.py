@@ -242,12 +242,24 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
     return ImageFacts(w, h, ph, dh, method, True, None, sig, frames)
 
 
+def _avci_facts(path: str, fast: bool) -> ImageFacts:
+    from .avcheif import decode_primary
+
+    im = decode_primary(path)
+    check_budget(im.size)
+    shown = shown_rgb(im, fast=fast)
+    ph, dh = _hashes(shown)
+    return ImageFacts(im.width, im.height, ph, dh, "full", True, None, _signature(shown, None), 1)
+
+
 def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
     """Decode an image (fast path where it agrees with a full decode) and hash what it shows."""
     with decoder_messages() as said:
         try:
             if fmt in ("HEIC", "HEIF"):
                 return _heic_facts(path, fast)
+            if fmt == "AVCI":
+                return _avci_facts(path, fast)
             return _pillow_facts(path, fmt, fast)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
             failed = describe(exc)

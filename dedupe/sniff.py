@@ -62,10 +62,12 @@ PILLOW_IMAGES = frozenset(
     | {"PSD", "BLP", "DIB", "ICNS", "SUN", "SPIDER", "PCD", "XVThumb", "FTEX", "GBR", "IMT"}
     | {"MCIDAS", "PIXAR", "BTF"}  # BTF: exiftool's name for BigTIFF, which Pillow reads
 )
-DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
-# Picture formats known here with no decoder (reported `unsupported-format`): AVC-in-HEIF, and
-# HEIF image sequences as exiftool names them (their pictures are a track, not an item)
-UNDECODABLE_IMAGES = frozenset({"AVCI", "HEICS", "HEIFS"})
+# AVC-in-HEIF: libheif here has no AVC decoder; dedupe.avcheif reads the item, FFmpeg decodes it
+AVC_HEIF_IMAGES = frozenset({"AVCI"})
+DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES
+# Picture formats known here with no decoder (reported `unsupported-format`): HEIF image
+# sequences as exiftool names them (their pictures are a track, not an item)
+UNDECODABLE_IMAGES = frozenset({"HEICS", "HEIFS"})
 
 
 def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:

@@ -98,7 +98,7 @@ def catalog_location() -> str:
 def formats() -> list[dict[str, str]]:
     """Every format the scan knows (sniff.py), with what decodes it here and its version:
     {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`
-    (AVC-in-HEIF, HEIF sequences; a RAW file without a preview LibRaw cannot read is one, file
+    (HEIF sequences; a RAW file without a preview LibRaw cannot read is one, file
     by file)."""
     import importlib.metadata
 
@@ -153,5 +153,9 @@ def formats() -> list[dict[str, str]]:
     rows += [
         {"format": f, "decoder": raw_decoder, "version": raw_version} for f in sorted(RAW_FORMATS)
     ]
+    rows.append(
+        {"format": "AVCI", "decoder": "PyAV (FFmpeg H.264), items read here",
+         "version": f"{av.__version__} ({ffmpeg})"}
+    )  # fmt: skip
     rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(UNDECODABLE_IMAGES)]
     return rows

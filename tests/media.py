@@ -168,3 +168,65 @@ def make_dng(path: Path, preview: Image.Image | None, *, seed: int = 0, quality:
     header = b"II*\0" + struct.pack("<I", 8)
     path.write_bytes(header + ifd0 + extra0 + sub + extra1 + picture + sensor)
     return path
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, box end) of the ISO-BMFF boxes in data[start:end]."""
+    i = start
+    while i + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[i : i + 8])
+        size = end - i if size == 0 else size
+        yield kind.decode("latin-1"), i + 8, i + size
+        i += size
+
+
+def _box_at(data: bytes, path: str) -> tuple[int, int]:
+    """(payload start, end) of the first box along `moov/trak/...`."""
+    skip = {"stsd": 8, "avc1": 78}  # a full box's entry count; a sample entry's fixed fields
+    start, end = 0, len(data)
+    for name in path.split("/"):
+        start, end = next(
+            (p + skip.get(k, 0), e) for k, p, e in _boxes(data, start, end) if k == name
+        )
+    return start, end
+
+
+def _box(kind: str, payload: bytes, version_flags: int | None = None) -> bytes:
+    if version_flags is not None:
+        payload = struct.pack(">I", version_flags) + payload
+    return struct.pack(">I", 8 + len(payload)) + kind.encode("latin-1") + payload
+
+
+def make_avc_heif(path: Path, picture: Image.Image) -> Path:
+    """AVC-in-HEIF (ISO/IEC 23008-12, brand `avci`): one `avc1` image item whose H.264 picture
+    and avcC record come from a one-frame MP4 libx264 writes through PyAV. libheif parses it
+    (and names the AVC decoder it lacks); exiftool 12.57 calls it an MP4 video."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=1)
+        stream.width, stream.height, stream.pix_fmt = picture.width, picture.height, "yuv420p"
+        for packet in [*stream.encode(av.VideoFrame.from_image(picture)), *stream.encode()]:
+            out.mux(packet)
+    mp4 = buf.getvalue()
+    a, b = _box_at(mp4, "moov/trak/mdia/minf/stbl/stsd/avc1/avcC")
+    avcc = mp4[a:b]
+    s, _ = _box_at(mp4, "moov/trak/mdia/minf/stbl/stsz")
+    fixed, _count, first = struct.unpack(">III", mp4[s + 4 : s + 16])
+    c, _ = _box_at(mp4, "moov/trak/mdia/minf/stbl/stco")
+    offset = struct.unpack(">I", mp4[c + 8 : c + 12])[0]
+    sample = mp4[offset : offset + (fixed or first)]
+    ftyp = _box("ftyp", b"avci\0\0\0\0mif1avcimiaf")
+    hdlr = _box("hdlr", b"\0\0\0\0pict" + b"\0" * 13, 0)
+    pitm = _box("pitm", struct.pack(">H", 1), 0)
+    iinf = _box("iinf", struct.pack(">H", 1) + _box("infe", b"\0\x01\0\0avc1\0", 2 << 24), 0)
+    ispe = _box("ispe", struct.pack(">II", picture.width, picture.height), 0)
+    iprp = _box("iprp", _box("ipco", _box("avcC", avcc) + ispe)
+                + _box("ipma", struct.pack(">IHB", 1, 1, 2) + b"\x81\x02", 0))  # fmt: skip
+
+    def meta(at: int) -> bytes:
+        iloc = _box("iloc", b"\x44\0" + struct.pack(">HHHHII", 1, 1, 0, 1, at, len(sample)), 0)
+        return _box("meta", hdlr + pitm + iloc + iinf + iprp, 0)
+
+    at = len(ftyp) + len(meta(0)) + 8
+    path.write_bytes(ftyp + meta(at) + _box("mdat", sample))
+    return path

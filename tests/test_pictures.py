@@ -239,7 +239,7 @@ def test_doctor_lists_every_format_with_its_decoder():
     assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
     assert rows["DNG"]["decoder"] == "embedded preview (exiftool) + rawpy (LibRaw)"
     assert "LibRaw" in rows["NEF"]["version"] and rows["MOV"]["decoder"].startswith("PyAV")
-    assert rows["AVCI"]["decoder"] == rows["HEICS"]["decoder"] == "none"  # unsupported-format
+    assert rows["AVCI"]["decoder"].startswith("PyAV") and rows["HEICS"]["decoder"] == "none"
 
 
 def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not_know_them(
@@ -499,3 +499,67 @@ def test_an_avif_sequence_is_a_picture_with_its_frames_not_a_movie(corpus, tmp_p
         "image", "AVIF", 3, True,
     )  # fmt: skip
     assert bin(int(anim["phash"], 16) ^ int(shown["first.png"]["phash"], 16)).count("1") <= 6
+
+
+def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
+    """AVC-in-HEIF (tests/media.make_avc_heif: an `avc1` item libheif parses and cannot decode,
+    which exiftool 12.57 calls an MP4 video): an image, hashed like the picture it holds and
+    decoded in full by verify; one cut inside its picture is truncated."""
+    from conftest import run_cli, run_json
+    from media import make_avc_heif
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+        picture = photo.convert("RGB").resize((320, 240))
+    make_avc_heif(lib / "IMG_0001.HEIC", picture)
+    picture.save(lib / "reference.png")
+    whole = (lib / "IMG_0001.HEIC").read_bytes()
+    (lib / "cut.heic").write_bytes(whole[: len(whole) - 4000])
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
+    assert scanned["unsupported_formats"] == {}
+    assert [Path(e["path"]).name for e in scanned["errors"]] == ["cut.heic"]
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    avci = shown["IMG_0001.HEIC"]
+    assert (avci["kind"], avci["format"], avci["decode_ok"], avci["frames"]) == (
+        "image", "AVCI", True, 1,
+    )  # fmt: skip
+    assert (avci["width"], avci["height"]) == (320, 240)
+    reference = int(shown["reference.png"]["phash"], 16)
+    assert bin(int(avci["phash"], 16) ^ reference).count("1") <= 4
+    manifest = str(tmp_path / "m.b3sum")
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
+    )  # fmt: skip
+    findings = json.loads(proc.stdout)["findings"]
+    decode = {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+    assert decode["IMG_0001.HEIC"] == "decoded" and decode["cut.heic"] == "truncated"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 399), st.binary(max_size=8))
+def test_avc_heif_boxes_of_any_bytes_are_read_or_refused_with_a_reason(tail, cut, junk):
+    """The item parser over any bytes, and over a real AVC-in-HEIF file cut or spliced
+    anywhere: an item or a HeifError, nothing else."""
+    from photoverify.dedupe.avcheif import HeifError, primary_item
+
+    for data in (tail, b"\0\0\0\x10ftypavci\0\0\0\0" + tail, _AVCI[:cut] + junk + _AVCI[cut:]):
+        try:
+            primary_item(data)
+        except HeifError as exc:
+            assert str(exc) and "\n" not in str(exc)
+
+
+def _avci_bytes() -> bytes:
+
+    from media import make_avc_heif
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_avc_heif(Path(tmp) / "a.heic", smooth((64, 48)))
+        return path.read_bytes()
+
+
+_AVCI = _avci_bytes()

@@ -63,7 +63,7 @@ from photoverify.dedupe.fingerprint import (
     with_messages,
 )
 from photoverify.dedupe.records import FileRecord, Finding
-from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS
+from photoverify.dedupe.sniff import AVC_HEIF_IMAGES, HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS
 
 pillow_heif.register_heif_opener()
 
@@ -213,6 +213,17 @@ def _decode_raw(path: str, fmt: str) -> DecodeOutcome:
     return DecodeOutcome("decoded", detail=detail)
 
 
+def _decode_avci(path: str) -> DecodeOutcome:
+    from photoverify.dedupe.avcheif import HeifError, decode_primary
+
+    try:
+        im = decode_primary(path)
+    except HeifError as exc:
+        cut = "past the end of the file" in str(exc) or "runs past" in str(exc)
+        return DecodeOutcome("truncated" if cut else "decode-failed", f"AVC-in-HEIF: {exc}")
+    return DecodeOutcome("decoded", detail={"frames": 1, "size": list(im.size)})
+
+
 def _decode_heif(path: str) -> DecodeOutcome:
     heif = open_heif(path)
     primary = heif[heif.primary_index]
@@ -274,7 +285,7 @@ def decode_file(job: DecodeJob) -> DecodeOutcome:
 def _decode_file(job: DecodeJob) -> DecodeOutcome:
     fmt = (job.format or "").upper()
     # An image of unknown format (exiftool could not tell) is given to Pillow, which sniffs.
-    decodable = PILLOW_IMAGES | HEIF_IMAGES | RAW_FORMATS
+    decodable = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES | RAW_FORMATS
     if job.kind == "image" and fmt and fmt not in decodable and job.size:
         what = job.format or "this format"
         return DecodeOutcome("unsupported-format", f"no decoder for {what}", no_decoder=True)
@@ -298,6 +309,8 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
             outcome = _decode_heif(job.path)
         elif fmt in RAW_FORMATS:
             outcome = _decode_raw(job.path, fmt)
+        elif fmt in AVC_HEIF_IMAGES:
+            outcome = _decode_avci(job.path)
         else:
             outcome = _decode_pillow(job.path, fmt)
     except FileNotFoundError:

@@ -1,6 +1,6 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 4; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 5; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -20,6 +20,9 @@ files — one row per file ever scanned and still present
                           a*b* 8x8, detail energy; of the same decode as the hashes; added in
                           version 4); NULL for videos, undecoded files, and rows cataloged
                           before it (those images are fingerprinted again by the next scan)
+  frames INTEGER          how many pictures a decoded image holds (GIF/APNG frames, MPO's
+                          pictures, a HEIF's top-level images: bursts, sequences, stereo
+                          pairs); its hashes are of the primary one; added in version 5
   captured_at TEXT        ISO 8601 with sub-seconds and offset when known
   captured_source, gps_source TEXT   the exiftool tag each came from (`Group:Tag`, e.g.
                           APP12:DateTimeOriginal, XMP:GPSLatitude); added in version 3
@@ -47,9 +50,9 @@ import platformdirs
 
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
-from .sniff import DECODABLE_IMAGES
+from .sniff import DECODABLE_IMAGES, RAW_FORMATS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_SECONDS = 30  # how long a process waits for another one's write to the catalog
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -108,6 +111,8 @@ MIGRATIONS: dict[int, str] = {
     """,
     # 4: pixel-level confirmation of same-photo pairs (dedupe.signature)
     4: "ALTER TABLE files ADD COLUMN signature BLOB;",
+    # 5: the number of pictures in a multi-frame image (older rows: NULL until fingerprinted)
+    5: "ALTER TABLE files ADD COLUMN frames INTEGER;",
 }
 
 _COLUMNS = (
@@ -146,25 +151,33 @@ _COLUMNS = (
     "scanned_at",
     "captured_source",
     "gps_source",
+    "frames",
 )
 _METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # Decoded facts an older photoverify got wrong or left out, to be taken again: a decoded video
 # cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
 # could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode"; a picture in
 # a format that had no decoder then and has one now (MPO, APNG, JXL, PCX, ...); a decoded image
-# cataloged before picture signatures (version 4); a HEIF picture in a codec exiftool does not
-# name (AVC), cataloged as a video with no video stream.
+# cataloged before picture signatures (version 4) or frame counts (5); a RAW picture cataloged
+# before RAW files were read through their embedded preview; a HEIF picture in a codec exiftool
+# does not name (AVC), cataloged as a video with no video stream.
 _STALE_DECODE = (
     "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
     "(kind = 'video' AND decode_ok = 0 AND decode_error = 'no video stream') OR "
     "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode') OR "
     f"(kind = 'image' AND decode_ok IS NULL AND size > 0 AND format IN "
     f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})) OR "
-    "(kind = 'image' AND decode_ok = 1 AND signature IS NULL))"
+    "(kind = 'image' AND decode_ok = 1 AND (signature IS NULL OR frames IS NULL)) OR "
+    "(kind = 'image' AND decode_ok IS NULL AND phash_method IS NULL AND size > 0 AND format IN "
+    f"({','.join(repr(f) for f in sorted(RAW_FORMATS))})))"
 )
 # metadata read before version 3 (a fixed tag list: no APP12, MakerNotes, sidecar or QuickTime GPS
 # values, no sources): read again once
-_OLD_METADATA = "(metadata_json NOT LIKE '%\"gps_source\"%')"
+# and a UTF-16 XMP sidecar read before such files were read through a UTF-8 copy
+_OLD_METADATA = (
+    "(metadata_json NOT LIKE '%\"gps_source\"%' OR (format = 'XMP' AND captured_at IS NULL "
+    "AND gps_lat IS NULL AND metadata_json LIKE '%Superfluous BOM at start of XMP%'))"
+)
 _STALE = f"({_STALE_DECODE} OR {_OLD_METADATA})"
 
 
@@ -300,6 +313,7 @@ class Catalog:
                     now,
                     m.captured_source,
                     m.gps_source,
+                    r.frames,
                 )
             )
         placeholders = ",".join("?" * len(_COLUMNS))
@@ -434,6 +448,7 @@ def _record(row: tuple) -> FileRecord:
         decode_ok=None if decode_ok is None else bool(decode_ok),
         decode_error=values["decode_error"],
         signature=values["signature"],
+        frames=values["frames"],
         metadata=meta,
         error=values["error"],
     )

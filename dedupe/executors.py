@@ -48,8 +48,12 @@ def fingerprint_batch(
     if len(_decoded) > DECODED_CACHE_LIMIT:
         _decoded.clear()
     _decoded.update(known or {})
-    metas = _worker_reader().read([c.path for c in batch])
-    return [fingerprint(c, m, fast=fast, known=_decoded) for c, m in zip(batch, metas, strict=True)]
+    reader = _worker_reader()
+    metas = reader.read([c.path for c in batch])
+    return [
+        fingerprint(c, m, fast=fast, known=_decoded, reader=reader)
+        for c, m in zip(batch, metas, strict=True)
+    ]
 
 
 def default_workers() -> int:

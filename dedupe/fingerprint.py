@@ -10,10 +10,15 @@ measured against full decodes on the real corpus (benchmarks/bench_phash.py, RES
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import io
+import json
 import mimetypes
 import multiprocessing
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -30,7 +35,7 @@ from PIL import Image, ImageStat
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 from .signature import picture_signature
-from .sniff import DECODABLE_IMAGES, classify, read_ftyp_brands
+from .sniff import DECODABLE_IMAGES, RAW_FORMATS, classify, image_brand
 
 pillow_heif.register_heif_opener()
 
@@ -51,6 +56,7 @@ class ImageFacts:
     decode_ok: bool
     decode_error: str | None
     signature: bytes | None = None  # dedupe.signature, of the same decode as the hashes
+    frames: int | None = None  # pictures in the file; the hashes are of the primary one
 
 
 REDUCE_TO = 256
@@ -271,7 +277,7 @@ def _heic_facts_of(
     shown = shown_rgb(im, fast=fast)
     ph, dh = _hashes(shown)
     sig = _signature(shown, heif.info.get("icc_profile"))
-    return ImageFacts(width, height, ph, dh, method, True, None, sig)
+    return ImageFacts(width, height, ph, dh, method, True, None, sig, len(heif))
 
 
 def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
@@ -294,6 +300,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                 shown = shown_rgb(im, fast=fast, orientation=orientation)
                 ph, dh = _hashes(shown)
                 sig = _signature(shown, im.info.get("icc_profile"))
+                frames = getattr(im, "n_frames", 1)
                 if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
                     # a cut MPO loses its last pictures, each a JPEG reached directly by
                     # offset: decode the last one too (verify --decode decodes every frame)
@@ -302,7 +309,17 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                         im.draft("RGB", DRAFT_BOX)
                     check_budget(im.size)
                     im.load()
-    return ImageFacts(w, h, ph, dh, method, True, None, sig)
+    return ImageFacts(w, h, ph, dh, method, True, None, sig, frames)
+
+
+def _avci_facts(path: str, fast: bool) -> ImageFacts:
+    from .avcheif import decode_primary
+
+    im = decode_primary(path)
+    check_budget(im.size)
+    shown = shown_rgb(im, fast=fast)
+    ph, dh = _hashes(shown)
+    return ImageFacts(im.width, im.height, ph, dh, "full", True, None, _signature(shown, None), 1)
 
 
 def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
@@ -311,10 +328,83 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
         try:
             if fmt in ("HEIC", "HEIF"):
                 return _heic_facts(path, fast)
+            if fmt == "AVCI":
+                return _avci_facts(path, fast)
             return _pillow_facts(path, fmt, fast)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
             failed = describe(exc)
     return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
+
+
+# A RAW file's pictures exiftool can extract, as it names them: the largest is hashed.
+RAW_PREVIEWS = ("JpgFromRaw", "PreviewImage", "OtherImage")
+RAW_PREVIEW_METHOD = "raw-preview"
+RAW_NO_PREVIEW = "raw-no-preview"  # tried: no embedded picture (decode_ok stays None)
+
+
+def raw_preview(path: str, reader=None) -> tuple[tuple[str, bytes] | None, str | None]:
+    """((exiftool's name for it, bytes) of the largest picture embedded in a RAW/DNG file, or
+    None; a warning that the file is cut short, or None). A camera's JpgFromRaw, a DNG's
+    PreviewImage (iPhone ProRAW keeps a full-size one): exiftool knows every maker's layout,
+    and its `-validate` sees strips that run past the end of the file. Through `reader` (the
+    worker's long-lived exiftool, `MetadataReader.embedded_pictures`), else one exiftool run."""
+    names = [f"-{name}" for name in RAW_PREVIEWS]
+    if reader is not None:
+        tags = reader.embedded_pictures(path, names)
+    else:
+        exe = shutil.which("exiftool")
+        if exe is None:
+            return None, None
+        args = [exe, "-j", "-b", "-validate", "-Warning", *names, "--", os.path.abspath(path)]
+        done = subprocess.run(args, capture_output=True, timeout=120, check=False)
+        try:
+            tags = json.loads(done.stdout)[0]
+        except (ValueError, IndexError, KeyError):
+            return None, None
+    warnings_ = [str(v) for k, v in tags.items() if k.split(":")[-1] == "Warning"]
+    cut = next((w for w in warnings_ if "past end of file" in w), None)
+    found = []
+    for key, value in tags.items():
+        name = key.split(":")[-1]
+        if name in RAW_PREVIEWS and isinstance(value, str) and value.startswith("base64:"):
+            try:
+                found.append((name, base64.b64decode(value[7:], validate=True)))
+            except ValueError:
+                continue
+    return (max(found, key=lambda item: len(item[1])) if found else None), cut
+
+
+def raw_preview_facts(
+    path: str, orientation: int | None, *, fast: bool = True, reader=None
+) -> ImageFacts:
+    """A RAW file's perceptual hashes and decode check, of its embedded preview. Method
+    `raw-no-preview` when it has none: nothing here decodes the sensor data, so the file is
+    left undecoded (decode_ok None, an unsupported format). Cut short: not decoded."""
+    name = "preview"
+    with decoder_messages() as said:
+        try:
+            preview, cut = raw_preview(path, reader)
+            if cut:
+                return ImageFacts(None, None, None, None, RAW_PREVIEW_METHOD, False,
+                                  f"truncated: {cut}")  # fmt: skip
+            if preview is None:
+                return ImageFacts(None, None, None, None, RAW_NO_PREVIEW, False, None)
+            name, data = preview
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as im:
+                    if fast and im.format == "JPEG":
+                        im.draft("RGB", DRAFT_BOX)
+                    check_budget(im.size)
+                    im.load()
+                    shown = shown_rgb(im, fast=fast, orientation=orientation)
+                    ph, dh = _hashes(shown)
+                    sig = _signature(shown, im.info.get("icc_profile"))
+            return ImageFacts(None, None, ph, dh, RAW_PREVIEW_METHOD, True, None, sig, 1)
+        except Exception as exc:  # noqa: BLE001 - a broken preview is a finding about the file
+            failed = f"embedded {name} does not decode: {describe(exc)}"
+    failed = with_messages(failed, said)
+    return ImageFacts(None, None, None, None, RAW_PREVIEW_METHOD, False, failed)
 
 
 @dataclass(frozen=True)
@@ -382,6 +472,17 @@ def _sniff_unknown(path: str) -> tuple[str, str | None]:
         return _guess_kind_from_name(path), None
 
 
+def _picture_in_a_movie_box(path: str, kind: str, fmt: str | None) -> tuple[str, str | None]:
+    """(kind, format) of an ISO-BMFF file exiftool calls a movie: a picture when its brand says
+    so (sniff.image_brand), e.g. an AVIF sequence or AVC-in-HEIF."""
+    try:
+        with open(path, "rb") as fh:
+            brand = image_brand(fh.read(256))
+    except OSError:
+        return kind, fmt
+    return ("image", brand) if brand else (kind, fmt)
+
+
 def _guess_kind_from_name(path: str) -> str:
     mime = mimetypes.guess_type(path)[0] or ""
     if mime.startswith("image/") or path.lower().endswith((".heic", ".heif")):
@@ -395,7 +496,12 @@ DecodedFacts = dict[str, dict]  # BLAKE3 -> {field in DECODED_FIELDS: value}
 
 
 def fingerprint(
-    cand: Candidate, meta: Metadata, *, fast: bool = True, known: DecodedFacts | None = None
+    cand: Candidate,
+    meta: Metadata,
+    *,
+    fast: bool = True,
+    known: DecodedFacts | None = None,
+    reader=None,
 ) -> FileRecord:
     """Everything about one file, as a FileRecord. Never raises for a bad file.
 
@@ -430,8 +536,9 @@ def fingerprint(
         rec.blake3 = None
         return rec
 
-    brands = read_ftyp_brands(cand.path) if meta.file_type == "MP4" else None
-    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path, brands)
+    kind, fmt = classify(meta.file_type, meta.mime_type, cand.path)
+    if kind == "video" and fmt in ("MP4", "MOV", None):
+        kind, fmt = _picture_in_a_movie_box(cand.path, kind, fmt)
     if meta.file_type is None and kind == "other" and cand.size:
         kind, fmt = _sniff_unknown(cand.path)  # exiftool does not know these bytes
     elif meta.file_type is None and kind == "other":
@@ -446,25 +553,34 @@ def fingerprint(
         for name, value in known[rec.blake3].items():
             setattr(rec, name, value)
         return rec
-    _decode(rec, cand.path, meta, fast)
+    _decode(rec, cand.path, meta, fast, reader)
     if known is not None and kind in ("image", "video"):
         known[rec.blake3] = {name: getattr(rec, name) for name in DECODED_FIELDS}
     return rec
 
 
-def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool) -> None:
+def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool, reader=None) -> None:
     """Decode facts of an image or a video, into the record."""
     kind, fmt = rec.kind, rec.format
     warning = meta.warning or ""
-    truncated = warning if warning.startswith(TRUNCATION_WARNINGS) else None
+    # a TIFF-based file (DNG, TIFF) cut short: exiftool says a strip runs past the end
+    cut = warning.startswith(TRUNCATION_WARNINGS) or "runs past end of file" in warning
+    truncated = warning if cut else None
     if kind == "image":
         if fmt in DECODABLE_IMAGES or fmt is None:
             facts = image_facts(path, fmt, fast=fast)
             rec.width, rec.height = facts.width or meta.width, facts.height or meta.height
             rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
             rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
-            rec.signature = facts.signature
-        else:  # RAW and friends: no decoder here; dimensions from the metadata
+            rec.signature, rec.frames = facts.signature, facts.frames
+        elif fmt in RAW_FORMATS:  # through the picture embedded in it; sizes from metadata
+            facts = raw_preview_facts(path, meta.orientation, fast=fast, reader=reader)
+            rec.width, rec.height = meta.width, meta.height
+            rec.phash, rec.dhash, rec.phash_method = facts.phash, facts.dhash, facts.method
+            rec.signature, rec.frames = facts.signature, facts.frames
+            if facts.method == RAW_PREVIEW_METHOD:
+                rec.decode_ok, rec.decode_error = facts.decode_ok, facts.decode_error
+        else:  # no decoder here; dimensions from the metadata
             rec.width, rec.height = meta.width, meta.height
         if truncated and rec.decode_ok is not False:
             # libheif fills missing HEIC tiles silently; exiftool's structure check does not.

@@ -68,6 +68,7 @@ TAGS = (
     "Orientation",
     "File:FileType",
     "File:MIMEType",
+    "File:MIMEEncoding",
     "ImageWidth",
     "ImageHeight",
     "Duration",
@@ -139,6 +140,8 @@ class _Tags:
             parts = key.split(":")
             g0 = parts[0] if len(parts) > 1 else ""
             g1 = parts[1] if len(parts) > 2 else g0
+            if g0 == "XML" and g1.startswith("XML-"):  # XMP in a JPEG 2000 box, as exiftool
+                g0 = "XMP"  # groups it (XML:XML-xmp:CreateDate)
             self.by_name.setdefault(parts[-1], []).append((g0, g1, value))
 
     def get(self, group: str | None, name: str, skip_g1: tuple[str, ...] = ()) -> Any:
@@ -181,7 +184,7 @@ def _capture_value(t: _Tags, label: str, group: str, name: str) -> Any:
     if group == "JSON":  # seconds since 1970, UTC
         try:
             stamp = datetime.fromtimestamp(int(float(value)), UTC)
-        except (ValueError, OverflowError, OSError):
+        except (TypeError, ValueError, OverflowError, OSError):  # TypeError: a list, an object
             return f"{value} (not a timestamp)"
         return stamp.strftime("%Y:%m:%d %H:%M:%S") if stamp.year > 1970 else "0000:00:00 00:00:00"
     return value
@@ -193,6 +196,7 @@ def capture_times(tags: dict[str, Any]) -> tuple[str | None, str | None, list[st
     Precedence is `_CAPTURE`'s order; an impossible value is skipped with its reason."""
     t = tags if isinstance(tags, _Tags) else _Tags(tags)
     refused: list[str] = []
+    found: list[tuple[str, str, bool]] = []  # (ISO time, label, its offset was written)
     for label, group, name, subsec_tag, offset_tags, assumed in _CAPTURE:
         value = _capture_value(t, label, group, name)
         if value is None:
@@ -201,9 +205,33 @@ def capture_times(tags: dict[str, Any]) -> tuple[str | None, str | None, list[st
         subsec = t.get(group, subsec_tag) if subsec_tag else None
         iso, why = parse_datetime(value, subsec, offset if offset is not None else assumed)
         if iso:
-            return iso, label, refused
-        refused.append(f"{label}: {why}")
-    return None, None, refused
+            found.append((iso, label, assumed is None))
+        elif not found:
+            refused.append(f"{label}: {why}")
+    if not found:
+        return None, None, refused
+    iso, label, _ = found[0]
+    return _completed(iso, [other for other, _, written in found[1:] if written]), label, refused
+
+
+_ISO_PARTS = re.compile(r"^(.{19})(\.\d+)?([+-]\d{2}:\d{2})?$")
+
+
+def _completed(iso: str, others: list[str]) -> str:
+    """The chosen time with the sub-seconds and offset it lacks taken from another place that
+    holds the same moment to the second (XMP photoshop:DateCreated `15:15:44.31` and IPTC
+    `15:15:44-04:00` -> `15:15:44.31-04:00`, as exiftool's composite DateTimeOriginal keeps the
+    offset). Never from an offset that was assumed (QuickTime UTC, Takeout)."""
+    mine = _ISO_PARTS.match(iso)
+    if mine is None:
+        return iso
+    base, frac, zone = mine.groups()
+    for other in others:
+        m = _ISO_PARTS.match(other)
+        if m is None or m[1] != base:
+            continue
+        frac, zone = frac or m[2], zone or m[3]
+    return base + (frac or "") + (zone or "")
 
 
 def capture_time(tags: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -344,6 +372,13 @@ def normalize(tags: dict[str, Any], error: str | None = None) -> Metadata:
 
 
 _STDERR_LINE = re.compile(r"^Error: (.*) - (/.*)$")
+_MAX_SIDECAR = 16 * 1024 * 1024
+
+
+def _utf16_xmp(tags: dict[str, Any]) -> bool:
+    encoding = str(tags.get("File:MIMEEncoding") or tags.get("File:File:MIMEEncoding") or "")
+    file_type = tags.get("File:FileType") or tags.get("File:File:FileType")
+    return file_type == "XMP" and encoding.lower().startswith("utf-16")
 
 
 def _read_answer(fd: int, b_endswith: bytes, block_size: int) -> bytes:
@@ -459,13 +494,55 @@ class MetadataReader:
                 errors[m[2]] = m[1]
         by_source = {r.get("SourceFile"): r for r in results}
         out = []
-        for arg in args:
+        for index, arg in enumerate(args):
             tags = by_source.get(arg)
             if tags is None:
                 out.append(Metadata(error=errors.get(arg, "exiftool returned nothing")))
-            else:
-                out.append(normalize(tags, errors.get(arg)))
+                continue
+            if _utf16_xmp(tags):
+                tags = {**tags, **self._read_utf16_xmp(paths[index], index)}
+            out.append(normalize(tags, errors.get(arg)))
         return out
+
+    def _read_utf16_xmp(self, path: str, index: int) -> dict[str, Any]:
+        """The tags of an XMP sidecar written in UTF-16, which exiftool 12.57 reads none of
+        ("Superfluous BOM at start of XMP": immich's metadata/xmp/dates/*.xmp), read from a
+        UTF-8 copy in the private temporary folder. Its File and System facts stay the
+        original's."""
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(_MAX_SIDECAR + 1)
+            if len(data) > _MAX_SIDECAR:
+                return {}
+            text = data.decode("utf-16")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        if self._links is None:
+            self._links = tempfile.mkdtemp(prefix="photoverify-exiftool-")
+        copy = os.path.join(self._links, f"{index}-utf8.xmp")
+        with open(copy, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        try:
+            results = self._et.execute_json(*[f"-{t}" for t in TAGS], copy)
+        except (exiftool.exceptions.ExifToolException, OSError, ValueError):
+            return {}
+        tags = results[0] if results else {}
+        keep = ("SourceFile", "File:", "ExifTool:")
+        return {k: v for k, v in tags.items() if not k.startswith(keep)}
+
+    def embedded_pictures(self, path: str, tags: Sequence[str]) -> dict[str, Any]:
+        """exiftool's `-b -validate -Warning` answer for `tags` (e.g. `-PreviewImage`) of one
+        file: binary values as `base64:...`, keyed `Group0:Group1:Tag`. {} when it fails."""
+        try:
+            self._ensure_running()
+            arg = self._argument_for(path, 0)
+            results = self._et.execute_json("-b", "-validate", "-Warning", *tags, arg)
+        except (exiftool.exceptions.ExifToolException, OSError, ValueError):
+            self._restart()
+            return {}
+        finally:
+            self._drop_links()
+        return results[0] if results else {}
 
     @property
     def pid(self) -> int | None:

@@ -72,6 +72,7 @@ DECODED_FIELDS = (
     "decode_ok",
     "decode_error",
     "signature",
+    "frames",
 )
 
 
@@ -98,6 +99,7 @@ class FileRecord:
     decode_ok: bool | None = None
     decode_error: str | None = None
     signature: bytes | None = None  # dedupe.signature: a 711-byte picture signature (images)
+    frames: int | None = None  # pictures in a decoded image (multi-frame: hashes of the primary)
     metadata: Metadata = field(default_factory=Metadata)
     error: str | None = None  # the file could not be fingerprinted at all (vanished, unreadable)
 
@@ -124,8 +126,10 @@ class FileRecord:
             "dhash": self.dhash,
             "decode_ok": self.decode_ok,
             "decode_error": self.decode_error,
+            "frames": self.frames,
             "captured_at": m.captured_at,
             "captured_source": m.captured_source,
+            "captured_refused": m.captured_refused,
             "gps": m.gps,
             "gps_source": m.gps_source,
             "make": m.make,

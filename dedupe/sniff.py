@@ -57,53 +57,22 @@ PILLOW_IMAGES = frozenset(
     {"JPEG", "PNG", "APNG", "MPO", "TIFF", "WEBP", "GIF", "BMP", "AVIF", "JXL"}
     | {"JP2", "J2C", "JPX", "ICO", "CUR", "PCX", "PPM", "PGM", "PBM", "PFM", "DCX", "FITS"}
     | {"JPEG2000", "SGI", "QOI", "DDS", "TGA", "FLI", "IM", "MSP", "XBM"}
+    # Photoshop's PSD (its composite picture; exiftool's MIME type for it is not image/*), and
+    # more of Pillow's names for pictures exiftool does not know
+    | {"PSD", "BLP", "DIB", "ICNS", "SUN", "SPIDER", "PCD", "XVThumb", "FTEX", "GBR", "IMT"}
+    | {"MCIDAS", "PIXAR", "BTF"}  # BTF: exiftool's name for BigTIFF, which Pillow reads
 )
-DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES
+# AVC-in-HEIF: libheif here has no AVC decoder; dedupe.avcheif reads the item, FFmpeg decodes it
+AVC_HEIF_IMAGES = frozenset({"AVCI"})
+DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES
+# Picture formats known here with no decoder (reported `unsupported-format`): HEIF image
+# sequences as exiftool names them (their pictures are a track, not an item)
+UNDECODABLE_IMAGES = frozenset({"HEICS", "HEIFS"})
 
 
-# ISO-BMFF brands of HEIF pictures and picture sequences (ISO/IEC 23008-12) whatever their
-# codec. exiftool calls an ftyp whose major brand it does not know (AVC's 'avci') an MP4 video.
-HEIF_BRANDS = frozenset(
-    {"mif1", "mif2", "msf1", "miaf", "heic", "heix", "heim", "heis", "hevc", "hevx", "avci"}
-    | {"avcs", "jpeg", "j2ki", "j2is", "vvic", "vvis"}
-)
-# Brands that make a file a movie even when it also claims HEIF's 'mif1' among its brands
-VIDEO_BRANDS = frozenset({"isom", "iso2", "mp41", "mp42", "avc1", "M4V ", "qt  ", "3gp4", "3gp5"})
-
-
-def read_ftyp_brands(path: str) -> list[str]:
-    """The major and compatible brands of the ftyp box that opens an ISO-BMFF file; [] when
-    the file does not open with one or cannot be read."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-            size = int.from_bytes(head[:4], "big") if len(head) == 8 else 0
-            if head[4:8] != b"ftyp" or not 16 <= size <= 4096:
-                return []
-            body = fh.read(size - 8)
-    except OSError:
-        return []
-    offsets = [0, *range(8, len(body) - 3, 4)]  # major, minor version (skipped), compatible
-    return [body[i : i + 4].decode("latin-1") for i in offsets if len(body) >= i + 4]
-
-
-def is_heif_picture(brands: list[str]) -> bool:
-    """An ISO-BMFF file whose brands make it a HEIF picture rather than a movie."""
-    if not brands:
-        return False
-    return brands[0] in HEIF_BRANDS or (
-        bool({"mif1", "msf1"} & set(brands[1:])) and not VIDEO_BRANDS & set(brands)
-    )
-
-
-def classify(
-    file_type: str | None, mime_type: str | None, path: str, brands: list[str] | None = None
-) -> tuple[str, str | None]:
-    """(kind, format) of a file. Kind is one of `image`, `video`, `sidecar`, `other`.
-    `brands`: the file's ISO-BMFF brands (read_ftyp_brands), read when exiftool says MP4."""
+def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:
+    """(kind, format) of a file. Kind is one of `image`, `video`, `sidecar`, `other`."""
     fmt = _FORMAT_ALIASES.get(file_type or "", file_type) if file_type else None
-    if fmt == "MP4" and brands and is_heif_picture(brands):
-        return "image", "HEIF"
     ext = os.path.splitext(path)[1].lower()
     mime = (mime_type or "").lower()
     if fmt in SIDECAR_FORMATS or (fmt in (None, "TXT", "XML") and ext in SIDECAR_EXTENSIONS):
@@ -113,3 +82,37 @@ def classify(
     if fmt in RAW_FORMATS or fmt in DECODABLE_IMAGES or mime.startswith("image/"):
         return "image", fmt
     return "other", fmt
+
+
+# ISO-BMFF brands of pictures (HEIF, ISO/IEC 23008-12; AVIF): a file exiftool names MP4 because
+# it does not know the brand (12.57: an AVIF sequence `avis`, AVC-in-HEIF `avci`) is a picture.
+_IMAGE_BRANDS = {
+    "avif": "AVIF",
+    "avis": "AVIF",
+    "heic": "HEIC",
+    "heix": "HEIC",
+    "hevc": "HEIC",
+    "heim": "HEIC",
+    "heis": "HEIC",
+    "hevm": "HEIC",
+    "hevs": "HEIC",
+    "avci": "AVCI",
+    "avcs": "AVCI",
+}
+_HEIF_BRANDS = ("mif1", "msf1", "mif2")
+
+
+def image_brand(head: bytes) -> str | None:
+    """The picture format an ISO-BMFF file's `ftyp` box names (AVIF, HEIC, AVCI: AVC-in-HEIF,
+    HEIF), from the file's first bytes; None for a movie or anything else. Pure."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(head[:4], "big")
+    end = min(size, len(head)) if size >= 16 else 16
+    major = head[8:12].decode("latin-1")
+    compatible = [head[i : i + 4].decode("latin-1") for i in range(16, end - 3, 4)]
+    if major in _IMAGE_BRANDS:
+        return _IMAGE_BRANDS[major]
+    if major in _HEIF_BRANDS:
+        return next((_IMAGE_BRANDS[b] for b in compatible if b in _IMAGE_BRANDS), "HEIF")
+    return None

@@ -97,14 +97,22 @@ def catalog_location() -> str:
 
 def formats() -> list[dict[str, str]]:
     """Every format the scan knows (sniff.py), with what decodes it here and its version:
-    {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`."""
+    {format, decoder, version}; decoder "none" for the ones reported `unsupported-format`
+    (HEIF sequences; a RAW file without a preview LibRaw cannot read is one, file
+    by file)."""
     import importlib.metadata
 
     import av
     import PIL
     import pillow_heif
 
-    from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS, VIDEO_FORMATS
+    from photoverify.dedupe.sniff import (
+        HEIF_IMAGES,
+        PILLOW_IMAGES,
+        RAW_FORMATS,
+        UNDECODABLE_IMAGES,
+        VIDEO_FORMATS,
+    )
 
     def version(dist: str) -> str:
         try:
@@ -130,5 +138,24 @@ def formats() -> list[dict[str, str]]:
         rows.append(
             {"format": fmt, "decoder": "PyAV (FFmpeg)", "version": f"{av.__version__} ({ffmpeg})"}
         )
-    rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(RAW_FORMATS)]
+    # scan hashes a RAW file's embedded preview (exiftool extracts it); verify --decode also
+    # has LibRaw unpack the sensor data where rawpy is installed
+    try:
+        import rawpy
+
+        libraw = ".".join(str(x) for x in rawpy.libraw_version)
+        raw_decoder, raw_version = (
+            "embedded preview (exiftool) + rawpy (LibRaw)",
+            (f"{rawpy.__version__} (LibRaw {libraw})"),
+        )
+    except ImportError:
+        raw_decoder, raw_version = "embedded preview (exiftool)", "rawpy not installed"
+    rows += [
+        {"format": f, "decoder": raw_decoder, "version": raw_version} for f in sorted(RAW_FORMATS)
+    ]
+    rows.append(
+        {"format": "AVCI", "decoder": "PyAV (FFmpeg H.264), items read here",
+         "version": f"{av.__version__} ({ffmpeg})"}
+    )  # fmt: skip
+    rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(UNDECODABLE_IMAGES)]
     return rows

@@ -251,3 +251,85 @@ def test_normalize_never_raises_and_gives_parseable_times(tags):
     assert (meta.gps is None) == (meta.gps_source is None)
     if meta.gps is not None:
         assert abs(meta.gps_lat) <= 90 and abs(meta.gps_lon) <= 180
+
+
+def test_a_time_without_its_offset_takes_it_from_a_place_holding_the_same_second():
+    """thompson-springs.jpg: XMP photoshop:DateCreated `15:15:44.31`, IPTC `15:15:44-04:00`;
+    exiftool's DateTimeOriginal is `15:15:44-04:00`. An offset that was assumed (QuickTime's
+    UTC header, Takeout's Unix time) is never borrowed, nor one of another second."""
+    both = {
+        "XMP:XMP-photoshop:DateCreated": "2022:01:10 15:15:44.31",
+        "IPTC:IPTC:DateCreated": "2022:01:10",
+        "IPTC:IPTC:TimeCreated": "15:15:44-04:00",
+    }
+    assert capture_time(both) == ("2022-01-10T15:15:44.31-04:00", "XMP:DateCreated")
+    utc = {
+        "XMP:XMP-exif:DateTimeOriginal": "2022:01:10 15:15:44",
+        "QuickTime:QuickTime:CreateDate": "2022:01:10 15:15:44",
+    }
+    assert capture_time(utc) == ("2022-01-10T15:15:44", "XMP:DateTimeOriginal")
+    other = {
+        "EXIF:ExifIFD:DateTimeOriginal": "2022:01:10 15:15:44",
+        "XMP:XMP-exif:DateTimeOriginal": "2022:01:10 15:15:45.5+02:00",
+    }
+    assert capture_time(other) == ("2022-01-10T15:15:44", "EXIF:DateTimeOriginal")
+
+
+def test_xmp_in_a_jpeg_2000_box_is_xmp():
+    """exiftool 12.57 groups the XMP of a JP2 (Pillow's Tests/images/balloon_eciRGBv2_aware.jp2)
+    as `XML:XML-xmp`: it is read as XMP."""
+    tags = {
+        "XML:XML-xmp:CreateDate": "2008:07:19 16:14:14-07:00",
+        "XML:XML-xmp:ModifyDate": "2012:09:03 13:59:48",
+    }
+    assert capture_time(tags) == ("2008-07-19T16:14:14-07:00", "XMP:CreateDate")
+
+
+_JSON_JUNK = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=20),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    stamp=st.integers(86_400 * 366, 4_102_444_799),
+    as_text=st.booleans(),
+    lat=st.floats(-90, 90).filter(lambda f: abs(f) > 1e-6),
+    lon=st.floats(-180, 180).filter(lambda f: abs(f) > 1e-6),
+    junk=_JSON_JUNK,
+)
+def test_takeout_json_through_the_real_exiftool(tmp_path_factory, stamp, as_text, lat, lon, junk):
+    """A Google Takeout sidecar as Takeout writes one (timestamps as text or numbers), with any
+    JSON beside and inside it, read by the real exiftool: the capture time is the timestamp in
+    UTC and the position geoData's; junk where they should be never raises and gives no value
+    that is not a real time or position."""
+    import json
+
+    folder = tmp_path_factory.mktemp("takeout")
+    good, bad = folder / "a.jpg.json", folder / "b.jpg.json"
+    good.write_text(json.dumps({
+        "title": "a.jpg",
+        "photoTakenTime": {"timestamp": str(stamp) if as_text else stamp, "formatted": "x"},
+        "geoData": {"latitude": lat, "longitude": lon, "altitude": 0.0},
+        "extra": junk,
+    }))  # fmt: skip
+    bad.write_text(json.dumps({"photoTakenTime": {"timestamp": junk}, "geoData": junk}))
+    with MetadataReader() as reader:
+        read_good, read_bad = reader.read([str(good), str(bad)])
+    want = datetime.fromtimestamp(stamp, tz=__import__("datetime").UTC)
+    assert read_good.captured_at == want.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    assert read_good.captured_source == "JSON:PhotoTakenTimeTimestamp"
+    assert abs(read_good.gps_lat - lat) < 1e-6 and abs(read_good.gps_lon - lon) < 1e-6
+    assert read_bad.captured_at is None or parse(read_bad.captured_at) is not None
+    if read_bad.gps is not None:
+        assert abs(read_bad.gps_lat) <= 90 and abs(read_bad.gps_lon) <= 180

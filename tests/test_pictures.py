@@ -245,7 +245,9 @@ def test_doctor_lists_every_format_with_its_decoder():
     rows = {r["format"]: r for r in run_json("doctor")["formats"]}
     assert rows["JXL"]["decoder"].startswith("pillow-jxl-plugin") and rows["JXL"]["version"]
     assert rows["HEIC"]["decoder"].startswith("pillow-heif") and rows["GIF"]["decoder"] == "Pillow"
-    assert rows["DNG"]["decoder"] == "none" and rows["MOV"]["decoder"].startswith("PyAV")
+    assert rows["DNG"]["decoder"] == "embedded preview (exiftool) + rawpy (LibRaw)"
+    assert "LibRaw" in rows["NEF"]["version"] and rows["MOV"]["decoder"].startswith("PyAV")
+    assert rows["AVCI"]["decoder"].startswith("PyAV") and rows["HEICS"]["decoder"] == "none"
 
 
 def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not_know_them(
@@ -410,7 +412,11 @@ def test_a_heif_picture_exiftool_calls_mp4_is_a_picture_not_a_video(tmp_path):
     scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
     shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
     assert {r["kind"] for r in shown.values()} == {"image"}
-    assert {r["format"] for r in shown.values()} == {"HEIF"}
+    # the format its brand names: AVC-in-HEIF, and HEVC-in-HEIF under a layered brand
+    assert {n: r["format"] for n, r in shown.items()} == {
+        "avc.heif": "AVCI",
+        "layered.heif": "HEIC",
+    }
     assert shown["layered.heif"]["decode_ok"] and shown["layered.heif"]["phash"]
     avc = shown["avc.heif"]
     assert avc["decode_ok"] is False and "video" not in avc["decode_error"]
@@ -434,7 +440,7 @@ def test_a_heif_picture_cataloged_as_a_video_is_fingerprinted_again(tmp_path):
         again = scan([str(lib)], cat, workers=0)
         assert again.changed == 1 and again.errors == []
         (rec,) = cat.all_records()
-        assert (rec.kind, rec.format, rec.decode_ok) == ("image", "HEIF", True)
+        assert (rec.kind, rec.format, rec.decode_ok) == ("image", "HEIC", True)
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -479,3 +485,239 @@ def test_workers_decode_one_big_picture_at_a_time(tmp_path):
     assert proc.returncode == 0, err
     assert json.loads(out)["errors"] == []
     assert peak < 850 * 1024, f"scan and its workers peaked at {peak // 1024} MiB"
+
+
+def test_dng_is_hashed_through_its_embedded_preview_and_verified_by_libraw(tmp_path):
+    """A DNG laid out as ProRAW and cameras write one (tests/media.make_dng): scan hashes its
+    embedded preview (exiftool extracts it) like the JPEG beside it, so the pair is one photo;
+    verify --decode has LibRaw unpack the sensor data, so a cut DNG is truncated. A DNG whose
+    picture nothing here reads stays an unsupported-format warning."""
+    from conftest import run_cli, run_json
+    from media import exiftool, make_dng
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    picture = smooth((480, 360))
+    make_dng(lib / "IMG_0001.DNG", picture)
+    exiftool("-DateTimeOriginal=2023:10:01 09:08:07", "-OffsetTimeOriginal=+02:00",
+             str(lib / "IMG_0001.DNG"))  # fmt: skip
+    picture.save(lib / "IMG_0001.JPG", quality=90)  # the preview's very bytes
+    exiftool("-tagsFromFile", str(lib / "IMG_0001.DNG"), "-DateTimeOriginal",
+             "-OffsetTimeOriginal", str(lib / "IMG_0001.JPG"))  # fmt: skip
+    make_dng(lib / "IMG_0002.DNG", None)  # sensor data and no preview
+    whole = (lib / "IMG_0001.DNG").read_bytes()
+    (lib / "IMG_0003.DNG").write_bytes(whole[: len(whole) - 50_000])  # sensor data cut
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
+    assert scanned["unsupported_formats"] == {"DNG": 1}  # IMG_0002: nothing to hash
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    dng, jpg = shown["IMG_0001.DNG"], shown["IMG_0001.JPG"]
+    assert dng["decode_ok"] is True and dng["phash"] == jpg["phash"] is not None
+    assert dng["captured_at"] == jpg["captured_at"] == "2023-10-01T09:08:07+02:00"
+    assert shown["IMG_0002.DNG"]["decode_ok"] is None and shown["IMG_0002.DNG"]["phash"] is None
+    assert shown["IMG_0003.DNG"]["decode_ok"] is False  # exiftool: a strip runs past the end
+    assets = run_json("dupes", str(lib), "--catalog", db)["assets"]
+    pairs = {Path(a["primary"]).name: sorted(Path(c).name for c in a["companions"]) for a in assets}
+    assert pairs["IMG_0001.DNG"] == ["IMG_0001.JPG"]
+    manifest = str(tmp_path / "m.b3sum")
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
+    )  # fmt: skip
+    findings = json.loads(proc.stdout)["findings"]
+    decode = {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+    assert decode == {
+        "IMG_0001.DNG": "decoded",
+        "IMG_0001.JPG": "decoded",
+        "IMG_0002.DNG": "decoded",  # no preview, but LibRaw reads the sensor data
+        "IMG_0003.DNG": "truncated",
+    }
+
+
+def test_multi_frame_files_record_their_frame_count_and_hash_the_primary_picture(corpus, tmp_path):
+    """GIF, APNG, MPO (a stereo pair / multi-picture JPEG) and a HEIF holding several images (a
+    burst, a sequence, a spatial photo): `frames` counts the pictures, the hashes are of the
+    primary one (the first frame, MPO's first picture, HEIF's primary item). A version-4
+    catalog gains the column and fills it at the next scan, once."""
+    import sqlite3
+
+    import pillow_heif
+    from conftest import run_json
+
+    from photoverify.dedupe.catalog import SCHEMA_VERSION
+
+    lib, alone = tmp_path / "lib", tmp_path / "alone"
+    lib.mkdir()
+    alone.mkdir()
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:  # a real photo
+        base = photo.convert("RGB").resize((320, 240))
+    frames = [base, base.rotate(180), ImageChops.invert(base)]
+    frames[0].save(lib / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(lib / "anim.png", save_all=True, append_images=frames[1:])  # APNG
+    frames[0].save(lib / "stereo.mpo", "MPO", save_all=True, append_images=frames[1:2])
+    heif = pillow_heif.from_pillow(frames[0])
+    for extra in frames[1:]:
+        heif.add_from_pillow(extra)
+    heif.save(str(lib / "burst.heic"), quality=90)
+    frames[0].save(alone / "first.png")
+    frames[1].save(alone / "second.png")
+    db = str(tmp_path / "c.sqlite")
+    run_json("scan", str(lib), str(alone), "--catalog", db)
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(tmp_path), "--catalog", db)}
+    counts = {name: shown[name]["frames"] for name in ("anim.gif", "anim.png", "stereo.mpo")}
+    assert counts == {"anim.gif": 3, "anim.png": 3, "stereo.mpo": 2}
+    assert shown["burst.heic"]["frames"] == 3 and shown["first.png"]["frames"] == 1
+
+    def bits(a: str, b: str) -> int:
+        return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+    first, second = shown["first.png"]["phash"], shown["second.png"]["phash"]
+    for name in ("anim.gif", "anim.png", "stereo.mpo", "burst.heic"):
+        assert bits(shown[name]["phash"], first) <= 6 < bits(shown[name]["phash"], second), name
+    # a catalog written before frame counts: the column is added, the rows fingerprinted again
+    old = sqlite3.connect(db)
+    old.execute("ALTER TABLE files DROP COLUMN frames")
+    old.execute("PRAGMA user_version = 4")
+    old.commit()
+    old.close()
+    again = run_json("scan", str(lib), str(alone), "--catalog", db)
+    assert again["new"] == 0 and again["bytes_read"] > 0  # the same files, read again
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    assert shown["anim.gif"]["frames"] == 3 and shown["burst.heic"]["frames"] == 3
+    third = run_json("scan", str(lib), str(alone), "--catalog", db)
+    assert third["bytes_read"] == 0  # filled once, not read at every scan
+    with sqlite3.connect(db) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+
+
+def _psd(path: Path, im: Image.Image) -> Path:
+    """A Photoshop file as the format specifies it (header, empty colour-mode, resource and
+    layer sections, raw planar RGB): the merged picture every PSD carries."""
+    w, h = im.size
+    planes = b"".join(band.tobytes() for band in im.convert("RGB").split())
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, h, w, 8, 3)
+    path.write_bytes(header + struct.pack(">IIIH", 0, 0, 0, 0) + planes)
+    return path
+
+
+def test_psd_and_the_other_pictures_pillow_reads_are_decoded_not_unsupported(tmp_path):
+    """Photoshop PSD (exiftool's MIME type for it is not image/*: it was `other`, neither hashed
+    nor counted), BigTIFF, and formats only Pillow knows (BLP, DIB, ICNS, SPIDER): hashed like
+    the picture they hold, none reported as an unsupported format."""
+    from conftest import run_json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    pic = smooth((256, 256))
+    _psd(lib / "layered.psd", pic)
+    pic.save(lib / "icon.icns")
+    pic.quantize(256).save(lib / "texture.blp")  # BLP2 holds a palette picture
+    pic.save(lib / "bitmap.dib", "DIB")
+    pic.convert("L").save(lib / "cryoem.spider", "SPIDER")
+    pic.save(lib / "reference.png")
+    import numpy as np
+    import tifffile
+
+    tifffile.imwrite(lib / "scan.tif", np.asarray(pic), bigtiff=True)  # exiftool: BTF
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db)
+    assert scanned["unsupported_formats"] == {} and scanned["errors"] == []
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    assert shown["layered.psd"]["format"] == "PSD" and shown["layered.psd"]["kind"] == "image"
+    reference = int(shown["reference.png"]["phash"], 16)
+    assert shown["scan.tif"]["format"] == "BTF"
+    for name in ("layered.psd", "icon.icns", "texture.blp", "bitmap.dib", "scan.tif"):
+        assert shown[name]["decode_ok"] is True, name
+        assert bin(int(shown[name]["phash"], 16) ^ reference).count("1") <= 4, name
+    assert shown["cryoem.spider"]["decode_ok"] is True
+
+
+def test_an_avif_sequence_is_a_picture_with_its_frames_not_a_movie(corpus, tmp_path):
+    """exiftool 12.57 calls an AVIF image sequence (brand `avis`, as libavif writes it through
+    Pillow) an MP4 video: its brand makes it a picture, hashed on its first frame, with its
+    frame count."""
+    from conftest import run_json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+        base = photo.convert("RGB").resize((320, 240))
+    base.save(lib / "anim.avif", save_all=True, duration=100,
+              append_images=[base.rotate(180), ImageChops.invert(base)])  # fmt: skip
+    base.save(lib / "first.png")
+    out = subprocess.run(["exiftool", "-s3", "-FileType", str(lib / "anim.avif")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out.strip() == "MP4"  # what exiftool says
+    db = str(tmp_path / "c.sqlite")
+    run_json("scan", str(lib), "--catalog", db)
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    anim = shown["anim.avif"]
+    assert (anim["kind"], anim["format"], anim["frames"], anim["decode_ok"]) == (
+        "image", "AVIF", 3, True,
+    )  # fmt: skip
+    assert bin(int(anim["phash"], 16) ^ int(shown["first.png"]["phash"], 16)).count("1") <= 6
+
+
+def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
+    """AVC-in-HEIF (tests/media.make_avc_heif: an `avc1` item libheif parses and cannot decode,
+    which exiftool 12.57 calls an MP4 video): an image, hashed like the picture it holds and
+    decoded in full by verify; one cut inside its picture is truncated."""
+    from conftest import run_cli, run_json
+    from media import make_avc_heif
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+        picture = photo.convert("RGB").resize((320, 240))
+    make_avc_heif(lib / "IMG_0001.HEIC", picture)
+    picture.save(lib / "reference.png")
+    whole = (lib / "IMG_0001.HEIC").read_bytes()
+    (lib / "cut.heic").write_bytes(whole[: len(whole) - 4000])
+    db = str(tmp_path / "c.sqlite")
+    scanned = run_json("scan", str(lib), "--catalog", db, check=(1,))
+    assert scanned["unsupported_formats"] == {}
+    assert [Path(e["path"]).name for e in scanned["errors"]] == ["cut.heic"]
+    shown = {Path(r["path"]).name: r for r in run_json("show", str(lib), "--catalog", db)}
+    avci = shown["IMG_0001.HEIC"]
+    assert (avci["kind"], avci["format"], avci["decode_ok"], avci["frames"]) == (
+        "image", "AVCI", True, 1,
+    )  # fmt: skip
+    assert (avci["width"], avci["height"]) == (320, 240)
+    reference = int(shown["reference.png"]["phash"], 16)
+    assert bin(int(avci["phash"], 16) ^ reference).count("1") <= 4
+    manifest = str(tmp_path / "m.b3sum")
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
+    )  # fmt: skip
+    findings = json.loads(proc.stdout)["findings"]
+    decode = {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+    assert decode["IMG_0001.HEIC"] == "decoded" and decode["cut.heic"] == "truncated"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 399), st.binary(max_size=8))
+def test_avc_heif_boxes_of_any_bytes_are_read_or_refused_with_a_reason(tail, cut, junk):
+    """The item parser over any bytes, and over a real AVC-in-HEIF file cut or spliced
+    anywhere: an item or a HeifError, nothing else."""
+    from photoverify.dedupe.avcheif import HeifError, primary_item
+
+    for data in (tail, b"\0\0\0\x10ftypavci\0\0\0\0" + tail, _AVCI[:cut] + junk + _AVCI[cut:]):
+        try:
+            primary_item(data)
+        except HeifError as exc:
+            assert str(exc) and "\n" not in str(exc)
+
+
+def _avci_bytes() -> bytes:
+
+    from media import make_avc_heif
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_avc_heif(Path(tmp) / "a.heic", smooth((64, 48)))
+        return path.read_bytes()
+
+
+_AVCI = _avci_bytes()

@@ -18,6 +18,7 @@ from conftest import run_cli, run_json
 from media import make_video
 
 from photoverify.dedupe.catalog import SCHEMA_VERSION, Catalog
+from photoverify.dedupe.companions import asset_metadata, find_assets
 from photoverify.dedupe.fingerprint import fingerprint
 from photoverify.dedupe.metadata import MetadataReader, capture_time
 from photoverify.dedupe.records import Candidate
@@ -42,106 +43,153 @@ def test_scan_records_every_corpus_file_with_b3sum_hashes(corpus, corpus_catalog
         assert by_path[str(path)]["blake3"] == digest, path
 
 
-# The precedence README's "Capture time and GPS" section documents, written out again here from
-# exiftool's own per-group output so that the test does not lean on dedupe.metadata:
-# every place that holds the original capture time, then those that hold a created/digitized time.
-_TIME_ORDER = (
-    # (label, tag in exiftool -G output, its sub-seconds tag, its offset tags, offset if none)
-    ("EXIF:DateTimeOriginal", "EXIF:DateTimeOriginal", "EXIF:SubSecTimeOriginal",
-     ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"), ""),
-    ("QuickTime:CreationDate", "QuickTime:CreationDate", None, (), ""),
-    ("XMP:DateTimeOriginal", "XMP:DateTimeOriginal", "XMP:SubSecTimeOriginal", (), ""),
-    ("XMP:DateCreated", "XMP:DateCreated", None, (), ""),
-    ("IPTC:DateCreated+TimeCreated", "IPTC:DateCreated", None, (), ""),
-    ("MakerNotes:DateTimeOriginal", "MakerNotes:DateTimeOriginal", None, (), ""),
-    ("APP12:DateTimeOriginal", "APP12:DateTimeOriginal", None, (), ""),
-    ("PNG:CreationTime", "PNG:CreationTime", None, (), ""),
-    ("EXIF:CreateDate", "EXIF:CreateDate", "EXIF:SubSecTimeDigitized",
-     ("EXIF:OffsetTimeDigitized", "EXIF:OffsetTime"), ""),
-    ("XMP:CreateDate", "XMP:CreateDate", None, (), ""),
-    ("QuickTime:CreateDate", "QuickTime:CreateDate", None, (), "+00:00"),
-)  # fmt: skip
+def _exiftool_time(text: object) -> str | None:
+    """exiftool's date text as ISO 8601 (`2022:01:10 15:15:44.31-04:00` ->
+    `2022-01-10T15:15:44.31-04:00`); None when it is no real date and time (0000:00:00,
+    2021:02:31, a date alone)."""
+    text = str(text).strip()
+    try:
+        moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    rest = text[19:].strip().replace("Z", "+00:00")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + rest
 
 
-def _expected_capture(tags: dict) -> tuple[str | None, str | None]:
-    """(ISO time, label) by `_TIME_ORDER`: the first value that is a real date and time."""
-    for label, key, sub, offs, assumed in _TIME_ORDER:
-        value = tags.get(key)
-        if value is None:
-            continue
-        text = str(value)
-        if label.startswith("IPTC") and "IPTC:TimeCreated" in tags:
-            text += " " + str(tags["IPTC:TimeCreated"])
-        try:
-            moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
-        except ValueError:
-            continue  # 0000:00:00, 2021:02:31, a date without a time: not a capture time
-        rest = text[19:].strip()
-        frac = rest[: len(rest) - len(rest.lstrip(".0123456789"))]
-        zone = rest[len(frac) :].strip() or next(
-            (str(tags[o]) for o in offs if tags.get(o)), assumed
-        )
-        if not frac and sub and tags.get(sub) is not None:
-            frac = "." + str(tags[sub])
-        zone = "+00:00" if zone == "Z" else zone
-        return moment.strftime("%Y-%m-%dT%H:%M:%S") + frac + zone, label
-    return None, None
+def _parts(iso: str) -> tuple[str, str, str]:
+    """(date and time to the second, sub-seconds, offset)."""
+    frac = iso[19:].split("+")[0].split("-")[0]
+    return iso[:19], frac, iso[19 + len(frac) :]
 
 
-def _expected_gps(tags: dict) -> tuple[dict | None, str | None]:
-    lat, lon = tags.get("EXIF:GPSLatitude"), tags.get("EXIF:GPSLongitude")
-    if lat is not None and lon is not None and "EXIF:GPSLatitudeRef" in tags:
-        lat *= -1 if tags["EXIF:GPSLatitudeRef"] == "S" else 1
-        lon *= -1 if tags.get("EXIF:GPSLongitudeRef") == "W" else 1
-        return {"lat": lat, "lon": lon}, "EXIF:GPSLatitude"
-    if "XMP:GPSLatitude" in tags and "XMP:GPSLongitude" in tags:
-        return {"lat": tags["XMP:GPSLatitude"], "lon": tags["XMP:GPSLongitude"]}, "XMP:GPSLatitude"
-    if "QuickTime:GPSCoordinates" in tags:
-        lat, lon = map(float, str(tags["QuickTime:GPSCoordinates"]).split()[:2])
-        return {"lat": lat, "lon": lon}, "QuickTime:GPSCoordinates"
-    if "Composite:GPSLatitude" in tags and "Composite:GPSLongitude" in tags:
-        gps = {"lat": tags["Composite:GPSLatitude"], "lon": tags["Composite:GPSLongitude"]}
-        return gps, "Composite:GPSLatitude"
-    return None, None
+def _same_moment(ours: str | None, theirs: str) -> bool:
+    """Ours is exiftool's value: the same second, and the sub-seconds and offset exiftool gives
+    (ours may be more precise than one place, never different)."""
+    if ours is None:
+        return False
+    (o_sec, o_frac, o_zone), (t_sec, t_frac, t_zone) = _parts(ours), _parts(theirs)
+    return o_sec == t_sec and (not t_frac or o_frac == t_frac) and (not t_zone or o_zone == t_zone)
 
 
-def test_capture_time_and_gps_equal_exiftool(corpus, corpus_catalog):
-    """Every corpus file (a file added to the corpus is checked too), sidecars included: the
-    catalog's capture time and GPS, and the tag each came from, are what exiftool's own
-    `-a -G -n` output gives by the documented precedence."""
+def _values(tags: dict, group0: str | None, name: str) -> list[str]:
+    """Every real date exiftool gives for `name` (in one family-0 group, or any), as ISO. Not
+    XMP's pdf namespace: its CreationDate is when a PDF was made (ExtendedXMP.jpg)."""
+    out = []
+    for key, value in tags.items():
+        parts = key.split(":")
+        if parts[-1] == name and (group0 is None or parts[0] == group0) and "XMP-pdf" not in parts:
+            iso = _exiftool_time(value)
+            if iso is not None:
+                out.append(iso)
+    return out
+
+
+# Tags that can hold when a photo was taken; used only to say "exiftool found none", never to
+# rank them (the precedence is the scanner's, checked through captured_source below).
+_TIME_NAMES = ("DateTimeOriginal", "CreationDate", "DateCreated", "CreateDate", "CreationTime")
+
+
+def _exiftool_gps(tags: dict) -> tuple[float, float] | None:
+    """exiftool's own position: its composite (EXIF with the Ref signs, QuickTime keys), else
+    the signed XMP-exif pair an XMP sidecar holds."""
+    for prefix in ("Composite:", "XMP:XMP-exif:"):
+        lat, lon = tags.get(prefix + "GPSLatitude"), tags.get(prefix + "GPSLongitude")
+        if lat is not None and lon is not None:
+            return float(lat), float(lon)
+    return None
+
+
+def test_capture_time_and_gps_equal_exiftool(corpus, corpus_catalog, tmp_path):
+    """Issue 13's acceptance, for every corpus file (a file added to the corpus is checked too),
+    against exiftool's own `-a -G0:1 -n` output, not a copy of the scanner's precedence:
+    captured_at is exiftool's DateTimeOriginal (its composite with sub-seconds and offset, else
+    whichever group holds it); a file with none has a time exiftool gives under the tag named
+    by captured_source, or none when exiftool has none; GPS is exiftool's. XMP sidecars are
+    files of the corpus and are checked the same way."""
     db, _ = corpus_catalog
     raw = json.loads(
         subprocess.run(
-            ["exiftool", "-j", "-a", "-G", "-n", "-r", str(corpus)],
+            ["exiftool", "-j", "-a", "-G0:1", "-n", "-r", str(corpus)],
             capture_output=True,
             text=True,
         ).stdout
     )
     records = {r["path"]: r for r in run_json("show", str(corpus), "--catalog", str(db))}
     assert {t["SourceFile"] for t in raw} <= set(records)
-    sources = set()
+    utf16 = [t for t in raw if str(t.get("File:MIMEEncoding", "")).startswith("utf-16")]
+    for tags in utf16:  # exiftool 12.57 reads nothing of a UTF-16 XMP: ask it about a UTF-8 copy
+        copy = tmp_path / "utf8.xmp"
+        copy.write_text(Path(tags["SourceFile"]).read_bytes().decode("utf-16"), "utf-8")
+        again = json.loads(
+            subprocess.run(
+                ["exiftool", "-j", "-a", "-G0:1", "-n", str(copy)], capture_output=True, text=True
+            ).stdout  # fmt: skip
+        )[0]
+        tags.update({k: v for k, v in again.items() if k.startswith(("XMP:", "Composite:"))})
+    agree, by_dto, sources = 0, 0, set()
     for tags in raw:
-        rec = records[tags["SourceFile"]]
-        expected, label = _expected_capture(tags)
-        assert (rec["captured_at"], rec["captured_source"]) == (expected, label), tags["SourceFile"]
-        gps, gps_label = _expected_gps(tags)
+        path = tags["SourceFile"]
+        rec = records[path]
+        ours, source = rec["captured_at"], rec["captured_source"]
+        composite = _exiftool_time(tags.get("Composite:SubSecDateTimeOriginal") or "")
+        originals = [composite] if composite else _values(tags, None, "DateTimeOriginal")
+        if originals:
+            by_dto += 1
+            assert any(_same_moment(ours, t) for t in originals), (path, ours, originals)
+        elif ours is None:
+            assert not any(_values(tags, None, n) for n in _TIME_NAMES), path
+        if ours is not None:
+            group0, name = source.split("+")[0].split(":")
+            given = _values(tags, group0, name)
+            if name == "DateCreated" and group0 == "IPTC":  # a date and a time in two datasets
+                given = [_exiftool_time(f"{tags['IPTC:DateCreated']} {tags['IPTC:TimeCreated']}")]
+            assert any(_same_moment(ours, t) for t in given), (path, source, ours, given)
+        gps = _exiftool_gps(tags)
         if gps is None:
-            assert rec["gps"] is None and rec["gps_source"] is None, tags["SourceFile"]
+            assert rec["gps"] is None and rec["gps_source"] is None, path
         else:
-            approx = {k: pytest.approx(v) for k, v in gps.items()}
-            assert rec["gps"] == approx, tags["SourceFile"]
-            assert rec["gps_source"] == gps_label, tags["SourceFile"]
-        sources |= {label, gps_label}
+            assert rec["gps"] == {"lat": pytest.approx(gps[0]), "lon": pytest.approx(gps[1])}
+            assert rec["gps_source"] is not None, path
+        sources |= {source, rec["gps_source"]}
+        agree += 1
+    # an asset whose photo holds no time or place takes its sidecar's: exiftool's value of one
+    # of its XMP/JSON sidecars (XMP.jpg + XMP.xmp hold both; a corpus file added may not)
+    with Catalog(db) as cat:
+        cataloged = {r.path: r for r in cat.all_records()}
+    exif_of = {t["SourceFile"]: t for t in raw}
+    assets, _ = find_assets(cataloged.values())
+    for asset in assets:
+        sides = [c for c in asset.companions if cataloged[c].kind == "sidecar" and c in exif_of]
+        if not sides or asset.primary not in exif_of:
+            continue
+        meta = asset_metadata(cataloged[asset.primary], [cataloged[c] for c in asset.companions])
+        if records[asset.primary]["captured_at"] is None:
+            side_times = [records[c]["captured_at"] for c in sides if records[c]["captured_at"]]
+            assert (meta.captured_at in side_times) if side_times else meta.captured_at is None
+        else:
+            assert meta.captured_at == records[asset.primary]["captured_at"]
+        if records[asset.primary]["gps"] is None:
+            side_gps = [_exiftool_gps(exif_of[c]) for c in sides if _exiftool_gps(exif_of[c])]
+            got = (meta.gps_lat, meta.gps_lon) if meta.gps else None
+            assert (got in side_gps) if side_gps else got is None, asset.primary
+    # files exiftool does not read hold nothing we claim to have read
+    for path in set(records) - {t["SourceFile"] for t in raw}:
+        assert records[path]["captured_at"] is None and records[path]["gps"] is None, path
+    assert agree == len(raw) > 120 and by_dto > 70
     # the places issue 13 found unread are read now (the corpus holds one of each)
     assert {"APP12:DateTimeOriginal", "MakerNotes:DateTimeOriginal", "XMP:GPSLatitude"} <= sources
-    assert {"XMP:DateTimeOriginal", "PNG:CreationTime", "QuickTime:CreateDate"} <= sources
     by_name = {Path(p).name: r for p, r in records.items()}
     assert by_name["olympus-d320l.jpg"]["captured_at"] == "1998-10-29T22:06:59"
     assert by_name["iso-value-array.xmp"]["gps"] == {
         "lat": pytest.approx(40.2346, abs=1e-4),
         "lon": pytest.approx(-76.2871, abs=1e-4),
     }
-    assert by_name["QuickTime.mov"]["captured_at"] == "2005-08-11T14:03:54+00:00"  # UTC by spec
+    # immich's UTF-16 XMP sidecars (a mangled BOM: exiftool 12.57 reads none of their tags)
+    assert len(utf16) == 3
+    for year in ("2000", "2010", "2020"):
+        assert by_name[f"{year}.xmp"]["captured_at"] == f"{year}-09-27T14:35:33+02:00"
+    # exiftool composes IPTC's offset into DateTimeOriginal; XMP's sub-seconds are kept with it
+    assert by_name["thompson-springs.jpg"]["captured_at"] == "2022-01-10T15:15:44.31-04:00"
 
 
 def test_heic_metadata_and_live_photo_id(corpus, corpus_catalog):
@@ -530,3 +578,25 @@ def test_scan_leaves_no_exiftool_temp_folders(tmp_path):
     )  # fmt: skip
     assert res["files"] == 2 and res["errors"] == []
     assert [p.name for p in tmp.iterdir() if p.name.startswith("photoverify-exiftool-")] == []
+
+
+def test_impossible_capture_dates_are_refused_with_the_reason_in_show(corpus, tmp_path):
+    """A camera JPEG whose DateTimeOriginal exiftool writes as 2021:02:31 and CreateDate as
+    0000:00:00: no capture time is made up, and `show --json` says why each was refused."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = lib / "a.jpg"
+    shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", photo)
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-n", "-DateTimeOriginal=2021:02:31 10:00:00",
+         "-CreateDate=0000:00:00 00:00:00", str(photo)],
+        check=True,
+    )  # fmt: skip
+    db = str(tmp_path / "c.sqlite")
+    run_json("scan", str(lib), "--catalog", db)
+    rec = run_json("show", str(photo), "--catalog", db)[0]
+    assert rec["captured_at"] is None and rec["captured_source"] is None
+    assert rec["captured_refused"] == (
+        "EXIF:DateTimeOriginal: '2021:02:31 10:00:00' names a day that does not exist; "
+        "EXIF:CreateDate: '0000:00:00 00:00:00' is a zero date (the camera's clock was not set)"
+    )

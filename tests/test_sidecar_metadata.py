@@ -274,3 +274,25 @@ def test_png_exif_chunk_and_quicktime_keys_time_and_place(tmp_path):
     )
     assert mov["gps"] == {"lat": 40.2346, "lon": -76.2871}
     assert mov["gps_source"] == "QuickTime:GPSCoordinates"
+
+
+def test_audit_command_on_a_takeout_migration_with_and_without_its_json_sidecars(takeout, tmp_path):
+    """The acceptance of issue 13 through the real command line: `audit SRC --against DEST`
+    of a copy that keeps the Takeout sidecars exits 0 with no finding; of one that dropped
+    them exits 1 and names, per photo, the capture time and place the sidecar alone held."""
+    from conftest import run_cli
+
+    kept, dropped = tmp_path / "kept", tmp_path / "dropped"
+    shutil.copytree(takeout, kept)
+    shutil.copytree(takeout, dropped)
+    for side in dropped.rglob("*.json"):
+        side.unlink()
+    db = str(tmp_path / "c.sqlite")
+    ok = run_json("audit", str(takeout), "--against", str(kept), "--catalog", db)
+    assert ok["findings"] == []
+    proc = run_cli(
+        "audit", str(takeout), "--against", str(dropped), "--catalog", db, "--json", check=(1,)
+    )
+    found = {(Path(f["path"]).name, f["outcome"]) for f in json.loads(proc.stdout)["findings"]}
+    for name, *_ in TAKEOUT:
+        assert {(name, "capture-time-lost"), (name, "gps-lost"), (name, "sidecar-lost")} <= found

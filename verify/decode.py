@@ -19,7 +19,9 @@ over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA)
 that decodes to 128 MiB or more waits for the machine's one big-decode slot (an flock in the
 user cache folder, shared with scan's workers), so workers never hold two of them at once.
 
-JPEG XL decodes through pillow-jxl-plugin (libjxl). A format with no decoder here (RAW) is an
+JPEG XL decodes through pillow-jxl-plugin (libjxl). RAW/DNG: LibRaw (rawpy) unpacks the whole
+sensor data and the embedded preview exiftool extracts decodes fully; a RAW file with neither
+(no preview, LibRaw does not read it), and any format with no decoder here, is an
 ``unsupported-format`` finding (warning: not checked, so never shown as fine).
 
 Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file in the
@@ -31,6 +33,7 @@ and so invalidates the cache.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import json
 import math
 import os
@@ -63,10 +66,11 @@ from photoverify.dedupe.fingerprint import (
     decoder_messages,
     describe,
     open_heif,
+    raw_preview,
     with_messages,
 )
 from photoverify.dedupe.records import FileRecord, Finding
-from photoverify.dedupe.sniff import HEIF_IMAGES, PILLOW_IMAGES
+from photoverify.dedupe.sniff import AVC_HEIF_IMAGES, HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS
 
 pillow_heif.register_heif_opener()
 
@@ -81,7 +85,7 @@ def _version(dist: str) -> str:
 DECODER_VERSION = (
     f"photoverify-decode/1 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
     f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
-    f"av/{av.__version__} "
+    f"av/{av.__version__} rawpy/{_version('rawpy')} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
 )
 OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped", "unsupported-format")
@@ -171,6 +175,65 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
     return DecodeOutcome("decoded", detail={"frames": min(frames, MAX_FRAMES), "size": size})
 
 
+def _rawpy():
+    """rawpy (LibRaw), or None where it is not installed: RAW files are then checked through
+    their embedded preview only."""
+    try:
+        import rawpy
+    except ImportError:
+        return None
+    return rawpy
+
+
+def _decode_raw(path: str, fmt: str) -> DecodeOutcome:
+    """A RAW/DNG file: LibRaw (rawpy) unpacks every sensor sample, and the embedded preview
+    (exiftool extracts it) decodes fully. Neither possible: unsupported-format, not fine."""
+    detail: dict = {}
+    rawpy = _rawpy()
+    if rawpy is not None:
+        try:
+            with rawpy.imread(path) as raw:
+                sizes = raw.sizes
+                check_budget((sizes.raw_width, sizes.raw_height))
+                _ = raw.raw_image_visible  # unpacks (decompresses) the whole sensor data
+                detail["raw"] = [sizes.width, sizes.height]
+        except rawpy.LibRawFileUnsupportedError:
+            detail["raw"] = "LibRaw does not read this file"
+        except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
+            return DecodeOutcome("truncated", f"sensor data: {describe(exc)}", detail)
+    preview, cut = raw_preview(path)
+    if cut:
+        return DecodeOutcome("truncated", f"exiftool: {cut}", detail)
+    if preview is not None:
+        name, data = preview
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as im:
+                    check_budget(im.size)
+                    im.load()
+                    detail[name] = list(im.size)
+        except Exception as exc:  # noqa: BLE001 - a broken preview is a finding about the file
+            return DecodeOutcome("decode-failed", f"{name}: {describe(exc)}", detail)
+    if not isinstance(detail.get("raw"), list) and preview is None:
+        why = "no embedded preview, " + (detail["raw"] if rawpy else "rawpy is not installed")
+        return DecodeOutcome("unsupported-format", f"no decoder for {fmt}: {why}", detail,
+                             no_decoder=True)  # fmt: skip
+    return DecodeOutcome("decoded", detail=detail)
+
+
+def _decode_avci(path: str) -> DecodeOutcome:
+    from photoverify.dedupe.avcheif import HeifError, decode_primary
+
+    try:
+        im = decode_primary(path)
+    except HeifError as exc:
+        cut = "past the end of the file" in str(exc) or "runs past" in str(exc)
+        return DecodeOutcome("truncated" if cut else "decode-failed", f"AVC-in-HEIF: {exc}")
+    return DecodeOutcome("decoded", detail={"frames": 1, "size": list(im.size)})
+
+
 def _decode_heif(path: str) -> DecodeOutcome:
     heif = open_heif(path)
     primary = heif[heif.primary_index]
@@ -233,7 +296,8 @@ def decode_file(job: DecodeJob) -> DecodeOutcome:
 def _decode_file(job: DecodeJob) -> DecodeOutcome:
     fmt = (job.format or "").upper()
     # An image of unknown format (exiftool could not tell) is given to Pillow, which sniffs.
-    if job.kind == "image" and fmt and fmt not in PILLOW_IMAGES | HEIF_IMAGES and job.size:
+    decodable = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES | RAW_FORMATS
+    if job.kind == "image" and fmt and fmt not in decodable and job.size:
         what = job.format or "this format"
         return DecodeOutcome("unsupported-format", f"no decoder for {what}", no_decoder=True)
     try:
@@ -254,6 +318,10 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
             outcome = play_video(job.path)
         elif fmt in HEIF_IMAGES:
             outcome = _decode_heif(job.path)
+        elif fmt in RAW_FORMATS:
+            outcome = _decode_raw(job.path, fmt)
+        elif fmt in AVC_HEIF_IMAGES:
+            outcome = _decode_avci(job.path)
         else:
             outcome = _decode_pillow(job.path, fmt)
     except FileNotFoundError:

@@ -300,13 +300,13 @@ def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, bo
         assert "\n" not in (out.error or "")
 
 
-def scan_peak_rss(lib: Path, tmp_path: Path) -> tuple[int, int, list[dict]]:
-    """Scan `lib` through the CLI: (exit code, peak RSS in KiB of the scan and its workers,
-    errors)."""
+def scan_peak_rss(lib: Path, tmp_path: Path, *more: str) -> tuple[int, int, list[dict]]:
+    """Scan `lib` through the CLI (with the options `more`): (exit code, peak RSS in KiB of the
+    scan and its workers, errors)."""
     import sys
 
     argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json",
-            "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip
+            "--catalog", str(tmp_path / "c.sqlite"), *more]  # fmt: skip
     out = tmp_path / "out.json"
     # A child's peak RSS starts from its parent's memory at the exec (the kernel carries the
     # high-water mark over), so the scan is started by a small Python, not by this test process
@@ -355,6 +355,13 @@ def test_a_picture_just_within_the_budget_is_hashed_without_a_second_full_size_c
     code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path)
     assert code == 0 and errors == []
     assert maxrss_kib < 700 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+    # --full-decode hashes the full-size picture: its RGB copy (360 MB) is made while the
+    # decoded RGBA (480 MB) is held, and the decoded one is let go before hashing
+    (tmp_path / "full").mkdir()
+    code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path / "full", "--full-decode")
+    assert code == 0 and errors == []
+    # measured 957 MiB (1,072 MiB while both copies were held to the end)
+    assert maxrss_kib < 1024 * 1024, f"peak RSS {maxrss_kib // 1024} MiB with --full-decode"
 
 
 @settings(max_examples=40, deadline=None)

@@ -299,7 +299,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                 im.load()  # decodes every scan: a truncated file raises here
                 shown = shown_rgb(im, fast=fast, orientation=orientation)
                 icc, frames = im.info.get("icc_profile"), getattr(im, "n_frames", 1)
-                if not fast and not (im.format == "MPO" and frames > 1):
+                if not fast and shown is not im and not (im.format == "MPO" and frames > 1):
                     # a full-size `shown` is a second copy: let the decoded one go before
                     # hashing (a 120 MP RGBA PNG took 1.07 GiB with both held)
                     im.close()

@@ -268,7 +268,7 @@ def generated(tmp_path_factory):
     from benchmarks.make_library import make_library
 
     root = tmp_path_factory.mktemp("gen")
-    make_library(root, 12, seed=11, size="small", workers=1)
+    make_library(root, 36, seed=11, size="small", workers=1)  # 3 exported-edits photos
     truth = json.loads((root / "truth.json").read_text())
     db = tmp_path_factory.mktemp("db") / "c.sqlite"
     return run_json("dupes", str(root), "--catalog", str(db)), truth, root
@@ -292,6 +292,14 @@ def test_generated_library_same_photo_precision_recall_and_named_edits(generated
     hits = len(merged & true)
     assert hits / len(merged) >= 0.995, sorted(merged - true)
     assert hits / len(true) >= 0.98, sorted(true - merged)
+    # every sRGB conversion of a Display P3 original (with metadata, or stripped) is merged
+    p3_ids = {
+        f["photo_id"].removesuffix(".n") for f in files.values() if f["path"][:7] == "Stereo/"
+    }
+    p3 = [f for f in files.values() if f["photo_id"] in p3_ids and f["role"] != "original"]
+    assert {f["role"] for f in p3} >= {"conversion", "stripped"}
+    for f in p3:
+        assert tuple(sorted((f["path"], f["source"]))) in merged, f["path"]
     named = {
         tuple(sorted((rel(r["a"]), rel(r["b"])))): r["evidence"].get("edit")
         for r in result["related"]
@@ -303,7 +311,13 @@ def test_generated_library_same_photo_precision_recall_and_named_edits(generated
         "tone/colour adjusted",
         "cropped",
         "rotated 90°",
+        "rotated 180°",
+        "rotated 270°",
+        "mirrored",
         "overlay/local change",
+        "blurred",
+        "sharpened",
+        "aspect changed",
     }
     for p, f in edits:
         pair = tuple(sorted((p, f["source"])))

@@ -272,6 +272,18 @@ SMALL_SIDE = 128
 STRETCH_RESIDUAL = 2.5  # squashed to a square, a stretched picture is the same: <= 0.56
 
 
+# The signals of a Comparison that decide each edit `picture_edit` names (for the evidence).
+EDIT_SIGNALS = {
+    "other picture": "residual",
+    "colour removed": "chroma",
+    "colour added": "chroma",
+    "tone/colour adjusted": "chroma ratio, gain, offset",
+    "blurred": "detail ratio",
+    "sharpened": "detail ratio",
+    "overlay/local change": "local block residual",
+}
+
+
 def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     """The edit that turns picture a into picture b, or None when they agree within what
     re-encoding, resampling and colour-profile conversion produce. Pure."""

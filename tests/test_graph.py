@@ -107,6 +107,17 @@ def test_edit_is_derived_not_merged(result):
     }
 
 
+def test_every_relation_and_member_says_what_decided_it(result):
+    data, lib = result
+    members = [m for c in data["clusters"] for m in c["members"] if m["relation"] != "keeper"]
+    assert {m["relation"] for m in members} == {"identical", "same-photo"}
+    assert {r["kind"] for r in data["related"]} >= {"derived", "similar"}
+    for ev in [m["evidence"] for m in members] + [r["evidence"] for r in data["related"]]:
+        assert ev["decided_by"], ev
+    by = {Path(r["b"]).name: r["evidence"]["decided_by"] for r in data["related"]}
+    assert by["DSCN0012_edited.jpg"].startswith("file name")
+
+
 def test_live_photo_and_sidecar_travel_with_their_still(result):
     data, lib = result
     assets = {a["primary"]: a["companions"] for a in data["assets"]}

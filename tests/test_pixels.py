@@ -85,14 +85,18 @@ def test_every_relation_says_what_decided_it(public):
     _, result, *_ = public
     for c in result["clusters"]:
         for m in c["members"]:
+            if m["relation"] != "keeper":
+                assert m["evidence"]["decided_by"], m
             if m["relation"] == "same-photo":
-                assert m["evidence"]["decided_by"]
-                assert "phash_distance" in m["evidence"]
+                assert "phash_distance" in m["evidence"] and "pixels" in m["evidence"]
+    assert {r["kind"] for r in result["related"]} >= {"derived", "similar"}
     for r in result["related"]:
+        ev = r["evidence"]
+        assert ev["decided_by"], r
         if r["kind"] == "derived":
-            ev = r["evidence"]
-            assert ev["decided_by"] and ev["edit"]
+            assert ev["edit"]
             assert {"gain", "residual", "chroma", "detail_ratio"} <= set(ev["pixels"])
+            assert "pixels (" in ev["decided_by"]  # the pixel signal that named the edit
 
 
 # --- the seed's case on real photos ---------------------------------------------------------

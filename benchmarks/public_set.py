@@ -164,6 +164,8 @@ EDITS: dict[str, tuple[str, Edit]] = {
         "colour removed",
         lambda im: ImageOps.autocontrast(ImageOps.grayscale(im), cutoff=2).convert("RGB"),
     ),
+    # a red filter (a classic black-and-white filter: the red channel alone)
+    "bw-red": ("colour removed", lambda im: im.convert("RGB").getchannel("R").convert("RGB")),
     "blur": ("blurred", lambda im: im.filter(ImageFilter.GaussianBlur(2 * _scale(im)))),
     "blur-strong": ("blurred", lambda im: im.filter(ImageFilter.GaussianBlur(4 * _scale(im)))),
     "sharpen": ("sharpened", lambda im: im.filter(ImageFilter.UnsharpMask(2 * _scale(im), 200, 2))),

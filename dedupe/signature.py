@@ -189,6 +189,9 @@ class Comparison:
     chroma: tuple[float, float]  # mean chroma (a*b* magnitude) of a and of b
     chroma_shift: float  # mean |a*b*| difference after the chroma gain
     detail: tuple[float, ...]  # detail energy of b over a, per DETAIL_SIZES
+    # where one picture has no colour: the residual of its L* fitted as a channel mix of the
+    # other's (what a black-and-white conversion does); else equal to residual
+    mix_residual: float = 0.0
 
     def to_json(self) -> dict:
         return {
@@ -201,7 +204,31 @@ class Comparison:
             "chroma": [round(c, 2) for c in self.chroma],
             "chroma_shift": round(self.chroma_shift, 2),
             "detail_ratio": [round(d, 3) for d in self.detail],
+            "mix_residual": round(self.mix_residual, 2),
         }
+
+
+def _trimmed_fit_residual(X: np.ndarray, y: np.ndarray) -> float:
+    """Mean |y - X coef| of a least-squares fit refitted on its best 80% of cells (as
+    _compare_as does: a local change must not pass for a global one)."""
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    err = np.abs(y - X @ coef)
+    k = int(0.8 * (err.size - 1))
+    keep = err <= np.partition(err, k)[k]
+    coef = np.linalg.lstsq(X[keep], y[keep], rcond=None)[0]
+    return float(np.abs(y - X @ coef).mean())
+
+
+def _mix_residual(colour_L: np.ndarray, colour_ab: np.ndarray, grey_L: np.ndarray) -> float:
+    """How far a colourless picture's L* is from a channel mix of a coloured one's. A black-and-
+    white conversion weighs hues its own way (Rec. 601 luma, a red filter...), not as L* does:
+    on saturated pictures that alone leaves up to 5 L* of residual after a gain/offset fit.
+    Modelled as L*, a*, b* (the 8x8 grid spread over the 24x24 one) and their products with L*."""
+    up = GRID // CHROMA
+    ab = np.repeat(np.repeat(colour_ab, up, axis=-2), up, axis=-1).reshape(2, -1)
+    L = colour_L.ravel()
+    X = np.stack([L, ab[0], ab[1], ab[0] * L / 50, ab[1] * L / 50, np.ones_like(L)], axis=1)
+    return _trimmed_fit_residual(X, grey_L.ravel())
 
 
 def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
@@ -225,6 +252,11 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
         for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
     )
+    mix = float(err.mean())
+    if mb < COLOURLESS * ma:
+        mix = _mix_residual(La, ab_a, b.L)
+    elif ma < COLOURLESS * mb:
+        mix = _mix_residual(b.L, b.ab, La)
     return Comparison(
         transform=name,
         l_diff=float(np.abs(y - x).mean()),
@@ -235,6 +267,7 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         chroma=(ma, mb),
         chroma_shift=shift,
         detail=ratio,
+        mix_residual=mix,
     )
 
 
@@ -260,6 +293,9 @@ CHROMA_RATIO = (0.8, 1.25)
 GAIN = (0.92, 1.08)  # L* contrast: copies 0.99-1.01; contrast edits >= 1.11, <= 0.72
 OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.33; brightness edits >= 7.7
 RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, edits <= 3.24; a stereo pair 8.4
+# ... for a colourless picture against a coloured one, after the channel-mix fit: Pillow greyscale
+# of saturated generated scenes <= 3.2 (4.83 after a gain/offset fit alone), a red-filter B&W
+# of skimage photos <= 3.96 (8.22); a B&W copy of the stereo pair's other frame 8.1
 LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
 # ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
 # overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
@@ -275,8 +311,8 @@ STRETCH_RESIDUAL = 2.5  # squashed to a square, a stretched picture is the same:
 # The signals of a Comparison that decide each edit `picture_edit` names (for the evidence).
 EDIT_SIGNALS = {
     "other picture": "residual",
-    "colour removed": "chroma",
-    "colour added": "chroma",
+    "colour removed": "chroma, channel-mix residual",
+    "colour added": "chroma, channel-mix residual",
     "tone/colour adjusted": "chroma ratio, gain, offset",
     "blurred": "detail ratio",
     "sharpened": "detail ratio",
@@ -289,7 +325,11 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     re-encoding, resampling and colour-profile conversion produce. Pure."""
     ca, cb = c.chroma
     ratio = cb / ca if ca > 1e-6 else 1.0
-    if c.residual > RESIDUAL and not small:  # no edit measured here leaves more than 3.3
+    colour_gone = (ca >= COLOURFUL and ratio < COLOURLESS) or (
+        cb >= COLOURFUL and ca < COLOURLESS * cb
+    )
+    residual = c.mix_residual if colour_gone else c.residual
+    if residual > RESIDUAL and not small:  # no edit measured here leaves more than 3.3
         return "other picture"
     if ca >= COLOURFUL and ratio < COLOURLESS:
         return "colour removed"

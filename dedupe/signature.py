@@ -335,11 +335,9 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
         return "colour removed"
     if cb >= COLOURFUL and ca < COLOURLESS * cb:
         return "colour added"  # b has the colour: a is the edit
-    if (
-        not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
-        or not GAIN[0] <= c.gain <= GAIN[1]
-        or abs(c.offset) > OFFSET
-    ):
+    # a ratio of two near-zero chromas is noise (a black-and-white photo's copy: 0.02 vs 0.00)
+    chroma_changed = max(ca, cb) >= COLOURFUL and not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
+    if chroma_changed or not GAIN[0] <= c.gain <= GAIN[1] or abs(c.offset) > OFFSET:
         return "tone/colour adjusted"
     if small:
         return None

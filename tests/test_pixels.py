@@ -369,3 +369,19 @@ def test_relations_inside_one_cluster_are_not_reported_as_related(photo_signatur
         sorted([keeper.path, copy.path, conv.path])
     ]
     assert result.related == ()
+
+
+def test_copies_of_a_black_and_white_photo_are_the_same_picture(corpus):
+    """A black-and-white photo whose file keeps a trace of colour (a faint cast in one corner:
+    0.03 a*b* on average) against a greyscale copy: the ratio of two near-zero chromas is noise,
+    not a colour edit (a B&W corpus photo's copies were called 'tone/colour adjusted', and
+    the cluster lost them)."""
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as im:
+        grey = ImageOps.grayscale(im)
+    arr = np.asarray(grey.convert("RGB")).astype(int)
+    arr[: arr.shape[0] // 8, : arr.shape[1] // 8, 2] += 4
+    toned = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    a, b = (sig.unpack(sig.picture_signature(p)) for p in (toned, grey))
+    c = sig.compare(a, b)
+    assert 0 < c.chroma[0] < sig.COLOURLESS and c.chroma[1] == 0
+    assert sig.picture_edit(c) is None

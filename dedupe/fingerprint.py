@@ -27,7 +27,7 @@ from PIL import Image, ImageStat
 
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
-from .signature import picture_signature
+from .signature import picture_signature, to_srgb
 from .sniff import DECODABLE_IMAGES, classify
 
 pillow_heif.register_heif_opener()
@@ -147,10 +147,12 @@ def shown_rgb(im: Image.Image, *, fast: bool = True, orientation: int | None = N
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
-def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
-    """pHash and dHash of a picture from shown_rgb; None for a flat picture, whose hash would
+def _hashes(im: Image.Image, icc: bytes | None = None) -> tuple[str | None, str | None]:
+    """pHash and dHash of a picture from shown_rgb, its colours as shown (converted to sRGB
+    through its embedded profile: a Display P3 original's numbers read raw stood up to 10 bits
+    from its sRGB conversion, colour-managed 0-4); None for a flat picture, whose hash would
     match every other flat picture."""
-    gray = im.convert("L")
+    gray = to_srgb(im, icc).convert("L")
     if ImageStat.Stat(gray.resize((32, 32), Image.Resampling.BOX)).stddev[0] < FLAT_STDDEV:
         return None, None
     return str(imagehash.phash(gray)), str(imagehash.dhash(gray))
@@ -200,7 +202,7 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
         check_budget((width, height))
         im, method = heif.to_pillow(), "full"
     shown = shown_rgb(im, fast=fast)
-    ph, dh = _hashes(shown)
+    ph, dh = _hashes(shown, heif.info.get("icc_profile"))
     sig = _signature(shown, heif.info.get("icc_profile"))
     return ImageFacts(width, height, ph, dh, method, True, None, sig)
 
@@ -222,7 +224,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                 w, h = h, w  # the size as shown
             im.load()  # decodes every scan: a truncated file raises here
             shown = shown_rgb(im, fast=fast, orientation=orientation)
-            ph, dh = _hashes(shown)
+            ph, dh = _hashes(shown, im.info.get("icc_profile"))
             sig = _signature(shown, im.info.get("icc_profile"))
             if im.format == "MPO" and getattr(im, "n_frames", 1) > 1:
                 # a cut MPO loses its last pictures, each a JPEG reached directly by offset:

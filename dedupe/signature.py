@@ -5,7 +5,7 @@ tone, blur, sharpening and a text overlay all keep pHash within a few bits. The 
 just enough of the picture (as shown, converted to sRGB through its embedded ICC profile, so a
 Display P3 original and its sRGB conversion describe the same colours) to tell those apart:
 
-  byte 0        format version (1)
+  byte 0        version (2; 1: the same layout, beside hashes of the unmanaged picture)
   bytes 1-576   CIE L* on a 24x24 grid (the picture squashed to a square), 0..100 -> 0..255
   bytes 577-704 a*, b* on an 8x8 grid, int8 (clamped to -128..127)
   bytes 705-710 detail energy at 128, 64 and 32 pixels (mean |L - 3x3 box blur(L)|, float16):
@@ -25,7 +25,10 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageCms
 
-VERSION = 1
+# 2: the same layout; the file's pHash/dHash beside it were taken from the colour-managed
+# picture too (catalog rows with a version-1 signature are fingerprinted again)
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 GRID = 24
 CHROMA = 8
 DETAIL_SIZES = (128, 64, 32)
@@ -46,7 +49,7 @@ def _transform(icc: bytes) -> ImageCms.ImageCmsTransform | None:
         return None
 
 
-def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+def to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     """The picture's colours in sRGB: a tagged picture (Display P3, Adobe RGB) is converted
     through its profile, as a viewer would."""
     im = im.convert("RGB")
@@ -95,7 +98,7 @@ def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
     def lab(size: int) -> np.ndarray:
         # each grid straight from the decode (area averages of the same picture, whatever its
         # size), converted to sRGB after averaging: a tenth of the pixels to transform
-        return _lab(np.asarray(_to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
+        return _lab(np.asarray(to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
 
     details = [_detail(lab(size)[..., 0]) for size in DETAIL_SIZES]
     grid, chroma = lab(GRID), lab(CHROMA)
@@ -119,7 +122,7 @@ class Signature:
 @lru_cache(maxsize=4096)
 def unpack(blob: bytes | None) -> Signature | None:
     """The signature's parts, or None for a missing or foreign blob."""
-    if not blob or len(blob) != SIZE or blob[0] != VERSION:
+    if not blob or len(blob) != SIZE or blob[0] not in READABLE_VERSIONS:
         return None
     n = GRID * GRID
     L = np.frombuffer(blob, np.uint8, n, 1).reshape(GRID, GRID) / 2.55

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import CORPUS  # $PHOTOVERIFY_CORPUS, else ../shared/corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +28,6 @@ from photoverify.verify.decode import (
     isobmff_overrun,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-
 INTACT = {
     "jpeg.jpg": "exif-samples/jpg/gps/DSCN0010.jpg",
     "heic.HEIC": "exif-samples/heic/IMG_5195.HEIC",
@@ -43,7 +42,7 @@ INTACT = {
 def real() -> Path:
     path = CORPUS / "real"
     if not path.is_dir():
-        pytest.skip("../shared/corpus is not present")
+        pytest.skip(f"{CORPUS} is not present")
     return path
 
 

@@ -385,3 +385,41 @@ def test_copies_of_a_black_and_white_photo_are_the_same_picture(corpus):
     c = sig.compare(a, b)
     assert 0 < c.chroma[0] < sig.COLOURLESS and c.chroma[1] == 0
     assert sig.picture_edit(c) is None
+
+
+def test_hashes_read_a_display_p3_picture_as_shown(tmp_path):
+    """pHash is taken from the colour-managed picture, as the signature is: skimage's colour
+    wheel as a Display P3 master stood 6 bits from its sRGB conversion when its P3 numbers were
+    hashed raw (generated P3 scenes up to 10, the default threshold)."""
+    from skimage import data
+
+    im = Image.fromarray(data.colorwheel()).convert("RGB")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    public_set.to_display_p3(im).save(lib / "master.png", icc_profile=public_set.display_p3_icc())
+    public_set.p3_to_srgb(public_set.to_display_p3(im), public_set.display_p3_icc()).save(
+        lib / "export.jpg", quality=92
+    )
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat)
+        master, export = sorted(cat.all_records(), key=lambda r: r.path, reverse=True)
+    assert master.path.endswith("master.png")
+    assert (int(master.phash, 16) ^ int(export.phash, 16)).bit_count() <= 2
+    assert master.signature[0] == sig.VERSION == 2
+
+
+def test_catalog_rows_hashed_before_colour_management_are_fingerprinted_again(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(lib / "a.png")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat)
+        [(path, blob)] = cat.db.execute("SELECT path, signature FROM files").fetchall()
+        with cat.db:  # as written by version 1: same layout, first byte 1
+            cat.db.execute(
+                "UPDATE files SET signature = ? WHERE path = ?", (b"\x01" + blob[1:], path)
+            )
+        assert scan([str(lib)], cat).changed == 1
+        assert [r.signature[0] for r in cat.all_records()] == [2]
+        assert scan([str(lib)], cat).unchanged == 1

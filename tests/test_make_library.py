@@ -15,6 +15,7 @@ from pathlib import Path
 import imagehash
 import pillow_heif
 import pytest
+from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
@@ -29,7 +30,7 @@ PHOTOS = 12  # one full turn of the archetype cycle
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    path = CORPUS  # $PHOTOVERIFY_CORPUS, else ../shared/corpus
     if not path.is_dir():
         pytest.skip(f"{path}: real corpus absent")
     return path

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -83,7 +84,7 @@ PHOTOS = {  # corpus file -> where it lives in the original library
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    root = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    root = CORPUS  # $PHOTOVERIFY_CORPUS, else ../shared/corpus
     if not (root / "real").is_dir():
         pytest.skip("the shared corpus is not present")
     return root / "real"

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS  # $PHOTOVERIFY_CORPUS, else ../shared/corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,8 +33,6 @@ from photoverify.dedupe.records import (
     Metadata,
 )
 from photoverify.dedupe.scan import scan
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 @pytest.fixture(scope="module")

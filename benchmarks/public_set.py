@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-PILLOW_IMAGES = Path("/work/pillow-src/pillow-13.0.0/Tests/images")
+# Pillow's Tests/images: $PILLOW_TEST_IMAGES, else the installed version's sdist, fetched once
+# into benchmarks/out/pillow-sdist (as bench_hostile does)
+PILLOW_CACHE = Path(__file__).resolve().parent / "out" / "pillow-sdist"
 # skimage's `cat` is `chelsea` again: left out
 SKIMAGE_SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina")
 
@@ -162,6 +164,8 @@ EDITS: dict[str, tuple[str, Edit]] = {
         "colour removed",
         lambda im: ImageOps.autocontrast(ImageOps.grayscale(im), cutoff=2).convert("RGB"),
     ),
+    # a red filter (a classic black-and-white filter: the red channel alone)
+    "bw-red": ("colour removed", lambda im: im.convert("RGB").getchannel("R").convert("RGB")),
     "blur": ("blurred", lambda im: im.filter(ImageFilter.GaussianBlur(2 * _scale(im)))),
     "blur-strong": ("blurred", lambda im: im.filter(ImageFilter.GaussianBlur(4 * _scale(im)))),
     "sharpen": ("sharpened", lambda im: im.filter(ImageFilter.UnsharpMask(2 * _scale(im), 200, 2))),
@@ -212,6 +216,16 @@ REENCODES: dict[str, tuple[str, Callable[[Image.Image, Path], None]]] = {
 }
 
 
+def pillow_images() -> Path:
+    """Pillow's own Tests/images folder (its source distribution's test pictures)."""
+    given = os.environ.get("PILLOW_TEST_IMAGES")
+    if given:
+        return Path(given)
+    from benchmarks.bench_hostile import fetch_images
+
+    return fetch_images(PILLOW_CACHE)
+
+
 def sources(max_side: int = 768) -> dict[str, Image.Image]:
     """The public photographs, downscaled to at most max_side."""
     from skimage import data
@@ -219,9 +233,7 @@ def sources(max_side: int = 768) -> dict[str, Image.Image]:
     out: dict[str, Image.Image] = {}
     for name in SKIMAGE_SOURCES:
         out[name] = Image.fromarray(getattr(data, name)()).convert("RGB")
-    hopper = PILLOW_IMAGES / "hopper.png"
-    if hopper.exists():
-        out["hopper"] = Image.open(hopper).convert("RGB")
+    out["hopper"] = Image.open(pillow_images() / "hopper.png").convert("RGB")
     for im in out.values():
         im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return out

@@ -158,16 +158,18 @@ _METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
 # could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode"; a picture in
 # a format that had no decoder then and has one now (MPO, APNG, JXL, PCX, ...); a decoded image
-# cataloged before picture signatures (version 4) or frame counts (5); a RAW picture cataloged
-# before RAW files were read through their embedded preview; a HEIF picture in a codec exiftool
-# does not name (AVC), cataloged as a video with no video stream.
+# cataloged before picture signatures (version 4), with a version-1 signature (its hashes were
+# taken from the picture's numbers before colour management), or before frame counts (5); a RAW
+# picture cataloged before RAW files were read through their embedded preview; a HEIF picture
+# in a codec exiftool does not name (AVC), cataloged as a video with no video stream.
 _STALE_DECODE = (
     "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
     "(kind = 'video' AND decode_ok = 0 AND decode_error = 'no video stream') OR "
     "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode') OR "
     f"(kind = 'image' AND decode_ok IS NULL AND size > 0 AND format IN "
     f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})) OR "
-    "(kind = 'image' AND decode_ok = 1 AND (signature IS NULL OR frames IS NULL)) OR "
+    "(kind = 'image' AND decode_ok = 1 AND (signature IS NULL OR frames IS NULL OR "
+    "substr(signature, 1, 1) = x'01')) OR "
     "(kind = 'image' AND decode_ok IS NULL AND phash_method IS NULL AND size > 0 AND format IN "
     f"({','.join(repr(f) for f in sorted(RAW_FORMATS))})))"
 )

@@ -34,7 +34,7 @@ from PIL import Image, ImageStat
 
 from .hashing import hash_fd
 from .records import DECODED_FIELDS, Candidate, FileRecord, Metadata
-from .signature import picture_signature
+from .signature import picture_signature, to_srgb
 from .sniff import DECODABLE_IMAGES, RAW_FORMATS, classify, image_brand
 
 pillow_heif.register_heif_opener()
@@ -215,10 +215,12 @@ def _reduce_in_strips(
     return out
 
 
-def _hashes(im: Image.Image) -> tuple[str | None, str | None]:
-    """pHash and dHash of a picture from shown_rgb; None for a flat picture, whose hash would
+def _hashes(im: Image.Image, icc: bytes | None = None) -> tuple[str | None, str | None]:
+    """pHash and dHash of a picture from shown_rgb, its colours as shown (converted to sRGB
+    through its embedded profile: a Display P3 original's numbers read raw stood up to 10 bits
+    from its sRGB conversion, colour-managed 0-4); None for a flat picture, whose hash would
     match every other flat picture."""
-    gray = im.convert("L")
+    gray = to_srgb(im, icc).convert("L")
     if ImageStat.Stat(gray.resize((32, 32), Image.Resampling.BOX)).stddev[0] < FLAT_STDDEV:
         return None, None
     return str(imagehash.phash(gray)), str(imagehash.dhash(gray))
@@ -275,7 +277,7 @@ def _heic_facts_of(
 ) -> ImageFacts:
     width, height = heif.size
     shown = shown_rgb(im, fast=fast)
-    ph, dh = _hashes(shown)
+    ph, dh = _hashes(shown, heif.info.get("icc_profile"))
     sig = _signature(shown, heif.info.get("icc_profile"))
     return ImageFacts(width, height, ph, dh, method, True, None, sig, len(heif))
 
@@ -303,7 +305,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                     # a full-size `shown` is a second copy: let the decoded one go before
                     # hashing (a 120 MP RGBA PNG took 1.07 GiB with both held)
                     im.close()
-                ph, dh = _hashes(shown)
+                ph, dh = _hashes(shown, icc)
                 sig = _signature(shown, icc)
                 if im.format == "MPO" and frames > 1:
                     # a cut MPO loses its last pictures, each a JPEG reached directly by

@@ -33,6 +33,7 @@ from .index import hex_to_uint64, near_pairs
 from .policy import choose_keeper, rank_key
 from .records import Cluster, ClusterMember, DupesResult, FileRecord, Relation
 from .signature import (
+    EDIT_SIGNALS,
     SMALL_SIDE,
     STRETCH_RESIDUAL,
     TRANSFORMS,
@@ -121,7 +122,10 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     )
     if (edited[0] == stems[1] or edited[1] == stems[0]) and time_same is not False:
         original, edit = (b, a) if edited[0] == stems[1] else (a, b)
-        return Relation(original.path, edit.path, "derived", {**ev, "why": "edit name"})
+        by = "file name" if time_same is None else "file name and capture time"
+        return Relation(
+            original.path, edit.path, "derived", {**ev, "why": "edit name", "decided_by": by}
+        )
 
     near = pd <= threshold and dd <= threshold + DHASH_SLACK
     same_capture = time_same is True and (
@@ -136,20 +140,26 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
         if near:
             why = "different capture time" if time_same is False else "different camera ids"
             burst = ma.burst_id and ma.burst_id == mb.burst_id
-            return Relation(
-                a.path, b.path, "similar", {**ev, "why": "burst frame" if burst else why}
-            )
+            by = "hashes, capture time" if time_same is False else "hashes, camera ids"
+            ev = {**ev, "why": "burst frame" if burst else why, "decided_by": by}
+            return Relation(a.path, b.path, "similar", ev)
         return None
     if aspect is False:
         framing, pixels = _framing(a, b)
         if pixels:
             ev = {**ev, "pixels": pixels}
         if same_capture or (ids_equal and time_same is not False):
-            return _derived(a, b, ev, "same capture, other framing", framing)
+            return _derived(
+                a, b, ev, "same capture, other framing", framing, "aspect ratio and pixels"
+            )
         if near and framing == "aspect changed":
-            ev = {**ev, "why": framing, "edit": framing, "decided_by": "pixels"}
+            by = "hashes, aspect ratio, then pixels (residual)"
+            ev = {**ev, "why": framing, "edit": framing, "decided_by": by}
             return Relation(*_orient(a, b), "derived", ev)
-        return Relation(a.path, b.path, "similar", {**ev, "why": "other framing"}) if near else None
+        if not near:
+            return None
+        ev = {**ev, "why": "other framing", "decided_by": "hashes and aspect ratio"}
+        return Relation(a.path, b.path, "similar", ev)
     if ids_equal and (near or pd <= 2 * threshold):
         # equal ids prove one capture, not one picture: an edit exported from Photos keeps them
         return _confirm(a, b, ev, True, "camera ids")
@@ -184,19 +194,20 @@ def _confirm(a: FileRecord, b: FileRecord, ev: dict, same_capture: bool, proof: 
         return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} and pixels"})
     if name == "other picture":
         if same_capture:
-            return _derived(a, b, ev, "same capture, other picture", None)
-        return Relation(a.path, b.path, "similar", {**ev, "why": "pixels differ"})
-    return Relation(
-        original.path,
-        edit.path,
-        "derived",
-        {**ev, "why": name, "edit": name, "decided_by": "pixels"},
-    )
+            return _derived(a, b, ev, "same capture, other picture", None, "pixels (residual)")
+        ev = {**ev, "why": "pixels differ", "decided_by": f"{proof}, then pixels (residual)"}
+        return Relation(a.path, b.path, "similar", ev)
+    by = f"{proof}, then pixels ({EDIT_SIGNALS[name]})"
+    ev = {**ev, "why": name, "edit": name, "decided_by": by}
+    return Relation(original.path, edit.path, "derived", ev)
 
 
-def _derived(a: FileRecord, b: FileRecord, ev: dict, why: str, edit: str | None) -> Relation:
+def _derived(
+    a: FileRecord, b: FileRecord, ev: dict, why: str, edit: str | None, pixels: str = ""
+) -> Relation:
     original, derived = _orient(a, b)
-    out = {**ev, "why": why, "decided_by": "capture time and ids"}
+    by = "capture time and ids" + (f", {pixels}" if pixels else "")
+    out = {**ev, "why": why, "decided_by": by}
     if edit:
         out["edit"] = edit
     return Relation(original, derived, "derived", out)
@@ -269,6 +280,10 @@ def judge_video(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None
         return None
     ev = {**rel.evidence, "compared": "first frames", "duration": _seconds(a, b)}
     kind = rel.kind if agree or rel.kind != "same-photo" else "similar"
+    if kind != rel.kind:
+        ev["decided_by"] = f"{ev.get('decided_by')}; durations unknown"
+    elif agree:
+        ev["decided_by"] = f"{ev.get('decided_by')} and durations"
     return Relation(rel.a, rel.b, kind, ev)
 
 
@@ -305,6 +320,9 @@ def _judge_flat(a: FileRecord, b: FileRecord) -> Relation | None:
         same_instant or "content_id" in ev or "image_unique_id" in ev
     ):
         return None
+    proof = [k for k in ("content_id", "image_unique_id") if k in ev]
+    proof += ["capture time to the sub-second"] if same_instant else []
+    ev["decided_by"] = " and ".join(proof) + " (flat picture: no hashes)"
     return Relation(a.path, b.path, "same-photo", ev)
 
 
@@ -374,7 +392,12 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
     for group in by_hash.values():
         for other in group[1:]:
             relations.append(
-                Relation(group[0].path, other.path, "identical", {"blake3": group[0].blake3})
+                Relation(
+                    group[0].path,
+                    other.path,
+                    "identical",
+                    {"blake3": group[0].blake3, "decided_by": "bytes (BLAKE3)"},
+                )
             )
     # Judge each distinct content once: identical copies share every relation.
     images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
@@ -520,7 +543,8 @@ def _make_cluster(
         if r.path == keeper.path:
             continue
         if r.blake3 == keeper_unit:
-            out.append(ClusterMember(r.path, "identical", 0, {"blake3": r.blake3}))
+            ev = {"blake3": r.blake3, "decided_by": "bytes (BLAKE3)"}
+            out.append(ClusterMember(r.path, "identical", 0, ev))
         else:
             rel = unit_graph.edges[keeper_unit, r.blake3]["relation"]
             out.append(

@@ -5,7 +5,7 @@ tone, blur, sharpening and a text overlay all keep pHash within a few bits. The 
 just enough of the picture (as shown, converted to sRGB through its embedded ICC profile, so a
 Display P3 original and its sRGB conversion describe the same colours) to tell those apart:
 
-  byte 0        format version (1)
+  byte 0        version (2; 1: the same layout, beside hashes of the unmanaged picture)
   bytes 1-576   CIE L* on a 24x24 grid (the picture squashed to a square), 0..100 -> 0..255
   bytes 577-704 a*, b* on an 8x8 grid, int8 (clamped to -128..127)
   bytes 705-710 detail energy at 128, 64 and 32 pixels (mean |L - 3x3 box blur(L)|, float16):
@@ -25,7 +25,10 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageCms
 
-VERSION = 1
+# 2: the same layout; the file's pHash/dHash beside it were taken from the colour-managed
+# picture too (catalog rows with a version-1 signature are fingerprinted again)
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 GRID = 24
 CHROMA = 8
 DETAIL_SIZES = (128, 64, 32)
@@ -46,10 +49,12 @@ def _transform(icc: bytes) -> ImageCms.ImageCmsTransform | None:
         return None
 
 
-def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+def to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     """The picture's colours in sRGB: a tagged picture (Display P3, Adobe RGB) is converted
-    through its profile, as a viewer would."""
-    im = im.convert("RGB")
+    through its profile, as a viewer would. An untagged RGB picture is returned as it is (a
+    full-size copy of it is what took `scan --full-decode` over 1 GiB)."""
+    if im.mode != "RGB":
+        im = im.convert("RGB")
     transform = _transform(icc) if icc else None
     if transform is None:
         return im
@@ -95,7 +100,7 @@ def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
     def lab(size: int) -> np.ndarray:
         # each grid straight from the decode (area averages of the same picture, whatever its
         # size), converted to sRGB after averaging: a tenth of the pixels to transform
-        return _lab(np.asarray(_to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
+        return _lab(np.asarray(to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
 
     details = [_detail(lab(size)[..., 0]) for size in DETAIL_SIZES]
     grid, chroma = lab(GRID), lab(CHROMA)
@@ -119,7 +124,7 @@ class Signature:
 @lru_cache(maxsize=4096)
 def unpack(blob: bytes | None) -> Signature | None:
     """The signature's parts, or None for a missing or foreign blob."""
-    if not blob or len(blob) != SIZE or blob[0] != VERSION:
+    if not blob or len(blob) != SIZE or blob[0] not in READABLE_VERSIONS:
         return None
     n = GRID * GRID
     L = np.frombuffer(blob, np.uint8, n, 1).reshape(GRID, GRID) / 2.55
@@ -189,6 +194,9 @@ class Comparison:
     chroma: tuple[float, float]  # mean chroma (a*b* magnitude) of a and of b
     chroma_shift: float  # mean |a*b*| difference after the chroma gain
     detail: tuple[float, ...]  # detail energy of b over a, per DETAIL_SIZES
+    # where one picture has no colour: the residual of its L* fitted as a channel mix of the
+    # other's (what a black-and-white conversion does); else equal to residual
+    mix_residual: float = 0.0
 
     def to_json(self) -> dict:
         return {
@@ -201,7 +209,31 @@ class Comparison:
             "chroma": [round(c, 2) for c in self.chroma],
             "chroma_shift": round(self.chroma_shift, 2),
             "detail_ratio": [round(d, 3) for d in self.detail],
+            "mix_residual": round(self.mix_residual, 2),
         }
+
+
+def _trimmed_fit_residual(X: np.ndarray, y: np.ndarray) -> float:
+    """Mean |y - X coef| of a least-squares fit refitted on its best 80% of cells (as
+    _compare_as does: a local change must not pass for a global one)."""
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    err = np.abs(y - X @ coef)
+    k = int(0.8 * (err.size - 1))
+    keep = err <= np.partition(err, k)[k]
+    coef = np.linalg.lstsq(X[keep], y[keep], rcond=None)[0]
+    return float(np.abs(y - X @ coef).mean())
+
+
+def _mix_residual(colour_L: np.ndarray, colour_ab: np.ndarray, grey_L: np.ndarray) -> float:
+    """How far a colourless picture's L* is from a channel mix of a coloured one's. A black-and-
+    white conversion weighs hues its own way (Rec. 601 luma, a red filter...), not as L* does:
+    on saturated pictures that alone leaves up to 5 L* of residual after a gain/offset fit.
+    Modelled as L*, a*, b* (the 8x8 grid spread over the 24x24 one) and their products with L*."""
+    up = GRID // CHROMA
+    ab = np.repeat(np.repeat(colour_ab, up, axis=-2), up, axis=-1).reshape(2, -1)
+    L = colour_L.ravel()
+    X = np.stack([L, ab[0], ab[1], ab[0] * L / 50, ab[1] * L / 50, np.ones_like(L)], axis=1)
+    return _trimmed_fit_residual(X, grey_L.ravel())
 
 
 def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
@@ -225,6 +257,11 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
         for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
     )
+    mix = float(err.mean())
+    if mb < COLOURLESS * ma:
+        mix = _mix_residual(La, ab_a, b.L)
+    elif ma < COLOURLESS * mb:
+        mix = _mix_residual(b.L, b.ab, La)
     return Comparison(
         transform=name,
         l_diff=float(np.abs(y - x).mean()),
@@ -235,6 +272,7 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         chroma=(ma, mb),
         chroma_shift=shift,
         detail=ratio,
+        mix_residual=mix,
     )
 
 
@@ -260,6 +298,9 @@ CHROMA_RATIO = (0.8, 1.25)
 GAIN = (0.92, 1.08)  # L* contrast: copies 0.99-1.01; contrast edits >= 1.11, <= 0.72
 OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.33; brightness edits >= 7.7
 RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, edits <= 3.24; a stereo pair 8.4
+# ... for a colourless picture against a coloured one, after the channel-mix fit: Pillow greyscale
+# of saturated generated scenes <= 3.2 (4.83 after a gain/offset fit alone), a red-filter B&W
+# of skimage photos <= 3.96 (8.22); a B&W copy of the stereo pair's other frame 8.1
 LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
 # ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
 # overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
@@ -272,22 +313,36 @@ SMALL_SIDE = 128
 STRETCH_RESIDUAL = 2.5  # squashed to a square, a stretched picture is the same: <= 0.56
 
 
+# The signals of a Comparison that decide each edit `picture_edit` names (for the evidence).
+EDIT_SIGNALS = {
+    "other picture": "residual",
+    "colour removed": "chroma, channel-mix residual",
+    "colour added": "chroma, channel-mix residual",
+    "tone/colour adjusted": "chroma ratio, gain, offset",
+    "blurred": "detail ratio",
+    "sharpened": "detail ratio",
+    "overlay/local change": "local block residual",
+}
+
+
 def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     """The edit that turns picture a into picture b, or None when they agree within what
     re-encoding, resampling and colour-profile conversion produce. Pure."""
     ca, cb = c.chroma
     ratio = cb / ca if ca > 1e-6 else 1.0
-    if c.residual > RESIDUAL and not small:  # no edit measured here leaves more than 3.3
+    colour_gone = (ca >= COLOURFUL and ratio < COLOURLESS) or (
+        cb >= COLOURFUL and ca < COLOURLESS * cb
+    )
+    residual = c.mix_residual if colour_gone else c.residual
+    if residual > RESIDUAL and not small:  # no edit measured here leaves more than 3.3
         return "other picture"
     if ca >= COLOURFUL and ratio < COLOURLESS:
         return "colour removed"
     if cb >= COLOURFUL and ca < COLOURLESS * cb:
         return "colour added"  # b has the colour: a is the edit
-    if (
-        not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
-        or not GAIN[0] <= c.gain <= GAIN[1]
-        or abs(c.offset) > OFFSET
-    ):
+    # a ratio of two near-zero chromas is noise (a black-and-white photo's copy: 0.02 vs 0.00)
+    chroma_changed = max(ca, cb) >= COLOURFUL and not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
+    if chroma_changed or not GAIN[0] <= c.gain <= GAIN[1] or abs(c.offset) > OFFSET:
         return "tone/colour adjusted"
     if small:
         return None

@@ -42,7 +42,7 @@ INTACT = {
 def real() -> Path:
     path = CORPUS / "real"
     if not path.is_dir():
-        pytest.skip("../shared/corpus is not present")
+        pytest.skip(f"{CORPUS} is not present")
     return path
 
 

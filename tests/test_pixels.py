@@ -52,8 +52,13 @@ def test_public_set_same_photo_precision_and_recall(public):
     assert hits / len(true) >= 0.98, sorted(true - merged)
 
 
-# A crop without capture time or ids is not found (pHash 12-24 apart): only never merged.
-@pytest.mark.parametrize("kind", sorted(set(public_set.EDITS) - {"crop"}))
+# Without capture time or ids, what pHash puts beyond the threshold is not found: a crop (12-24
+# bits) and a red-filter black-and-white of some photos (coffee 12, hopper 14). Those are only
+# never merged, and named right where found.
+NOT_ALWAYS_FOUND = {"crop", "bw-red"}
+
+
+@pytest.mark.parametrize("kind", sorted(set(public_set.EDITS) - NOT_ALWAYS_FOUND))
 def test_public_set_every_edit_is_derived_under_its_name_and_never_merged(public, kind):
     scored, *_ = public
     row = scored["per_kind"][kind]
@@ -61,9 +66,31 @@ def test_public_set_every_edit_is_derived_under_its_name_and_never_merged(public
     assert row["derived_named"] == row["n"], (kind, public_set.edit_name(kind), row)
 
 
-def test_public_set_crops_are_never_merged(public):
+@pytest.mark.parametrize("kind", sorted(NOT_ALWAYS_FOUND))
+def test_public_set_edits_beyond_the_hashes_are_never_merged(public, kind):
     scored, *_ = public
-    assert scored["per_kind"]["crop"]["merged"] == 0
+    row = scored["per_kind"][kind]
+    assert row["merged"] == 0
+    assert row["derived_named"] == row["related"], row
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket"])
+@pytest.mark.parametrize("kind", ["grey", "bw-red"])
+def test_black_and_white_conversions_are_colour_removed_not_another_picture(name, kind):
+    """A black-and-white filter weighs hues its own way (the red channel alone leaves 5.7-8.2
+    L* of residual against astronaut and coffee after a gain/offset fit, more than a stereo
+    neighbour within reach of the hashes): fitted as a channel mix, it is the same picture."""
+    from skimage import data
+
+    im = Image.fromarray(getattr(data, name)()).convert("RGB")
+    bw = public_set.EDITS[kind][1](im)
+    c = sig.compare(sig.unpack(sig.picture_signature(im)), sig.unpack(sig.picture_signature(bw)))
+    assert sig.picture_edit(c) == "colour removed", c
+    # and a black-and-white copy of another photo (the stereo pair's other frame) is not
+    left, right, _ = data.stereo_motorcycle()
+    other = sig.unpack(sig.picture_signature(public_set.EDITS[kind][1](Image.fromarray(right))))
+    left_sig = sig.unpack(sig.picture_signature(Image.fromarray(left)))
+    assert sig.picture_edit(sig.compare(left_sig, other)) == "other picture"
 
 
 @pytest.mark.parametrize("kind", sorted(COPY_KINDS))
@@ -85,14 +112,18 @@ def test_every_relation_says_what_decided_it(public):
     _, result, *_ = public
     for c in result["clusters"]:
         for m in c["members"]:
+            if m["relation"] != "keeper":
+                assert m["evidence"]["decided_by"], m
             if m["relation"] == "same-photo":
-                assert m["evidence"]["decided_by"]
-                assert "phash_distance" in m["evidence"]
+                assert "phash_distance" in m["evidence"] and "pixels" in m["evidence"]
+    assert {r["kind"] for r in result["related"]} >= {"derived", "similar"}
     for r in result["related"]:
+        ev = r["evidence"]
+        assert ev["decided_by"], r
         if r["kind"] == "derived":
-            ev = r["evidence"]
-            assert ev["decided_by"] and ev["edit"]
+            assert ev["edit"]
             assert {"gain", "residual", "chroma", "detail_ratio"} <= set(ev["pixels"])
+            assert "pixels (" in ev["decided_by"]  # the pixel signal that named the edit
 
 
 # --- the seed's case on real photos ---------------------------------------------------------
@@ -268,7 +299,7 @@ def generated(tmp_path_factory):
     from benchmarks.make_library import make_library
 
     root = tmp_path_factory.mktemp("gen")
-    make_library(root, 12, seed=11, size="small", workers=1)
+    make_library(root, 36, seed=11, size="small", workers=1)  # 3 exported-edits photos
     truth = json.loads((root / "truth.json").read_text())
     db = tmp_path_factory.mktemp("db") / "c.sqlite"
     return run_json("dupes", str(root), "--catalog", str(db)), truth, root
@@ -292,6 +323,14 @@ def test_generated_library_same_photo_precision_recall_and_named_edits(generated
     hits = len(merged & true)
     assert hits / len(merged) >= 0.995, sorted(merged - true)
     assert hits / len(true) >= 0.98, sorted(true - merged)
+    # every sRGB conversion of a Display P3 original (with metadata, or stripped) is merged
+    p3_ids = {
+        f["photo_id"].removesuffix(".n") for f in files.values() if f["path"][:7] == "Stereo/"
+    }
+    p3 = [f for f in files.values() if f["photo_id"] in p3_ids and f["role"] != "original"]
+    assert {f["role"] for f in p3} >= {"conversion", "stripped"}
+    for f in p3:
+        assert tuple(sorted((f["path"], f["source"]))) in merged, f["path"]
     named = {
         tuple(sorted((rel(r["a"]), rel(r["b"])))): r["evidence"].get("edit")
         for r in result["related"]
@@ -303,7 +342,13 @@ def test_generated_library_same_photo_precision_recall_and_named_edits(generated
         "tone/colour adjusted",
         "cropped",
         "rotated 90°",
+        "rotated 180°",
+        "rotated 270°",
+        "mirrored",
         "overlay/local change",
+        "blurred",
+        "sharpened",
+        "aspect changed",
     }
     for p, f in edits:
         pair = tuple(sorted((p, f["source"])))
@@ -324,3 +369,57 @@ def test_relations_inside_one_cluster_are_not_reported_as_related(photo_signatur
         sorted([keeper.path, copy.path, conv.path])
     ]
     assert result.related == ()
+
+
+def test_copies_of_a_black_and_white_photo_are_the_same_picture(corpus):
+    """A black-and-white photo whose file keeps a trace of colour (a faint cast in one corner:
+    0.03 a*b* on average) against a greyscale copy: the ratio of two near-zero chromas is noise,
+    not a colour edit (a B&W corpus photo's copies were called 'tone/colour adjusted', and
+    the cluster lost them)."""
+    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as im:
+        grey = ImageOps.grayscale(im)
+    arr = np.asarray(grey.convert("RGB")).astype(int)
+    arr[: arr.shape[0] // 8, : arr.shape[1] // 8, 2] += 4
+    toned = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    a, b = (sig.unpack(sig.picture_signature(p)) for p in (toned, grey))
+    c = sig.compare(a, b)
+    assert 0 < c.chroma[0] < sig.COLOURLESS and c.chroma[1] == 0
+    assert sig.picture_edit(c) is None
+
+
+def test_hashes_read_a_display_p3_picture_as_shown(tmp_path):
+    """pHash is taken from the colour-managed picture, as the signature is: skimage's colour
+    wheel as a Display P3 master stood 6 bits from its sRGB conversion when its P3 numbers were
+    hashed raw (generated P3 scenes up to 10, the default threshold)."""
+    from skimage import data
+
+    im = Image.fromarray(data.colorwheel()).convert("RGB")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    public_set.to_display_p3(im).save(lib / "master.png", icc_profile=public_set.display_p3_icc())
+    public_set.p3_to_srgb(public_set.to_display_p3(im), public_set.display_p3_icc()).save(
+        lib / "export.jpg", quality=92
+    )
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat)
+        master, export = sorted(cat.all_records(), key=lambda r: r.path, reverse=True)
+    assert master.path.endswith("master.png")
+    assert (int(master.phash, 16) ^ int(export.phash, 16)).bit_count() <= 2
+    assert master.signature[0] == sig.VERSION == 2
+
+
+def test_catalog_rows_hashed_before_colour_management_are_fingerprinted_again(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    rng = np.random.default_rng(2)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(lib / "a.png")
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat)
+        [(path, blob)] = cat.db.execute("SELECT path, signature FROM files").fetchall()
+        with cat.db:  # as written by version 1: same layout, first byte 1
+            cat.db.execute(
+                "UPDATE files SET signature = ? WHERE path = ?", (b"\x01" + blob[1:], path)
+            )
+        assert scan([str(lib)], cat).changed == 1
+        assert [r.signature[0] for r in cat.all_records()] == [2]
+        assert scan([str(lib)], cat).unchanged == 1

@@ -26,13 +26,20 @@ ARCHETYPES = (
     "p3",
 )
 # Edits exported under the original's name and capture time (Photos' "Export" of an edited
-# photo): folder, the render's make, and the edit `dupes` must name.
+# photo): folder, the render's make, and the edit `dupes` must name. Each exported-edits photo
+# takes the next five in turn (`_exported_edits`): the first holds the first five.
 EXPORTED_EDITS = (
     ("Exports/Black & White", "edit-grey", "colour removed"),
     ("Exports/Vivid", "edit", "tone/colour adjusted"),
     ("Exports/Cropped", "crop", "cropped"),
     ("Exports/Rotated", "edit-rotate", "rotated 90°"),
     ("Exports/Captioned", "edit-text", "overlay/local change"),
+    ("Exports/Soft Focus", "edit-blur", "blurred"),
+    ("Exports/Sharpened", "edit-sharpen", "sharpened"),
+    ("Exports/Squeezed", "edit-stretch", "aspect changed"),
+    ("Exports/Upside Down", "edit-rot180", "rotated 180°"),
+    ("Exports/Turned Left", "edit-rot270", "rotated 270°"),
+    ("Exports/Mirrored", "edit-mirror", "mirrored"),
 )
 SIZES = {"12mp": (4032, 3024), "small": (1024, 768)}
 SCREENSHOT_SIZES = {"12mp": (1170, 2532), "small": (390, 844)}
@@ -170,6 +177,17 @@ def _capture(index: int, when: datetime, rng: np.random.Generator, **extra: Any)
         software=software,
         **extra,
     )
+
+
+def _exported_edits(index: int) -> list[tuple[str, str, str]]:
+    """The edits exported beside photo `index` (an exported-edits archetype): the next
+    FILES_PER_PHOTO - 1 of EXPORTED_EDITS in turn, so three such photos hold every kind."""
+    cycle = len(ARCHETYPES)
+    earlier = ARCHETYPES.count("exported-edits") * (index // cycle) + ARCHETYPES[
+        : index % cycle
+    ].count("exported-edits")
+    slots = FILES_PER_PHOTO - 1
+    return [EXPORTED_EDITS[(earlier * slots + i) % len(EXPORTED_EDITS)] for i in range(slots)]
 
 
 def _plan_photo(
@@ -484,7 +502,7 @@ def _plan_photo(
     elif archetype == "exported-edits":
         orig = f"{folder}/IMG_{n}.HEIC"
         files = [spec(orig, "original", "HEIC", "pixels", params={"make": "original"}, capture=cap)]
-        for sub, make, edit in EXPORTED_EDITS:
+        for sub, make, edit in _exported_edits(index):
             files.append(
                 spec(
                     f"{sub}/IMG_{n}.jpeg",

@@ -180,8 +180,19 @@ def _neighbour(img: Image.Image) -> Image.Image:
     return out
 
 
+# render make -> the benchmarks.public_set edit it applies
+_PUBLIC_EDITS = {
+    "edit-blur": "blur",
+    "edit-sharpen": "sharpen",
+    "edit-stretch": "stretch",
+    "edit-rot180": "rot180",
+    "edit-rot270": "rot270",
+    "edit-mirror": "mirror",
+}
+
+
 def _pixels_for(make: str, base: Image.Image) -> Image.Image:
-    from benchmarks.public_set import _overlay, p3_to_srgb, to_display_p3
+    from benchmarks.public_set import EDITS, _overlay, p3_to_srgb, to_display_p3
 
     if make == "edit-grey":
         return ImageOps.grayscale(base).convert("RGB")
@@ -189,6 +200,8 @@ def _pixels_for(make: str, base: Image.Image) -> Image.Image:
         return base.transpose(Image.Transpose.ROTATE_270)  # turned 90° clockwise
     if make == "edit-text":
         return _overlay(base)
+    if make in _PUBLIC_EDITS:  # the public set's own edits (blur, sharpen, stretch, turns)
+        return EDITS[_PUBLIC_EDITS[make]][1](base)
     if make == "original-p3":
         return to_display_p3(base)
     if make == "p3-srgb":

@@ -15,7 +15,7 @@ What runs where, on a cluster:
   same path as the CLI (shared storage), and have the same photoverify and exiftool installed.
 - Each worker thread keeps its own long-lived exiftool (`_worker_reader`), never shared
   between threads; start workers with one thread each (`dask worker ADDRESS --nthreads 1
-  --nworkers N`) to get one exiftool per worker process, since decoding holds the GIL.
+  --nworkers N`) to get one exiftool per worker process.
 - A worker lost mid-scan costs its batches only: the scheduler hands the tasks it held to
   another worker (dask's `distributed.scheduler.allowed-failures`, 3 by default, bounds how
   often one batch may take a worker down before the scan fails with KilledWorker).
@@ -191,24 +191,30 @@ class DaskRunner:
 
 
 def dask_client(address: str | None = None, scheduler_file: str | None = None) -> Any:
-    """A `distributed.Client` connected to a running scheduler. Never starts a cluster of its
-    own: an address (tcp://HOST:PORT) or a scheduler file (`dask scheduler --scheduler-file`)
-    is required."""
+    """A `distributed.Client` connected to a running scheduler: at `address` (tcp://HOST:PORT),
+    else through `scheduler_file` (`dask scheduler --scheduler-file`), else at dask's own
+    configured `scheduler-address` ($DASK_SCHEDULER_ADDRESS or ~/.config/dask/*.yaml). Never
+    starts a cluster of its own. How long it tries to connect is dask's
+    `distributed.comm.timeouts.connect` (30 s; $DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)."""
     try:
+        import dask
         from distributed import Client
     except ImportError as exc:
         raise EnvironmentProblem(
             "the dask executor needs dask.distributed: pip install 'photoverify[cluster]'"
         ) from exc
     if not address and not scheduler_file:
+        address = dask.config.get("scheduler-address", None)
+    if not address and not scheduler_file:
         raise UsageError(
             "the dask executor needs a scheduler: --scheduler tcp://HOST:PORT "
-            "(or $PHOTOVERIFY_SCHEDULER) or --scheduler-file PATH"
+            "($PHOTOVERIFY_SCHEDULER), --scheduler-file PATH, or dask's scheduler-address "
+            "setting ($DASK_SCHEDULER_ADDRESS)"
         )
     try:
         if scheduler_file:
-            return Client(scheduler_file=scheduler_file, timeout=30)
-        return Client(address, timeout=30)
+            return Client(scheduler_file=scheduler_file)
+        return Client(address)
     except (OSError, TimeoutError, ValueError) as exc:
         where = scheduler_file or address
         raise EnvironmentProblem(f"{where}: cannot reach the dask scheduler: {exc}") from exc

@@ -143,6 +143,8 @@ class Runner(Protocol):
         """Wait until at least one of `pending` has finished; the finished ones."""
         ...
 
+    def result(self, future: Any) -> Any: ...
+
     def close(self) -> None: ...
 
 
@@ -157,6 +159,9 @@ class LocalRunner:
 
     def wait_any(self, pending: set) -> set:
         return wait(pending, return_when=FIRST_COMPLETED).done
+
+    def result(self, future: Future) -> Any:
+        return future.result()
 
     def close(self) -> None:
         if self._own:
@@ -184,6 +189,17 @@ class DaskRunner:
         finished = {next(self._finished)}
         finished.update(self._finished.next_batch(block=False))
         return finished & pending
+
+    def result(self, future: Any) -> Any:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            raise EnvironmentProblem(
+                f"dask: a batch of files took down worker after worker ({exc}); "
+                "the catalog keeps what was scanned before"
+            ) from exc
 
     def close(self) -> None:
         if self._own:

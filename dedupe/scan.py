@@ -206,7 +206,7 @@ def scan(
                 if not pending:
                     break
                 for fut in pool.wait_any(set(pending)):
-                    records = fut.result()
+                    records = pool.result(fut)
                     if pending.pop(fut):  # fingerprint_batch: some files may be put off
                         records, later = _take_over(catalog, *records)
                         if later:

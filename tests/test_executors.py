@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -19,8 +20,10 @@ from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.scan import scan
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 TREE = "exif-samples/jpg"  # 94 real JPEGs, two batches
+SUBTREE = "exif-samples/jpg/orientation"  # 17 of them, one batch
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def cluster():
         n_workers=2,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
     ) as cluster:
         yield cluster
 
@@ -42,15 +45,22 @@ def local_catalog(corpus, tmp_path_factory):
     return db
 
 
-def _rows(db) -> list[dict]:
-    """Every catalog row, every column but the time it was written."""
+def _rows(db, under: Path | None = None) -> list[dict]:
+    """Every catalog row, every column but the time it was written; or the rows under a folder,
+    without their scan root too."""
     con = sqlite3.connect(db)
     try:
         cur = con.execute("SELECT * FROM files ORDER BY path")
         names = [d[0] for d in cur.description]
-        return [{k: v for k, v in zip(names, row, strict=True) if k != "scanned_at"} for row in cur]
+        rows = [dict(zip(names, row, strict=True)) for row in cur]
     finally:
         con.close()
+    prefix = os.fsencode(under) + b"/" if under else b""
+    return [
+        {k: v for k, v in row.items() if k != "scanned_at" and not (under and k == "root")}
+        for row in rows
+        if row["path"].startswith(prefix)
+    ]
 
 
 def _exiftools(nanny) -> int:
@@ -73,11 +83,12 @@ def test_dask_scan_equals_the_local_scan_field_by_field(corpus, cluster, local_c
     assert max(counts) == 1 and sum(counts) >= 1, counts
 
 
-def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_catalog, tmp_path):
-    db = tmp_path / "dask.sqlite"
+def _scan_and_kill_a_worker(cluster, root, db) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the dask scan of `root` through the CLI and SIGKILL the first worker seen holding a
+    batch: (the finished scan, the key of the batch it held)."""
     env = {**os.environ, "NO_COLOR": "1", "PHOTOVERIFY_SCHEDULER": cluster.scheduler_address}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "photoverify", "scan", str(corpus / TREE), "--catalog", str(db),
+        [sys.executable, "-m", "photoverify", "scan", str(root), "--catalog", str(db),
          "--executor", "dask", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )  # fmt: skip
@@ -95,12 +106,32 @@ def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_ca
             time.sleep(0.01)
     stdout, stderr = proc.communicate(timeout=120)
     assert killed_key is not None, "the scan ended before a worker could be killed"
-    assert proc.returncode in (0, 1), stderr
-    assert json.loads(stdout)["files"] == 94
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), killed_key
+
+
+def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_catalog, tmp_path):
+    db = tmp_path / "dask.sqlite"
+    proc, killed_key = _scan_and_kill_a_worker(cluster, corpus / SUBTREE, db)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(proc.stdout)["files"] == 17
     # the batch the dead worker held ran again elsewhere, and the catalog is whole and equal
     story = [t[2] for t in cluster.scheduler.transition_log if t[0] == killed_key]
     assert story.count("processing") >= 2 and story[-1] in ("memory", "released", "forgotten")
-    assert _rows(db) == _rows(local_catalog)
+    assert _rows(db, corpus / SUBTREE) == _rows(local_catalog, corpus / SUBTREE)
+
+
+def test_a_batch_that_keeps_killing_workers_ends_the_scan_in_one_line(corpus, tmp_path):
+    """dask gives up on a batch after `allowed-failures` lost workers (here none allowed): the
+    scan ends with exit 3 and one line, keeping what was written."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(
+            processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as strict:  # fmt: skip
+            proc, _ = _scan_and_kill_a_worker(strict, corpus / SUBTREE, tmp_path / "c.sqlite")
+    assert proc.returncode == 3, proc.stderr
+    assert "took down worker after worker" in proc.stderr and "Traceback" not in proc.stderr
+    assert _rows(tmp_path / "c.sqlite") == []  # its one batch was lost
 
 
 def test_a_dask_client_is_an_executor_for_the_library(corpus, cluster, tmp_path):

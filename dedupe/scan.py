@@ -126,6 +126,9 @@ def scan(
     holds under a root that no longer exist are removed from it. Bad files never stop the scan:
     they are recorded with their error.
 
+    `executor`: where batches run: None (a local process pool of `workers`), a
+    concurrent.futures Executor, or a `distributed.Client` (see dedupe.executors).
+
     `reread`: a verdict about contents follows, so an unchanged stat is not taken as unchanged
     bytes: every unchanged file is read and hashed again, and one whose BLAKE3 differs from the
     catalog's, or that cannot be read now, is fingerprinted again (`reread_differ` counts them).

@@ -31,6 +31,7 @@ ORDER = (
     "index",
     "apply",
     "scale",
+    "dask",
     "manifest",
     "hostile",
 )
@@ -150,7 +151,15 @@ def run(name: str, quick: bool) -> str:
         return "\n".join(parts)
     if name == "scale":
         files = "5000" if quick else "100000"
-        return "## Scale\n\n" + _capture("bench_scale", ["--files", files])
+        out = "## Scale\n\n" + _capture("bench_scale", ["--files", files])
+        counts = ["2000", "6000"] if quick else ["10000", "30000"]
+        per_file = _capture("bench_scale", ["--per-file-cpu", *counts])
+        return out + "\n### Fresh-scan CPU per file as the catalog grows\n\n" + per_file
+    if name == "dask":
+        root = str(CORPUS / "exif-samples")
+        return "## dask cluster vs process pool\n\n" + _capture(
+            "bench_dask", ["--root", root, "--repeat", repeat]
+        )
     if name == "manifest":
         sizes = ["100000"] if quick else ["100000", "1000000"]
         subprocess.run(

@@ -1,6 +1,10 @@
 """Scale: scan and dupes on 100,000 small generated files — time and peak memory.
 
     python -m benchmarks.bench_scale [--files 100000] [--out benchmarks/out/scale]
+    python -m benchmarks.bench_scale --per-file-cpu 10000 30000 [--out ...]
+
+--per-file-cpu: a fresh scan of each count of files, its CPU time (the CLI, its worker processes
+and their exiftools) per file: flat when what a batch costs does not grow with the catalog.
 
 The files are small real JPEGs (48x36 px, each with its own pixels, so every BLAKE3 and most
 pHashes differ), with one in ten an exact copy and one in twenty a recompressed copy, spread
@@ -15,6 +19,7 @@ import random
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from io import BytesIO
 
@@ -66,11 +71,53 @@ def make_files(out: str, count: int, seed: int = 0) -> None:
     open(marker, "w").close()
 
 
+def scan_cpu(root: str, pv: list[str] = PV) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of a fresh scan of `root`: user + system time of the command
+    and of every process it waited for (workers; exiftools ended by their workers)."""
+    db = os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
+    argv = [*pv, "scan", root, "--catalog", db, "--quiet"]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        t0 = time.perf_counter()
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2),
+        ])  # fmt: skip
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+    finally:
+        os.close(devnull)
+        shutil.rmtree(os.path.dirname(db), ignore_errors=True)
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{argv} exited {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def per_file_cpu(out: str, counts: list[int]) -> None:
+    trees = {}
+    for n in counts:
+        trees[n] = os.path.join(out, f"{n}")
+        make_files(trees[n], n)
+    print(f"Machine: {machine()}  ")
+    print(
+        "Command: `python -m benchmarks.bench_scale --per-file-cpu "
+        f"{' '.join(map(str, counts))}` (one fresh scan each)\n"
+    )
+    print("| files | wall s | CPU s | CPU ms per file |")
+    print("|---|---|---|---|")
+    for n in counts:
+        wall, cpu = scan_cpu(trees[n])
+        print(f"| {n:,} | {wall:.1f} | {cpu:.1f} | {cpu / n * 1000:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--out", default="benchmarks/out/scale")
+    parser.add_argument("--per-file-cpu", type=int, nargs="+", metavar="FILES")
     args = parser.parse_args(argv)
+    if args.per_file_cpu:
+        per_file_cpu(args.out, args.per_file_cpu)
+        return
     make_files(args.out, args.files)
     db = os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
     t_scan, rss_scan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)

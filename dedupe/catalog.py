@@ -373,18 +373,41 @@ class Catalog:
         for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
             yield _record(row)
 
-    def decoded_facts(self, sizes: Iterable[int]) -> dict[str, dict]:
-        """{BLAKE3: {field: value}} (DECODED_FIELDS) of decoded images and videos of these sizes:
-        what an identical copy found by the scanner can take over instead of decoding again."""
+    _DECODED_ROW = (
+        "blake3 IS NOT NULL AND error IS NULL AND decode_ok IS NOT NULL "
+        f"AND kind IN ('image', 'video') AND NOT {_STALE_DECODE}"
+    )
+
+    def decoded_sizes(self, sizes: Iterable[int]) -> set[int]:
+        """Which of these sizes a decoded image or video of the catalog has: the files of those
+        sizes may be identical copies, whose decoded facts the scan can take over. One indexed
+        probe per size, whatever the number of rows of that size."""
         sizes = sorted(set(sizes))
-        names = list(DECODED_FIELDS)
-        out: dict[str, dict] = {}
+        out: set[int] = set()
         for start in range(0, len(sizes), 500):
             chunk = sizes[start : start + 500]
             rows = self.db.execute(
-                f"SELECT blake3, {','.join(names)} FROM files WHERE size IN "
-                f"({','.join('?' * len(chunk))}) AND blake3 IS NOT NULL AND error IS NULL "
-                f"AND decode_ok IS NOT NULL AND kind IN ('image', 'video') AND NOT {_STALE_DECODE}",
+                f"WITH wanted(size) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
+                "SELECT size FROM wanted WHERE EXISTS (SELECT 1 FROM files "
+                f"WHERE files.size = wanted.size AND {self._DECODED_ROW})",
+                chunk,
+            )
+            out.update(size for (size,) in rows)
+        return out
+
+    def decoded_facts(self, digests: Iterable[str]) -> dict[str, dict]:
+        """{BLAKE3: {field: value}} (DECODED_FIELDS) of the decoded images and videos with these
+        digests: what an identical copy found by the scanner takes over instead of decoding
+        again. Looked up by digest (indexed), so the cost follows the digests asked for, not
+        the size of the catalog."""
+        digests = sorted(set(digests))
+        names = list(DECODED_FIELDS)
+        out: dict[str, dict] = {}
+        for start in range(0, len(digests), 500):
+            chunk = digests[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT blake3, {','.join(names)} FROM files WHERE blake3 IN "
+                f"({','.join('?' * len(chunk))}) AND {self._DECODED_ROW}",
                 chunk,
             )
             for row in rows:

@@ -513,6 +513,15 @@ def fingerprint(
 
     `known` maps BLAKE3 digests to the decoded facts of files with those bytes: an identical
     copy takes them over instead of being decoded again, and what is decoded here is added."""
+    rec = identify(cand, meta)
+    if wants_decode(rec):
+        decode_into(rec, meta, fast=fast, known=known, reader=reader)
+    return rec
+
+
+def identify(cand: Candidate, meta: Metadata) -> FileRecord:
+    """A file's record without its decoded facts: BLAKE3, kind and format (and the verdict on an
+    empty picture). Never raises for a bad file."""
     rec = FileRecord(
         path=cand.path,
         root=cand.root,
@@ -550,19 +559,35 @@ def fingerprint(
     elif meta.file_type is None and kind == "other":
         kind = _guess_kind_from_name(cand.path)  # empty: only the name says what it was
     rec.kind, rec.format = kind, fmt
-    if cand.size == 0:
-        if kind in ("image", "video"):
-            rec.decode_ok, rec.decode_error = False, "empty file (0 bytes)"
-        return rec
+    if cand.size == 0 and kind in ("image", "video"):
+        rec.decode_ok, rec.decode_error = False, "empty file (0 bytes)"
+    return rec
 
-    if known is not None and kind in ("image", "video") and rec.blake3 in known:
+
+def wants_decode(rec: FileRecord) -> bool:
+    """Whether decoding would add facts to an identified record: a non-empty image or video
+    that was read."""
+    return rec.error is None and rec.size > 0 and rec.kind in ("image", "video")
+
+
+def decode_into(
+    rec: FileRecord,
+    meta: Metadata,
+    *,
+    fast: bool = True,
+    known: DecodedFacts | None = None,
+    reader=None,
+) -> None:
+    """An identified record's decoded facts: taken over from `known` (BLAKE3 -> facts) when
+    it holds these bytes, else decoded from the file (`reader`: the worker's exiftool, which
+    extracts a RAW file's embedded preview) and added to `known`."""
+    if known is not None and rec.blake3 in known:
         for name, value in known[rec.blake3].items():
             setattr(rec, name, value)
-        return rec
-    _decode(rec, cand.path, meta, fast, reader)
-    if known is not None and kind in ("image", "video"):
+        return
+    _decode(rec, rec.path, meta, fast, reader)
+    if known is not None:
         known[rec.blake3] = {name: getattr(rec, name) for name in DECODED_FIELDS}
-    return rec
 
 
 def _decode(rec: FileRecord, path: str, meta: Metadata, fast: bool, reader=None) -> None:

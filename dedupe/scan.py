@@ -1,16 +1,20 @@
-"""walk -> unchanged? -> fingerprint on an Executor -> catalog, in batches, with progress."""
+"""walk -> unchanged? -> fingerprint on a pool or cluster -> catalog, in batches, with progress.
+
+What a batch carries is its files (paths and stats), never catalog rows: a file that may be an
+identical copy of a decoded catalog file is identified but not decoded by the worker, and takes
+the decoded facts of its bytes here, from the catalog by BLAKE3 (or goes back to be decoded)."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from .catalog import Catalog
 from .hashing import hash_files
-from .records import Candidate, FileRecord
+from .records import Candidate, FileRecord, Metadata
 from .walk import WalkError, walk
 
 BATCH_FILES = 48
@@ -75,12 +79,42 @@ def _record_errors(rec: FileRecord) -> list[dict[str, str]]:
     return []
 
 
+def _deferrable(catalog: Catalog, batch: list[Candidate], fast: bool) -> frozenset[int]:
+    """Positions of the files that may be identical copies of a decoded catalog file: of
+    one of its sizes. The full-decode mode is asked to decode, and takes nothing over."""
+    if not fast:
+        return frozenset()
+    sizes = catalog.decoded_sizes(c.size for c in batch)
+    return frozenset(i for i, c in enumerate(batch) if c.size in sizes)
+
+
+def _take_over(
+    catalog: Catalog, records: list[FileRecord], deferred: list[int]
+) -> tuple[list[FileRecord], list[tuple[Candidate, Metadata]]]:
+    """Put-off files take the decoded facts of their bytes from the catalog; the ones whose
+    bytes it does not hold are to be decoded (returned apart, with their metadata)."""
+    if not deferred:
+        return records, []
+    facts = catalog.decoded_facts(records[i].blake3 for i in deferred)
+    later, put_off = [], set()
+    for i in deferred:
+        rec = records[i]
+        if rec.blake3 in facts:
+            for name, value in facts[rec.blake3].items():
+                setattr(rec, name, value)
+        else:
+            cand = Candidate(rec.path, rec.root, rec.size, rec.mtime_ns, rec.inode, rec.device)
+            later.append((cand, rec.metadata))
+            put_off.add(i)
+    return [r for i, r in enumerate(records) if i not in put_off], later
+
+
 def scan(
     roots: Iterable[str],
     catalog: Catalog,
     *,
     workers: int | None = None,
-    executor: Executor | None = None,
+    executor: Any = None,
     progress: Progress | None = None,
     follow_symlinks: bool = False,
     fast: bool = True,
@@ -91,6 +125,9 @@ def scan(
     Files whose size, mtime and inode match the catalog are not read again. Files the catalog
     holds under a root that no longer exist are removed from it. Bad files never stop the scan:
     they are recorded with their error.
+
+    `executor`: where batches run: None (a local process pool of `workers`), a
+    concurrent.futures Executor, or a `distributed.Client` (see dedupe.executors).
 
     `reread`: a verdict about contents follows, so an unchanged stat is not taken as unchanged
     bytes: every unchanged file is read and hashed again, and one whose BLAKE3 differs from the
@@ -157,26 +194,26 @@ def scan(
     if todo:
         # the pool and exiftool load only when there is work: an unchanged tree is re-scanned
         # in the time it takes to walk it
-        from .executors import fingerprint_batch, local_executor
+        from .executors import decode_batch, fingerprint_batch, runner
 
-        own = executor is None
-        pool = executor or local_executor(workers)
+        pool = runner(executor, workers)
         try:
-            pending: set[Future] = set()
+            pending: dict[Any, bool] = {}  # in flight -> whether a fingerprint_batch
             batches = iter(_batches(todo))
-            limit = 4 * max(1, workers or os.cpu_count() or 1)
             while True:
                 for batch in batches:
-                    # the full-decode mode is asked to decode, not to take hashes over
-                    known = catalog.decoded_facts(c.size for c in batch) if fast else None
-                    pending.add(pool.submit(fingerprint_batch, batch, fast, known))
-                    if len(pending) >= limit:
+                    defer = _deferrable(catalog, batch, fast)
+                    pending[pool.submit(fingerprint_batch, batch, fast, defer)] = True
+                    if len(pending) >= pool.slots:
                         break
                 if not pending:
                     break
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    records = fut.result()
+                for fut in pool.wait_any(set(pending)):
+                    records = pool.result(fut)
+                    if pending.pop(fut):  # fingerprint_batch: some files may be put off
+                        records, later = _take_over(catalog, *records)
+                        if later:
+                            pending[pool.submit(decode_batch, later, fast)] = False
                     catalog.upsert(records)
                     for rec in records:
                         result.errors.extend(_record_errors(rec))
@@ -190,8 +227,7 @@ def scan(
                     if progress:
                         progress(done_files, done_bytes, len(todo), total_bytes)
         finally:
-            if own:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
     result.bytes_read = done_bytes
     result.seconds = time.perf_counter() - started
     catalog.record_scan(roots, {k: v for k, v in result.to_json().items() if isinstance(v, int)})

@@ -8,6 +8,7 @@ import os
 import sys
 
 import click
+from click.core import ParameterSource
 
 from photoverify.dedupe.catalog import Catalog, digest_lookup, media_lookup
 from photoverify.dedupe.errors import PhotoverifyError
@@ -67,7 +68,27 @@ def cli() -> None:
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Worker processes (default: one per core; 0: in this process).",
+    help="Worker processes of the local pool (default: one per core; 0: in this process).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where files are read and fingerprinted: a local process pool, or the workers of a "
+    "running dask.distributed cluster (pip install 'photoverify[cluster]'). Every dask worker "
+    "must see ROOTS at the same absolute paths (shared storage); this process owns the catalog.",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    envvar="PHOTOVERIFY_SCHEDULER",
+    help="The dask scheduler's address, for --executor dask (default: $PHOTOVERIFY_SCHEDULER).",
+)
+@click.option(
+    "--scheduler-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Instead of --scheduler: the file `dask scheduler --scheduler-file PATH` wrote.",
 )
 @click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links (loops are reported).")
 @click.option(
@@ -77,19 +98,51 @@ def cli() -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
-def scan(roots, catalog_path, workers, follow_symlinks, full_decode, quiet, as_json) -> None:
+def scan(
+    roots,
+    catalog_path,
+    workers,
+    executor,
+    scheduler,
+    scheduler_file,
+    follow_symlinks,
+    full_decode,
+    quiet,
+    as_json,
+) -> None:
     """Fingerprint every file under ROOTS into the catalog (re-scans read only what changed).
 
+    With --executor dask, batches of files go to the workers of a dask.distributed cluster,
+    which read them from storage they share with this process (same paths); a worker lost
+    mid-scan costs only its batches, which the scheduler gives to another worker.
+
     Exits 1 when a file could not be read or decoded (listed under errors), 0 otherwise."""
-    with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
-        result = run_scan(
-            roots,
-            catalog,
-            workers=workers,
-            progress=progress,
-            follow_symlinks=follow_symlinks,
-            fast=not full_decode,
-        )
+    ctx = click.get_current_context()
+    if executor == "local" and (
+        scheduler_file or ctx.get_parameter_source("scheduler") is ParameterSource.COMMANDLINE
+    ):
+        raise click.UsageError("--scheduler and --scheduler-file are for --executor dask")
+    if executor == "dask" and workers is not None:
+        raise click.UsageError("--workers sizes the local pool; a dask cluster has its workers")
+    pool = None
+    if executor == "dask":
+        from photoverify.dedupe.executors import dask_client
+
+        pool = dask_client(scheduler, scheduler_file)
+    try:
+        with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
+            result = run_scan(
+                roots,
+                catalog,
+                workers=workers,
+                executor=pool,
+                progress=progress,
+                follow_symlinks=follow_symlinks,
+                fast=not full_decode,
+            )
+    finally:
+        if pool is not None:
+            pool.close()
     # the README's exit codes: 1 = the run worked and found problems (files not read or decoded)
     if as_json:
         render.print_json(result.to_json())

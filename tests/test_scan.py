@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import pickle
 import shutil
 import struct
 import subprocess
@@ -19,9 +21,10 @@ from media import make_video
 
 from photoverify.dedupe.catalog import SCHEMA_VERSION, Catalog
 from photoverify.dedupe.companions import asset_metadata, find_assets
+from photoverify.dedupe.executors import InlineExecutor
 from photoverify.dedupe.fingerprint import fingerprint
 from photoverify.dedupe.metadata import MetadataReader, capture_time
-from photoverify.dedupe.records import Candidate
+from photoverify.dedupe.records import DECODED_FIELDS, Candidate
 from photoverify.dedupe.scan import scan
 
 
@@ -600,3 +603,58 @@ def test_impossible_capture_dates_are_refused_with_the_reason_in_show(corpus, tm
         "EXIF:DateTimeOriginal: '2021:02:31 10:00:00' names a day that does not exist; "
         "EXIF:CreateDate: '0000:00:00 00:00:00' is a zero date (the camera's clock was not set)"
     )
+
+
+class PicklingExecutor(InlineExecutor):
+    """Runs each call in this thread after the pickling round trip a process pool or a cluster
+    puts its arguments through, and keeps (function, bytes) of what each call carried."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        blob = pickle.dumps((fn, args, kwargs))
+        self.sent.append((fn.__name__, len(blob)))
+        fn, args, kwargs = pickle.loads(blob)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_batch_carries_its_files_not_catalog_rows(corpus, tmp_path):
+    """Issue 16: each batch carried every decoded catalog row of its files' sizes to the worker
+    (6,868 rows, 1 MB per 48 files at 100k files). What a batch weighs no longer grows with the
+    catalog, and identical copies still take the catalog's decoded facts over."""
+    src = corpus / "exif-samples/jpg/gps"
+    with Catalog(tmp_path / "small.sqlite") as cat:
+        scan([str(src)], cat, workers=0)
+        originals = {Path(r.path).name: r for r in cat.all_records()}
+    shutil.copy(tmp_path / "small.sqlite", tmp_path / "big.sqlite")
+    with Catalog(tmp_path / "big.sqlite") as cat:  # 3,000 more decoded pictures of those sizes
+        cat.upsert(
+            dataclasses.replace(rec, path=f"/elsewhere/{n}-{name}", blake3=f"{n:060x}{i:04x}")
+            for n in range(300)
+            for i, (name, rec) in enumerate(originals.items())
+        )
+    lib = tmp_path / "lib"
+    shutil.copytree(src, lib)
+    victim = sorted(originals)[0]  # same size as its original, other bytes
+    data = bytearray((lib / victim).read_bytes())
+    data[-100] ^= 0xFF
+    (lib / f"flipped-{victim}").write_bytes(bytes(data))
+
+    sent = {}
+    for name in ("big", "small"):
+        pool = PicklingExecutor()
+        with Catalog(tmp_path / f"{name}.sqlite") as cat:
+            scan([str(lib)], cat, executor=pool)
+            copies = {Path(r.path).name: r for r in cat.records(under=[str(lib)])}
+        sent[name] = pool.sent
+        for file, rec in originals.items():
+            assert [getattr(copies[file], f) for f in DECODED_FIELDS] == [
+                getattr(rec, f) for f in DECODED_FIELDS
+            ]
+        assert copies[f"flipped-{victim}"].decode_ok is not None
+    # one batch of 11 files, as heavy with 3,010 catalog rows of their sizes as with 10
+    assert sent["big"][0] == sent["small"][0] and sent["big"][0][1] < 8_000
+    # then the one file whose bytes the catalog does not hold, decoded (the second scan's
+    # worker, this process, remembers it: it has no second call)
+    assert [fn for fn, _ in sent["big"]] == ["fingerprint_batch", "decode_batch"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -12,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,7 +178,7 @@ def test_cache_is_keyed_by_content_and_decoder_version(library, tmp_path):
         twin = type(rec)(**{**rec.__dict__, "path": str(copy), "mtime_ns": st.st_mtime_ns})
         again = check_decode([twin], cache=cache, workers=0)
     assert again.stats.decoded == 0 and again.stats.from_cache == 1
-    assert DECODER_VERSION.startswith("photoverify-decode/1 ")
+    assert DECODER_VERSION.startswith("photoverify-decode/2 ")
 
 
 def test_no_cache_decodes_every_time(library):
@@ -268,3 +269,30 @@ def test_box_overrun_is_found_exactly_when_the_file_is_cut(boxes, cut):
         found = isobmff_overrun(path)
     # Cutting whole boxes off the end leaves a well-formed (shorter) file.
     assert (found is not None) == (len(data) - cut not in boundaries)
+
+
+def test_valid_layered_and_single_picture_files_of_pillows_own_tests_decode(tmp_path):
+    """Pillow numbers a PSD's layers from 1 and refuses any seek in a one-picture SPIDER file:
+    verify --decode, seeking frames from 0, called hopper.psd, rgba.psd, five_channels.psd and
+    hopper.spider (valid files of Pillow's Tests/images) decode-failed. Their scan agreed they
+    decode; a verify that calls valid files corrupt is a false alarm."""
+    from benchmarks.public_set import pillow_images
+
+    images = pillow_images()
+    names = ["hopper.psd", "rgba.psd", "five_channels.psd", "hopper_merged.psd",
+             "hopper.spider", "pillow.ico", "iss634.gif"]  # fmt: skip
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in names:
+        shutil.copy(images / name, lib / name)
+    db, manifest = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "--format", "b3sum", "-o", manifest, "--catalog", db)
+    out = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache", "--json",
+        "--catalog", db, check=False,
+    )  # fmt: skip
+    result = json.loads(out.stdout)
+    failed = {Path(f["path"]).name: f["message"] for f in result["findings"]
+              if f["check"] == "decode" and f["severity"] != "info"}  # fmt: skip
+    assert failed == {}
+    assert result["decode"]["decoded"] == len(names)

@@ -83,7 +83,7 @@ def _version(dist: str) -> str:
 
 
 DECODER_VERSION = (
-    f"photoverify-decode/1 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
+    f"photoverify-decode/2 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
     f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
     f"av/{av.__version__} rawpy/{_version('rawpy')} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
@@ -164,14 +164,23 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
                 im.verify()  # chunk CRCs; load() alone does not look at them
         with Image.open(path) as im, ExitStack() as slot:
             frames, held = getattr(im, "n_frames", 1), False
-            for i in range(min(frames, MAX_FRAMES)):
-                im.seek(i)
+
+            def load() -> None:
+                nonlocal held
                 check_budget(im.size)
                 if not held and decoded_bytes(im.size, im.mode) >= BIG_DECODE_BYTES:
                     slot.enter_context(decode_slot())  # held to the last frame
                     held = True
                 im.load()
+
+            load()  # the picture as opened: a PSD's merged picture, a GIF's first frame
             size = im.size
+            # then every frame, numbered as the format numbers them (a PSD's layers from 1);
+            # a one-picture file is not sought at all (SPIDER refuses any seek)
+            first = getattr(im, "_min_frame", 0)
+            for i in range(first, first + min(frames, MAX_FRAMES)) if frames > 1 else ():
+                im.seek(i)
+                load()
     return DecodeOutcome("decoded", detail={"frames": min(frames, MAX_FRAMES), "size": size})
 
 

@@ -11,7 +11,7 @@ import time
 import zlib
 from pathlib import Path
 
-from conftest import run_json
+from conftest import run_cli, run_json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
@@ -300,6 +300,19 @@ def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, bo
         assert "\n" not in (out.error or "")
 
 
+def verify_decode_outcomes(lib: Path, db: str, tmp_path: Path) -> dict[str, str]:
+    """A b3sum manifest of `lib`, then `verify --decode` through the CLI with a cache of its
+    own: {path as verify names it: decode outcome}."""
+    manifest = str(tmp_path / "m.b3sum")
+    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
+    proc = run_cli(
+        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
+    )  # fmt: skip
+    findings = json.loads(proc.stdout)["findings"]
+    return {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+
+
 def scan_peak_rss(lib: Path, tmp_path: Path, *more: str) -> tuple[int, int, list[dict]]:
     """Scan `lib` through the CLI (with the options `more`): (exit code, peak RSS in KiB of the
     scan and its workers, errors)."""
@@ -499,7 +512,7 @@ def test_dng_is_hashed_through_its_embedded_preview_and_verified_by_libraw(tmp_p
     embedded preview (exiftool extracts it) like the JPEG beside it, so the pair is one photo;
     verify --decode has LibRaw unpack the sensor data, so a cut DNG is truncated. A DNG whose
     picture nothing here reads stays an unsupported-format warning."""
-    from conftest import run_cli, run_json
+    from conftest import run_json
     from media import exiftool, make_dng
 
     lib = tmp_path / "lib"
@@ -526,14 +539,7 @@ def test_dng_is_hashed_through_its_embedded_preview_and_verified_by_libraw(tmp_p
     assets = run_json("dupes", str(lib), "--catalog", db)["assets"]
     pairs = {Path(a["primary"]).name: sorted(Path(c).name for c in a["companions"]) for a in assets}
     assert pairs["IMG_0001.DNG"] == ["IMG_0001.JPG"]
-    manifest = str(tmp_path / "m.b3sum")
-    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
-    proc = run_cli(
-        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
-    )  # fmt: skip
-    findings = json.loads(proc.stdout)["findings"]
-    decode = {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+    decode = verify_decode_outcomes(lib, db, tmp_path)
     assert decode == {
         "IMG_0001.DNG": "decoded",
         "IMG_0001.JPG": "decoded",
@@ -670,7 +676,7 @@ def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
     """AVC-in-HEIF (tests/media.make_avc_heif: an `avc1` item libheif parses and cannot decode,
     which exiftool 12.57 calls an MP4 video): an image, hashed like the picture it holds and
     decoded in full by verify; one cut inside its picture is truncated."""
-    from conftest import run_cli, run_json
+    from conftest import run_json
     from media import make_avc_heif
 
     lib = tmp_path / "lib"
@@ -693,14 +699,7 @@ def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
     assert (avci["width"], avci["height"]) == (320, 240)
     reference = int(shown["reference.png"]["phash"], 16)
     assert bin(int(avci["phash"], 16) ^ reference).count("1") <= 4
-    manifest = str(tmp_path / "m.b3sum")
-    run_cli("manifest", str(lib), "-o", manifest, "--catalog", db)
-    proc = run_cli(
-        "verify", str(lib), "--manifest", manifest, "--decode", "--catalog", db, "--json",
-        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, check=False,
-    )  # fmt: skip
-    findings = json.loads(proc.stdout)["findings"]
-    decode = {f["path"]: f["outcome"] for f in findings if f["check"] == "decode"}
+    decode = verify_decode_outcomes(lib, db, tmp_path)
     assert decode["IMG_0001.HEIC"] == "decoded" and decode["cut.heic"] == "truncated"
 
 

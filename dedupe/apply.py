@@ -100,6 +100,9 @@ class ApplyResult:
     journal: str | None = None
     ledger: str | None = None
     manifest: str | None = None
+    # fates settled by an earlier run of this plan (from its journal), not by this one: the
+    # terminal says "already in place" for them (to_json keeps the ledger's fates)
+    earlier: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -592,6 +595,7 @@ class _Run:
         self.findings: list[Finding] = []
         self.dirty_dirs: set[str] = set()  # folders whose new names are not yet durable
         self.outcome: dict[int, str] = {}
+        self.earlier: Counter = Counter()  # fates an earlier run settled, by fate
         self.bytes_written = 0
         self.total = sum(e.action in WRITES for e in plan.entries)
         self.settled = 0
@@ -636,6 +640,7 @@ class _Run:
             st = _State(intent=st.intent)  # placed, then lost to a power cut: do it again
         if st.placed:
             self.outcome[i] = st.placed["fate"]
+            self.earlier[st.placed["fate"]] += 1
             if self.mode == "move" and not st.moved:
                 self.finish_move(i, e, target)
             return False
@@ -1371,6 +1376,7 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
             journal_path,
             os.path.join(dest, LEDGER_JSON),
             os.path.join(dest, MANIFEST),
+            dict(run.earlier),
         )
         journal.write("finish", fates=result.fates, findings=len(run.findings))
         return result

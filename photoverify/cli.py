@@ -669,17 +669,10 @@ def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
     result = apply_plan(
         plan_path, mode=mode, dry_run=dry_run, force_space=force_space, threads=threads
     )
-    data = result.to_json()
     if as_json:
-        render.print_json(data)
+        render.print_json(result.to_json())
     else:
-        for key, value in data.items():
-            if key != "findings" and not isinstance(value, (dict, list)):
-                render.stdout.print(f"{key:18} {value}", markup=False)
-            elif isinstance(value, dict):
-                render.stdout.print(
-                    f"{key:18} " + ", ".join(f"{k} {v}" for k, v in value.items()), markup=False
-                )
+        render.apply_summary(result)
         for f in result.findings:
             render.stderr.print(f"photoverify: {f.line()}", markup=False)
     sys.exit(0 if result.ok else 1)

@@ -208,3 +208,79 @@ def dupes_fdupes(result, out, *, null: bool = False) -> None:
         for m in c.members:
             out.write(os.fsencode(m.path) + end)
         out.write(group_end)
+
+
+# apply's fates in words, (what happened, what would happen): one wording for the run and the
+# dry run, so that the two can be compared line by line
+_FATE_WORDS = {
+    "copied": ("copied", "would copy"),
+    "moved": ("moved", "would move"),
+    "hardlinked": ("hardlinked", "would hardlink"),
+    "reflinked": ("reflinked", "would reflink"),
+    "already-present": ("already in place", "already in place"),
+    "skipped": ("skipped", "would skip"),
+    "duplicate": ("left out (duplicates)", "would leave out (duplicates)"),
+    "failed": ("failed", "would fail"),
+}
+_WOULD = {
+    "would-copy": "copied",
+    "would-move": "moved",
+    "would-hardlink": "hardlinked",
+    "would-reflink": "reflinked",
+    "would-reflink-or-copy": "copied",
+    "skip": "skipped",
+}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def apply_fates(result) -> str:
+    """The fates of an apply run as words: "copied 77, skipped 6, …"; a re-run's files that an
+    earlier run placed are "already in place", never "copied" again."""
+    dry = result.dry_run
+    counts: dict[str, int] = {}
+    for fate, n in result.fates.items():
+        key = _WOULD.get(fate, fate) if dry else fate
+        counts[key] = counts.get(key, 0) + n
+    for fate, n in getattr(result, "earlier", {}).items():
+        if fate != "already-present":
+            counts[fate] = counts.get(fate, 0) - n
+            counts["already-present"] = counts.get("already-present", 0) + n
+    order = {fate: n for n, fate in enumerate(_FATE_WORDS)}
+    parts = []
+    for fate, n in sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order))):
+        if n <= 0:
+            continue
+        past, future = _FATE_WORDS.get(fate, (fate, f"would be {fate}"))
+        parts.append(f"{future if dry else past} {n}")
+    return ", ".join(parts) or "nothing to do"
+
+
+def apply_summary(result, console: Console = stdout) -> None:
+    """apply's terminal summary: plain words, no Python values (None, True)."""
+    out = lambda line: console.print(line, markup=False)  # noqa: E731
+    if result.dry_run:
+        out("dry run: nothing was changed")
+    out(f"plan      {result.plan}")
+    out(f"dest      {result.dest}  (mode {result.mode})")
+    out(f"files     {apply_fates(result)}")
+    if result.dry_run:
+        out(f"bytes     would write {_mb(result.bytes_planned)}")
+    elif result.bytes_written:
+        out(
+            f"bytes     wrote {_mb(result.bytes_written)} of {_mb(result.bytes_planned)} planned"
+            f" in {result.seconds:.1f} s"
+        )
+    else:
+        out(f"bytes     wrote nothing ({_mb(result.bytes_planned)} planned)")
+    if result.journal and not result.dry_run:
+        out(f"journal   {result.journal}")
+    if result.ledger:
+        out(f"ledger    {result.ledger}")
+    if result.manifest:
+        out(f"manifest  {result.manifest}")
+    problems = sum(f.severity == "error" for f in result.findings)
+    if problems:
+        out(f"problems  {problems} (listed on standard error)")

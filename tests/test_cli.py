@@ -123,3 +123,26 @@ def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path)
     )
     assert runs[1].stdout.count("FAKE") == 3 and runs[1].stderr.count("FAKE") == 1
     assert runs[2].stdout.count("␛[2J") >= 2  # the two identical copies (table, caption)
+
+
+# ---------------------------------------------------------------------------- terminal wording
+
+
+def test_apply_speaks_words_the_same_for_dry_run_run_and_re_run(corpus, tmp_path):
+    """No Python values (None, True) on the terminal; the dry run says what would happen in the
+    words the run uses for what happened; a re-run that writes nothing says "already in place"."""
+    lib = tmp_path / "lib"
+    shutil.copytree(corpus / "exif-samples/jpg", lib)
+    db, plan = str(tmp_path / "c.sqlite"), str(tmp_path / "plan.json")
+    run_cli("plan", str(lib), "--dest", str(tmp_path / "new"), "-o", plan, "--catalog", db, "-q")
+    dry = run_cli("apply", plan, "--dry-run").stdout
+    first = run_cli("apply", plan).stdout
+    again = run_cli("apply", plan).stdout
+    for out in (dry, first, again):
+        assert not any(word in out.split() for word in ("None", "True", "False")), out
+    counts = run_json("apply", plan, "--dry-run")["fates"]
+    n_copy, n_skip = counts["would-copy"], counts["skip"]
+    assert f"would copy {n_copy}" in dry and f"would skip {n_skip}" in dry, dry
+    assert f"copied {n_copy}" in first and f"skipped {n_skip}" in first, first
+    assert f"already in place {n_copy}" in again and "copied" not in again, again
+    assert "wrote nothing" in again, again

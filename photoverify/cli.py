@@ -47,12 +47,36 @@ class Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # in the order of the workflow, not the alphabet
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:  # the group's own options (`photoverify --nope`)
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            _usage_error(exc)
+
     def invoke(self, ctx: click.Context):
-        try:
+        try:  # parsing the command's arguments happens in here too
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            _usage_error(exc)
         except PhotoverifyError as exc:
             render.stderr.print(f"photoverify: error: {exc}", markup=False, soft_wrap=True)
             ctx.exit(exc.exit_code)
+
+
+def _usage_error(exc: click.UsageError):
+    """A usage error as the README promises: one line on standard error naming the problem
+    (and where help is), exit 2 — not click's three lines."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise exc  # `photoverify` alone: the help, as before
+    where = exc.ctx.command_path if exc.ctx is not None else "photoverify"
+    message = exc.format_message()
+    message = message[:-1] if message.endswith(".") else message
+    render.stderr.print(
+        f"photoverify: error: {message} (see '{where} --help')",
+        markup=False,
+        soft_wrap=True,
+    )
+    sys.exit(exc.exit_code)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -43,6 +43,15 @@ prefer_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on standard output.")
 
 
+def quiet_option(help: str = "No progress bar on standard error."):
+    """--quiet/-q, which every command takes (the README's common options), even one that shows
+    no progress: a script passes it to any command."""
+    return click.option("--quiet", "-q", is_flag=True, help=help)
+
+
+NO_PROGRESS = "Accepted by every command; this one shows no progress bar."
+
+
 class Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # in the order of the workflow, not the alphabet
@@ -120,7 +129,7 @@ def cli() -> None:
     is_flag=True,
     help="Hash fully decoded images instead of JPEG draft / HEIC thumbnails.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option()
 @json_option
 def scan(
     roots,
@@ -193,8 +202,9 @@ def scan(
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @catalog_option
+@quiet_option(NO_PROGRESS)
 @json_option
-def show(paths, catalog_path, as_json) -> None:
+def show(paths, catalog_path, quiet, as_json) -> None:
     """Print the catalog records of PATHS (files, or every file under a folder)."""
     files = [os.path.abspath(p) for p in paths if not os.path.isdir(p)]
     folders = [os.path.abspath(p) for p in paths if os.path.isdir(p)]
@@ -234,8 +244,9 @@ def show(paths, catalog_path, as_json) -> None:
 
 @cli.command()
 @catalog_option
+@quiet_option(NO_PROGRESS)
 @json_option
-def doctor(catalog_path, as_json) -> None:
+def doctor(catalog_path, quiet, as_json) -> None:
     """Report the versions of exiftool, libheif and FFmpeg, what is missing, and the formats
     with their decoders."""
     checks = doctor_mod.checks()
@@ -281,7 +292,7 @@ def doctor(catalog_path, as_json) -> None:
     help="fdupes: one path a line (refused for a name holding a line break); fdupes0: each "
     "path ends with a NUL, each group with another (jdupes -0).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar while scanning ROOTS.")
+@quiet_option("No progress bar while scanning ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
@@ -354,6 +365,8 @@ def _not_read_note(n: int) -> str:
     default="b3sum",
     type=click.Choice(["b3sum", "sha256sum", "sha1sum", "md5sum", "hashdeep", "bagit", "json"]),
     show_default=True,
+    help="Manifest format: the checksum tools' own (b3sum, sha256sum…), hashdeep, a BagIt bag, "
+    "or JSON with capture time and GPS from the catalog.",
 )
 @click.option(
     "-o",
@@ -368,9 +381,10 @@ def _not_read_note(n: int) -> str:
 @click.option(
     "--no-catalog", is_flag=True, help="Do not open the catalog (json: no capture time, GPS)."
 )
+@quiet_option("No progress bar while scanning ROOT (--format json).")
 @json_option
 def manifest(
-    root, algorithm, fmt, output, bag_copy, trust_stat, catalog_path, no_catalog, as_json
+    root, algorithm, fmt, output, bag_copy, trust_stat, catalog_path, no_catalog, quiet, as_json
 ) -> None:
     """Write a checksum manifest of ROOT (b3sum, sha256sum, md5sum, hashdeep, BagIt, JSON)."""
     from photoverify.verify.manifest import write_manifest
@@ -382,7 +396,7 @@ def manifest(
     if not no_catalog:
         catalog = Catalog(catalog_path)
         if fmt == "json":  # capture time and GPS come from a scan
-            with render.scan_progress(as_json) as progress:
+            with render.scan_progress(quiet or as_json) as progress:
                 run_scan([root], catalog, progress=progress)
             media = media_lookup(catalog)
         if trust_stat:
@@ -438,10 +452,13 @@ def manifest(
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="The HTML file to write."
 )
-@click.option("--title", default="photoverify report", show_default=True)
+@click.option("--title", default="photoverify report", show_default=True, help="The page's title.")
 @click.option("--no-thumbnails", is_flag=True, help="Leave thumbnails out (faster).")
+@quiet_option(NO_PROGRESS)
 @json_option
-def report(catalog_path, with_dupes, verify_json, output, title, no_thumbnails, as_json) -> None:
+def report(
+    catalog_path, with_dupes, verify_json, output, title, no_thumbnails, quiet, as_json
+) -> None:
     """Render duplicate clusters and verification findings as one self-contained HTML page."""
     from photoverify.verify.report import (
         build_report,
@@ -502,7 +519,12 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
 )
 @click.option("--decode", is_flag=True, help="Decode every image fully, play every video through.")
 @click.option("--no-decode-cache", is_flag=True, help="Decode again what was decoded before.")
-@click.option("--workers", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes for scanning and decoding (default: one per core; 0: in this process).",
+)
 @click.option(
     "--report",
     "report_path",
@@ -511,6 +533,7 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
 )
 @trust_stat_option
 @catalog_option
+@quiet_option()
 @json_option
 def verify(
     root,
@@ -522,12 +545,13 @@ def verify(
     report_path,
     trust_stat,
     catalog_path,
+    quiet,
     as_json,
 ) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
     from photoverify.verify.verification import verify_tree
 
-    with Catalog(catalog_path) as catalog:
+    with Catalog(catalog_path) as catalog, render.stage_progress(quiet or as_json) as progress:
         result = verify_tree(
             root,
             manifest_path,
@@ -537,6 +561,7 @@ def verify(
             use_decode_cache=not no_decode_cache,
             workers=workers,
             trust_stat=trust_stat,
+            progress=progress,
         )
     if result.digests_reused and not as_json:
         render.stdout.print(_not_read_note(result.digests_reused), markup=False)
@@ -569,7 +594,7 @@ def verify(
     help="Validate an existing plan instead of writing one.",
 )
 @catalog_option
-@click.option("--quiet", "-q", is_flag=True)
+@quiet_option("No progress bar while scanning ROOTS.")
 @json_option
 def plan(
     roots,
@@ -685,8 +710,9 @@ def plan(
     show_default=True,
     help="Files copied at once; 1 suits a source on a spinning disk, where parallel reads seek.",
 )
+@quiet_option(NO_PROGRESS)
 @json_option
-def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
+def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> None:
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
     from photoverify.dedupe.apply import apply_plan
 
@@ -704,8 +730,9 @@ def apply(plan_path, mode, dry_run, force_space, threads, as_json) -> None:
 
 @cli.command()
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False))
+@quiet_option(NO_PROGRESS)
 @json_option
-def undo(journal, as_json) -> None:
+def undo(journal, quiet, as_json) -> None:
     """Reverse a finished or interrupted apply: remove what it created, put back what it moved."""
     from photoverify.dedupe.apply import undo as undo_apply
 
@@ -744,7 +771,7 @@ def undo(journal, as_json) -> None:
     help="Also write the findings as a self-contained HTML page.",
 )
 @catalog_option
-@click.option("--quiet", "-q", is_flag=True)
+@quiet_option("No progress bar while scanning SOURCES and DEST.")
 @json_option
 def audit(
     sources, dest, threshold, apple_checksum, report_path, catalog_path, quiet, as_json

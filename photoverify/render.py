@@ -284,3 +284,42 @@ def apply_summary(result, console: Console = stdout) -> None:
     problems = sum(f.severity == "error" for f in result.findings)
     if problems:
         out(f"problems  {problems} (listed on standard error)")
+
+
+@contextmanager
+def stage_progress(quiet: bool):
+    """A progress callback (stage, done, total) for verify's stages (scan, fixity, decode): one
+    bar per stage, on standard error, gone when the run ends."""
+    if quiet:
+        yield None
+        return
+    with ExitStack() as stack:
+        state: dict[str, Any] = {"tasks": {}}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if "bar" not in state:
+                if not total:
+                    return
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                columns = (
+                    TextColumn("{task.description:7}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                )
+                state["bar"] = stack.enter_context(
+                    Progress(*columns, console=stderr, transient=True)
+                )
+            bar, tasks = state["bar"], state["tasks"]
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update

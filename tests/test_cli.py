@@ -146,3 +146,38 @@ def test_apply_speaks_words_the_same_for_dry_run_run_and_re_run(corpus, tmp_path
     assert f"copied {n_copy}" in first and f"skipped {n_skip}" in first, first
     assert f"already in place {n_copy}" in again and "copied" not in again, again
     assert "wrote nothing" in again, again
+
+
+# ---------------------------------------------------------------------------- common options
+
+COMMON = ("--quiet", "--json")  # the README: --quiet hides progress, --json for programs
+
+
+def test_every_command_takes_the_common_options_and_every_option_has_help():
+    import click
+
+    from photoverify.cli import cli
+
+    ctx = click.Context(cli, info_name="photoverify")
+    assert cli.commands
+    for cmd in [cli, *cli.commands.values()]:
+        options = [p for p in cmd.get_params(ctx) if isinstance(p, click.Option)]
+        for p in options:
+            assert (p.help or "").strip(), f"{cmd.name} {'/'.join(p.opts)} has no help text"
+        if cmd is not cli:
+            names = {o for p in options for o in p.opts}
+            assert {*COMMON, "-q"} <= names, f"{cmd.name} lacks {set(COMMON) - names}"
+
+
+def test_quiet_is_taken_by_every_command_and_verify_runs_quiet(corpus, tmp_path):
+    from photoverify.cli import cli
+
+    for name in cli.commands:
+        shown = run_cli(name, "--help").stdout
+        assert "-q, --quiet" in shown and "--json" in shown, (name, shown)
+    lib = tmp_path / "lib"
+    shutil.copytree(corpus / "exif-samples/jpg/orientation", lib)
+    db, m = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", m, "--catalog", db, "-q")
+    proc = run_cli("verify", str(lib), "--manifest", m, "--catalog", db, "-q")
+    assert proc.stderr == ""

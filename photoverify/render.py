@@ -71,6 +71,27 @@ def _rate(value: float, unit: str) -> str:
     return f"{value:.1f} T{unit}/s"
 
 
+def _progress_bar(label: str, *fields: str):
+    """A rich progress bar on standard error, gone when the run ends: the label, the bar, done
+    of total, the text `fields` (rich format strings), the time remaining."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *(TextColumn(f) for f in fields),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=stderr, transient=True)
+
+
 @contextmanager
 def scan_progress(quiet: bool):
     """A progress callback for dedupe.scan: files/s and bytes/s, on standard error. The bar
@@ -82,23 +103,8 @@ def scan_progress(quiet: bool):
         state: dict[str, Any] = {}
 
         def start():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            columns = (
-                TextColumn("[bold]scan"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[files_rate]}"),
-                TextColumn("{task.fields[bytes_rate]}"),
-                TimeRemainingColumn(),
-            )
-            bar = stack.enter_context(Progress(*columns, console=stderr, transient=True))
+            rates = ("{task.fields[files_rate]}", "{task.fields[bytes_rate]}")
+            bar = stack.enter_context(_progress_bar("[bold]scan", *rates))
             task = bar.add_task("scan", total=None, files_rate="", bytes_rate="")
             state.update(bar=bar, task=task)
 
@@ -300,23 +306,7 @@ def stage_progress(quiet: bool):
             if "bar" not in state:
                 if not total:
                     return
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeRemainingColumn,
-                )
-
-                columns = (
-                    TextColumn("{task.description:7}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeRemainingColumn(),
-                )
-                state["bar"] = stack.enter_context(
-                    Progress(*columns, console=stderr, transient=True)
-                )
+                state["bar"] = stack.enter_context(_progress_bar("{task.description:7}"))
             bar, tasks = state["bar"], state["tasks"]
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)

@@ -39,15 +39,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoverify.dedupe.hashing import hash_files
 from photoverify.dedupe.records import Finding
 from photoverify.verify.manifest import (
     KnownDigest,
     Manifest,
     Progress,
     TreeFile,
-    known_digests,
     path_key,
+    read_digests,
     walk_tree,
 )
 
@@ -262,29 +261,23 @@ def check_fixity(
     by_alg: dict[str, dict[str, str | None]] = {a: {} for a in algorithms}
     errors: dict[str, str] = {}
     todo = sorted(to_hash)
-    known: dict[str, dict[str, str]] = {}
-    if known_digest is not None:  # the opt-in stat-only mode: these files are not read
-        for key in todo:
-            rel, st, abs_path = disk[key]
-            d = known_digests(TreeFile(rel, abs_path, st), algorithms, known_digest)
-            if len(d) == len(algorithms):
-                known[key] = d
-    to_read = [k for k in todo if k not in known]
-    by_abs = {disk[k][2]: k for k in to_read}
-    done = 0
-    for key, digests in known.items():
-        for a in algorithms:
-            by_alg[a][key] = digests.get(a)
-    for abs_path, got in hash_files(by_abs, algorithms, workers):
-        key = by_abs[abs_path]
+    files = [TreeFile(rel, abs_path, st) for rel, st, abs_path in (disk[k] for k in todo)]
+    key_of = {f.abs: k for f, k in zip(files, todo, strict=True)}
+    reused, read_keys = 0, []
+    for done, (f, got, was_known) in enumerate(
+        read_digests(files, algorithms, known_digest, workers), 1
+    ):
+        key = key_of[f.abs]
+        reused += was_known
+        if not was_known:
+            read_keys.append(key)
         if isinstance(got, OSError):
             errors[key] = got.strerror or str(got)
             got = {}
         for a in algorithms:
             by_alg[a][key] = got.get(a)
-        done += 1
         if progress is not None:
-            progress(done, len(to_read), disk[key][0])
+            progress(done, len(todo), f.rel)
 
     algorithm = manifest.algorithm
     if len(algorithms) > 1:
@@ -317,8 +310,8 @@ def check_fixity(
     findings.sort(key=lambda f: (f.path, f.outcome))
     counts = dict.fromkeys(OUTCOMES, 0)
     counts.update(Counter(f.outcome for f in findings))
-    fresh = {disk[k][2]: d for k in to_read if (d := by_alg[algorithm].get(k))}
-    return FixityResult(findings, counts, algorithm, problems, len(to_read), len(known), fresh)
+    fresh = {disk[k][2]: d for k in read_keys if (d := by_alg[algorithm].get(k))}
+    return FixityResult(findings, counts, algorithm, problems, len(read_keys), reused, fresh)
 
 
 def _finding(

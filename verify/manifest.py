@@ -210,17 +210,6 @@ def known_digests(
     return digests
 
 
-def digest_tree_file(
-    f: TreeFile, algorithms: tuple[str, ...], known_digest: KnownDigest | None
-) -> dict[str, str]:
-    """Digests of one file, reusing the caller's known ones; hashes the rest in one pass."""
-    digests = known_digests(f, algorithms, known_digest) if known_digest is not None else {}
-    missing = tuple(a for a in algorithms if a not in digests)
-    if missing:
-        digests.update(hash_file(f.abs, missing))
-    return digests
-
-
 # ---------------------------------------------------------------------------- writing
 
 
@@ -298,6 +287,28 @@ def _resolve_algorithm(fmt: str, algorithm: str | None) -> str:
     return algorithm
 
 
+def read_digests(
+    files: list[TreeFile],
+    algorithms: tuple[str, ...],
+    known_digest: KnownDigest | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[TreeFile, dict[str, str] | OSError, bool]]:
+    """(file, its digests or the OSError that stopped the read, whether known_digest supplied
+    them) for each file, in order. Every file is read, by a pool of threads, unless the stat-only
+    opt-in `known_digest` supplies all its digests."""
+    known: dict[str, dict[str, str]] = {}
+    if known_digest is not None:
+        for f in files:
+            if len(d := known_digests(f, algorithms, known_digest)) == len(algorithms):
+                known[f.abs] = d
+    read = hash_files([f.abs for f in files if f.abs not in known], algorithms, workers)
+    for f in files:
+        if f.abs in known:
+            yield f, known[f.abs], True
+        else:
+            yield f, next(read)[1], False
+
+
 def _hash_files(
     files: list[TreeFile],
     algorithms: tuple[str, ...],
@@ -306,17 +317,9 @@ def _hash_files(
     errors: list[Finding],
 ) -> tuple[list[ManifestEntry], int]:
     """(entries, how many digests known_digest supplied); every other file is read."""
-    entries = []
-    known = {}
-    if known_digest is not None:
-        for f in files:
-            if len(d := known_digests(f, algorithms, known_digest)) == len(algorithms):
-                known[f.abs] = d
-    # Read by a pool of threads, in order; a known file passes through with its known digests.
-    to_read = (f.abs for f in files if f.abs not in known)
-    read = hash_files(to_read, algorithms)
-    for i, f in enumerate(files):
-        digests = known.get(f.abs) or next(read)[1]
+    entries, reused = [], 0
+    for i, (f, digests, was_known) in enumerate(read_digests(files, algorithms, known_digest)):
+        reused += was_known
         if progress is not None:
             progress(i + 1, len(files), f.rel)
         if isinstance(digests, OSError):
@@ -324,7 +327,7 @@ def _hash_files(
             errors.append(_problem(f.rel, "unreadable", msg))
             continue
         entries.append(ManifestEntry(f.rel, digests, f.stat.st_size, f.stat.st_mtime_ns))
-    return entries, len(known)
+    return entries, reused
 
 
 # bagit-python reads manifests through codecs.open, whose readline splits where str.splitlines

@@ -20,8 +20,10 @@ step "generate a sample library (iPhone-style export with the usual migration me
 step "photoverify scan (the generator planted truncated and empty files: they are reported, exit 1)"
 found_problems_ok $pv scan "$out/library"
 
-step "photoverify dupes"
-$pv dupes "$out/library" | head -n 40
+step "photoverify dupes (the first 40 lines; all of them in $out/dupes.txt)"
+# written to a file first: `dupes | head` under pipefail fails once the table outgrows the pipe
+$pv dupes "$out/library" > "$out/dupes.txt"
+head -n 40 "$out/dupes.txt"
 
 if $pv plan --help >/dev/null 2>&1; then
   step "photoverify plan → $out/plan.json"

@@ -32,6 +32,7 @@ from photoverify.dedupe.naming import (
     split_ext,
     unique_path,
 )
+from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import DupesResult, FileRecord, Finding
 
 FORMAT = "photoverify-plan"
@@ -319,13 +320,7 @@ def plan_bytes(plan: Plan) -> bytes:
 
 
 def write_plan(plan: Plan, path: str | os.PathLike) -> None:
-    path = os.fspath(path)
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(plan_bytes(plan))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_output(path, plan_bytes(plan))
 
 
 def _need(cond: bool, where: str, what: str) -> None:

@@ -63,6 +63,7 @@ from typing import Any
 from photoverify.dedupe.errors import ManifestError, UsageError
 from photoverify.dedupe.hashing import ALGORITHMS, hash_file, hash_files
 from photoverify.dedupe.jsonio import json_bytes, parse_json, read_text
+from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import Finding
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
@@ -249,7 +250,7 @@ def write_manifest(
     manifest = Manifest(
         algorithm, fmt, entries, str(out_p), str(root_p), errors=errors, digests_reused=reused
     )
-    _atomic_write(out_p, render_manifest(manifest))
+    write_output(out_p, render_manifest(manifest))
     return manifest
 
 
@@ -473,15 +474,6 @@ def _spellings(paths: list[str]) -> dict[str, str]:
     return {p: path_key(p) if keys[path_key(p)] == 1 else p for p in paths}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _bag_name(rel: str) -> str:
     return "data/" + path_key(rel).replace("\r", "%0D").replace("\n", "%0A")
 
@@ -538,22 +530,22 @@ def _write_bag(
 
     oxum_bytes = sum(e.size or 0 for e in entries)
     manifest_name = f"manifest-{algorithm}.txt"
-    _atomic_write(
+    write_output(
         out / manifest_name,
         "".join(f"{e.digests[algorithm]}  {_bag_name(e.path)}\n" for e in entries).encode(),
     )
-    _atomic_write(out / "bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    write_output(out / "bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
     info = (
         f"Bag-Software-Agent: photoverify\n"
         f"Bagging-Date: {_dt.date.today().isoformat()}\n"
         f"Payload-Oxum: {oxum_bytes}.{len(entries)}\n"
     )
-    _atomic_write(out / "bag-info.txt", info.encode())
+    write_output(out / "bag-info.txt", info.encode())
     tags = "".join(
         f"{hash_file(out / name, (algorithm,))[algorithm]}  {name}\n"
         for name in (*BAG_TAG_FILES, manifest_name)
     )
-    _atomic_write(out / f"tagmanifest-{algorithm}.txt", tags.encode())
+    write_output(out / f"tagmanifest-{algorithm}.txt", tags.encode())
     return Manifest(
         algorithm, "bagit", entries, str(out), str(payload), errors=errors, digests_reused=reused
     )

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.jsonio import read_json
+from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
 from photoverify.render import display_text
 
@@ -822,10 +823,7 @@ def render_html(
             member_detail=_member_detail,
         )
     )
-    out = Path(out_path)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, out)
+    write_output(out_path, html.encode("utf-8"))
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}

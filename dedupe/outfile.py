@@ -1,0 +1,32 @@
+"""Writing a file the user named as an output (a plan, a manifest, an HTML report).
+
+One home for the rule: a regular file (or a new name) is written whole or not at all, through a
+temporary file beside it that is synced and renamed over it; anything else the name already is
+(`/dev/null`, `/dev/stdout`, a FIFO, a terminal) is written into, never replaced. Renaming over
+`/dev/null` as root turned the device into an empty regular file for the whole machine.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+def write_output(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` as the content of `path`, atomically where `path` is a regular file."""
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # a device, FIFO or socket: open it as it is (no O_TRUNC games, no temporary beside it)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

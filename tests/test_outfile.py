@@ -1,0 +1,63 @@
+"""An output the user names is written into when it is not a regular file (a FIFO, /dev/null),
+never replaced: the rename of an atomic write had turned /dev/null into a regular file."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from photoverify.dedupe.outfile import write_output
+
+
+def _drain(fifo: Path, into: list[bytes]) -> threading.Thread:
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            into.append(fh.read())
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_regular_file_is_replaced_whole_and_no_temporary_is_left(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    out.write_bytes(b"old")
+    write_output(out, b"new")
+    assert out.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_a_fifo_is_written_into_and_stays_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _drain(fifo, got)
+    write_output(fifo, b"hello\n")
+    reader.join(10)
+    assert got == [b"hello\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_manifest_to_a_fifo_through_the_cli(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(b"a" * 100)
+    fifo = tmp_path / "manifest.b3"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _drain(fifo, got)
+    proc = subprocess.run(
+        [sys.executable, "-m", "photoverify", "manifest", str(root), "-o", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    reader.join(10)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got and got[0].rstrip().endswith(b"a.jpg")

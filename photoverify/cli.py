@@ -173,6 +173,7 @@ def scan(
                 follow_symlinks=follow_symlinks,
                 fast=not full_decode,
             )
+            catalog.mark_roots(roots, "library", replace=True)
     finally:
         if pool is not None:
             pool.close()
@@ -298,7 +299,7 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
-    considered; without, the whole catalog."""
+    considered; without, the library (every file but the copies verify and audit scanned)."""
     from photoverify.dedupe.graph import DupesOptions, find_duplicates
 
     fmt = "json" if as_json else fmt
@@ -319,12 +320,15 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
 
 
 def _records_for(catalog: Catalog, roots, quiet: bool, unlisted: dict | None = None):
-    """Catalog records under ROOTS after scanning them, or every record without ROOTS.
+    """Catalog records under ROOTS after scanning them (a root not seen before joins the
+    library), or without ROOTS every record of the library (not of the copies verify and
+    audit scanned).
     `unlisted`, when given, receives the folders the scan could not list (path -> why)."""
     if not roots:
-        return list(catalog.all_records())
+        return list(catalog.library_records())
     with render.scan_progress(quiet) as progress:
         scanned = run_scan(roots, catalog, progress=progress)
+    catalog.mark_roots(roots, "library")
     files = [os.path.abspath(p) for p in roots if not os.path.isdir(p)]
     folders = [os.path.abspath(p) for p in roots if os.path.isdir(p)]
     records = catalog.records(files, under=folders)
@@ -441,6 +445,7 @@ def manifest(
 
 
 @cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(exists=True))
 @catalog_option
 @click.option("--dupes", "with_dupes", is_flag=True, help="Include the duplicate clusters.")
 @click.option(
@@ -454,12 +459,15 @@ def manifest(
 )
 @click.option("--title", default="photoverify report", show_default=True, help="The page's title.")
 @click.option("--no-thumbnails", is_flag=True, help="Leave thumbnails out (faster).")
-@quiet_option(NO_PROGRESS)
+@quiet_option("No progress bar while scanning ROOTS.")
 @json_option
 def report(
-    catalog_path, with_dupes, verify_json, output, title, no_thumbnails, quiet, as_json
+    roots, catalog_path, with_dupes, verify_json, output, title, no_thumbnails, quiet, as_json
 ) -> None:
-    """Render duplicate clusters and verification findings as one self-contained HTML page."""
+    """Render duplicate clusters and verification findings as one self-contained HTML page.
+
+    With ROOTS, they are scanned first (cheap when unchanged) and only their files are
+    considered; without, the library (every file but the copies verify and audit scanned)."""
     from photoverify.verify.report import (
         build_report,
         read_verify_json,
@@ -468,7 +476,7 @@ def report(
     )
 
     with Catalog(catalog_path) as catalog:
-        records = {r.path: r for r in catalog.all_records()}
+        records = {r.path: r for r in _records_for(catalog, roots, quiet or as_json)}
     dupes = None
     if with_dupes:
         from photoverify.dedupe.graph import find_duplicates
@@ -610,7 +618,10 @@ def plan(
     quiet,
     as_json,
 ) -> None:
-    """Write a merge plan that maps every original file to its place under DEST."""
+    """Write a merge plan that maps every original file to its place under DEST.
+
+    With ROOTS, they are scanned first and planned; without, the library (every file but the
+    copies verify and audit scanned)."""
     from photoverify.dedupe.errors import UsageError
     from photoverify.dedupe.graph import DupesOptions, find_duplicates
     from photoverify.dedupe.plan import (

@@ -160,6 +160,7 @@ def verify_tree(
 
     if needs_catalog:
         scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
+        catalog.mark_roots([root_abs], "copy")  # unless it is known as a library (Catalog)
         records = load_records()
     by_abs = {r.path: r for r in records}
 

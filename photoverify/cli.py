@@ -498,7 +498,14 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
     """What verify and audit share: the HTML report, the summary or JSON, the exit code."""
     from photoverify.verify.report import build_report, render_html, render_terminal
 
-    model = build_report(result.findings, counts=result.counts, records=result.records, title=title)
+    findings, counts, severities = result.findings, result.counts, None
+    if hasattr(result, "assets"):  # an audit: shown as a person reads it (verify.audit_view)
+        from photoverify.verify.audit_view import audit_view
+
+        findings, counts, severities = audit_view(result)
+    model = build_report(
+        findings, counts=counts, records=result.records, title=title, severity_overrides=severities
+    )
     if report_path:
         render_html(model, report_path)
     if as_json:

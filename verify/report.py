@@ -37,11 +37,12 @@ from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
 from photoverify.render import display_text
+from photoverify.verify.outcome_text import LISTED, plain, tone
 
 if TYPE_CHECKING:
     import jinja2
 
-SCHEMA = "photoverify.report/1"
+SCHEMA = "photoverify.report/2"
 
 # Sections in the order a person reads them; the first rule that matches a finding wins.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -53,8 +54,15 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ),
     ("failed", "Failed checks", "Files that changed, do not decode, or could not be read."),
     ("notes", "Worth a look", "Moves, new files and extra copies: not losses, but changes."),
+    (
+        "listed",
+        "Listed, not problems",
+        "Duplicates merged into the copy that was kept, files that are not photos, and files "
+        "nothing here could check: neither a loss nor a proof that all is well.",
+    ),
 )
 SECTION_IDS = tuple(s[0] for s in SECTIONS)
+PROBLEM_SECTIONS = ("missing", "metadata", "failed", "notes")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 ROWS_INLINE = 200  # rows of each group rendered as HTML; the rest wait in inline JSON
@@ -250,7 +258,7 @@ class ReportModel:
 
     @property
     def problems(self) -> int:
-        return sum(s.total for s in self.sections)
+        return sum(s.total for s in self.sections if s.id in PROBLEM_SECTIONS)
 
     @property
     def redundant_files(self) -> int:
@@ -281,6 +289,8 @@ class ReportModel:
             "problems": self.problems,
             "summary_counts": dict(self.summary_counts),
             "severity_of": dict(self.severity_of),
+            "tone_of": {o: tone(o, sev) for o, sev in self.severity_of.items()},
+            "plain": {o: plain(o) for o in self.summary_counts},
             "sections": [s.to_json() for s in self.sections],
             "charts": [c.to_json() for c in self.charts],
             "duplicates": dupes,
@@ -292,6 +302,8 @@ class ReportModel:
 
 def section_of(finding: Finding) -> str | None:
     """Which section lists a finding; None for findings that are only counted (severity info)."""
+    if finding.outcome in LISTED and finding.severity == "info":
+        return "listed"
     if finding.severity == "info":
         return None
     outcome = finding.outcome
@@ -513,6 +525,7 @@ def build_report(
     records: Mapping[str, FileRecord] | None = None,
     title: str = "photoverify report",
     generated: str | None = None,
+    severity_overrides: Mapping[str, str] | None = None,
 ) -> ReportModel:
     """The report model of findings (and duplicates). Pure but for the clock when `generated`
     is not given.
@@ -520,6 +533,8 @@ def build_report(
     `counts` (outcome -> number) overrides the counts taken from `findings` outcome by outcome:
     a check may pass its full tallies and only the findings worth listing. `records` is keyed by
     the paths the findings and clusters use; it gives kinds, capture years and sizes.
+    `severity_overrides` (outcome -> severity) colours outcomes that are counted, not found (the
+    audit's `converted` takes the worst loss among its assets).
     """
     records = records or {}
     summary = Counter(f.outcome for f in findings)
@@ -538,6 +553,7 @@ def build_report(
         o: _worst(severities[o]) if severities.get(o) else fixity_severity.get(o, "info")
         for o in summary
     }
+    severity_of.update({o: sev for o, sev in (severity_overrides or {}).items() if o in summary})
     # Problems first (errors, then warnings), biggest first; then what passed; zeros last.
     ordered = sorted(
         summary,
@@ -563,9 +579,10 @@ def build_report(
         groups.sort(key=lambda g: (SEVERITY_RANK.get(g.severity, 3), -len(g.rows), g.outcome))
         sections.append(Section(sid, title_, blurb, tuple(groups)))
 
+    problem_rows = {sid: rows_by_section[sid] for sid in PROBLEM_SECTIONS}
     charts = (
-        _chart("by-kind", "Problems by kind of file", rows_by_section, "kind"),
-        _chart("by-year", "Problems by year taken", rows_by_section, "year"),
+        _chart("by-kind", "Problems by kind of file", problem_rows, "kind"),
+        _chart("by-year", "Problems by year taken", problem_rows, "year"),
     )
     clusters: tuple[ClusterView, ...] = ()
     related: tuple[RelatedView, ...] = ()
@@ -708,6 +725,7 @@ def _env() -> jinja2.Environment:
     env.filters["num"] = lambda n: f"{n:,}"
     env.filters["bytes"] = human_bytes
     env.filters["evidence"] = key_evidence
+    env.filters["plain"] = plain
     return env
 
 
@@ -820,6 +838,8 @@ def render_html(
             script=script,
             script_hash=script_hash,
             member_detail=_member_detail,
+            tone=tone,
+            problem_sections=PROBLEM_SECTIONS,
         )
     )
     out = Path(out_path)
@@ -829,6 +849,7 @@ def render_html(
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
+TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": ""}
 
 
 def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
@@ -839,11 +860,17 @@ def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
     from rich.text import Text
 
     counts = Table(title=Text(model.title), show_edge=False, title_justify="left")
-    counts.add_column("outcome")
-    counts.add_column("files", justify="right")
+    counts.add_column("outcome", no_wrap=True)
+    counts.add_column("files", justify="right", no_wrap=True)
+    counts.add_column("what it means", overflow="fold", style="dim")
     for outcome, n in model.summary_counts.items():
-        style = SEVERITY_STYLE.get(model.severity_of.get(outcome, "info"), "") if n else "dim"
-        counts.add_row(Text(outcome, style=style), Text(f"{n:,}", style=style))
+        sev = model.severity_of.get(outcome, "info")
+        style = TONE_STYLE[tone(outcome, sev)] if n else "dim"
+        counts.add_row(
+            Text(outcome, style=style),
+            Text(f"{n:,}", style=style),
+            Text(plain(outcome) if n else ""),
+        )
     if model.has_dupes:
         counts.add_row(Text("duplicate clusters"), Text(f"{len(model.clusters):,}"))
         counts.add_row(
@@ -859,7 +886,7 @@ def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
     problems.add_column("file", overflow="fold")
     problems.add_column("message", overflow="fold")
     for s in model.sections:
-        if s.id == "notes":
+        if s.id in ("notes", "listed"):
             continue
         for g in s.groups:
             for r in g.rows:
@@ -875,7 +902,7 @@ def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
                 shown += 1
     if shown:
         console.print(problems)
-        rest = sum(s.total for s in model.sections if s.id != "notes") - shown
+        rest = sum(s.total for s in model.sections if s.id not in ("notes", "listed")) - shown
         if rest > 0:
             console.print(Text(f"… and {rest:,} more (see the HTML report)", style="dim"))
     else:

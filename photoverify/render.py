@@ -126,26 +126,61 @@ def scan_progress(quiet: bool):
         yield update
 
 
+def wrap_path(path: str, width: int) -> Text:
+    """A path (shown safely) as lines of at most `width` characters, broken only after a `/`,
+    never inside a name (a single name longer than `width` is left whole, for the table to
+    fold)."""
+    lines, line = [], ""
+    for part in re.split(r"(?<=/)", display_text(path)):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    lines.append(line)
+    return Text("\n".join(lines))
+
+
+def _common_folder(paths: list[str]) -> str:
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # relative and absolute mixed
+        return ""
+    return "" if folder in ("", os.sep) else folder
+
+
 def dupes_table(result, console: Console = stdout) -> None:
-    """One rich table per cluster, keeper marked, reasons shown; then the reported relations."""
+    """One rich table per cluster, keeper marked, reasons shown; then the reported relations.
+    Members are shown relative to the folder they share (named under the title) and wrapped
+    at `/`, so a narrow or piped terminal never breaks a name in two."""
     from rich.table import Table
 
     for c in result.clusters:
-        table = Table(
-            title=f"{c.id} · {c.kind} · {len(c.members)} files",
-            title_justify="left",
-            caption=c.reason,
-            caption_justify="left",
-            expand=False,
+        paths = [m.path for m in c.members]
+        folder = _common_folder(paths)
+        console.print(
+            Text(f"{c.id} · {c.kind} · {len(c.members)} files" + (" in" if folder else ""))
         )
+        if folder:
+            console.print(wrap_path(folder + os.sep, console.width), soft_wrap=False)
+        table = Table(expand=False)
+        relations = [m.relation for m in c.members]
         table.add_column("", width=2)
         table.add_column("file", overflow="fold")
-        table.add_column("tie", no_wrap=True)
-        table.add_column("pHash Δ", justify="right")
+        table.add_column("relation", no_wrap=True)
+        table.add_column("pHash Δ", justify="right", no_wrap=True)
+        # 13: the table's five borders and the cells' padding
+        width = console.width - 13 - 2 - max(map(len, ["relation", *relations])) - 7
         for m in c.members:
             mark = "★" if m.relation == "keeper" else ""
-            table.add_row(mark, m.path, m.relation, "" if m.distance is None else str(m.distance))
+            shown = os.path.relpath(m.path, folder) if folder else m.path
+            table.add_row(
+                mark,
+                wrap_path(shown, max(width, 16)),
+                m.relation,
+                "" if m.distance is None else str(m.distance),
+            )
         console.print(table)
+        console.print(Text(display_text(c.reason)), soft_wrap=False, overflow="fold")
     by_kind: dict[str, int] = {}
     for rel in result.related:
         by_kind[rel.kind] = by_kind.get(rel.kind, 0) + 1
@@ -157,7 +192,11 @@ def dupes_table(result, console: Console = stdout) -> None:
     )
     for rel in result.related[:50]:
         why = rel.evidence.get("why", "")
-        console.print(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}", markup=False)
+        console.print(
+            Text(display_text(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}".rstrip())),
+            soft_wrap=False,
+            overflow="fold",
+        )
     if len(result.related) > 50:
         console.print(f"  … and {len(result.related) - 50} more (use --format json)")
 

@@ -181,3 +181,22 @@ def test_quiet_is_taken_by_every_command_and_verify_runs_quiet(corpus, tmp_path)
     run_cli("manifest", str(lib), "-o", m, "--catalog", db, "-q")
     proc = run_cli("verify", str(lib), "--manifest", m, "--catalog", db, "-q")
     assert proc.stderr == ""
+
+
+def test_piped_dupes_table_at_80_columns_keeps_names_whole_and_tells_copies_apart(corpus, tmp_path):
+    """Piped at 80 columns: no line wider, no file name broken across lines; the relation's
+    column is called so; the keeper's reason tells same-named copies apart by their folders."""
+    album = tmp_path / "My Pictures" / "Family archive 2019 summer holidays in Portugal"
+    name = "DSCN0010_with_a_rather_long_name_2019.jpg"
+    for folder in ("backup copy from old laptop", "iPhone export"):
+        (album / folder).mkdir(parents=True)
+        shutil.copy(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", album / folder / name)
+    db = str(tmp_path / "c.sqlite")
+    proc = run_cli("dupes", str(tmp_path / "My Pictures"), "--catalog", db, "-q",
+                   env={"COLUMNS": "80"})  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    assert sum(name in line for line in lines) >= 3  # both rows and the reason, each whole
+    assert "relation" in proc.stdout and " tie " not in proc.stdout
+    reason = " ".join(proc.stdout.split("└")[1].split("\n", 1)[1].split())
+    assert reason.startswith(f"backup copy from old laptop/{name} kept over iPhone export/{name}")

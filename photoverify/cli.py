@@ -23,7 +23,8 @@ catalog_option = click.option(
     "catalog_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Catalog file (default: $PHOTOVERIFY_CATALOG or the user data directory).",
+    help="Catalog file (default: $PHOTOVERIFY_CATALOG or the user data directory); "
+    "photoverify's other state, the decode cache, is kept beside it.",
 )
 # dedupe.graph.DEFAULT_THRESHOLD, spelled here so that `--help` does not load the graph code
 # (tests/test_cli.py checks that the two agree)
@@ -252,13 +253,21 @@ def doctor(catalog_path, quiet, as_json) -> None:
     with their decoders."""
     checks = doctor_mod.checks()
     location = catalog_path or doctor_mod.catalog_location()
+    from photoverify.verify.decode import decode_cache_path
+
+    decode_cache = str(decode_cache_path(location))
     try:
         formats = doctor_mod.formats()
     except ImportError:  # a decoder missing: the checks above say which
         formats = []
     if as_json:
         render.print_json(
-            {"catalog": location, "checks": [c.__dict__ for c in checks], "formats": formats}
+            {
+                "catalog": location,
+                "decode_cache": decode_cache,
+                "checks": [c.__dict__ for c in checks],
+                "formats": formats,
+            }
         )
     else:
         for c in checks:
@@ -268,6 +277,7 @@ def doctor(catalog_path, quiet, as_json) -> None:
                 line += f"  → install: {c.fix}"
             render.stdout.print(line, markup=False)
         render.stdout.print(f"catalog {location}", markup=False)
+        render.stdout.print(f"decode cache {decode_cache}", markup=False)
         if formats:
             render.stdout.print("formats (format, decoder, version):", markup=False)
             for row in formats:

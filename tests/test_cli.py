@@ -200,3 +200,21 @@ def test_piped_dupes_table_at_80_columns_keeps_names_whole_and_tells_copies_apar
     assert "relation" in proc.stdout and " tie " not in proc.stdout
     reason = " ".join(proc.stdout.split("└")[1].split("\n", 1)[1].split())
     assert reason.startswith(f"backup copy from old laptop/{name} kept over iPhone export/{name}")
+
+
+def test_decode_cache_is_kept_beside_the_catalog_one_place_for_state(corpus, tmp_path):
+    """--catalog (or $PHOTOVERIFY_CATALOG) chooses where all of photoverify's state goes:
+    verify --decode caches beside the catalog, nothing in the user cache directory."""
+    lib, state = tmp_path / "lib", tmp_path / "state"
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", manifest, "--no-catalog")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PHOTOVERIFY_CATALOG": str(state / "c.db")}
+    run_cli("verify", str(lib), "--manifest", manifest, "--decode", "-q", env=env)
+    assert sorted(p.name for p in state.iterdir() if p.suffix in (".db", ".sqlite")) == [
+        "c.db",
+        "decode-cache.sqlite",
+    ]
+    assert not (tmp_path / "cache" / "photoverify").exists()
+    doctor = json.loads(run_cli("doctor", "--json", env=env, check=(0, 3)).stdout)
+    assert doctor["decode_cache"] == str(state / "decode-cache.sqlite")

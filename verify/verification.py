@@ -127,7 +127,7 @@ def verify_tree(
 ) -> VerifyResult:
     """Verify the tree under root against a manifest; see the module docstring.
 
-    `decode_cache`: the cache to use (default: the user cache directory's), unless
+    `decode_cache`: the cache to use (default: `decode-cache.sqlite` beside the catalog), unless
     `use_decode_cache` is False. `now` fixes the clock for "not in the future" rules.
     `trust_stat`: take the catalog's BLAKE3 for files whose stat is unchanged, not reading them.
     """
@@ -195,10 +195,12 @@ def verify_tree(
 
     decode_stats = None
     if decode:
-        from photoverify.verify.decode import DecodeCache, check_decode
+        from photoverify.verify.decode import DecodeCache, check_decode, decode_cache_path
 
         own_cache = decode_cache is None and use_decode_cache
-        cache = (DecodeCache() if own_cache else decode_cache) if use_decode_cache else None
+        if own_cache:  # beside the catalog: photoverify's state is in one place
+            decode_cache = DecodeCache(decode_cache_path(catalog.path))
+        cache = decode_cache if use_decode_cache else None
         try:
             result = check_decode(
                 records,

@@ -521,7 +521,7 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
     if as_json:
         render.print_json(result.to_json())
     else:
-        render_terminal(model, render.stdout)
+        render_terminal(model, render.stdout, seconds=getattr(result, "seconds", None))
         if report_path:
             render.stdout.print(f"report written to {report_path}", markup=False)
     sys.exit(result.exit_code)
@@ -738,15 +738,23 @@ def plan(
     show_default=True,
     help="Files copied at once; 1 suits a source on a spinning disk, where parallel reads seek.",
 )
-@quiet_option(NO_PROGRESS)
+@quiet_option()
 @json_option
 def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> None:
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
     from photoverify.dedupe.apply import apply_plan
 
-    result = apply_plan(
-        plan_path, mode=mode, dry_run=dry_run, force_space=force_space, threads=threads
-    )
+    from .progress import apply_progress
+
+    with apply_progress(quiet or as_json or dry_run) as progress:
+        result = apply_plan(
+            plan_path,
+            mode=mode,
+            dry_run=dry_run,
+            force_space=force_space,
+            threads=threads,
+            progress=progress,
+        )
     if as_json:
         render.print_json(result.to_json())
     else:

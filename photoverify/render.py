@@ -6,7 +6,6 @@ import json
 import os
 import re
 import sys
-from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -63,67 +62,8 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
 
 
-def _rate(value: float, unit: str) -> str:
-    for prefix in ("", "k", "M", "G"):
-        if value < 1000:
-            return f"{value:6.1f} {prefix}{unit}/s"
-        value /= 1000
-    return f"{value:.1f} T{unit}/s"
-
-
-def _progress_bar(label: str, *fields: str):
-    """A rich progress bar on standard error, gone when the run ends: the label, the bar, done
-    of total, the text `fields` (rich format strings), the time remaining."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        *(TextColumn(f) for f in fields),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, console=stderr, transient=True)
-
-
-@contextmanager
-def scan_progress(quiet: bool):
-    """A progress callback for dedupe.scan: files/s and bytes/s, on standard error. The bar
-    appears once there are files to fingerprint (none on a re-scan of an unchanged tree)."""
-    if quiet:
-        yield None
-        return
-    with ExitStack() as stack:
-        state: dict[str, Any] = {}
-
-        def start():
-            rates = ("{task.fields[files_rate]}", "{task.fields[bytes_rate]}")
-            bar = stack.enter_context(_progress_bar("[bold]scan", *rates))
-            task = bar.add_task("scan", total=None, files_rate="", bytes_rate="")
-            state.update(bar=bar, task=task)
-
-        def update(files: int, nbytes: int, total_files: int, total_bytes: int) -> None:
-            if not state:
-                if not total_files:
-                    return
-                start()
-            bar, task = state["bar"], state["task"]
-            elapsed = bar.tasks[0].elapsed or 1e-9
-            bar.update(
-                task,
-                completed=files,
-                total=total_files,
-                files_rate=_rate(files / elapsed, "files"),
-                bytes_rate=_rate(nbytes / elapsed, "B"),
-            )
-
-        yield update
+# progress bars live in their own module; these names are where callers have found them
+from .progress import scan_progress, stage_progress  # noqa: E402, F401
 
 
 def wrap_path(path: str, width: int) -> Text:
@@ -329,26 +269,3 @@ def apply_summary(result, console: Console = stdout) -> None:
     problems = sum(f.severity == "error" for f in result.findings)
     if problems:
         out(f"problems  {problems} (listed on standard error)")
-
-
-@contextmanager
-def stage_progress(quiet: bool):
-    """A progress callback (stage, done, total) for verify's stages (scan, fixity, decode): one
-    bar per stage, on standard error, gone when the run ends."""
-    if quiet:
-        yield None
-        return
-    with ExitStack() as stack:
-        state: dict[str, Any] = {"tasks": {}}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if "bar" not in state:
-                if not total:
-                    return
-                state["bar"] = stack.enter_context(_progress_bar("{task.description:7}"))
-            bar, tasks = state["bar"], state["tasks"]
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update

@@ -218,3 +218,62 @@ def test_decode_cache_is_kept_beside_the_catalog_one_place_for_state(corpus, tmp
     assert not (tmp_path / "cache" / "photoverify").exists()
     doctor = json.loads(run_cli("doctor", "--json", env=env, check=(0, 3)).stdout)
     assert doctor["decode_cache"] == str(state / "decode-cache.sqlite")
+
+
+def _on_a_terminal(*args: str, columns: int = 120) -> str:
+    """What `photoverify ARGS` shows on a real pseudo-terminal (stdout and stderr both)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    from conftest import REPO
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen([sys.executable, "-m", "photoverify", *args], stdin=slave,
+                            stdout=slave, stderr=slave, cwd=REPO, env=env)  # fmt: skip
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=600)
+    os.close(master)
+    return out.decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
+    """scan and apply draw a bar (files done of all, bytes, files/s, B/s) on a terminal; piped,
+    scan and verify write nothing at all to standard error (no stray blank line); --json on a
+    terminal is JSON alone."""
+    lib, db = tmp_path / "lib", str(tmp_path / "c.sqlite")
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    shown = _on_a_terminal("scan", str(lib), "--catalog", db)
+    assert "scan" in shown and "files/s" in shown and "B/s" in shown and "/10" in shown
+    plan = str(tmp_path / "plan.json")
+    run_cli("plan", "--dest", str(tmp_path / "new"), "-o", plan, "--catalog", db)
+    shown = _on_a_terminal("apply", plan)
+    assert "apply" in shown and "files/s" in shown and "copied 9" in shown
+
+    other = str(tmp_path / "other.sqlite")
+    piped = run_cli("scan", str(lib), "--catalog", other)
+    assert piped.stderr == ""
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", manifest, "--no-catalog")
+    piped = run_cli("verify", str(lib), "--manifest", manifest, "--decode", "--catalog", other)
+    assert piped.stderr == ""
+    assert "Nothing lost" in piped.stdout.splitlines()[-1]  # the last line: the verdict
+
+    third = str(tmp_path / "third.sqlite")
+    shown = _on_a_terminal("scan", str(lib), "--catalog", third, "--json")
+    assert json.loads(shown)["files"] == 10

@@ -852,7 +852,39 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
 TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": ""}
 
 
-def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
+def verdict(model: ReportModel) -> str:
+    """The run in one sentence a person reads in five seconds."""
+    listed = next((s for s in model.sections if s.id == "listed"), None)
+    also = ""
+    if listed is not None and listed.total:
+        also = "; also listed, not problems: " + ", ".join(
+            f"{len(g.rows):,} {g.outcome}" for g in listed.groups
+        )
+    if not model.problems:
+        return "Nothing lost: no missing files, metadata losses or failed checks" + also
+    parts = [
+        f"{s.total:,} {s.title.lower()}"
+        for s in model.sections
+        if s.total and s.id in PROBLEM_SECTIONS
+    ]
+    need = "file needs" if model.problems == 1 else "files need"
+    return f"{model.problems:,} {need} a look: " + ", ".join(parts) + also
+
+
+def render_terminal(
+    model: ReportModel, console, *, first: int = 20, seconds: float | None = None
+) -> None:
+    """A counts table, the first problems and the verdict, for the CLI (`console` is a rich
+    Console)."""
+    from rich.text import Text
+
+    _render_terminal_tables(model, console, first=first)
+    took = f" ({seconds:.1f} s)" if seconds else ""
+    style = "bold red" if model.problems else "green"
+    console.print(Text(verdict(model) + took, style=style), soft_wrap=False)
+
+
+def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> None:
     """A counts table and the first problems, for the CLI (`console` is a rich Console).
 
     Names go in as `Text`, never as markup: a file called `[red]x` is printed as it is."""
@@ -905,5 +937,3 @@ def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
         rest = sum(s.total for s in model.sections if s.id not in ("notes", "listed")) - shown
         if rest > 0:
             console.print(Text(f"… and {rest:,} more (see the HTML report)", style="dim"))
-    else:
-        console.print(Text("No losses or failed checks.", style="green"))

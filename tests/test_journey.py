@@ -61,6 +61,8 @@ def test_newcomer_journey_counts_at_every_step(corpus, tmp_path):
     reported = run_json("report", "--dupes", "--catalog", db, "-o", str(tmp_path / "r.html"))
     assert len(reported["duplicates"]["clusters"]) == 2
     assert reported["duplicates"]["redundant_files"] == 2 and reported["files"] == 13
+    page = (tmp_path / "r.html").read_text()  # duplicates alone: no verdict about losses
+    assert "Nothing lost" not in page and "nothing was verified" in page
 
     # report takes ROOTs like the others: NewLibrary alone has no duplicates
     html = str(tmp_path / "n.html")

@@ -104,8 +104,9 @@ def audit_view(result) -> tuple[list[Finding], dict[str, int], dict[str, str]]:
         if outcome == "merged":
             findings.append(
                 _info(a.source, "merged",
-                      f"a duplicate of {a.via or 'another original'}: not copied; "
-                      f"{os.path.basename(a.dest or '')} arrived in its place",
+                      f"a duplicate of {os.path.basename(a.via or '') or 'another original'}, "
+                      f"the copy that was kept: it arrived as "
+                      f"{os.path.relpath(a.dest, result.dest) if a.dest else '?'}",
                       keeper=a.via, dest=a.dest, match=a.match)
             )  # fmt: skip
         if src is not None and src.kind in ("image", "video") and _no_decoder(src):

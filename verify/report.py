@@ -257,8 +257,27 @@ class ReportModel:
     findings: int = 0
 
     @property
+    def checked(self) -> bool:
+        """Whether the report holds the results of a check (verify, audit): a page of
+        duplicates alone says nothing about losses, so it shows no verdict about them."""
+        return bool(self.findings or self.summary_counts)
+
+    @property
     def problems(self) -> int:
         return sum(s.total for s in self.sections if s.id in PROBLEM_SECTIONS)
+
+    @property
+    def problem_files(self) -> int:
+        """Files the problems are about (one file may have several)."""
+        return len(
+            {
+                r.path
+                for s in self.sections
+                if s.id in PROBLEM_SECTIONS
+                for g in s.groups
+                for r in g.rows
+            }
+        )
 
     @property
     def redundant_files(self) -> int:
@@ -840,6 +859,7 @@ def render_html(
             member_detail=_member_detail,
             tone=tone,
             problem_sections=PROBLEM_SECTIONS,
+            problems_in=_problems_in,
         )
     )
     out = Path(out_path)
@@ -854,6 +874,11 @@ TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": "
 
 def verdict(model: ReportModel) -> str:
     """The run in one sentence a person reads in five seconds."""
+    if not model.checked:
+        return (
+            f"{len(model.clusters):,} duplicate clusters, {model.redundant_files:,} redundant "
+            f"copies ({human_bytes(model.redundant_bytes)}); nothing was verified"
+        )
     listed = next((s for s in model.sections if s.id == "listed"), None)
     also = ""
     if listed is not None and listed.total:
@@ -867,8 +892,15 @@ def verdict(model: ReportModel) -> str:
         for s in model.sections
         if s.total and s.id in PROBLEM_SECTIONS
     ]
-    need = "file needs" if model.problems == 1 else "files need"
-    return f"{model.problems:,} {need} a look: " + ", ".join(parts) + also
+    return f"{_problems_in(model)}: " + ", ".join(parts) + also
+
+
+def _problems_in(model: ReportModel) -> str:
+    n, files = model.problems, model.problem_files
+    words = f"{n:,} {'problem' if n == 1 else 'problems'}"
+    if files != n:
+        words += f" in {files:,} {'file' if files == 1 else 'files'}"
+    return words + (" needs a look" if n == 1 else " need a look")
 
 
 def render_terminal(
@@ -880,7 +912,7 @@ def render_terminal(
 
     _render_terminal_tables(model, console, first=first)
     took = f" ({seconds:.1f} s)" if seconds else ""
-    style = "bold red" if model.problems else "green"
+    style = "bold red" if model.problems else "green" if model.checked else ""
     console.print(Text(verdict(model) + took, style=style), soft_wrap=False)
 
 

@@ -36,6 +36,11 @@ if $pv verify --help >/dev/null 2>&1 && [ -d "$out/new-library" ]; then
   step "photoverify manifest + verify of the new library"
   $pv manifest "$out/new-library" --format json -o "$out/new-library.manifest.json"
   $pv verify "$out/new-library" --manifest "$out/new-library.manifest.json" || true
+  step "photoverify audit: did the move lose anything? (planted broken files arrive as they were)"
+  found_problems_ok $pv audit "$out/library" --against "$out/new-library" \
+    --report "$out/audit.html"
+  step "photoverify report: the library's duplicates, one page (the new library is a copy)"
+  $pv report --dupes -o "$out/report.html" | tail -n 2
 fi
 
-step "done: everything is under $out/ (catalog, plan, new library)"
+step "done: everything is under $out/ (catalog, plan, new library, audit.html, report.html)"

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
-from photoverify.render import display_text
+from photoverify.render import display_text, wrap_path
 from photoverify.verify.outcome_text import LISTED, plain, tone
 
 if TYPE_CHECKING:
@@ -928,13 +928,14 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
     counts.add_column("files", justify="right", no_wrap=True)
     counts.add_column("what it means", overflow="fold", style="dim")
     for outcome, n in model.summary_counts.items():
-        sev = model.severity_of.get(outcome, "info")
-        style = TONE_STYLE[tone(outcome, sev)] if n else "dim"
-        counts.add_row(
-            Text(outcome, style=style),
-            Text(f"{n:,}", style=style),
-            Text(plain(outcome) if n else ""),
-        )
+        if n:
+            style = TONE_STYLE[tone(outcome, model.severity_of.get(outcome, "info"))]
+            counts.add_row(
+                Text(outcome, style=style), Text(f"{n:,}", style=style), Text(plain(outcome))
+            )
+    zeros = [o for o, n in model.summary_counts.items() if not n]
+    if zeros:  # one line for what did not happen
+        counts.add_row(Text("none", style="dim"), Text("0", style="dim"), Text(", ".join(zeros)))
     if model.has_dupes:
         counts.add_row(Text("duplicate clusters"), Text(f"{len(model.clusters):,}"))
         counts.add_row(
@@ -943,27 +944,23 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
         )
     console.print(counts)
 
-    shown = 0
+    rows = [
+        (s, r)
+        for s in model.sections
+        if s.id not in ("notes", "listed")
+        for g in s.groups
+        for r in g.rows
+    ][:first]
+    shown = len(rows)
     problems = Table(show_edge=False, title=Text("First problems"), title_justify="left")
-    problems.add_column("section")
-    problems.add_column("outcome")
-    problems.add_column("file", overflow="fold")
-    problems.add_column("message", overflow="fold")
-    for s in model.sections:
-        if s.id in ("notes", "listed"):
-            continue
-        for g in s.groups:
-            for r in g.rows:
-                if shown == first:
-                    break
-                style = SEVERITY_STYLE.get(r.severity, "")
-                problems.add_row(
-                    Text(s.title),
-                    Text(r.outcome, style=style),
-                    Text(display_text(r.path)),
-                    Text(display_text(r.message)),
-                )
-                shown += 1
+    problems.add_column("outcome", no_wrap=True)
+    problems.add_column("file, and what happened", overflow="fold")
+    # the file's path is broken only after a '/', the message between words
+    width = max(console.width - max((len(r.outcome) for _, r in rows), default=7) - 5, 20)
+    for _, r in rows:
+        cell = wrap_path(r.path, width)
+        cell.append("\n" + display_text(r.message), style="dim")
+        problems.add_row(Text(r.outcome, style=SEVERITY_STYLE.get(r.severity, "")), cell)
     if shown:
         console.print(problems)
         rest = sum(s.total for s in model.sections if s.id not in ("notes", "listed")) - shown

@@ -97,11 +97,13 @@ def dupes_table(result, console: Console = stdout) -> None:
     for c in result.clusters:
         paths = [m.path for m in c.members]
         folder = _common_folder(paths)
-        console.print(
-            Text(f"{c.id} · {c.kind} · {len(c.members)} files" + (" in" if folder else ""))
-        )
-        if folder:
-            console.print(wrap_path(folder + os.sep, console.width), soft_wrap=False)
+        title = f"{c.id} · {c.kind} · {len(c.members)} files" + (" in" if folder else "")
+        if folder and len(title) + 1 + len(display_text(folder)) + 1 <= console.width:
+            console.print(Text(display_text(f"{title} {folder}{os.sep}")))
+        else:
+            console.print(Text(title))
+            if folder:
+                console.print(wrap_path(folder + os.sep, console.width), soft_wrap=False)
         table = Table(expand=False)
         relations = [m.relation for m in c.members]
         table.add_column("", width=2)

@@ -35,7 +35,8 @@ scans — one row per scan run: started_at, roots (JSON), counts (JSON)
 roots — what each scan root is to the user (added in version 6):
   root BLOB PRIMARY KEY   a scan root, as files.root holds it
   role TEXT               library (scanned by scan, dupes, plan, report: the photos the user
-                          asks about) | copy (scanned only as the DEST of verify or audit)
+                          asks about) | copy (the DEST of an audit, or a new library that
+                          apply wrote, scanned by verify)
   marked_at TEXT          ISO 8601 UTC
   Commands given no ROOTs answer about the files whose root is not a copy. A catalog from before
   version 6 has no rows here: every root in it counts as library until a verify or an audit

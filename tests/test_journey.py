@@ -96,3 +96,23 @@ def test_catalog_from_before_roles_is_migrated_and_reads_as_library(corpus, tmp_
     with Catalog(db) as cat:
         assert cat.schema_version == 6 and cat.roots() == {}
         assert len(list(cat.library_records())) == 13
+
+
+def test_verify_of_a_new_library_apply_wrote_records_it_as_a_copy(corpus, tmp_path):
+    lib = _library(corpus, tmp_path)
+    new, db = tmp_path / "NewLibrary", str(tmp_path / "catalog.sqlite")
+    run_json("scan", str(lib), "--catalog", db)
+    plan = str(tmp_path / "plan.json")
+    run_json("plan", "--dest", str(new), "-o", plan, "--catalog", db)
+    run_json("apply", plan)
+    plain = tmp_path / "plain"  # a folder no apply wrote: verify leaves it unmarked (library)
+    shutil.copytree(lib / "backup", plain)
+    for tree in (new, plain):
+        manifest = str(tmp_path / f"{tree.name}.json")
+        run_cli("manifest", str(tree), "--format", "json", "-o", manifest, "--catalog", db)
+        run_json("verify", str(tree), "--manifest", manifest, "--catalog", db)
+    with Catalog(db) as cat:
+        assert cat.roots() == {str(lib): "library", str(new): "copy"}
+    found = run_json("dupes", "--catalog", db)
+    assert len(found["clusters"]) == 2  # plain/ joins the two clusters as a third copy
+    assert sorted(len(c["members"]) for c in found["clusters"]) == [3, 3]

@@ -46,6 +46,17 @@ PLAIN: dict[str, str] = {
     "ledger-source-unlisted": "An original that `apply` never saw (added after the plan was "
     "made, or outside its folders).",
     "ledger-source-not-audited": "`apply` copied it from a folder this audit did not look at.",
+    # audit --apple-checksum and Photo Details.csv
+    "apple-capture-time-differs": "Apple's export list gives another capture time than the "
+    "file holds.",
+    "apple-capture-time-only-in-csv": "Only Apple's export list knows when it was taken; the "
+    "file itself does not say.",
+    "apple-checksum-matched": "Apple's export list vouches for these exact bytes.",
+    "apple-checksum-unconfirmed": "Apple's checksum could not be confirmed (not proof of "
+    "damage on its own).",
+    "apple-csv-unreadable": "Apple's export list (Photo Details.csv) could not be read.",
+    "apple-file-missing": "Apple's export list names a file the export does not hold.",
+    "apple-unlisted-file": "A file of the export that Apple's export list does not name.",
     # verify: fixity against a manifest
     "matched": "Its bytes are exactly those the manifest recorded.",
     "changed": "Its bytes differ from those the manifest recorded.",

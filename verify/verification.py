@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.plan import LEDGER_JSON
 from photoverify.dedupe.records import FileRecord, Finding, Verdict
 from photoverify.dedupe.scan import scan
 from photoverify.verify.fixity import check_fixity
@@ -160,7 +161,9 @@ def verify_tree(
 
     if needs_catalog:
         scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
-        catalog.mark_roots([root_abs], "copy")  # unless it is known as a library (Catalog)
+        if os.path.exists(os.path.join(root_abs, LEDGER_JSON)):
+            # a new library `apply` wrote is a copy, unless it is known as a library
+            catalog.mark_roots([root_abs], "copy")
         records = load_records()
     by_abs = {r.path: r for r in records}
 

@@ -9,6 +9,7 @@ import sys
 
 import click
 from click.core import ParameterSource
+from rich.text import Text
 
 from photoverify.dedupe.catalog import Catalog, digest_lookup, media_lookup
 from photoverify.dedupe.errors import PhotoverifyError
@@ -194,8 +195,10 @@ def scan(
     )
     if result.errors:
         out.print(f"errors   {len(result.errors)}")
-        for err in result.errors[:20]:
-            out.print(f"  {err['path']}: {err['error']}", markup=False)
+        for err in result.errors[:20]:  # the path broken only after a '/', the reason at spaces
+            line = render.wrap_path(err["path"], out.width - 2)
+            line.append(f": {render.display_text(err['error'])}")
+            out.print(Text("  ") + line, soft_wrap=False)
         if len(result.errors) > 20:
             out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
         sys.exit(1)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
-from photoverify.render import display_text, wrap_path
+from photoverify.render import display_text
 from photoverify.verify.outcome_text import LISTED, plain, tone
 
 if TYPE_CHECKING:
@@ -868,10 +868,6 @@ def render_html(
     os.replace(tmp, out)
 
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
-TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": ""}
-
-
 def verdict(model: ReportModel) -> str:
     """The run in one sentence a person reads in five seconds."""
     if not model.checked:
@@ -903,66 +899,8 @@ def _problems_in(model: ReportModel) -> str:
     return words + (" needs a look" if n == 1 else " need a look")
 
 
-def render_terminal(
-    model: ReportModel, console, *, first: int = 20, seconds: float | None = None
-) -> None:
-    """A counts table, the first problems and the verdict, for the CLI (`console` is a rich
-    Console)."""
-    from rich.text import Text
+def render_terminal(model: ReportModel, console, **options: Any) -> None:
+    """The model on a terminal: see verify.report_terminal, where this rendering lives."""
+    from photoverify.verify.report_terminal import render_terminal as render
 
-    _render_terminal_tables(model, console, first=first)
-    took = f" ({seconds:.1f} s)" if seconds else ""
-    style = "bold red" if model.problems else "green" if model.checked else ""
-    console.print(Text(verdict(model) + took, style=style), soft_wrap=False)
-
-
-def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> None:
-    """A counts table and the first problems, for the CLI (`console` is a rich Console).
-
-    Names go in as `Text`, never as markup: a file called `[red]x` is printed as it is."""
-    from rich.table import Table
-    from rich.text import Text
-
-    counts = Table(title=Text(model.title), show_edge=False, title_justify="left")
-    counts.add_column("outcome", no_wrap=True)
-    counts.add_column("files", justify="right", no_wrap=True)
-    counts.add_column("what it means", overflow="fold", style="dim")
-    for outcome, n in model.summary_counts.items():
-        if n:
-            style = TONE_STYLE[tone(outcome, model.severity_of.get(outcome, "info"))]
-            counts.add_row(
-                Text(outcome, style=style), Text(f"{n:,}", style=style), Text(plain(outcome))
-            )
-    zeros = [o for o, n in model.summary_counts.items() if not n]
-    if zeros:  # one line for what did not happen
-        counts.add_row(Text("none", style="dim"), Text("0", style="dim"), Text(", ".join(zeros)))
-    if model.has_dupes:
-        counts.add_row(Text("duplicate clusters"), Text(f"{len(model.clusters):,}"))
-        counts.add_row(
-            Text("redundant copies"),
-            Text(f"{model.redundant_files:,} ({human_bytes(model.redundant_bytes)})"),
-        )
-    console.print(counts)
-
-    rows = [
-        (s, r)
-        for s in model.sections
-        if s.id not in ("notes", "listed")
-        for g in s.groups
-        for r in g.rows
-    ][:first]
-    shown = len(rows)
-    problems = Table(show_edge=False, title=Text("First problems"), title_justify="left")
-    problems.add_column("outcome", no_wrap=True)
-    problems.add_column("file, and what happened", overflow="fold")
-    # the file's path is broken only after a '/', the message between words
-    width = max(console.width - max((len(r.outcome) for _, r in rows), default=7) - 5, 20)
-    for _, r in rows:
-        cell = wrap_path(r.path, width)
-        cell.append("\n" + display_text(r.message), style="dim")
-        problems.add_row(Text(r.outcome, style=SEVERITY_STYLE.get(r.severity, "")), cell)
-    if shown:
-        console.print(problems)
-        rest = sum(s.total for s in model.sections if s.id not in ("notes", "listed")) - shown
-        if rest > 0:
-            console.print(Text(f"… and {rest:,} more (see the HTML report)", style="dim"))
+    render(model, console, **options)

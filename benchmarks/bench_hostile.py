@@ -138,7 +138,7 @@ def run(images: Path, timeout: float, workers: int | None = None) -> tuple[list[
             **os.environ,
             "NO_COLOR": "1",
             "PHOTOVERIFY_CATALOG": str(db),
-            "XDG_CACHE_HOME": str(base / "cache"),  # verify's decode cache starts empty
+            "XDG_CACHE_HOME": str(base / "cache"),  # the decode cache is beside db: new too
         }
         w = [] if workers is None else ["--workers", str(workers)]
         steps = [

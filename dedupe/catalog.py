@@ -1,6 +1,6 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 5; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 6; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -32,6 +32,15 @@ files — one row per file ever scanned and still present
   error TEXT              why the file could not be fingerprinted (unreadable, vanished, ...)
   scanned_at TEXT         ISO 8601 UTC
 scans — one row per scan run: started_at, roots (JSON), counts (JSON)
+roots — what each scan root is to the user (added in version 6):
+  root BLOB PRIMARY KEY   a scan root, as files.root holds it
+  role TEXT               library (scanned by scan, dupes, plan, report: the photos the user
+                          asks about) | copy (the DEST of an audit, or a new library that
+                          apply wrote, scanned by verify)
+  marked_at TEXT          ISO 8601 UTC
+  Commands given no ROOTs answer about the files whose root is not a copy. A catalog from before
+  version 6 has no rows here: every root in it counts as library until a verify or an audit
+  marks its DEST.
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
 from .sniff import DECODABLE_IMAGES, RAW_FORMATS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_SECONDS = 30  # how long a process waits for another one's write to the catalog
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -113,7 +122,16 @@ MIGRATIONS: dict[int, str] = {
     4: "ALTER TABLE files ADD COLUMN signature BLOB;",
     # 5: the number of pictures in a multi-frame image (older rows: NULL until fingerprinted)
     5: "ALTER TABLE files ADD COLUMN frames INTEGER;",
+    # 6: a library's copies (verify's and audit's DEST) kept apart from the library itself
+    6: """
+    CREATE TABLE roots (
+        root BLOB PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('library', 'copy')),
+        marked_at TEXT NOT NULL
+    );
+    """,
 }
+ROLES = ("library", "copy")
 
 _COLUMNS = (
     "path",
@@ -338,6 +356,27 @@ class Catalog:
                 (_now(), json.dumps(roots), json.dumps(counts)),
             )
 
+    def mark_roots(self, roots: Iterable[str], role: str, *, replace: bool = False) -> None:
+        """Record what ROOTS are, `library` or `copy` (the DEST of a verify or an audit). A role
+        already recorded stays unless `replace` (`scan ROOT` says ROOT is the user's library),
+        so verifying a library against its manifest leaves it a library, and `dupes COPY`
+        answers about COPY without making it part of the library."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self.db:
+            self.db.executemany(
+                f"{verb} INTO roots (root, role, marked_at) VALUES (?, ?, ?)",
+                [(_key(os.path.abspath(r)), role, _now()) for r in roots],
+            )
+
+    def roots(self) -> dict[str, str]:
+        """{root: role} of every root whose role is recorded."""
+        return {
+            os.fsdecode(root): role
+            for root, role in self.db.execute("SELECT root, role FROM roots ORDER BY root")
+        }
+
     # --- reading -------------------------------------------------------------------------
     def stats_under(self, root: str) -> dict[str, tuple[int, int, int, bool]]:
         """{path: (size, mtime_ns, inode, stale)} of every file cataloged under root, or of root
@@ -371,6 +410,15 @@ class Catalog:
 
     def all_records(self) -> Iterator[FileRecord]:
         for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
+            yield _record(row)
+
+    def library_records(self) -> Iterator[FileRecord]:
+        """Every record but those of copies (roots marked `copy`): what a command given no
+        ROOTs answers about."""
+        for row in self.db.execute(
+            f"SELECT {','.join(_COLUMNS)} FROM files WHERE root NOT IN "
+            "(SELECT root FROM roots WHERE role = 'copy') ORDER BY path"
+        ):
             yield _record(row)
 
     _DECODED_ROW = (

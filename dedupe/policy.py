@@ -133,6 +133,20 @@ def deciding_criterion(winner: FileRecord, loser: FileRecord, prefer: Sequence[s
     return "they are the same file"
 
 
+def telling_names(paths: Sequence[str]) -> dict[str, str]:
+    """Each path's shortest suffix of whole components that no other of `paths` ends with:
+    the bare name when names differ, `backup/IMG_1.JPG` and `phone/IMG_1.JPG` when they do not."""
+    parts = {p: p.split(os.sep) for p in paths}
+    out: dict[str, str] = {}
+    for p, mine in parts.items():
+        for n in range(1, len(mine) + 1):
+            tail = mine[-n:]
+            if all(q == p or other[-n:] != tail for q, other in parts.items()):
+                break
+        out[p] = os.sep.join(tail)
+    return out
+
+
 def choose_keeper(
     members: Sequence[FileRecord], prefer: Sequence[str] = ()
 ) -> tuple[FileRecord, str]:
@@ -141,14 +155,15 @@ def choose_keeper(
         raise ValueError("an empty cluster has no keeper")
     ordered = sorted(members, key=lambda r: rank_key(r, prefer))
     keeper = ordered[0]
+    name = telling_names([r.path for r in ordered])
     reasons: dict[str, list[str]] = {}
     for other in ordered[1:]:
         words = deciding_criterion(keeper, other, prefer)
-        reasons.setdefault(words, []).append(os.path.basename(other.path))
+        reasons.setdefault(words, []).append(name[other.path])
     if not reasons:
         return keeper, "the only member"
     parts = []
     for words, names in reasons.items():
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         parts.append(f"over {shown}: {words}")
-    return keeper, f"{os.path.basename(keeper.path)} kept " + "; ".join(parts)
+    return keeper, f"{name[keeper.path]} kept " + "; ".join(parts)

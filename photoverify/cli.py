@@ -9,6 +9,7 @@ import sys
 
 import click
 from click.core import ParameterSource
+from rich.text import Text
 
 from photoverify.dedupe.catalog import Catalog, digest_lookup, media_lookup
 from photoverify.dedupe.errors import PhotoverifyError
@@ -23,7 +24,8 @@ catalog_option = click.option(
     "catalog_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Catalog file (default: $PHOTOVERIFY_CATALOG or the user data directory).",
+    help="Catalog file (default: $PHOTOVERIFY_CATALOG or the user data directory); "
+    "photoverify's other state, the decode cache, is kept beside it.",
 )
 # dedupe.graph.DEFAULT_THRESHOLD, spelled here so that `--help` does not load the graph code
 # (tests/test_cli.py checks that the two agree)
@@ -173,6 +175,7 @@ def scan(
                 follow_symlinks=follow_symlinks,
                 fast=not full_decode,
             )
+            catalog.mark_roots(roots, "library", replace=True)
     finally:
         if pool is not None:
             pool.close()
@@ -192,8 +195,10 @@ def scan(
     )
     if result.errors:
         out.print(f"errors   {len(result.errors)}")
-        for err in result.errors[:20]:
-            out.print(f"  {err['path']}: {err['error']}", markup=False)
+        for err in result.errors[:20]:  # the path broken only after a '/', the reason at spaces
+            line = render.wrap_path(err["path"], out.width - 2)
+            line.append(f": {render.display_text(err['error'])}")
+            out.print(Text("  ") + line, soft_wrap=False)
         if len(result.errors) > 20:
             out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
         sys.exit(1)
@@ -251,13 +256,21 @@ def doctor(catalog_path, quiet, as_json) -> None:
     with their decoders."""
     checks = doctor_mod.checks()
     location = catalog_path or doctor_mod.catalog_location()
+    from photoverify.verify.decode import decode_cache_path
+
+    decode_cache = str(decode_cache_path(location))
     try:
         formats = doctor_mod.formats()
     except ImportError:  # a decoder missing: the checks above say which
         formats = []
     if as_json:
         render.print_json(
-            {"catalog": location, "checks": [c.__dict__ for c in checks], "formats": formats}
+            {
+                "catalog": location,
+                "decode_cache": decode_cache,
+                "checks": [c.__dict__ for c in checks],
+                "formats": formats,
+            }
         )
     else:
         for c in checks:
@@ -267,6 +280,7 @@ def doctor(catalog_path, quiet, as_json) -> None:
                 line += f"  → install: {c.fix}"
             render.stdout.print(line, markup=False)
         render.stdout.print(f"catalog {location}", markup=False)
+        render.stdout.print(f"decode cache {decode_cache}", markup=False)
         if formats:
             render.stdout.print("formats (format, decoder, version):", markup=False)
             for row in formats:
@@ -298,7 +312,7 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
-    considered; without, the whole catalog."""
+    considered; without, the library (every file but the copies verify and audit scanned)."""
     from photoverify.dedupe.graph import DupesOptions, find_duplicates
 
     fmt = "json" if as_json else fmt
@@ -319,12 +333,15 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
 
 
 def _records_for(catalog: Catalog, roots, quiet: bool, unlisted: dict | None = None):
-    """Catalog records under ROOTS after scanning them, or every record without ROOTS.
+    """Catalog records under ROOTS after scanning them (a root not seen before joins the
+    library), or without ROOTS every record of the library (not of the copies verify and
+    audit scanned).
     `unlisted`, when given, receives the folders the scan could not list (path -> why)."""
     if not roots:
-        return list(catalog.all_records())
+        return list(catalog.library_records())
     with render.scan_progress(quiet) as progress:
         scanned = run_scan(roots, catalog, progress=progress)
+    catalog.mark_roots(roots, "library")
     files = [os.path.abspath(p) for p in roots if not os.path.isdir(p)]
     folders = [os.path.abspath(p) for p in roots if os.path.isdir(p)]
     records = catalog.records(files, under=folders)
@@ -441,6 +458,7 @@ def manifest(
 
 
 @cli.command()
+@click.argument("roots", nargs=-1, type=click.Path(exists=True))
 @catalog_option
 @click.option("--dupes", "with_dupes", is_flag=True, help="Include the duplicate clusters.")
 @click.option(
@@ -454,12 +472,15 @@ def manifest(
 )
 @click.option("--title", default="photoverify report", show_default=True, help="The page's title.")
 @click.option("--no-thumbnails", is_flag=True, help="Leave thumbnails out (faster).")
-@quiet_option(NO_PROGRESS)
+@quiet_option("No progress bar while scanning ROOTS.")
 @json_option
 def report(
-    catalog_path, with_dupes, verify_json, output, title, no_thumbnails, quiet, as_json
+    roots, catalog_path, with_dupes, verify_json, output, title, no_thumbnails, quiet, as_json
 ) -> None:
-    """Render duplicate clusters and verification findings as one self-contained HTML page."""
+    """Render duplicate clusters and verification findings as one self-contained HTML page.
+
+    With ROOTS, they are scanned first (cheap when unchanged) and only their files are
+    considered; without, the library (every file but the copies verify and audit scanned)."""
     from photoverify.verify.report import (
         build_report,
         read_verify_json,
@@ -468,7 +489,7 @@ def report(
     )
 
     with Catalog(catalog_path) as catalog:
-        records = {r.path: r for r in catalog.all_records()}
+        records = {r.path: r for r in _records_for(catalog, roots, quiet or as_json)}
     dupes = None
     if with_dupes:
         from photoverify.dedupe.graph import find_duplicates
@@ -490,13 +511,20 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
     """What verify and audit share: the HTML report, the summary or JSON, the exit code."""
     from photoverify.verify.report import build_report, render_html, render_terminal
 
-    model = build_report(result.findings, counts=result.counts, records=result.records, title=title)
+    findings, counts, severities = result.findings, result.counts, None
+    if hasattr(result, "assets"):  # an audit: shown as a person reads it (verify.audit_view)
+        from photoverify.verify.audit_view import audit_view
+
+        findings, counts, severities = audit_view(result)
+    model = build_report(
+        findings, counts=counts, records=result.records, title=title, severity_overrides=severities
+    )
     if report_path:
         render_html(model, report_path)
     if as_json:
         render.print_json(result.to_json())
     else:
-        render_terminal(model, render.stdout)
+        render_terminal(model, render.stdout, seconds=getattr(result, "seconds", None))
         if report_path:
             render.stdout.print(f"report written to {report_path}", markup=False)
     sys.exit(result.exit_code)
@@ -610,7 +638,10 @@ def plan(
     quiet,
     as_json,
 ) -> None:
-    """Write a merge plan that maps every original file to its place under DEST."""
+    """Write a merge plan that maps every original file to its place under DEST.
+
+    With ROOTS, they are scanned first and planned; without, the library (every file but the
+    copies verify and audit scanned)."""
     from photoverify.dedupe.errors import UsageError
     from photoverify.dedupe.graph import DupesOptions, find_duplicates
     from photoverify.dedupe.plan import (
@@ -710,15 +741,23 @@ def plan(
     show_default=True,
     help="Files copied at once; 1 suits a source on a spinning disk, where parallel reads seek.",
 )
-@quiet_option(NO_PROGRESS)
+@quiet_option()
 @json_option
 def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> None:
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
     from photoverify.dedupe.apply import apply_plan
 
-    result = apply_plan(
-        plan_path, mode=mode, dry_run=dry_run, force_space=force_space, threads=threads
-    )
+    from .progress import apply_progress
+
+    with apply_progress(quiet or as_json or dry_run) as progress:
+        result = apply_plan(
+            plan_path,
+            mode=mode,
+            dry_run=dry_run,
+            force_space=force_space,
+            threads=threads,
+            progress=progress,
+        )
     if as_json:
         render.print_json(result.to_json())
     else:

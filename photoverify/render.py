@@ -6,7 +6,6 @@ import json
 import os
 import re
 import sys
-from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -63,89 +62,67 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
 
 
-def _rate(value: float, unit: str) -> str:
-    for prefix in ("", "k", "M", "G"):
-        if value < 1000:
-            return f"{value:6.1f} {prefix}{unit}/s"
-        value /= 1000
-    return f"{value:.1f} T{unit}/s"
+# progress bars live in their own module; these names are where callers have found them
+from .progress import scan_progress, stage_progress  # noqa: E402, F401
 
 
-def _progress_bar(label: str, *fields: str):
-    """A rich progress bar on standard error, gone when the run ends: the label, the bar, done
-    of total, the text `fields` (rich format strings), the time remaining."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        *(TextColumn(f) for f in fields),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, console=stderr, transient=True)
+def wrap_path(path: str, width: int) -> Text:
+    """A path (shown safely) as lines of at most `width` characters, broken only after a `/`,
+    never inside a name (a single name longer than `width` is left whole, for the table to
+    fold)."""
+    lines, line = [], ""
+    for part in re.split(r"(?<=/)", display_text(path)):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    lines.append(line)
+    return Text("\n".join(lines))
 
 
-@contextmanager
-def scan_progress(quiet: bool):
-    """A progress callback for dedupe.scan: files/s and bytes/s, on standard error. The bar
-    appears once there are files to fingerprint (none on a re-scan of an unchanged tree)."""
-    if quiet:
-        yield None
-        return
-    with ExitStack() as stack:
-        state: dict[str, Any] = {}
-
-        def start():
-            rates = ("{task.fields[files_rate]}", "{task.fields[bytes_rate]}")
-            bar = stack.enter_context(_progress_bar("[bold]scan", *rates))
-            task = bar.add_task("scan", total=None, files_rate="", bytes_rate="")
-            state.update(bar=bar, task=task)
-
-        def update(files: int, nbytes: int, total_files: int, total_bytes: int) -> None:
-            if not state:
-                if not total_files:
-                    return
-                start()
-            bar, task = state["bar"], state["task"]
-            elapsed = bar.tasks[0].elapsed or 1e-9
-            bar.update(
-                task,
-                completed=files,
-                total=total_files,
-                files_rate=_rate(files / elapsed, "files"),
-                bytes_rate=_rate(nbytes / elapsed, "B"),
-            )
-
-        yield update
+def _common_folder(paths: list[str]) -> str:
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # relative and absolute mixed
+        return ""
+    return "" if folder in ("", os.sep) else folder
 
 
 def dupes_table(result, console: Console = stdout) -> None:
-    """One rich table per cluster, keeper marked, reasons shown; then the reported relations."""
+    """One rich table per cluster, keeper marked, reasons shown; then the reported relations.
+    Members are shown relative to the folder they share (named under the title) and wrapped
+    at `/`, so a narrow or piped terminal never breaks a name in two."""
     from rich.table import Table
 
     for c in result.clusters:
-        table = Table(
-            title=f"{c.id} · {c.kind} · {len(c.members)} files",
-            title_justify="left",
-            caption=c.reason,
-            caption_justify="left",
-            expand=False,
-        )
+        paths = [m.path for m in c.members]
+        folder = _common_folder(paths)
+        title = f"{c.id} · {c.kind} · {len(c.members)} files" + (" in" if folder else "")
+        if folder and len(title) + 1 + len(display_text(folder)) + 1 <= console.width:
+            console.print(Text(display_text(f"{title} {folder}{os.sep}")))
+        else:
+            console.print(Text(title))
+            if folder:
+                console.print(wrap_path(folder + os.sep, console.width), soft_wrap=False)
+        table = Table(expand=False)
+        relations = [m.relation for m in c.members]
         table.add_column("", width=2)
         table.add_column("file", overflow="fold")
-        table.add_column("tie", no_wrap=True)
-        table.add_column("pHash Δ", justify="right")
+        table.add_column("relation", no_wrap=True)
+        table.add_column("pHash Δ", justify="right", no_wrap=True)
+        # 13: the table's five borders and the cells' padding
+        width = console.width - 13 - 2 - max(map(len, ["relation", *relations])) - 7
         for m in c.members:
             mark = "★" if m.relation == "keeper" else ""
-            table.add_row(mark, m.path, m.relation, "" if m.distance is None else str(m.distance))
+            shown = os.path.relpath(m.path, folder) if folder else m.path
+            table.add_row(
+                mark,
+                wrap_path(shown, max(width, 16)),
+                m.relation,
+                "" if m.distance is None else str(m.distance),
+            )
         console.print(table)
+        console.print(Text(display_text(c.reason)), soft_wrap=False, overflow="fold")
     by_kind: dict[str, int] = {}
     for rel in result.related:
         by_kind[rel.kind] = by_kind.get(rel.kind, 0) + 1
@@ -157,7 +134,11 @@ def dupes_table(result, console: Console = stdout) -> None:
     )
     for rel in result.related[:50]:
         why = rel.evidence.get("why", "")
-        console.print(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}", markup=False)
+        console.print(
+            Text(display_text(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}".rstrip())),
+            soft_wrap=False,
+            overflow="fold",
+        )
     if len(result.related) > 50:
         console.print(f"  … and {len(result.related) - 50} more (use --format json)")
 
@@ -290,26 +271,3 @@ def apply_summary(result, console: Console = stdout) -> None:
     problems = sum(f.severity == "error" for f in result.findings)
     if problems:
         out(f"problems  {problems} (listed on standard error)")
-
-
-@contextmanager
-def stage_progress(quiet: bool):
-    """A progress callback (stage, done, total) for verify's stages (scan, fixity, decode): one
-    bar per stage, on standard error, gone when the run ends."""
-    if quiet:
-        yield None
-        return
-    with ExitStack() as stack:
-        state: dict[str, Any] = {"tasks": {}}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if "bar" not in state:
-                if not total:
-                    return
-                state["bar"] = stack.enter_context(_progress_bar("{task.description:7}"))
-            bar, tasks = state["bar"], state["tasks"]
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update

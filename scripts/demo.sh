@@ -16,6 +16,8 @@ found_problems_ok() { "$@" || [ $? -eq 1 ]; }
 
 step "generate a sample library (iPhone-style export with the usual migration mess)"
 .venv/bin/python -m benchmarks.make_library "$out/library" --photos 40 --size small --seed 7
+# the generator's answer key is not part of the library: out of it, or it would be moved too
+mv "$out/library/truth.json" "$out/truth.json"
 
 step "photoverify scan (the generator planted truncated and empty files: they are reported, exit 1)"
 found_problems_ok $pv scan "$out/library"
@@ -36,6 +38,11 @@ if $pv verify --help >/dev/null 2>&1 && [ -d "$out/new-library" ]; then
   step "photoverify manifest + verify of the new library"
   $pv manifest "$out/new-library" --format json -o "$out/new-library.manifest.json"
   $pv verify "$out/new-library" --manifest "$out/new-library.manifest.json" || true
+  step "photoverify audit: did the move lose anything? (planted broken files arrive as they were)"
+  found_problems_ok $pv audit "$out/library" --against "$out/new-library" \
+    --report "$out/audit.html"
+  step "photoverify report: the library's duplicates, one page (the new library is a copy)"
+  $pv report --dupes -o "$out/report.html" | tail -n 2
 fi
 
-step "done: everything is under $out/ (catalog, plan, new library)"
+step "done: everything is under $out/ (catalog, plan, new library, audit.html, report.html)"

@@ -181,3 +181,99 @@ def test_quiet_is_taken_by_every_command_and_verify_runs_quiet(corpus, tmp_path)
     run_cli("manifest", str(lib), "-o", m, "--catalog", db, "-q")
     proc = run_cli("verify", str(lib), "--manifest", m, "--catalog", db, "-q")
     assert proc.stderr == ""
+
+
+def test_piped_dupes_table_at_80_columns_keeps_names_whole_and_tells_copies_apart(corpus, tmp_path):
+    """Piped at 80 columns: no line wider, no file name broken across lines; the relation's
+    column is called so; the keeper's reason tells same-named copies apart by their folders."""
+    album = tmp_path / "My Pictures" / "Family archive 2019 summer holidays in Portugal"
+    name = "DSCN0010_with_a_rather_long_name_2019.jpg"
+    for folder in ("backup copy from old laptop", "iPhone export"):
+        (album / folder).mkdir(parents=True)
+        shutil.copy(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", album / folder / name)
+    db = str(tmp_path / "c.sqlite")
+    proc = run_cli("dupes", str(tmp_path / "My Pictures"), "--catalog", db, "-q",
+                   env={"COLUMNS": "80"})  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    assert sum(name in line for line in lines) >= 3  # both rows and the reason, each whole
+    assert "relation" in proc.stdout and " tie " not in proc.stdout
+    reason = " ".join(proc.stdout.split("└")[1].split("\n", 1)[1].split())
+    assert reason.startswith(f"backup copy from old laptop/{name} kept over iPhone export/{name}")
+
+
+def test_decode_cache_is_kept_beside_the_catalog_one_place_for_state(corpus, tmp_path):
+    """--catalog (or $PHOTOVERIFY_CATALOG) chooses where all of photoverify's state goes:
+    verify --decode caches beside the catalog, nothing in the user cache directory."""
+    lib, state = tmp_path / "lib", tmp_path / "state"
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", manifest, "--no-catalog")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PHOTOVERIFY_CATALOG": str(state / "c.db")}
+    run_cli("verify", str(lib), "--manifest", manifest, "--decode", "-q", env=env)
+    assert sorted(p.name for p in state.iterdir() if p.suffix in (".db", ".sqlite")) == [
+        "c.db",
+        "decode-cache.sqlite",
+    ]
+    assert not (tmp_path / "cache" / "photoverify").exists()
+    doctor = json.loads(run_cli("doctor", "--json", env=env, check=(0, 3)).stdout)
+    assert doctor["decode_cache"] == str(state / "decode-cache.sqlite")
+
+
+def _on_a_terminal(*args: str, columns: int = 120) -> str:
+    """What `photoverify ARGS` shows on a real pseudo-terminal (stdout and stderr both)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    from conftest import REPO
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen([sys.executable, "-m", "photoverify", *args], stdin=slave,
+                            stdout=slave, stderr=slave, cwd=REPO, env=env)  # fmt: skip
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=600)
+    os.close(master)
+    return out.decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
+    """scan and apply draw a bar (files done of all, bytes, files/s, B/s) on a terminal; piped,
+    scan and verify write nothing at all to standard error (no stray blank line); --json on a
+    terminal is JSON alone."""
+    lib, db = tmp_path / "lib", str(tmp_path / "c.sqlite")
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    shown = _on_a_terminal("scan", str(lib), "--catalog", db)
+    assert "scan" in shown and "files/s" in shown and "B/s" in shown and "/10" in shown
+    plan = str(tmp_path / "plan.json")
+    run_cli("plan", "--dest", str(tmp_path / "new"), "-o", plan, "--catalog", db)
+    shown = _on_a_terminal("apply", plan)
+    assert "apply" in shown and "files/s" in shown and "copied 9" in shown
+
+    other = str(tmp_path / "other.sqlite")
+    piped = run_cli("scan", str(lib), "--catalog", other)
+    assert piped.stderr == ""
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", manifest, "--no-catalog")
+    piped = run_cli("verify", str(lib), "--manifest", manifest, "--decode", "--catalog", other)
+    assert piped.stderr == ""
+    assert "Nothing lost" in piped.stdout.splitlines()[-1]  # the last line: the verdict
+
+    third = str(tmp_path / "third.sqlite")
+    shown = _on_a_terminal("scan", str(lib), "--catalog", third, "--json")
+    assert json.loads(shown)["files"] == 10

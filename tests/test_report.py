@@ -316,7 +316,7 @@ def test_model_counts_groups_and_charts():
     by_year = [b.label for b in model.charts[1].bars]
     assert by_year == ["2019", "unknown"]
     data = json.loads(json.dumps(model.to_json()))
-    assert data["schema"] == "photoverify.report/1" and data["problems"] == 4
+    assert data["schema"] == "photoverify.report/2" and data["problems"] == 4
     assert data["duplicates"] is None
 
 

@@ -1120,6 +1120,8 @@ def audit_libraries(
             raise UsageError(f"{s}: overlaps DEST {dest}; audit two separate trees")
     # reread: "present" is a statement about bytes, so no cached digest stands in for a read
     scanned = scan([*sources, dest], catalog, progress=progress, reread=True)
+    # DEST is a copy: commands given no ROOTs answer about the library, not about DEST too
+    catalog.mark_roots([dest], "copy")
     src_records: dict[str, FileRecord] = {}
     for s in sources:
         for r in _records_under(catalog, s):

@@ -51,7 +51,6 @@ from pathlib import Path
 import av
 import PIL
 import pillow_heif
-import platformdirs
 from PIL import Image, ImageFile
 
 from photoverify.dedupe.errors import EnvironmentProblem
@@ -357,8 +356,20 @@ def decode_batch(jobs: list[DecodeJob]) -> list[DecodeOutcome]:
 # ---------------------------------------------------------------------------- the cache
 
 
+DECODE_CACHE_NAME = "decode-cache.sqlite"
+
+
+def decode_cache_path(catalog_path: str | os.PathLike) -> Path:
+    """photoverify keeps its state in one place, chosen by --catalog or $PHOTOVERIFY_CATALOG:
+    the decode cache is the file `decode-cache.sqlite` beside the catalog."""
+    return Path(catalog_path).with_name(DECODE_CACHE_NAME)
+
+
 def default_cache_path() -> Path:
-    return Path(platformdirs.user_cache_dir("photoverify")) / "decode.sqlite"
+    """The decode cache beside the default catalog (dedupe.catalog.default_path)."""
+    from photoverify.dedupe.catalog import default_path
+
+    return decode_cache_path(default_path())
 
 
 class DecodeCache:

@@ -38,11 +38,12 @@ from photoverify.dedupe.jsonio import read_json
 from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import Cluster, DupesResult, FileRecord, Finding
 from photoverify.render import display_text
+from photoverify.verify.outcome_text import LISTED, plain, tone
 
 if TYPE_CHECKING:
     import jinja2
 
-SCHEMA = "photoverify.report/1"
+SCHEMA = "photoverify.report/2"
 
 # Sections in the order a person reads them; the first rule that matches a finding wins.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -54,8 +55,15 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ),
     ("failed", "Failed checks", "Files that changed, do not decode, or could not be read."),
     ("notes", "Worth a look", "Moves, new files and extra copies: not losses, but changes."),
+    (
+        "listed",
+        "Listed, not problems",
+        "Duplicates merged into the copy that was kept, files that are not photos, and files "
+        "nothing here could check: neither a loss nor a proof that all is well.",
+    ),
 )
 SECTION_IDS = tuple(s[0] for s in SECTIONS)
+PROBLEM_SECTIONS = ("missing", "metadata", "failed", "notes")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 ROWS_INLINE = 200  # rows of each group rendered as HTML; the rest wait in inline JSON
@@ -250,8 +258,27 @@ class ReportModel:
     findings: int = 0
 
     @property
+    def checked(self) -> bool:
+        """Whether the report holds the results of a check (verify, audit): a page of
+        duplicates alone says nothing about losses, so it shows no verdict about them."""
+        return bool(self.findings or self.summary_counts)
+
+    @property
     def problems(self) -> int:
-        return sum(s.total for s in self.sections)
+        return sum(s.total for s in self.sections if s.id in PROBLEM_SECTIONS)
+
+    @property
+    def problem_files(self) -> int:
+        """Files the problems are about (one file may have several)."""
+        return len(
+            {
+                r.path
+                for s in self.sections
+                if s.id in PROBLEM_SECTIONS
+                for g in s.groups
+                for r in g.rows
+            }
+        )
 
     @property
     def redundant_files(self) -> int:
@@ -282,6 +309,8 @@ class ReportModel:
             "problems": self.problems,
             "summary_counts": dict(self.summary_counts),
             "severity_of": dict(self.severity_of),
+            "tone_of": {o: tone(o, sev) for o, sev in self.severity_of.items()},
+            "plain": {o: plain(o) for o in self.summary_counts},
             "sections": [s.to_json() for s in self.sections],
             "charts": [c.to_json() for c in self.charts],
             "duplicates": dupes,
@@ -293,6 +322,8 @@ class ReportModel:
 
 def section_of(finding: Finding) -> str | None:
     """Which section lists a finding; None for findings that are only counted (severity info)."""
+    if finding.outcome in LISTED and finding.severity == "info":
+        return "listed"
     if finding.severity == "info":
         return None
     outcome = finding.outcome
@@ -514,6 +545,7 @@ def build_report(
     records: Mapping[str, FileRecord] | None = None,
     title: str = "photoverify report",
     generated: str | None = None,
+    severity_overrides: Mapping[str, str] | None = None,
 ) -> ReportModel:
     """The report model of findings (and duplicates). Pure but for the clock when `generated`
     is not given.
@@ -521,6 +553,8 @@ def build_report(
     `counts` (outcome -> number) overrides the counts taken from `findings` outcome by outcome:
     a check may pass its full tallies and only the findings worth listing. `records` is keyed by
     the paths the findings and clusters use; it gives kinds, capture years and sizes.
+    `severity_overrides` (outcome -> severity) colours outcomes that are counted, not found (the
+    audit's `converted` takes the worst loss among its assets).
     """
     records = records or {}
     summary = Counter(f.outcome for f in findings)
@@ -539,6 +573,7 @@ def build_report(
         o: _worst(severities[o]) if severities.get(o) else fixity_severity.get(o, "info")
         for o in summary
     }
+    severity_of.update({o: sev for o, sev in (severity_overrides or {}).items() if o in summary})
     # Problems first (errors, then warnings), biggest first; then what passed; zeros last.
     ordered = sorted(
         summary,
@@ -564,9 +599,10 @@ def build_report(
         groups.sort(key=lambda g: (SEVERITY_RANK.get(g.severity, 3), -len(g.rows), g.outcome))
         sections.append(Section(sid, title_, blurb, tuple(groups)))
 
+    problem_rows = {sid: rows_by_section[sid] for sid in PROBLEM_SECTIONS}
     charts = (
-        _chart("by-kind", "Problems by kind of file", rows_by_section, "kind"),
-        _chart("by-year", "Problems by year taken", rows_by_section, "year"),
+        _chart("by-kind", "Problems by kind of file", problem_rows, "kind"),
+        _chart("by-year", "Problems by year taken", problem_rows, "year"),
     )
     clusters: tuple[ClusterView, ...] = ()
     related: tuple[RelatedView, ...] = ()
@@ -709,6 +745,7 @@ def _env() -> jinja2.Environment:
     env.filters["num"] = lambda n: f"{n:,}"
     env.filters["bytes"] = human_bytes
     env.filters["evidence"] = key_evidence
+    env.filters["plain"] = plain
     return env
 
 
@@ -821,60 +858,47 @@ def render_html(
             script=script,
             script_hash=script_hash,
             member_detail=_member_detail,
+            tone=tone,
+            problem_sections=PROBLEM_SECTIONS,
+            problems_in=_problems_in,
         )
     )
     write_output(out_path, html.encode("utf-8"))
 
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
-
-
-def render_terminal(model: ReportModel, console, *, first: int = 20) -> None:
-    """A counts table and the first problems, for the CLI (`console` is a rich Console).
-
-    Names go in as `Text`, never as markup: a file called `[red]x` is printed as it is."""
-    from rich.table import Table
-    from rich.text import Text
-
-    counts = Table(title=Text(model.title), show_edge=False, title_justify="left")
-    counts.add_column("outcome")
-    counts.add_column("files", justify="right")
-    for outcome, n in model.summary_counts.items():
-        style = SEVERITY_STYLE.get(model.severity_of.get(outcome, "info"), "") if n else "dim"
-        counts.add_row(Text(outcome, style=style), Text(f"{n:,}", style=style))
-    if model.has_dupes:
-        counts.add_row(Text("duplicate clusters"), Text(f"{len(model.clusters):,}"))
-        counts.add_row(
-            Text("redundant copies"),
-            Text(f"{model.redundant_files:,} ({human_bytes(model.redundant_bytes)})"),
+def verdict(model: ReportModel) -> str:
+    """The run in one sentence a person reads in five seconds."""
+    if not model.checked:
+        return (
+            f"{len(model.clusters):,} duplicate clusters, {model.redundant_files:,} redundant "
+            f"copies ({human_bytes(model.redundant_bytes)}); nothing was verified"
         )
-    console.print(counts)
+    listed = next((s for s in model.sections if s.id == "listed"), None)
+    also = ""
+    if listed is not None and listed.total:
+        also = "; also listed, not problems: " + ", ".join(
+            f"{len(g.rows):,} {g.outcome}" for g in listed.groups
+        )
+    if not model.problems:
+        return "Nothing lost: no missing files, metadata losses or failed checks" + also
+    parts = [
+        f"{s.total:,} {s.title.lower()}"
+        for s in model.sections
+        if s.total and s.id in PROBLEM_SECTIONS
+    ]
+    return f"{_problems_in(model)}: " + ", ".join(parts) + also
 
-    shown = 0
-    problems = Table(show_edge=False, title=Text("First problems"), title_justify="left")
-    problems.add_column("section")
-    problems.add_column("outcome")
-    problems.add_column("file", overflow="fold")
-    problems.add_column("message", overflow="fold")
-    for s in model.sections:
-        if s.id == "notes":
-            continue
-        for g in s.groups:
-            for r in g.rows:
-                if shown == first:
-                    break
-                style = SEVERITY_STYLE.get(r.severity, "")
-                problems.add_row(
-                    Text(s.title),
-                    Text(r.outcome, style=style),
-                    Text(display_text(r.path)),
-                    Text(display_text(r.message)),
-                )
-                shown += 1
-    if shown:
-        console.print(problems)
-        rest = sum(s.total for s in model.sections if s.id != "notes") - shown
-        if rest > 0:
-            console.print(Text(f"… and {rest:,} more (see the HTML report)", style="dim"))
-    else:
-        console.print(Text("No losses or failed checks.", style="green"))
+
+def _problems_in(model: ReportModel) -> str:
+    n, files = model.problems, model.problem_files
+    words = f"{n:,} {'problem' if n == 1 else 'problems'}"
+    if files != n:
+        words += f" in {files:,} {'file' if files == 1 else 'files'}"
+    return words + (" needs a look" if n == 1 else " need a look")
+
+
+def render_terminal(model: ReportModel, console, **options: Any) -> None:
+    """The model on a terminal: see verify.report_terminal, where this rendering lives."""
+    from photoverify.verify.report_terminal import render_terminal as render
+
+    render(model, console, **options)

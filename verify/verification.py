@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.errors import UsageError
+from photoverify.dedupe.plan import LEDGER_JSON
 from photoverify.dedupe.records import FileRecord, Finding, Verdict
 from photoverify.dedupe.scan import scan
 from photoverify.verify.fixity import check_fixity
@@ -127,7 +128,7 @@ def verify_tree(
 ) -> VerifyResult:
     """Verify the tree under root against a manifest; see the module docstring.
 
-    `decode_cache`: the cache to use (default: the user cache directory's), unless
+    `decode_cache`: the cache to use (default: `decode-cache.sqlite` beside the catalog), unless
     `use_decode_cache` is False. `now` fixes the clock for "not in the future" rules.
     `trust_stat`: take the catalog's BLAKE3 for files whose stat is unchanged, not reading them.
     """
@@ -160,6 +161,9 @@ def verify_tree(
 
     if needs_catalog:
         scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
+        if os.path.exists(os.path.join(root_abs, LEDGER_JSON)):
+            # a new library `apply` wrote is a copy, unless it is known as a library
+            catalog.mark_roots([root_abs], "copy")
         records = load_records()
     by_abs = {r.path: r for r in records}
 
@@ -194,10 +198,12 @@ def verify_tree(
 
     decode_stats = None
     if decode:
-        from photoverify.verify.decode import DecodeCache, check_decode
+        from photoverify.verify.decode import DecodeCache, check_decode, decode_cache_path
 
         own_cache = decode_cache is None and use_decode_cache
-        cache = (DecodeCache() if own_cache else decode_cache) if use_decode_cache else None
+        if own_cache:  # beside the catalog: photoverify's state is in one place
+            decode_cache = DecodeCache(decode_cache_path(catalog.path))
+        cache = decode_cache if use_decode_cache else None
         try:
             result = check_decode(
                 records,

@@ -20,6 +20,7 @@ from typing import Any
 from photoverify.dedupe.errors import PlanError
 from photoverify.dedupe.hashing import hash_file
 from photoverify.dedupe.jsonio import escape_surrogates, json_bytes, read_json
+from photoverify.dedupe.metamerge import FIELDS
 from photoverify.dedupe.naming import (
     DEFAULT_TEMPLATE,
     check_template,
@@ -35,7 +36,8 @@ from photoverify.dedupe.naming import (
 from photoverify.dedupe.records import DupesResult, FileRecord, Finding
 
 FORMAT = "photoverify-plan"
-VERSION = 1
+VERSION = 2  # 2: entries carry `merge` (plan --merge-metadata); version 1 plans still read
+VERSIONS = (1, 2)
 ACTIONS = ("keep", "duplicate", "companion", "skip")
 WRITES = ("keep", "companion")  # the actions that put a file at DEST
 LEDGER_JSON = "photoverify-ledger.json"
@@ -54,6 +56,7 @@ HEADER_KEYS = (
     "dest_free_bytes",
 )
 ENTRY_KEYS = ("source", "blake3", "size", "captured_at", "action", "target", "cluster", "reason")
+ENTRY_KEYS_V2 = (*ENTRY_KEYS, "merge")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class PlanEntry:
     target: str | None  # relative to dest, "/"-separated; None for skip
     cluster: str | None = None
     reason: str | None = None
+    merge: dict[str, Any] | None = None  # dedupe.metamerge.Merge.to_json(), keep entries only
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -336,7 +340,9 @@ def _need(cond: bool, where: str, what: str) -> None:
 def plan_from_json(doc: Any, where: str) -> Plan:
     _need(isinstance(doc, dict), where, "not a JSON object")
     _need(doc.get("format") == FORMAT, where, f"not a plan (format is not {FORMAT!r})")
-    _need(doc.get("version") == VERSION, where, f"plan version {doc.get('version')!r} unsupported")
+    version = doc.get("version")
+    _need(version in VERSIONS, where, f"plan version {version!r} unsupported")
+    keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
     for key in HEADER_KEYS:
         _need(key in doc, where, f"header field {key!r} missing")
     _need(isinstance(doc["dest"], str) and doc["dest"], where, "dest must be a path")
@@ -351,9 +357,9 @@ def plan_from_json(doc: Any, where: str) -> Plan:
     for n, raw in enumerate(doc["entries"]):
         at = f"{where}: entry {n}"
         _need(
-            isinstance(raw, dict) and set(raw) == set(ENTRY_KEYS),
+            isinstance(raw, dict) and set(raw) == set(keys),
             at,
-            f"must have exactly the fields {', '.join(ENTRY_KEYS)}",
+            f"must have exactly the fields {', '.join(keys)}",
         )
         _need(raw["action"] in ACTIONS, at, f"action {raw['action']!r} is not one of {ACTIONS}")
         _need(isinstance(raw["source"], str) and raw["source"], at, "source must be a path")
@@ -368,7 +374,10 @@ def plan_from_json(doc: Any, where: str) -> Plan:
                 at,
                 "blake3 must be 64 lowercase hex digits",
             )
-        entries.append(PlanEntry(**{k: raw[k] for k in ENTRY_KEYS}))
+        if raw.get("merge") is not None:
+            _need(raw["action"] == "keep", at, "only a keep entry has a merge")
+            _need(merge_problem(raw["merge"]) is None, at, f"merge {merge_problem(raw['merge'])}")
+        entries.append(PlanEntry(**{k: raw[k] for k in keys}))
     sources = [e.source for e in entries]
     _need(len(set(sources)) == len(sources), where, "a source appears in more than one entry")
     declared = doc["bytes_to_write"]
@@ -387,6 +396,27 @@ def plan_from_json(doc: Any, where: str) -> Plan:
         f"bytes_to_write {declared} does not match the entries ({plan.bytes_to_write})",
     )
     return plan
+
+
+def merge_problem(merge: Any) -> str | None:
+    """What is wrong with an entry's `merge` object, or None (docs/plan-format.md)."""
+    keys = ("format", "write", "sidecar", "fields", "conflicts", "refused")
+    if not isinstance(merge, dict) or set(merge) != set(keys):
+        return "must have exactly the fields " + ", ".join(keys)
+    if merge["write"] not in ("file", "sidecar"):
+        return "write must be 'file' or 'sidecar'"
+    if merge["write"] == "sidecar" and merge["refused"] is None:
+        if not isinstance(merge["sidecar"], str) or not merge["sidecar"]:
+            return "sidecar must be a path"
+    fields, conflicts = merge["fields"], merge["conflicts"]
+    if not isinstance(fields, list) or not isinstance(conflicts, list):
+        return "fields and conflicts must be lists"
+    for f in fields:
+        if not isinstance(f, dict) or set(f) != {"field", "value", "from"}:
+            return "each field must have exactly field, value, from"
+        if f["field"] not in FIELDS:
+            return f"field {f['field']!r} is not one of {', '.join(FIELDS)}"
+    return None
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
@@ -499,6 +529,13 @@ def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
                     )
                 )
             seen[key] = e.source
+        side = (e.merge or {}).get("sidecar")
+        if side:  # the XMP sidecar a metadata merge writes is a target like any other
+            why = guard.problem(side)
+            if why or name_key(side) in seen:
+                msg = f"{side}: {why or 'merge sidecar clashes with another target'}"
+                findings.append(_finding(e.source, "error", "escapes-dest", msg))
+            seen[name_key(side)] = e.source
     for e in plan.entries:
         if e.action == "duplicate" and name_key(e.target or "") not in seen:
             findings.append(

@@ -593,6 +593,12 @@ def verify(
     type=click.Path(exists=True, dir_okay=False),
     help="Validate an existing plan instead of writing one.",
 )
+@click.option(
+    "--merge-metadata",
+    is_flag=True,
+    help="Give each kept copy the capture time, GPS, title, keywords, rating and face regions it "
+    "lacks, from its duplicates and sidecars (written by apply into DEST only).",
+)
 @catalog_option
 @quiet_option("No progress bar while scanning ROOTS.")
 @json_option
@@ -606,6 +612,7 @@ def plan(
     threshold,
     exclude,
     check_path,
+    merge_metadata,
     catalog_path,
     quiet,
     as_json,
@@ -663,6 +670,10 @@ def plan(
             unreadable=unlisted,
         )
     )
+    if merge_metadata:
+        from photoverify.dedupe.metasources import add_merges
+
+        the_plan = add_merges(the_plan, records, dupes)
     write_plan(the_plan, output)
     if csv_path:
         write_csv(the_plan, csv_path)

@@ -96,9 +96,12 @@ class Plan:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        # a plan without metadata merges is written as version 1, readable by older versions
+        version = VERSION if any(e.merge for e in self.entries) else 1
+        keys = ENTRY_KEYS_V2 if version == 2 else ENTRY_KEYS
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": version,
             "created": self.created,
             "roots": list(self.roots),
             "dest": self.dest,
@@ -106,8 +109,12 @@ class Plan:
             "options": self.options,
             "bytes_to_write": self.bytes_to_write,
             "dest_free_bytes": self.dest_free_bytes,
-            "entries": [e.to_json() for e in self.entries],
+            "entries": [_only(e.to_json(), keys) for e in self.entries],
         }
+
+
+def _only(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: doc[k] for k in keys}
 
 
 def _now() -> str:

@@ -27,6 +27,7 @@ from photoverify.dedupe.metamerge import Donor, agree, decide
 from photoverify.dedupe.metasources import own_values, read_labels
 from photoverify.dedupe.metawrite import MERGE_TMP, exiftool_tags, picture_hash
 from photoverify.dedupe.plan import read_plan
+from photoverify.verify.audit import audit_libraries
 
 REGIONS = {
     "AppliedToDimensions": {"W": 320, "H": 240, "Unit": "pixel"},
@@ -238,6 +239,21 @@ def test_every_missing_field_arrives_equal_to_the_donor_conflicts_stay_out(libra
     check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
                            capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
+    # audit: each merged copy is its source, present, with the fields reported as gained
+    with Catalog(db) as cat:
+        audit = audit_libraries([str(src)], str(dest), catalog=cat)
+    rows = {a.source: a for a in audit.assets}
+    gained = {f.path: f for f in audit.findings if f.outcome == "metadata-gained"}
+    for source, e in ((e.source, e) for e in merges.values() if e.merge["fields"]):
+        row = rows[source]
+        assert (row.outcome, row.match, row.changes) == ("present", "identical", {}), row
+        assert "metadata-gained" in row.findings, row
+        assert set(gained[targets[source]].evidence["gained"]) == {
+            f["field"] for f in e.merge["fields"]}  # fmt: skip
+    # what the duplicate had arrived (its camera is no merged field: the keeper lacks it)
+    assert rows[str(src / "dups/DSCN0010_small.jpg")].findings == ("camera-lost",)
+    assert not [f for f in audit.findings if f.outcome in ("content-altered", "extra",
+                                                            "ledger-target-changed")]  # fmt: skip
     # a re-run changes nothing; undo removes every file, merged or not
     again = apply_plan(work)
     assert again.ok and again.bytes_written == 0 and again.findings == []

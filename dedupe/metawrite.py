@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -128,19 +129,34 @@ def picture_hash(path: str, fmt: str | None) -> str:
     return digest.hexdigest()
 
 
-def run_exiftool(args: list[str]) -> str | None:
-    """Run exiftool once; its error text, or None when it wrote the file."""
-    proc = subprocess.run(["exiftool", *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or "Error" in proc.stderr:
-        return (proc.stderr.strip() or proc.stdout.strip() or "exiftool failed").splitlines()[0]
-    return None
+class Writer:
+    """One exiftool kept open (`-stay_open`) for a run's writes: starting perl per file would
+    cost more than the write. Each write's tags go in through a `-json=` file."""
 
+    def __init__(self) -> None:
+        self.tool: Any = None
 
-def _write_tags(tags: dict[str, Any], args: list[str]) -> str | None:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as fh:
-        json.dump([tags], fh, ensure_ascii=False)
-        fh.flush()
-        return run_exiftool(["-n", "-q", "-q", f"-json={fh.name}", *args])
+    def write(self, tags: dict[str, Any], args: list[str]) -> str | None:
+        """exiftool's error text, or None when it wrote the file."""
+        from exiftool import ExifTool
+
+        if self.tool is None:
+            self.tool = ExifTool(common_args=["-n"])
+            self.tool.run()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as fh:
+            json.dump([tags], fh, ensure_ascii=False)
+            fh.flush()
+            out = self.tool.execute(f"-json={fh.name}", *args)
+        err = (self.tool.last_stderr or "").strip()
+        said = out + err
+        if "Error" in said or not re.search(r"\b1 image files (updated|created)", said):
+            return (err or out.strip() or "exiftool wrote nothing").splitlines()[0]
+        return None
+
+    def close(self) -> None:
+        if self.tool is not None:
+            self.tool.terminate()
+            self.tool = None
 
 
 def _durable(path: str) -> None:
@@ -199,7 +215,7 @@ class MergeStep:
         self.states = merge_states(history)
         self.done: dict[int, dict[str, Any]] = {}  # i -> the ledger's `merge` object
         self.findings: list[Finding] = []
-        self.formats: dict[str, str | None] = {}
+        self.writer = Writer()
 
     def abs(self, rel: str) -> str:
         return os.path.join(self.dest, *rel.split("/"))
@@ -208,6 +224,12 @@ class MergeStep:
         self.findings.append(Finding(e.source, "apply", "warning", outcome, message, {}))
 
     def run(self, outcome: dict[int, str]) -> None:
+        try:
+            self._run(outcome)
+        finally:
+            self.writer.close()
+
+    def _run(self, outcome: dict[int, str]) -> None:
         for i, e in enumerate(self.plan.entries):
             merge = e.merge or {}
             if not merge.get("fields") or merge.get("refused") or i not in outcome:
@@ -268,8 +290,8 @@ class MergeStep:
         except ValueError as exc:
             return f"the copy {exc}"
         shutil.copyfile(target, tmp)
-        error = _write_tags(exiftool_tags(e.merge["fields"], fmt, False),
-                            ["-overwrite_original", tmp])  # fmt: skip
+        tags = exiftool_tags(e.merge["fields"], fmt, False)
+        error = self.writer.write(tags, ["-overwrite_original", tmp])
         if error:
             return f"exiftool: {error}"
         try:
@@ -288,7 +310,7 @@ class MergeStep:
     def write_sidecar(self, e: PlanEntry, sidecar: str, tmp: str):
         if os.path.lexists(sidecar):
             return f"{sidecar} exists"
-        error = _write_tags(exiftool_tags(e.merge["fields"], None, True), ["-o", tmp])
+        error = self.writer.write(exiftool_tags(e.merge["fields"], None, True), ["-o", tmp])
         if error:
             return f"exiftool: {error}"
         _durable(tmp)

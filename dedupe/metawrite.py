@@ -15,7 +15,6 @@ BLAKE3 is the `merge-ready` one) and the sidecar as it removes any target apply 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,7 +24,7 @@ import subprocess
 import tempfile
 from typing import Any
 
-from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.hashing import hash_file, new_hasher
 from photoverify.dedupe.metamerge import VIDEO, WRITABLE
 from photoverify.dedupe.plan import Plan, PlanEntry
 from photoverify.dedupe.records import Finding
@@ -102,8 +101,8 @@ def exiftool_tags(fields: list[dict[str, Any]], fmt: str | None, sidecar: bool) 
 
 
 def picture_hash(path: str, fmt: str | None) -> str:
-    """SHA-256 of the decoded picture (mode, size, pixels of every frame), or of a video's
-    decoded frames (FFmpeg's hash muxer). Raises ValueError when it does not decode."""
+    """BLAKE3 of the decoded picture (mode, size, pixels of every frame), or SHA-256 of a
+    video's decoded frames (FFmpeg's hash muxer). Raises ValueError when it does not decode."""
     if (fmt or "").upper() in VIDEO:
         proc = subprocess.run(
             ["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", "0:v:0", "-f", "hash",
@@ -116,14 +115,14 @@ def picture_hash(path: str, fmt: str | None) -> str:
 
     import photoverify.dedupe.fingerprint  # noqa: F401 - registers HEIF/JPEG XL with Pillow
 
-    digest = hashlib.sha256()
+    digest = new_hasher("blake3")
     try:
         with Image.open(path) as im:
             for n in range(getattr(im, "n_frames", 1)):
                 im.seek(n)
-                frame = im.copy()
-                digest.update(f"{frame.mode} {frame.size}\n".encode())
-                digest.update(frame.tobytes())
+                im.load()
+                digest.update(f"{im.mode} {im.size}\n".encode())
+                digest.update(im.tobytes())
     except Exception as exc:  # any decoder failure is a reason not to rewrite the file
         raise ValueError(f"does not decode: {type(exc).__name__}: {exc}") from None
     return digest.hexdigest()

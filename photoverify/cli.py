@@ -689,6 +689,13 @@ def plan(
             if e.action == "skip" and (e.reason or "").startswith("unreadable")
         ],
     }
+    if merge_metadata:
+        merges = [e.merge for e in the_plan.entries if e.merge]
+        summary["metadata_merge"] = {
+            "files": sum(1 for m in merges if m["fields"] and not m["refused"]),
+            "fields": sum(len(m["fields"]) for m in merges if not m["refused"]),
+            "conflicts": sum(len(m["conflicts"]) for m in merges),
+        }
     if as_json:
         render.print_json(summary)
     else:
@@ -701,6 +708,13 @@ def plan(
             f"({the_plan.dest_free_bytes / 1e9:.1f} GB free)",
             markup=False,
         )
+        if merge_metadata:
+            mm = summary["metadata_merge"]
+            render.stdout.print(
+                f"metadata merge: {mm['files']} files receive {mm['fields']} fields; "
+                f"{mm['conflicts']} conflicts left unmerged (listed in the plan)",
+                markup=False,
+            )
 
 
 @cli.command()

@@ -158,8 +158,9 @@ def library(corpus, tmp_path_factory):
     db = base / "c.sqlite"
     run_json("scan", str(base / "src"), "--catalog", str(db))
     plan_path = base / "plan.json"
-    run_json("plan", str(base / "src"), "--dest", str(base / "dest"), "-o", str(plan_path),
-             "--catalog", str(db), "--merge-metadata")  # fmt: skip
+    out = run_json("plan", str(base / "src"), "--dest", str(base / "dest"), "-o", str(plan_path),
+                   "--catalog", str(db), "--merge-metadata")  # fmt: skip
+    assert out["metadata_merge"] == {"files": 5, "fields": 12, "conflicts": 1}
     return base, files, plan_path
 
 
@@ -347,4 +348,47 @@ def test_sigkill_in_the_metadata_step_then_resume_and_undo(library, tmp_path):
     os.unlink(str(work) + ".journal")
     assert _run(work, after=merge_at[4]).returncode == -signal.SIGKILL
     undo(str(work) + ".journal")
+    assert [p for p in dest.rglob("*") if p.is_file()] == []
+
+
+def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
+    """A format exiftool does not rewrite safely here (DNG): the merge goes into `NAME.DNG.xmp`
+    beside the untouched copy, the scanner reads it back as the asset's, undo removes it."""
+    from media import make_dng
+
+    src = tmp_path / "src"
+    (src / "raw").mkdir(parents=True)
+    (src / "jpg").mkdir()
+    donor = corpus / "exif-samples/jpg/gps/DSCN0040.jpg"
+    shutil.copyfile(donor, src / "jpg/DSCN0040.jpg")
+    with Image.open(donor) as im:
+        dng = make_dng(src / "raw/DSCN0040.DNG", im.convert("RGB"))
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(src), "--catalog", str(db))
+    plan_path = tmp_path / "plan.json"
+    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
+             "--catalog", str(db), "--merge-metadata")  # fmt: skip
+    entry = next(e for e in read_plan(plan_path).entries if e.merge)
+    assert entry.source == str(dng) and entry.merge["write"] == "sidecar"
+    assert entry.merge["sidecar"] == entry.target + ".xmp"
+    assert {f["field"] for f in entry.merge["fields"]} == {"captured_at", "gps"}
+    result = apply_plan(plan_path)
+    assert result.ok and result.findings == [], [f.line() for f in result.findings]
+    dest = tmp_path / "dest"
+    copy, side = dest / entry.target, dest / entry.merge["sidecar"]
+    assert copy.read_bytes() == dng.read_bytes() and side.is_file()
+    check = subprocess.run(["b3sum", "--check", "photoverify-manifest.b3"], cwd=dest,
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0 and f"{entry.merge['sidecar']}: OK" in check.stdout
+    # what the scanner reads of the DEST asset (DNG + its sidecar) is the donor's
+    run_json("scan", str(dest), "--catalog", str(db))
+    from photoverify.dedupe.companions import asset_metadata
+
+    with Catalog(db) as cat:
+        got = asset_metadata(*cat.records([str(copy)]), cat.records([str(side)])).__dict__
+        want = cat.records([str(src / "jpg/DSCN0040.jpg")])[0].metadata
+    assert got["captured_at"] == want.captured_at
+    assert math.isclose(got["gps_lat"], want.gps_lat, abs_tol=1e-6)
+    assert math.isclose(got["gps_lon"], want.gps_lon, abs_tol=1e-6)
+    undo(str(plan_path) + ".journal")
     assert [p for p in dest.rglob("*") if p.is_file()] == []

@@ -392,3 +392,45 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
     assert math.isclose(got["gps_lon"], want.gps_lon, abs_tol=1e-6)
     undo(str(plan_path) + ".journal")
     assert [p for p in dest.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["fields"][0].update(value=20080101), "captured_at: value 20080101 has"),
+        (lambda m: m["fields"][1].update(value={"lat": 95, "lon": 1}), "gps: value"),
+        (lambda m: m["fields"][0].update(field="colour"), "field 'colour' is not one of"),
+        (lambda m: m.update(write="inline"), "write must be"),
+        (lambda m: m.pop("conflicts"), "must have exactly the fields"),
+    ],
+)
+def test_a_hand_edited_merge_is_refused_naming_the_entry(library, tmp_path, edit, message):
+    from photoverify.dedupe.errors import PlanError
+
+    _, _, plan_path = library
+    doc = json.loads(plan_path.read_text())
+    n, entry = next((n, e) for n, e in enumerate(doc["entries"])
+                    if e["merge"] and [f["field"] for f in e["merge"]["fields"][:2]]
+                    == ["captured_at", "gps"])  # fmt: skip
+    edit(entry["merge"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(PlanError, match=f"entry {n}: merge .*{message}"):
+        read_plan(bad)
+
+
+def test_hardlink_mode_leaves_merges_unwritten_and_says_so(library, tmp_path):
+    """A hardlinked target is the source's own inode: writing it would write the source."""
+    base, _, plan_path = library
+    before = {str(p): hash_file(p)["blake3"] for p in (base / "src").rglob("*") if p.is_file()}
+    work = tmp_path / "plan.json"
+    shutil.copyfile(plan_path, work)
+    result = apply_plan(work, mode="hardlink")
+    skipped = [f for f in result.findings if f.outcome == "merge-skipped"]
+    assert len(skipped) == 5 and all(f.severity == "warning" for f in skipped)
+    assert "hardlinked" in skipped[0].message
+    assert {str(p): hash_file(p)["blake3"] for p in (base / "src").rglob("*")
+            if p.is_file()} == before  # fmt: skip
+    ledger = json.loads((Path(read_plan(work).dest) / "photoverify-ledger.json").read_text())
+    assert not any("merge" in r for r in ledger["entries"])
+    undo(str(work) + ".journal")

@@ -434,3 +434,36 @@ def test_hardlink_mode_leaves_merges_unwritten_and_says_so(library, tmp_path):
     ledger = json.loads((Path(read_plan(work).dest) / "photoverify-ledger.json").read_text())
     assert not any("merge" in r for r in ledger["entries"])
     undo(str(work) + ".journal")
+
+
+def test_a_mov_keeper_receives_its_mp4_exports_time_and_place(corpus, tmp_path):
+    """Videos: QuickTime Keys CreationDate and GPSCoordinates written into the DEST MOV; the
+    decoded frames hash the same before and after (FFmpeg)."""
+    from media import make_video, transcode
+
+    src = tmp_path / "src"
+    (src / "cam").mkdir(parents=True)
+    (src / "export").mkdir()
+    clip = make_video(src / "cam/clip.MOV", seconds=2, size=(320, 240),
+                      photo=corpus / "exif-samples/jpg/gps/DSCN0010.jpg")  # fmt: skip
+    mp4 = transcode(clip, src / "export/clip.mp4", size=(160, 120))
+    exiftool("-n", "-Keys:CreationDate=2019:07:04 10:11:12-04:00",
+             "-Keys:GPSCoordinates=43.4674 11.8851", str(mp4))  # fmt: skip
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(src), "--catalog", str(db))
+    plan_path = tmp_path / "plan.json"
+    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
+             "--catalog", str(db), "--merge-metadata")  # fmt: skip
+    entry = next(e for e in read_plan(plan_path).entries if e.merge)
+    assert entry.source == str(clip) and entry.merge["write"] == "file"
+    assert {f["field"] for f in entry.merge["fields"]} == {"captured_at", "gps"}
+    result = apply_plan(plan_path)
+    assert result.ok and result.findings == [], [f.line() for f in result.findings]
+    copy = tmp_path / "dest" / entry.target
+    assert picture_hash(str(copy), "MOV") == picture_hash(str(clip), "MOV")
+    assert hash_file(copy)["blake3"] != hash_file(clip)["blake3"]
+    run_json("scan", str(tmp_path / "dest"), "--catalog", str(db))
+    got = _values([str(copy), str(mp4), str(clip)], db)
+    assert got[str(copy)]["captured_at"] == got[str(mp4)]["captured_at"]
+    assert _same("gps", got[str(copy)]["gps"], got[str(mp4)]["gps"])
+    assert "gps" not in got[str(clip)] and "captured_at" not in got[str(clip)]

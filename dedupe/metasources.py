@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from photoverify.dedupe.plan import Plan
 from photoverify.dedupe.records import DupesResult, FileRecord
 from photoverify.verify.apple import is_photo_details, read_photo_details
 
+Sidecars = dict[str, list[str]]  # asset primary -> its donor sidecars, XMP first
 # sidecars that donate: XMP everything, Takeout JSON its photoTakenTime and geoData only (its
 # `title` is the file name, not a title)
 DONOR_SIDECARS = ("XMP", "JSON")
@@ -135,18 +136,10 @@ def apple_donors(records: Iterable[FileRecord]) -> dict[str, Donor]:
     return out
 
 
-def add_merges(plan: Plan, records: Sequence[FileRecord], dupes: DupesResult) -> Plan:
-    """The plan with each `keep` entry's metadata merge (entries with nothing to merge or
-    report keep `merge` None), and `options.merge_metadata` true."""
+def gather(records: Sequence[FileRecord], dupes: DupesResult) -> tuple[MergeInputs, Sidecars]:
+    """What every file that can take part in a merge holds (cluster members, files with donor
+    sidecars and those sidecars, files Apple's CSV names): the one exiftool read of a plan."""
     by_path = {r.path: r for r in records}
-    keeps = {e.target: e for e in plan.entries if e.action == "keep"}
-    members: dict[str, list[str]] = {}
-    for cl in dupes.clusters:
-        order = [m.path for m in cl.members]
-        for e in plan.entries:
-            if e.action == "duplicate" and e.cluster == cl.id and e.target in keeps:
-                keeper = keeps[e.target].source
-                members.setdefault(keeper, [p for p in order if p != keeper])
     sidecars = {
         a.primary: sorted(
             (c for c in a.companions if c in by_path and by_path[c].format in DONOR_SIDECARS),
@@ -155,12 +148,9 @@ def add_merges(plan: Plan, records: Sequence[FileRecord], dupes: DupesResult) ->
         for a in dupes.assets
     }
     apple = apple_donors(records)
-    involved = {
-        p
-        for k in keeps.values()
-        if members.get(k.source) or sidecars.get(k.source) or k.source in apple
-        for p in [k.source, *members.get(k.source, ())]
-    }
+    involved = {m.path for cl in dupes.clusters for m in cl.members}
+    involved |= {cl.keeper for cl in dupes.clusters} | set(apple)
+    involved |= {p for p, sides in sidecars.items() if sides}
     involved |= {s for p in list(involved) for s in sidecars.get(p, ())}
     involved &= set(by_path)
     labels = read_labels(sorted(p for p in involved if by_path[p].kind != "other"))
@@ -169,11 +159,25 @@ def add_merges(plan: Plan, records: Sequence[FileRecord], dupes: DupesResult) ->
         formats={p: by_path[p].format for p in involved},
         apple=apple,
     )
+    return inputs, sidecars
+
+
+def attach(plan: Plan, dupes: DupesResult, inputs: MergeInputs, sidecars: Sidecars) -> Plan:
+    """The plan with each `keep` entry's metadata merge (None when there is nothing to merge
+    or report), and `options.merge_metadata` true. Pure."""
+    keeps = {e.target: e for e in plan.entries if e.action == "keep"}
+    members: dict[str, list[str]] = {}
+    for cl in dupes.clusters:
+        order = [m.path for m in cl.members]
+        for e in plan.entries:
+            if e.action == "duplicate" and e.cluster == cl.id and e.target in keeps:
+                keeper = keeps[e.target].source
+                members.setdefault(keeper, [p for p in order if p != keeper])
     taken = {e.target.casefold() for e in plan.entries if e.target}
     entries = []
     for e in plan.entries:
         merge = None
-        if e.action == "keep" and e.source in involved:
+        if e.action == "keep" and e.source in inputs.own:
             m = plan_merge(e.source, e.target or "", members.get(e.source, []), sidecars,
                            inputs, taken)  # fmt: skip
             merge = m.to_json() if m else None
@@ -181,4 +185,45 @@ def add_merges(plan: Plan, records: Sequence[FileRecord], dupes: DupesResult) ->
     return replace(plan, entries=tuple(entries), options={**plan.options, "merge_metadata": True})
 
 
-__all__ = ["add_merges", "apple_donors", "labels_from_tags", "own_values", "read_labels"]
+def add_merges(plan: Plan, records: Sequence[FileRecord], dupes: DupesResult) -> Plan:
+    """`attach` after `gather`: the merges of a plan as it stands (targets unchanged)."""
+    return attach(plan, dupes, *gather(records, dupes))
+
+
+def plan_with_merges(
+    records: Sequence[FileRecord],
+    dupes: DupesResult,
+    build: Callable[[Sequence[FileRecord]], Plan],
+) -> Plan:
+    """`build` (plan.build_plan with its options) with the metadata merges attached. A keeper
+    without a capture time that receives one is planned by that time (its target follows the
+    template: `2008/10/…`, not `undated/…`), as its copy in DEST will have it."""
+    inputs, sidecars = gather(records, dupes)
+    plan = attach(build(records), dupes, inputs, sidecars)
+    dated: dict[str, dict[str, Any]] = {}
+    for e in plan.entries:
+        if e.merge and e.captured_at is None and not e.merge["refused"]:
+            got = [f for f in e.merge["fields"] if f["field"] == "captured_at"]
+            if got:
+                dated[e.source] = got[0]
+    if not dated:
+        return plan
+    retimed = [
+        replace(r, metadata=replace(r.metadata, captured_at=dated[r.path]["value"],
+                                    captured_source=f"metadata merge from {dated[r.path]['from']}"))
+        if r.path in dated else r
+        for r in records
+    ]  # fmt: skip
+    return attach(build(retimed), dupes, inputs, sidecars)
+
+
+__all__ = [
+    "add_merges",
+    "apple_donors",
+    "attach",
+    "gather",
+    "labels_from_tags",
+    "own_values",
+    "plan_with_merges",
+    "read_labels",
+]

@@ -653,9 +653,10 @@ def plan(
         catalog_file = str(catalog.path)
     dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
-    the_plan = with_free_space(
-        build_plan(
-            records,
+
+    def build(recs):
+        return build_plan(
+            recs,
             dupes,
             os.path.abspath(dest),
             template=template,
@@ -669,11 +670,13 @@ def plan(
             },
             unreadable=unlisted,
         )
-    )
-    if merge_metadata:
-        from photoverify.dedupe.metasources import add_merges
 
-        the_plan = add_merges(the_plan, records, dupes)
+    if merge_metadata:
+        from photoverify.dedupe.metasources import plan_with_merges
+
+        the_plan = with_free_space(plan_with_merges(records, dupes, build))
+    else:
+        the_plan = with_free_space(build(records))
     write_plan(the_plan, output)
     if csv_path:
         write_csv(the_plan, csv_path)

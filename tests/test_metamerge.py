@@ -195,6 +195,12 @@ def test_every_missing_field_arrives_equal_to_the_donor_conflicts_stay_out(libra
     }
     got = {n: {f["field"] for f in e.merge["fields"]} for n, e in merges.items()}
     assert {n: v for n, v in got.items() if v} == expect
+    # a keeper whose only capture time arrives by the merge is planned by it, as DEST will have it
+    assert {n: e.target for n, e in merges.items() if n in ("DSCN0010.jpg", "DSCN0012.jpg",
+            "DSCN0021.jpg", "DSCN0027.jpg")} == {  # fmt: skip
+        "DSCN0010.jpg": "2008/10/DSCN0010.jpg", "DSCN0012.jpg": "2008/10/DSCN0012.jpg",
+        "DSCN0021.jpg": "2010/09/DSCN0021.jpg", "DSCN0027.jpg": "2017/05/DSCN0027.jpg"}  # fmt: skip
+    assert merges["DSCN0010.jpg"].captured_at == "2008-10-22T16:28:39"
     conflict = merges["DSCN0025.jpg"].merge
     assert conflict["fields"] == [] and [c["field"] for c in conflict["conflicts"]] == ["gps"]
     assert {Path(v["from"]).name for v in conflict["conflicts"][0]["values"]} == {

@@ -27,6 +27,7 @@ FieldValues = Mapping[str, Any]
 GPS_CONFLICT_METRES = 1000.0
 # two capture times farther apart than this are two captures (Apple's CSV gives minutes)
 TIME_CONFLICT_SECONDS = 60.0
+ZONE_STEP, MAX_ZONE = 900.0, 14 * 3600.0  # time zones: quarter hours, at most 14 h away
 # formats exiftool rewrites in place without risk to the picture; the rest get an XMP sidecar
 WRITABLE = frozenset({"JPEG", "PNG", "TIFF", "HEIC", "HEIF", "WEBP", "MOV", "MP4"})
 VIDEO = frozenset({"MOV", "MP4"})
@@ -82,7 +83,12 @@ def _times_agree(a: str, b: str) -> bool:
         return True
     if ta.tzinfo is not None and tb.tzinfo is not None:
         return abs((ta - tb).total_seconds()) <= TIME_CONFLICT_SECONDS
-    return False
+    # one clock without its zone (a camera's local time beside Takeout's or Apple's UTC): the
+    # same instant when they differ by whole quarter hours, at most 14 h
+    if ta.tzinfo is None and tb.tzinfo is None:
+        return False  # two local clocks hours apart: which one is right is not ours to say
+    off = wall % ZONE_STEP
+    return wall <= MAX_ZONE and min(off, ZONE_STEP - off) <= TIME_CONFLICT_SECONDS
 
 
 def metres_apart(a: Mapping[str, float], b: Mapping[str, float]) -> float:

@@ -65,6 +65,11 @@ def test_keeper_values_are_never_replaced_and_far_apart_values_conflict():
 def test_time_zone_and_minute_precision_agree_gps_kilometres_apart_do_not():
     assert agree("captured_at", "2020-01-01T10:00:00+02:00", "2020-01-01T08:00:30+00:00")
     assert agree("captured_at", "2020-01-01T10:00:12.5", "2020-01-01T10:00:00+00:00")
+    # a local clock without its zone beside UTC (Takeout, Apple's CSV): the same instant
+    assert agree("captured_at", "2020-01-01T10:00:00", "2020-01-01T15:30:00+00:00")
+    assert not agree("captured_at", "2020-01-01T10:00:00", "2020-01-01T10:20:00+00:00")
+    assert not agree("captured_at", "2020-01-01T10:00:00+02:00", "2020-01-01T12:00:00+02:00")
+    assert not agree("captured_at", "2020-01-01T10:00:00", "2020-01-02T10:00:00+00:00")
     assert not agree("captured_at", "2020-01-01T10:00:00", "2020-01-01T12:00:00")
     assert not agree("gps", {"lat": 43.0, "lon": 11.0}, {"lat": 43.5, "lon": 11.0})
 

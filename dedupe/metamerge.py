@@ -218,12 +218,66 @@ def plan_merge(
     return Merge(merge.fields, merge.conflicts, "sidecar", side, None, fmt)
 
 
+# ---- the plan's `merge` object, as read back from a plan file ---------------------------------
+
+
+def merge_problem(merge: Any) -> str | None:
+    """What is wrong with an entry's `merge` object, or None (docs/plan-format.md)."""
+    keys = ("format", "write", "sidecar", "fields", "conflicts", "refused")
+    if not isinstance(merge, dict) or set(merge) != set(keys):
+        return "must have exactly the fields " + ", ".join(keys)
+    if merge["format"] is not None and not isinstance(merge["format"], str):
+        return "format must be a format name or null"
+    if merge["write"] not in ("file", "sidecar"):
+        return "write must be 'file' or 'sidecar'"
+    if merge["write"] == "sidecar" and merge["refused"] is None:
+        if not isinstance(merge["sidecar"], str) or not merge["sidecar"]:
+            return "sidecar must be a path"
+    fields, conflicts = merge["fields"], merge["conflicts"]
+    if not isinstance(fields, list) or not isinstance(conflicts, list):
+        return "fields and conflicts must be lists"
+    for f in fields:
+        if not isinstance(f, dict) or set(f) != {"field", "value", "from"}:
+            return "each field must have exactly field, value, from"
+        if f["field"] not in FIELDS:
+            return f"field {f['field']!r} is not one of {', '.join(FIELDS)}"
+        if not _value_ok(f["field"], f["value"]):
+            return f"field {f['field']}: value {f['value']!r:.60} has the wrong shape"
+    return None
+
+
+def _number(x: Any, limit: float) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and -limit <= x <= limit
+
+
+def _value_ok(name: str, value: Any) -> bool:
+    """Whether a merge value has its field's shape (docs/plan-format.md): a hand-edited plan
+    is refused here, never by exiftool halfway through an apply."""
+    if name == "captured_at":
+        try:
+            _dt.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return False
+        return len(value) >= 19
+    if name == "gps":
+        return (isinstance(value, dict) and set(value) == {"lat", "lon"}
+                and _number(value["lat"], 90) and _number(value["lon"], 180))  # fmt: skip
+    if name in ("title", "description"):
+        return isinstance(value, str) and bool(value)
+    if name == "keywords":
+        return isinstance(value, list) and bool(value) and all(isinstance(w, str) for w in value)
+    if name == "rating":
+        return isinstance(value, int) and not isinstance(value, bool) and -1 <= value <= 5
+    return isinstance(value, dict)  # regions: exiftool's structure
+
+
 __all__ = [
     "FIELDS",
     "Donor",
     "Merge",
     "MergeInputs",
     "agree",
+    "merge_problem",
     "decide",
     "decide_field",
     "donors_for",

@@ -228,6 +228,9 @@ def merge_problem(merge: Any) -> str | None:
         return "must have exactly the fields " + ", ".join(keys)
     if merge["format"] is not None and not isinstance(merge["format"], str):
         return "format must be a format name or null"
+    for key in ("sidecar", "refused"):
+        if merge[key] is not None and not isinstance(merge[key], str):
+            return f"{key} must be text or null"
     if merge["write"] not in ("file", "sidecar"):
         return "write must be 'file' or 'sidecar'"
     if merge["write"] == "sidecar" and merge["refused"] is None:

@@ -515,7 +515,7 @@ def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
                     )
                 )
             seen[key] = e.source
-        side = (e.merge or {}).get("sidecar")
+        side = (e.merge or {}).get("sidecar") if (e.merge or {}).get("write") == "sidecar" else None
         if side:  # the XMP sidecar a metadata merge writes is a target like any other
             why = guard.problem(side)
             if why or name_key(side) in seen:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from media import exiftool
 from PIL import Image
 
@@ -478,3 +480,47 @@ def test_a_mov_keeper_receives_its_mp4_exports_time_and_place(corpus, tmp_path):
     assert got[str(copy)]["captured_at"] == got[str(mp4)]["captured_at"]
     assert _same("gps", got[str(copy)]["gps"], got[str(mp4)]["gps"])
     assert "gps" not in got[str(clip)] and "captured_at" not in got[str(clip)]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+_field = st.fixed_dictionaries({
+    "field": st.sampled_from(["captured_at", "gps", "title", "description", "keywords",
+                              "rating", "regions"]) | _json,
+    "value": _json, "from": _json})  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({
+    "format": st.just("JPEG") | _json, "write": st.sampled_from(["file", "sidecar"]) | _json,
+    "sidecar": st.just("a/b.CR2.xmp") | _json, "fields": st.lists(_field, max_size=3) | _json,
+    "conflicts": st.just([]) | _json, "refused": st.none() | _json}) | _json)  # fmt: skip
+def test_any_merge_object_is_read_or_refused_never_a_crash(merge):
+    """A hand-edited `merge` is either valid (and then every value has its field's shape, so
+    exiftool_tags takes it) or named as wrong; check_plan takes whatever read_plan accepted."""
+    import tempfile
+
+    from photoverify.dedupe.errors import PlanError
+    from photoverify.dedupe.plan import check_plan
+
+    entry = {"source": "/src/a.jpg", "blake3": "0" * 64, "size": 1, "captured_at": None,
+             "action": "keep", "target": "x/a.jpg", "cluster": None, "reason": None,
+             "merge": merge}  # fmt: skip
+    doc = {"format": "photoverify-plan", "version": 2, "created": "", "roots": ["/src"],
+           "dest": "/nonexistent-dest", "catalog": "c", "options": {}, "bytes_to_write": 1,
+           "dest_free_bytes": None, "entries": [entry]}  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        try:
+            plan = read_plan(fh.name)
+        except PlanError:
+            return
+    check_plan(plan, verify_sources=False)
+    m = plan.entries[0].merge
+    if m:
+        exiftool_tags(m["fields"], m["format"], m["write"] == "sidecar")

@@ -5,7 +5,8 @@
 A library of N distinct JPEGs with no metadata, each with a Google Takeout JSON sidecar that
 holds its capture time and position (so every keeper receives two fields), is scanned once.
 Timed, alternating in the same minute: building the plan with and without the merge decision
-(`add_merges`: one exiftool read of the files involved), and `apply --mode copy` of each plan
+(`plan_with_merges`, as `plan --merge-metadata`: one exiftool read of the files involved, and
+the plan built again for keepers whose capture time arrives), and `apply --mode copy` of each plan
 into a fresh DEST (the merge step: copy, exiftool write, two decodes, BLAKE3, fsync, rename).
 The difference of medians is the merge's cost; it is given per 1,000 files.
 """
@@ -28,7 +29,7 @@ from benchmarks.timing import header, version
 from photoverify.dedupe.apply import apply_plan
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.graph import DupesOptions, find_duplicates
-from photoverify.dedupe.metasources import add_merges
+from photoverify.dedupe.metasources import plan_with_merges
 from photoverify.dedupe.plan import build_plan, write_plan
 from photoverify.dedupe.scan import scan
 
@@ -72,8 +73,8 @@ def bench(files: int, size: tuple[int, int], repeat: int) -> str:
         dupes = find_duplicates(records, DupesOptions())
         dest = str(work / "dest")
 
-        def plain():
-            return build_plan(records, dupes, dest, roots=[str(src)], catalog="c", options={})
+        def plain(recs=records):
+            return build_plan(recs, dupes, dest, roots=[str(src)], catalog="c", options={})
 
         times: dict[str, list[float]] = {
             k: [] for k in ("plan", "plan+merge", "apply", "apply+merge")
@@ -84,7 +85,7 @@ def bench(files: int, size: tuple[int, int], repeat: int) -> str:
             p0 = plain()
             times["plan"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            p1 = add_merges(plain(), records, dupes)
+            p1 = plan_with_merges(records, dupes, plain)  # as `plan --merge-metadata` does
             times["plan+merge"].append(time.perf_counter() - t)
             merged = sum(1 for e in p1.entries if e.merge and e.merge["fields"])
             for name, plan in (("apply", p0), ("apply+merge", p1)):

@@ -182,6 +182,13 @@ def _unlink_quiet(path: str | None) -> None:
             pass
 
 
+def _unlink_tmps(tmp: str | None) -> None:
+    """A merge tmp, and the file exiftool writes beside it while it rewrites it."""
+    if isinstance(tmp, str):
+        _unlink_quiet(tmp)
+        _unlink_quiet(tmp + "_exiftool_tmp")
+
+
 # ---- the journaled step -----------------------------------------------------------------------
 
 
@@ -252,7 +259,7 @@ class MergeStep:
             self.record(i, e, ready, sidecar, announce="merged" not in st)
             return
         if "merge" in st:
-            _unlink_quiet(st["merge"].get("tmp"))  # left by a killed run
+            _unlink_tmps(st["merge"].get("tmp"))  # left by a killed run
         if not _has(target, e.blake3):
             self.skip(e, "merge-skipped", f"{target}: changed since it was copied; not merged")
             return
@@ -347,7 +354,7 @@ def undo_merges(history: list[dict[str, Any]]) -> int:
     removed = 0
     for s in merge_states(history).values():
         rec = s.get("merge") or {}
-        _unlink_quiet(rec.get("tmp"))
+        _unlink_tmps(rec.get("tmp"))
         side, ready = rec.get("sidecar"), s.get("merge-ready") or {}
         if side and _has(side, ready.get("sidecar_blake3")):
             os.unlink(side)

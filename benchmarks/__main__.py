@@ -30,6 +30,7 @@ ORDER = (
     "dupes",
     "index",
     "apply",
+    "metamerge",
     "scale",
     "dask",
     "manifest",
@@ -135,6 +136,9 @@ def run(name: str, quick: bool) -> str:
     if name == "index":
         subprocess.run([sys.executable, "-m", "benchmarks.bench_index"], check=True)
         return (SECTIONS / "index.md").read_text()
+    if name == "metamerge":
+        files = ["--files", "50"] if quick else []
+        return _capture("bench_metamerge", [*files, "--repeat", repeat])
     if name == "apply":
         # a small tree (noisy: well under a second) with more runs, and a larger one
         sizes = [("100", "1")] if quick else [("500", "5"), ("2000", "3")]

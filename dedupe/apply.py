@@ -38,6 +38,7 @@ from typing import Any
 from photoverify.dedupe.errors import EnvironmentProblem, PlanError, UsageError
 from photoverify.dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
 from photoverify.dedupe.jsonio import escape_surrogates, json_bytes, parse_json, read_json
+from photoverify.dedupe.metawrite import MergeStep, merged_blake3, undo_merges
 from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -295,6 +296,7 @@ class _State:
     placed: dict[str, Any] | None = None
     unlink: bool = False
     moved: bool = False
+    merged_size: int | None = None  # the target's size once its metadata merge is written
 
 
 def _replay(records: list[dict[str, Any]]) -> tuple[dict[int, _State], dict[str, Any] | None]:
@@ -320,6 +322,8 @@ def _replay(records: list[dict[str, Any]]) -> tuple[dict[int, _State], dict[str,
             st.unlink = True
         elif op == "moved":
             st.moved = True
+        elif op == "merge-ready":
+            st.merged_size = rec.get("size")
         elif op == "undone":
             states[i] = _State()
     return states, begin
@@ -636,7 +640,8 @@ class _Run:
         target = os.path.join(self.dest, *e.target.split("/"))
         if st.intent:
             _unlink_quiet(st.intent["tmp"])  # left by a killed run
-        if st.placed and not _has_size(target, e.size):
+        merged = st.merged_size is not None and _has_size(target, st.merged_size)
+        if st.placed and not merged and not _has_size(target, e.size):
             st = _State(intent=st.intent)  # placed, then lost to a power cut: do it again
         if st.placed:
             self.outcome[i] = st.placed["fate"]
@@ -1062,8 +1067,12 @@ class _Run:
         self.outcome[i] = f"failed: {message}"
 
 
-def _ledger_rows(plan: Plan, outcome: dict[int, str]) -> list[dict[str, Any]]:
-    """One ledger row per plan entry: where it went, or why not."""
+def _ledger_rows(
+    plan: Plan, outcome: dict[int, str], merged: dict[int, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One ledger row per plan entry: where it went, or why not; a copy that received a
+    metadata merge has its new BLAKE3 and size, and `merge` says what arrived."""
+    merged = merged or {}
     rows = []
     for i, e in enumerate(plan.entries):
         if e.action in WRITES:
@@ -1083,8 +1092,9 @@ def _ledger_rows(plan: Plan, outcome: dict[int, str]) -> list[dict[str, Any]]:
                 "target": e.target,
                 "cluster": e.cluster,
                 "reason": e.reason,
-                "blake3": e.blake3,
-                "size": e.size,
+                "blake3": merged[i]["blake3"] if i in merged else e.blake3,
+                "size": merged[i]["size"] if i in merged else e.size,
+                **({"merge": merged[i]} if i in merged else {}),
             }
         )
     return rows
@@ -1122,7 +1132,13 @@ def earlier_ledger(dest: str) -> dict[str, Any] | None:
 
 
 def _ledger(
-    dest: str, plan_path: str, digest: str, plan: Plan, outcome: dict[int, str], mode: str
+    dest: str,
+    plan_path: str,
+    digest: str,
+    plan: Plan,
+    outcome: dict[int, str],
+    mode: str,
+    merged: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """DEST's ledger with this apply's rows: an earlier plan's rows are kept, this plan's own
     rows from an earlier run of it are replaced (so every source appears once per plan)."""
@@ -1146,7 +1162,7 @@ def _ledger(
             "mode": mode,
         }
     )
-    entries.extend({**r, "apply": this} for r in _ledger_rows(plan, outcome))
+    entries.extend({**r, "apply": this} for r in _ledger_rows(plan, outcome, merged))
     return {
         "format": "photoverify-ledger",
         "version": 2,
@@ -1181,6 +1197,9 @@ def _manifest(ledger: dict[str, Any]) -> tuple[bytes, list[Finding]]:
     for r in ledger["entries"]:
         if isinstance(r.get("new_path"), str) and isinstance(r.get("blake3"), str):
             placed[r["new_path"]] = r["blake3"]
+        side = r.get("merge") if isinstance(r.get("merge"), dict) else {}
+        if isinstance(side.get("sidecar"), str) and isinstance(side.get("sidecar_blake3"), str):
+            placed[side["sidecar"]] = side["sidecar_blake3"]  # the merge's XMP sidecar
     entries = [ManifestEntry(t, {"blake3": h}) for t, h in sorted(placed.items())]
     manifest = Manifest("blake3", "b3sum", entries, MANIFEST)
     data = render_manifest(manifest)
@@ -1345,7 +1364,10 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
         run.flush()
         run.drain()
         _sync_folders(sorted(run.dirty_dirs))
-        ledger = _ledger(dest, plan_path, digest, plan, run.outcome, mode)
+        merges = MergeStep(plan, dest, journal, history)  # dedupe/metawrite.py
+        merges.run(run.outcome)
+        run.findings.extend(merges.findings)
+        ledger = _ledger(dest, plan_path, digest, plan, run.outcome, mode, merges.done)
         report_files, left_out = _report_files(ledger)
         run.findings.extend(left_out)
         try:
@@ -1424,6 +1446,8 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
     try:
         journal.write("undo-begin", time=_now())
         _undo_reports(begin, reports)
+        result.removed += undo_merges(history)  # the merge's tmps and XMP sidecars
+        merged = merged_blake3(history)
         for i in sorted(states, reverse=True):
             st = states[i]
             if st.intent is None and st.placed is None:
@@ -1443,7 +1467,8 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
                 if not _restore(source, target, blake3, result):
                     continue
             if st.placed.get("created") and os.path.lexists(target):
-                if os.path.isfile(target) and hash_file(target)["blake3"] == blake3:
+                ours = (blake3, merged.get(i))  # as copied, or with its metadata merge
+                if os.path.isfile(target) and hash_file(target)["blake3"] in ours:
                     os.unlink(target)
                     _fsync_dir(os.path.dirname(target))
                     result.removed += 1

@@ -20,6 +20,7 @@ from typing import Any
 from photoverify.dedupe.errors import PlanError
 from photoverify.dedupe.hashing import hash_file
 from photoverify.dedupe.jsonio import escape_surrogates, json_bytes, read_json
+from photoverify.dedupe.metamerge import merge_problem
 from photoverify.dedupe.naming import (
     DEFAULT_TEMPLATE,
     check_template,
@@ -36,7 +37,8 @@ from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import DupesResult, FileRecord, Finding
 
 FORMAT = "photoverify-plan"
-VERSION = 1
+VERSION = 2  # 2: entries carry `merge` (plan --merge-metadata); version 1 plans still read
+VERSIONS = (1, 2)
 ACTIONS = ("keep", "duplicate", "companion", "skip")
 WRITES = ("keep", "companion")  # the actions that put a file at DEST
 LEDGER_JSON = "photoverify-ledger.json"
@@ -55,6 +57,7 @@ HEADER_KEYS = (
     "dest_free_bytes",
 )
 ENTRY_KEYS = ("source", "blake3", "size", "captured_at", "action", "target", "cluster", "reason")
+ENTRY_KEYS_V2 = (*ENTRY_KEYS, "merge")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class PlanEntry:
     target: str | None  # relative to dest, "/"-separated; None for skip
     cluster: str | None = None
     reason: str | None = None
+    merge: dict[str, Any] | None = None  # dedupe.metamerge.Merge.to_json(), keep entries only
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,9 +97,12 @@ class Plan:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        # a plan without metadata merges is written as version 1, readable by older versions
+        version = VERSION if any(e.merge for e in self.entries) else 1
+        keys = ENTRY_KEYS_V2 if version == 2 else ENTRY_KEYS
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": version,
             "created": self.created,
             "roots": list(self.roots),
             "dest": self.dest,
@@ -103,8 +110,12 @@ class Plan:
             "options": self.options,
             "bytes_to_write": self.bytes_to_write,
             "dest_free_bytes": self.dest_free_bytes,
-            "entries": [e.to_json() for e in self.entries],
+            "entries": [_only(e.to_json(), keys) for e in self.entries],
         }
+
+
+def _only(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: doc[k] for k in keys}
 
 
 def _now() -> str:
@@ -331,7 +342,9 @@ def _need(cond: bool, where: str, what: str) -> None:
 def plan_from_json(doc: Any, where: str) -> Plan:
     _need(isinstance(doc, dict), where, "not a JSON object")
     _need(doc.get("format") == FORMAT, where, f"not a plan (format is not {FORMAT!r})")
-    _need(doc.get("version") == VERSION, where, f"plan version {doc.get('version')!r} unsupported")
+    version = doc.get("version")
+    _need(version in VERSIONS, where, f"plan version {version!r} unsupported")
+    keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
     for key in HEADER_KEYS:
         _need(key in doc, where, f"header field {key!r} missing")
     _need(isinstance(doc["dest"], str) and doc["dest"], where, "dest must be a path")
@@ -346,9 +359,9 @@ def plan_from_json(doc: Any, where: str) -> Plan:
     for n, raw in enumerate(doc["entries"]):
         at = f"{where}: entry {n}"
         _need(
-            isinstance(raw, dict) and set(raw) == set(ENTRY_KEYS),
+            isinstance(raw, dict) and set(raw) == set(keys),
             at,
-            f"must have exactly the fields {', '.join(ENTRY_KEYS)}",
+            f"must have exactly the fields {', '.join(keys)}",
         )
         _need(raw["action"] in ACTIONS, at, f"action {raw['action']!r} is not one of {ACTIONS}")
         _need(isinstance(raw["source"], str) and raw["source"], at, "source must be a path")
@@ -363,7 +376,10 @@ def plan_from_json(doc: Any, where: str) -> Plan:
                 at,
                 "blake3 must be 64 lowercase hex digits",
             )
-        entries.append(PlanEntry(**{k: raw[k] for k in ENTRY_KEYS}))
+        if raw.get("merge") is not None:
+            _need(raw["action"] == "keep", at, "only a keep entry has a merge")
+            _need(merge_problem(raw["merge"]) is None, at, f"merge {merge_problem(raw['merge'])}")
+        entries.append(PlanEntry(**{k: raw[k] for k in keys}))
     sources = [e.source for e in entries]
     _need(len(set(sources)) == len(sources), where, "a source appears in more than one entry")
     declared = doc["bytes_to_write"]
@@ -494,6 +510,13 @@ def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
                     )
                 )
             seen[key] = e.source
+        side = (e.merge or {}).get("sidecar") if (e.merge or {}).get("write") == "sidecar" else None
+        if side:  # the XMP sidecar a metadata merge writes is a target like any other
+            why = guard.problem(side)
+            if why or name_key(side) in seen:
+                msg = f"{side}: {why or 'merge sidecar clashes with another target'}"
+                findings.append(_finding(e.source, "error", "escapes-dest", msg))
+            seen[name_key(side)] = e.source
     for e in plan.entries:
         if e.action == "duplicate" and name_key(e.target or "") not in seen:
             findings.append(

@@ -621,6 +621,12 @@ def verify(
     type=click.Path(exists=True, dir_okay=False),
     help="Validate an existing plan instead of writing one.",
 )
+@click.option(
+    "--merge-metadata",
+    is_flag=True,
+    help="Give each kept copy the capture time, GPS, title, keywords, rating and face regions it "
+    "lacks, from its duplicates and sidecars (written by apply into DEST only).",
+)
 @catalog_option
 @quiet_option("No progress bar while scanning ROOTS.")
 @json_option
@@ -634,6 +640,7 @@ def plan(
     threshold,
     exclude,
     check_path,
+    merge_metadata,
     catalog_path,
     quiet,
     as_json,
@@ -677,9 +684,10 @@ def plan(
         catalog_file = str(catalog.path)
     dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
-    the_plan = with_free_space(
-        build_plan(
-            records,
+
+    def build(recs):
+        return build_plan(
+            recs,
             dupes,
             os.path.abspath(dest),
             template=template,
@@ -693,7 +701,13 @@ def plan(
             },
             unreadable=unlisted,
         )
-    )
+
+    if merge_metadata:
+        from photoverify.dedupe.metasources import plan_with_merges
+
+        the_plan = with_free_space(plan_with_merges(records, dupes, build))
+    else:
+        the_plan = with_free_space(build(records))
     write_plan(the_plan, output)
     if csv_path:
         write_csv(the_plan, csv_path)
@@ -709,6 +723,13 @@ def plan(
             if e.action == "skip" and (e.reason or "").startswith("unreadable")
         ],
     }
+    if merge_metadata:
+        merges = [e.merge for e in the_plan.entries if e.merge]
+        summary["metadata_merge"] = {
+            "files": sum(1 for m in merges if m["fields"] and not m["refused"]),
+            "fields": sum(len(m["fields"]) for m in merges if not m["refused"]),
+            "conflicts": sum(len(m["conflicts"]) for m in merges),
+        }
     if as_json:
         render.print_json(summary)
     else:
@@ -721,6 +742,13 @@ def plan(
             f"({the_plan.dest_free_bytes / 1e9:.1f} GB free)",
             markup=False,
         )
+        if merge_metadata:
+            mm = summary["metadata_merge"]
+            render.stdout.print(
+                f"metadata merge: {mm['files']} files receive {mm['fields']} fields; "
+                f"{mm['conflicts']} conflicts left unmerged (listed in the plan)",
+                markup=False,
+            )
 
 
 @cli.command()

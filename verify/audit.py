@@ -58,6 +58,7 @@ from photoverify.verify.apple import (
     read_photo_details,
 )
 from photoverify.verify.expect import GPS_TOLERANCE_M, compare_capture, distance_m
+from photoverify.verify.gained import gained_finding, merged_copies
 
 SCHEMA = "photoverify.audit/1"
 CHECK = "audit"
@@ -91,6 +92,7 @@ OUTCOMES: dict[str, str] = {
     "ledger-entry-skipped": "warning",
     "ledger-source-unlisted": "warning",
     "ledger-source-not-audited": "info",
+    "metadata-gained": "info",
 }
 MAX_ZONE_SHIFT = timedelta(hours=14)
 HALF_HOUR = 1800
@@ -588,6 +590,7 @@ def audit_records(
                 target = e.get("new_path")  # a duplicate's target belongs to its keeper
                 if isinstance(target, str):
                     hint[e["source"]] = os.path.join(dest, target)
+    gained = merged_copies(ledger, dest, dst_by_path)
 
     rows: dict[str, dict[str, Any]] = {}  # source primary -> row fields
     claimed: dict[str, str] = {}  # DEST primary -> the source primary that claimed it
@@ -618,6 +621,8 @@ def audit_records(
         r = dst_by_path[a.primary]
         if _usable(r):
             dst_primary_by_hash[r.blake3].append(a.primary)
+        if a.primary in gained:  # apply merged metadata into it: its bytes before the merge
+            dst_primary_by_hash[gained[a.primary]["source_blake3"]].append(a.primary)
     src_by_hash: dict[str, list[str]] = defaultdict(list)
     for p, row in rows.items():
         if row["outcome"] is None and src_by_path[p].blake3 in dst_primary_by_hash:
@@ -717,7 +722,9 @@ def audit_records(
         dst_asset = dst_asset_of.get(d, Asset(d))
         row["dest_companions"] = dst_asset.companions
         accounted.update(dst_asset.companions)
-        if row["outcome"] != "present" or row["match"] != "identical":
+        if d in gained and rec.blake3 == gained[d]["source_blake3"]:
+            asset_findings[p].append(gained_finding(d, p, gained[d]))  # not a change: what arrived
+        elif row["outcome"] != "present" or row["match"] != "identical":
             row["changes"] = _changes(rec, dst_rec)
         if rec.kind in ("image", "video"):
             # the assets' metadata, sidecars included: a value that moved from the file into a

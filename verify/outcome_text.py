@@ -31,6 +31,8 @@ PLAIN: dict[str, str] = {
     "camera-lost": "The camera make and model are gone.",
     "camera-changed": "The camera make or model changed.",
     "resolution-reduced": "It arrived with fewer pixels than the original.",
+    "metadata-gained": "Arrived, and received what its duplicates or sidecars knew (capture "
+    "time, place, title, keywords) through `plan --merge-metadata`; the pixels are unchanged.",
     "content-altered": "Same format and size, other bytes: damaged on the way or edited in place.",
     "live-photo-motion-lost": "The still arrived, its Live Photo motion video did not.",
     "sidecar-lost": "A sidecar (XMP, AAE, JSON) holding its edits or metadata did not come along.",

@@ -1,0 +1,191 @@
+"""Exact duplicates from bytes alone, as jdupes and rmlint find them: no scan, no catalog.
+
+Files are walked (`dedupe.walk`), grouped by size, and only files that share a size are read:
+first a head and tail block (a cheap hash that tells most same-size files apart), then, for
+those still together, the whole file with BLAKE3 (`dedupe.hashing`, a pool of threads over
+memory maps). Files with equal BLAKE3 form a cluster of kind ``identical``, and the keeper is
+chosen by the same policy as `dupes` (`dedupe.policy`): for identical bytes every criterion drawn
+from the content (format, pixels, metadata, capture time) ties, so the keeper is the one a full
+scan would pick too (preferred root, then name, then path).
+
+What counts as a duplicate, as jdupes decides it by default:
+
+* empty files are never duplicates (nothing would be freed by removing one);
+* symbolic links are not followed (unless asked), so a link is not a copy of its target;
+* hard links to one file are one file: only its first path (in byte order) is considered,
+  since removing another name frees no space and loses nothing.
+
+A file that cannot be read is a Finding, never a stop: it is left out of every cluster.
+`exact_clusters` is the pure part: the same decision over catalog records (`plan --exact`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import blake3
+
+from .hashing import hash_files
+from .policy import choose_keeper, rank_key
+from .records import Cluster, ClusterMember, DupesResult, FileRecord, Finding
+from .walk import WalkError, walk
+
+BLOCK = 4096  # the head and the tail block read first (jdupes' partial hash reads 4 KiB)
+# A file this small is hashed whole at once: reading its head and tail first saves nothing.
+WHOLE_AT_ONCE = 4 * BLOCK
+
+
+@dataclass
+class ExactResult:
+    dupes: DupesResult
+    errors: list[Finding] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.dupes.to_json(),
+            "exact": self.stats,
+            "errors": [f.to_json() for f in self.errors],
+        }
+
+
+# ---------------------------------------------------------------------------- pure decisions
+
+
+def colliding(groups: Iterable[list[str]]) -> list[list[str]]:
+    """The groups that still hold two files or more."""
+    return [g for g in groups if len(g) >= 2]
+
+
+def group_by(items: Iterable[tuple[str, object]]) -> list[list[str]]:
+    """Paths grouped by key, each group in byte order of its paths, groups in order of their
+    first path. Pure."""
+    groups: dict[object, list[str]] = defaultdict(list)
+    for path, key in items:
+        groups[key].append(path)
+    out = [sorted(g, key=os.fsencode) for g in groups.values()]
+    return sorted(out, key=lambda g: os.fsencode(g[0]))
+
+
+def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) -> DupesResult:
+    """Clusters of records with equal BLAKE3 (empty and unreadable files left out), a keeper
+    each by the dupes policy. Pure: `dupes --exact` and `plan --exact` both decide here."""
+    by_digest: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in records:
+        if r.blake3 and r.size > 0 and r.error is None:
+            by_digest[r.blake3].append(r)
+    clusters = []
+    for digest, members in by_digest.items():
+        if len(members) < 2:
+            continue
+        keeper, reason = choose_keeper(members, prefer)
+        out = [ClusterMember(keeper.path, "keeper", 0, {})]
+        for r in sorted(members, key=lambda r: rank_key(r, prefer)):
+            if r.path != keeper.path:
+                ev = {"blake3": digest, "decided_by": "bytes (BLAKE3)"}
+                out.append(ClusterMember(r.path, "identical", 0, ev))
+        clusters.append(Cluster("", "identical", keeper.path, reason, tuple(out)))
+    clusters.sort(key=lambda c: os.fsencode(c.keeper))
+    numbered = tuple(
+        Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
+        for i, c in enumerate(clusters)
+    )
+    return DupesResult(numbered, (), ())
+
+
+# ---------------------------------------------------------------------------- I/O edge
+
+
+def _head_tail(path: str, size: int) -> bytes | OSError:
+    """BLAKE3 of the first and the last BLOCK bytes of a file of `size` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, BLOCK, 0) + os.pread(fd, BLOCK, max(BLOCK, size - BLOCK))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc
+    return blake3.blake3(data).digest()
+
+
+def _unreadable(path: str, exc: OSError) -> Finding:
+    why = exc.strerror or str(exc)
+    return Finding(path, "exact", "error", "unreadable", f"{path}: cannot read: {why}", {})
+
+
+def _pool_map(fn, items: list, workers: int) -> Iterator:
+    if workers <= 1 or len(items) <= 1:
+        return map(fn, items)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        return iter(list(pool.map(fn, items)))
+    finally:
+        pool.shutdown()
+
+
+def find_exact(
+    roots: Iterable[str],
+    *,
+    prefer: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    workers: int | None = None,
+) -> ExactResult:
+    """Exact duplicate clusters under `roots`; see the module docstring. Reads only files that
+    share their size with another, and of those only the head and tail of files that a block
+    already tells apart."""
+    workers = workers or min(32, (os.cpu_count() or 1) + 2)
+    errors: list[Finding] = []
+    files: dict[str, object] = {}  # path -> Candidate, one path per (device, inode)
+    seen_inodes: set[tuple[int, int]] = set()
+    walked = []
+    for item in walk(roots, follow_symlinks=follow_symlinks):
+        if isinstance(item, WalkError):
+            errors.append(Finding(item.path, "exact", "error", "unreadable",
+                                  f"{item.path}: {item.error}", {}))  # fmt: skip
+        elif item.size > 0:
+            walked.append(item)
+    for c in sorted(walked, key=lambda c: os.fsencode(c.path)):
+        if (c.device, c.inode) not in seen_inodes:
+            seen_inodes.add((c.device, c.inode))
+            files[c.path] = c
+    by_size = colliding(group_by((p, c.size) for p, c in files.items()))
+
+    # small files are hashed whole at once; larger ones are told apart by a head and tail first
+    whole = [p for g in by_size for p in g if files[p].size <= WHOLE_AT_ONCE]
+    partial = [p for g in by_size for p in g if files[p].size > WHOLE_AT_ONCE]
+    heads = _pool_map(lambda p: _head_tail(p, files[p].size), partial, workers)
+    keyed = []
+    for path, got in zip(partial, heads, strict=True):
+        if isinstance(got, OSError):
+            errors.append(_unreadable(path, got))
+        else:
+            keyed.append((path, (files[path].size, got)))
+    after_block = [p for g in colliding(group_by(keyed)) for p in g]
+
+    records = []
+    to_hash = sorted(whole + after_block, key=os.fsencode)
+    for path, got in hash_files(to_hash, ("blake3",), workers):
+        if isinstance(got, OSError):
+            errors.append(_unreadable(path, got))
+            continue
+        c = files[path]
+        records.append(
+            FileRecord(c.path, c.root, c.size, c.mtime_ns, c.inode, c.device, got["blake3"])
+        )
+    dupes = exact_clusters(records, prefer)
+    stats = {
+        "files": len(walked),
+        "same_size": len(whole) + len(partial),
+        "block_read": len(partial),
+        "fully_read": len(to_hash),
+        "clusters": len(dupes.clusters),
+        "duplicates": sum(len(c.members) - 1 for c in dupes.clusters),
+    }
+    errors.sort(key=lambda f: os.fsencode(f.path))
+    return ExactResult(dupes, errors, stats)

@@ -170,7 +170,8 @@ def find_exact(
 
     records = []
     to_hash = sorted(whole + after_block, key=os.fsencode)
-    for path, got in hash_files(to_hash, ("blake3",), workers):
+    sizes = [files[p].size for p in to_hash]
+    for path, got in hash_files(to_hash, ("blake3",), workers, sizes=sizes):
         if isinstance(got, OSError):
             errors.append(_unreadable(path, got))
             continue

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +38,7 @@ from .walk import WalkError, walk
 BLOCK = 4096  # the head and the tail block read first (jdupes' partial hash reads 4 KiB)
 # A file this small is hashed whole at once: reading its head and tail first saves nothing.
 WHOLE_AT_ONCE = 4 * BLOCK
+HEAD_BATCH = 256  # files whose head and tail one task of the pool reads
 
 
 @dataclass
@@ -63,13 +64,12 @@ def colliding(groups: Iterable[list[str]]) -> list[list[str]]:
 
 
 def group_by(items: Iterable[tuple[str, object]]) -> list[list[str]]:
-    """Paths grouped by key, each group in byte order of its paths, groups in order of their
-    first path. Pure."""
+    """Paths grouped by key, each group in the order given, groups in order of their first path
+    (sorted input gives sorted groups). Pure."""
     groups: dict[object, list[str]] = defaultdict(list)
     for path, key in items:
         groups[key].append(path)
-    out = [sorted(g, key=os.fsencode) for g in groups.values()]
-    return sorted(out, key=lambda g: os.fsencode(g[0]))
+    return list(groups.values())
 
 
 def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) -> DupesResult:
@@ -101,17 +101,22 @@ def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) ->
 # ---------------------------------------------------------------------------- I/O edge
 
 
-def _head_tail(path: str, size: int) -> bytes | OSError:
-    """BLAKE3 of the first and the last BLOCK bytes of a file of `size` bytes."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
+def _head_tails(batch: list[tuple[str, int]]) -> list[bytes | OSError]:
+    """For each (path, size): BLAKE3 of its first and last BLOCK bytes, or why it could not be
+    read. A batch a task, so that a tree of small files pays no future per file."""
+    out: list[bytes | OSError] = []
+    for path, size in batch:
         try:
-            data = os.pread(fd, BLOCK, 0) + os.pread(fd, BLOCK, max(BLOCK, size - BLOCK))
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        return exc
-    return blake3.blake3(data).digest()
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                data = os.pread(fd, BLOCK, 0) + os.pread(fd, BLOCK, max(BLOCK, size - BLOCK))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            out.append(exc)
+            continue
+        out.append(blake3.blake3(data).digest())
+    return out
 
 
 def _unreadable(path: str, exc: OSError) -> Finding:
@@ -119,14 +124,12 @@ def _unreadable(path: str, exc: OSError) -> Finding:
     return Finding(path, "exact", "error", "unreadable", f"{path}: cannot read: {why}", {})
 
 
-def _pool_map(fn, items: list, workers: int) -> Iterator:
-    if workers <= 1 or len(items) <= 1:
-        return map(fn, items)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        return iter(list(pool.map(fn, items)))
-    finally:
-        pool.shutdown()
+def _head_tail_all(items: list[tuple[str, int]], workers: int) -> list[bytes | OSError]:
+    batches = [items[i : i + HEAD_BATCH] for i in range(0, len(items), HEAD_BATCH)]
+    if workers <= 1 or len(batches) <= 1:
+        return [h for b in batches for h in _head_tails(b)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [h for got in pool.map(_head_tails, batches) for h in got]
 
 
 def find_exact(
@@ -159,7 +162,7 @@ def find_exact(
     # small files are hashed whole at once; larger ones are told apart by a head and tail first
     whole = [p for g in by_size for p in g if files[p].size <= WHOLE_AT_ONCE]
     partial = [p for g in by_size for p in g if files[p].size > WHOLE_AT_ONCE]
-    heads = _pool_map(lambda p: _head_tail(p, files[p].size), partial, workers)
+    heads = _head_tail_all([(p, files[p].size) for p in partial], workers)
     keyed = []
     for path, got in zip(partial, heads, strict=True):
         if isinstance(got, OSError):
@@ -169,7 +172,7 @@ def find_exact(
     after_block = [p for g in colliding(group_by(keyed)) for p in g]
 
     records = []
-    to_hash = sorted(whole + after_block, key=os.fsencode)
+    to_hash = whole + after_block
     sizes = [files[p].size for p in to_hash]
     for path, got in hash_files(to_hash, ("blake3",), workers, sizes=sizes):
         if isinstance(got, OSError):

@@ -16,7 +16,8 @@ What counts as a duplicate, as jdupes decides it by default:
   since removing another name frees no space and loses nothing.
 
 A file that cannot be read is a Finding, never a stop: it is left out of every cluster.
-`exact_clusters` is the pure part: the same decision over catalog records (`plan --exact`).
+`exact_clusters` is the pure part; `exact_asset_clusters` makes the same decision over a scanned
+catalog's records for `plan --exact` (identical bytes merged, re-encoded copies kept).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import blake3
 
+from .companions import find_assets
 from .hashing import hash_files
 from .policy import choose_keeper, rank_key
 from .records import Cluster, ClusterMember, DupesResult, FileRecord, Finding
@@ -96,6 +98,17 @@ def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) ->
         for i, c in enumerate(clusters)
     )
     return DupesResult(numbered, (), ())
+
+
+def exact_asset_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) -> DupesResult:
+    """What `plan --exact` merges: exact_clusters over the primary files of assets, with the
+    assets, as `dupes` treats identical bytes: a companion (Live Photo MOV, sidecar) travels with
+    its primary and is never proposed as a duplicate itself (two photos' identical AAE sidecars
+    stay two). Pure."""
+    assets, _ = find_assets(records)
+    primaries = {a.primary for a in assets}
+    clusters = exact_clusters([r for r in records if r.path in primaries], prefer).clusters
+    return DupesResult(clusters, (), tuple(assets))
 
 
 # ---------------------------------------------------------------------------- I/O edge

@@ -607,6 +607,11 @@ def verify(
 @threshold_option
 @click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
 @click.option(
+    "--exact",
+    is_flag=True,
+    help="Merge identical bytes only (the clusters of dupes --exact); keep re-encoded copies.",
+)
+@click.option(
     "--check",
     "check_path",
     type=click.Path(exists=True, dir_okay=False),
@@ -624,6 +629,7 @@ def plan(
     prefer,
     threshold,
     exclude,
+    exact,
     check_path,
     catalog_path,
     quiet,
@@ -663,7 +669,12 @@ def plan(
         unlisted: dict[str, str] = {}
         records = _records_for(catalog, roots, quiet or as_json, unlisted)
         catalog_file = str(catalog.path)
-    dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
+    if exact:
+        from photoverify.dedupe.exact import exact_asset_clusters
+
+        dupes = exact_asset_clusters(records, prefer_abs)
+    else:
+        dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
     the_plan = with_free_space(
         build_plan(
@@ -678,6 +689,7 @@ def plan(
                 "threshold": threshold,
                 "exclude": list(exclude),
                 "template": template,
+                "exact": exact,
             },
             unreadable=unlisted,
         )

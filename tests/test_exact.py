@@ -158,3 +158,45 @@ def test_keeper_follows_the_dupes_policy():
     files = [rec("/x/IMG_1 (1).jpg"), rec("/x/IMG_1.jpg"), rec("/ref/IMG_1 copy.jpg")]
     assert exact_clusters(files).clusters[0].keeper == "/x/IMG_1.jpg"
     assert exact_clusters(files, prefer=["/ref"]).clusters[0].keeper == "/ref/IMG_1 copy.jpg"
+
+
+def test_plan_exact_merges_identical_bytes_only_and_apply_carries_it_out(corpus, tmp_path):
+    """plan --exact takes dupes --exact's clusters: the byte copy is a duplicate, the re-encoded
+    copy (other bytes, the same photo) is kept; without --exact both are merged. apply runs it."""
+    from PIL import Image
+
+    src = tmp_path / "src"
+    src.mkdir()
+    photo = corpus / "exif-samples" / "jpg" / "Canon_40D.jpg"
+    shutil.copy2(photo, src / "a.jpg")
+    shutil.copy2(photo, src / "a copy.jpg")
+    with Image.open(photo) as im:
+        im.save(src / "a-reencoded.jpg", quality=80, exif=im.info.get("exif", b""))
+    db = str(tmp_path / "c.sqlite")
+    actions = {}
+    for extra in ((), ("--exact",)):
+        out = tmp_path / f"plan{len(extra)}.json"
+        run = subprocess.run(
+            [sys.executable, "-m", "photoverify", "plan", str(src), "--dest",
+             str(tmp_path / f"dest{len(extra)}"), "-o", str(out), "--catalog", db, *extra],
+            capture_output=True, text=True, cwd=REPO, timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        doc = json.loads(out.read_text())
+        actions[extra] = {os.path.basename(e["source"]): e["action"] for e in doc["entries"]}
+        assert doc["options"]["exact"] is bool(extra)
+    assert actions[()] == {
+        "a.jpg": "keep",
+        "a copy.jpg": "duplicate",
+        "a-reencoded.jpg": "duplicate",
+    }
+    assert actions[("--exact",)] == {
+        "a.jpg": "keep", "a copy.jpg": "duplicate", "a-reencoded.jpg": "keep",
+    }  # fmt: skip
+    applied = subprocess.run(
+        [sys.executable, "-m", "photoverify", "apply", str(tmp_path / "plan1.json"), "--json"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    copied = sorted(p.name for p in (tmp_path / "dest1").rglob("*.jpg"))
+    assert len(copied) == 2

@@ -121,8 +121,9 @@ _PLAIN = re.compile(r"(?:(?!\.\.?/)[^/\\\0]+/)*(?!\.\.?$)[^/\\\0]+")
 
 def safe_relpath(raw: str) -> str:
     """Normalize a manifest path to ``a/b/c``; raise ValueError if it could leave the root."""
-    if _PLAIN.fullmatch(raw) and not _DRIVE.match(raw):
-        return raw  # the common case, decided in one match (a million-line manifest)
+    plain = raw[2:] if raw.startswith("./") else raw  # `find .` names, as b3sum lists them
+    if _PLAIN.fullmatch(plain) and not _DRIVE.match(plain):
+        return plain  # the common case, decided in one match (a million-line manifest)
     if raw == "":
         raise ValueError("empty path")
     if "\0" in raw:

@@ -342,6 +342,7 @@ def _hash_files(
 
 # bagit-python reads manifests through codecs.open, whose readline splits where str.splitlines
 # does: CR and LF are percent-encoded, these have no escape.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # a name byte that is not UTF-8 (surrogateescape)
 _BAGIT_LINE_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
@@ -360,7 +361,7 @@ def unholdable(fmt: str, rel: str) -> str | None:
         safe_relpath(rel)
     except ValueError as exc:
         return f"photoverify's manifest reader refuses this name ({exc})"
-    undecodable = any("\udc80" <= c <= "\udcff" for c in rel)
+    undecodable = _UNDECODABLE.search(rel) is not None  # one scan, not a generator per char
     if fmt == "b3sum":
         if undecodable:
             return "b3sum cannot hold a name that is not UTF-8"

@@ -33,7 +33,7 @@ import blake3
 
 from .companions import find_assets
 from .hashing import hash_files
-from .policy import choose_keeper, rank_key
+from .policy import choose_keeper
 from .records import Cluster, ClusterMember, DupesResult, FileRecord, Finding
 from .walk import WalkError, walk
 
@@ -87,7 +87,9 @@ def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) ->
             continue
         keeper, reason = choose_keeper(members, prefer)
         out = [ClusterMember(keeper.path, "keeper", 0, {})]
-        for r in sorted(members, key=lambda r: rank_key(r, prefer)):
+        # the others in path order: ranking them again would cost a second policy pass (the
+        # name criterion's suffix search) per file, for an order no decision rests on
+        for r in sorted(members, key=lambda r: os.fsencode(r.path)):
             if r.path != keeper.path:
                 ev = {"blake3": digest, "decided_by": "bytes (BLAKE3)"}
                 out.append(ClusterMember(r.path, "identical", 0, ev))

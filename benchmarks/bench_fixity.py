@@ -5,8 +5,9 @@ beside `b3sum --check`, `b3sum`, `sha256sum -c` and `sha256sum` on the same tree
 
 DIR defaults to the 12 MP library (benchmarks/out/lib12mp, made by
 `python -m benchmarks.make_library benchmarks/out/lib12mp --photos 340 --seed 12 --size 12mp`)
-when it exists, else the real corpus replicated 7 times. `--small N` adds a generated tree of N
-small files (2 to 40 KB of random bytes, seeded), where per-file costs dominate. Every pair runs
+when it is complete (its truth.json written), else the real corpus replicated 7 times.
+`--small N` adds a generated tree of N small files (2 to 40 KB of random bytes, seeded), where
+per-file costs dominate. Every pair runs
 alternated (ours, theirs, ours, theirs...) so both see the same machine load; figures are
 medians, and the load average is quoted before and after each table. Cold-cache runs drop the
 page cache before each timed run (root only); without root only warm runs are made. Every
@@ -151,7 +152,7 @@ def tree_section(tree: Path, work: Path, repeat: int, cold_ok: bool, label: str)
 
 
 def default_tree(work: Path) -> Path:
-    if LIB12.exists():
+    if (LIB12 / "truth.json").exists():  # written last: the library is complete
         return LIB12
     tree = work / "corpus-x7"
     for n in range(7):

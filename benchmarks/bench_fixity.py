@@ -32,7 +32,8 @@ from pathlib import Path
 from benchmarks.timing import header, run_timed, version
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE.parents[1] / "shared" / "corpus" / "real"
+# PHOTOVERIFY_CORPUS: where ../shared/corpus is when the checkout lives elsewhere (a worktree)
+CORPUS = Path(os.environ.get("PHOTOVERIFY_CORPUS") or HERE.parents[1] / "shared/corpus") / "real"
 LIB12 = HERE / "out" / "lib12mp"
 REPO = HERE.parent
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")

@@ -30,6 +30,7 @@ from benchmarks.bench_fixity import (
     drop_caches,
     load,
     make_small_tree,
+    wall_and_cpu,
 )
 from benchmarks.timing import header, run_timed, version
 
@@ -55,14 +56,14 @@ def sets_lines(path: Path) -> set[frozenset[bytes]]:
     return {frozenset(n for n in g.split(b"\n") if n) for g in groups if g.strip(b"\n")}
 
 
-def measure(tree: Path, work: Path, repeat: int, cold: bool) -> tuple[dict[str, float], bool]:
-    times: dict[str, list[float]] = {name: [] for name in commands(tree, work)}
+def measure(tree: Path, work: Path, repeat: int, cold: bool) -> tuple[dict[str, list], bool]:
+    """{contender: [median wall s, median CPU s]}, and whether all found the same sets."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands(tree, work)}
     for _ in range(repeat):  # alternated: every contender sees the same minute
         for name, cmd in commands(tree, work).items():
-            seconds, _ = run_timed(cmd, shell=True, before=drop_caches if cold else None, repeat=1)
-            times[name].append(seconds)
+            runs[name].append(wall_and_cpu(cmd, drop_caches if cold else None))
     same = sets_nul(work / "ours") == sets_nul(work / "jdupes") == sets_lines(work / "rmlint")
-    return {name: statistics.median(t) for name, t in times.items()}, same
+    return {n: [statistics.median(x) for x in zip(*r, strict=True)] for n, r in runs.items()}, same
 
 
 def tree_rows(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) -> list[str]:
@@ -75,11 +76,11 @@ def tree_rows(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) ->
                       shell=True, repeat=1)  # fmt: skip
         before = load()
         t, same = measure(tree, work, repeat, cold)
-        ours, jd, rm = t["photoverify dupes --exact"], t["jdupes -r"], t["rmlint"]
+        (ours, c_ours), (jd, c_jd), (rm, c_rm) = t.values()
         rows.append(
             f"| {label}: {len(files)} files, {mib:.0f} MiB | {name} | {before} → {load()} | "
-            f"{ours:.2f} | {jd:.2f} | {rm:.2f} | {ours / jd:.2f} | {ours / rm:.2f} | "
-            f"{'yes' if same else '**no**'} |"
+            f"{ours:.2f} ({c_ours:.2f}) | {jd:.2f} ({c_jd:.2f}) | {rm:.2f} ({c_rm:.2f}) | "
+            f"{ours / jd:.2f} | {ours / rm:.2f} | {'yes' if same else '**no**'} |"
         )
     return rows
 
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
                 " ".join(argv if argv is not None else sys.argv[1:]),
                 f"{version(['jdupes', '-v'])}, {version(['rmlint', '--version'])}",
             ),
-            f"Median of {args.repeat}, contenders alternated; seconds. Targets: ≤ 1.0× rmlint "
+            f"Median of {args.repeat}, contenders alternated; wall seconds (CPU seconds, user + "
+            "system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
             "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog). "
             + ("Cold: page cache dropped before each run.\n" if cold_ok else
                "Cold runs not made: the page cache cannot be dropped here (not root).\n"),

@@ -79,15 +79,17 @@ def hash_whole_file(
     size: int | None = None,
     buf: bytearray | None = None,
 ) -> dict[str, str]:
-    """hash_file tuned for reading whole trees: blake3 alone over a memory map (a large file with
-    all cores) or, for a small file, one read into `buf` (a map costs more than it saves there);
-    one hashlib algorithm by `hashlib.file_digest`, several by hash_file. Each releases the GIL
-    while hashing, so a thread pool over files runs in parallel. `size`, when the caller has it
-    from its walk, saves a stat. Raises OSError when the file cannot be read."""
+    """hash_file tuned for reading whole trees. A small file is read whole into `buf` (reused
+    across a batch: a memory map, or hashlib.file_digest's fresh 256 KiB buffer, costs more than
+    the read); a larger one is hashed by blake3 alone over a memory map (with all cores when it
+    is large), by one hashlib algorithm through `hashlib.file_digest`, by several through
+    hash_file. Each releases the GIL while hashing, so a thread pool over files runs in
+    parallel. `size`, when the caller has it from its walk, saves a stat. Raises OSError when
+    the file cannot be read."""
+    size = os.stat(path).st_size if size is None else size
+    if size < MMAP_MIN:
+        return hash_small_file(path, algorithms, buf)
     if algorithms == ("blake3",):
-        size = os.stat(path).st_size if size is None else size
-        if size < MMAP_MIN:
-            return hash_fd_small(path, buf)
         # memory-mapped: no copy through a read buffer, as b3sum does
         h = blake3.blake3(max_threads=blake3.blake3.AUTO if size >= MMAP_THREADED else 1)
         try:
@@ -95,17 +97,19 @@ def hash_whole_file(
         except OSError:  # what cannot be mapped is read; what cannot be read says why plainly
             return hash_file(path, algorithms)
         return {"blake3": h.hexdigest()}
-    if len(algorithms) == 1 and algorithms[0] != "blake3":
+    if len(algorithms) == 1:
         with open(path, "rb") as fh:
             return {algorithms[0]: hashlib.file_digest(fh, ALGORITHMS[algorithms[0]]).hexdigest()}
     return hash_file(path, algorithms)
 
 
-def hash_fd_small(path: str | os.PathLike, buf: bytearray | None = None) -> dict[str, str]:
-    """BLAKE3 of a small file read whole into `buf` (to its end, whatever its size now)."""
+def hash_small_file(
+    path: str | os.PathLike, algorithms: tuple[str, ...], buf: bytearray | None = None
+) -> dict[str, str]:
+    """hash_file through `buf`: a small file read whole (to its end, whatever its size now)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return hash_fd(fd, ("blake3",), buf)
+        return hash_fd(fd, algorithms, buf)
     finally:
         os.close(fd)
 

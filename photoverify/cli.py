@@ -306,22 +306,40 @@ def doctor(catalog_path, quiet, as_json) -> None:
     help="fdupes: one path a line (refused for a name holding a line break); fdupes0: each "
     "path ends with a NUL, each group with another (jdupes -0).",
 )
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Identical bytes only, found without a scan or the catalog (as jdupes -r): files "
+    "grouped by size, only same-size files read. Needs ROOTS.",
+)
 @quiet_option("No progress bar while scanning ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
-def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
+def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) -> None:
     """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
-    considered; without, the library (every file but the copies verify and audit scanned)."""
-    from photoverify.dedupe.graph import DupesOptions, find_duplicates
-
+    considered; without, the library (every file but the copies verify and audit scanned).
+    With --exact, ROOTS are only walked and read."""
     fmt = "json" if as_json else fmt
-    with Catalog(catalog_path) as catalog:
-        records = _records_for(catalog, roots, quiet or fmt != "table")
-    options = DupesOptions(threshold=threshold, prefer=tuple(os.path.abspath(p) for p in prefer))
-    result = find_duplicates(records, options)
+    prefer_abs = tuple(os.path.abspath(p) for p in prefer)
+    exact_result = None
+    if exact:
+        from photoverify.dedupe.exact import find_exact
+
+        if not roots:
+            raise click.UsageError("--exact reads files, not the catalog: name the ROOTS")
+        exact_result = find_exact([os.path.abspath(r) for r in roots], prefer=prefer_abs)
+        result = exact_result.dupes
+        for f in exact_result.errors:
+            render.stderr.print(f"photoverify: {f.line()}", markup=False)
+    else:
+        from photoverify.dedupe.graph import DupesOptions, find_duplicates
+
+        with Catalog(catalog_path) as catalog:
+            records = _records_for(catalog, roots, quiet or fmt != "table")
+        result = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     if fmt == "json":
-        render.print_json(result.to_json())
+        render.print_json((exact_result or result).to_json())
     elif fmt == "csv":
         sys.stdout.flush()
         render.dupes_csv(result, sys.stdout.buffer)
@@ -330,6 +348,8 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
         render.dupes_fdupes(result, sys.stdout.buffer, null=fmt == "fdupes0")
     else:
         render.dupes_table(result)
+    if exact_result is not None and exact_result.errors:
+        sys.exit(1)  # the clusters found are still written; what could not be read was named
 
 
 def _records_for(catalog: Catalog, roots, quiet: bool, unlisted: dict | None = None):
@@ -616,6 +636,11 @@ def verify(
 @threshold_option
 @click.option("--exclude", multiple=True, help="Skip paths matching this glob (repeatable).")
 @click.option(
+    "--exact",
+    is_flag=True,
+    help="Merge identical bytes only (the clusters of dupes --exact); keep re-encoded copies.",
+)
+@click.option(
     "--check",
     "check_path",
     type=click.Path(exists=True, dir_okay=False),
@@ -639,6 +664,7 @@ def plan(
     prefer,
     threshold,
     exclude,
+    exact,
     check_path,
     merge_metadata,
     catalog_path,
@@ -682,7 +708,12 @@ def plan(
         unlisted: dict[str, str] = {}
         records = _records_for(catalog, roots, quiet or as_json, unlisted)
         catalog_file = str(catalog.path)
-    dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
+    if exact:
+        from photoverify.dedupe.exact import exact_asset_clusters
+
+        dupes = exact_asset_clusters(records, prefer_abs)
+    else:
+        dupes = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     scanned_roots = [os.path.abspath(r) for r in roots] or sorted({r.root for r in records})
 
     def build(recs):
@@ -698,6 +729,7 @@ def plan(
                 "threshold": threshold,
                 "exclude": list(exclude),
                 "template": template,
+                "exact": exact,
             },
             unreadable=unlisted,
         )

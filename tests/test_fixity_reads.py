@@ -16,7 +16,13 @@ from conftest import run_cli, run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.hashing import hash_file, hash_files, hash_whole_file
+from photoverify.dedupe.hashing import (
+    MMAP_MIN,
+    MMAP_THREADED,
+    hash_file,
+    hash_files,
+    hash_whole_file,
+)
 
 PHOTO = "exif-samples/jpg/Canon_40D.jpg"
 OTHER = "exif-samples/jpg/gps/DSCN0010.jpg"
@@ -117,3 +123,41 @@ def test_hash_files_yields_the_error_of_an_unreadable_file_and_goes_on(tmp_path)
     got = list(hash_files([str(tmp_path / "gone"), str(ok)], ("blake3",), 2))
     assert isinstance(got[0][1], FileNotFoundError)
     assert got[1] == (str(ok), hash_file(ok))
+
+
+def test_hash_files_in_batches_keeps_order_and_every_path_of_each_read(tmp_path):
+    """Small files read into a buffer, larger ones mapped, all cores' map for the largest: each
+    digest equals a plain read's, in the order given, with sizes from a walk or without."""
+    sizes = [0, 1, MMAP_MIN - 1, MMAP_MIN, MMAP_MIN + 1, MMAP_THREADED + 3]
+    sizes += [(n * 7919) % 300_000 for n in range(150)]  # more than one batch
+    paths = []
+    for n, size in enumerate(sizes):
+        p = tmp_path / f"f{n}"
+        p.write_bytes(os.urandom(size))
+        paths.append(str(p))
+    paths.insert(70, str(tmp_path / "vanished"))
+    walked = [os.stat(p).st_size if os.path.exists(p) else 0 for p in paths]
+    for kw in ({}, {"sizes": walked}):
+        got = list(hash_files(paths, ("blake3",), 3, **kw))
+        assert [p for p, _ in got] == paths
+        assert isinstance(got[70][1], FileNotFoundError)
+        for p, d in got[:70] + got[71:]:
+            assert d == hash_file(p), p
+
+
+def test_a_fixity_run_loads_no_decoder(corpus: Path, tmp_path: Path) -> None:
+    """verify --manifest, manifest --no-catalog and dupes --exact read bytes only: no Pillow,
+    numpy, exiftool, PyAV, dask or networkx is imported (python -X importtime lists them)."""
+    root = _tree(corpus, tmp_path)
+    m = str(tmp_path / "m.b3")
+    runs = [
+        ("manifest", str(root), "--no-catalog", "-o", m),
+        ("verify", str(root), "--manifest", m, "--catalog", str(tmp_path / "c.sqlite")),
+        ("dupes", "--exact", str(root)),
+    ]
+    heavy = ("PIL", "numpy", "exiftool", "av", "dask", "distributed", "networkx", "scipy")
+    for args in runs:
+        proc = run_cli(*args, prefix=("env", "PYTHONPROFILEIMPORTTIME=1"))
+        loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+        assert "photoverify.cli" in loaded, proc.stderr[-500:]
+        assert not {n for n in loaded if n.split(".")[0] in heavy}, args

@@ -116,8 +116,15 @@ def path_key(path: str) -> str:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+# A path already in the normal form: names without "/", "\\" or NUL, none of them "." or "..".
+_PLAIN = re.compile(r"(?:(?!\.\.?/)[^/\\\0]+/)*(?!\.\.?$)[^/\\\0]+")
+
+
 def safe_relpath(raw: str) -> str:
     """Normalize a manifest path to ``a/b/c``; raise ValueError if it could leave the root."""
+    plain = raw[2:] if raw.startswith("./") else raw  # `find .` names, as b3sum lists them
+    if _PLAIN.fullmatch(plain) and not _DRIVE.match(plain):
+        return plain  # the common case, decided in one match (a million-line manifest)
     if raw == "":
         raise ValueError("empty path")
     if "\0" in raw:
@@ -153,7 +160,7 @@ def walk_tree(
     `skip` holds absolute paths (files or directories) left out, e.g. the manifest itself.
     Returns (files, findings) where findings name what was skipped or could not be listed.
     """
-    root_s = os.fspath(root)
+    root_s = os.path.abspath(os.fspath(root))  # so every entry.path below is absolute already
     skip_set = {os.path.abspath(s) for s in skip}
     files: list[TreeFile] = []
     problems: list[Finding] = []
@@ -174,7 +181,7 @@ def walk_tree(
         subdirs = []
         for entry in items:
             rel = rel_prefix + entry.name
-            if os.path.abspath(entry.path) in skip_set:
+            if entry.path in skip_set:
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -302,7 +309,10 @@ def read_digests(
         for f in files:
             if len(d := known_digests(f, algorithms, known_digest)) == len(algorithms):
                 known[f.abs] = d
-    read = hash_files([f.abs for f in files if f.abs not in known], algorithms, workers)
+    unknown = [f for f in files if f.abs not in known]
+    read = hash_files(
+        [f.abs for f in unknown], algorithms, workers, sizes=[f.stat.st_size for f in unknown]
+    )
     for f in files:
         if f.abs in known:
             yield f, known[f.abs], True
@@ -333,6 +343,7 @@ def _hash_files(
 
 # bagit-python reads manifests through codecs.open, whose readline splits where str.splitlines
 # does: CR and LF are percent-encoded, these have no escape.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # a name byte that is not UTF-8 (surrogateescape)
 _BAGIT_LINE_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
@@ -351,7 +362,7 @@ def unholdable(fmt: str, rel: str) -> str | None:
         safe_relpath(rel)
     except ValueError as exc:
         return f"photoverify's manifest reader refuses this name ({exc})"
-    undecodable = any("\udc80" <= c <= "\udcff" for c in rel)
+    undecodable = _UNDECODABLE.search(rel) is not None  # one scan, not a generator per char
     if fmt == "b3sum":
         if undecodable:
             return "b3sum cannot hold a name that is not UTF-8"
@@ -684,28 +695,38 @@ def _add(entries: dict[str, ManifestEntry], entry: ManifestEntry, where: str) ->
         old.digests[alg] = d
 
 
+@dataclass(slots=True)
+class _Where:
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
 def _read_sums(p: Path, text: str, algorithm: str | None) -> Manifest:
     hint = _sum_algorithm_hint(text, p.name)
     entries: dict[str, ManifestEntry] = {}
     seen_algs: set[str] = set()
     for lineno, raw in enumerate(_split_lines(text), 1):
-        where = f"{p}:{lineno}"
+        where = _Where(p, lineno)  # formatted only in a message
         if not raw.strip() or raw.startswith("#"):
             continue
         escaped = raw.startswith("\\")
         line = raw[1:] if escaped else raw
-        m = _TAG_LINE.match(line)
+        # the two line forms never both match: a sum line is the common one, so it is tried first
+        m = _SUM_LINE.match(line)
         if m:
+            digest, name = m.group(1), m.group(2)
+            alg = algorithm or hint or "sha256"
+        else:
+            m = _TAG_LINE.match(line)
+            if not m:
+                raise ManifestError(f"{where}: not a checksum line")
             tag_alg = _TAG_NAMES.get(m.group(1).lower())
             if tag_alg is None:
                 raise ManifestError(f"{where}: unsupported algorithm {m.group(1)!r}")
             name, digest, alg = m.group(2), m.group(3), tag_alg
-        else:
-            m = _SUM_LINE.match(line)
-            if not m:
-                raise ManifestError(f"{where}: not a checksum line")
-            digest, name = m.group(1), m.group(2)
-            alg = algorithm or hint or "sha256"
         if len(digest) != HEX_LENGTH[alg]:
             raise ManifestError(
                 f"{where}: digest of {len(digest)} hex digits is not {alg} ({HEX_LENGTH[alg]})"

@@ -6,6 +6,8 @@ carried as surrogate escapes and survive a round trip to disk and to JSON).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -248,3 +250,20 @@ class DupesResult:
             "related": [r.to_json() for r in self.related],
             "assets": [a.to_json() for a in self.assets],
         }
+
+    def json_chunks(self) -> Iterator[str]:
+        """The text of `json.dumps(self.to_json(), indent=2, ensure_ascii=True)`, one cluster,
+        relation or asset at a time: a million files' JSON is never one object tree or one
+        string in memory. (ASCII-escaped JSON holds no raw line break, so indenting an item's
+        text is indenting its lines.)"""
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=True)
+        parts = (("clusters", self.clusters), ("related", self.related), ("assets", self.assets))
+        yield "{"
+        for n, (name, items) in enumerate(parts):
+            yield f'{"," if n else ""}\n  "{name}": ' + ("[" if items else "[]")
+            for i, item in enumerate(items):
+                text = encoder.encode(item.to_json()).replace("\n", "\n    ")
+                yield f"{',' if i else ''}\n    {text}"
+            if items:
+                yield "\n  ]"
+        yield "\n}"

@@ -307,7 +307,8 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, quiet, as_json) -> None:
     options = DupesOptions(threshold=threshold, prefer=tuple(os.path.abspath(p) for p in prefer))
     result = find_duplicates(records, options)
     if fmt == "json":
-        render.print_json(result.to_json())
+        sys.stdout.writelines(result.json_chunks())  # streamed: the same text as print_json
+        sys.stdout.write("\n")
     elif fmt == "csv":
         sys.stdout.flush()
         render.dupes_csv(result, sys.stdout.buffer)

@@ -501,10 +501,10 @@ def _record(row: tuple, shared: _Shared | None = None) -> FileRecord:
     return FileRecord(
         path=os.fsdecode(values["path"]),
         root=shared.value(os.fsdecode(values["root"])),
-        size=values["size"],
+        size=shared.value(values["size"]),
         mtime_ns=values["mtime_ns"],
         inode=values["inode"],
-        device=values["device"],
+        device=shared.value(values["device"]),
         blake3=blake3,
         kind=shared.value(values["kind"]),
         format=shared.value(values["format"]),

@@ -469,18 +469,20 @@ def find_duplicates(
     """The whole analysis: assets, relations, clusters with keepers, reported relations."""
     if not _path_sorted(records):  # the catalog gives them sorted: no copy, no million keys
         records = sorted(records, key=lambda r: os.fsencode(r.path))
-    by_path = {r.path: r for r in records}
     assets, _ = find_assets(records)
-    primaries = {a.primary for a in assets}
     # identical relations are not needed as objects here: units hold the same facts
     relations = _judged_relations(_identical_groups(records), options)
 
-    # Units: primaries with the same bytes (identity is transitive, so this is safe).
-    units: dict[str, list[str]] = defaultdict(list)
-    for p in sorted(primaries, key=os.fsencode):
-        r = by_path[p]
-        if r.blake3 and r.size > 0 and r.error is None:
-            units[r.blake3].append(p)
+    # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
+    # order. They hold records, so no map of every path is needed: only relations' ends.
+    primaries = {a.primary for a in assets}
+    units: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in records:
+        if r.path in primaries and r.blake3 and r.size > 0 and r.error is None:
+            units[r.blake3].append(r)
+    del primaries
+    ends = {p for rel in relations for p in (rel.a, rel.b)}
+    by_path = {r.path: r for r in records if r.path in ends}
 
     # The unit graph: one node per unit, an edge per same-photo relation between units.
     unit_graph = nx.Graph()
@@ -492,7 +494,7 @@ def find_duplicates(
                 unit_graph.add_edge(ua, ub, relation=rel)
 
     def unit_rank(key: str) -> tuple:
-        return min(rank_key(by_path[p], options.prefer) for p in units[key])
+        return min(rank_key(r, options.prefer) for r in units[key])
 
     def distance(u: str, v: str) -> int:
         d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
@@ -501,12 +503,12 @@ def find_duplicates(
     order = sorted(units, key=unit_rank)
     members = _assign(order, unit_graph, distance, unit_rank)
     clusters = [
-        _make_cluster(chosen, units, unit_graph, by_path, options)
+        _make_cluster(chosen, units, unit_graph, options)
         for chosen in members.values()
         if sum(len(units[u]) for u in chosen) >= 2
     ]
     # by position: the ids are given only after sorting, below
-    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members}
+    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members if m.path in ends}
     # A same-photo relation left out of every cluster (a unit near two keepers went to the
     # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
     related = [
@@ -575,12 +577,11 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
 
 def _make_cluster(
     chosen: list[str],
-    units: dict[str, list[str]],
+    units: dict[str, list[FileRecord]],
     unit_graph: nx.Graph,
-    by_path: dict[str, FileRecord],
     options: DupesOptions,
 ) -> Cluster:
-    members = [by_path[p] for u in chosen for p in units[u]]
+    members = [r for u in chosen for r in units[u]]
     keeper, reason = choose_keeper(members, options.prefer)
     keeper_unit = keeper.blake3
     out = [ClusterMember(keeper.path, "keeper", 0, {})]

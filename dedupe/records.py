@@ -26,7 +26,7 @@ class Candidate:
     device: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million records in memory (dupes)
 class Metadata:
     """Normalized metadata of one file, as read through exiftool."""
 
@@ -78,7 +78,7 @@ DECODED_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)  # a million of them in memory (dupes): no __dict__ each
 class FileRecord:
     """Everything the catalog knows about one file."""
 
@@ -198,7 +198,7 @@ class Relation:
         return {"a": self.a, "b": self.b, "kind": self.kind, "evidence": self.evidence}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Asset:
     """One photo or video as the user thinks of it: a primary file and what travels with it
     (Live Photo MOV, XMP/AAE/JSON sidecars, the JPEG of a RAW+JPEG pair)."""
@@ -210,7 +210,7 @@ class Asset:
         return {"primary": self.primary, "companions": list(self.companions)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterMember:
     path: str  # the asset's primary file
     relation: str  # "keeper", "identical" or "same-photo" (its tie to the keeper)

@@ -464,12 +464,14 @@ class _Shared:
         return v if v is None else self.values.setdefault(v, v)
 
     def copy_of(self, digest: str | None, facts: tuple) -> tuple:
-        """`facts` (phash, dhash, signature, Metadata), or an equal tuple read before for the
-        same digest."""
+        """`facts` (mtime, phash, dhash, signature, Metadata), each replaced by the equal value
+        read before for the same digest, if any (a copy made by `cp -a` keeps the mtime too)."""
         if digest is None:
             return facts
         seen = self.by_digest.setdefault(digest, facts)
-        return seen if seen is facts or seen == facts else facts
+        if seen is facts:
+            return facts
+        return tuple(a if a == b else b for a, b in zip(seen, facts, strict=True))
 
 
 # Metadata fields whose values repeat across a library (cameras, tag names, types)
@@ -495,14 +497,14 @@ def _record(row: tuple, shared: _Shared | None = None) -> FileRecord:
     meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
     decode_ok = values["decode_ok"]
     blake3 = shared.value(values["blake3"])
-    phash, dhash, signature, meta = shared.copy_of(
-        blake3, (values["phash"], values["dhash"], values["signature"], meta)
+    mtime_ns, phash, dhash, signature, meta = shared.copy_of(
+        blake3, (values["mtime_ns"], values["phash"], values["dhash"], values["signature"], meta)
     )
     return FileRecord(
         path=os.fsdecode(values["path"]),
         root=shared.value(os.fsdecode(values["root"])),
         size=shared.value(values["size"]),
-        mtime_ns=values["mtime_ns"],
+        mtime_ns=mtime_ns,
         inode=values["inode"],
         device=shared.value(values["device"]),
         blake3=blake3,

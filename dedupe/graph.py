@@ -381,7 +381,7 @@ def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
     return out
 
 
-HASH_CHUNK = 4096  # signatures unpacked at once: a whole library's would take ~6 KiB an image
+HASH_CHUNK = 1024  # signatures unpacked at once: a whole library's would take ~6 KiB an image
 
 
 def _orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.ndarray]:

@@ -2,6 +2,11 @@
 
     python -m benchmarks.bench_scale [--files 100000] [--out benchmarks/out/scale]
     python -m benchmarks.bench_scale --per-file-cpu 10000 30000 [--out ...]
+    python -m benchmarks.bench_scale --files 100000 --copies 10   # dupes at 1,000,000 files
+
+--copies N: after the scan, the catalog's rows copied N times in SQL, each copy under its own
+root (no files are made), and `dupes --format json` timed on that catalog too: what dupes costs at
+N times the files, every photo then in N identical copies.
 
 --per-file-cpu: a fresh scan of each count of files, its CPU time (the CLI, its worker processes
 and their exiftools) per file: flat when what a batch costs does not grow with the catalog.
@@ -17,6 +22,7 @@ import argparse
 import os
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -109,11 +115,37 @@ def per_file_cpu(out: str, counts: list[int]) -> None:
         print(f"| {n:,} | {wall:.1f} | {cpu:.1f} | {cpu / n * 1000:.2f} |")
 
 
+def copied_catalog(db: str, root: str, copies: int) -> str:
+    """A catalog holding `copies` times the rows of `db`: copy k of each row under
+    `root`-copyk (paths renamed in SQL, the files themselves not made)."""
+    out = db.replace(".sqlite", f"-x{copies}.sqlite")
+    shutil.copyfile(db, out)
+    con = sqlite3.connect(out)
+    columns = [row[1] for row in con.execute("PRAGMA table_info(files)")]
+    root = os.path.abspath(root)
+    for k in range(1, copies):
+        renamed = {
+            "path": "CAST(replace(CAST(path AS TEXT), :root, :new) AS BLOB)",
+            "root": "CAST(replace(CAST(root AS TEXT), :root, :new) AS BLOB)",
+            "path_text": "replace(path_text, :root, :new)",
+        }
+        select = ",".join(renamed.get(c, c) for c in columns)
+        con.execute(
+            f"INSERT INTO files ({','.join(columns)}) SELECT {select} FROM files "
+            "WHERE root = CAST(:root AS BLOB)",
+            {"root": root, "new": f"{root}-copy{k}"},
+        )
+        con.commit()
+    con.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--out", default="benchmarks/out/scale")
     parser.add_argument("--per-file-cpu", type=int, nargs="+", metavar="FILES")
+    parser.add_argument("--copies", type=int, default=0, help="also dupes on N copies")
     args = parser.parse_args(argv)
     if args.per_file_cpu:
         per_file_cpu(args.out, args.per_file_cpu)
@@ -123,19 +155,26 @@ def main(argv: list[str] | None = None) -> None:
     t_scan, rss_scan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)
     t_rescan, rss_rescan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)
     t_dupes, rss_dupes = run_timed([*PV, "dupes", "--catalog", db, "--format", "json"], repeat=1)
+    steps = [
+        ("scan (fresh catalog)", args.files, t_scan, rss_scan),
+        ("scan (unchanged re-scan)", args.files, t_rescan, rss_rescan),
+        ("dupes on the warm catalog", args.files, t_dupes, rss_dupes),
+    ]
+    if args.copies > 1:
+        many = copied_catalog(db, args.out, args.copies)
+        dupes = [*PV, "dupes", "--catalog", many, "--format", "json"]
+        t_many, rss_many = run_timed(dupes, repeat=1)
+        steps.append((f"dupes, the catalog copied {args.copies}x", args.files * args.copies,
+                      t_many, rss_many))  # fmt: skip
     print(f"Machine: {machine()}  ")
     print(
         f"Command: `python -m benchmarks.bench_scale --files {args.files}` (one run each: a "
         f"fresh scan of {args.files:,} files takes minutes)\n"
     )
-    print("| step | seconds | files/s | peak RSS MiB |")
-    print("|---|---|---|---|")
-    for name, t, rss in (
-        ("scan (fresh catalog)", t_scan, rss_scan),
-        ("scan (unchanged re-scan)", t_rescan, rss_rescan),
-        ("dupes on the warm catalog", t_dupes, rss_dupes),
-    ):
-        print(f"| {name} | {t:.1f} | {args.files / t:.0f} | {rss / 1024:.0f} |")
+    print("| step | files | seconds | files/s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for name, n, t, rss in steps:
+        print(f"| {name} | {n:,} | {t:.1f} | {n / t:.0f} | {rss / 1024:.0f} |")
     print(f"\nRe-scan speed-up: {t_scan / t_rescan:.0f}×.")
     shutil.rmtree(os.path.dirname(db), ignore_errors=True)
 

@@ -395,22 +395,24 @@ class Catalog:
     def records(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> list[FileRecord]:
         """Records of the given files and of every file under the given folders, path-sorted."""
         found: dict[bytes, FileRecord] = {}
+        shared = _Shared()
         for p in paths:
             for row in self.db.execute(
                 f"SELECT {','.join(_COLUMNS)} FROM files WHERE path = ?", (_key(p),)
             ):
-                found[row[0]] = _record(row)
+                found[row[0]] = _record(row, shared)
         for folder in under:
             for row in self.db.execute(
                 f"SELECT {','.join(_COLUMNS)} FROM files WHERE path >= ? AND path < ?",
                 _prefix_range(folder),
             ):
-                found[row[0]] = _record(row)
+                found[row[0]] = _record(row, shared)
         return [found[k] for k in sorted(found)]
 
     def all_records(self) -> Iterator[FileRecord]:
+        shared = _Shared()
         for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
-            yield _record(row)
+            yield _record(row, shared)
 
     def library_records(self) -> Iterator[FileRecord]:
         """Every record but those of copies (roots marked `copy`): what a command given no
@@ -496,31 +498,76 @@ def _prefix_range(folder: str) -> tuple[bytes, bytes]:
     return base + b"/", base + b"0"
 
 
-def _record(row: tuple) -> FileRecord:
+class _Shared:
+    """Values that many rows of one read repeat, held once (a million records must fit in
+    memory): names of roots, kinds, formats, cameras; and what identical copies have in common
+    (their digest, hashes, picture signature and, when equal, their metadata), shared by
+    digest. Records are not mutated after reading, so sharing equal values is invisible."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+        self.by_digest: dict[str, tuple] = {}
+
+    def value(self, v):
+        return v if v is None else self.values.setdefault(v, v)
+
+    def copy_of(self, digest: str | None, facts: tuple) -> tuple:
+        """`facts` (mtime, phash, dhash, signature, Metadata), each replaced by the equal value
+        read before for the same digest, if any (a copy made by `cp -a` keeps the mtime too)."""
+        if digest is None:
+            return facts
+        seen = self.by_digest.setdefault(digest, facts)
+        if seen is facts:
+            return facts
+        return tuple(a if a == b else b for a, b in zip(seen, facts, strict=True))
+
+
+# Metadata fields whose values repeat across a library (cameras, tag names, types)
+_REPEATED_METADATA = (
+    "captured_source",
+    "gps_source",
+    "make",
+    "model",
+    "software",
+    "file_type",
+    "mime_type",
+    "error",
+    "warning",
+)
+
+
+def _record(row: tuple, shared: _Shared | None = None) -> FileRecord:
+    shared = shared or _Shared()
     values = dict(zip(_COLUMNS, row, strict=True))
     meta_dict = json.loads(values["metadata_json"])
+    for name in _REPEATED_METADATA:
+        meta_dict[name] = shared.value(meta_dict.get(name))
     meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
     decode_ok = values["decode_ok"]
+    blake3 = shared.value(values["blake3"])
+    mtime_ns, phash, dhash, signature, meta = shared.copy_of(
+        blake3, (values["mtime_ns"], values["phash"], values["dhash"], values["signature"], meta)
+    )
     return FileRecord(
         path=os.fsdecode(values["path"]),
-        root=os.fsdecode(values["root"]),
-        size=values["size"],
-        mtime_ns=values["mtime_ns"],
+        root=shared.value(os.fsdecode(values["root"])),
+        size=shared.value(values["size"]),
+        mtime_ns=mtime_ns,
         inode=values["inode"],
-        device=values["device"],
-        blake3=values["blake3"],
-        kind=values["kind"],
-        format=values["format"],
+        device=shared.value(values["device"]),
+        blake3=blake3,
+        kind=shared.value(values["kind"]),
+        format=shared.value(values["format"]),
         width=values["width"],
         height=values["height"],
         duration=values["duration"],
-        codec=values["codec"],
-        phash=values["phash"],
-        dhash=values["dhash"],
-        phash_method=values["phash_method"],
+        codec=shared.value(values["codec"]),
+        phash=phash,
+        dhash=dhash,
+        phash_method=shared.value(values["phash_method"]),
         decode_ok=None if decode_ok is None else bool(decode_ok),
-        decode_error=values["decode_error"],
-        signature=values["signature"],
+        decode_error=shared.value(values["decode_error"]),
+        signature=signature,
         frames=values["frames"],
         metadata=meta,
         error=values["error"],

@@ -60,19 +60,50 @@ def sidecar_targets(name: str) -> list[tuple[str, str]]:
     return []
 
 
+class _FolderIndex:
+    """Media files by (lowercased) name and by stem, one folder at a time: the index of a
+    folder is built when asked and forgotten a few folders later, so that grouping a million
+    files holds no per-file keys (each folder's lists are the only per-file cost)."""
+
+    KEEP = 8  # folders kept built: the walk order visits a folder's files together
+
+    def __init__(self, media: list[FileRecord]) -> None:
+        self.folders: dict[str, list[FileRecord]] = defaultdict(list)
+        for r in media:
+            self.folders[os.path.dirname(r.path)].append(r)
+        self._built: dict[str, tuple[dict, dict]] = {}
+
+    def __call__(self, folder: str) -> tuple[dict[str, FileRecord], dict[str, list[FileRecord]]]:
+        """({lowercased name: first such file}, {stem: files}) of the folder's media."""
+        built = self._built.pop(folder, None)
+        if built is None:
+            by_name: dict[str, FileRecord] = {}
+            by_stem: dict[str, list[FileRecord]] = defaultdict(list)
+            for r in self.folders.get(folder, ()):
+                name = os.path.basename(r.path)
+                by_name.setdefault(name.lower(), r)
+                by_stem[_split(name)[0]].append(r)
+            built = by_name, by_stem
+            if len(self._built) >= self.KEEP:
+                del self._built[next(iter(self._built))]
+        self._built[folder] = built  # most recently used last
+        return built
+
+
+def _path_sorted(records: list[FileRecord]) -> bool:
+    return all(
+        os.fsencode(records[i].path) <= os.fsencode(records[i + 1].path)
+        for i in range(len(records) - 1)
+    )
+
+
 def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relation]]:
     """Group files into assets. Every media or sidecar file is in exactly one asset."""
-    recs = sorted(
-        (r for r in records if r.kind in ("image", "video", "sidecar")),
-        key=lambda r: os.fsencode(r.path),
-    )
+    recs = [r for r in records if r.kind in ("image", "video", "sidecar")]
+    if not _path_sorted(recs):
+        recs.sort(key=lambda r: os.fsencode(r.path))
     media = [r for r in recs if r.kind in ("image", "video") and r.size > 0]
-    by_name: dict[tuple[str, str], FileRecord] = {}
-    by_stem: dict[tuple[str, str], list[FileRecord]] = defaultdict(list)
-    for r in media:
-        folder, name = os.path.split(r.path)
-        by_name.setdefault((folder, name.lower()), r)
-        by_stem[(folder, _split(name)[0])].append(r)
+    index = _FolderIndex(media)
 
     owner: dict[str, str] = {}  # companion path -> primary path
     relations: list[Relation] = []
@@ -81,8 +112,13 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
         owner[companion.path] = primary.path
         relations.append(Relation(primary.path, companion.path, "companion", evidence))
 
-    # RAW + JPEG/HEIC of one shot: the RAW is the primary.
-    for group in by_stem.values():
+    # RAW + JPEG/HEIC of one shot: the RAW is the primary. Groups in the order of their first
+    # file's path, as one index of the whole tree would list them.
+    raw_groups = []
+    for folder, files in index.folders.items():
+        if any(r.format in RAW_FORMATS for r in files):
+            raw_groups += index(folder)[1].values()
+    for group in sorted(raw_groups, key=lambda g: os.fsencode(g[0].path)):
         raws = [r for r in group if r.format in RAW_FORMATS]
         if raws:
             for r in group:
@@ -111,7 +147,7 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
             )
             evidence = {"why": "Live Photo (same ContentIdentifier)", "content_id": cid}
         else:
-            same_stem = [s for s in by_stem.get((folder, stem), []) if s.kind == "image"]
+            same_stem = [s for s in index(folder)[1].get(stem, []) if s.kind == "image"]
             for s in same_stem:
                 apart = seconds_apart(s.metadata.captured_at, video.metadata.captured_at)
                 if (apart is not None and apart <= LIVE_MAX_SECONDS) or (
@@ -129,12 +165,13 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
     # Sidecars.
     for side in (r for r in recs if r.kind == "sidecar"):
         folder, name = os.path.split(side.path)
+        by_name, by_stem = index(folder)
         target = None
         for how, key in sidecar_targets(name):
             if how == "name":
-                target = by_name.get((folder, key))
+                target = by_name.get(key)
             else:
-                group = by_stem.get((folder, key), [])
+                group = by_stem.get(key, [])
                 # a still before its motion, the original format before a conversion
                 group = sorted(
                     group, key=lambda r: (r.kind != "image", -FORMAT_RANK.get(r.format or "", 0))
@@ -144,6 +181,13 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
                 break
         if target is not None:
             attach(side, target, why=f"sidecar ({name})")
+    return _assets(recs, owner), relations
+
+
+def _assets(recs: list[FileRecord], owner: dict[str, str]) -> list[Asset]:
+    """One asset per file that no other owns, with the files it owns (transitively), in the
+    order in which the asset's first file comes. Lists only for assets that have companions:
+    a million lone photos cost one Asset each."""
 
     # A companion's owner may itself be a companion (the XMP of a RAW's JPEG): follow up.
     def root_of(path: str) -> str:
@@ -153,14 +197,20 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
             path = owner[path]
         return path
 
-    members: dict[str, list[str]] = defaultdict(list)
+    companions: dict[str, list[str]] = {root_of(c): [] for c in owner}
+    order: list[str] = []
+    placed: set[str] = set()  # assets with companions already in `order`
     for r in recs:
+        key = root_of(r.path) if r.path in owner else r.path
+        if key not in companions:
+            order.append(key)
+            continue
+        if key not in placed:  # the asset's first file
+            placed.add(key)
+            order.append(key)
         if r.path in owner:
-            members[root_of(r.path)].append(r.path)
-        else:
-            members.setdefault(r.path, [])
-    assets = [Asset(p, tuple(c)) for p, c in members.items() if p not in owner]
-    return assets, relations
+            companions[key].append(r.path)
+    return [Asset(p, tuple(companions.get(p, ()))) for p in order if p not in owner]
 
 
 # Sidecars that can hold a capture time and a position, in the order they are asked: XMP (what

@@ -366,39 +366,75 @@ TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos:
 def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
     """Pairs where one picture's signature, turned or mirrored, hashes near the other's: every
     signature's 8 orientations in one self-join, keeping the pairs of an upright and a turned."""
-    signed = [(i, s) for i, r in enumerate(images) if (s := unpack(r.signature)) is not None]
+    signed, hashes = _orientation_hashes(images)
     if len(signed) < 2:
         return set()
-    hashes = dct_hashes(np.stack([s.L for _, s in signed]))
     n, turns = len(signed), len(TRANSFORMS) - 1
     flat = np.concatenate([hashes[:, 0], hashes[:, 1:].reshape(-1)])
     out: set[tuple[int, int]] = set()
     for x, y, _ in near_pairs(flat, TURNED_HASH_DISTANCE):
         if x >= n or y < n:
             continue  # two uprights are the pHash join's; two turned ones repeat an upright's
-        i, j = signed[int(x)][0], signed[(int(y) - n) // turns][0]
+        i, j = signed[int(x)], signed[(int(y) - n) // turns]
         if i != j:
             out.add((min(i, j), max(i, j)))
     return out
 
 
+HASH_CHUNK = 1024  # signatures unpacked at once: a whole library's would take ~6 KiB an image
+
+
+def _orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.ndarray]:
+    """(positions of the images that have a signature, their N x 8 orientation hashes),
+    computed a chunk of images at a time (each row depends on its own image only)."""
+    signed: list[int] = []
+    parts: list[np.ndarray] = []
+    grids: list[np.ndarray] = []
+    for i, r in enumerate(images):
+        s = unpack(r.signature)
+        if s is None:
+            continue
+        signed.append(i)
+        grids.append(s.L)
+        if len(grids) == HASH_CHUNK:
+            parts.append(dct_hashes(np.stack(grids)))
+            grids = []
+    if grids:
+        parts.append(dct_hashes(np.stack(grids)))
+    hashes = np.concatenate(parts) if parts else np.zeros((0, len(TRANSFORMS)), np.uint64)
+    return signed, hashes
+
+
 def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relation]:
     """Every identical, same-photo, derived and similar relation among the records."""
-    relations: list[Relation] = []
+    groups = _identical_groups(records)
+    relations = [
+        Relation(
+            group[0].path,
+            other.path,
+            "identical",
+            {"blake3": group[0].blake3, "decided_by": "bytes (BLAKE3)"},
+        )
+        for group in groups.values()
+        for other in group[1:]
+    ]
+    return relations + _judged_relations(groups, options)
+
+
+def _identical_groups(records: Iterable[FileRecord]) -> dict[str, list[FileRecord]]:
+    """{BLAKE3: the readable, non-empty files with those bytes}, in the records' order."""
     by_hash: dict[str, list[FileRecord]] = defaultdict(list)
     for r in records:
         if r.blake3 and r.size > 0 and r.error is None:
             by_hash[r.blake3].append(r)
-    for group in by_hash.values():
-        for other in group[1:]:
-            relations.append(
-                Relation(
-                    group[0].path,
-                    other.path,
-                    "identical",
-                    {"blake3": group[0].blake3, "decided_by": "bytes (BLAKE3)"},
-                )
-            )
+    return by_hash
+
+
+def _judged_relations(
+    by_hash: dict[str, list[FileRecord]], options: DupesOptions
+) -> list[Relation]:
+    """The same-photo, derived and similar relations between distinct contents."""
+    relations: list[Relation] = []
     # Judge each distinct content once: identical copies share every relation.
     images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
     images.sort(key=lambda r: os.fsencode(r.path))
@@ -431,18 +467,22 @@ def find_duplicates(
     records: Sequence[FileRecord], options: DupesOptions = DupesOptions()
 ) -> DupesResult:
     """The whole analysis: assets, relations, clusters with keepers, reported relations."""
-    records = sorted(records, key=lambda r: os.fsencode(r.path))
-    by_path = {r.path: r for r in records}
-    assets, companion_rels = find_assets(records)
-    primaries = {a.primary for a in assets}
-    relations = relate(records, options)
+    if not _path_sorted(records):  # the catalog gives them sorted: no copy, no million keys
+        records = sorted(records, key=lambda r: os.fsencode(r.path))
+    assets, _ = find_assets(records)
+    # identical relations are not needed as objects here: units hold the same facts
+    relations = _judged_relations(_identical_groups(records), options)
 
-    # Units: primaries with the same bytes (identity is transitive, so this is safe).
-    units: dict[str, list[str]] = defaultdict(list)
-    for p in sorted(primaries, key=os.fsencode):
-        r = by_path[p]
-        if r.blake3 and r.size > 0 and r.error is None:
-            units[r.blake3].append(p)
+    # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
+    # order. They hold records, so no map of every path is needed: only relations' ends.
+    primaries = {a.primary for a in assets}
+    units: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in records:
+        if r.path in primaries and r.blake3 and r.size > 0 and r.error is None:
+            units[r.blake3].append(r)
+    del primaries
+    ends = {p for rel in relations for p in (rel.a, rel.b)}
+    by_path = {r.path: r for r in records if r.path in ends}
 
     # The unit graph: one node per unit, an edge per same-photo relation between units.
     unit_graph = nx.Graph()
@@ -454,7 +494,7 @@ def find_duplicates(
                 unit_graph.add_edge(ua, ub, relation=rel)
 
     def unit_rank(key: str) -> tuple:
-        return min(rank_key(by_path[p], options.prefer) for p in units[key])
+        return min(rank_key(r, options.prefer) for r in units[key])
 
     def distance(u: str, v: str) -> int:
         d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
@@ -463,12 +503,12 @@ def find_duplicates(
     order = sorted(units, key=unit_rank)
     members = _assign(order, unit_graph, distance, unit_rank)
     clusters = [
-        _make_cluster(chosen, units, unit_graph, by_path, options)
+        _make_cluster(chosen, units, unit_graph, options)
         for chosen in members.values()
         if sum(len(units[u]) for u in chosen) >= 2
     ]
     # by position: the ids are given only after sorting, below
-    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members}
+    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members if m.path in ends}
     # A same-photo relation left out of every cluster (a unit near two keepers went to the
     # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
     related = [
@@ -483,6 +523,13 @@ def find_duplicates(
         for i, c in enumerate(clusters)
     ]
     return DupesResult(tuple(clusters), tuple(related), tuple(assets))
+
+
+def _path_sorted(records: Sequence[FileRecord]) -> bool:
+    return all(
+        os.fsencode(records[i].path) <= os.fsencode(records[i + 1].path)
+        for i in range(len(records) - 1)
+    )
 
 
 def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list[str]]:
@@ -530,21 +577,21 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
 
 def _make_cluster(
     chosen: list[str],
-    units: dict[str, list[str]],
+    units: dict[str, list[FileRecord]],
     unit_graph: nx.Graph,
-    by_path: dict[str, FileRecord],
     options: DupesOptions,
 ) -> Cluster:
-    members = [by_path[p] for u in chosen for p in units[u]]
+    members = [r for u in chosen for r in units[u]]
     keeper, reason = choose_keeper(members, options.prefer)
     keeper_unit = keeper.blake3
     out = [ClusterMember(keeper.path, "keeper", 0, {})]
+    # one evidence for every identical copy of the keeper (read-only, as every record here)
+    same_bytes = {"blake3": keeper_unit, "decided_by": "bytes (BLAKE3)"}
     for r in sorted(members, key=lambda r: rank_key(r, options.prefer)):
         if r.path == keeper.path:
             continue
         if r.blake3 == keeper_unit:
-            ev = {"blake3": r.blake3, "decided_by": "bytes (BLAKE3)"}
-            out.append(ClusterMember(r.path, "identical", 0, ev))
+            out.append(ClusterMember(r.path, "identical", 0, same_bytes))
         else:
             rel = unit_graph.edges[keeper_unit, r.blake3]["relation"]
             out.append(

@@ -6,13 +6,15 @@ carried as surrogate escapes and survive a round trip to disk and to JSON).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KINDS = ("image", "video", "sidecar", "other")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a million of them in a scan's work list
 class Candidate:
     """A file the walker found, with the stat it was found with."""
 
@@ -24,7 +26,7 @@ class Candidate:
     device: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million records in memory (dupes)
 class Metadata:
     """Normalized metadata of one file, as read through exiftool."""
 
@@ -76,7 +78,7 @@ DECODED_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)  # a million of them in memory (dupes): no __dict__ each
 class FileRecord:
     """Everything the catalog knows about one file."""
 
@@ -196,7 +198,7 @@ class Relation:
         return {"a": self.a, "b": self.b, "kind": self.kind, "evidence": self.evidence}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Asset:
     """One photo or video as the user thinks of it: a primary file and what travels with it
     (Live Photo MOV, XMP/AAE/JSON sidecars, the JPEG of a RAW+JPEG pair)."""
@@ -208,7 +210,7 @@ class Asset:
         return {"primary": self.primary, "companions": list(self.companions)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterMember:
     path: str  # the asset's primary file
     relation: str  # "keeper", "identical" or "same-photo" (its tie to the keeper)
@@ -248,3 +250,20 @@ class DupesResult:
             "related": [r.to_json() for r in self.related],
             "assets": [a.to_json() for a in self.assets],
         }
+
+    def json_chunks(self) -> Iterator[str]:
+        """The text of `json.dumps(self.to_json(), indent=2, ensure_ascii=True)`, one cluster,
+        relation or asset at a time: a million files' JSON is never one object tree or one
+        string in memory. (ASCII-escaped JSON holds no raw line break, so indenting an item's
+        text is indenting its lines.)"""
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=True)
+        parts = (("clusters", self.clusters), ("related", self.related), ("assets", self.assets))
+        yield "{"
+        for n, (name, items) in enumerate(parts):
+            yield f'{"," if n else ""}\n  "{name}": ' + ("[" if items else "[]")
+            for i, item in enumerate(items):
+                text = encoder.encode(item.to_json()).replace("\n", "\n    ")
+                yield f"{',' if i else ''}\n    {text}"
+            if items:
+                yield "\n  ]"
+        yield "\n}"

@@ -339,7 +339,11 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) ->
             records = _records_for(catalog, roots, quiet or fmt != "table")
         result = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
     if fmt == "json":
-        render.print_json((exact_result or result).to_json())
+        if exact_result is not None:
+            render.print_json(exact_result.to_json())
+        else:
+            sys.stdout.writelines(result.json_chunks())  # streamed: the same text as print_json
+            sys.stdout.write("\n")
     elif fmt == "csv":
         sys.stdout.flush()
         render.dupes_csv(result, sys.stdout.buffer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -175,7 +176,7 @@ def test_cache_is_keyed_by_content_and_decoder_version(library, tmp_path):
         copy = tmp_path / "copy.jpg"
         shutil.copy2(rec.path, copy)
         st = copy.stat()
-        twin = type(rec)(**{**rec.__dict__, "path": str(copy), "mtime_ns": st.st_mtime_ns})
+        twin = dataclasses.replace(rec, path=str(copy), mtime_ns=st.st_mtime_ns)
         again = check_decode([twin], cache=cache, workers=0)
     assert again.stats.decoded == 0 and again.stats.from_cache == 1
     assert DECODER_VERSION.startswith("photoverify-decode/2 ")
@@ -212,7 +213,7 @@ def test_file_changed_since_scan_is_not_decoded_nor_cached(library, tmp_path):
     rec = next(r for r in catalog.records(under=[str(root)]) if r.path.endswith("ok/png.png"))
     moved = tmp_path / "png.png"
     shutil.copy2(rec.path, moved)
-    stale = type(rec)(**{**rec.__dict__, "path": str(moved), "mtime_ns": rec.mtime_ns + 1})
+    stale = dataclasses.replace(rec, path=str(moved), mtime_ns=rec.mtime_ns + 1)
     with DecodeCache(tmp_path / "c.sqlite") as cache:
         result = check_decode([stale], cache=cache, workers=0)
         assert result.findings[0].outcome == "decode-skipped"

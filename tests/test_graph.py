@@ -3,14 +3,17 @@ chain, keepers that do not depend on input order."""
 
 from __future__ import annotations
 
+import json
+import random
 import shutil
 import sys
+import tracemalloc
 from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
 import pytest
-from conftest import run_json
+from conftest import run_cli, run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from media import convert, exiftool, make_video, transcode
@@ -372,3 +375,57 @@ def test_fdupes_format_never_lets_a_name_forge_a_line(corpus, tmp_path):
     out = subprocess.run([*args, "--format", "fdupes"], capture_output=True, check=True).stdout
     fdupes = subprocess.run(["fdupes", str(lib)], capture_output=True, check=True).stdout
     assert sorted(out.splitlines()) == sorted(fdupes.splitlines())  # the bytes fdupes writes
+
+
+def test_copies_read_from_the_catalog_share_their_facts(library, tmp_path):
+    # a million records must fit in memory: identical copies hold one digest, hash, picture
+    # signature and metadata between them, and every record the same root and format strings
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(library)], cat)
+        recs = {Path(r.path).relative_to(library).as_posix(): r for r in cat.all_records()}
+    a, b = recs["export1/IMG_5195.HEIC"], recs["export2/IMG_5195 (1).HEIC"]
+    assert a.blake3 == b.blake3 and a.signature and a.metadata.captured_at
+    assert a.blake3 is b.blake3 and a.signature is b.signature and a.phash is b.phash
+    assert a.metadata is b.metadata
+    c = recs["export1/DSCN0010.jpg"]
+    assert c.root is a.root and c.metadata is not a.metadata
+    assert not hasattr(c, "__dict__")  # slotted
+
+
+def test_dupes_json_is_the_result_dumped_whole(library, tmp_path):
+    # streamed item by item, the text is what json.dumps of the whole result writes
+    db = tmp_path / "c.sqlite"
+    with Catalog(db) as cat:
+        scan([str(library)], cat)
+        expected = find_duplicates(list(cat.all_records())).to_json()
+    out = run_cli("dupes", "--catalog", str(db), "--format", "json").stdout
+    assert expected["clusters"] and expected["related"] and expected["assets"]
+    assert out == json.dumps(expected, indent=2, ensure_ascii=True) + "\n"
+
+
+def test_dupes_result_holds_little_per_copy():
+    # 2,000 photos, each in 10 copies: the result is one member and one asset per file, with no
+    # per-copy evidence or relation objects (454 bytes a file before; 215 after)
+    rnd = random.Random(1)
+    meta = Metadata(captured_at="2020-01-01T00:00:00", make="Apple")
+    recs = []
+    for i in range(2000):
+        digest, ph, dh = f"{rnd.getrandbits(256):064x}", f"{rnd.getrandbits(64):016x}", "0" * 16
+        for k in range(10):
+            path = f"/lib/copy{k}/{i // 100:03d}/IMG_{i:05d}.JPG"
+            recs.append(
+                FileRecord(path, f"/lib/copy{k}", 1000 + i, 0, i, 1, blake3=digest, kind="image")
+            )
+            recs[-1].format, recs[-1].phash, recs[-1].dhash = "JPEG", ph, dh
+            recs[-1].width, recs[-1].height, recs[-1].decode_ok = 48, 36, True
+            recs[-1].metadata = meta
+    recs.sort(key=lambda r: r.path.encode())
+    find_duplicates(recs[:50])  # imports and compiled code out of the measure
+    tracemalloc.start()
+    try:
+        result = find_duplicates(recs)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(result.clusters) == 2000 and all(len(c.members) == 10 for c in result.clusters)
+    assert held / len(recs) < 300

@@ -197,6 +197,9 @@ class Comparison:
     # where one picture has no colour: the residual of its L* fitted as a channel mix of the
     # other's (what a black-and-white conversion does); else equal to residual
     mix_residual: float = 0.0
+    # the mean a*b* difference as a vector after the chroma gain: a colour cast (white balance,
+    # a warm or cool filter) moves every cell the same way; re-encoding noise cancels out
+    cast: float = 0.0
 
     def to_json(self) -> dict:
         return {
@@ -210,6 +213,7 @@ class Comparison:
             "chroma_shift": round(self.chroma_shift, 2),
             "detail_ratio": [round(d, 3) for d in self.detail],
             "mix_residual": round(self.mix_residual, 2),
+            "cast": round(self.cast, 2),
         }
 
 
@@ -252,7 +256,9 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
     ca, cb = np.hypot(ab_a[0], ab_a[1]), np.hypot(b.ab[0], b.ab[1])
     ma, mb = float(ca.mean()), float(cb.mean())
     cgain = mb / ma if ma > 1e-6 else 1.0
-    shift = float(np.abs(b.ab - cgain * ab_a).sum(axis=0).mean())
+    moved = b.ab - cgain * ab_a
+    shift = float(np.abs(moved).sum(axis=0).mean())
+    cast = float(np.hypot(*moved.reshape(2, -1).mean(axis=1)))
     ratio = tuple(
         float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
         for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
@@ -273,6 +279,7 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         chroma_shift=shift,
         detail=ratio,
         mix_residual=mix,
+        cast=cast,
     )
 
 
@@ -295,6 +302,10 @@ COLOURFUL = 2.0  # ... when a had colour to remove (mean a*b* magnitude)
 # chroma of b over a: copies 0.96-1.02, and 0.85-0.89 where a converter dropped a Display P3
 # profile (P3 numbers then read as sRGB: still the same photo); saturation edits <= 0.53, >= 1.40
 CHROMA_RATIO = (0.8, 1.25)
+# mean a*b* shift as a vector (Comparison.cast): copies <= 0.38, every edit but a tone/colour one
+# <= 1.43 (sharpening; overlays 0.68), warm/cool filters up to 21 (73 corpus + 7 public photos);
+# a just-noticeable colour difference is about 2.3 (CIE76)
+CAST = 2.0
 GAIN = (0.92, 1.08)  # L* contrast: copies 0.99-1.01; contrast edits >= 1.11, <= 0.72
 OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.33; brightness edits >= 7.7
 RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, edits <= 3.24; a stereo pair 8.4
@@ -305,6 +316,9 @@ LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
 # ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
 # overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
 LOCAL_SHARE = 4.5
+# worst block above median that no copy reaches (<= 1.44): where the detail rose, a change this
+# concentrated is a caption (<= 4.31x the residual for sharpening, >= 4.78x for captions)
+COPY_LOCAL = 1.5
 BLURRED = 0.85  # detail at 128 px over a's, per unit of gain: copies 0.97-1.14, blur <= 0.75
 SHARPENED = 1.3  # ... sharpening >= 1.49
 # Below this many pixels on the short side a 24x24 grid is mostly resampling noise (a 42-px
@@ -318,7 +332,7 @@ EDIT_SIGNALS = {
     "other picture": "residual",
     "colour removed": "chroma, channel-mix residual",
     "colour added": "chroma, channel-mix residual",
-    "tone/colour adjusted": "chroma ratio, gain, offset",
+    "tone/colour adjusted": "chroma ratio, colour cast, gain, offset",
     "blurred": "detail ratio",
     "sharpened": "detail ratio",
     "overlay/local change": "local block residual",
@@ -342,7 +356,8 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
         return "colour added"  # b has the colour: a is the edit
     # a ratio of two near-zero chromas is noise (a black-and-white photo's copy: 0.02 vs 0.00)
     chroma_changed = max(ca, cb) >= COLOURFUL and not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
-    if chroma_changed or not GAIN[0] <= c.gain <= GAIN[1] or abs(c.offset) > OFFSET:
+    cast = max(ca, cb) >= COLOURFUL and c.cast > CAST
+    if chroma_changed or cast or not GAIN[0] <= c.gain <= GAIN[1] or abs(c.offset) > OFFSET:
         return "tone/colour adjusted"
     if small:
         return None
@@ -353,7 +368,9 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     if c.local > LOCAL and concentrated:
         return "overlay/local change"
     if detail > SHARPENED:
-        return "sharpened"
+        # detail rose: sharpening raises it everywhere, a caption in one place, which may
+        # barely move the blocks' mean L* (white text with a dark outline over a bright sky)
+        return "overlay/local change" if concentrated and c.local > COPY_LOCAL else "sharpened"
     if c.local > LOCAL:
         return "overlay/local change"
     return None

@@ -36,8 +36,9 @@ from .signature import (
     EDIT_SIGNALS,
     SMALL_SIDE,
     STRETCH_RESIDUAL,
-    TRANSFORMS,
     compare,
+    crop_hashes,
+    crop_of,
     dct_hashes,
     picture_edit,
     unpack,
@@ -133,7 +134,7 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     )
     contradicted = ids_differ or time_same is False
     if not near and not contradicted:
-        turned = _turned(a, b, ev)
+        turned = _turned(a, b, ev) or _cropped(a, b, ev)
         if turned is not None:
             return turned
     if contradicted:
@@ -241,6 +242,21 @@ def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
     ev = {**ev, "pixels": c.to_json(), "why": c.transform, "edit": c.transform}
     ev["decided_by"] = "pixels (turned or mirrored)"
     return Relation(original.path, edit.path, "derived", ev)
+
+
+def _cropped(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
+    """One picture as a centred crop of the other (and otherwise the same), as derived."""
+    sa, sb = unpack(a.signature), unpack(b.signature)
+    if sa is None or sb is None or _small(a, b):
+        return None
+    for original, edit, found in ((a, b, crop_of(sa, sb)), (b, a, crop_of(sb, sa))):
+        if found is not None:
+            scale, residual, gain, offset = found
+            pixels = {"crop_scale": scale, "residual": round(residual, 2), "gain": round(gain, 3)}
+            ev = {**ev, "pixels": {**pixels, "offset": round(offset, 2)}}
+            ev.update(why="cropped", edit="cropped", decided_by="pixels (centred crop)")
+            return Relation(original.path, edit.path, "derived", ev)
+    return None
 
 
 def _is_transpose_mirror(name: str, a: FileRecord, b: FileRecord) -> bool:
@@ -364,13 +380,15 @@ TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos:
 
 
 def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
-    """Pairs where one picture's signature, turned or mirrored, hashes near the other's: every
-    signature's 8 orientations in one self-join, keeping the pairs of an upright and a turned."""
+    """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
+    other's: every signature's 8 orientations and 3 crops in one self-join, keeping the pairs of
+    an upright and a turned (or cropped) one."""
     signed = [(i, s) for i, r in enumerate(images) if (s := unpack(r.signature)) is not None]
     if len(signed) < 2:
         return set()
-    hashes = dct_hashes(np.stack([s.L for _, s in signed]))
-    n, turns = len(signed), len(TRANSFORMS) - 1
+    grids = np.stack([s.L for _, s in signed])
+    hashes = np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1)
+    n, turns = len(signed), hashes.shape[1] - 1
     flat = np.concatenate([hashes[:, 0], hashes[:, 1:].reshape(-1)])
     out: set[tuple[int, int]] = set()
     for x, y, _ in near_pairs(flat, TURNED_HASH_DISTANCE):

@@ -173,6 +173,35 @@ def test_p3_master_of_a_real_photo_and_its_srgb_conversion_agree(corpus):
     )
 
 
+def test_centred_crops_without_metadata_are_found_and_named(tmp_path):
+    """A crop moves pHash beyond the threshold (12-24 bits) and carries no capture time here:
+    found through the hashes of the originals' centre-cropped signatures, confirmed on pixels,
+    and never joined to another photo (the stereo pair's frames included)."""
+    from skimage import data
+
+    pictures = {n: Image.fromarray(getattr(data, n)()).convert("RGB") for n in ("astronaut",
+                "chelsea", "rocket", "coffee")}  # fmt: skip
+    left, right, _ = data.stereo_motorcycle()
+    pictures["left"], pictures["right"] = Image.fromarray(left), Image.fromarray(right)
+    crop = public_set.EDITS["crop"][1]
+    for name, im in pictures.items():
+        im.save(tmp_path / f"{name}.png")
+        if name != "right":
+            crop(im).save(tmp_path / f"{name}-crop.jpg", quality=90)
+    result = run_json("dupes", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"))
+    derived = {
+        (os.path.basename(r["a"]), os.path.basename(r["b"])): r["evidence"]
+        for r in result["related"]
+        if r["kind"] == "derived"
+    }
+    found = {a for (a, b), ev in derived.items() if ev["edit"] == "cropped"}
+    assert len(found) >= 3, derived
+    for (a, b), ev in derived.items():
+        assert b == a.replace(".png", "-crop.jpg"), (a, b, ev)
+        assert ev["decided_by"] == "pixels (centred crop)"
+    assert not result["clusters"]
+
+
 def _warm(im: Image.Image) -> Image.Image:
     """A white-balance shift (warmer: red up, blue down), nothing else."""
     arr = np.asarray(im.convert("RGB"), np.float32) * np.array([1.06, 1.0, 0.9], np.float32)

@@ -53,9 +53,10 @@ def test_public_set_same_photo_precision_and_recall(public):
     assert hits / len(true) >= 0.98, sorted(true - merged)
 
 
-# Without capture time or ids, what pHash puts beyond the threshold is not found: a crop (12-24
-# bits) and a red-filter black-and-white of some photos (coffee 12, hopper 14). Those are only
-# never merged, and named right where found.
+# Without capture time or ids, what pHash puts beyond the threshold (a crop: 12-24 bits; a
+# red-filter black-and-white of some photos: coffee 12, hopper 14) is found only by other means
+# (a centred crop through the cropped signatures: not every one), so those are only never
+# merged, and named right where found.
 NOT_ALWAYS_FOUND = {"crop", "bw-red"}
 
 

@@ -155,11 +155,11 @@ def _dct_matrix(n: int, k: int) -> np.ndarray:
 _DCT = _dct_matrix(GRID, 8)
 
 
-def _hash_grids(g: np.ndarray) -> np.ndarray:
+def _hash_grids(g: np.ndarray, dct: np.ndarray = _DCT) -> np.ndarray:
     """64-bit DCT hashes of L grids (N x GRID x GRID): the low 8x8 DCT coefficients, each
-    against their median (DC left out)."""
+    against their median (DC left out). `dct`: the DCT rows, or them times a resampling."""
     weights = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
-    coef = (_DCT @ np.ascontiguousarray(g) @ _DCT.T).reshape(len(g), 64)
+    coef = (dct @ np.ascontiguousarray(g) @ dct.T).reshape(len(g), 64)
     med = np.median(coef[:, 1:], axis=1, keepdims=True)
     return ((coef > med).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
 
@@ -176,19 +176,28 @@ def dct_hashes(grids: np.ndarray) -> np.ndarray:
 CROP_SCALES = (0.9, 0.8, 0.7)
 
 
+@lru_cache(maxsize=8)
+def _crop_matrix(scale: float) -> np.ndarray:
+    """GRID x GRID bilinear weights: row i samples where a centred crop keeping `scale` of the
+    side puts its cell i."""
+    pos = GRID / 2 + (np.arange(GRID) + 0.5 - GRID / 2) * scale - 0.5
+    i0 = np.clip(np.floor(pos).astype(int), 0, GRID - 2)
+    w = np.zeros((GRID, GRID))
+    w[np.arange(GRID), i0] = 1 - (pos - i0)
+    w[np.arange(GRID), i0 + 1] = pos - i0
+    return w
+
+
 def crop_grid(L: np.ndarray, scale: float) -> np.ndarray:
     """The L grid(s) (... x GRID x GRID) of a centred crop keeping `scale` of each side,
     sampled (bilinear) where the crop's own grid cells fall."""
-    pos = GRID / 2 + (np.arange(GRID) + 0.5 - GRID / 2) * scale - 0.5
-    i0 = np.clip(np.floor(pos).astype(int), 0, GRID - 2)
-    f = pos - i0
-    rows = L[..., i0, :] * (1 - f)[:, None] + L[..., i0 + 1, :] * f[:, None]
-    return rows[..., i0] * (1 - f) + rows[..., i0 + 1] * f
+    w = _crop_matrix(scale)
+    return w @ L @ w.T
 
 
 def crop_hashes(grids: np.ndarray) -> np.ndarray:
     """DCT hashes of each grid's centred crops (N x len(CROP_SCALES), uint64)."""
-    return np.stack([_hash_grids(crop_grid(grids, s)) for s in CROP_SCALES], axis=1)
+    return np.stack([_hash_grids(grids, _DCT @ _crop_matrix(s)) for s in CROP_SCALES], axis=1)
 
 
 def _halved(L: np.ndarray) -> np.ndarray:

@@ -155,19 +155,49 @@ def _dct_matrix(n: int, k: int) -> np.ndarray:
 _DCT = _dct_matrix(GRID, 8)
 
 
+_WEIGHTS = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
+_SIGNS = (-1.0) ** np.arange(8)
+# Each entry of TRANSFORMS as what it does to the low 8x8 DCT coefficients of a grid: (transpose,
+# negate odd rows, negate odd columns); a flip of the grid along an axis negates that axis's odd
+# coefficients (checked against the transformed grids' own DCT in the tests)
+_COEF_TRANSFORMS = (
+    (False, False, False),
+    (True, False, True),
+    (False, True, True),
+    (True, True, False),
+    (False, False, True),
+    (False, True, False),
+    (True, False, False),
+    (True, True, True),
+)
+
+
+def _bits_of(coef: np.ndarray) -> np.ndarray:
+    """N x 8 x 8 coefficients -> N 64-bit hashes: each against the median (DC left out)."""
+    flat = coef.reshape(len(coef), 64)
+    med = np.median(flat[:, 1:], axis=1, keepdims=True)
+    return ((flat > med).astype(np.uint64) * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+
+
 def _hash_grids(g: np.ndarray, dct: np.ndarray = _DCT) -> np.ndarray:
     """64-bit DCT hashes of L grids (N x GRID x GRID): the low 8x8 DCT coefficients, each
     against their median (DC left out). `dct`: the DCT rows, or them times a resampling."""
-    weights = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
-    coef = (dct @ np.ascontiguousarray(g) @ dct.T).reshape(len(g), 64)
-    med = np.median(coef[:, 1:], axis=1, keepdims=True)
-    return ((coef > med).astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    return _bits_of(dct @ np.ascontiguousarray(g) @ dct.T)
 
 
 def dct_hashes(grids: np.ndarray) -> np.ndarray:
     """64-bit DCT hashes of L grids (N x GRID x GRID), one column per entry of TRANSFORMS
-    (N x 8, uint64)."""
-    return np.stack([_hash_grids(f(grids)) for _, f in TRANSFORMS], axis=1)
+    (N x 8, uint64): one DCT, its coefficients turned and signed for each transform."""
+    coef = _DCT @ grids @ _DCT.T
+    out = []
+    for transpose, rows, cols in _COEF_TRANSFORMS:
+        c = np.swapaxes(coef, -2, -1) if transpose else coef
+        if rows:
+            c = c * _SIGNS[:, None]
+        if cols:
+            c = c * _SIGNS[None, :]
+        out.append(_bits_of(c))
+    return np.stack(out, axis=1)
 
 
 # Centred crops looked for (the share of each side kept): a crop moves pHash 12-24 bits, beyond

@@ -498,3 +498,15 @@ def test_catalog_rows_hashed_before_colour_management_are_fingerprinted_again(tm
         assert scan([str(lib)], cat).changed == 1
         assert [r.signature[0] for r in cat.all_records()] == [2]
         assert scan([str(lib)], cat).unchanged == 1
+
+
+def test_orientation_hashes_from_one_dct_equal_the_turned_grids_own():
+    """dct_hashes turns and signs one DCT's coefficients instead of taking the DCT of each
+    turned grid: the same hashes (a wrong sign pattern would find no turned copy)."""
+    from skimage import data
+
+    grids = [sig.unpack(sig.picture_signature(Image.fromarray(data.astronaut()))).L]
+    grids += list(np.random.default_rng(0).uniform(0, 100, (20, sig.GRID, sig.GRID)))
+    g = np.stack(grids)
+    direct = np.stack([sig._hash_grids(f(g)) for _, f in sig.TRANSFORMS], axis=1)
+    assert (sig.dct_hashes(g) == direct).all()

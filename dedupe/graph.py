@@ -249,11 +249,13 @@ def _cropped(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
     sa, sb = unpack(a.signature), unpack(b.signature)
     if sa is None or sb is None or _small(a, b):
         return None
-    for original, edit, found in ((a, b, crop_of(sa, sb)), (b, a, crop_of(sb, sa))):
+    for (original, so), (edit, se) in (((a, sa), (b, sb)), ((b, sb), (a, sa))):
+        found = crop_of(so, se)
         if found is not None:
             scale, residual, gain, offset = found
-            pixels = {"crop_scale": scale, "residual": round(residual, 2), "gain": round(gain, 3)}
-            ev = {**ev, "pixels": {**pixels, "offset": round(offset, 2)}}
+            crop = {"crop_scale": scale, "residual": round(residual, 2), "gain": round(gain, 3)}
+            pixels = {**compare(so, se).to_json(), **crop, "offset": round(offset, 2)}
+            ev = {**ev, "pixels": pixels}
             ev.update(why="cropped", edit="cropped", decided_by="pixels (centred crop)")
             return Relation(original.path, edit.path, "derived", ev)
     return None

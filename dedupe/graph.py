@@ -36,8 +36,9 @@ from .signature import (
     EDIT_SIGNALS,
     SMALL_SIDE,
     STRETCH_RESIDUAL,
-    TRANSFORMS,
     compare,
+    crop_hashes,
+    crop_of,
     dct_hashes,
     picture_edit,
     unpack,
@@ -133,7 +134,7 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     )
     contradicted = ids_differ or time_same is False
     if not near and not contradicted:
-        turned = _turned(a, b, ev)
+        turned = _turned(a, b, ev) or _cropped(a, b, ev)
         if turned is not None:
             return turned
     if contradicted:
@@ -241,6 +242,23 @@ def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
     ev = {**ev, "pixels": c.to_json(), "why": c.transform, "edit": c.transform}
     ev["decided_by"] = "pixels (turned or mirrored)"
     return Relation(original.path, edit.path, "derived", ev)
+
+
+def _cropped(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
+    """One picture as a centred crop of the other (and otherwise the same), as derived."""
+    sa, sb = unpack(a.signature), unpack(b.signature)
+    if sa is None or sb is None or _small(a, b):
+        return None
+    for (original, so), (edit, se) in (((a, sa), (b, sb)), ((b, sb), (a, sa))):
+        found = crop_of(so, se)
+        if found is not None:
+            scale, residual, gain, offset = found
+            crop = {"crop_scale": scale, "residual": round(residual, 2), "gain": round(gain, 3)}
+            pixels = {**compare(so, se).to_json(), **crop, "offset": round(offset, 2)}
+            ev = {**ev, "pixels": pixels}
+            ev.update(why="cropped", edit="cropped", decided_by="pixels (centred crop)")
+            return Relation(original.path, edit.path, "derived", ev)
+    return None
 
 
 def _is_transpose_mirror(name: str, a: FileRecord, b: FileRecord) -> bool:
@@ -364,12 +382,13 @@ TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos:
 
 
 def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
-    """Pairs where one picture's signature, turned or mirrored, hashes near the other's: every
-    signature's 8 orientations in one self-join, keeping the pairs of an upright and a turned."""
+    """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
+    other's: every signature's 8 orientations and 3 crops in one self-join, keeping the pairs of
+    an upright and a turned (or cropped) one."""
     signed, hashes = _orientation_hashes(images)
     if len(signed) < 2:
         return set()
-    n, turns = len(signed), len(TRANSFORMS) - 1
+    n, turns = len(signed), hashes.shape[1] - 1
     flat = np.concatenate([hashes[:, 0], hashes[:, 1:].reshape(-1)])
     out: set[tuple[int, int]] = set()
     for x, y, _ in near_pairs(flat, TURNED_HASH_DISTANCE):
@@ -381,12 +400,17 @@ def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
     return out
 
 
+def _turned_and_cropped(grids: np.ndarray) -> np.ndarray:
+    return np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1)
+
+
 HASH_CHUNK = 1024  # signatures unpacked at once: a whole library's would take ~6 KiB an image
 
 
 def _orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.ndarray]:
-    """(positions of the images that have a signature, their N x 8 orientation hashes),
-    computed a chunk of images at a time (each row depends on its own image only)."""
+    """(positions of the images that have a signature, their N x 11 hashes: 8 orientations,
+    then 3 centre crops), computed a chunk of images at a time (each row depends on its own
+    image only)."""
     signed: list[int] = []
     parts: list[np.ndarray] = []
     grids: list[np.ndarray] = []
@@ -397,11 +421,11 @@ def _orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.nda
         signed.append(i)
         grids.append(s.L)
         if len(grids) == HASH_CHUNK:
-            parts.append(dct_hashes(np.stack(grids)))
+            parts.append(_turned_and_cropped(np.stack(grids)))
             grids = []
     if grids:
-        parts.append(dct_hashes(np.stack(grids)))
-    hashes = np.concatenate(parts) if parts else np.zeros((0, len(TRANSFORMS)), np.uint64)
+        parts.append(_turned_and_cropped(np.stack(grids)))
+    hashes = np.concatenate(parts) if parts else np.zeros((0, 1), np.uint64)
     return signed, hashes
 
 

@@ -155,18 +155,109 @@ def _dct_matrix(n: int, k: int) -> np.ndarray:
 _DCT = _dct_matrix(GRID, 8)
 
 
+_WEIGHTS = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
+_SIGNS = (-1.0) ** np.arange(8)
+# Each entry of TRANSFORMS as what it does to the low 8x8 DCT coefficients of a grid: (transpose,
+# negate odd rows, negate odd columns); a flip of the grid along an axis negates that axis's odd
+# coefficients (checked against the transformed grids' own DCT in the tests)
+_COEF_TRANSFORMS = (
+    (False, False, False),
+    (True, False, True),
+    (False, True, True),
+    (True, True, False),
+    (False, False, True),
+    (False, True, False),
+    (True, False, False),
+    (True, True, True),
+)
+
+
+def _bits_of(coef: np.ndarray) -> np.ndarray:
+    """N x 8 x 8 coefficients -> N 64-bit hashes: each against the median (DC left out)."""
+    flat = coef.reshape(len(coef), 64)
+    med = np.median(flat[:, 1:], axis=1, keepdims=True)
+    return ((flat > med).astype(np.uint64) * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+
+
+def _hash_grids(g: np.ndarray, dct: np.ndarray = _DCT) -> np.ndarray:
+    """64-bit DCT hashes of L grids (N x GRID x GRID): the low 8x8 DCT coefficients, each
+    against their median (DC left out). `dct`: the DCT rows, or them times a resampling."""
+    return _bits_of(dct @ np.ascontiguousarray(g) @ dct.T)
+
+
 def dct_hashes(grids: np.ndarray) -> np.ndarray:
     """64-bit DCT hashes of L grids (N x GRID x GRID), one column per entry of TRANSFORMS
-    (N x 8, uint64). The low 8x8 DCT coefficients, each against their median (DC left out)."""
-    out = np.zeros((grids.shape[0], len(TRANSFORMS)), dtype=np.uint64)
-    weights = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
-    for t, (_, f) in enumerate(TRANSFORMS):
-        g = np.ascontiguousarray(f(grids))
-        coef = (_DCT @ g @ _DCT.T).reshape(len(g), 64)
-        med = np.median(coef[:, 1:], axis=1, keepdims=True)
-        bits = (coef > med).astype(np.uint64)
-        out[:, t] = (bits * weights).sum(axis=1, dtype=np.uint64)
-    return out
+    (N x 8, uint64): one DCT, its coefficients turned and signed for each transform."""
+    coef = _DCT @ grids @ _DCT.T
+    out = []
+    for transpose, rows, cols in _COEF_TRANSFORMS:
+        c = np.swapaxes(coef, -2, -1) if transpose else coef
+        if rows:
+            c = c * _SIGNS[:, None]
+        if cols:
+            c = c * _SIGNS[None, :]
+        out.append(_bits_of(c))
+    return np.stack(out, axis=1)
+
+
+# Centred crops looked for (the share of each side kept): a crop moves pHash 12-24 bits, beyond
+# any threshold, but a centred crop of the original's grid hashes within 8 bits of the crop's
+# own grid (79 of 80 corpus and public photos with 10% cut from each side; other photos >= 16)
+CROP_SCALES = (0.9, 0.8, 0.7)
+
+
+@lru_cache(maxsize=8)
+def _crop_matrix(scale: float) -> np.ndarray:
+    """GRID x GRID bilinear weights: row i samples where a centred crop keeping `scale` of the
+    side puts its cell i."""
+    pos = GRID / 2 + (np.arange(GRID) + 0.5 - GRID / 2) * scale - 0.5
+    i0 = np.clip(np.floor(pos).astype(int), 0, GRID - 2)
+    w = np.zeros((GRID, GRID))
+    w[np.arange(GRID), i0] = 1 - (pos - i0)
+    w[np.arange(GRID), i0 + 1] = pos - i0
+    return w
+
+
+def crop_grid(L: np.ndarray, scale: float) -> np.ndarray:
+    """The L grid(s) (... x GRID x GRID) of a centred crop keeping `scale` of each side,
+    sampled (bilinear) where the crop's own grid cells fall."""
+    w = _crop_matrix(scale)
+    return w @ L @ w.T
+
+
+def crop_hashes(grids: np.ndarray) -> np.ndarray:
+    """DCT hashes of each grid's centred crops (N x len(CROP_SCALES), uint64)."""
+    return np.stack([_hash_grids(grids, _DCT @ _crop_matrix(s)) for s in CROP_SCALES], axis=1)
+
+
+def _halved(L: np.ndarray) -> np.ndarray:
+    return L.reshape(GRID // 2, 2, GRID // 2, 2).mean(axis=(1, 3))
+
+
+def crop_of(a: Signature, b: Signature) -> tuple[float, float, float, float] | None:
+    """(scale, residual, gain, offset) when picture b is a centred crop of picture a, otherwise
+    the same picture; else None. Compared at 12x12 (the crop's grid is sampled from a coarser
+    part of a's: at 24x24 that alone leaves up to 5 L*): a 10% crop of 80 corpus and public
+    photos <= 3.29 L* of residual, the best crop of any other photo >= 3.55."""
+    best = None
+    for scale in CROP_SCALES:
+        g = crop_grid(a.L, scale)
+        if _bits(int(_hash_grids(g[None])[0]), int(_hash_grids(b.L[None])[0])) > CROP_HASH:
+            continue
+        x, y = _halved(g).ravel(), _halved(b.L).ravel()
+        gain, offset = _fit(x, y)
+        residual = float(np.abs(y - (gain * x + offset)).mean())
+        if best is None or residual < best[1]:
+            best = (scale, residual, gain, gain * 50 + offset - 50)
+    if best is None or best[1] > CROP_RESIDUAL:
+        return None
+    if not GAIN[0] <= best[2] <= GAIN[1] or abs(best[3]) > OFFSET:
+        return None
+    return best
+
+
+def _bits(x: int, y: int) -> int:
+    return (x ^ y).bit_count()
 
 
 BLOCK = 4  # L grid cells per side of a block, for locating a local change (6x6 blocks)
@@ -197,6 +288,10 @@ class Comparison:
     # where one picture has no colour: the residual of its L* fitted as a channel mix of the
     # other's (what a black-and-white conversion does); else equal to residual
     mix_residual: float = 0.0
+    # the a*b* difference as a vector after the chroma gain, the smaller of its mean and median
+    # over cells: a colour cast (white balance, a warm or cool filter) moves every cell the same
+    # way; re-encoding noise cancels out, a local change moves few cells
+    cast: float = 0.0
 
     def to_json(self) -> dict:
         return {
@@ -210,6 +305,7 @@ class Comparison:
             "chroma_shift": round(self.chroma_shift, 2),
             "detail_ratio": [round(d, 3) for d in self.detail],
             "mix_residual": round(self.mix_residual, 2),
+            "cast": round(self.cast, 2),
         }
 
 
@@ -252,7 +348,11 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
     ca, cb = np.hypot(ab_a[0], ab_a[1]), np.hypot(b.ab[0], b.ab[1])
     ma, mb = float(ca.mean()), float(cb.mean())
     cgain = mb / ma if ma > 1e-6 else 1.0
-    shift = float(np.abs(b.ab - cgain * ab_a).sum(axis=0).mean())
+    moved = b.ab - cgain * ab_a
+    shift = float(np.abs(moved).sum(axis=0).mean())
+    # both the mean and the median shift: a caption over saturated colour moves the mean alone
+    cells = moved.reshape(2, -1)
+    cast = float(min(np.hypot(*cells.mean(axis=1)), np.hypot(*np.median(cells, axis=1))))
     ratio = tuple(
         float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
         for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
@@ -273,6 +373,7 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         chroma_shift=shift,
         detail=ratio,
         mix_residual=mix,
+        cast=cast,
     )
 
 
@@ -295,6 +396,11 @@ COLOURFUL = 2.0  # ... when a had colour to remove (mean a*b* magnitude)
 # chroma of b over a: copies 0.96-1.02, and 0.85-0.89 where a converter dropped a Display P3
 # profile (P3 numbers then read as sRGB: still the same photo); saturation edits <= 0.53, >= 1.40
 CHROMA_RATIO = (0.8, 1.25)
+# a*b* shift as a vector (Comparison.cast): copies <= 0.38, every edit but a tone/colour one
+# <= 1.43 (sharpening; overlays 0.68), warm/cool filters up to 21 (73 corpus + 7 public photos);
+# a just-noticeable colour difference is about 2.3 (CIE76). The mean alone: a caption over a
+# saturated generated scene 2.08 (its median 1.00)
+CAST = 2.0
 GAIN = (0.92, 1.08)  # L* contrast: copies 0.99-1.01; contrast edits >= 1.11, <= 0.72
 OFFSET = 3.0  # L* shift at mid-grey: copies |x| <= 0.33; brightness edits >= 7.7
 RESIDUAL = 4.0  # mean L* residual: copies <= 0.89, edits <= 3.24; a stereo pair 8.4
@@ -305,12 +411,17 @@ LOCAL = 2.0  # worst block above median: copies <= 1.44; text overlays >= 2.74
 # ... and an overlay's change is concentrated: worst block over the mean residual >= 5.97 for
 # overlays, <= 3.47 for sharpening (which raises edges everywhere), <= 2.12 for copies
 LOCAL_SHARE = 4.5
+# worst block above median that no copy reaches (<= 1.44): where the detail rose, a change this
+# concentrated is a caption (<= 4.31x the residual for sharpening, >= 4.78x for captions)
+COPY_LOCAL = 1.5
 BLURRED = 0.85  # detail at 128 px over a's, per unit of gain: copies 0.97-1.14, blur <= 0.75
 SHARPENED = 1.3  # ... sharpening >= 1.49
 # Below this many pixels on the short side a 24x24 grid is mostly resampling noise (a 42-px
 # thumbnail of a 128-px picture differs by 3 L* from it): only global colour and tone decide.
 SMALL_SIDE = 128
 STRETCH_RESIDUAL = 2.5  # squashed to a square, a stretched picture is the same: <= 0.56
+CROP_HASH = 8  # DCT hash bits between a centred crop of a's grid and b's (see CROP_SCALES)
+CROP_RESIDUAL = 3.4  # L* at 12x12 after a gain/offset fit (see crop_of)
 
 
 # The signals of a Comparison that decide each edit `picture_edit` names (for the evidence).
@@ -318,7 +429,7 @@ EDIT_SIGNALS = {
     "other picture": "residual",
     "colour removed": "chroma, channel-mix residual",
     "colour added": "chroma, channel-mix residual",
-    "tone/colour adjusted": "chroma ratio, gain, offset",
+    "tone/colour adjusted": "chroma ratio, colour cast, gain, offset",
     "blurred": "detail ratio",
     "sharpened": "detail ratio",
     "overlay/local change": "local block residual",
@@ -342,7 +453,8 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
         return "colour added"  # b has the colour: a is the edit
     # a ratio of two near-zero chromas is noise (a black-and-white photo's copy: 0.02 vs 0.00)
     chroma_changed = max(ca, cb) >= COLOURFUL and not CHROMA_RATIO[0] <= ratio <= CHROMA_RATIO[1]
-    if chroma_changed or not GAIN[0] <= c.gain <= GAIN[1] or abs(c.offset) > OFFSET:
+    cast = max(ca, cb) >= COLOURFUL and c.cast > CAST
+    if chroma_changed or cast or not GAIN[0] <= c.gain <= GAIN[1] or abs(c.offset) > OFFSET:
         return "tone/colour adjusted"
     if small:
         return None
@@ -353,7 +465,9 @@ def picture_edit(c: Comparison, *, small: bool = False) -> str | None:
     if c.local > LOCAL and concentrated:
         return "overlay/local change"
     if detail > SHARPENED:
-        return "sharpened"
+        # detail rose: sharpening raises it everywhere, a caption in one place, which may
+        # barely move the blocks' mean L* (white text with a dark outline over a bright sky)
+        return "overlay/local change" if concentrated and c.local > COPY_LOCAL else "sharpened"
     if c.local > LOCAL:
         return "overlay/local change"
     return None

@@ -80,6 +80,30 @@ def wrap_path(path: str, width: int) -> Text:
     return Text("\n".join(lines))
 
 
+def wrap_reason(reason: str, names: list[str], width: int) -> Text:
+    """A keeper's reason as lines of at most `width` characters: the keeper, then each `over …`
+    clause on its own line, wrapped at spaces but never inside one of `names` (a name with a space,
+    `Downscaled 256/IMG_1.JPG`, stays whole; one longer than a line breaks only after a `/`)."""
+    clauses = display_text(reason).replace(" kept over ", " kept\n  over ").split("; over ")
+    whole = "|".join(re.escape(display_text(n)) for n in sorted(names, key=len, reverse=True))
+    atom = re.compile(rf"(?:{whole})[:,]?|\S+" if whole else r"\S+")
+    lines: list[str] = []
+    for i, clause in enumerate("\n  over ".join(clauses).split("\n")):
+        indent = "  " if i else ""
+        line = indent
+        for word in atom.findall(clause):
+            if line.strip() and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = indent + "  "
+            line += ("" if not line.strip() else " ") + word
+            while len(line) > width and "/" in line[len(indent) + 2 : width]:
+                cut = line.rindex("/", 0, width) + 1
+                lines.append(line[:cut])
+                line = indent + "  " + line[cut:]
+        lines.append(line)
+    return Text("\n".join(lines))
+
+
 def _common_folder(paths: list[str]) -> str:
     try:
         folder = os.path.commonpath([os.path.dirname(p) for p in paths])
@@ -122,7 +146,8 @@ def dupes_table(result, console: Console = stdout) -> None:
                 "" if m.distance is None else str(m.distance),
             )
         console.print(table)
-        console.print(Text(display_text(c.reason)), soft_wrap=False, overflow="fold")
+        names = [os.path.relpath(m.path, folder) if folder else m.path for m in c.members]
+        console.print(wrap_reason(c.reason, names, console.width), soft_wrap=False)
     by_kind: dict[str, int] = {}
     for rel in result.related:
         by_kind[rel.kind] = by_kind.get(rel.kind, 0) + 1

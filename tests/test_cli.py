@@ -277,3 +277,25 @@ def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
     third = str(tmp_path / "third.sqlite")
     shown = _on_a_terminal("scan", str(lib), "--catalog", third, "--json")
     assert json.loads(shown)["files"] == 10
+
+
+def test_piped_keeper_reason_names_each_copy_whole_from_where_the_copies_part(corpus, tmp_path):
+    """The reason under a dupes table names the copies as the table does (from the first folder
+    they do not share, not `03/IMG_1000.JPG`), one `over` clause a line, and at 80 columns never
+    breaks a name with spaces in it across lines."""
+    lib = tmp_path / "library"
+    rows = [
+        "Camera Roll/2019/03/IMG 1000 holiday.jpg",
+        "iCloud Photos Part 1 of 2/IMG 1000 holiday.jpg",
+        "Camera Roll/2019/03/IMG 1000 holiday (1).jpg",
+    ]
+    for row in rows:
+        (lib / row).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", lib / row)
+    proc = run_cli("dupes", str(lib), "--catalog", str(tmp_path / "c.sqlite"), "-q",
+                   env={"COLUMNS": "80"})  # fmt: skip
+    reason = proc.stdout.split("┘\n")[1].splitlines()
+    assert reason[0] == f"{rows[0]} kept", proc.stdout
+    assert all(len(line) <= 80 for line in reason), proc.stdout
+    assert any(line.startswith(f"  over {rows[1]}") for line in reason), proc.stdout
+    assert any(line.startswith(f"  over {rows[2]}:") for line in reason), proc.stdout

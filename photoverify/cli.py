@@ -195,10 +195,9 @@ def scan(
     )
     if result.errors:
         out.print(f"errors   {len(result.errors)}")
-        for err in result.errors[:20]:  # the path broken only after a '/', the reason at spaces
-            line = render.wrap_path(err["path"], out.width - 2)
-            line.append(f": {render.display_text(err['error'])}")
-            out.print(Text("  ") + line, soft_wrap=False)
+        for err in result.errors[:20]:  # the path broken only after a '/', the reason below it
+            out.print(Text("  ") + render.wrap_path(err["path"], out.width - 2), soft_wrap=False)
+            out.print(Text("      " + render.plain_error(err["error"])), soft_wrap=False)
         if len(result.errors) > 20:
             out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
         sys.exit(1)

@@ -104,6 +104,15 @@ def wrap_reason(reason: str, names: list[str], width: int) -> Text:
     return Text("\n".join(lines))
 
 
+_PYTHON_ERROR = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception): ")
+
+
+def plain_error(reason: str) -> str:
+    """A reason shown safely and without Python's exception names (`does not decode: OSError:
+    image file is truncated` reads `does not decode: image file is truncated`)."""
+    return _PYTHON_ERROR.sub("", display_text(reason))
+
+
 def _common_folder(paths: list[str]) -> str:
     try:
         folder = os.path.commonpath([os.path.dirname(p) for p in paths])

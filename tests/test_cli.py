@@ -118,7 +118,7 @@ def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path)
         for stream in (proc.stdout, proc.stderr):
             assert not any(c in stream for c in "\x1b\x9b\u202e"), stream
             assert "FAKE: all files OK␊" in stream or "FAKE" not in stream, stream
-    assert "x␛[2J␛[HFAKE: all files OK␊<U+009B>31m<U+202E>gpj.jpg.jpg: does not decode" in (
+    assert "x␛[2J␛[HFAKE: all files OK␊<U+009B>31m<U+202E>gpj.jpg.jpg\n      does not decode" in (
         runs[0].stdout
     )
     assert runs[1].stdout.count("FAKE") == 3 and runs[1].stderr.count("FAKE") == 1
@@ -126,6 +126,25 @@ def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path)
 
 
 # ---------------------------------------------------------------------------- terminal wording
+
+
+def test_piped_scan_errors_keep_the_path_whole_and_say_the_reason_without_python_names(
+    corpus, tmp_path
+):
+    """At 80 columns, piped: each broken file's path on its own line(s), broken only after a `/`,
+    the reason indented below it, and no `OSError:` (Python's name for it means nothing to a
+    reader)."""
+    lib = tmp_path / "Family archive 2019" / "Camera Roll" / "2019" / "03"
+    lib.mkdir(parents=True)
+    data = (corpus / "exif-samples/jpg/Canon_40D.jpg").read_bytes()
+    (lib / "IMG_1020 (2).JPG").write_bytes(data[: len(data) // 2])
+    proc = run_cli("scan", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"), "-q",
+                   check=(1,), env={"COLUMNS": "80"})  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    at = next(i for i, line in enumerate(lines) if line.endswith("IMG_1020 (2).JPG"))
+    assert lines[at + 1].startswith("      does not decode: "), proc.stdout
+    assert "Error:" not in proc.stdout, proc.stdout
 
 
 def test_apply_speaks_words_the_same_for_dry_run_run_and_re_run(corpus, tmp_path):

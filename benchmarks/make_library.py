@@ -513,9 +513,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     elapsed = time.perf_counter() - started
     phases = ", ".join(f"{k} {v:.1f}" for k, v in truth.timings.items())
-    print(
-        f"{len(truth.files)} files for {truth.photos} photos in {args.out} "
-        f"({elapsed:.1f} s: {phases}); truth: {args.out / 'truth.json'}",
+    print(  # short lines: a terminal 80 columns wide wraps a long one in mid-word
+        f"{len(truth.files)} files for {truth.photos} photos in {args.out} ({elapsed:.1f} s)\n"
+        f"  seconds: {phases}\n  answer key: {args.out / 'truth.json'}",
         file=sys.stderr,
     )
     return 0

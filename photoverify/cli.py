@@ -877,14 +877,15 @@ def audit(
     """Account for every source photo and video in DEST, and for what metadata it lost."""
     from photoverify.verify.audit import audit_libraries
 
-    with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
+    with Catalog(catalog_path) as catalog, render.stage_progress(quiet or as_json) as bars:
         result = audit_libraries(
             list(sources),
             dest,
             catalog=catalog,
             threshold=threshold,
             apple_checksum=apple_checksum,
-            progress=progress,
+            progress=(lambda f, b, tf, tb: bars("scan", f, tf, b, tb)) if bars else None,
+            match_progress=(lambda d, t, b, tb: bars("match", d, t, b, tb)) if bars else None,
         )
     _finish_checks(result, f"audit {os.path.abspath(dest)}", report_path, as_json)
 

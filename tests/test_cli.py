@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -296,6 +297,27 @@ def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
     third = str(tmp_path / "third.sqlite")
     shown = _on_a_terminal("scan", str(lib), "--catalog", third, "--json")
     assert json.loads(shown)["files"] == 10
+
+
+def test_verify_decode_and_audit_matching_bars_show_bytes_on_a_terminal_only(corpus, tmp_path):
+    """verify --decode's bar counts bytes as well as files; the audit draws a bar for its
+    matching too (files, bytes, rates); piped, the audit writes nothing to standard error."""
+    lib, dst = tmp_path / "lib", tmp_path / "dst"
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    shutil.copytree(lib, dst)
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", manifest, "--no-catalog")
+    shown = _on_a_terminal("verify", str(lib), "--manifest", manifest, "--decode",
+                           "--catalog", str(tmp_path / "v.sqlite"))  # fmt: skip
+    done = re.compile(r"\b(\d+)/\1\b")  # the bar at its end: all files done
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)  # rich's colours
+    decode = [line for line in shown.split("\r") if "decode " in line and done.search(line)]
+    assert decode and "B/s" in decode[-1] and "MB/" in decode[-1], shown
+    args = ("audit", str(lib), "--against", str(dst), "--catalog", str(tmp_path / "a.sqlite"))
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _on_a_terminal(*args))
+    match = [line for line in shown.split("\r") if "match " in line and done.search(line)]
+    assert match and "files/s" in match[-1] and "B/s" in match[-1], shown
+    assert run_cli(*args).stderr == ""
 
 
 def test_piped_keeper_reason_names_each_copy_whole_from_where_the_copies_part(corpus, tmp_path):

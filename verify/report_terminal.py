@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from photoverify.render import display_text, wrap_path
+from photoverify.render import plain_error, wrap_path
 from photoverify.verify.outcome_text import plain, tone
 from photoverify.verify.report import ReportModel, human_bytes, verdict
 
@@ -53,13 +53,15 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
         )
     console.print(counts)
 
-    rows = [
+    # the problems, and the originals that were broken before the move (which ones, by name)
+    listed = [
         (s, r)
         for s in model.sections
-        if s.id not in ("notes", "listed")
         for g in s.groups
+        if s.id not in ("notes", "listed") or g.outcome == "broken-in-source"
         for r in g.rows
-    ][:first]
+    ]
+    rows = listed[:first]
     shown = len(rows)
     problems = Table(show_edge=False, title=Text("First problems"), title_justify="left")
     problems.add_column("outcome", no_wrap=True)
@@ -68,10 +70,10 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
     width = max(console.width - max((len(r.outcome) for _, r in rows), default=7) - 5, 20)
     for _, r in rows:
         cell = wrap_path(r.path, width)
-        cell.append("\n" + display_text(r.message), style="dim")
+        cell.append("\n" + plain_error(r.message), style="dim")
         problems.add_row(Text(r.outcome, style=SEVERITY_STYLE.get(r.severity, "")), cell)
     if shown:
         console.print(problems)
-        rest = sum(s.total for s in model.sections if s.id not in ("notes", "listed")) - shown
+        rest = len(listed) - shown
         if rest > 0:
             console.print(Text(f"… and {rest:,} more (see the HTML report)", style="dim"))

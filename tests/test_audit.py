@@ -272,6 +272,9 @@ def test_a_source_that_does_not_decode_is_flagged_broken_in_source_not_lost(corp
                    env={"COLUMNS": "100"}).stdout  # fmt: skip
     assert "Nothing lost in the move; 1 file was already broken in the original" in text, text
     assert "Canon_40D.jpg" in text and "Error:" not in text, text
+    page = tmp_path / "audit.html"
+    run_cli("audit", str(src), "--against", str(dst), "--catalog", db, "--report", str(page))
+    assert 'class="verdict warn">Nothing lost in the move; 1 file was already' in page.read_text()
 
 
 def test_a_video_transcoded_with_its_metadata_stripped_is_converted(corpus, tmp_path):

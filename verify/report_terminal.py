@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from photoverify.render import plain_error, wrap_path
 from photoverify.verify.outcome_text import plain, tone
-from photoverify.verify.report import ReportModel, human_bytes, verdict
+from photoverify.verify.report import ReportModel, broken_only, human_bytes, verdict
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
 TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": ""}
@@ -21,7 +21,9 @@ def render_terminal(
 
     _render_terminal_tables(model, console, first=first)
     took = f" ({seconds:.1f} s)" if seconds else ""
-    style = "bold red" if model.problems else "green" if model.checked else ""
+    # red for a loss; yellow when the only findings are originals broken before the move
+    style = "yellow" if broken_only(model) else "bold red" if model.problems else ""
+    style = style or ("green" if model.checked else "")
     console.print(Text(verdict(model) + took, style=style), soft_wrap=False)
 
 
@@ -63,7 +65,7 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
     ]
     rows = listed[:first]
     shown = len(rows)
-    problems = Table(show_edge=False, title=Text("First problems"), title_justify="left")
+    problems = Table(show_edge=False, title=Text("First to look at"), title_justify="left")
     problems.add_column("outcome", no_wrap=True)
     problems.add_column("file, and what happened", overflow="fold")
     # the file's path is broken only after a '/', the message between words

@@ -161,18 +161,26 @@ def dupes_table(result, console: Console = stdout) -> None:
     for rel in result.related:
         by_kind[rel.kind] = by_kind.get(rel.kind, 0) + 1
     dup_files = sum(len(c.members) - 1 for c in result.clusters)
+    shown = result.related[:50]
+    folder = _common_folder([p for rel in shown for p in (rel.a, rel.b)])
     console.print(
-        f"{len(result.clusters)} clusters, {dup_files} duplicate files; "
-        f"{len(result.assets)} assets; related (not merged): "
-        + (", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none")
+        f"{len(result.clusters)} clusters, {dup_files} duplicate files; {len(result.assets)} assets"
     )
-    for rel in result.related[:50]:
+    console.print(
+        "related (not merged): "
+        + (", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none")
+        + (" in" if folder else "")
+    )
+    if folder:
+        console.print(wrap_path(folder + os.sep, console.width), soft_wrap=False)
+    for rel in shown:  # one file a line, broken only after a `/`: no name is cut in two
         why = rel.evidence.get("why", "")
-        console.print(
-            Text(display_text(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}".rstrip())),
-            soft_wrap=False,
-            overflow="fold",
-        )
+        console.print(Text(display_text(f"  {rel.kind}" + (f" ({why})" if why else ""))))
+        for mark, p in (("    ", rel.a), ("  ~ ", rel.b)):
+            shown_path = os.path.relpath(p, folder) if folder else p
+            lines = wrap_path(shown_path, max(console.width - 4, 16)).plain.split("\n")
+            text = "\n".join((mark if i == 0 else "    ") + line for i, line in enumerate(lines))
+            console.print(Text(text), soft_wrap=False)
     if len(result.related) > 50:
         console.print(f"  … and {len(result.related) - 50} more (use --format json)")
 

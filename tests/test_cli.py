@@ -320,6 +320,29 @@ def test_verify_decode_and_audit_matching_bars_show_bytes_on_a_terminal_only(cor
     assert run_cli(*args).stderr == ""
 
 
+def test_piped_related_files_are_listed_one_a_line_relative_to_their_folder(corpus, tmp_path):
+    """A related pair (a black-and-white export of a camera photo) under the dupes table: each
+    file on its own line relative to the folder they share, the kind and why above them; at 80
+    columns nothing is wider and no name with spaces is broken."""
+    from PIL import Image, ImageOps
+
+    lib = tmp_path / "library"
+    (lib / "Camera Roll/2019/03").mkdir(parents=True)
+    (lib / "Exports/Black & White").mkdir(parents=True)
+    original = lib / "Camera Roll/2019/03/DSCN0010.jpg"
+    shutil.copy(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", original)
+    with Image.open(original) as im:
+        grey = lib / "Exports/Black & White/DSCN0010 black and white.jpg"
+        ImageOps.grayscale(im).save(grey, exif=im.info.get("exif", b""))
+    proc = run_cli("dupes", str(lib), "--catalog", str(tmp_path / "c.sqlite"), "-q",
+                   env={"COLUMNS": "80"})  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    at = lines.index("    Camera Roll/2019/03/DSCN0010.jpg")
+    assert lines[at - 1].startswith("  derived ("), proc.stdout
+    assert lines[at + 1] == "  ~ Exports/Black & White/DSCN0010 black and white.jpg", proc.stdout
+
+
 def test_piped_keeper_reason_names_each_copy_whole_from_where_the_copies_part(corpus, tmp_path):
     """The reason under a dupes table names the copies as the table does (from the first folder
     they do not share, not `03/IMG_1000.JPG`), one `over` clause a line, and at 80 columns never

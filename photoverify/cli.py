@@ -195,7 +195,8 @@ def scan(
     )
     if result.errors:
         out.print(f"errors   {len(result.errors)}")
-        for err in result.errors[:20]:  # the path broken only after a '/', the reason below it
+        errors = sorted(result.errors, key=lambda e: e["path"])  # workers finish in any order
+        for err in errors[:20]:  # the path broken only after a '/', the reason below it
             out.print(Text("  ") + render.wrap_path(err["path"], out.width - 2), soft_wrap=False)
             out.print(Text("      " + render.plain_error(err["error"])), soft_wrap=False)
         if len(result.errors) > 20:

@@ -133,12 +133,13 @@ def test_piped_scan_errors_keep_the_path_whole_and_say_the_reason_without_python
     corpus, tmp_path
 ):
     """At 80 columns, piped: each broken file's path on its own line(s), broken only after a `/`,
-    the reason indented below it, and no `OSError:` (Python's name for it means nothing to a
-    reader)."""
+    in path order, the reason indented below it, and no `OSError:` (Python's name for it means
+    nothing to a reader)."""
     lib = tmp_path / "Family archive 2019" / "Camera Roll" / "2019" / "03"
     lib.mkdir(parents=True)
     data = (corpus / "exif-samples/jpg/Canon_40D.jpg").read_bytes()
-    (lib / "IMG_1020 (2).JPG").write_bytes(data[: len(data) // 2])
+    for name in ("IMG_1020 (2).JPG", "IMG_1000.JPG", "IMG_1010.JPG"):
+        (lib / name).write_bytes(data[: len(data) // 2])
     proc = run_cli("scan", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"), "-q",
                    check=(1,), env={"COLUMNS": "80"})  # fmt: skip
     lines = proc.stdout.splitlines()
@@ -146,6 +147,8 @@ def test_piped_scan_errors_keep_the_path_whole_and_say_the_reason_without_python
     at = next(i for i, line in enumerate(lines) if line.endswith("IMG_1020 (2).JPG"))
     assert lines[at + 1].startswith("      does not decode: "), proc.stdout
     assert "Error:" not in proc.stdout, proc.stdout
+    named = [line.rsplit("/", 1)[-1] for line in lines if line.endswith(".JPG")]
+    assert named == ["IMG_1000.JPG", "IMG_1010.JPG", "IMG_1020 (2).JPG"]  # in order, every run
 
 
 def test_apply_speaks_words_the_same_for_dry_run_run_and_re_run(corpus, tmp_path):

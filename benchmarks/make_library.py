@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -513,9 +514,13 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     elapsed = time.perf_counter() - started
     phases = ", ".join(f"{k} {v:.1f}" for k, v in truth.timings.items())
-    print(
-        f"{len(truth.files)} files for {truth.photos} photos in {args.out} "
-        f"({elapsed:.1f} s: {phases}); truth: {args.out / 'truth.json'}",
+    seconds = textwrap.fill(  # a phase and its time stay on one line
+        phases.replace(" ", "\xa0").replace(",\xa0", ", "), 78,
+        initial_indent="  seconds: ", subsequent_indent="    ",
+    ).replace("\xa0", " ")  # fmt: skip
+    print(  # short lines: a terminal 80 columns wide wraps a long one in mid-word
+        f"{len(truth.files)} files for {truth.photos} photos in {args.out} ({elapsed:.1f} s)\n"
+        f"{seconds}\n  answer key: {args.out / 'truth.json'}",
         file=sys.stderr,
     )
     return 0

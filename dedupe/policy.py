@@ -134,17 +134,19 @@ def deciding_criterion(winner: FileRecord, loser: FileRecord, prefer: Sequence[s
 
 
 def telling_names(paths: Sequence[str]) -> dict[str, str]:
-    """Each path's shortest suffix of whole components that no other of `paths` ends with:
-    the bare name when names differ, `backup/IMG_1.JPG` and `phone/IMG_1.JPG` when they do not."""
-    parts = {p: p.split(os.sep) for p in paths}
-    out: dict[str, str] = {}
-    for p, mine in parts.items():
-        for n in range(1, len(mine) + 1):
-            tail = mine[-n:]
-            if all(q == p or other[-n:] != tail for q, other in parts.items()):
-                break
-        out[p] = os.sep.join(tail)
-    return out
+    """Each path relative to the folder all of `paths` share: the bare name when they sit in one
+    folder, `Camera Roll/2019/03/IMG_1.HEIC` and `iCloud Photos/Photos/IMG_1.HEIC` when they do
+    not. A shortest telling suffix (`03/IMG_1.HEIC`) names a folder no reader knows; this is the
+    path as the dupes table shows it, from the first folder where the copies part."""
+    try:
+        shared = os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) > 1 else ""
+    except ValueError:  # relative and absolute mixed: the whole paths tell them apart
+        shared = ""
+    if len(paths) == 1:
+        return {paths[0]: os.path.basename(paths[0])}
+    if shared in ("", os.sep):
+        return {p: p for p in paths}
+    return {p: os.path.relpath(p, shared) for p in paths}
 
 
 def choose_keeper(

@@ -195,10 +195,10 @@ def scan(
     )
     if result.errors:
         out.print(f"errors   {len(result.errors)}")
-        for err in result.errors[:20]:  # the path broken only after a '/', the reason at spaces
-            line = render.wrap_path(err["path"], out.width - 2)
-            line.append(f": {render.display_text(err['error'])}")
-            out.print(Text("  ") + line, soft_wrap=False)
+        errors = sorted(result.errors, key=lambda e: e["path"])  # workers finish in any order
+        for err in errors[:20]:  # the path broken only after a '/', the reason below it
+            out.print(Text("  ") + render.wrap_path(err["path"], out.width - 2), soft_wrap=False)
+            out.print(Text("      " + render.plain_error(err["error"])), soft_wrap=False)
         if len(result.errors) > 20:
             out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
         sys.exit(1)
@@ -882,14 +882,15 @@ def audit(
     """Account for every source photo and video in DEST, and for what metadata it lost."""
     from photoverify.verify.audit import audit_libraries
 
-    with Catalog(catalog_path) as catalog, render.scan_progress(quiet or as_json) as progress:
+    with Catalog(catalog_path) as catalog, render.stage_progress(quiet or as_json) as bars:
         result = audit_libraries(
             list(sources),
             dest,
             catalog=catalog,
             threshold=threshold,
             apple_checksum=apple_checksum,
-            progress=progress,
+            progress=(lambda f, b, tf, tb: bars("scan", f, tf, b, tb)) if bars else None,
+            match_progress=(lambda d, t, b, tb: bars("match", d, t, b, tb)) if bars else None,
         )
     _finish_checks(result, f"audit {os.path.abspath(dest)}", report_path, as_json)
 

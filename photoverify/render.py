@@ -80,6 +80,39 @@ def wrap_path(path: str, width: int) -> Text:
     return Text("\n".join(lines))
 
 
+def wrap_reason(reason: str, names: list[str], width: int) -> Text:
+    """A keeper's reason as lines of at most `width` characters: the keeper, then each `over …`
+    clause on its own line, wrapped at spaces but never inside one of `names` (a name with a space,
+    `Downscaled 256/IMG_1.JPG`, stays whole; one longer than a line breaks only after a `/`)."""
+    clauses = display_text(reason).replace(" kept over ", " kept\n  over ").split("; over ")
+    whole = "|".join(re.escape(display_text(n)) for n in sorted(names, key=len, reverse=True))
+    atom = re.compile(rf"(?:{whole})[:,]?|\S+" if whole else r"\S+")
+    lines: list[str] = []
+    for i, clause in enumerate("\n  over ".join(clauses).split("\n")):
+        indent = "  " if i else ""
+        line = indent
+        for word in atom.findall(clause):
+            if line.strip() and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = indent + "  "
+            line += ("" if not line.strip() else " ") + word
+            while len(line) > width and "/" in line[len(indent) + 2 : width]:
+                cut = line.rindex("/", 0, width) + 1
+                lines.append(line[:cut])
+                line = indent + "  " + line[cut:]
+        lines.append(line)
+    return Text("\n".join(lines))
+
+
+_PYTHON_ERROR = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception): ")
+
+
+def plain_error(reason: str) -> str:
+    """A reason shown safely and without Python's exception names (`does not decode: OSError:
+    image file is truncated` reads `does not decode: image file is truncated`)."""
+    return _PYTHON_ERROR.sub("", display_text(reason))
+
+
 def _common_folder(paths: list[str]) -> str:
     try:
         folder = os.path.commonpath([os.path.dirname(p) for p in paths])
@@ -122,23 +155,32 @@ def dupes_table(result, console: Console = stdout) -> None:
                 "" if m.distance is None else str(m.distance),
             )
         console.print(table)
-        console.print(Text(display_text(c.reason)), soft_wrap=False, overflow="fold")
+        names = [os.path.relpath(m.path, folder) if folder else m.path for m in c.members]
+        console.print(wrap_reason(c.reason, names, console.width), soft_wrap=False)
     by_kind: dict[str, int] = {}
     for rel in result.related:
         by_kind[rel.kind] = by_kind.get(rel.kind, 0) + 1
     dup_files = sum(len(c.members) - 1 for c in result.clusters)
+    shown = result.related[:50]
+    folder = _common_folder([p for rel in shown for p in (rel.a, rel.b)])
     console.print(
-        f"{len(result.clusters)} clusters, {dup_files} duplicate files; "
-        f"{len(result.assets)} assets; related (not merged): "
-        + (", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none")
+        f"{len(result.clusters)} clusters, {dup_files} duplicate files; {len(result.assets)} assets"
     )
-    for rel in result.related[:50]:
+    console.print(
+        "related (not merged): "
+        + (", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none")
+        + (" in" if folder else "")
+    )
+    if folder:
+        console.print(wrap_path(folder + os.sep, console.width), soft_wrap=False)
+    for rel in shown:  # one file a line, broken only after a `/`: no name is cut in two
         why = rel.evidence.get("why", "")
-        console.print(
-            Text(display_text(f"  {rel.kind:8} {rel.a}  ~  {rel.b}  {why}".rstrip())),
-            soft_wrap=False,
-            overflow="fold",
-        )
+        console.print(Text(display_text(f"  {rel.kind}" + (f" ({why})" if why else ""))))
+        for mark, p in (("    ", rel.a), ("  ~ ", rel.b)):
+            shown_path = os.path.relpath(p, folder) if folder else p
+            lines = wrap_path(shown_path, max(console.width - 4, 16)).plain.split("\n")
+            text = "\n".join((mark if i == 0 else "    ") + line for i, line in enumerate(lines))
+            console.print(Text(text), soft_wrap=False)
     if len(result.related) > 50:
         console.print(f"  … and {len(result.related) - 50} more (use --format json)")
 

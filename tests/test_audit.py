@@ -252,6 +252,31 @@ def test_two_source_copies_and_one_in_dest_is_merged(corpus, tmp_path):
     assert result.findings == [] and result.counts["merged"] == 2
 
 
+def test_a_source_that_does_not_decode_is_flagged_broken_in_source_not_lost(corpus, tmp_path):
+    """A photo already truncated in the source is copied as it is and arrives with identical
+    bytes: the audit flags it (`broken-in-source`, a warning, why it does not decode) and says
+    plainly that nothing was lost in the move, instead of calling it `present` and all well."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    shutil.copy2(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", src / "DSCN0010.jpg")
+    data = (corpus / "exif-samples/jpg/Canon_40D.jpg").read_bytes()
+    (src / "Canon_40D.jpg").write_bytes(data[: len(data) // 2])
+    shutil.copytree(src, dst)
+    db = str(tmp_path / "c.sqlite")
+    result = run_json("audit", str(src), "--against", str(dst), "--catalog", db)
+    broken = [f for f in result["findings"] if f["outcome"] == "broken-in-source"]
+    assert [f["path"] for f in broken] == [str(src / "Canon_40D.jpg")]
+    assert broken[0]["severity"] == "warning" and "does not decode" in broken[0]["message"]
+    assert result["exit_code"] == 0 and result["counts"]["present"] == 2
+    text = run_cli("audit", str(src), "--against", str(dst), "--catalog", db,
+                   env={"COLUMNS": "100"}).stdout  # fmt: skip
+    assert "Nothing lost in the move; 1 file was already broken in the original" in text, text
+    assert "Canon_40D.jpg" in text and "Error:" not in text, text
+    page = tmp_path / "audit.html"
+    run_cli("audit", str(src), "--against", str(dst), "--catalog", db, "--report", str(page))
+    assert 'class="verdict warn">Nothing lost in the move; 1 file was already' in page.read_text()
+
+
 def test_a_video_transcoded_with_its_metadata_stripped_is_converted(corpus, tmp_path):
     """No ContentIdentifier and no capture time on either side: the first frames and the
     durations still tell that the MP4 in DEST is the MOV from the source."""

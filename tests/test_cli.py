@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -118,7 +119,7 @@ def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path)
         for stream in (proc.stdout, proc.stderr):
             assert not any(c in stream for c in "\x1b\x9b\u202e"), stream
             assert "FAKE: all files OK␊" in stream or "FAKE" not in stream, stream
-    assert "x␛[2J␛[HFAKE: all files OK␊<U+009B>31m<U+202E>gpj.jpg.jpg: does not decode" in (
+    assert "x␛[2J␛[HFAKE: all files OK␊<U+009B>31m<U+202E>gpj.jpg.jpg\n      does not decode" in (
         runs[0].stdout
     )
     assert runs[1].stdout.count("FAKE") == 3 and runs[1].stderr.count("FAKE") == 1
@@ -126,6 +127,28 @@ def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path)
 
 
 # ---------------------------------------------------------------------------- terminal wording
+
+
+def test_piped_scan_errors_keep_the_path_whole_and_say_the_reason_without_python_names(
+    corpus, tmp_path
+):
+    """At 80 columns, piped: each broken file's path on its own line(s), broken only after a `/`,
+    in path order, the reason indented below it, and no `OSError:` (Python's name for it means
+    nothing to a reader)."""
+    lib = tmp_path / "Family archive 2019" / "Camera Roll" / "2019" / "03"
+    lib.mkdir(parents=True)
+    data = (corpus / "exif-samples/jpg/Canon_40D.jpg").read_bytes()
+    for name in ("IMG_1020 (2).JPG", "IMG_1000.JPG", "IMG_1010.JPG"):
+        (lib / name).write_bytes(data[: len(data) // 2])
+    proc = run_cli("scan", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"), "-q",
+                   check=(1,), env={"COLUMNS": "80"})  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    at = next(i for i, line in enumerate(lines) if line.endswith("IMG_1020 (2).JPG"))
+    assert lines[at + 1].startswith("      does not decode: "), proc.stdout
+    assert "Error:" not in proc.stdout, proc.stdout
+    named = [line.rsplit("/", 1)[-1] for line in lines if line.endswith(".JPG")]
+    assert named == ["IMG_1000.JPG", "IMG_1010.JPG", "IMG_1020 (2).JPG"]  # in order, every run
 
 
 def test_apply_speaks_words_the_same_for_dry_run_run_and_re_run(corpus, tmp_path):
@@ -277,3 +300,69 @@ def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
     third = str(tmp_path / "third.sqlite")
     shown = _on_a_terminal("scan", str(lib), "--catalog", third, "--json")
     assert json.loads(shown)["files"] == 10
+
+
+def test_verify_decode_and_audit_matching_bars_show_bytes_on_a_terminal_only(corpus, tmp_path):
+    """verify --decode's bar counts bytes as well as files; the audit draws a bar for its
+    matching too (files, bytes, rates); piped, the audit writes nothing to standard error."""
+    lib, dst = tmp_path / "lib", tmp_path / "dst"
+    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    shutil.copytree(lib, dst)
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "-o", manifest, "--no-catalog")
+    shown = _on_a_terminal("verify", str(lib), "--manifest", manifest, "--decode",
+                           "--catalog", str(tmp_path / "v.sqlite"))  # fmt: skip
+    done = re.compile(r"\b(\d+)/\1\b")  # the bar at its end: all files done
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)  # rich's colours
+    decode = [line for line in shown.split("\r") if "decode " in line and done.search(line)]
+    assert decode and "B/s" in decode[-1] and "MB/" in decode[-1], shown
+    args = ("audit", str(lib), "--against", str(dst), "--catalog", str(tmp_path / "a.sqlite"))
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _on_a_terminal(*args))
+    match = [line for line in shown.split("\r") if "match " in line and done.search(line)]
+    assert match and "files/s" in match[-1] and "B/s" in match[-1], shown
+    assert run_cli(*args).stderr == ""
+
+
+def test_piped_related_files_are_listed_one_a_line_relative_to_their_folder(corpus, tmp_path):
+    """A related pair (a black-and-white export of a camera photo) under the dupes table: each
+    file on its own line relative to the folder they share, the kind and why above them; at 80
+    columns nothing is wider and no name with spaces is broken."""
+    from PIL import Image, ImageOps
+
+    lib = tmp_path / "library"
+    (lib / "Camera Roll/2019/03").mkdir(parents=True)
+    (lib / "Exports/Black & White").mkdir(parents=True)
+    original = lib / "Camera Roll/2019/03/DSCN0010.jpg"
+    shutil.copy(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", original)
+    with Image.open(original) as im:
+        grey = lib / "Exports/Black & White/DSCN0010 black and white.jpg"
+        ImageOps.grayscale(im).save(grey, exif=im.info.get("exif", b""))
+    proc = run_cli("dupes", str(lib), "--catalog", str(tmp_path / "c.sqlite"), "-q",
+                   env={"COLUMNS": "80"})  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    at = lines.index("    Camera Roll/2019/03/DSCN0010.jpg")
+    assert lines[at - 1].startswith("  derived ("), proc.stdout
+    assert lines[at + 1] == "  ~ Exports/Black & White/DSCN0010 black and white.jpg", proc.stdout
+
+
+def test_piped_keeper_reason_names_each_copy_whole_from_where_the_copies_part(corpus, tmp_path):
+    """The reason under a dupes table names the copies as the table does (from the first folder
+    they do not share, not `03/IMG_1000.JPG`), one `over` clause a line, and at 80 columns never
+    breaks a name with spaces in it across lines."""
+    lib = tmp_path / "library"
+    rows = [
+        "Camera Roll/2019/03/IMG 1000 holiday.jpg",
+        "iCloud Photos Part 1 of 2/IMG 1000 holiday.jpg",
+        "Camera Roll/2019/03/IMG 1000 holiday (1).jpg",
+    ]
+    for row in rows:
+        (lib / row).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", lib / row)
+    proc = run_cli("dupes", str(lib), "--catalog", str(tmp_path / "c.sqlite"), "-q",
+                   env={"COLUMNS": "80"})  # fmt: skip
+    reason = proc.stdout.split("┘\n")[1].splitlines()
+    assert reason[0] == f"{rows[0]} kept", proc.stdout
+    assert all(len(line) <= 80 for line in reason), proc.stdout
+    assert any(line.startswith(f"  over {rows[1]}") for line in reason), proc.stdout
+    assert any(line.startswith(f"  over {rows[2]}:") for line in reason), proc.stdout

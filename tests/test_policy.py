@@ -80,3 +80,20 @@ def test_keeper_is_a_member_and_independent_of_order(members, rnd):
     rnd.shuffle(shuffled)
     again, reason_again = choose_keeper(shuffled)
     assert again.path == keeper.path and reason_again == reason
+
+
+def test_keeper_reason_names_copies_from_the_folder_where_they_part():
+    """Not the shortest telling suffix (`03/IMG_1000.HEIC kept over Photos/IMG_1000.HEIC`, folders
+    no reader can place) but each path from the first folder the copies do not share, as the dupes
+    table shows them; copies in one folder are named by their bare names."""
+    camera = _rec("/lib/Camera Roll/2019/03/IMG_1000.HEIC", "HEIC")
+    icloud = _rec("/lib/iCloud Photos Part 1 of 2/Photos/IMG_1000.HEIC", "HEIC")
+    suffixed = _rec("/lib/Camera Roll/2019/03/IMG_1000 (1).HEIC", "HEIC")
+    keeper, reason = choose_keeper([icloud, suffixed, camera])
+    assert keeper is camera
+    assert reason.startswith(
+        "Camera Roll/2019/03/IMG_1000.HEIC kept over iCloud Photos Part 1 of 2/Photos/IMG_1000.HEIC"
+    )
+    assert "over Camera Roll/2019/03/IMG_1000 (1).HEIC:" in reason
+    keeper, reason = choose_keeper([suffixed, camera])
+    assert reason.startswith("IMG_1000.HEIC kept over IMG_1000 (1).HEIC:")

@@ -49,6 +49,7 @@ from photoverify.dedupe.records import Asset, FileRecord, Finding, Verdict
 from photoverify.dedupe.scan import scan
 from photoverify.dedupe.timeparse import parse as parse_time
 from photoverify.dedupe.timeparse import same_second
+from photoverify.progress import ticker
 from photoverify.verify.apple import (
     AppleCheck,
     ApplePart,
@@ -59,6 +60,7 @@ from photoverify.verify.apple import (
 )
 from photoverify.verify.expect import GPS_TOLERANCE_M, compare_capture, distance_m
 from photoverify.verify.gained import gained_finding, merged_copies
+from photoverify.verify.source_damage import broken_in_source
 
 SCHEMA = "photoverify.audit/1"
 CHECK = "audit"
@@ -93,6 +95,7 @@ OUTCOMES: dict[str, str] = {
     "ledger-source-unlisted": "warning",
     "ledger-source-not-audited": "info",
     "metadata-gained": "info",
+    "broken-in-source": "warning",
 }
 MAX_ZONE_SHIFT = timedelta(hours=14)
 HALF_HOUR = 1800
@@ -566,8 +569,11 @@ def audit_records(
     apple_parts: Sequence[ApplePart] = (),
     apple_digests: Mapping[str, Mapping[str, str]] | None = None,
     unreadable: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> AuditResult:
     """Account for every source asset in DEST. Pure over records (and the ledger's content).
+    `progress` (assets done, assets, their bytes done, bytes) follows the comparison of each
+    asset with what arrived.
 
     `unreadable`: source paths the scan could not read (folders it could not list) -> why.
     Each one, every record under such a folder, and every source record that carries a read
@@ -685,7 +691,9 @@ def audit_records(
         if _usable(r):
             dst_file_by_hash[r.blake3].append(r.path)
     asset_findings: dict[str, list[Finding]] = defaultdict(list)
+    tick = ticker({p: r.size if (r := src_by_path.get(p)) else 0 for p in rows}, progress)
     for p, row in sorted(rows.items()):
+        tick(p)
         a: Asset = row["asset"]
         rec = src_by_path.get(p)
         if row["outcome"] == "unreadable":
@@ -760,6 +768,10 @@ def audit_records(
         asset_findings[p].extend(
             _companion_findings(a, dst_asset, src_by_path, dst_by_path, dst_file_by_hash, accounted)
         )
+
+    tick(None)
+    for p, f in broken_in_source(rows, src_by_path):  # broken before the move, not by it
+        asset_findings[p].append(f)
 
     # 4. DEST assets nobody claimed.
     extra_rows: list[dict[str, Any]] = []
@@ -1106,10 +1118,12 @@ def audit_libraries(
     threshold: int = DEFAULT_THRESHOLD,
     apple_checksum: bool = False,
     progress: Progress | None = None,
+    match_progress: Progress | None = None,
 ) -> AuditResult:
     """Scan SOURCES and DEST into the catalog (every file read and hashed again; only files whose
     bytes still match the catalog keep its other facts) and account for every source asset in
-    DEST. Raises UsageError for missing or overlapping folders."""
+    DEST. Raises UsageError for missing or overlapping folders. `progress` follows the scan (as
+    dedupe.scan calls it), `match_progress` the matching (as audit_records calls it)."""
     started = time.perf_counter()
     if not sources:
         raise UsageError("audit needs at least one SOURCE")
@@ -1162,6 +1176,7 @@ def audit_libraries(
             for e in scanned.errors
             if _inside(e["path"].rstrip("/"), sources) and e["path"] not in src_records
         },
+        progress=match_progress,
     )
     result.seconds = time.perf_counter() - started
     return result

@@ -100,7 +100,7 @@ ISOBMFF = frozenset({"HEIC", "HEIF", "AVIF", "MOV", "MP4", "3GP"})
 BATCH_FILES = 16
 MAX_FRAMES = 10_000  # frames of one animated image decoded; a bound against pathological files
 
-Progress = Callable[[int, int], None]  # (files done, files to decode)
+Progress = Callable[[int, int, int, int], None]  # files done, to decode; bytes done, to decode
 
 
 # ---------------------------------------------------------------------------- per file (workers)
@@ -496,6 +496,13 @@ def _run_jobs(
     outcome of the file that did it: the files of broken batches are retried one per process."""
     n_workers = workers if workers is not None else default_workers()
     out: dict[str, DecodeOutcome] = {}
+    total_bytes, done_bytes = sum(j.size or 0 for j in jobs), [0]
+
+    def report(batch: list[DecodeJob]) -> None:
+        done_bytes[0] += sum(j.size or 0 for j in batch)
+        if progress is not None:
+            progress(len(out), len(jobs), done_bytes[0], total_bytes)
+
     orphans: list[DecodeJob] = []
     own = executor is None
     pool = executor or local_executor(workers)
@@ -515,8 +522,7 @@ def _run_jobs(
                 continue
             for job, o in zip(batch, results, strict=True):
                 out[job.path] = o
-            if progress is not None:
-                progress(len(out), len(jobs))
+            report(batch)
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -528,8 +534,7 @@ def _run_jobs(
                 out[job.path] = DecodeOutcome(
                     "decode-failed", "the decoder crashed on this file (its process died)"
                 )
-        if progress is not None:
-            progress(len(out), len(jobs))
+        report([job])
     return out
 
 

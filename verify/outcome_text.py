@@ -16,6 +16,8 @@ PLAIN: dict[str, str] = {
     "unreadable": "Could not be read, so nothing can be said about it.",
     "extra": "In the new library, but no original maps to it.",
     "not-media": "Not a photo, video or sidecar (a text file, a document): listed, not copied.",
+    "broken-in-source": "Already broken in the original (it does not decode there either): "
+    "copied as it was. Not lost in the move, but worth a look.",
     "unchecked": "No decoder here reads this format: its bytes were compared, its picture "
     "was never looked at.",
     # audit: metadata

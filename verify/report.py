@@ -64,6 +64,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 )
 SECTION_IDS = tuple(s[0] for s in SECTIONS)
 PROBLEM_SECTIONS = ("missing", "metadata", "failed", "notes")
+BROKEN = "broken-in-source"  # verify.source_damage: flagged, and said to be no migration loss
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 ROWS_INLINE = 200  # rows of each group rendered as HTML; the rest wait in inline JSON
@@ -861,6 +862,7 @@ def render_html(
             tone=tone,
             problem_sections=PROBLEM_SECTIONS,
             problems_in=_problems_in,
+            broken_only=broken_only,
         )
     )
     write_output(out_path, html.encode("utf-8"))
@@ -881,12 +883,26 @@ def verdict(model: ReportModel) -> str:
         )
     if not model.problems:
         return "Nothing lost: no missing files, metadata losses or failed checks" + also
+    broken = broken_only(model)
+    if broken:  # flagged, but not lost in the move: say that first
+        return (
+            f"Nothing lost in the move; {broken:,} {'file was' if broken == 1 else 'files were'} "
+            "already broken in the original (they do not decode there either) and copied as "
+            "they were" + also
+        )
     parts = [
         f"{s.total:,} {s.title.lower()}"
         for s in model.sections
         if s.total and s.id in PROBLEM_SECTIONS
     ]
     return f"{_problems_in(model)}: " + ", ".join(parts) + also
+
+
+def broken_only(model: ReportModel) -> int:
+    """How many files were already broken in the original, when those are all the problems
+    (nothing was lost in the move); 0 otherwise."""
+    broken = sum(len(g.rows) for s in model.sections for g in s.groups if g.outcome == BROKEN)
+    return broken if broken == model.problems else 0
 
 
 def _problems_in(model: ReportModel) -> str:

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from photoverify.render import display_text, wrap_path
+from photoverify.render import plain_error, wrap_path
 from photoverify.verify.outcome_text import plain, tone
-from photoverify.verify.report import ReportModel, human_bytes, verdict
+from photoverify.verify.report import ReportModel, broken_only, human_bytes, verdict
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
 TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": ""}
@@ -21,7 +21,9 @@ def render_terminal(
 
     _render_terminal_tables(model, console, first=first)
     took = f" ({seconds:.1f} s)" if seconds else ""
-    style = "bold red" if model.problems else "green" if model.checked else ""
+    # red for a loss; yellow when the only findings are originals broken before the move
+    style = "yellow" if broken_only(model) else "bold red" if model.problems else ""
+    style = style or ("green" if model.checked else "")
     console.print(Text(verdict(model) + took, style=style), soft_wrap=False)
 
 
@@ -53,25 +55,27 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
         )
     console.print(counts)
 
-    rows = [
+    # the problems, and the originals that were broken before the move (which ones, by name)
+    listed = [
         (s, r)
         for s in model.sections
-        if s.id not in ("notes", "listed")
         for g in s.groups
+        if s.id not in ("notes", "listed") or g.outcome == "broken-in-source"
         for r in g.rows
-    ][:first]
+    ]
+    rows = listed[:first]
     shown = len(rows)
-    problems = Table(show_edge=False, title=Text("First problems"), title_justify="left")
+    problems = Table(show_edge=False, title=Text("First to look at"), title_justify="left")
     problems.add_column("outcome", no_wrap=True)
     problems.add_column("file, and what happened", overflow="fold")
     # the file's path is broken only after a '/', the message between words
     width = max(console.width - max((len(r.outcome) for _, r in rows), default=7) - 5, 20)
     for _, r in rows:
         cell = wrap_path(r.path, width)
-        cell.append("\n" + display_text(r.message), style="dim")
+        cell.append("\n" + plain_error(r.message), style="dim")
         problems.add_row(Text(r.outcome, style=SEVERITY_STYLE.get(r.severity, "")), cell)
     if shown:
         console.print(problems)
-        rest = sum(s.total for s in model.sections if s.id not in ("notes", "listed")) - shown
+        rest = len(listed) - shown
         if rest > 0:
             console.print(Text(f"… and {rest:,} more (see the HTML report)", style="dim"))

@@ -48,7 +48,8 @@ if TYPE_CHECKING:  # decoding loads PyAV, Pillow and numpy: only a --decode run 
     from photoverify.verify.expect import Rule
 
 SCHEMA = "photoverify.verify/1"
-Progress = Callable[[str, int, int], None]  # (stage, done, total); stages: scan, fixity, decode
+# (stage, done, total[, bytes done, bytes in all]); stages: scan, fixity, decode (with bytes)
+Progress = Callable[..., None]
 
 
 @dataclass
@@ -154,9 +155,9 @@ def verify_tree(
 
         rules = load_rules(expect_rules)
 
-    def scan_progress(files_done: int, _bytes_done: int, files_total: int, _bytes: int) -> None:
+    def scan_progress(files_done: int, bytes_done: int, files_total: int, total: int) -> None:
         if progress is not None:
-            progress("scan", files_done, files_total)
+            progress("scan", files_done, files_total, bytes_done, total)
 
     needs_catalog = decode or bool(rules) or manifest.format == "json" or trust_stat
     scanned = None
@@ -221,7 +222,9 @@ def verify_tree(
                 cache=cache,
                 workers=workers,
                 root=root_abs,
-                progress=(lambda d, t: progress("decode", d, t)) if progress else None,
+                progress=(lambda d, t, b, tb: progress("decode", d, t, b, tb))
+                if progress
+                else None,
             )
         finally:
             if own_cache and cache is not None:

@@ -398,11 +398,11 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
     from photoverify.dedupe.companions import asset_metadata
 
     with Catalog(db) as cat:
-        got = asset_metadata(*cat.records([str(copy)]), cat.records([str(side)])).__dict__
+        got = asset_metadata(*cat.records([str(copy)]), cat.records([str(side)]))
         want = cat.records([str(src / "jpg/DSCN0040.jpg")])[0].metadata
-    assert got["captured_at"] == want.captured_at
-    assert math.isclose(got["gps_lat"], want.gps_lat, abs_tol=1e-6)
-    assert math.isclose(got["gps_lon"], want.gps_lon, abs_tol=1e-6)
+    assert got.captured_at == want.captured_at
+    assert math.isclose(got.gps_lat, want.gps_lat, abs_tol=1e-6)
+    assert math.isclose(got.gps_lon, want.gps_lon, abs_tol=1e-6)
     undo(str(plan_path) + ".journal")
     assert [p for p in dest.rglob("*") if p.is_file()] == []
 

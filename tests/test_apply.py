@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 
 from photoverify.dedupe.apply import (
     CRASH_ENV,
@@ -53,9 +53,7 @@ FILES = [
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    if not (CORPUS / "real").is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return CORPUS / "real"
+    return REAL
 
 
 def make_tree(real: Path, src: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS, run_cli
+from conftest import REAL, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,10 +41,7 @@ INTACT = {
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    path = CORPUS / "real"
-    if not path.is_dir():
-        pytest.skip(f"{CORPUS} is not present")
-    return path
+    return REAL
 
 
 def make_video(path: Path, fmt: str | None = None, faststart: bool = False) -> Path:

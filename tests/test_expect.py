@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,10 +49,7 @@ PICKS = [
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    path = CORPUS / "real"
-    if not path.is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return path
+    return REAL
 
 
 def _short_clip(path: Path) -> None:

@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,14 +22,6 @@ from photoverify.verify.fixity import (
 from photoverify.verify.manifest import read_manifest, write_manifest
 
 DISK_OUTCOMES = {"matched", "changed", "moved", "duplicated", "new", "unreadable"}
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    path = CORPUS
-    if not (path / "real").is_dir():
-        pytest.skip("shared corpus not present")
-    return path
 
 
 # ---------------------------------------------------------------- pure rules
@@ -178,7 +169,7 @@ def test_every_path_and_entry_is_accounted_for_once(exp_d, obs_d) -> None:
 
 
 def copy_sample(corpus: Path, dest: Path) -> list[str]:
-    src = corpus / "real" / "exif-samples" / "jpg"
+    src = corpus / "exif-samples" / "jpg"
     rels = []
     for sub in ("exif-org", "gps", "orientation"):
         for f in sorted((src / sub).iterdir()):

@@ -15,7 +15,6 @@ from pathlib import Path
 import imagehash
 import pillow_heif
 import pytest
-from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
@@ -26,14 +25,6 @@ from benchmarks.make_library import Truth, _apple_date, make_library
 pillow_heif.register_heif_opener()
 
 PHOTOS = 12  # one full turn of the archetype cycle
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    path = CORPUS
-    if not path.is_dir():
-        pytest.skip(f"{path}: real corpus absent")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +205,7 @@ def test_privacy_export_details_csv(library):
 
 
 def test_from_real_corpus(corpus, tmp_path):
-    truth = make_library(tmp_path, 6, seed=1, source_dir=corpus / "real", size="small")
+    truth = make_library(tmp_path, 6, seed=1, source_dir=corpus, size="small")
     assert len(truth.files) == FILES_PER_PHOTO * 6 + 2
     first = next(f for f in truth.files if f["role"] == "original")
     with Image.open(tmp_path / first["path"]) as im:

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,9 +37,7 @@ from photoverify.dedupe.scan import scan
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    if not (CORPUS / "real").is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return CORPUS / "real"
+    return REAL
 
 
 def _rec(path, kind="image", captured=None, b3="a" * 64, size=10, error=None) -> FileRecord:

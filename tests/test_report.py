@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -80,14 +79,6 @@ PHOTOS = {  # corpus file -> where it lives in the original library
     "immich-test-assets/formats/webp/denali.webp": "2010/denali.webp",
     "exif-samples/jpg/tests/87_OSError.jpg": "2005/DSC_0087.jpg",
 }
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    root = CORPUS
-    if not (root / "real").is_dir():
-        pytest.skip("the shared corpus is not present")
-    return root / "real"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.scan import scan
@@ -42,10 +42,7 @@ PICKS = (
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    path = CORPUS / "real"
-    if not path.is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return path
+    return REAL
 
 
 def make_mp4(path: Path) -> None:

@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "tests" / "data" / "real"
 LIMIT = 8 * 1024 * 1024
 
-EXIF_SAMPLES = "https://github.com/ianare/exif-samples/blob/5332a9cf0220e9c6c93f88a187daa90808051e10"
+EXIF_SAMPLES = (
+    "https://github.com/ianare/exif-samples/blob/5332a9cf0220e9c6c93f88a187daa90808051e10"
+)
 IMMICH = "https://github.com/immich-app/test-assets/blob/ec56cc6c1d76c45bc9615dc6ea232470a2b0a3a1"
 EXIFTOOL = "https://github.com/exiftool/exiftool/blob/38bdbace3037a89d2c332664fc60bddad118958a"
 COMMONS = "https://commons.wikimedia.org/wiki/File:"
@@ -57,34 +59,79 @@ def files() -> list[tuple[str, str, str, str]]:
         rel = f"exif-samples/jpg/{name}.jpg"
         author = AUTHORS.get(name, "named on its Commons page; downscaled by ianare/exif-samples")
         rows.append((rel, f"{COMMONS}{wiki} via {EXIF_SAMPLES}/jpg/{name}.jpg", author, ON_COMMONS))
-    rows.append(("exif-samples/jpg/PaintTool_sample.jpg", f"{EXIF_SAMPLES}/jpg/PaintTool_sample.jpg",
-                 "Jan Trofimov (OXIj) (exif-samples jpg/README)", CC_BY_SA))  # fmt: skip
+    rows.append(
+        (
+            "exif-samples/jpg/PaintTool_sample.jpg",
+            f"{EXIF_SAMPLES}/jpg/PaintTool_sample.jpg",
+            "Jan Trofimov (OXIj) (exif-samples jpg/README)",
+            CC_BY_SA,
+        )
+    )
     contributed = [
         "exif-samples/heic/IMG_5195.HEIC",
         "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
-        *[f"exif-samples/jpg/orientation/{n}.jpg" for n in ("landscape_1", "landscape_6", "portrait_3", "portrait_6")],
-    ]  # fmt: skip
+        *[
+            f"exif-samples/jpg/orientation/{n}.jpg"
+            for n in ("landscape_1", "landscape_6", "portrait_3", "portrait_6")
+        ],
+    ]
     for rel in contributed:
-        rows.append((rel, f"{EXIF_SAMPLES}/{rel.removeprefix('exif-samples/')}",
-                     "an exif-samples contributor (its commit history)", CC_BY_SA))  # fmt: skip
+        rows.append(
+            (
+                rel,
+                f"{EXIF_SAMPLES}/{rel.removeprefix('exif-samples/')}",
+                "an exif-samples contributor (its commit history)",
+                CC_BY_SA,
+            )
+        )
     for rel in ("exif-samples/tiff/Arbitro.tiff", "exif-samples/tiff/BSG1.tiff"):
-        rows.append((rel, f"{COMMONS}{Path(rel).stem}.tiff via {EXIF_SAMPLES}/tiff/{Path(rel).name}",
-                     "named on its Commons page (exif-samples tiff/README)", ON_COMMONS))  # fmt: skip
+        rows.append(
+            (
+                rel,
+                f"{COMMONS}{Path(rel).stem}.tiff via {EXIF_SAMPLES}/tiff/{Path(rel).name}",
+                "named on its Commons page (exif-samples tiff/README)",
+                ON_COMMONS,
+            )
+        )
     immich = [
-        "formats/heic/IMG_2682.heic", "formats/avif/8bit-sRGB.avif", "formats/jxl/8bit-sRGB.jxl",
-        "formats/webp/denali.webp", "formats/png/density_plot.png", "formats/jpg/el_torcal_rocks.jpg",
-        "formats/jpeg/el_torcal_rocks.jpeg", "metadata/dates/date-priority-test.jpg",
-        "metadata/dates/datetimeoriginal-gps.jpg", "metadata/dates/gps-datetime.jpg",
-        "metadata/dates/time-created.jpg", "metadata/gps-position/thompson-springs.jpg",
-        "metadata/tags/picasa.jpg", "metadata/xmp/dates/2000.xmp", "metadata/xmp/dates/2010.xmp",
-        "metadata/xmp/dates/2020.xmp", "problems/xmp/iso-value-array/iso-value-array.xmp",
-    ]  # fmt: skip
+        "formats/heic/IMG_2682.heic",
+        "formats/avif/8bit-sRGB.avif",
+        "formats/jxl/8bit-sRGB.jxl",
+        "formats/webp/denali.webp",
+        "formats/png/density_plot.png",
+        "formats/jpg/el_torcal_rocks.jpg",
+        "formats/jpeg/el_torcal_rocks.jpeg",
+        "metadata/dates/date-priority-test.jpg",
+        "metadata/dates/datetimeoriginal-gps.jpg",
+        "metadata/dates/gps-datetime.jpg",
+        "metadata/dates/time-created.jpg",
+        "metadata/gps-position/thompson-springs.jpg",
+        "metadata/tags/picasa.jpg",
+        "metadata/xmp/dates/2000.xmp",
+        "metadata/xmp/dates/2010.xmp",
+        "metadata/xmp/dates/2020.xmp",
+        "problems/xmp/iso-value-array/iso-value-array.xmp",
+    ]
     for rel in immich:
         rows.append((f"immich-test-assets/{rel}", f"{IMMICH}/{rel}", "immich-app/test-assets", PD))
-    for name in ("Apple.jpg", "ExtendedXMP.jpg", "PLIST.aae", "PLUS.xmp", "QuickTime.heic",
-                 "QuickTime.mov", "XMP.jpg", "XMP.xmp"):  # fmt: skip
-        rows.append((f"exiftool-samples/{name}", f"{EXIFTOOL}/t/images/{name}",
-                     "Phil Harvey (exiftool)", PERL))  # fmt: skip
+    for name in (
+        "Apple.jpg",
+        "ExtendedXMP.jpg",
+        "PLIST.aae",
+        "PLUS.xmp",
+        "QuickTime.heic",
+        "QuickTime.mov",
+        "XMP.jpg",
+        "XMP.xmp",
+    ):
+        rows.append(
+            (
+                f"exiftool-samples/{name}",
+                f"{EXIFTOOL}/t/images/{name}",
+                "Phil Harvey (exiftool)",
+                PERL,
+            )
+        )
     return rows
 
 
@@ -100,8 +147,9 @@ def write(corpus_real: Path) -> int:
         "# tests/data/real: real files shipped for a clone without ../shared/corpus",
         "",
         "A subset of `../shared/corpus/real` (same paths), copied unchanged by",
-        "`scripts/real_subset.py`, which lists why each file is here. Only files whose licence allows",
-        "redistribution are shipped; tests that need the rest of the corpus skip without it and say so.",
+        "`scripts/real_subset.py`, which lists why each file is here. Only files whose licence",
+        "allows redistribution are shipped; tests that need the rest of the corpus skip without it",
+        "and say so.",
         f"{len(rows)} files, {total:,} bytes.",
         "",
         "| file | source | author | licence |",

@@ -68,6 +68,7 @@ def files() -> list[tuple[str, str, str, str]]:
         )
     )
     contributed = [
+        "exif-samples/README.rst",  # a file that is not a photo
         "exif-samples/heic/IMG_5195.HEIC",
         "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
         *[

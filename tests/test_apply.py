@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
 FILES = [
     "exif-samples/heic/IMG_5195.HEIC",
-    "exif-samples/heic/samplefilehub.heif",
+    "immich-test-assets/formats/heic/IMG_2682.heic",
     "exiftool-samples/QuickTime.mov",
     "exiftool-samples/XMP.xmp",
     "exiftool-samples/PLIST.aae",

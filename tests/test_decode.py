@@ -30,7 +30,7 @@ from photoverify.verify.decode import (
 )
 
 INTACT = {
-    "jpeg.jpg": "exif-samples/jpg/gps/DSCN0010.jpg",
+    "jpeg.jpg": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",
     "heic.HEIC": "exif-samples/heic/IMG_5195.HEIC",
     "png.png": "immich-test-assets/formats/png/density_plot.png",
     "tiff.tiff": "exif-samples/tiff/BSG1.tiff",

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from photoverify.dedupe.hashing import hash_file, hash_files, hash_whole_file
 
 PHOTO = "exif-samples/jpg/Canon_40D.jpg"
-OTHER = "exif-samples/jpg/gps/DSCN0010.jpg"
+OTHER = "immich-test-assets/formats/jpg/el_torcal_rocks.jpg"
 
 
 def _flip_in_place(path: Path) -> None:

@@ -563,7 +563,9 @@ def test_multi_frame_files_record_their_frame_count_and_hash_the_primary_picture
     lib, alone = tmp_path / "lib", tmp_path / "alone"
     lib.mkdir()
     alone.mkdir()
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:  # a real photo
+    with Image.open(
+        corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg"
+    ) as photo:  # a real photo
         base = photo.convert("RGB").resize((320, 240))
     frames = [base, base.rotate(180), ImageChops.invert(base)]
     frames[0].save(lib / "anim.gif", save_all=True, append_images=frames[1:])
@@ -654,7 +656,7 @@ def test_an_avif_sequence_is_a_picture_with_its_frames_not_a_movie(corpus, tmp_p
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as photo:
         base = photo.convert("RGB").resize((320, 240))
     base.save(lib / "anim.avif", save_all=True, duration=100,
               append_images=[base.rotate(180), ImageChops.invert(base)])  # fmt: skip
@@ -681,7 +683,7 @@ def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as photo:
         picture = photo.convert("RGB").resize((320, 240))
     make_avc_heif(lib / "IMG_0001.HEIC", picture)
     picture.save(lib / "reference.png")

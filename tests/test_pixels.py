@@ -158,7 +158,7 @@ def test_real_p3_heic_its_srgb_export_merge_and_a_grey_export_is_derived(corpus,
 
 
 def test_p3_master_of_a_real_photo_and_its_srgb_conversion_agree(corpus):
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as im:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as im:
         im = im.convert("RGB")
     p3 = public_set.to_display_p3(im)
     back = public_set.p3_to_srgb(p3, public_set.display_p3_icc())
@@ -376,7 +376,7 @@ def test_copies_of_a_black_and_white_photo_are_the_same_picture(corpus):
     0.03 a*b* on average) against a greyscale copy: the ratio of two near-zero chromas is noise,
     not a colour edit (a B&W corpus photo's copies were called 'tone/colour adjusted', and
     the cluster lost them)."""
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as im:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as im:
         grey = ImageOps.grayscale(im)
     arr = np.asarray(grey.convert("RGB")).astype(int)
     arr[: arr.shape[0] // 8, : arr.shape[1] // 8, 2] += 4

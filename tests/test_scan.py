@@ -268,7 +268,7 @@ def _bomb_png(path: Path) -> None:
 def test_bad_input_never_stops_a_scan(corpus, tmp_path):
     lib = tmp_path / "bad"
     lib.mkdir()
-    jpg = corpus / "exif-samples/jpg/gps/DSCN0010.jpg"
+    jpg = corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg"
     heic = corpus / "exif-samples/heic/mobile/iphone_13_pro_max.HEIC"
     (lib / "empty.jpg").write_bytes(b"")
     shutil.copy(corpus / "immich-test-assets/formats/png/density_plot.png", lib / "png.jpg")

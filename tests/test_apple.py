@@ -79,6 +79,7 @@ def generated(tmp_path_factory):
     return lib, records
 
 
+@pytest.mark.slow
 def test_generated_export_checks_clean_and_its_checksums_match(generated):
     lib, records = generated
     csvs = sorted(r.path for r in records if is_photo_details(r.path))

@@ -228,6 +228,7 @@ def test_unchanged_copy_audits_clean_and_extras_are_noted(source, tmp_path, cata
     assert more.ok
 
 
+@pytest.mark.slow
 def test_two_source_copies_and_one_in_dest_is_merged(corpus, tmp_path):
     a, b, dst = tmp_path / "a", tmp_path / "b", tmp_path / "dst"
     for d in (a, b, dst):
@@ -518,6 +519,7 @@ def test_apply_refuses_to_replace_a_ledger_it_cannot_extend(corpus, tmp_path):
     assert sorted(p.name for p in dest.iterdir()) == ["photoverify-ledger.json"]
 
 
+@pytest.mark.slow
 def test_a_name_that_is_not_utf8_leaves_every_record_valid_utf8(corpus, tmp_path):
     """`caf\\xe9.jpg` (Latin-1): plan, ledger, CSV and manifest are valid UTF-8 that json.load
     and b3sum read, the one escaping (`\\udce9`) gives the bytes back, and audit reads the

@@ -72,6 +72,7 @@ def _exiftools(nanny) -> int:
     return sum("exiftool" in " ".join(p.cmdline()) for p in worker.children(recursive=True))
 
 
+@pytest.mark.slow
 def test_dask_scan_equals_the_local_scan_field_by_field(corpus, cluster, local_catalog, tmp_path):
     db = tmp_path / "dask.sqlite"
     out = run_json(
@@ -124,6 +125,7 @@ def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_ca
     assert _rows(db, corpus / SUBTREE) == _rows(local_catalog, corpus / SUBTREE)
 
 
+@pytest.mark.slow
 def test_a_batch_that_keeps_killing_workers_ends_the_scan_in_one_line(corpus, tmp_path):
     """dask gives up on a batch after `allowed-failures` lost workers (here none allowed): the
     scan ends with exit 3 and one line, keeping what was written."""

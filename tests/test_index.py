@@ -41,6 +41,7 @@ def slow_pairs(hashes: list[int], threshold: int) -> list[tuple[int, int, int]]:
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hashes=hash_sets(), threshold=st.integers(0, 16))
 def test_near_pairs_equals_brute_force(hashes, threshold):
@@ -52,6 +53,7 @@ def test_near_pairs_equals_brute_force(hashes, threshold):
         ]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hashes=hash_sets(max_size=40), threshold=st.integers(0, 24), m=st.integers(3, 24))
 def test_every_block_count_is_exact(hashes, threshold, m):
@@ -61,6 +63,7 @@ def test_every_block_count_is_exact(hashes, threshold, m):
     assert got.tolist() == index.brute_force_pairs(values, threshold).tolist()
 
 
+@pytest.mark.slow
 def test_large_planted_set_through_the_planner():
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 2**64, size=30_000, dtype=np.uint64, endpoint=False)

@@ -310,6 +310,7 @@ _JSON_JUNK = st.recursive(
     lon=st.floats(-180, 180).filter(lambda f: abs(f) > 1e-6),
     junk=_JSON_JUNK,
 )
+@pytest.mark.slow
 def test_takeout_json_through_the_real_exiftool(tmp_path_factory, stamp, as_text, lat, lon, junk):
     """A Google Takeout sidecar as Takeout writes one (timestamps as text or numbers), with any
     JSON beside and inside it, read by the real exiftool: the capture time is the timestamp in

@@ -44,6 +44,7 @@ def public(tmp_path_factory):
     return public_set.score_dupes(result, truth, str(root)), result, truth, root
 
 
+@pytest.mark.slow
 def test_public_set_same_photo_precision_and_recall(public):
     scored, *_ = public
     merged, true = scored["merged"], scored["true"]
@@ -305,6 +306,7 @@ def generated(tmp_path_factory):
     return run_json("dupes", str(root), "--catalog", str(db)), truth, root
 
 
+@pytest.mark.slow
 def test_generated_library_same_photo_precision_recall_and_named_edits(generated):
     result, truth, root = generated
     files = {f["path"]: f for f in truth["files"]}

@@ -481,6 +481,7 @@ def _many_findings(n: int) -> list[Finding]:
     return out
 
 
+@pytest.mark.slow
 def test_100k_findings_open_quickly(browser, tmp_path):
     findings = _many_findings(100_000)
     started = time.perf_counter()

@@ -32,6 +32,7 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+@pytest.mark.slow
 def test_scan_records_every_corpus_file_with_b3sum_hashes(corpus, corpus_catalog):
     db, result = corpus_catalog
     files = _files(corpus)

@@ -22,14 +22,38 @@ if os.environ.get("CI"):
 REPO = Path(__file__).resolve().parents[1]
 # PHOTOVERIFY_CORPUS: where ../shared/corpus is when the checkout lives elsewhere (a worktree)
 CORPUS = Path(os.environ.get("PHOTOVERIFY_CORPUS") or REPO.parent / "shared" / "corpus")
-REAL = CORPUS / "real"
+# the full corpus when it is beside the checkout, else the licensed subset the repository ships
+# (same paths; tests/data/real/SOURCES.md): a bare clone still tests every real format
+FULL_CORPUS = (CORPUS / "real").is_dir()
+REAL = CORPUS / "real" if FULL_CORPUS else REPO / "tests" / "data" / "real"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "full_corpus(reason): needs files of ../shared/corpus that tests/data/real does not ship",
+    )
+    config.addinivalue_line("markers", "slow: 10 s or more here (the quick subset: -m 'not slow')")
+
+
+def pytest_runtest_setup(item) -> None:
+    mark = item.get_closest_marker("full_corpus")
+    if mark and not FULL_CORPUS:
+        pytest.skip(f"needs ../shared/corpus (set PHOTOVERIFY_CORPUS): {mark.args[0]}")
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    if not REAL.is_dir():
-        pytest.skip("../shared/corpus is not present")
     return REAL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_default_catalog(tmp_path_factory) -> None:
+    """A command run without --catalog uses the default catalog under XDG_DATA_HOME: the tests
+    get their own, never the user's (which another photoverify may have migrated to a schema
+    this one refuses: four tests failed so while another checkout ran on the same machine)."""
+    os.environ.pop("PHOTOVERIFY_CATALOG", None)
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data-home"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 
 from photoverify.dedupe.apply import (
     CRASH_ENV,
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
 FILES = [
     "exif-samples/heic/IMG_5195.HEIC",
-    "exif-samples/heic/samplefilehub.heif",
+    "immich-test-assets/formats/heic/IMG_2682.heic",
     "exiftool-samples/QuickTime.mov",
     "exiftool-samples/XMP.xmp",
     "exiftool-samples/PLIST.aae",
@@ -53,9 +53,7 @@ FILES = [
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    if not (CORPUS / "real").is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return CORPUS / "real"
+    return REAL
 
 
 def make_tree(real: Path, src: Path) -> None:

@@ -22,31 +22,25 @@ from photoverify.verify.audit import OUTCOMES, audit_libraries, audit_records, c
 from photoverify.verify.report import build_report, render_terminal, section_of
 
 CID = "570F1469-09C7-4E50-9875-05F21D5BD166"
-CAMERA = [
-    "exif-samples/jpg/gps/DSCN0010.jpg",
-    "exif-samples/jpg/gps/DSCN0012.jpg",
-    "exif-samples/jpg/gps/DSCN0021.jpg",
-    "exif-samples/jpg/gps/DSCN0025.jpg",
-    "exif-samples/jpg/gps/DSCN0027.jpg",
-    "exif-samples/jpg/gps/DSCN0029.jpg",
-    "exif-samples/jpg/gps/DSCN0038.jpg",
+CAMERA = [  # real camera JPEGs every checkout has (tests/data/real)
+    "immich-test-assets/metadata/gps-position/thompson-springs.jpg",  # GPS stripped in DEST
+    "exif-samples/jpg/Canon_DIGITAL_IXUS_400.jpg",  # its clock shifted a day in DEST
+    "exif-samples/jpg/Kodak_CX7530.jpg",  # its XMP sidecar dropped in DEST
+    "exif-samples/jpg/orientation/landscape_1.jpg",  # downscaled 600x450 -> 320x240 in DEST
+    "exif-samples/jpg/Fujifilm_FinePix_E500.jpg",  # a second copy in DEST
+    "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",  # a downscaled copy in DEST
     "exif-samples/jpg/Canon_40D.jpg",
     "exif-samples/jpg/Nikon_D70.jpg",
     "exif-samples/jpg/Pentax_K10D.jpg",
     "exif-samples/jpg/Panasonic_DMC-FZ30.jpg",
-    "exif-samples/jpg/Kodak_CX7530.jpg",
-    "exif-samples/jpg/exif-org/canon-ixus.jpg",
-    "exif-samples/jpg/exif-org/fujifilm-dx10.jpg",
-    "exif-samples/jpg/exif-org/nikon-e950.jpg",
-    "exif-samples/jpg/exif-org/olympus-c960.jpg",
-    "exif-samples/jpg/exif-org/ricoh-rdc5300.jpg",
-    "exif-samples/jpg/exif-org/sony-cybershot.jpg",
-    "exif-samples/jpg/hdr/iphone_hdr_NO.jpg",
-    "exif-samples/jpg/mobile/jolla.jpg",
-    "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",
-    "immich-test-assets/metadata/gps-position/thompson-springs.jpg",
+    "exif-samples/jpg/Fujifilm_FinePix6900ZOOM.jpg",
+    "exif-samples/jpg/Konica_Minolta_DiMAGE_Z3.jpg",
+    "exif-samples/jpg/Nikon_COOLPIX_P1.jpg",
+    "exif-samples/jpg/Olympus_C8080WZ.jpg",
+    "exif-samples/jpg/Ricoh_Caplio_RR330.jpg",
+    "exif-samples/jpg/Samsung_Digimax_i50_MP3.jpg",
+    "exif-samples/jpg/Sony_HDR-HC3.jpg",
     "immich-test-assets/metadata/tags/picasa.jpg",
-    "exif-samples/jpg/tests/22-canon_tags.jpg",
 ]
 PHONE = [
     "exif-samples/heic/IMG_5195.HEIC",
@@ -88,7 +82,7 @@ def source(corpus, tmp_path_factory) -> Path:
         src / "phone/iphone_13_pro_max.MOV", content_id=None, creation="2022-02-16T12:55:41+0100"
     )
     shutil.copy2(corpus / "exiftool-samples/XMP.xmp", src / "phone/IMG_5195.XMP")
-    shutil.copy2(corpus / "exiftool-samples/PLUS.xmp", src / "camera/DSCN0025.XMP")
+    shutil.copy2(corpus / "exiftool-samples/PLUS.xmp", src / "camera/Kodak_CX7530.XMP")
     return src
 
 
@@ -107,11 +101,11 @@ def planted(source, tmp_path_factory) -> Path:
         source / "phone/IMG_2682.heic", phone / "IMG_2682.jpg", quality=85, keep_metadata=False
     )  # converted without metadata
     (phone / "IMG_2682.heic").unlink()
-    exiftool("-gps:all=", str(cam / "DSCN0010.jpg"))  # GPS stripped
+    exiftool("-gps:all=", str(cam / "thompson-springs.jpg"))  # GPS stripped
     exiftool("-AllDates+=2", "-OffsetTime*=+03:00", str(phone / "iphone_13_pro_max.HEIC"))
-    exiftool("-AllDates+=24", str(cam / "DSCN0021.jpg"))  # a wrong date
-    (cam / "DSCN0025.XMP").unlink()  # sidecar dropped
-    convert(source / "camera/DSCN0027.jpg", cam / "DSCN0027.jpg", max_side=320)  # downscaled
+    exiftool("-AllDates+=24", str(cam / "Canon_DIGITAL_IXUS_400.jpg"))  # a wrong date
+    (cam / "Kodak_CX7530.XMP").unlink()  # sidecar dropped
+    convert(source / "camera/landscape_1.jpg", cam / "landscape_1.jpg", max_side=320)  # downscaled
     return dst
 
 
@@ -138,11 +132,11 @@ def test_each_planted_loss_is_reported_with_its_kind_and_nothing_else(planted_re
         ("IMG_2682.jpg", "capture-time-lost"),
         ("IMG_2682.jpg", "gps-lost"),
         ("IMG_2682.jpg", "camera-lost"),
-        ("DSCN0010.jpg", "gps-lost"),
+        ("thompson-springs.jpg", "gps-lost"),
         ("iphone_13_pro_max.HEIC", "capture-time-zone-shift"),
-        ("DSCN0021.jpg", "capture-time-shifted"),
-        ("DSCN0025.jpg", "sidecar-lost"),
-        ("DSCN0027.jpg", "resolution-reduced"),
+        ("Canon_DIGITAL_IXUS_400.jpg", "capture-time-shifted"),
+        ("Kodak_CX7530.jpg", "sidecar-lost"),
+        ("landscape_1.jpg", "resolution-reduced"),
     }
     assert not planted_result.ok and planted_result.exit_code == 1
 
@@ -155,9 +149,9 @@ def test_every_source_asset_is_accounted_for(planted_result, source):
     assert heic.changes["format"] == ["HEIC", "JPEG"]
     assert {Path(c).name for c in heic.companions} == {"IMG_5195.MOV", "IMG_5195.XMP"}
     assert [Path(c).name for c in heic.dest_companions] == ["IMG_5195.XMP"]
-    assert by_name["DSCN0027.jpg"].changes["pixels"] == [[640, 480], [320, 240]]
-    assert by_name["DSCN0021.jpg"].outcome == "converted"
-    assert by_name["DSCN0025.jpg"].outcome == "present"
+    assert by_name["landscape_1.jpg"].changes["pixels"] == [[600, 450], [320, 240]]
+    assert by_name["Canon_DIGITAL_IXUS_400.jpg"].outcome == "converted"
+    assert by_name["Kodak_CX7530.jpg"].outcome == "present"
     assert by_name["Canon_40D.jpg"].outcome == "missing"
     live = by_name["iphone_13_pro_max.HEIC"]
     assert [Path(c).name for c in live.dest_companions] == ["iphone_13_pro_max.MOV"]
@@ -169,15 +163,15 @@ def test_every_source_asset_is_accounted_for(planted_result, source):
 
 def test_losses_say_by_how_much(planted_result):
     f = {(Path(f.path).name, f.outcome): f for f in planted_result.findings}
-    day = f[("DSCN0021.jpg", "capture-time-shifted")]
+    day = f[("Canon_DIGITAL_IXUS_400.jpg", "capture-time-shifted")]
     assert day.severity == "error"
     assert day.evidence["shift_seconds"] == 86400 and day.evidence["shift"] == "+1 d"
     zone = f[("iphone_13_pro_max.HEIC", "capture-time-zone-shift")]
     assert zone.severity == "warning"
     assert zone.evidence["shift_hours"] == 2 and zone.evidence["instant_same"] is True
     assert (zone.evidence["offset_before"], zone.evidence["offset_after"]) == ("+01:00", "+03:00")
-    small = f[("DSCN0027.jpg", "resolution-reduced")]
-    assert small.evidence["source_size"] == [640, 480] and small.evidence["dest_size"] == [320, 240]
+    small = f[("landscape_1.jpg", "resolution-reduced")]
+    assert small.evidence["source_size"] == [600, 450] and small.evidence["dest_size"] == [320, 240]
     gps = f[("IMG_2682.jpg", "gps-lost")]
     assert gps.evidence["source"].endswith("IMG_2682.heic")
     motion = f[("IMG_5195.JPG", "live-photo-motion-lost")]
@@ -220,18 +214,21 @@ def test_unchanged_copy_audits_clean_and_extras_are_noted(source, tmp_path, cata
     assert clean.findings == [] and clean.ok and clean.exit_code == 0
     assert clean.counts["present"] == len(CAMERA) + len(PHONE)
     # A second copy of a photo and a new photo in DEST: extras (warnings), not losses.
-    shutil.copy2(dst / "camera/DSCN0029.jpg", dst / "camera/DSCN0029 (1).jpg")
-    convert(source / "camera/DSCN0038.jpg", dst / "DSCN0038-small.jpg", max_side=200)
+    twin = "Fujifilm_FinePix_E500"
+    shutil.copy2(dst / f"camera/{twin}.jpg", dst / f"camera/{twin} (1).jpg")
+    convert(source / "camera/el_torcal_rocks.jpg", dst / "el_torcal_rocks-small.jpg", max_side=200)
     with Catalog(catalog_path) as cat:
         more = audit_libraries([str(source)], str(dst), catalog=cat)
     extras = {Path(f.path).name: f for f in more.findings}
-    assert set(extras) == {"DSCN0029 (1).jpg", "DSCN0038-small.jpg"}
+    assert set(extras) == {f"{twin} (1).jpg", "el_torcal_rocks-small.jpg"}
     assert all(f.outcome == "extra" and f.severity == "warning" for f in extras.values())
-    assert extras["DSCN0029 (1).jpg"].evidence["copy_of"].endswith("DSCN0029.jpg")
-    assert extras["DSCN0038-small.jpg"].evidence["same_photo_as"].endswith("DSCN0038.jpg")
+    assert extras[f"{twin} (1).jpg"].evidence["copy_of"].endswith(f"{twin}.jpg")
+    small = extras["el_torcal_rocks-small.jpg"]
+    assert small.evidence["same_photo_as"].endswith("el_torcal_rocks.jpg")
     assert more.ok
 
 
+@pytest.mark.slow
 def test_two_source_copies_and_one_in_dest_is_merged(corpus, tmp_path):
     a, b, dst = tmp_path / "a", tmp_path / "b", tmp_path / "dst"
     for d in (a, b, dst):
@@ -283,9 +280,10 @@ def test_a_video_transcoded_with_its_metadata_stripped_is_converted(corpus, tmp_
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.mkdir()
     dst.mkdir()
-    gps = corpus / "exif-samples/jpg/gps"
-    make_video(src / "clip.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0010.jpg")
-    make_video(src / "gone.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0012.jpg")
+    photo = corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg"
+    other = corpus / "exif-samples/jpg/orientation/landscape_1.jpg"
+    make_video(src / "clip.MOV", seconds=2, size=(320, 240), photo=photo)
+    make_video(src / "gone.MOV", seconds=2, size=(320, 240), photo=other)
     transcode(src / "clip.MOV", dst / "clip.mp4", size=(160, 120))
     with Catalog(tmp_path / "c.sqlite") as cat:
         result = audit_libraries([str(src)], str(dst), catalog=cat)
@@ -308,9 +306,9 @@ def test_overlapping_trees_are_refused(source, tmp_path):
 def test_ledger_of_a_real_apply_is_checked(corpus, tmp_path):
     src, dest, db = tmp_path / "src", tmp_path / "dest", tmp_path / "c.sqlite"
     (src / "x").mkdir(parents=True)
-    for name in ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg"):
-        shutil.copy2(corpus / "exif-samples/jpg/gps" / name, src / name)
-    shutil.copy2(corpus / "exif-samples/jpg/gps/DSCN0010.jpg", src / "x/DSCN0010.jpg")
+    for name in ("Canon_40D.jpg", "Nikon_D70.jpg", "Pentax_K10D.jpg"):
+        shutil.copy2(corpus / "exif-samples/jpg" / name, src / name)
+    shutil.copy2(corpus / "exif-samples/jpg/Canon_40D.jpg", src / "x/Canon_40D.jpg")
     plan = tmp_path / "plan.json"
     run_cli("plan", str(src), "--dest", str(dest), "-o", str(plan), "--catalog", str(db), "-q")
     run_json("apply", str(plan))
@@ -324,16 +322,16 @@ def test_ledger_of_a_real_apply_is_checked(corpus, tmp_path):
         Path(e["source"]).name + (":x" if "/x/" in e["source"] else ""): e
         for e in ledger["entries"]
     }
-    (dest / placed["DSCN0012.jpg"]["new_path"]).unlink()
-    with open(dest / placed["DSCN0021.jpg"]["new_path"], "ab") as fh:
+    (dest / placed["Nikon_D70.jpg"]["new_path"]).unlink()
+    with open(dest / placed["Pentax_K10D.jpg"]["new_path"], "ab") as fh:
         fh.write(b"\0" * 16)  # the same pixels, other bytes
     with Catalog(db) as cat:
         bad = audit_libraries([str(src)], str(dest), catalog=cat)
     got = {(Path(f.path).name, f.outcome) for f in bad.findings}
     assert got == {
-        ("DSCN0012.jpg", "missing"),
-        ("DSCN0012.jpg", "ledger-target-missing"),
-        ("DSCN0021.jpg", "ledger-target-changed"),
+        ("Nikon_D70.jpg", "missing"),
+        ("Nikon_D70.jpg", "ledger-target-missing"),
+        ("Pentax_K10D.jpg", "ledger-target-changed"),
     }
     assert bad.exit_code == 1
 
@@ -546,6 +544,7 @@ def test_apply_refuses_to_replace_a_ledger_it_cannot_extend(corpus, tmp_path):
     assert sorted(p.name for p in dest.iterdir()) == ["photoverify-ledger.json"]
 
 
+@pytest.mark.slow
 def test_a_name_that_is_not_utf8_leaves_every_record_valid_utf8(corpus, tmp_path):
     """`caf\\xe9.jpg` (Latin-1): plan, ledger, CSV and manifest are valid UTF-8 that json.load
     and b3sum read, the one escaping (`\\udce9`) gives the bytes back, and audit reads the
@@ -610,15 +609,20 @@ def test_a_copy_damaged_in_place_is_not_a_conversion(corpus, tmp_path):
     passed as `converted` with ok true. A re-encode beside it stays a clean conversion."""
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.mkdir()
-    for rel in ("exif-samples/jpg/Canon_40D.jpg", "exif-samples/jpg/gps/DSCN0010.jpg"):
+    photos = [
+        "exif-samples/jpg/Canon_40D.jpg",
+        "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",
+    ]
+    for rel in photos:
         shutil.copy2(corpus / rel, src / Path(rel).name)
     shutil.copytree(src, dst)
     damaged = dst / "Canon_40D.jpg"
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0x01
     damaged.write_bytes(bytes(data))
-    (dst / "DSCN0010.jpg").unlink()
-    convert(src / "DSCN0010.jpg", dst / "DSCN0010.jpg", quality=90)  # a real re-encode
+    (dst / "el_torcal_rocks.jpg").unlink()
+    # a real re-encode
+    convert(src / "el_torcal_rocks.jpg", dst / "el_torcal_rocks.jpg", quality=90)
     out = run_cli(
         "audit", str(src), "--against", str(dst), "--catalog", str(tmp_path / "c.sqlite"),
         "--json", check=(1,),
@@ -628,4 +632,4 @@ def test_a_copy_damaged_in_place_is_not_a_conversion(corpus, tmp_path):
     problems = {(Path(f["path"]).name, f["outcome"]) for f in result["findings"]}
     assert problems == {("Canon_40D.jpg", "content-altered")}
     rows = {Path(r["source"]).name: r for r in result["assets"]}
-    assert rows["DSCN0010.jpg"]["outcome"] == "converted"
+    assert rows["el_torcal_rocks.jpg"]["outcome"] == "converted"

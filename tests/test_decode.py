@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS, run_cli
+from conftest import REAL, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +31,7 @@ from photoverify.verify.decode import (
 )
 
 INTACT = {
-    "jpeg.jpg": "exif-samples/jpg/gps/DSCN0010.jpg",
+    "jpeg.jpg": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",
     "heic.HEIC": "exif-samples/heic/IMG_5195.HEIC",
     "png.png": "immich-test-assets/formats/png/density_plot.png",
     "tiff.tiff": "exif-samples/tiff/BSG1.tiff",
@@ -42,10 +42,7 @@ INTACT = {
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    path = CORPUS / "real"
-    if not path.is_dir():
-        pytest.skip(f"{CORPUS} is not present")
-    return path
+    return REAL
 
 
 def make_video(path: Path, fmt: str | None = None, faststart: bool = False) -> Path:

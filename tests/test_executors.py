@@ -22,8 +22,12 @@ from photoverify.dedupe.scan import scan
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
-TREE = "exif-samples/jpg"  # 94 real JPEGs, two batches
-SUBTREE = "exif-samples/jpg/orientation"  # 17 of them, one batch
+TREE = "exif-samples/jpg"  # real JPEGs: 94 in ../shared/corpus (two batches), 21 shipped
+SUBTREE = "exif-samples/jpg/orientation"  # 17 of them (4 shipped), one batch
+
+
+def _count(root: Path) -> int:
+    return sum(1 for p in root.rglob("*") if p.is_file())
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +72,7 @@ def _exiftools(nanny) -> int:
     return sum("exiftool" in " ".join(p.cmdline()) for p in worker.children(recursive=True))
 
 
+@pytest.mark.slow
 def test_dask_scan_equals_the_local_scan_field_by_field(corpus, cluster, local_catalog, tmp_path):
     db = tmp_path / "dask.sqlite"
     out = run_json(
@@ -75,7 +80,7 @@ def test_dask_scan_equals_the_local_scan_field_by_field(corpus, cluster, local_c
         "--executor", "dask", "--scheduler", cluster.scheduler_address, check=(0, 1),
     )  # fmt: skip
     local, remote = _rows(local_catalog), _rows(db)
-    assert len(remote) == out["files"] == out["new"] == 94
+    assert len(remote) == out["files"] == out["new"] == _count(corpus / TREE)
     for mine, theirs in zip(remote, local, strict=True):
         assert mine == theirs
     # one exiftool per worker process (one thread each), started by the work itself
@@ -113,13 +118,14 @@ def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_ca
     db = tmp_path / "dask.sqlite"
     proc, killed_key = _scan_and_kill_a_worker(cluster, corpus / SUBTREE, db)
     assert proc.returncode in (0, 1), proc.stderr
-    assert json.loads(proc.stdout)["files"] == 17
+    assert json.loads(proc.stdout)["files"] == _count(corpus / SUBTREE)
     # the batch the dead worker held ran again elsewhere, and the catalog is whole and equal
     story = [t[2] for t in cluster.scheduler.transition_log if t[0] == killed_key]
     assert story.count("processing") >= 2 and story[-1] in ("memory", "released", "forgotten")
     assert _rows(db, corpus / SUBTREE) == _rows(local_catalog, corpus / SUBTREE)
 
 
+@pytest.mark.slow
 def test_a_batch_that_keeps_killing_workers_ends_the_scan_in_one_line(corpus, tmp_path):
     """dask gives up on a batch after `allowed-failures` lost workers (here none allowed): the
     scan ends with exit 3 and one line, keeping what was written."""
@@ -137,7 +143,7 @@ def test_a_batch_that_keeps_killing_workers_ends_the_scan_in_one_line(corpus, tm
 def test_a_dask_client_is_an_executor_for_the_library(corpus, cluster, tmp_path):
     """scan() waited with concurrent.futures.wait, which a dask future breaks
     (AttributeError: 'Future' object has no attribute '_condition')."""
-    sub = corpus / TREE / "gps"
+    sub = corpus / "immich-test-assets/metadata/dates"
     with distributed.Client(cluster.scheduler_address) as client:
         with Catalog(tmp_path / "d.sqlite") as cat:
             result = scan([str(sub)], cat, executor=client)
@@ -145,7 +151,7 @@ def test_a_dask_client_is_an_executor_for_the_library(corpus, cluster, tmp_path)
     with Catalog(tmp_path / "l.sqlite") as cat:
         scan([str(sub)], cat, workers=0)
         theirs = [(r.path, r.blake3, r.phash) for r in cat.all_records()]
-    assert result.files == 10 and mine == theirs
+    assert result.files == _count(sub) and mine == theirs
 
 
 def test_the_dask_executor_needs_a_scheduler_and_never_starts_one(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,10 +36,10 @@ from photoverify.verify.manifest import Manifest, ManifestEntry
 REPO = Path(__file__).resolve().parents[1]
 
 PICKS = [
-    "exif-samples/jpg/gps/DSCN0010.jpg",  # GPS, capture time
+    "immich-test-assets/metadata/dates/datetimeoriginal-gps.jpg",  # GPS, EXIF capture time
     "exif-samples/jpg/Canon_40D.jpg",  # capture time, no GPS
     "exif-samples/jpg/orientation/landscape_1.jpg",  # neither
-    "exif-samples/jpg/exif-org/sony-d700.jpg",  # captured 1998-12-01
+    "exif-samples/jpg/Fujifilm_FinePix6900ZOOM.jpg",  # captured 2001-02-19
     "exif-samples/jpg/WWL_(Polaroid)_ION230.jpg",  # captured 2026-11-24 (clock set wrong)
     "exif-samples/heic/IMG_5195.HEIC",  # iPhone still with a ContentIdentifier, no MOV
     "exif-samples/tiff/BSG1.tiff",
@@ -49,10 +49,7 @@ PICKS = [
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    path = CORPUS / "real"
-    if not path.is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return path
+    return REAL
 
 
 def _short_clip(path: Path) -> None:
@@ -248,7 +245,7 @@ severity = "warning"
 
 [[rule]]
 name = "plausible"
-captured_after = 1999-01-01
+captured_after = 2002-01-01
 captured_not_in_future = true
 
 [[rule]]
@@ -269,9 +266,9 @@ allowed_formats = ["HEIC", "JPEG", "MOV"]
         ("tiff/BSG1.tiff", "time", "metadata-absent"),
         ("jpg/Canon_40D.jpg", "gps on phones", "metadata-absent"),
         ("jpg/WWL_(Polaroid)_ION230.jpg", "gps on phones", "metadata-absent"),
-        ("exif-org/sony-d700.jpg", "gps on phones", "metadata-absent"),
+        ("jpg/Fujifilm_FinePix6900ZOOM.jpg", "gps on phones", "metadata-absent"),
         ("live/IMG_5195.MOV", "time", "metadata-absent"),
-        ("exif-org/sony-d700.jpg", "plausible", "capture-time-implausible"),
+        ("jpg/Fujifilm_FinePix6900ZOOM.jpg", "plausible", "capture-time-implausible"),
         ("jpg/WWL_(Polaroid)_ION230.jpg", "plausible", "capture-time-implausible"),
         ("heic/IMG_5195.HEIC", "live", "live-photo-incomplete"),
         ("tiff/BSG1.tiff", "formats", "format-not-allowed"),
@@ -279,9 +276,9 @@ allowed_formats = ["HEIC", "JPEG", "MOV"]
     by_key = {(f.path, f.evidence["rule"]): f for f in findings}
     gps = by_key[("jpg/Canon_40D.jpg", "gps on phones")]
     assert gps.severity == "warning" and gps.evidence["absent"] == ["gps"]
-    old = by_key[("exif-org/sony-d700.jpg", "plausible")]
-    assert old.evidence["captured_at"].startswith("1998-12-01") and old.severity == "error"
-    assert "before 1999-01-01" in old.message
+    old = by_key[("jpg/Fujifilm_FinePix6900ZOOM.jpg", "plausible")]
+    assert old.evidence["captured_at"].startswith("2001-02-19") and old.severity == "error"
+    assert "before 2002-01-01" in old.message
     future = by_key[("jpg/WWL_(Polaroid)_ION230.jpg", "plausible")]
     assert "in the future" in future.message and future.evidence["now"].startswith("2026-06-01")
     live = by_key[("heic/IMG_5195.HEIC", "live")]
@@ -430,13 +427,13 @@ def test_a_capture_time_always_keeps_itself(wall, offset):
 def test_exiftool_edits_are_seen(scanned, tmp_path):
     """Real exiftool edits of a real file: GPS stripped, clock shifted by an hour."""
     root, records = scanned
-    rec = next(r for r in records if r.path.endswith("DSCN0010.jpg"))
+    rec = next(r for r in records if r.path.endswith("datetimeoriginal-gps.jpg"))
     m = Manifest(
         "blake3",
         "json",
         [
             ManifestEntry(
-                "gps/DSCN0010.jpg",
+                "gps/datetimeoriginal-gps.jpg",
                 {"blake3": rec.blake3},
                 rec.size,
                 rec.mtime_ns,
@@ -447,7 +444,7 @@ def test_exiftool_edits_are_seen(scanned, tmp_path):
     )
     lib = tmp_path / "lib"
     (lib / "gps").mkdir(parents=True)
-    target = lib / "gps" / "DSCN0010.jpg"
+    target = lib / "gps" / "datetimeoriginal-gps.jpg"
     shutil.copy2(rec.path, target)
     subprocess.run(
         ["exiftool", "-q", "-gps:all=", "-AllDates+=1", "-overwrite_original", str(target)],

@@ -25,7 +25,7 @@ from photoverify.dedupe.hashing import (
 )
 
 PHOTO = "exif-samples/jpg/Canon_40D.jpg"
-OTHER = "exif-samples/jpg/gps/DSCN0010.jpg"
+OTHER = "immich-test-assets/formats/jpg/el_torcal_rocks.jpg"
 
 
 def _flip_in_place(path: Path) -> None:

@@ -23,13 +23,18 @@ from photoverify.dedupe.graph import DupesOptions, find_duplicates, judge, judge
 from photoverify.dedupe.records import FileRecord, Metadata
 from photoverify.dedupe.scan import scan
 
+PHOTOS = {  # three different real photos every checkout has (tests/data/real)
+    "dated": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",  # its burst neighbour is made
+    "edited": "exif-samples/jpg/orientation/landscape_1.jpg",
+    "other": "immich-test-assets/metadata/gps-position/thompson-springs.jpg",
+}
+
 
 @pytest.fixture(scope="module")
 def library(corpus, tmp_path_factory) -> Path:
     """Real photos and their migration variants, built with Pillow and the real exiftool."""
     lib = tmp_path_factory.mktemp("lib")
     heic = corpus / "exif-samples/heic/IMG_5195.HEIC"
-    gps = corpus / "exif-samples/jpg/gps"
     (lib / "export1").mkdir()
     (lib / "export2").mkdir()
     shutil.copy(heic, lib / "export1/IMG_5195.HEIC")
@@ -46,14 +51,14 @@ def library(corpus, tmp_path_factory) -> Path:
     )
     shutil.copy(corpus / "exiftool-samples/XMP.xmp", lib / "export1/IMG_5195.XMP")
     # Different photos, and a burst-like neighbour: the next second, the same scene shifted.
-    for name in ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg"):
-        shutil.copy(gps / name, lib / "export1" / name)
-    convert(gps / "DSCN0010.jpg", lib / "export2/DSCN0010.jpg", quality=70)
-    burst = lib / "export1/DSCN0010_burst.jpg"
-    convert(gps / "DSCN0010.jpg", burst, quality=92)
+    for photo in PHOTOS.values():
+        shutil.copy(corpus / photo, lib / "export1" / Path(photo).name)
+    convert(corpus / PHOTOS["dated"], lib / "export2/el_torcal_rocks.jpg", quality=70)
+    burst = lib / "export1/el_torcal_rocks_burst.jpg"
+    convert(corpus / PHOTOS["dated"], burst, quality=92)
     exiftool("-AllDates+=0:0:0 0:0:1", str(burst))
     # An edit beside its original.
-    convert(gps / "DSCN0012.jpg", lib / "export1/DSCN0012_edited.jpg", quality=80)
+    convert(corpus / PHOTOS["edited"], lib / "export1/landscape_1_edited.jpg", quality=80)
     return lib
 
 
@@ -92,15 +97,15 @@ def test_heic_and_its_conversions_form_one_cluster_with_the_heic_kept(result):
 
 def test_recompressed_jpeg_is_same_photo_but_burst_is_only_similar(result):
     data, lib = result
-    dscn = [c for c in data["clusters"] if "DSCN0010" in c["keeper"]]
+    dscn = [c for c in data["clusters"] if "el_torcal_rocks" in c["keeper"]]
     assert len(dscn) == 1
     assert _names(m["path"] for m in dscn[0]["members"]) == {
-        "export1/DSCN0010.jpg",
-        "export2/DSCN0010.jpg",
+        "export1/el_torcal_rocks.jpg",
+        "export2/el_torcal_rocks.jpg",
     }
     similar = [r for r in data["related"] if r["kind"] == "similar"]
-    assert any("DSCN0010_burst" in r["a"] + r["b"] for r in similar)
-    burst = str(lib / "export1/DSCN0010_burst.jpg")
+    assert any("el_torcal_rocks_burst" in r["a"] + r["b"] for r in similar)
+    burst = str(lib / "export1/el_torcal_rocks_burst.jpg")
     assert all(burst not in [m["path"] for m in c["members"]] for c in data["clusters"])
 
 
@@ -108,7 +113,7 @@ def test_edit_is_derived_not_merged(result):
     data, lib = result
     derived = [r for r in data["related"] if r["kind"] == "derived"]
     assert {(Path(r["a"]).name, Path(r["b"]).name) for r in derived} == {
-        ("DSCN0012.jpg", "DSCN0012_edited.jpg")
+        ("landscape_1.jpg", "landscape_1_edited.jpg")
     }
 
 
@@ -120,7 +125,7 @@ def test_every_relation_and_member_says_what_decided_it(result):
     for ev in [m["evidence"] for m in members] + [r["evidence"] for r in data["related"]]:
         assert ev["decided_by"], ev
     by = {Path(r["b"]).name: r["evidence"]["decided_by"] for r in data["related"]}
-    assert by["DSCN0012_edited.jpg"].startswith("file name")
+    assert by["landscape_1_edited.jpg"].startswith("file name")
 
 
 def test_live_photo_and_sidecar_travel_with_their_still(result):
@@ -149,7 +154,7 @@ def test_prefer_root_wins_the_keeper(library, tmp_path):
     data = run_json("dupes", str(library), "--catalog", db, "--prefer", str(library / "export2"))
     assert _names(c["keeper"] for c in data["clusters"]) == {
         "export2/IMG_5195 (1).HEIC",
-        "export2/DSCN0010.jpg",
+        "export2/el_torcal_rocks.jpg",
     }
     for c in data["clusters"]:
         assert c["keeper"].startswith(str(library / "export2"))
@@ -287,11 +292,11 @@ def clips(corpus, tmp_path_factory):
     picture; scanned for real."""
     lib = tmp_path_factory.mktemp("clips")
     (lib / "export").mkdir()
-    gps = corpus / "exif-samples/jpg/gps"
-    make_video(lib / "clip.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0010.jpg")
+    one, other = corpus / PHOTOS["dated"], corpus / PHOTOS["edited"]
+    make_video(lib / "clip.MOV", seconds=2, size=(320, 240), photo=one)
     transcode(lib / "clip.MOV", lib / "export/clip.mp4", size=(160, 120))
-    make_video(lib / "other.MOV", seconds=2, size=(320, 240), photo=gps / "DSCN0012.jpg")
-    make_video(lib / "short.MOV", seconds=1, size=(320, 240), photo=gps / "DSCN0010.jpg")
+    make_video(lib / "other.MOV", seconds=2, size=(320, 240), photo=other)
+    make_video(lib / "short.MOV", seconds=1, size=(320, 240), photo=one)
     with Catalog(tmp_path_factory.mktemp("db") / "c.sqlite") as cat:
         scan([str(lib)], cat)
         recs = {Path(r.path).relative_to(lib).as_posix(): r for r in cat.all_records()}

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import imagehash
 import numpy as np
 import pytest
-from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -17,14 +15,6 @@ from photoverify.dedupe import index
 from photoverify.dedupe.errors import PhotoverifyError, UsageError
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    root = CORPUS
-    if not root.is_dir():
-        pytest.skip("shared corpus not present")
-    return root
 
 
 @st.composite
@@ -51,6 +41,7 @@ def slow_pairs(hashes: list[int], threshold: int) -> list[tuple[int, int, int]]:
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hashes=hash_sets(), threshold=st.integers(0, 16))
 def test_near_pairs_equals_brute_force(hashes, threshold):
@@ -62,6 +53,7 @@ def test_near_pairs_equals_brute_force(hashes, threshold):
         ]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hashes=hash_sets(max_size=40), threshold=st.integers(0, 24), m=st.integers(3, 24))
 def test_every_block_count_is_exact(hashes, threshold, m):
@@ -71,6 +63,7 @@ def test_every_block_count_is_exact(hashes, threshold, m):
     assert got.tolist() == index.brute_force_pairs(values, threshold).tolist()
 
 
+@pytest.mark.slow
 def test_large_planted_set_through_the_planner():
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 2**64, size=30_000, dtype=np.uint64, endpoint=False)
@@ -164,7 +157,7 @@ def test_index_query_on_a_large_index():
 
 def test_real_photo_hashes_match_imagehash_distances(corpus, tmp_path):
     # imagehash's own difference is the ground truth for distances between real photos
-    jpgs = sorted((corpus / "real" / "exif-samples" / "jpg").glob("*.jpg"))[:12]
+    jpgs = sorted((corpus / "exif-samples" / "jpg").glob("*.jpg"))[:12]
     assert jpgs
     hashes = [imagehash.phash(Image.open(p)) for p in jpgs]
     # a re-encoded, downscaled copy of the first photo: a near duplicate by construction

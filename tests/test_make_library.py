@@ -15,7 +15,6 @@ from pathlib import Path
 import imagehash
 import pillow_heif
 import pytest
-from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
@@ -26,14 +25,6 @@ from benchmarks.make_library import Truth, _apple_date, make_library
 pillow_heif.register_heif_opener()
 
 PHOTOS = 12  # one full turn of the archetype cycle
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    path = CORPUS
-    if not path.is_dir():
-        pytest.skip(f"{path}: real corpus absent")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +44,7 @@ def _exiftool(root: Path) -> dict[str, dict]:
     return {d["SourceFile"].removeprefix("./"): d for d in json.loads(proc.stdout)}
 
 
+@pytest.mark.slow
 def test_file_count_is_a_fixed_multiple_of_photos(library):
     out, truth = library
     on_disk = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
@@ -183,6 +175,7 @@ def test_groups_are_consistent(library):
     assert orphans and set(orphans) <= set(truth.groups["live-still-without-mov"])
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes(library, tmp_path):
     out, truth = library
     again = make_library(tmp_path / "again", PHOTOS, seed=7, size="small", workers=1)
@@ -213,8 +206,9 @@ def test_privacy_export_details_csv(library):
     assert rows[0]["fileChecksum"] == base64.b64encode(sha1).decode()
 
 
+@pytest.mark.slow
 def test_from_real_corpus(corpus, tmp_path):
-    truth = make_library(tmp_path, 6, seed=1, source_dir=corpus / "real", size="small")
+    truth = make_library(tmp_path, 6, seed=1, source_dir=corpus, size="small")
     assert len(truth.files) == FILES_PER_PHOTO * 6 + 2
     first = next(f for f in truth.files if f["role"] == "original")
     with Image.open(tmp_path / first["path"]) as im:

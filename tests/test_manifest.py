@@ -11,7 +11,6 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,14 +41,6 @@ ODD_NAMES = [
     "sub dir/nested -x.jpg",
     "sub dir/deeper/100%.jpg",
 ]
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    path = CORPUS
-    if not (path / "real").is_dir():
-        pytest.skip("shared corpus not present")
-    return path
 
 
 def make_tree(root: Path, names: list[str]) -> Path:

@@ -9,6 +9,7 @@ import time
 import warnings
 from datetime import datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,6 +106,7 @@ def _bytes_read(pid: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
 
 
+@pytest.mark.full_corpus("exif-org/olympus-d320l.jpg, whose only capture time is in APP12")
 def test_exiftool_killed_mid_read_is_restarted_not_waited_for_forever(corpus):
     """pyexiftool alone spins forever on the pipe of an exiftool that died mid-answer. The kill
     comes once exiftool is seen reading the batch's files (its read bytes grow), never on a
@@ -308,6 +310,7 @@ _JSON_JUNK = st.recursive(
     lon=st.floats(-180, 180).filter(lambda f: abs(f) > 1e-6),
     junk=_JSON_JUNK,
 )
+@pytest.mark.slow
 def test_takeout_json_through_the_real_exiftool(tmp_path_factory, stamp, as_text, lat, lon, junk):
     """A Google Takeout sidecar as Takeout writes one (timestamps as text or numbers), with any
     JSON beside and inside it, read by the real exiftool: the capture time is the timestamp in

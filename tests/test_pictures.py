@@ -11,6 +11,7 @@ import time
 import zlib
 from pathlib import Path
 
+import pytest
 from conftest import run_cli, run_json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -77,6 +78,7 @@ def smooth(size: tuple[int, int]) -> Image.Image:
     return Image.merge("RGB", (m, m.rotate(180), m.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     st.sampled_from(MODES),
@@ -357,6 +359,7 @@ def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
     assert maxrss_kib < 400 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
 
 
+@pytest.mark.slow
 def test_a_picture_just_within_the_budget_is_hashed_without_a_second_full_size_copy(tmp_path):
     """Issue 11.9 at the budget's edge: a 120 MP RGBA PNG is 480 MB decoded, and the fast path's
     reduce() premultiplied it into a second one (a worker peaked at 958 MiB for one picture)."""
@@ -478,6 +481,7 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_workers_decode_one_big_picture_at_a_time(tmp_path):
     """Issue 11.9: a scan's peak RSS stays under 1 GiB. Each worker may hold a picture near the
     budget (480 MB decoded); two at once took 1,137 MiB. Here each of two workers starts its
@@ -563,7 +567,9 @@ def test_multi_frame_files_record_their_frame_count_and_hash_the_primary_picture
     lib, alone = tmp_path / "lib", tmp_path / "alone"
     lib.mkdir()
     alone.mkdir()
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:  # a real photo
+    with Image.open(
+        corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg"
+    ) as photo:  # a real photo
         base = photo.convert("RGB").resize((320, 240))
     frames = [base, base.rotate(180), ImageChops.invert(base)]
     frames[0].save(lib / "anim.gif", save_all=True, append_images=frames[1:])
@@ -655,7 +661,7 @@ def test_an_avif_sequence_is_a_picture_with_its_frames_not_a_movie(corpus, tmp_p
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as photo:
         base = photo.convert("RGB").resize((320, 240))
     base.save(lib / "anim.avif", save_all=True, duration=100,
               append_images=[base.rotate(180), ImageChops.invert(base)])  # fmt: skip
@@ -682,7 +688,7 @@ def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as photo:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as photo:
         picture = photo.convert("RGB").resize((320, 240))
     make_avc_heif(lib / "IMG_0001.HEIC", picture)
     picture.save(lib / "reference.png")

@@ -45,6 +45,7 @@ def public(tmp_path_factory):
     return public_set.score_dupes(result, truth, str(root)), result, truth, root
 
 
+@pytest.mark.slow
 def test_public_set_same_photo_precision_and_recall(public):
     scored, *_ = public
     merged, true = scored["merged"], scored["true"]
@@ -160,7 +161,7 @@ def test_real_p3_heic_its_srgb_export_merge_and_a_grey_export_is_derived(corpus,
 
 
 def test_p3_master_of_a_real_photo_and_its_srgb_conversion_agree(corpus):
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as im:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as im:
         im = im.convert("RGB")
     p3 = public_set.to_display_p3(im)
     back = public_set.p3_to_srgb(p3, public_set.display_p3_icc())
@@ -380,6 +381,7 @@ def generated(tmp_path_factory):
     return run_json("dupes", str(root), "--catalog", str(db)), truth, root
 
 
+@pytest.mark.slow
 def test_generated_library_same_photo_precision_recall_and_named_edits(generated):
     result, truth, root = generated
     files = {f["path"]: f for f in truth["files"]}
@@ -451,7 +453,7 @@ def test_copies_of_a_black_and_white_photo_are_the_same_picture(corpus):
     0.03 a*b* on average) against a greyscale copy: the ratio of two near-zero chromas is noise,
     not a colour edit (a B&W corpus photo's copies were called 'tone/colour adjusted', and
     the cluster lost them)."""
-    with Image.open(corpus / "exif-samples/jpg/gps/DSCN0010.jpg") as im:
+    with Image.open(corpus / "immich-test-assets/formats/jpg/el_torcal_rocks.jpg") as im:
         grey = ImageOps.grayscale(im)
     arr = np.asarray(grey.convert("RGB")).astype(int)
     arr[: arr.shape[0] // 8, : arr.shape[1] // 8, 2] += 4

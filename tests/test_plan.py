@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,9 +37,7 @@ from photoverify.dedupe.scan import scan
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    if not (CORPUS / "real").is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return CORPUS / "real"
+    return REAL
 
 
 def _rec(path, kind="image", captured=None, b3="a" * 64, size=10, error=None) -> FileRecord:
@@ -176,7 +174,7 @@ def scanned(real, tmp_path_factory):
     base = tmp_path_factory.mktemp("plan")
     src = base / "src"
     for rel in ["exif-samples/jpg/Canon_40D.jpg", "exif-samples/heic/IMG_5195.HEIC",
-                "exif-samples/heic/samplefilehub.heif", "exiftool-samples/XMP.xmp",
+                "exif-samples/jpg/PaintTool_sample.jpg", "exiftool-samples/XMP.xmp",
                 "exif-samples/README.rst", "exif-samples/jpg/Nikon_D70.jpg"]:  # fmt: skip
         (src / "x").mkdir(parents=True, exist_ok=True)
         shutil.copy(real / rel, src / "x" / Path(rel).name)
@@ -202,8 +200,8 @@ def test_plan_file_round_trip_csv_and_checks_on_real_files(scanned):
     }
     assert actions["x/IMG_5195.HEIC"] == ("keep", "2021/04/IMG_5195.HEIC")
     assert actions["y/IMG_5195.HEIC"] == ("duplicate", "2021/04/IMG_5195.HEIC")
-    assert actions["x/samplefilehub.heif"] == ("keep", "undated/samplefilehub.heif")
-    assert actions["y/samplefilehub.heif"] == ("keep", "undated/samplefilehub (2).heif")
+    assert actions["x/PaintTool_sample.jpg"] == ("keep", "undated/PaintTool_sample.jpg")
+    assert actions["y/PaintTool_sample.jpg"] == ("keep", "undated/PaintTool_sample (2).jpg")
     assert actions["x/README.rst"] == ("skip", None)
     path = base / "plan.json"
     write_plan(plan, path)

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from conftest import run_cli
 
-PHOTOS = ("Canon_40D.jpg", "Nikon_D70.jpg", "Canon_PowerShot_S40.jpg", "Fujifilm_FinePix_E500.jpg")
+PHOTOS = (
+    "Canon_40D.jpg",
+    "Nikon_D70.jpg",
+    "Konica_Minolta_DiMAGE_Z3.jpg",
+    "Fujifilm_FinePix_E500.jpg",
+)
 
 
 def _without_root_powers() -> tuple[str, ...]:
@@ -30,7 +35,7 @@ def _libraries(corpus: Path, tmp_path: Path) -> tuple[Path, Path]:
         shutil.copy(jpg / name, dst / name)
     shutil.copy(jpg / "Pentax_K10D.jpg", src / "locked.jpg")
     (src / "closed").mkdir()
-    shutil.copy(jpg / "gps/DSCN0010.jpg", src / "closed" / "x.jpg")
+    shutil.copy(jpg / "Kodak_CX7530.jpg", src / "closed" / "x.jpg")
     return src, dst
 
 

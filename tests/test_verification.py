@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import CORPUS
+from conftest import REAL
 
 from photoverify.dedupe.catalog import Catalog
 from photoverify.dedupe.scan import scan
@@ -18,34 +18,35 @@ from photoverify.verify.decode import DecodeCache
 from photoverify.verify.manifest import write_manifest
 from photoverify.verify.verification import verify_tree
 
-PICKS = (
-    sorted(f"exif-samples/jpg/gps/DSCN00{n}.jpg" for n in ("10", "12", "21", "25", "27", "29"))
-    + [
-        "exif-samples/heic/IMG_5195.HEIC",
-        "immich-test-assets/formats/heic/IMG_2682.heic",
-        "exiftool-samples/Apple.jpg",
-        "immich-test-assets/formats/png/density_plot.png",
-        "exif-samples/jpg/hdr/iphone_hdr_NO.jpg",
-        "exif-samples/jpg/mobile/HMD_Nokia_8.3_5G.jpg",
-        "exif-samples/jpg/mobile/jolla.jpg",
-    ]
-    + [
-        f"exif-samples/jpg/exif-org/{n}.jpg"
-        for n in (
-            "canon-ixus", "fujifilm-dx10", "fujifilm-finepix40i", "fujifilm-mx1700",
-            "kodak-dc210", "kodak-dc240", "nikon-e950", "olympus-c960", "ricoh-rdc5300",
-            "sanyo-vpcsx550", "sony-cybershot", "sony-d700",
+PICKS = {  # where each real file (shipped in tests/data/real) lives in the library
+    "gps/gps-datetime.jpg": "immich-test-assets/metadata/dates/gps-datetime.jpg",
+    "gps/thompson-springs.jpg": "immich-test-assets/metadata/gps-position/thompson-springs.jpg",
+    "gps/datetimeoriginal-gps.jpg": "immich-test-assets/metadata/dates/datetimeoriginal-gps.jpg",
+    "gps/Kodak_CX7530.jpg": "exif-samples/jpg/Kodak_CX7530.jpg",
+    "camera/landscape_1.jpg": "exif-samples/jpg/orientation/landscape_1.jpg",
+    "camera/Nikon_D70.jpg": "exif-samples/jpg/Nikon_D70.jpg",
+    "heic/IMG_5195.HEIC": "exif-samples/heic/IMG_5195.HEIC",
+    "heic/IMG_2682.heic": "immich-test-assets/formats/heic/IMG_2682.heic",
+    "exiftool-samples/Apple.jpg": "exiftool-samples/Apple.jpg",
+    "png/density_plot.png": "immich-test-assets/formats/png/density_plot.png",
+    "mobile/iphone_13_pro_max.HEIC": "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
+    "mobile/Pentax_K10D.jpg": "exif-samples/jpg/Pentax_K10D.jpg",
+    "old/portrait_3.jpg": "exif-samples/jpg/orientation/portrait_3.jpg",
+    **{
+        f"old/{name}.jpg": f"exif-samples/jpg/{name}.jpg"
+        for name in (
+            "Canon_40D", "Canon_DIGITAL_IXUS_400", "Fujifilm_FinePix_E500",
+            "Fujifilm_FinePix6900ZOOM", "Nikon_COOLPIX_P1", "Konica_Minolta_DiMAGE_Z3",
+            "Olympus_C8080WZ", "Panasonic_DMC-FZ30", "Ricoh_Caplio_RR330",
+            "Samsung_Digimax_i50_MP3", "Sony_HDR-HC3",
         )
-    ]
-)  # fmt: skip
+    },
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    path = CORPUS / "real"
-    if not path.is_dir():
-        pytest.skip("../shared/corpus is not present")
-    return path
+    return REAL
 
 
 def make_mp4(path: Path) -> None:
@@ -76,10 +77,9 @@ def library(real, tmp_path) -> tuple[Path, Path, Catalog]:
     """A copy of real files, a photoverify JSON manifest of it with capture times and GPS from a
     catalog scan, and that catalog."""
     root = tmp_path / "lib"
-    for rel in PICKS:
-        dst = root / rel.split("/")[-2] / rel.split("/")[-1]
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(real / rel, dst)
+    for rel, corpus_rel in PICKS.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(real / corpus_rel, root / rel)
     (root / "video").mkdir()
     make_mp4(root / "video" / "clip.mp4")
     catalog = Catalog(tmp_path / "catalog.sqlite")
@@ -102,36 +102,36 @@ def _cut(path: Path, fraction: float) -> None:
 
 
 def plant_faults(root: Path) -> None:
-    data = bytearray((root / "gps/DSCN0012.jpg").read_bytes())
+    data = bytearray((root / "camera/landscape_1.jpg").read_bytes())
     data[100_000] ^= 0x01  # one bit, deep in the picture data
-    (root / "gps/DSCN0012.jpg").write_bytes(bytes(data))
-    _cut(root / "exif-org/canon-ixus.jpg", 0.5)
-    (root / "exif-org/kodak-dc210.jpg").unlink()
+    (root / "camera/landscape_1.jpg").write_bytes(bytes(data))
+    _cut(root / "old/portrait_3.jpg", 0.5)
+    (root / "old/Fujifilm_FinePix6900ZOOM.jpg").unlink()
     (root / "mobile").rename(root / "phone")
-    shutil.copy2(root / "gps/DSCN0010.jpg", root / "gps/DSCN0010 copy.jpg")
+    shutil.copy2(root / "gps/gps-datetime.jpg", root / "gps/gps-datetime copy.jpg")
     exiftool = ["exiftool", "-q", "-overwrite_original"]
-    subprocess.run([*exiftool, "-gps:all=", str(root / "gps/DSCN0021.jpg")], check=True)
-    subprocess.run([*exiftool, "-AllDates+=1", str(root / "gps/DSCN0025.jpg")], check=True)
+    subprocess.run([*exiftool, "-gps:all=", str(root / "gps/thompson-springs.jpg")], check=True)
+    subprocess.run([*exiftool, "-AllDates+=1", str(root / "camera/Nikon_D70.jpg")], check=True)
     _cut(root / "heic/IMG_5195.HEIC", 0.6)
     _cut(root / "video/clip.mp4", 0.6)
 
 
 EXPECTED_FAULTS = {
-    ("gps/DSCN0012.jpg", "fixity", "changed"),
-    ("exif-org/canon-ixus.jpg", "fixity", "changed"),
-    ("exif-org/kodak-dc210.jpg", "fixity", "missing"),
-    ("phone/HMD_Nokia_8.3_5G.jpg", "fixity", "moved"),
-    ("phone/jolla.jpg", "fixity", "moved"),
-    ("gps/DSCN0010 copy.jpg", "fixity", "duplicated"),
-    ("gps/DSCN0021.jpg", "fixity", "changed"),
-    ("gps/DSCN0021.jpg", "expect", "gps-lost"),
-    ("gps/DSCN0025.jpg", "fixity", "changed"),
-    ("gps/DSCN0025.jpg", "expect", "capture-time-changed"),
+    ("camera/landscape_1.jpg", "fixity", "changed"),
+    ("old/portrait_3.jpg", "fixity", "changed"),
+    ("old/Fujifilm_FinePix6900ZOOM.jpg", "fixity", "missing"),
+    ("phone/iphone_13_pro_max.HEIC", "fixity", "moved"),
+    ("phone/Pentax_K10D.jpg", "fixity", "moved"),
+    ("gps/gps-datetime copy.jpg", "fixity", "duplicated"),
+    ("gps/thompson-springs.jpg", "fixity", "changed"),
+    ("gps/thompson-springs.jpg", "expect", "gps-lost"),
+    ("camera/Nikon_D70.jpg", "fixity", "changed"),
+    ("camera/Nikon_D70.jpg", "expect", "capture-time-changed"),
     ("heic/IMG_5195.HEIC", "fixity", "changed"),
     ("video/clip.mp4", "fixity", "changed"),
 }
 DECODE_FAULTS = {
-    ("exif-org/canon-ixus.jpg", "decode", "truncated"),
+    ("old/portrait_3.jpg", "decode", "truncated"),
     ("heic/IMG_5195.HEIC", "decode", "truncated"),
     ("video/clip.mp4", "decode", "truncated"),
 }
@@ -167,14 +167,18 @@ def test_planted_faults_are_reported_exactly(library, tmp_path):
         assert result.decode.decoded == len(PICKS)  # the copy shares its original's decode
 
         by = {(f.path, f.outcome): f for f in result.findings}
-        assert by[("gps/DSCN0025.jpg", "capture-time-changed")].evidence["seconds_apart"] == 3600
-        gps = by[("gps/DSCN0021.jpg", "gps-lost")]
-        assert gps.evidence["expected"]["lat"] == pytest.approx(43.4670816666639)
+        assert (
+            by[("camera/Nikon_D70.jpg", "capture-time-changed")].evidence["seconds_apart"] == 3600
+        )
+        gps = by[("gps/thompson-springs.jpg", "gps-lost")]
+        assert gps.evidence["expected"]["lat"] == pytest.approx(39.115)
         # An exiftool edit: both findings, each naming the other.
         assert gps.evidence["fixity"] == "changed"
-        assert by[("gps/DSCN0021.jpg", "changed")].evidence["metadata_changes"] == ["gps-lost"]
-        assert "metadata_changes" not in by[("gps/DSCN0012.jpg", "changed")].evidence
-        assert by[("phone/jolla.jpg", "moved")].evidence["from"] == "mobile/jolla.jpg"
+        assert by[("gps/thompson-springs.jpg", "changed")].evidence["metadata_changes"] == [
+            "gps-lost"
+        ]
+        assert "metadata_changes" not in by[("camera/landscape_1.jpg", "changed")].evidence
+        assert by[("phone/Pentax_K10D.jpg", "moved")].evidence["from"] == "mobile/Pentax_K10D.jpg"
 
         doc = json.loads(json.dumps(result.to_json()))
         assert doc["schema"] == "photoverify.verify/1" and doc["ok"] is False
@@ -196,7 +200,7 @@ def test_rules_and_other_manifest_formats(library, tmp_path):
     shas = tmp_path / "SHA256SUMS"  # the name says which 64-hex digest it holds
     write_manifest(root, shas, fmt="sha256sum")
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-gps:all=",
-                    str(root / "gps/DSCN0027.jpg")], check=True)  # fmt: skip
+                    str(root / "gps/datetimeoriginal-gps.jpg")], check=True)  # fmt: skip
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rule]]\nname = "GPS"\nkinds = ["image"]\npaths = ["gps/**"]\n'
                      'require = ["gps"]\n')  # fmt: skip
@@ -204,12 +208,12 @@ def test_rules_and_other_manifest_formats(library, tmp_path):
     b3 = verify_tree(root, sums, catalog=catalog, expect_rules=str(rules))
     # A b3sum manifest records no metadata: the loss is seen through the rule only.
     assert _faults(b3) == {
-        ("gps/DSCN0027.jpg", "fixity", "changed"),
-        ("gps/DSCN0027.jpg", "expect", "metadata-absent"),
+        ("gps/datetimeoriginal-gps.jpg", "fixity", "changed"),
+        ("gps/datetimeoriginal-gps.jpg", "expect", "metadata-absent"),
     }
     assert b3.decode is None and b3.digests_reused == 0 and b3.files_read > 0
     assert [r["name"] for r in b3.to_json()["rules"]] == ["GPS"]
 
     sha = verify_tree(root, shas, catalog=catalog)
-    assert _faults(sha) == {("gps/DSCN0027.jpg", "fixity", "changed")}
+    assert _faults(sha) == {("gps/datetimeoriginal-gps.jpg", "fixity", "changed")}
     assert sha.algorithm == "sha256" and sha.digests_reused == 0

@@ -33,7 +33,6 @@ def pytest_configure(config) -> None:
         "markers",
         "full_corpus(reason): needs files of ../shared/corpus that tests/data/real does not ship",
     )
-    config.addinivalue_line("markers", "slow: 10 s or more here (the quick subset: -m 'not slow')")
 
 
 def pytest_runtest_setup(item) -> None:

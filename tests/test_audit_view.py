@@ -59,7 +59,7 @@ def test_deleted_photo_is_one_loss_and_a_metadata_strip_is_named(corpus, tmp_pat
     proc = run_cli("audit", str(lib), "--against", str(new), "--catalog", db,
                    "--report", str(report), check=(1,))  # fmt: skip
     html = report.read_text()
-    assert "1 missing assets" in _verdict(html)  # not 2: the ledger's evidence joins the loss
+    assert "1 missing asset," in _verdict(html)  # not 2: the ledger's evidence joins the loss
     assert "ledger-target-missing" not in html and "ledger_target" in html
     # the stripped JPEG: same pixels, metadata changed; red, as its capture time was lost
     tile = re.search(r'<a class="tile-count tone-(\w+)[^>]*data-outcome="metadata-changed"', html)

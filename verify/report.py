@@ -891,11 +891,19 @@ def verdict(model: ReportModel) -> str:
             "they were" + also
         )
     parts = [
-        f"{s.total:,} {s.title.lower()}"
+        f"{s.total:,} {SINGULAR.get(s.title, s.title) if s.total == 1 else s.title}".lower()
         for s in model.sections
         if s.total and s.id in PROBLEM_SECTIONS
     ]
     return f"{_problems_in(model)}: " + ", ".join(parts) + also
+
+
+# a section title as one item counts it: "1 missing asset", not "1 missing assets"
+SINGULAR = {
+    "Missing assets": "Missing asset",
+    "Metadata losses": "Metadata loss",
+    "Failed checks": "Failed check",
+}
 
 
 def broken_only(model: ReportModel) -> int:

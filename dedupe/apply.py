@@ -104,6 +104,7 @@ class ApplyResult:
     # fates settled by an earlier run of this plan (from its journal), not by this one: the
     # terminal says "already in place" for them (to_json keeps the ledger's fates)
     earlier: dict[str, int] = field(default_factory=dict)
+    merge: dict[str, int] | None = None  # metadata merge counts (metawrite.MergeStep.counts)
 
     @property
     def ok(self) -> bool:
@@ -124,6 +125,7 @@ class ApplyResult:
             "journal": self.journal,
             "ledger": self.ledger,
             "manifest": self.manifest,
+            "merge": self.merge,
             "ok": self.ok,
         }
 
@@ -1399,6 +1401,7 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
             os.path.join(dest, LEDGER_JSON),
             os.path.join(dest, MANIFEST),
             dict(run.earlier),
+            merges.counts(),
         )
         journal.write("finish", fates=result.fates, findings=len(run.findings))
         return result

@@ -223,6 +223,25 @@ class MergeStep:
         self.findings: list[Finding] = []
         self.writer = Writer()
 
+    def counts(self) -> dict[str, int] | None:
+        """apply's JSON `merge`: copies rewritten, XMP sidecars written, fields they received,
+        conflicts left out, entries the plan refused, skipped (not a copy of ours) or failed;
+        None when the plan has no merge."""
+        planned = [e.merge for e in self.plan.entries if e.merge]
+        if not planned:
+            return None
+        done = self.done.values()
+        outcomes = [f.outcome for f in self.findings]
+        return {
+            "written": sum(1 for d in done if not d["sidecar"]),
+            "sidecars": sum(1 for d in done if d["sidecar"]),
+            "fields": sum(len(d["fields"]) for d in done),
+            "conflicts": sum(len(m.get("conflicts") or ()) for m in planned),
+            "refused": sum(1 for m in planned if m.get("refused") and m.get("fields")),
+            "skipped": outcomes.count("merge-skipped"),
+            "failed": outcomes.count("merge-failed"),
+        }
+
     def abs(self, rel: str) -> str:
         return os.path.join(self.dest, *rel.split("/"))
 

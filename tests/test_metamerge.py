@@ -275,6 +275,54 @@ def test_every_missing_field_arrives_equal_to_the_donor_conflicts_stay_out(libra
     assert [p for p in dest.rglob("*") if p.is_file()] == []
 
 
+def test_a_keeper_with_keywords_receives_the_ones_it_lacks_case_insensitively():
+    donors = [Donor("b.jpg", {"keywords": ["harbour", "boats"]}),
+              Donor("c.xmp", {"keywords": ["BOATS", "Sunset"]})]  # fmt: skip
+    (f,) = decide({"keywords": ["Harbour"]}, donors).fields
+    assert f["value"] == ["Harbour", "boats", "Sunset"]  # the keeper's first, never replaced
+    assert f["added"] == [{"value": "boats", "from": "b.jpg"}, {"value": "Sunset", "from": "c.xmp"}]
+    assert decide({"keywords": ["boats", "HARBOUR", "sunset"]}, donors).empty
+
+
+def test_keywords_union_through_the_cli_on_real_files(corpus, tmp_path):
+    """A keeper tagged `Harbour` and two smaller duplicates tagged by someone else: DEST's copy
+    holds the union, the keeper's word first, as exiftool reads it; the sources are unchanged."""
+    src = tmp_path / "src"
+    for d in ("keep", "a", "b"):
+        (src / d).mkdir(parents=True)
+    photo = corpus / "exif-samples/jpg/gps/DSCN0010.jpg"
+    keeper = src / "keep/DSCN0010.jpg"
+    shutil.copyfile(photo, keeper)
+    exiftool("-XMP-dc:Subject=Harbour", str(keeper))
+    small = _half(photo, src / "a/DSCN0010_a.jpg")
+    exiftool("-XMP-dc:Subject=harbour", "-XMP-dc:Subject=boats", str(small))
+    smaller = _half(photo, src / "b/DSCN0010_b.jpg", 3)
+    exiftool("-XMP-dc:Subject=Boats", "-XMP-dc:Subject=Sunset", str(smaller))
+    before = {str(p): hash_file(p)["blake3"] for p in src.rglob("*") if p.is_file()}
+    db, plan_path = tmp_path / "c.sqlite", tmp_path / "plan.json"
+    run_json("scan", str(src), "--catalog", str(db))
+    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
+             "--catalog", str(db), "--merge-metadata",
+             "--csv", str(tmp_path / "plan.csv"))  # fmt: skip
+    entry = next(e for e in read_plan(plan_path).entries if e.merge)
+    assert entry.source == str(keeper)
+    with open(tmp_path / "plan.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["original path"]: r for r in csv.DictReader(fh)}
+    assert rows[str(keeper)]["merged fields"] == "keywords (+boats, Sunset)"
+    assert rows[str(small)]["merged fields"] == ""
+    (f,) = [f for f in entry.merge["fields"] if f["field"] == "keywords"]
+    assert f["added"] == [{"value": "boats", "from": str(small)},
+                          {"value": "Sunset", "from": str(smaller)}]  # fmt: skip
+    assert json.loads(plan_path.read_text())["version"] == 3
+    out = run_json("apply", str(plan_path))
+    assert out["merge"]["written"] == 1, out
+    copy = tmp_path / "dest" / entry.target
+    read = subprocess.run(["exiftool", "-j", "-XMP-dc:Subject", str(copy)], capture_output=True)
+    got = json.loads(read.stdout)[0]["Subject"]
+    assert got == ["Harbour", "boats", "Sunset"]
+    assert {str(p): hash_file(p)["blake3"] for p in src.rglob("*") if p.is_file()} == before
+
+
 def test_version_1_plan_still_reads_and_applies(library, tmp_path):
     base, _, plan_path = library
     doc = json.loads(plan_path.read_text())

@@ -554,6 +554,7 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
         (lambda m: m["fields"][1].update(value={"lat": 95, "lon": 1}), "gps: value"),
         (lambda m: m["fields"][0].update(field="colour"), "field 'colour' is not one of"),
         (lambda m: m.update(write="inline"), "write must be"),
+        (lambda m: m["fields"][0].update(added=[]), "keywords added must list"),
         (lambda m: m.pop("conflicts"), "must have exactly the fields"),
     ],
 )

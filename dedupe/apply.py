@@ -1480,7 +1480,7 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
             if st.unlink and source:
                 if not _restore(source, target, blake3, result, originals.get(i)):
                     continue
-                forget_original(originals.get(i))
+            forget_original(originals.get(i))  # the source is in place: its bytes are not needed
             if st.placed.get("created") and os.path.lexists(target):
                 ours = (blake3, merged.get(i))  # as copied, or with its metadata merge
                 if os.path.isfile(target) and hash_file(target)["blake3"] in ours:

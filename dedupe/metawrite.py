@@ -11,6 +11,11 @@ made, `merge-ready` {i, blake3, size, sidecar_blake3} (synced) once it is durabl
 `merged` {i, ...} after the rename. A resume removes a `merge` tmp and redoes the entry unless
 the target (or sidecar) already holds the `merge-ready` bytes; undo removes the merged copy (its
 BLAKE3 is the `merge-ready` one) and the sidecar as it removes any target apply created.
+
+Move: the merge of a moved entry is written when its copy is placed and verified, before its
+source is removed (`before_unlink`). The copy then no longer holds the source's bytes, so the
+span exiftool replaced is kept beside the journal (`PLAN.journal.premerge-I`, named in
+`merge-ready`), and undo rebuilds the source from the merged copy and that span.
 """
 
 from __future__ import annotations
@@ -396,13 +401,14 @@ class MergeStep:
             return
         tmp = tmp_for(sidecar or target, sidecar is not None)
         _unlink_quiet(tmp)
-        self.journal.write("merge", i=i, target=target, tmp=tmp, sidecar=sidecar)
+        premerge = self.premerge_path(i) if moved and not sidecar else None
+        self.journal.write("merge", i=i, target=target, tmp=tmp, sidecar=sidecar, premerge=premerge)
         try:
             ready_fields = self.write_sidecar(e, sidecar, tmp) if sidecar else \
                 self.write_file(e, target, tmp, fmt)  # fmt: skip
             if moved and isinstance(ready_fields, dict) and not sidecar:
                 # the source goes next: undo rebuilds it from the merged copy and these bytes
-                ready_fields.update(keep_original(target, tmp, self.premerge_path(i)))
+                ready_fields.update(keep_original(target, tmp, premerge))
         except OSError as exc:
             ready_fields = f"cannot write: {exc.strerror or exc}"
         if isinstance(ready_fields, str):
@@ -490,6 +496,8 @@ def undo_merges(history: list[dict[str, Any]]) -> int:
         rec = s.get("merge") or {}
         _unlink_tmps(rec.get("tmp"))
         side, ready = rec.get("sidecar"), s.get("merge-ready") or {}
+        if rec.get("premerge") and not ready.get("premerge"):
+            _unlink_quiet(rec["premerge"])  # a kill came before its merge-ready: unused
         if side and _has(side, ready.get("sidecar_blake3")):
             os.unlink(side)
             removed += 1

@@ -501,6 +501,7 @@ def test_sigkill_in_a_moves_metadata_step_then_resume_or_undo(movable):
         undo(str(journal))
         assert _tree(src) == before, crash
         assert [p for p in dest.rglob("*") if p.is_file()] == [], crash
+        assert list(base.glob("plan.json.journal.premerge-*")) == [], crash
     assert rebuilt >= 2
 
 

@@ -38,7 +38,14 @@ from typing import Any
 from photoverify.dedupe.errors import EnvironmentProblem, PlanError, UsageError
 from photoverify.dedupe.hashing import CHUNK, hash_fd, hash_file, new_hasher
 from photoverify.dedupe.jsonio import escape_surrogates, json_bytes, parse_json, read_json
-from photoverify.dedupe.metawrite import MergeStep, merged_blake3, undo_merges
+from photoverify.dedupe.metawrite import (
+    MergeStep,
+    forget_original,
+    merged_blake3,
+    premerges,
+    rebuild_original,
+    undo_merges,
+)
 from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -104,6 +111,7 @@ class ApplyResult:
     # fates settled by an earlier run of this plan (from its journal), not by this one: the
     # terminal says "already in place" for them (to_json keeps the ledger's fates)
     earlier: dict[str, int] = field(default_factory=dict)
+    merge: dict[str, int] | None = None  # metadata merge counts (metawrite.MergeStep.counts)
 
     @property
     def ok(self) -> bool:
@@ -124,6 +132,7 @@ class ApplyResult:
             "journal": self.journal,
             "ledger": self.ledger,
             "manifest": self.manifest,
+            "merge": self.merge,
             "ok": self.ok,
         }
 
@@ -613,6 +622,7 @@ class _Run:
         self._pool: ThreadPoolExecutor | None = None
         self.inflight: _Batch | None = None  # announced, being written on the pool
         self.guard = DestGuard(self.dest)
+        self.merges: MergeStep | None = None  # writes a move's merge before its source goes
 
     def tick(self, e: PlanEntry) -> None:
         self.settled += 1
@@ -865,6 +875,8 @@ class _Run:
             self.abandon(batch)
         if self._pool is not None:
             self._pool.shutdown()
+        if self.merges is not None:
+            self.merges.writer.close()
 
     def buffer(self) -> bytearray:
         """This thread's copy buffer, reused across files."""
@@ -1032,6 +1044,7 @@ class _Run:
             self.finish_move(i, e, target)
 
     def finish_move(self, i: int, e: PlanEntry, target: str) -> None:
+        merged = self.merges.before_unlink(i, e, self.outcome.get(i)) if self.merges else None
         self.journal.write("unlink", i=i, source=e.source)
         try:
             s, t = os.stat(e.source), os.stat(target)
@@ -1039,7 +1052,7 @@ class _Run:
             if os.path.exists(target):  # the source went in an earlier, killed run
                 self.journal.write("moved", i=i, source=e.source)
             return
-        if hash_file(target)["blake3"] != e.blake3:
+        if hash_file(target)["blake3"] not in (e.blake3, merged):
             self.fail(
                 i, e, "target-changed", f"{target} no longer has the planned BLAKE3; source kept"
             )
@@ -1355,6 +1368,7 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
             time=_now(),
         )
         run = _Run(plan, plan_path, mode, journal, states, progress, threads or WRITERS)
+        run.merges = merges = MergeStep(plan, dest, journal, history)  # dedupe/metawrite.py
         if not os.path.isdir(dest):
             run.makedirs(dest)
             locks.append(hold_lock(dest, _DEST_BUSY))  # a run that made it at the same instant
@@ -1364,7 +1378,6 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
         run.flush()
         run.drain()
         _sync_folders(sorted(run.dirty_dirs))
-        merges = MergeStep(plan, dest, journal, history)  # dedupe/metawrite.py
         merges.run(run.outcome)
         run.findings.extend(merges.findings)
         ledger = _ledger(dest, plan_path, digest, plan, run.outcome, mode, merges.done)
@@ -1399,6 +1412,7 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
             os.path.join(dest, LEDGER_JSON),
             os.path.join(dest, MANIFEST),
             dict(run.earlier),
+            merges.counts(),
         )
         journal.write("finish", fates=result.fates, findings=len(run.findings))
         return result
@@ -1447,7 +1461,7 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
         journal.write("undo-begin", time=_now())
         _undo_reports(begin, reports)
         result.removed += undo_merges(history)  # the merge's tmps and XMP sidecars
-        merged = merged_blake3(history)
+        merged, originals = merged_blake3(history), premerges(history)
         for i in sorted(states, reverse=True):
             st = states[i]
             if st.intent is None and st.placed is None:
@@ -1464,8 +1478,9 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
             blake3 = rec.get("blake3")
             source = rec.get("source")
             if st.unlink and source:
-                if not _restore(source, target, blake3, result):
+                if not _restore(source, target, blake3, result, originals.get(i)):
                     continue
+            forget_original(originals.get(i))  # the source is in place: its bytes are not needed
             if st.placed.get("created") and os.path.lexists(target):
                 ours = (blake3, merged.get(i))  # as copied, or with its metadata merge
                 if os.path.isfile(target) and hash_file(target)["blake3"] in ours:
@@ -1540,8 +1555,11 @@ def _unrecorded_placement(intent: dict[str, Any]) -> dict[str, Any] | None:
     return {"target": target, "created": True, "fate": VERB.get(intent.get("mode", ""), "copied")}
 
 
-def _restore(source: str, target: str, blake3: str | None, result: UndoResult) -> bool:
-    """Put a moved source back from its verified copy; True when the source is in place."""
+def _restore(
+    source: str, target: str, blake3: str | None, result: UndoResult, premerge: dict | None
+) -> bool:
+    """Put a moved source back from its verified copy (rebuilt from the copy and its premerge
+    bytes when the copy received a metadata merge); True when the source is in place."""
     if os.path.isfile(source) and hash_file(source)["blake3"] == blake3:
         return True  # never unlinked, or restored by an earlier undo
     if os.path.lexists(source):
@@ -1562,6 +1580,8 @@ def _restore(source: str, target: str, blake3: str | None, result: UndoResult) -
     tmp = tmp_path(source, blake3)
     _unlink_quiet(tmp)
     digest = _stream_copy(target, tmp)
+    if digest != blake3 and premerge:
+        digest = rebuild_original(premerge, target, tmp)
     if digest != blake3:
         _unlink_quiet(tmp)
         result.findings.append(

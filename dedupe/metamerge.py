@@ -112,19 +112,37 @@ def agree(name: str, a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _union(lists: Sequence[Sequence[str]]) -> list[str]:
-    out: list[str] = []
-    for words in lists:
+def keyword_additions(
+    own: Sequence[str], offers: Sequence[tuple[Any, str]]
+) -> list[dict[str, str]]:
+    """Each donor keyword the keeper lacks, once (case-insensitively), with its first donor."""
+    seen = {str(w).casefold() for w in own}
+    added: list[dict[str, str]] = []
+    for words, src in offers:
         for w in words:
-            if w not in out:
-                out.append(w)
-    return out
+            if str(w).casefold() not in seen:
+                seen.add(str(w).casefold())
+                added.append({"value": w, "from": src})
+    return added
+
+
+def _keywords(own: Sequence[str] | None, offers: Sequence[tuple[Any, str]]) -> dict | None:
+    """Keywords add up: the keeper's first, then each donor's it lacks. Adding is not
+    overwriting, so a keeper with keywords still receives the missing ones."""
+    added = keyword_additions(own or (), offers)
+    if not added:
+        return None
+    froms = list(dict.fromkeys(a["from"] for a in added))
+    value = [*(own or ()), *(a["value"] for a in added)]
+    return {"field": "keywords", "value": value, "from": "; ".join(froms), "added": added}
 
 
 def decide_field(name: str, own: Any, offers: Sequence[tuple[Any, str]]) -> tuple[Any, Any]:
     """(merged field, conflict) for one field: either, both or neither may be None."""
     if not offers:
         return None, None
+    if name == "keywords":
+        return _keywords(own, offers), None
     if own is not None:
         against = [(v, src) for v, src in offers if not agree(name, own, v)]
         if not against:
@@ -135,10 +153,6 @@ def decide_field(name: str, own: Any, offers: Sequence[tuple[Any, str]]) -> tupl
     if not all(agree(name, first, v) for v, _ in offers[1:]):
         values = [{"value": v, "from": s} for v, s in offers]
         return None, {"field": name, "keeper": None, "values": values}
-    if name == "keywords":
-        words = _union([v for v, _ in offers])
-        froms = sorted({s for _, s in offers}, key=[s for _, s in offers].index)
-        return {"field": name, "value": words, "from": "; ".join(froms)}, None
     return {"field": name, "value": first, "from": src}, None
 
 
@@ -240,13 +254,23 @@ def merge_problem(merge: Any) -> str | None:
     if not isinstance(fields, list) or not isinstance(conflicts, list):
         return "fields and conflicts must be lists"
     for f in fields:
-        if not isinstance(f, dict) or set(f) != {"field", "value", "from"}:
-            return "each field must have exactly field, value, from"
+        if not isinstance(f, dict) or set(f) - {"added"} != {"field", "value", "from"}:
+            return "each field must have exactly field, value, from (keywords: and added)"
+        if "added" in f and not _added_ok(f):
+            return "keywords added must list {value, from} objects, each one of value's words"
         if f["field"] not in FIELDS:
             return f"field {f['field']!r} is not one of {', '.join(FIELDS)}"
         if not _value_ok(f["field"], f["value"]):
             return f"field {f['field']}: value {f['value']!r:.60} has the wrong shape"
     return None
+
+
+def _added_ok(f: dict[str, Any]) -> bool:
+    added, words = f["added"], f["value"]
+    if f["field"] != "keywords" or not isinstance(added, list) or not isinstance(words, list):
+        return False
+    return all(isinstance(a, dict) and set(a) == {"value", "from"} and a["value"] in words
+               and isinstance(a["from"], str) for a in added)  # fmt: skip
 
 
 def _number(x: Any, limit: float) -> bool:
@@ -284,6 +308,7 @@ __all__ = [
     "decide",
     "decide_field",
     "donors_for",
+    "keyword_additions",
     "metres_apart",
     "plan_merge",
     "sidecar_target",

@@ -11,6 +11,11 @@ made, `merge-ready` {i, blake3, size, sidecar_blake3} (synced) once it is durabl
 `merged` {i, ...} after the rename. A resume removes a `merge` tmp and redoes the entry unless
 the target (or sidecar) already holds the `merge-ready` bytes; undo removes the merged copy (its
 BLAKE3 is the `merge-ready` one) and the sidecar as it removes any target apply created.
+
+Move: the merge of a moved entry is written when its copy is placed and verified, before its
+source is removed (`before_unlink`). The copy then no longer holds the source's bytes, so the
+span exiftool replaced is kept beside the journal (`PLAN.journal.premerge-I`, named in
+`merge-ready`), and undo rebuilds the source from the merged copy and that span.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ MERGE_TMP = ".photoverify-merge"  # in a tmp's name; a sidecar's tmp ends in .xm
 # fates of a target this apply wrote as its own file: only those are rewritten. A hardlink is
 # the source's own inode, a moved source is put back from the copy by undo, and a target that
 # was already present is not ours.
-WRITTEN_FATES = ("copied", "reflinked")
+WRITTEN_FATES = ("copied", "reflinked", "moved")
+# why a target of another fate is left unwritten, in one plain line
+NOT_OURS = {
+    "hardlinked": "the target is a hardlink of the source (one file), so writing it would "
+    "change the source",
+    "already-present": "the target was in DEST before this apply, not a copy apply made",
+}
 
 
 def tmp_for(path: str, sidecar: bool) -> str:
@@ -189,6 +200,94 @@ def _unlink_tmps(tmp: str | None) -> None:
         _unlink_quiet(tmp + "_exiftool_tmp")
 
 
+# ---- a moved source's bytes, kept for undo -----------------------------------------------------
+
+CHUNK = 1 << 16  # compared a chunk at a time, then byte by byte within the chunk that differs
+
+
+def _common_prefix(a: Any, b: Any) -> int:
+    n, limit = 0, min(len(a), len(b))
+    while n + CHUNK <= limit and a[n : n + CHUNK] == b[n : n + CHUNK]:
+        n += CHUNK
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _common_suffix(a: Any, b: Any, limit: int) -> int:
+    la, lb, n = len(a), len(b), 0
+    while n + CHUNK <= limit and a[la - n - CHUNK : la - n] == b[lb - n - CHUNK : lb - n]:
+        n += CHUNK
+    while n < limit and a[la - n - 1] == b[lb - n - 1]:
+        n += 1
+    return n
+
+
+def original_delta(original: str, merged: str) -> tuple[int, int, bytes]:
+    """(prefix, suffix, middle): the original is merged[:prefix] + middle + merged's last
+    `suffix` bytes. exiftool rewrites a file's metadata and keeps its picture data, so the
+    middle is the old metadata: kilobytes, not the file."""
+    import mmap
+
+    with open(original, "rb") as fa, open(merged, "rb") as fb:
+        if not os.fstat(fa.fileno()).st_size or not os.fstat(fb.fileno()).st_size:
+            return 0, 0, fa.read()
+        with mmap.mmap(fa.fileno(), 0, access=mmap.ACCESS_READ) as a, \
+                mmap.mmap(fb.fileno(), 0, access=mmap.ACCESS_READ) as b:  # fmt: skip
+            prefix = _common_prefix(a, b)
+            suffix = _common_suffix(a, b, min(len(a), len(b)) - prefix)
+            return prefix, suffix, bytes(a[prefix : len(a) - suffix])
+
+
+def keep_original(target: str, tmp: str, path: str) -> dict[str, Any]:
+    """Write (durably) what undo needs to rebuild the moved source from its merged copy; the
+    `merge-ready` record's fields that name it."""
+    prefix, suffix, middle = original_delta(target, tmp)
+    with open(path, "wb") as fh:
+        fh.write(middle)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return {"premerge": path, "prefix": prefix, "suffix": suffix}
+
+
+def rebuild_original(ready: dict[str, Any], merged: str, out: str) -> str | None:
+    """Write the moved source's bytes to `out` from its merged copy and the `merge-ready`
+    record's premerge file; their BLAKE3, or None when the premerge file is gone."""
+    try:
+        with open(ready["premerge"], "rb") as fh:
+            middle = fh.read()
+    except (OSError, KeyError, TypeError):
+        return None
+    digest = new_hasher("blake3")
+    with open(merged, "rb") as src, open(out, "wb") as dst:
+        size = os.fstat(src.fileno()).st_size
+        head = src.read(ready["prefix"])
+        src.seek(size - ready["suffix"])
+        tail = src.read(ready["suffix"])
+        for part in (head, middle, tail):
+            dst.write(part)
+            digest.update(part)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return digest.hexdigest()
+
+
+def premerges(history: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Entry index -> the `merge-ready` record of a moved entry whose source undo rebuilds."""
+    return {
+        i: s["merge-ready"]
+        for i, s in merge_states(history).items()
+        if s.get("merge-ready", {}).get("premerge")
+    }
+
+
+def forget_original(ready: dict[str, Any] | None) -> None:
+    """The premerge file, once its source is back."""
+    if ready:
+        _unlink_quiet(ready.get("premerge"))
+
+
 # ---- the journaled step -----------------------------------------------------------------------
 
 
@@ -222,6 +321,29 @@ class MergeStep:
         self.done: dict[int, dict[str, Any]] = {}  # i -> the ledger's `merge` object
         self.findings: list[Finding] = []
         self.writer = Writer()
+        self.tried: set[int] = set()  # moves whose merge was written before the unlink
+
+    def premerge_path(self, i: int) -> str:
+        return f"{self.journal.path}.premerge-{i}"
+
+    def counts(self) -> dict[str, int] | None:
+        """apply's JSON `merge`: copies rewritten, XMP sidecars written, fields they received,
+        conflicts left out, entries the plan refused, skipped (not a copy of ours) or failed;
+        None when the plan has no merge."""
+        planned = [e.merge for e in self.plan.entries if e.merge]
+        if not planned:
+            return None
+        done = self.done.values()
+        outcomes = [f.outcome for f in self.findings]
+        return {
+            "written": sum(1 for d in done if not d["sidecar"]),
+            "sidecars": sum(1 for d in done if d["sidecar"]),
+            "fields": sum(len(d["fields"]) for d in done),
+            "conflicts": sum(len(m.get("conflicts") or ()) for m in planned),
+            "refused": sum(1 for m in planned if m.get("refused") and m.get("fields")),
+            "skipped": outcomes.count("merge-skipped"),
+            "failed": outcomes.count("merge-failed"),
+        }
 
     def abs(self, rel: str) -> str:
         return os.path.join(self.dest, *rel.split("/"))
@@ -241,14 +363,28 @@ class MergeStep:
             if not merge.get("fields") or merge.get("refused") or i not in outcome:
                 continue
             fate = outcome[i]
+            if i in self.tried:
+                continue  # a move's merge, written before its source went (before_unlink)
             if fate not in WRITTEN_FATES:
                 if not fate.startswith("failed"):
-                    why = f"metadata merge not written: the target is {fate}, not a copy of ours"
-                    self.skip(e, "merge-skipped", why)
+                    why = NOT_OURS.get(fate, f"the target is {fate}, not a copy apply made")
+                    self.skip(e, "merge-skipped", f"{e.target}: metadata merge not written: {why}")
                 continue
-            self.entry(i, e, merge.get("format"))
+            self.entry(i, e, merge.get("format"), moved=fate == "moved")
 
-    def entry(self, i: int, e: PlanEntry, fmt: str | None) -> None:
+    def before_unlink(self, i: int, e: PlanEntry, fate: str | None) -> str | None:
+        """A move's merge, written into the verified copy before its source is removed; the
+        BLAKE3 the copy then has, or None when it was not merged."""
+        merge = e.merge or {}
+        if fate != "moved" or not merge.get("fields") or merge.get("refused"):
+            return None
+        if i not in self.tried:
+            self.tried.add(i)
+            self.entry(i, e, merge.get("format"), moved=True)
+        done = self.done.get(i)
+        return done["blake3"] if done else None
+
+    def entry(self, i: int, e: PlanEntry, fmt: str | None, moved: bool = False) -> None:
         merge = e.merge or {}
         target = self.abs(e.target or "")
         sidecar = self.abs(merge["sidecar"]) if merge.get("write") == "sidecar" else None
@@ -265,10 +401,14 @@ class MergeStep:
             return
         tmp = tmp_for(sidecar or target, sidecar is not None)
         _unlink_quiet(tmp)
-        self.journal.write("merge", i=i, target=target, tmp=tmp, sidecar=sidecar)
+        premerge = self.premerge_path(i) if moved and not sidecar else None
+        self.journal.write("merge", i=i, target=target, tmp=tmp, sidecar=sidecar, premerge=premerge)
         try:
             ready_fields = self.write_sidecar(e, sidecar, tmp) if sidecar else \
                 self.write_file(e, target, tmp, fmt)  # fmt: skip
+            if moved and isinstance(ready_fields, dict) and not sidecar:
+                # the source goes next: undo rebuilds it from the merged copy and these bytes
+                ready_fields.update(keep_original(target, tmp, premerge))
         except OSError as exc:
             ready_fields = f"cannot write: {exc.strerror or exc}"
         if isinstance(ready_fields, str):
@@ -356,6 +496,8 @@ def undo_merges(history: list[dict[str, Any]]) -> int:
         rec = s.get("merge") or {}
         _unlink_tmps(rec.get("tmp"))
         side, ready = rec.get("sidecar"), s.get("merge-ready") or {}
+        if rec.get("premerge") and not ready.get("premerge"):
+            _unlink_quiet(rec["premerge"])  # a kill came before its merge-ready: unused
         if side and _has(side, ready.get("sidecar_blake3")):
             os.unlink(side)
             removed += 1
@@ -368,6 +510,10 @@ def is_writable(fmt: str | None) -> bool:
 
 __all__ = [
     "MergeStep",
+    "forget_original",
+    "original_delta",
+    "premerges",
+    "rebuild_original",
     "exiftool_tags",
     "merge_states",
     "merged_blake3",

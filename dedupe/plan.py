@@ -37,8 +37,10 @@ from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import DupesResult, FileRecord, Finding
 
 FORMAT = "photoverify-plan"
-VERSION = 2  # 2: entries carry `merge` (plan --merge-metadata); version 1 plans still read
-VERSIONS = (1, 2)
+# 2: entries carry `merge` (plan --merge-metadata); 3: a merged `keywords` field may list the
+# words it `added` to the keeper's own. Versions 1 and 2 still read.
+VERSION = 3
+VERSIONS = (1, 2, 3)
 ACTIONS = ("keep", "duplicate", "companion", "skip")
 WRITES = ("keep", "companion")  # the actions that put a file at DEST
 LEDGER_JSON = "photoverify-ledger.json"
@@ -99,7 +101,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         # a plan without metadata merges is written as version 1, readable by older versions
         version = VERSION if any(e.merge for e in self.entries) else 1
-        keys = ENTRY_KEYS_V2 if version == 2 else ENTRY_KEYS
+        keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
         return {
             "format": FORMAT,
             "version": version,
@@ -414,12 +416,29 @@ def fate(entry: PlanEntry) -> str:
     return f"skipped: {entry.reason}"
 
 
+def merged_fields(entry: PlanEntry) -> str:
+    """The CSV's `merged fields`: each field the metadata merge writes, keywords with the
+    words added; empty when nothing is merged (or the merge is refused)."""
+    merge = entry.merge or {}
+    if merge.get("refused"):
+        return ""
+    names = []
+    for f in merge.get("fields") or ():
+        added = [a["value"] for a in f.get("added") or ()]
+        names.append(f"{f['field']} (+{', '.join(added)})" if added else f["field"])
+    return "; ".join(names)
+
+
 def write_csv(plan: Plan, path: str | os.PathLike) -> None:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["original path", "capture date", "new path or fate", "action"])
+    # a plan with metadata merges gets a fifth column; one without is written as before
+    merges = any(e.merge for e in plan.entries)
+    w.writerow(["original path", "capture date", "new path or fate", "action"]
+               + (["merged fields"] if merges else []))  # fmt: skip
     for e in plan.entries:
-        w.writerow([e.source, e.captured_at or "", fate(e), e.action])
+        w.writerow([e.source, e.captured_at or "", fate(e), e.action]
+                   + ([merged_fields(e)] if merges else []))  # fmt: skip
     with open(path, "wb") as fh:  # UTF-8, undecodable bytes spelled as in the JSON files
         fh.write(escape_surrogates(out.getvalue()).encode("utf-8"))
 

@@ -275,6 +275,54 @@ def test_every_missing_field_arrives_equal_to_the_donor_conflicts_stay_out(libra
     assert [p for p in dest.rglob("*") if p.is_file()] == []
 
 
+def test_a_keeper_with_keywords_receives_the_ones_it_lacks_case_insensitively():
+    donors = [Donor("b.jpg", {"keywords": ["harbour", "boats"]}),
+              Donor("c.xmp", {"keywords": ["BOATS", "Sunset"]})]  # fmt: skip
+    (f,) = decide({"keywords": ["Harbour"]}, donors).fields
+    assert f["value"] == ["Harbour", "boats", "Sunset"]  # the keeper's first, never replaced
+    assert f["added"] == [{"value": "boats", "from": "b.jpg"}, {"value": "Sunset", "from": "c.xmp"}]
+    assert decide({"keywords": ["boats", "HARBOUR", "sunset"]}, donors).empty
+
+
+def test_keywords_union_through_the_cli_on_real_files(corpus, tmp_path):
+    """A keeper tagged `Harbour` and two smaller duplicates tagged by someone else: DEST's copy
+    holds the union, the keeper's word first, as exiftool reads it; the sources are unchanged."""
+    src = tmp_path / "src"
+    for d in ("keep", "a", "b"):
+        (src / d).mkdir(parents=True)
+    photo = corpus / "exif-samples/jpg/gps/DSCN0010.jpg"
+    keeper = src / "keep/DSCN0010.jpg"
+    shutil.copyfile(photo, keeper)
+    exiftool("-XMP-dc:Subject=Harbour", str(keeper))
+    small = _half(photo, src / "a/DSCN0010_a.jpg")
+    exiftool("-XMP-dc:Subject=harbour", "-XMP-dc:Subject=boats", str(small))
+    smaller = _half(photo, src / "b/DSCN0010_b.jpg", 3)
+    exiftool("-XMP-dc:Subject=Boats", "-XMP-dc:Subject=Sunset", str(smaller))
+    before = {str(p): hash_file(p)["blake3"] for p in src.rglob("*") if p.is_file()}
+    db, plan_path = tmp_path / "c.sqlite", tmp_path / "plan.json"
+    run_json("scan", str(src), "--catalog", str(db))
+    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
+             "--catalog", str(db), "--merge-metadata",
+             "--csv", str(tmp_path / "plan.csv"))  # fmt: skip
+    entry = next(e for e in read_plan(plan_path).entries if e.merge)
+    assert entry.source == str(keeper)
+    with open(tmp_path / "plan.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["original path"]: r for r in csv.DictReader(fh)}
+    assert rows[str(keeper)]["merged fields"] == "keywords (+boats, Sunset)"
+    assert rows[str(small)]["merged fields"] == ""
+    (f,) = [f for f in entry.merge["fields"] if f["field"] == "keywords"]
+    assert f["added"] == [{"value": "boats", "from": str(small)},
+                          {"value": "Sunset", "from": str(smaller)}]  # fmt: skip
+    assert json.loads(plan_path.read_text())["version"] == 3
+    out = run_json("apply", str(plan_path))
+    assert out["merge"]["written"] == 1, out
+    copy = tmp_path / "dest" / entry.target
+    read = subprocess.run(["exiftool", "-j", "-XMP-dc:Subject", str(copy)], capture_output=True)
+    got = json.loads(read.stdout)[0]["Subject"]
+    assert got == ["Harbour", "boats", "Sunset"]
+    assert {str(p): hash_file(p)["blake3"] for p in src.rglob("*") if p.is_file()} == before
+
+
 def test_version_1_plan_still_reads_and_applies(library, tmp_path):
     base, _, plan_path = library
     doc = json.loads(plan_path.read_text())
@@ -304,18 +352,18 @@ class J(a.Journal):
         trace.append("step")
         super().step()
 a.Journal = J
-r = a.apply_plan(sys.argv[1], force_space=True)
+r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True)
 print(json.dumps({"fates": r.fates, "findings": len(r.findings), "trace": trace}))
 """
 
 
-def _run(plan: Path, **crash: int) -> subprocess.CompletedProcess:
+def _run(plan: Path, mode: str = "copy", **crash: int) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, CRASH_FILE_ENV)}
     if "after" in crash:
         env[CRASH_ENV] = str(crash["after"])
     if "step" in crash:
         env[CRASH_FILE_ENV] = str(crash["step"])
-    return subprocess.run([sys.executable, "-c", RUN, str(plan)], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-c", RUN, str(plan), mode], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
@@ -362,6 +410,99 @@ def test_sigkill_in_the_metadata_step_then_resume_and_undo(library, tmp_path):
     assert _run(work, after=merge_at[4]).returncode == -signal.SIGKILL
     undo(str(work) + ".journal")
     assert [p for p in dest.rglob("*") if p.is_file()] == []
+
+
+@pytest.fixture()
+def movable(corpus, tmp_path):
+    """A library of its own (move removes its sources), planned with --merge-metadata; a
+    pristine copy of the sources to put back between runs."""
+    make_library(corpus, tmp_path / "src")
+    db, plan_path = tmp_path / "c.sqlite", tmp_path / "plan.json"
+    run_json("scan", str(tmp_path / "src"), "--catalog", str(db))
+    run_json("plan", str(tmp_path / "src"), "--dest", str(tmp_path / "dest"), "-o",
+             str(plan_path), "--catalog", str(db), "--merge-metadata")  # fmt: skip
+    shutil.copytree(tmp_path / "src", tmp_path / "pristine")
+    return tmp_path, plan_path
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hash_file(p)["blake3"] for p in root.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_move_writes_the_merge_into_the_copy_and_undo_puts_the_sources_back(movable):
+    """The DEST copy of a move is not the source: it receives the merge before the source is
+    removed. undo rebuilds each source byte for byte from its merged copy."""
+    base, plan_path = movable
+    src, dest = base / "src", base / "dest"
+    before = _tree(src)
+    out = run_json("apply", str(plan_path), "--mode", "move")
+    assert out["ok"] and out["findings"] == [], out["findings"]
+    assert out["merge"] == {"written": 5, "sidecars": 0, "fields": 12, "conflicts": 1,
+                            "refused": 0, "skipped": 0, "failed": 0}  # fmt: skip
+    plan = read_plan(plan_path)
+    merged = [e for e in plan.entries if e.merge and e.merge["fields"]]
+    for e in merged:
+        assert not os.path.exists(e.source)
+        copy = dest / e.target
+        assert hash_file(copy)["blake3"] != e.blake3  # the copy received its merge
+        rel = Path(e.source).relative_to(src).as_posix()
+        assert picture_hash(str(copy), e.merge["format"]) == picture_hash(
+            str(base / "pristine" / rel), e.merge["format"])  # fmt: skip
+    premerge = sorted(base.glob("plan.json.journal.premerge-*"))
+    assert len(premerge) == 5 and max(p.stat().st_size for p in premerge) < 64 * 1024
+    run_json("undo", str(plan_path) + ".journal")
+    assert _tree(src) == before  # every source as it was, merged or not
+    assert [p for p in dest.rglob("*") if p.is_file()] == []
+    assert list(base.glob("plan.json.journal.premerge-*")) == []
+
+
+def test_sigkill_in_a_moves_metadata_step_then_resume_or_undo(movable):
+    base, plan_path = movable
+    src, dest, journal = base / "src", base / "dest", Path(str(plan_path) + ".journal")
+    before = _tree(src)
+
+    def fresh() -> None:
+        shutil.rmtree(src)
+        shutil.copytree(base / "pristine", src)
+        shutil.rmtree(dest, ignore_errors=True)
+        journal.unlink(missing_ok=True)
+        for p in base.glob("plan.json.journal.premerge-*"):
+            p.unlink()
+
+    ref = _run(plan_path, "move")
+    assert ref.returncode == 0, ref.stderr
+    reference = json.loads(ref.stdout)
+    assert reference["findings"] == 0 and reference["fates"]["moved"] >= 5
+    ref_files, trace = _dest_files(dest), reference["trace"]
+    writes = [op for op in trace if op != "step"]
+    merge_at = [n + 1 for n, op in enumerate(writes) if op.startswith("merge")]
+    # each merge's records, the unlink and the moved after it (the source is gone: undo rebuilds it)
+    points = merge_at[:6] + [merge_at[2] + 1, merge_at[2] + 2, merge_at[5] + 2, merge_at[0] - 1]
+    steps = [trace[:k].count("step") + 1 for k, op in enumerate(trace)
+             if op == "step" and k and trace[k - 1] == "merge-ready"]  # fmt: skip
+    kills = [{"after": n} for n in sorted(set(points))] + [{"step": n} for n in steps[:2]]
+    sources = [e.source for e in read_plan(plan_path).entries if e.merge and e.merge["fields"]]
+    rebuilt = 0  # kills after which a merged entry's source was gone: undo rebuilt it
+    for crash in kills:
+        fresh()
+        killed = _run(plan_path, "move", **crash)
+        assert killed.returncode == -signal.SIGKILL, (crash, killed.stderr)
+        done = _run(plan_path, "move")
+        assert done.returncode == 0, (crash, done.stderr)
+        out = json.loads(done.stdout)
+        assert (out["fates"], out["findings"]) == (reference["fates"], 0), crash
+        assert not list(dest.rglob(f"*{MERGE_TMP}*")), crash
+        assert _dest_files(dest) == ref_files, crash
+        # killed again at the same point, then undone: the sources are back byte for byte
+        fresh()
+        assert _run(plan_path, "move", **crash).returncode == -signal.SIGKILL, crash
+        rebuilt += any(not os.path.exists(s) for s in sources)
+        undo(str(journal))
+        assert _tree(src) == before, crash
+        assert [p for p in dest.rglob("*") if p.is_file()] == [], crash
+        assert list(base.glob("plan.json.journal.premerge-*")) == [], crash
+    assert rebuilt >= 2
 
 
 def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
@@ -414,6 +555,7 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
         (lambda m: m["fields"][1].update(value={"lat": 95, "lon": 1}), "gps: value"),
         (lambda m: m["fields"][0].update(field="colour"), "field 'colour' is not one of"),
         (lambda m: m.update(write="inline"), "write must be"),
+        (lambda m: m["fields"][0].update(added=[]), "keywords added must list"),
         (lambda m: m.pop("conflicts"), "must have exactly the fields"),
     ],
 )
@@ -441,7 +583,10 @@ def test_hardlink_mode_leaves_merges_unwritten_and_says_so(library, tmp_path):
     result = apply_plan(work, mode="hardlink")
     skipped = [f for f in result.findings if f.outcome == "merge-skipped"]
     assert len(skipped) == 5 and all(f.severity == "warning" for f in skipped)
-    assert "hardlinked" in skipped[0].message
+    # one plain line that says why: the target is the source's own file
+    assert skipped[0].message.endswith("metadata merge not written: the target is a hardlink "
+                                       "of the source (one file), so writing it would change "
+                                       "the source") and "\n" not in skipped[0].message  # fmt: skip
     assert {str(p): hash_file(p)["blake3"] for p in (base / "src").rglob("*")
             if p.is_file()} == before  # fmt: skip
     ledger = json.loads((Path(read_plan(work).dest) / "photoverify-ledger.json").read_text())

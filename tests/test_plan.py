@@ -257,7 +257,7 @@ def write_plan_json(path: Path, doc: dict) -> None:
     "edit, message",
     [
         (lambda d: d.update(format="other"), "not a plan"),
-        (lambda d: d.update(version=3), "version 3 unsupported"),
+        (lambda d: d.update(version=4), "version 4 unsupported"),
         (lambda d: d.pop("dest"), "'dest' missing"),
         (lambda d: d["entries"][0].update(action="delete"), "entry 0: action 'delete'"),
         (lambda d: d["entries"][0].pop("blake3"), "entry 0: must have exactly"),

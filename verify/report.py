@@ -861,6 +861,7 @@ def render_html(
             member_detail=_member_detail,
             tone=tone,
             problem_sections=PROBLEM_SECTIONS,
+            singular=SINGULAR,
             problems_in=_problems_in,
             broken_only=broken_only,
         )

@@ -46,6 +46,7 @@ from photoverify.dedupe.metawrite import (
     rebuild_original,
     undo_merges,
 )
+from photoverify.dedupe.outfile import fsync_dir
 from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -177,7 +178,7 @@ class Journal:
         self.steps = 0
         self.pending: list[bytes] = []  # unsynced records not yet written
         if new:
-            _fsync_dir(os.path.dirname(path) or ".")
+            fsync_dir(os.path.dirname(path) or ".")
         elif os.path.getsize(path) and not _ends_with_newline(path):
             os.write(self.fd, b"\n")  # a torn last line from a killed run stays on its own line
 
@@ -341,14 +342,6 @@ def _replay(records: list[dict[str, Any]]) -> tuple[dict[int, _State], dict[str,
 # ---- file operations --------------------------------------------------------------------------
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _libc(name: str, *argtypes: Any) -> Callable[..., int] | None:
     """A Linux libc call Python does not wrap (syncfs, sync_file_range), or None elsewhere."""
     try:
@@ -486,7 +479,7 @@ def _place(
         if linked:
             linked()
         if sync_dir:
-            _fsync_dir(os.path.dirname(target))
+            fsync_dir(os.path.dirname(target))
         return
     try:
         os.link(tmp, target)  # fails with EEXIST instead of overwriting
@@ -502,7 +495,7 @@ def _place(
             linked()
         os.unlink(tmp)
     if sync_dir:
-        _fsync_dir(os.path.dirname(target))
+        fsync_dir(os.path.dirname(target))
 
 
 def _rename_noreplace(tmp: str, target: str) -> bool:
@@ -638,7 +631,7 @@ class _Run:
         for d in reversed(missing):
             self.journal.write("mkdir", path=d)
             _mkdir_quiet(d)
-            _fsync_dir(os.path.dirname(d))
+            fsync_dir(os.path.dirname(d))
 
     def run_entry(self, i: int, e: PlanEntry) -> None:
         if not self.settle_or_queue(i, e):
@@ -1072,7 +1065,7 @@ class _Run:
             self.fail(i, e, "source-changed", "source changed after it was copied; source kept")
             return
         os.unlink(e.source)
-        _fsync_dir(os.path.dirname(e.source))
+        fsync_dir(os.path.dirname(e.source))
         self.journal.write("moved", i=i, source=e.source)
 
     def fail(self, i: int, e: PlanEntry, outcome: str, message: str, **ev) -> None:
@@ -1485,7 +1478,7 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
                 ours = (blake3, merged.get(i))  # as copied, or with its metadata merge
                 if os.path.isfile(target) and hash_file(target)["blake3"] in ours:
                     os.unlink(target)
-                    _fsync_dir(os.path.dirname(target))
+                    fsync_dir(os.path.dirname(target))
                     result.removed += 1
                 else:
                     result.left += 1

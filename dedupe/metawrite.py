@@ -31,6 +31,7 @@ from typing import Any
 
 from photoverify.dedupe.hashing import hash_file, new_hasher
 from photoverify.dedupe.metamerge import VIDEO, WRITABLE
+from photoverify.dedupe.outfile import fsync_dir
 from photoverify.dedupe.plan import Plan, PlanEntry
 from photoverify.dedupe.records import Finding
 
@@ -177,14 +178,6 @@ def _durable(path: str) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _unlink_quiet(path: str | None) -> None:
     if path:
         try:
@@ -247,7 +240,7 @@ def keep_original(target: str, tmp: str, path: str) -> dict[str, Any]:
         fh.write(middle)
         fh.flush()
         os.fsync(fh.fileno())
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
     return {"premerge": path, "prefix": prefix, "suffix": suffix}
 
 
@@ -427,7 +420,7 @@ class MergeStep:
             os.unlink(tmp)
         else:
             os.replace(tmp, target)  # our own copy, verified above, is replaced
-        _fsync_dir(os.path.dirname(target))
+        fsync_dir(os.path.dirname(target))
         self.record(i, e, {"i": i, **ready_fields}, sidecar, announce=True)
 
     def write_file(self, e: PlanEntry, target: str, tmp: str, fmt: str | None):

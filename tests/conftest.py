@@ -26,6 +26,10 @@ CORPUS = Path(os.environ.get("PHOTOVERIFY_CORPUS") or REPO.parent / "shared" / "
 # (same paths; tests/data/real/SOURCES.md): a bare clone still tests every real format
 FULL_CORPUS = (CORPUS / "real").is_dir()
 REAL = CORPUS / "real" if FULL_CORPUS else REPO / "tests" / "data" / "real"
+# what tests that need the corpus's GPS photos give @pytest.mark.full_corpus
+UNSHIPPED_GPS = (
+    "exif-samples/jpg/gps (DSCN*.jpg: no licence stated, so not shipped in tests/data/real)"
+)
 
 
 def pytest_configure(config) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import UNSHIPPED_GPS as GPS
 from conftest import run_cli, run_json
 from hypothesis import given
 from hypothesis import strategies as st
@@ -249,6 +250,7 @@ def test_two_source_copies_and_one_in_dest_is_merged(corpus, tmp_path):
     assert result.findings == [] and result.counts["merged"] == 2
 
 
+@pytest.mark.full_corpus(GPS)
 def test_a_source_that_does_not_decode_is_flagged_broken_in_source_not_lost(corpus, tmp_path):
     """A photo already truncated in the source is copied as it is and arrives with identical
     bytes: the audit flags it (`broken-in-source`, a warning, why it does not decode) and says

@@ -9,6 +9,8 @@ import re
 import shutil
 import subprocess
 
+import pytest
+from conftest import UNSHIPPED_GPS as GPS
 from conftest import run_cli, run_json
 
 from photoverify.verify.outcome_text import PLAIN, plain
@@ -33,6 +35,7 @@ def _verdict(html: str) -> str:
     return re.search(r'<div class="verdict[^"]*">(.*?)</div>', html, re.S).group(1)
 
 
+@pytest.mark.full_corpus(GPS)
 def test_clean_audit_lists_readme_and_merged_duplicate_without_alarm(corpus, tmp_path):
     lib, new, db = _migrated(corpus, tmp_path)
     report = tmp_path / "clean.html"
@@ -50,6 +53,7 @@ def test_clean_audit_lists_readme_and_merged_duplicate_without_alarm(corpus, tmp
     assert "not-media" in terminal and "A duplicate: not copied" in terminal
 
 
+@pytest.mark.full_corpus(GPS)
 def test_deleted_photo_is_one_loss_and_a_metadata_strip_is_named(corpus, tmp_path):
     lib, new, db = _migrated(corpus, tmp_path)
     (new / "2008/10/DSCN0010.jpg").unlink()
@@ -91,6 +95,7 @@ def test_a_format_with_no_decoder_is_listed_unchecked_not_green(corpus, tmp_path
     assert "scan.dng" in html and plain("unchecked") in html
 
 
+@pytest.mark.full_corpus(GPS)
 def test_verify_counts_problems_not_matched_files(corpus, tmp_path):
     lib = tmp_path / "lib"
     shutil.copytree(corpus / "exif-samples/jpg/gps", lib)

@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 
+import pytest
+from conftest import UNSHIPPED_GPS as GPS
 from conftest import run_cli, run_json
 
 GPS_PHOTO = "gps/gps-position/thompson-springs.jpg"  # a real photo with GPS and a capture time
@@ -211,6 +213,7 @@ def test_quiet_is_taken_by_every_command_and_verify_runs_quiet(corpus, tmp_path)
     assert proc.stderr == ""
 
 
+@pytest.mark.full_corpus(GPS)
 def test_piped_dupes_table_at_80_columns_keeps_names_whole_and_tells_copies_apart(corpus, tmp_path):
     """Piped at 80 columns: no line wider, no file name broken across lines; the relation's
     column is called so; the keeper's reason tells same-named copies apart by their folders."""
@@ -230,6 +233,7 @@ def test_piped_dupes_table_at_80_columns_keeps_names_whole_and_tells_copies_apar
     assert reason.startswith(f"backup copy from old laptop/{name} kept over iPhone export/{name}")
 
 
+@pytest.mark.full_corpus(GPS)
 def test_decode_cache_is_kept_beside_the_catalog_one_place_for_state(corpus, tmp_path):
     """--catalog (or $PHOTOVERIFY_CATALOG) chooses where all of photoverify's state goes:
     verify --decode caches beside the catalog, nothing in the user cache directory."""
@@ -280,6 +284,7 @@ def _on_a_terminal(*args: str, columns: int = 120) -> str:
     return out.decode("utf-8", "replace")
 
 
+@pytest.mark.full_corpus(GPS)
 def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
     """scan and apply draw a bar (files done of all, bytes, files/s, B/s) on a terminal; piped,
     scan and verify write nothing at all to standard error (no stray blank line); --json on a
@@ -307,6 +312,7 @@ def test_progress_on_a_terminal_only_with_counts_bytes_rates(corpus, tmp_path):
     assert json.loads(shown)["files"] == 10
 
 
+@pytest.mark.full_corpus(GPS)
 def test_verify_decode_and_audit_matching_bars_show_bytes_on_a_terminal_only(corpus, tmp_path):
     """verify --decode's bar counts bytes as well as files; the audit draws a bar for its
     matching too (files, bytes, rates); piped, the audit writes nothing to standard error."""
@@ -328,6 +334,7 @@ def test_verify_decode_and_audit_matching_bars_show_bytes_on_a_terminal_only(cor
     assert run_cli(*args).stderr == ""
 
 
+@pytest.mark.full_corpus(GPS)
 def test_piped_related_files_are_listed_one_a_line_relative_to_their_folder(corpus, tmp_path):
     """A related pair (a black-and-white export of a camera photo) under the dupes table: each
     file on its own line relative to the folder they share, the kind and why above them; at 80
@@ -351,6 +358,7 @@ def test_piped_related_files_are_listed_one_a_line_relative_to_their_folder(corp
     assert lines[at + 1] == "  ~ Exports/Black & White/DSCN0010 black and white.jpg", proc.stdout
 
 
+@pytest.mark.full_corpus(GPS)
 def test_piped_keeper_reason_names_each_copy_whole_from_where_the_copies_part(corpus, tmp_path):
     """The reason under a dupes table names the copies as the table does (from the first folder
     they do not share, not `03/IMG_1000.JPG`), one `over` clause a line, and at 80 columns never

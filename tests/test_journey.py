@@ -7,6 +7,8 @@ import json
 import shutil
 import sqlite3
 
+import pytest
+from conftest import UNSHIPPED_GPS as GPS
 from conftest import run_cli, run_json
 
 from photoverify.dedupe.catalog import Catalog
@@ -24,6 +26,7 @@ def _library(corpus, tmp_path):
     return lib
 
 
+@pytest.mark.full_corpus(GPS)
 def test_newcomer_journey_counts_at_every_step(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     new = tmp_path / "NewLibrary"
@@ -73,6 +76,7 @@ def test_newcomer_journey_counts_at_every_step(corpus, tmp_path):
         assert cat.roots() == {str(lib): "library", str(new): "copy"}
 
 
+@pytest.mark.full_corpus(GPS)
 def test_verify_of_a_library_leaves_it_a_library(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     db = str(tmp_path / "catalog.sqlite")
@@ -85,6 +89,7 @@ def test_verify_of_a_library_leaves_it_a_library(corpus, tmp_path):
     assert len(run_json("dupes", "--catalog", db)["clusters"]) == 2
 
 
+@pytest.mark.full_corpus(GPS)
 def test_catalog_from_before_roles_is_migrated_and_reads_as_library(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     db = tmp_path / "old.sqlite"
@@ -98,6 +103,7 @@ def test_catalog_from_before_roles_is_migrated_and_reads_as_library(corpus, tmp_
         assert len(list(cat.library_records())) == 13
 
 
+@pytest.mark.full_corpus(GPS)
 def test_verify_of_a_new_library_apply_wrote_records_it_as_a_copy(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     new, db = tmp_path / "NewLibrary", str(tmp_path / "catalog.sqlite")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_json
+from conftest import UNSHIPPED_GPS as GPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from media import exiftool
@@ -187,6 +188,7 @@ def _same(field: str, a, b) -> bool:
     return a == b
 
 
+@pytest.mark.full_corpus(GPS)
 def test_every_missing_field_arrives_equal_to_the_donor_conflicts_stay_out(library, tmp_path):
     base, files, plan_path = library
     src = base / "src"
@@ -284,6 +286,7 @@ def test_a_keeper_with_keywords_receives_the_ones_it_lacks_case_insensitively():
     assert decide({"keywords": ["boats", "HARBOUR", "sunset"]}, donors).empty
 
 
+@pytest.mark.full_corpus(GPS)
 def test_keywords_union_through_the_cli_on_real_files(corpus, tmp_path):
     """A keeper tagged `Harbour` and two smaller duplicates tagged by someone else: DEST's copy
     holds the union, the keeper's word first, as exiftool reads it; the sources are unchanged."""
@@ -323,6 +326,7 @@ def test_keywords_union_through_the_cli_on_real_files(corpus, tmp_path):
     assert {str(p): hash_file(p)["blake3"] for p in src.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.full_corpus(GPS)
 def test_version_1_plan_still_reads_and_applies(library, tmp_path):
     base, _, plan_path = library
     doc = json.loads(plan_path.read_text())
@@ -343,6 +347,7 @@ def test_version_1_plan_still_reads_and_applies(library, tmp_path):
 RUN = """
 import json, sys
 import photoverify.dedupe.apply as a
+
 trace = []
 class J(a.Journal):
     def write(self, op, **kw):
@@ -372,6 +377,7 @@ def _dest_files(dest: Path) -> dict[str, bytes]:
             if p.is_file() and "ledger" not in p.name}  # fmt: skip
 
 
+@pytest.mark.full_corpus(GPS)
 def test_sigkill_in_the_metadata_step_then_resume_and_undo(library, tmp_path):
     base, _, plan_path = library
     work = tmp_path / "plan.json"
@@ -430,6 +436,7 @@ def _tree(root: Path) -> dict[str, str]:
             if p.is_file()}  # fmt: skip
 
 
+@pytest.mark.full_corpus(GPS)
 def test_move_writes_the_merge_into_the_copy_and_undo_puts_the_sources_back(movable):
     """The DEST copy of a move is not the source: it receives the merge before the source is
     removed. undo rebuilds each source byte for byte from its merged copy."""
@@ -457,6 +464,7 @@ def test_move_writes_the_merge_into_the_copy_and_undo_puts_the_sources_back(mova
     assert list(base.glob("plan.json.journal.premerge-*")) == []
 
 
+@pytest.mark.full_corpus(GPS)
 def test_sigkill_in_a_moves_metadata_step_then_resume_or_undo(movable):
     base, plan_path = movable
     src, dest, journal = base / "src", base / "dest", Path(str(plan_path) + ".journal")
@@ -505,6 +513,7 @@ def test_sigkill_in_a_moves_metadata_step_then_resume_or_undo(movable):
     assert rebuilt >= 2
 
 
+@pytest.mark.full_corpus(GPS)
 def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
     """A format exiftool does not rewrite safely here (DNG): the merge goes into `NAME.DNG.xmp`
     beside the untouched copy, the scanner reads it back as the asset's, undo removes it."""
@@ -559,6 +568,7 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
         (lambda m: m.pop("conflicts"), "must have exactly the fields"),
     ],
 )
+@pytest.mark.full_corpus(GPS)
 def test_a_hand_edited_merge_is_refused_naming_the_entry(library, tmp_path, edit, message):
     from photoverify.dedupe.errors import PlanError
 
@@ -574,6 +584,7 @@ def test_a_hand_edited_merge_is_refused_naming_the_entry(library, tmp_path, edit
         read_plan(bad)
 
 
+@pytest.mark.full_corpus(GPS)
 def test_hardlink_mode_leaves_merges_unwritten_and_says_so(library, tmp_path):
     """A hardlinked target is the source's own inode: writing it would write the source."""
     base, _, plan_path = library
@@ -594,6 +605,7 @@ def test_hardlink_mode_leaves_merges_unwritten_and_says_so(library, tmp_path):
     undo(str(work) + ".journal")
 
 
+@pytest.mark.full_corpus(GPS)
 def test_a_mov_keeper_receives_its_mp4_exports_time_and_place(corpus, tmp_path):
     """Videos: QuickTime Keys CreationDate and GPSCoordinates written into the DEST MOV; the
     decoded frames hash the same before and after (FFmpeg)."""

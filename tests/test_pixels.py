@@ -211,7 +211,22 @@ def _warm(im: Image.Image) -> Image.Image:
 
 
 @pytest.mark.parametrize(
-    "name", ["hopper", "exif-samples/jpg/hdr/canon_hdr_NO.jpg", "exif-samples/jpg/gps/DSCN0010.jpg"]
+    "name",
+    [
+        "hopper",
+        pytest.param(
+            "exif-samples/jpg/hdr/canon_hdr_NO.jpg",
+            marks=pytest.mark.full_corpus(
+                "exif-samples/jpg/hdr (no licence stated, so not shipped in tests/data/real)"
+            ),
+        ),
+        pytest.param(
+            "exif-samples/jpg/gps/DSCN0010.jpg",
+            marks=pytest.mark.full_corpus(
+                "exif-samples/jpg/gps (no licence stated, so not shipped in tests/data/real)"
+            ),
+        ),
+    ],
 )
 def test_a_white_balance_shift_is_a_tone_colour_edit_not_the_same_photo(corpus, tmp_path, name):
     """A warm filter keeps L* contrast, brightness and mean chroma within what copies do (these

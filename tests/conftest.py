@@ -26,6 +26,18 @@ CORPUS = Path(os.environ.get("PHOTOVERIFY_CORPUS") or REPO.parent / "shared" / "
 # (same paths; tests/data/real/SOURCES.md): a bare clone still tests every real format
 FULL_CORPUS = (CORPUS / "real").is_dir()
 REAL = CORPUS / "real" if FULL_CORPUS else REPO / "tests" / "data" / "real"
+# nine different photos from nine cameras under exif-samples/jpg (every checkout ships them)
+CAMERA_JPEGS = (
+    "Konica_Minolta_DiMAGE_Z3.jpg",
+    "Kodak_CX7530.jpg",
+    "Nikon_D70.jpg",
+    "Pentax_K10D.jpg",
+    "Nikon_COOLPIX_P1.jpg",
+    "Fujifilm_FinePix_E500.jpg",
+    "Panasonic_DMC-FZ30.jpg",
+    "Ricoh_Caplio_RR330.jpg",
+    "Olympus_C8080WZ.jpg",
+)
 # what tests that need the corpus's GPS photos give @pytest.mark.full_corpus
 UNSHIPPED_GPS = (
     "exif-samples/jpg/gps (DSCN*.jpg: no licence stated, so not shipped in tests/data/real)"

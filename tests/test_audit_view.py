@@ -9,8 +9,7 @@ import re
 import shutil
 import subprocess
 
-import pytest
-from conftest import UNSHIPPED_GPS as GPS
+from conftest import CAMERA_JPEGS as CAMERAS
 from conftest import run_cli, run_json
 
 from photoverify.verify.outcome_text import PLAIN, plain
@@ -18,12 +17,15 @@ from photoverify.verify.report import SECTIONS
 
 
 def _migrated(corpus, tmp_path):
-    """The corpus's GPS folder (9 JPEGs and a README) plus a backup copy of one JPEG, moved
-    with plan and apply: (library, new library, catalog)."""
+    """Nine camera JPEGs and a README, plus a backup copy of one JPEG, moved with plan and
+    apply: (library, new library, catalog)."""
     lib = tmp_path / "lib"
-    shutil.copytree(corpus / "exif-samples/jpg/gps", lib / "gps")
+    (lib / "cams").mkdir(parents=True)
+    for name in CAMERAS:
+        shutil.copy(corpus / "exif-samples/jpg" / name, lib / "cams")
+    shutil.copy(corpus / "exif-samples/README.rst", lib / "cams")
     (lib / "backup").mkdir()
-    shutil.copy(lib / "gps/DSCN0025.jpg", lib / "backup/DSCN0025.jpg")
+    shutil.copy(lib / "cams" / CAMERAS[3], lib / "backup" / CAMERAS[3])
     new, db = tmp_path / "new", str(tmp_path / "c.sqlite")
     run_json("scan", str(lib), "--catalog", db)
     run_json("plan", "--dest", str(new), "-o", str(tmp_path / "plan.json"), "--catalog", db)
@@ -35,7 +37,6 @@ def _verdict(html: str) -> str:
     return re.search(r'<div class="verdict[^"]*">(.*?)</div>', html, re.S).group(1)
 
 
-@pytest.mark.full_corpus(GPS)
 def test_clean_audit_lists_readme_and_merged_duplicate_without_alarm(corpus, tmp_path):
     lib, new, db = _migrated(corpus, tmp_path)
     report = tmp_path / "clean.html"
@@ -47,18 +48,19 @@ def test_clean_audit_lists_readme_and_merged_duplicate_without_alarm(corpus, tmp
     assert "ledger-entry-skipped" not in html and ">not-media<" in html
     assert "Problems by kind of file" in html and ">other<" not in html
     # the backup copy that was merged into its keeper is listed by name
-    assert "backup/DSCN0025.jpg" in html.replace("/backup</div>", "/backup/DSCN0025.jpg")
+    backup = f"backup/{CAMERAS[3]}"
+    assert backup in html.replace("/backup</div>", "/" + backup)
     assert re.search(r"merged</span><b>1 file</b>", html)
     terminal = proc.stdout
     assert "not-media" in terminal and "A duplicate: not copied" in terminal
 
 
-@pytest.mark.full_corpus(GPS)
 def test_deleted_photo_is_one_loss_and_a_metadata_strip_is_named(corpus, tmp_path):
     lib, new, db = _migrated(corpus, tmp_path)
-    (new / "2008/10/DSCN0010.jpg").unlink()
+    copies = {p.name: p for p in new.rglob("*.jpg")}
+    copies[CAMERAS[0]].unlink()
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-all=",
-                    str(new / "2008/10/DSCN0012.jpg")], check=True)  # fmt: skip
+                    str(copies[CAMERAS[1]])], check=True)  # fmt: skip
     report = tmp_path / "lossy.html"
     proc = run_cli("audit", str(lib), "--against", str(new), "--catalog", db,
                    "--report", str(report), check=(1,))  # fmt: skip
@@ -95,13 +97,14 @@ def test_a_format_with_no_decoder_is_listed_unchecked_not_green(corpus, tmp_path
     assert "scan.dng" in html and plain("unchecked") in html
 
 
-@pytest.mark.full_corpus(GPS)
 def test_verify_counts_problems_not_matched_files(corpus, tmp_path):
     lib = tmp_path / "lib"
-    shutil.copytree(corpus / "exif-samples/jpg/gps", lib)
+    lib.mkdir()
+    for name in CAMERAS:
+        shutil.copy(corpus / "exif-samples/jpg" / name, lib)
     db, manifest, report = str(tmp_path / "c.sqlite"), str(tmp_path / "m.b3"), tmp_path / "v.html"
     run_cli("manifest", str(lib), "-o", manifest, "--catalog", db, "--no-catalog")
-    (lib / "DSCN0021.jpg").unlink()
+    (lib / CAMERAS[2]).unlink()
     run_cli("verify", str(lib), "--manifest", manifest, "--catalog", db, "--report",
             str(report), check=(1,))  # fmt: skip
     meta = re.search(r'<div class="meta">(.*?)</div>', report.read_text()).group(1)

@@ -7,26 +7,27 @@ import json
 import shutil
 import sqlite3
 
-import pytest
-from conftest import UNSHIPPED_GPS as GPS
+from conftest import CAMERA_JPEGS as CAMERAS
 from conftest import run_cli, run_json
 
 from photoverify.dedupe.catalog import Catalog
 
 
 def _library(corpus, tmp_path):
-    """Nine GPS JPEGs and an iPhone HEIC from the corpus, and a backup folder holding two of
-    the JPEGs again: 12 files, 2 of them duplicates, one README (not a photo)."""
+    """Nine camera JPEGs and an iPhone HEIC from the corpus, a README (not a photo), and a
+    backup folder holding two of the JPEGs again: 13 files, 2 of them duplicates."""
     lib = tmp_path / "Pictures"
-    shutil.copytree(corpus / "exif-samples/jpg/gps", lib / "phone")
+    (lib / "phone").mkdir(parents=True)
+    for name in CAMERAS:
+        shutil.copy(corpus / "exif-samples/jpg" / name, lib / "phone")
+    shutil.copy(corpus / "exif-samples/README.rst", lib / "phone")
     shutil.copy(corpus / "exif-samples/heic/IMG_5195.HEIC", lib / "phone")
     (lib / "backup").mkdir()
-    for name in ("DSCN0010.jpg", "DSCN0012.jpg"):
+    for name in CAMERAS[:2]:
         shutil.copy(lib / "phone" / name, lib / "backup" / name)
     return lib
 
 
-@pytest.mark.full_corpus(GPS)
 def test_newcomer_journey_counts_at_every_step(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     new = tmp_path / "NewLibrary"
@@ -76,7 +77,6 @@ def test_newcomer_journey_counts_at_every_step(corpus, tmp_path):
         assert cat.roots() == {str(lib): "library", str(new): "copy"}
 
 
-@pytest.mark.full_corpus(GPS)
 def test_verify_of_a_library_leaves_it_a_library(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     db = str(tmp_path / "catalog.sqlite")
@@ -89,7 +89,6 @@ def test_verify_of_a_library_leaves_it_a_library(corpus, tmp_path):
     assert len(run_json("dupes", "--catalog", db)["clusters"]) == 2
 
 
-@pytest.mark.full_corpus(GPS)
 def test_catalog_from_before_roles_is_migrated_and_reads_as_library(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     db = tmp_path / "old.sqlite"
@@ -103,7 +102,6 @@ def test_catalog_from_before_roles_is_migrated_and_reads_as_library(corpus, tmp_
         assert len(list(cat.library_records())) == 13
 
 
-@pytest.mark.full_corpus(GPS)
 def test_verify_of_a_new_library_apply_wrote_records_it_as_a_copy(corpus, tmp_path):
     lib = _library(corpus, tmp_path)
     new, db = tmp_path / "NewLibrary", str(tmp_path / "catalog.sqlite")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
-import datetime as _dt
 import errno
 import fcntl
 import io
@@ -61,6 +60,7 @@ from photoverify.dedupe.plan import (
     source_findings,
 )
 from photoverify.dedupe.records import Finding
+from photoverify.dedupe.timeparse import now_iso
 from photoverify.verify.manifest import Manifest, ManifestEntry, render_manifest
 
 MODES = ("copy", "hardlink", "reflink", "reflink-or-copy", "move")
@@ -540,10 +540,6 @@ def _close_quiet(fd: int | None) -> None:
 
 def _finding(path: str, outcome: str, message: str, severity: str = "error", **ev) -> Finding:
     return Finding(path, "apply", severity, outcome, message, ev)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _no_space(target: str, source: str) -> EnvironmentProblem:
@@ -1358,7 +1354,7 @@ def _apply_locked(plan_path: str, plan: Plan, mode: str, dry_run: bool, force_sp
             plan_blake3=digest,
             mode=mode,
             dest=dest,
-            time=_now(),
+            time=now_iso(),
         )
         run = _Run(plan, plan_path, mode, journal, states, progress, threads or WRITERS)
         run.merges = merges = MergeStep(plan, dest, journal, history)  # dedupe/metawrite.py
@@ -1451,7 +1447,7 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
             mkdirs.append(rec["path"])
     journal = Journal(journal_path)
     try:
-        journal.write("undo-begin", time=_now())
+        journal.write("undo-begin", time=now_iso())
         _undo_reports(begin, reports)
         result.removed += undo_merges(history)  # the merge's tmps and XMP sidecars
         merged, originals = merged_blake3(history), premerges(history)

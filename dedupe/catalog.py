@@ -52,7 +52,6 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
 from pathlib import Path
 
 import platformdirs
@@ -60,6 +59,7 @@ import platformdirs
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
 from .sniff import DECODABLE_IMAGES, RAW_FORMATS
+from .timeparse import now_iso
 
 SCHEMA_VERSION = 6
 BUSY_SECONDS = 30  # how long a process waits for another one's write to the catalog
@@ -217,10 +217,6 @@ def _text(path_bytes: bytes) -> str:
     return path_bytes.decode("utf-8", "replace")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Catalog:
     """An open catalog. Use as a context manager."""
 
@@ -292,7 +288,7 @@ class Catalog:
     # --- writing -------------------------------------------------------------------------
     def upsert(self, records: Iterable[FileRecord]) -> None:
         """Insert or replace records, in one transaction."""
-        now = _now()
+        now = now_iso()
         rows = []
         for r in records:
             m = r.metadata
@@ -353,7 +349,7 @@ class Catalog:
         with self.db:
             self.db.execute(
                 "INSERT INTO scans (started_at, roots, counts) VALUES (?, ?, ?)",
-                (_now(), json.dumps(roots), json.dumps(counts)),
+                (now_iso(), json.dumps(roots), json.dumps(counts)),
             )
 
     def mark_roots(self, roots: Iterable[str], role: str, *, replace: bool = False) -> None:
@@ -367,7 +363,7 @@ class Catalog:
         with self.db:
             self.db.executemany(
                 f"{verb} INTO roots (root, role, marked_at) VALUES (?, ?, ?)",
-                [(_key(os.path.abspath(r)), role, _now()) for r in roots],
+                [(_key(os.path.abspath(r)), role, now_iso()) for r in roots],
             )
 
     def roots(self) -> dict[str, str]:

@@ -8,7 +8,6 @@ format is documented in docs/plan-format.md.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import fnmatch
 import io
 import os
@@ -34,7 +33,9 @@ from photoverify.dedupe.naming import (
     unique_path,
 )
 from photoverify.dedupe.outfile import write_output
+from photoverify.dedupe.paths import under_any
 from photoverify.dedupe.records import DupesResult, FileRecord, Finding
+from photoverify.dedupe.timeparse import now_iso
 
 FORMAT = "photoverify-plan"
 # 2: entries carry `merge` (plan --merge-metadata); 3: a merged `keywords` field may list the
@@ -120,20 +121,11 @@ def _only(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: doc[k] for k in keys}
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-def _inside(path: str, folder: str) -> bool:
-    path, folder = os.path.normpath(path), os.path.normpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def check_dest_outside_roots(dest: str, roots: list[str] | tuple[str, ...], *, real: bool) -> None:
     """Refuse a DEST inside a source root: the next scan would find the copies as new files."""
     fix = os.path.realpath if real else os.path.abspath
     for root in roots:
-        if _inside(fix(dest), fix(root)):
+        if under_any(fix(dest), [fix(root)]):
             raise PlanError(f"{dest}: destination is inside source root {root}; choose another")
 
 
@@ -191,7 +183,7 @@ def build_plan(
     closed = sorted((unreadable or {}).items())
     for rec in by_path.values():
         why = _skip_reason(rec, excludes)
-        if not why and any(_inside(rec.path, folder) for folder, _ in closed):
+        if not why and under_any(rec.path, (folder for folder, _ in closed)):
             why = "unreadable: its folder could not be listed"
         if why:
             put(rec, "skip", None, reason=why)
@@ -308,7 +300,7 @@ def build_plan(
         catalog=catalog,
         options={**options, "template": template},
         entries=tuple(entries[p] for p in sorted(entries)),
-        created=_now(),
+        created=now_iso(),
     )
 
 
@@ -499,7 +491,7 @@ class DestGuard:
         if parts[:-1] and not os.path.lexists(parent):
             return None  # nothing on disk below here yet: apply makes real folders
         probe = os.path.join(self.dest, *parts)
-        if os.path.islink(probe) and not _inside(os.path.realpath(probe), self.real_dest):
+        if os.path.islink(probe) and not under_any(os.path.realpath(probe), [self.real_dest]):
             return f"{probe} is a symlink out of the destination"
         return None
 

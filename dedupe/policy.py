@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .paths import under_any
 from .records import FileRecord
 
 FORMAT_RANK = {
@@ -61,10 +62,6 @@ def metadata_score(r: FileRecord) -> int:
             m.content_id is not None or m.image_unique_id is not None,
         )
     )
-
-
-def under_any(path: str, roots: Sequence[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
 @dataclass(frozen=True)

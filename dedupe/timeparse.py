@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$"
@@ -72,3 +72,10 @@ def seconds_apart(a: str | None, b: str | None) -> float | None:
     frac_a = float("0." + pa.subsec) if pa.subsec else 0.0
     frac_b = float("0." + pb.subsec) if pb.subsec else 0.0
     return abs(delta.total_seconds() + frac_a - frac_b)
+
+
+def now_iso(zulu: bool = False) -> str:
+    """The time photoverify stamps its own records with (catalog, plan, journal, ledger, JSON
+    manifest): UTC to the second, ISO 8601; `zulu` writes `Z` for `+00:00` (the JSON manifest)."""
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z") if zulu else stamp

@@ -33,7 +33,7 @@ import bisect
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from photoverify.dedupe.errors import UsageError
 from photoverify.dedupe.graph import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.index import hex_to_uint64, near_groups
 from photoverify.dedupe.jsonio import read_json
+from photoverify.dedupe.paths import under_any
 from photoverify.dedupe.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from photoverify.dedupe.records import Asset, FileRecord, Finding, Verdict
 from photoverify.dedupe.scan import scan
@@ -606,7 +607,7 @@ def audit_records(
     for a in sorted(src_assets, key=lambda a: a.primary):
         rec = src_by_path[a.primary]
         # a record under an unlistable folder is the catalog's memory, not what is there now
-        stale = _inside(a.primary, closed)
+        stale = under_any(a.primary, closed)
         outcome = "unreadable" if stale or not _usable(rec) else None
         rows[a.primary] = {"asset": a, "outcome": outcome}
         if stale:
@@ -964,10 +965,6 @@ def _companion_findings(
 # ---------------------------------------------------------------------------- the ledger
 
 
-def _inside(path: str, roots: Iterable[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
 def check_ledger(
     ledger: Mapping[str, Any] | None,
     ledger_path: str,
@@ -1003,7 +1000,7 @@ def check_ledger(
         if not isinstance(source, str):
             continue
         listed.add(source)
-        if not _inside(source, sources):
+        if not under_any(source, sources):
             not_audited += 1
         fate = str(e.get("fate") or "")
         new_path, target = e.get("new_path"), e.get("target")
@@ -1137,7 +1134,7 @@ def audit_libraries(
     real_dest = os.path.realpath(dest)
     for s in sources:
         real = os.path.realpath(s)
-        if _inside(real_dest, [real]) or _inside(real, [real_dest]):
+        if under_any(real_dest, [real]) or under_any(real, [real_dest]):
             raise UsageError(f"{s}: overlaps DEST {dest}; audit two separate trees")
     # reread: "present" is a statement about bytes, so no cached digest stands in for a read
     scanned = scan([*sources, dest], catalog, progress=progress, reread=True)
@@ -1174,7 +1171,7 @@ def audit_libraries(
         unreadable={
             e["path"].rstrip("/"): e["error"]
             for e in scanned.errors
-            if _inside(e["path"].rstrip("/"), sources) and e["path"] not in src_records
+            if under_any(e["path"].rstrip("/"), sources) and e["path"] not in src_records
         },
         progress=match_progress,
     )

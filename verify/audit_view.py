@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from photoverify.dedupe.paths import under_any
 from photoverify.dedupe.records import FileRecord, Finding
 
 MEDIA_KINDS = ("image", "video", "sidecar")
@@ -68,7 +69,7 @@ def _not_media(findings: list[Finding], records: Mapping[str, FileRecord], sourc
     other = {
         p
         for p, r in records.items()
-        if r.kind not in MEDIA_KINDS and r.error is None and _inside(p, sources)
+        if r.kind not in MEDIA_KINDS and r.error is None and under_any(p, sources)
     }
     out = [f for f in findings if not (f.outcome == "ledger-entry-skipped" and f.path in other)]
     for p in sorted(other):
@@ -78,10 +79,6 @@ def _not_media(findings: list[Finding], records: Mapping[str, FileRecord], sourc
                   format=r.format, size=r.size)
         )  # fmt: skip
     return out
-
-
-def _inside(path: str, roots) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def audit_view(result) -> tuple[list[Finding], dict[str, int], dict[str, str]]:

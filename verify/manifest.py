@@ -65,6 +65,7 @@ from photoverify.dedupe.hashing import ALGORITHMS, hash_file, hash_files
 from photoverify.dedupe.jsonio import json_bytes, parse_json, read_text
 from photoverify.dedupe.outfile import write_output
 from photoverify.dedupe.records import Finding
+from photoverify.dedupe.timeparse import now_iso
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
 FORMATS = (*LINE_FORMATS, "hashdeep", "bagit", "json")
@@ -449,17 +450,13 @@ def _hashdeep_bytes(root: str | Path, algorithm: str, entries: list[ManifestEntr
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _json_bytes(root: str | Path, algorithm: str, entries: list[ManifestEntry]) -> bytes:
     head = {
         "version": 1,
         "format": "photoverify-manifest",
         "algorithm": algorithm,
         "root": str(root),
-        "created": _now(),
+        "created": now_iso(zulu=True),
     }
     rows = []
     spelled = _spellings([e.path for e in entries])

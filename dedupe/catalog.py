@@ -47,9 +47,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -59,11 +57,10 @@ import platformdirs
 from .errors import CatalogError
 from .records import DECODED_FIELDS, FileRecord, Metadata
 from .sniff import DECODABLE_IMAGES, RAW_FORMATS
+from .sqlitefile import open_wal
 from .timeparse import now_iso
 
 SCHEMA_VERSION = 6
-BUSY_SECONDS = 30  # how long a process waits for another one's write to the catalog
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -224,8 +221,7 @@ class Catalog:
         self.path = Path(path) if path else default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
-            self._set_up()
+            self.db = open_wal(self.path, self._migrate_on)
         except (sqlite3.Error, OSError) as exc:
             raise CatalogError(f"{self.path}: cannot open catalog: {exc}") from exc
 
@@ -238,21 +234,9 @@ class Catalog:
     def close(self) -> None:
         self.db.close()
 
-    def _set_up(self) -> None:
-        # SQLite answers "database is locked" at once, without waiting, where waiting could
-        # deadlock: two processes switching a new file to WAL together, or a reader that must
-        # become a writer. The loser starts again, as SQLite expects, until the busy timeout.
-        deadline = time.monotonic() + BUSY_SECONDS
-        while True:
-            try:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                self._migrate()
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in _BUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(random.uniform(0.005, 0.05))
+    def _migrate_on(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._migrate()
 
     def _migrate(self) -> None:
         if self._check_version() == SCHEMA_VERSION:

@@ -43,6 +43,12 @@ prefer_option = click.option(
     help="Reference root: its copies are the keepers, never proposed as duplicates.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on standard output.")
+report_option = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the findings as a self-contained HTML page.",
+)
 
 
 def quiet_option(help: str = "No progress bar on standard error."):
@@ -577,12 +583,7 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
     default=None,
     help="Worker processes for scanning and decoding (default: one per core; 0: in this process).",
 )
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    help="Also write the findings as a self-contained HTML page.",
-)
+@report_option
 @trust_stat_option
 @catalog_option
 @quiet_option()
@@ -867,12 +868,7 @@ def undo(journal, quiet, as_json) -> None:
     help="Also try Photo Details.csv fileChecksum (believed a salted SHA-1; never "
     "proof of damage on its own).",
 )
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    help="Also write the findings as a self-contained HTML page.",
-)
+@report_option
 @catalog_option
 @quiet_option("No progress bar while scanning SOURCES and DEST.")
 @json_option

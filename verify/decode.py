@@ -70,6 +70,7 @@ from photoverify.dedupe.fingerprint import (
 )
 from photoverify.dedupe.records import FileRecord, Finding
 from photoverify.dedupe.sniff import AVC_HEIF_IMAGES, HEIF_IMAGES, PILLOW_IMAGES, RAW_FORMATS
+from photoverify.dedupe.sqlitefile import open_wal
 
 pillow_heif.register_heif_opener()
 
@@ -372,6 +373,15 @@ def default_cache_path() -> Path:
     return decode_cache_path(default_path())
 
 
+def _create_table(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS decode_results ("
+        " blake3 TEXT NOT NULL, decoder TEXT NOT NULL, outcome TEXT NOT NULL,"
+        " error TEXT, detail TEXT NOT NULL, checked_at TEXT NOT NULL,"
+        " PRIMARY KEY (blake3, decoder))"
+    )
+
+
 class DecodeCache:
     """(blake3, decoder version) -> DecodeOutcome, in one SQLite file. Use as a context manager."""
 
@@ -379,14 +389,7 @@ class DecodeCache:
         self.path = Path(path) if path else default_cache_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS decode_results ("
-                " blake3 TEXT NOT NULL, decoder TEXT NOT NULL, outcome TEXT NOT NULL,"
-                " error TEXT, detail TEXT NOT NULL, checked_at TEXT NOT NULL,"
-                " PRIMARY KEY (blake3, decoder))"
-            )
+            self.db = open_wal(self.path, _create_table)
         except (sqlite3.Error, OSError) as exc:
             raise EnvironmentProblem(f"{self.path}: cannot open decode cache: {exc}") from exc
 

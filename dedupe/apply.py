@@ -55,6 +55,7 @@ from photoverify.dedupe.plan import (
     Plan,
     PlanEntry,
     check_plan,
+    fate_words,
     free_bytes,
     read_plan,
     source_findings,
@@ -1179,14 +1180,7 @@ def _ledger_csv(ledger: dict[str, Any]) -> bytes:
     w = csv.writer(out)
     w.writerow(["original path", "capture date", "new path or fate"])
     for r in ledger["entries"]:
-        if r.get("new_path"):
-            col = r["new_path"]
-        elif r.get("fate") == "duplicate":
-            col = f"duplicate of {r.get('target')}"
-        elif r.get("fate") == "skipped":
-            col = f"skipped: {r.get('reason')}"
-        else:
-            col = r.get("fate")
+        col = r.get("new_path") or fate_words(r.get("fate"), r.get("target"), r.get("reason"))
         w.writerow([r.get("source"), r.get("captured_at") or "", col])
     # the JSON files' one spelling of an undecodable byte, so the CSV is UTF-8 too
     return escape_surrogates(out.getvalue()).encode("utf-8")

@@ -403,9 +403,16 @@ def fate(entry: PlanEntry) -> str:
     """The 'new path or fate' column a person reads in a spreadsheet."""
     if entry.action in WRITES:
         return entry.target or ""
-    if entry.action == "duplicate":
-        return f"duplicate of {entry.target}"
-    return f"skipped: {entry.reason}"
+    return fate_words(entry.action, entry.target, entry.reason)
+
+
+def fate_words(fate: str | None, target: str | None, reason: str | None) -> str | None:
+    """A fate that wrote no file, in the plan's and the ledger's spreadsheets alike."""
+    if fate == "duplicate":
+        return f"duplicate of {target}"
+    if fate in ("skip", "skipped"):
+        return f"skipped: {reason}"
+    return fate
 
 
 def merged_fields(entry: PlanEntry) -> str:

@@ -45,7 +45,7 @@ from photoverify.dedupe.metawrite import (
     rebuild_original,
     undo_merges,
 )
-from photoverify.dedupe.outfile import fsync_dir
+from photoverify.dedupe.outfile import fsync_dir, unlink_quiet
 from photoverify.dedupe.plan import (
     LEDGER_CSV,
     LEDGER_JSON,
@@ -523,11 +523,6 @@ def _has_size(path: str, size: int) -> bool:
         return False
 
 
-def _unlink_quiet(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
 def _mkdir_quiet(path: str) -> None:
     with contextlib.suppress(FileExistsError):
         os.mkdir(path)
@@ -639,7 +634,7 @@ class _Run:
         st = self.states.get(i, _State())
         target = os.path.join(self.dest, *e.target.split("/"))
         if st.intent:
-            _unlink_quiet(st.intent["tmp"])  # left by a killed run
+            unlink_quiet(st.intent["tmp"])  # left by a killed run
         merged = st.merged_size is not None and _has_size(target, st.merged_size)
         if st.placed and not merged and not _has_size(target, e.size):
             st = _State(intent=st.intent)  # placed, then lost to a power cut: do it again
@@ -767,7 +762,7 @@ class _Run:
                 if exc is None:
                     synced.append(job)
                     continue
-                _unlink_quiet(job.tmp)
+                unlink_quiet(job.tmp)
                 self.journal.write("failed", i=job.i, error=str(exc))
                 if exc.errno in FULL:
                     full = full or job
@@ -793,7 +788,7 @@ class _Run:
             _close_quiet(job.fd)
             job.fd = None
             if job.created_tmp and job.i not in self.outcome:
-                _unlink_quiet(job.tmp)
+                unlink_quiet(job.tmp)
 
     def prepare_job(self, job: _Job) -> tuple[None, OSError] | None:
         """Create the job's folders and clear a stale tmp; None, or (None, what failed)."""
@@ -801,7 +796,7 @@ class _Run:
             for d in job.dirs:
                 _mkdir_quiet(d)
                 self.dirty_dirs.update((d, os.path.dirname(d)))
-            _unlink_quiet(job.tmp)
+            unlink_quiet(job.tmp)
         except OSError as exc:
             return None, exc
         return None
@@ -821,7 +816,7 @@ class _Run:
         if exc is not None:
             _close_quiet(job.fd)
             job.fd = None
-            _unlink_quiet(job.tmp)
+            unlink_quiet(job.tmp)
             if exc.errno in FULL:
                 self.journal.write("failed", i=job.i, error="ENOSPC")
                 return "full"
@@ -837,7 +832,7 @@ class _Run:
         if digest != e.blake3:
             _close_quiet(job.fd)
             job.fd = None
-            _unlink_quiet(job.tmp)
+            unlink_quiet(job.tmp)
             self.journal.write("failed", i=job.i, error="blake3 mismatch")
             self.fail(
                 job.i,
@@ -920,7 +915,7 @@ class _Run:
             # folders are fsynced once, at the end
             _place(job.tmp, job.target, sync_dir=False, linked=self.journal.step)
         except FileExistsError:
-            _unlink_quiet(job.tmp)
+            unlink_quiet(job.tmp)
             why = f"{job.target} appeared while apply ran; left alone"
             self.fail(job.i, job.e, "target-occupied", why)
             return
@@ -937,7 +932,7 @@ class _Run:
     def move_one(self, i: int, e: PlanEntry, target: str, tmp: str) -> None:
         try:
             self.makedirs(os.path.dirname(target))
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             self.journal.write(
                 "intent",
                 i=i,
@@ -950,7 +945,7 @@ class _Run:
             )
             digest = self.copy_and_reread(e, tmp)
         except OSError as exc:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             if exc.errno in FULL:
                 self.journal.write("failed", i=i, error="ENOSPC")
                 raise _no_space(target, e.source) from None
@@ -961,7 +956,7 @@ class _Run:
                 self.fail(i, e, "write-failed", f"cannot write {target}: {exc.strerror or exc}")
             return
         if digest != e.blake3:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             self.journal.write("failed", i=i, error="blake3 mismatch")
             self.fail(
                 i,
@@ -979,7 +974,7 @@ class _Run:
             self.dirty_dirs.add(os.path.dirname(target))
             self.journal.step()
         except FileExistsError:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             self.fail(i, e, "target-occupied", f"{target} appeared while apply ran; left alone")
             return
         self.journal.write("placed", i=i, target=target, created=True, fate="moved", sync=False)
@@ -1223,7 +1218,7 @@ def _write_reports(dest: str, reports: list[tuple[str, bytes]]) -> dict[str, str
         for name, data in reports:
             path = os.path.join(dest, name)
             tmp = tmp_path(path)
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             tmps.append((path, tmp, fd))
             view = memoryview(data)
@@ -1241,7 +1236,7 @@ def _write_reports(dest: str, reports: list[tuple[str, bytes]]) -> dict[str, str
     finally:
         for _, tmp, fd in tmps:
             _close_quiet(fd)
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
     return done
 
 
@@ -1450,7 +1445,7 @@ def _undo_locked(journal_path: str, history: list[dict[str, Any]], started: floa
             if st.intent is None and st.placed is None:
                 continue
             if st.intent:
-                _unlink_quiet(st.intent["tmp"])
+                unlink_quiet(st.intent["tmp"])
                 if st.placed is None:
                     st.placed = _unrecorded_placement(st.intent)
             if st.placed is None:
@@ -1516,7 +1511,7 @@ def _undo_reports(begin: dict[str, Any], reports: dict[str, str]) -> None:
     if ledger is not None and isinstance(dest, str) and ledger["applies"]:
         # only this plan's rows: the reports are this plan's, even if another undo rewrote them
         for name in (LEDGER_JSON, LEDGER_CSV, MANIFEST):
-            _unlink_quiet(os.path.join(dest, name))
+            unlink_quiet(os.path.join(dest, name))
         return
     for path, h in reports.items():
         if os.path.isfile(path) and hash_file(path)["blake3"] == h:
@@ -1561,12 +1556,12 @@ def _restore(
         return False
     os.makedirs(os.path.dirname(source), exist_ok=True)
     tmp = tmp_path(source, blake3)
-    _unlink_quiet(tmp)
+    unlink_quiet(tmp)
     digest = _stream_copy(target, tmp)
     if digest != blake3 and premerge:
         digest = rebuild_original(premerge, target, tmp)
     if digest != blake3:
-        _unlink_quiet(tmp)
+        unlink_quiet(tmp)
         result.findings.append(
             _finding(
                 source,

@@ -31,7 +31,7 @@ from typing import Any
 
 from photoverify.dedupe.hashing import hash_file, new_hasher
 from photoverify.dedupe.metamerge import VIDEO, WRITABLE
-from photoverify.dedupe.outfile import fsync_dir
+from photoverify.dedupe.outfile import fsync_dir, fsync_file, unlink_quiet
 from photoverify.dedupe.plan import Plan, PlanEntry
 from photoverify.dedupe.records import Finding
 
@@ -170,27 +170,11 @@ class Writer:
             self.tool = None
 
 
-def _durable(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink_quiet(path: str | None) -> None:
-    if path:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-
-
 def _unlink_tmps(tmp: str | None) -> None:
     """A merge tmp, and the file exiftool writes beside it while it rewrites it."""
     if isinstance(tmp, str):
-        _unlink_quiet(tmp)
-        _unlink_quiet(tmp + "_exiftool_tmp")
+        unlink_quiet(tmp)
+        unlink_quiet(tmp + "_exiftool_tmp")
 
 
 # ---- a moved source's bytes, kept for undo -----------------------------------------------------
@@ -278,7 +262,7 @@ def premerges(history: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 def forget_original(ready: dict[str, Any] | None) -> None:
     """The premerge file, once its source is back."""
     if ready:
-        _unlink_quiet(ready.get("premerge"))
+        unlink_quiet(ready.get("premerge"))
 
 
 # ---- the journaled step -----------------------------------------------------------------------
@@ -393,7 +377,7 @@ class MergeStep:
             self.skip(e, "merge-skipped", f"{target}: changed since it was copied; not merged")
             return
         tmp = tmp_for(sidecar or target, sidecar is not None)
-        _unlink_quiet(tmp)
+        unlink_quiet(tmp)
         premerge = self.premerge_path(i) if moved and not sidecar else None
         self.journal.write("merge", i=i, target=target, tmp=tmp, sidecar=sidecar, premerge=premerge)
         try:
@@ -405,7 +389,7 @@ class MergeStep:
         except OSError as exc:
             ready_fields = f"cannot write: {exc.strerror or exc}"
         if isinstance(ready_fields, str):
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             self.skip(e, "merge-failed", f"{target}: {ready_fields}; the copy is left as it was")
             return
         self.journal.write("merge-ready", i=i, **ready_fields)
@@ -414,7 +398,7 @@ class MergeStep:
             try:
                 os.link(tmp, sidecar)  # fails instead of replacing a file that is there
             except FileExistsError:
-                _unlink_quiet(tmp)
+                unlink_quiet(tmp)
                 self.skip(e, "merge-failed", f"{sidecar}: exists; the XMP sidecar is not written")
                 return
             os.unlink(tmp)
@@ -442,7 +426,7 @@ class MergeStep:
         t = os.stat(target)
         os.chmod(tmp, stat.S_IMODE(t.st_mode))
         os.utime(tmp, ns=(t.st_atime_ns, t.st_mtime_ns))
-        _durable(tmp)
+        fsync_file(tmp)
         return {"blake3": hash_file(tmp)["blake3"], "size": os.path.getsize(tmp),
                 "picture": before, "sidecar_blake3": None}  # fmt: skip
 
@@ -452,7 +436,7 @@ class MergeStep:
         error = self.writer.write(exiftool_tags(e.merge["fields"], None, True), ["-o", tmp])
         if error:
             return f"exiftool: {error}"
-        _durable(tmp)
+        fsync_file(tmp)
         return {"blake3": e.blake3, "size": e.size, "picture": None,
                 "sidecar_blake3": hash_file(tmp)["blake3"]}  # fmt: skip
 
@@ -490,7 +474,7 @@ def undo_merges(history: list[dict[str, Any]]) -> int:
         _unlink_tmps(rec.get("tmp"))
         side, ready = rec.get("sidecar"), s.get("merge-ready") or {}
         if rec.get("premerge") and not ready.get("premerge"):
-            _unlink_quiet(rec["premerge"])  # a kill came before its merge-ready: unused
+            unlink_quiet(rec["premerge"])  # a kill came before its merge-ready: unused
         if side and _has(side, ready.get("sidecar_blake3")):
             os.unlink(side)
             removed += 1

@@ -8,6 +8,7 @@ temporary file beside it that is synced and renamed over it; anything else the n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
@@ -39,3 +40,19 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_file(path: str) -> None:
+    """Make a file's written bytes durable before it is renamed into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unlink_quiet(path: str | None) -> None:
+    """Remove our own temporary file if it is there (a killed run may or may not have left it)."""
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

@@ -513,6 +513,16 @@ def test_sigkill_in_a_moves_metadata_step_then_resume_or_undo(movable):
     assert rebuilt >= 2
 
 
+def _plan_the_merge(src, tmp_path):
+    """Scan SRC and plan its move with the metadata merge: (catalog, plan, the entry merged)."""
+    db = tmp_path / "c.sqlite"
+    run_json("scan", str(src), "--catalog", str(db))
+    plan_path = tmp_path / "plan.json"
+    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
+             "--catalog", str(db), "--merge-metadata")  # fmt: skip
+    return db, plan_path, next(e for e in read_plan(plan_path).entries if e.merge)
+
+
 @pytest.mark.full_corpus(GPS)
 def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
     """A format exiftool does not rewrite safely here (DNG): the merge goes into `NAME.DNG.xmp`
@@ -526,12 +536,7 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
     shutil.copyfile(donor, src / "jpg/DSCN0040.jpg")
     with Image.open(donor) as im:
         dng = make_dng(src / "raw/DSCN0040.DNG", im.convert("RGB"))
-    db = tmp_path / "c.sqlite"
-    run_json("scan", str(src), "--catalog", str(db))
-    plan_path = tmp_path / "plan.json"
-    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
-             "--catalog", str(db), "--merge-metadata")  # fmt: skip
-    entry = next(e for e in read_plan(plan_path).entries if e.merge)
+    db, plan_path, entry = _plan_the_merge(src, tmp_path)
     assert entry.source == str(dng) and entry.merge["write"] == "sidecar"
     assert entry.merge["sidecar"] == entry.target + ".xmp"
     assert {f["field"] for f in entry.merge["fields"]} == {"captured_at", "gps"}
@@ -619,12 +624,7 @@ def test_a_mov_keeper_receives_its_mp4_exports_time_and_place(corpus, tmp_path):
     mp4 = transcode(clip, src / "export/clip.mp4", size=(160, 120))
     exiftool("-n", "-Keys:CreationDate=2019:07:04 10:11:12-04:00",
              "-Keys:GPSCoordinates=43.4674 11.8851", str(mp4))  # fmt: skip
-    db = tmp_path / "c.sqlite"
-    run_json("scan", str(src), "--catalog", str(db))
-    plan_path = tmp_path / "plan.json"
-    run_json("plan", str(src), "--dest", str(tmp_path / "dest"), "-o", str(plan_path),
-             "--catalog", str(db), "--merge-metadata")  # fmt: skip
-    entry = next(e for e in read_plan(plan_path).entries if e.merge)
+    db, plan_path, entry = _plan_the_merge(src, tmp_path)
     assert entry.source == str(clip) and entry.merge["write"] == "file"
     assert {f["field"] for f in entry.merge["fields"]} == {"captured_at", "gps"}
     result = apply_plan(plan_path)

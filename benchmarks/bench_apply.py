@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from photoverify.dedupe.apply import apply_plan
-from photoverify.dedupe.hashing import hash_file
-from photoverify.dedupe.plan import build_plan, write_plan
-from photoverify.dedupe.records import DupesResult, FileRecord, Metadata
+from photoverify.dedupe.core.hashing import hash_file
+from photoverify.dedupe.core.records import DupesResult, FileRecord, Metadata
+from photoverify.dedupe.move.apply import apply_plan
+from photoverify.dedupe.move.plan import build_plan, write_plan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 

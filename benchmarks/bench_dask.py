@@ -48,7 +48,7 @@ def _round_trips(submit, batch, times: int = 50) -> float:
 def main(argv: list[str] | None = None) -> None:
     from distributed import Client, LocalCluster
 
-    from photoverify.dedupe.records import Candidate
+    from photoverify.dedupe.core.records import Candidate
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", default=str(DEFAULT_ROOT))

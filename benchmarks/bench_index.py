@@ -118,7 +118,7 @@ def faiss_pairs(hashes: np.ndarray, threshold: int, kind: str) -> np.ndarray:
 
 
 def run_method(method: str, hashes: np.ndarray, threshold: int) -> np.ndarray:
-    from photoverify.dedupe import index
+    from photoverify.dedupe.match import index
 
     if method == "mih":
         return index.near_pairs(hashes, threshold, method="mih")
@@ -132,7 +132,7 @@ def run_method(method: str, hashes: np.ndarray, threshold: int) -> np.ndarray:
 
 
 def worker(method: str, n: int, threshold: int, seed: int) -> dict:
-    from photoverify.dedupe import index
+    from photoverify.dedupe.match import index
 
     if method == "mih":
         index.near_groups(np.arange(5000, dtype=np.uint64), 1, method="mih")  # load the JIT cache

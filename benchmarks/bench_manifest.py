@@ -35,7 +35,7 @@ def entry_names(n: int) -> list[str]:
 
 def write(fmt: str, n: int, out: Path) -> Path:
     """A manifest of n entries in `fmt` under `out`; returns what read_manifest is given."""
-    from photoverify.verify.manifest import (
+    from photoverify.verify.manifest.formats import (
         DEFAULT_ALGORITHM,
         HEX_LENGTH,
         Manifest,
@@ -63,7 +63,7 @@ def write(fmt: str, n: int, out: Path) -> Path:
 
 def load_child(target: str) -> None:
     """In the child: import, read the manifest (unless `-`), print seconds, peak KiB, count."""
-    from photoverify.verify.manifest import read_manifest
+    from photoverify.verify.manifest.formats import read_manifest
 
     t = time.perf_counter()
     count = 0 if target == "-" else len(read_manifest(target).entries)

@@ -14,13 +14,13 @@ import os
 import sys
 
 from benchmarks.timing import header, run_timed, tree_stats, version
-from photoverify.dedupe.metadata import TAGS
-from photoverify.dedupe.scan import BATCH_FILES
+from photoverify.dedupe.catalog.metadata import TAGS
+from photoverify.dedupe.catalog.scan import BATCH_FILES
 
 PHASE = """
 import os, sys
 from concurrent.futures import ProcessPoolExecutor
-from photoverify.dedupe.metadata import MetadataReader
+from photoverify.dedupe.catalog.metadata import MetadataReader
 
 def read(paths):
     with MetadataReader() as reader:

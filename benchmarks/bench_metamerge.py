@@ -26,12 +26,12 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.timing import header, version
-from photoverify.dedupe.apply import apply_plan
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.graph import DupesOptions, find_duplicates
-from photoverify.dedupe.metasources import plan_with_merges
-from photoverify.dedupe.plan import build_plan, write_plan
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.match.graph import DupesOptions, find_duplicates
+from photoverify.dedupe.move.apply import apply_plan
+from photoverify.dedupe.move.metasources import plan_with_merges
+from photoverify.dedupe.move.plan import build_plan, write_plan
 
 
 def make_library(root: Path, files: int, size: tuple[int, int]) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import imagehash
 
-from photoverify.dedupe.fingerprint import image_facts
-from photoverify.dedupe.metadata import MetadataReader
-from photoverify.dedupe.sniff import DECODABLE_IMAGES, classify
+from photoverify.dedupe.catalog.fingerprint import image_facts
+from photoverify.dedupe.catalog.metadata import MetadataReader
+from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, classify
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 NO_SIGNATURE = (
-    "import photoverify.dedupe.fingerprint as f; f._signature = lambda im, icc: None; "
+    "import photoverify.dedupe.catalog.fingerprint as f; f._signature = lambda im, icc: None; "
     "from photoverify.cli import main; main()"
 )
 

@@ -12,9 +12,8 @@ from click.core import ParameterSource
 from rich.text import Text
 
 from photoverify.dedupe.catalog import Catalog, digest_lookup, media_lookup
-from photoverify.dedupe.errors import PhotoverifyError
-from photoverify.dedupe.hashing import ALGORITHMS
-from photoverify.dedupe.scan import scan as run_scan
+from photoverify.dedupe.catalog import scan as run_scan
+from photoverify.dedupe.core import ALGORITHMS, PhotoverifyError
 
 from . import __version__, render
 from . import doctor as doctor_mod
@@ -167,7 +166,7 @@ def scan(
         raise click.UsageError("--workers sizes the local pool; a dask cluster has its workers")
     pool = None
     if executor == "dask":
-        from photoverify.dedupe.executors import dask_client
+        from photoverify.dedupe.catalog import dask_client
 
         pool = dask_client(scheduler, scheduler_file)
     try:
@@ -262,7 +261,7 @@ def doctor(catalog_path, quiet, as_json) -> None:
     with their decoders."""
     checks = doctor_mod.checks()
     location = catalog_path or doctor_mod.catalog_location()
-    from photoverify.verify.decode import decode_cache_path
+    from photoverify.verify.checks import decode_cache_path
 
     decode_cache = str(decode_cache_path(location))
     try:
@@ -330,7 +329,7 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) ->
     prefer_abs = tuple(os.path.abspath(p) for p in prefer)
     exact_result = None
     if exact:
-        from photoverify.dedupe.exact import find_exact
+        from photoverify.dedupe.match import find_exact
 
         if not roots:
             raise click.UsageError("--exact reads files, not the catalog: name the ROOTS")
@@ -339,7 +338,7 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) ->
         for f in exact_result.errors:
             render.stderr.print(f"photoverify: {f.line()}", markup=False)
     else:
-        from photoverify.dedupe.graph import DupesOptions, find_duplicates
+        from photoverify.dedupe.match import DupesOptions, find_duplicates
 
         with Catalog(catalog_path) as catalog:
             records = _records_for(catalog, roots, quiet or fmt != "table")
@@ -522,7 +521,7 @@ def report(
         records = {r.path: r for r in _records_for(catalog, roots, quiet or as_json)}
     dupes = None
     if with_dupes:
-        from photoverify.dedupe.graph import find_duplicates
+        from photoverify.dedupe.match import find_duplicates
 
         dupes = find_duplicates(list(records.values()))
     findings, counts = [], None
@@ -543,7 +542,7 @@ def _finish_checks(result, title: str, report_path: str | None, as_json: bool) -
 
     findings, counts, severities = result.findings, result.counts, None
     if hasattr(result, "assets"):  # an audit: shown as a person reads it (verify.audit_view)
-        from photoverify.verify.audit_view import audit_view
+        from photoverify.verify.audit import audit_view
 
         findings, counts, severities = audit_view(result)
     model = build_report(
@@ -602,7 +601,7 @@ def verify(
     as_json,
 ) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
-    from photoverify.verify.verification import verify_tree
+    from photoverify.verify.checks import verify_tree
 
     with Catalog(catalog_path) as catalog, render.stage_progress(quiet or as_json) as progress:
         result = verify_tree(
@@ -680,9 +679,9 @@ def plan(
 
     With ROOTS, they are scanned first and planned; without, the library (every file but the
     copies verify and audit scanned)."""
-    from photoverify.dedupe.errors import UsageError
-    from photoverify.dedupe.graph import DupesOptions, find_duplicates
-    from photoverify.dedupe.plan import (
+    from photoverify.dedupe.core import UsageError
+    from photoverify.dedupe.match import DupesOptions, find_duplicates
+    from photoverify.dedupe.move import (
         build_plan,
         check_plan,
         read_plan,
@@ -714,7 +713,7 @@ def plan(
         records = _records_for(catalog, roots, quiet or as_json, unlisted)
         catalog_file = str(catalog.path)
     if exact:
-        from photoverify.dedupe.exact import exact_asset_clusters
+        from photoverify.dedupe.match import exact_asset_clusters
 
         dupes = exact_asset_clusters(records, prefer_abs)
     else:
@@ -740,7 +739,7 @@ def plan(
         )
 
     if merge_metadata:
-        from photoverify.dedupe.metasources import plan_with_merges
+        from photoverify.dedupe.move import plan_with_merges
 
         the_plan = with_free_space(plan_with_merges(records, dupes, build))
     else:
@@ -810,7 +809,7 @@ def plan(
 @json_option
 def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> None:
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
-    from photoverify.dedupe.apply import apply_plan
+    from photoverify.dedupe.move import apply_plan
 
     from .progress import apply_progress
 
@@ -838,7 +837,7 @@ def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> Non
 @json_option
 def undo(journal, quiet, as_json) -> None:
     """Reverse a finished or interrupted apply: remove what it created, put back what it moved."""
-    from photoverify.dedupe.apply import undo as undo_apply
+    from photoverify.dedupe.move import undo as undo_apply
 
     result = undo_apply(journal)
     data = result.to_json()

@@ -106,7 +106,7 @@ def formats() -> list[dict[str, str]]:
     import PIL
     import pillow_heif
 
-    from photoverify.dedupe.sniff import (
+    from photoverify.dedupe.catalog.sniff import (
         HEIF_IMAGES,
         PILLOW_IMAGES,
         RAW_FORMATS,

@@ -191,7 +191,7 @@ def dupes_csv(result, out) -> None:
     import csv
     import io
 
-    from photoverify.dedupe.jsonio import escape_surrogates
+    from photoverify.dedupe.core.jsonio import escape_surrogates
 
     text = io.StringIO()
     writer = csv.writer(text)
@@ -221,7 +221,7 @@ def dupes_fdupes(result, out, *, null: bool = False) -> None:
     `null` is jdupes' `-0` layout instead, which holds any name: each path ends with a NUL, and
     a group with a second NUL.
     """
-    from photoverify.dedupe.errors import UsageError
+    from photoverify.dedupe.core import UsageError
 
     end, group_end = (b"\0", b"\0") if null else (b"\n", b"\n")
     if not null:

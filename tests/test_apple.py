@@ -15,9 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.make_library import _apple_date, make_library
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.scan import scan
-from photoverify.verify.apple import (
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.verify.audit.libraries import audit_libraries
+from photoverify.verify.checks.apple import (
     check_export,
     checksum_digests,
     checksum_variant,
@@ -26,7 +27,6 @@ from photoverify.verify.apple import (
     parse_photo_details,
     read_photo_details,
 )
-from photoverify.verify.audit import audit_libraries
 
 
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))

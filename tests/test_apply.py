@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 from conftest import REAL
 
-from photoverify.dedupe.apply import (
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.errors import EnvironmentProblem, PlanError
+from photoverify.dedupe.core.hashing import hash_file
+from photoverify.dedupe.core.records import Asset, Cluster, ClusterMember, DupesResult
+from photoverify.dedupe.move.apply import (
     CRASH_ENV,
     CRASH_FILE_ENV,
     TMP_SUFFIX,
@@ -25,12 +30,7 @@ from photoverify.dedupe.apply import (
     read_journal,
     undo,
 )
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.errors import EnvironmentProblem, PlanError
-from photoverify.dedupe.hashing import hash_file
-from photoverify.dedupe.plan import build_plan, read_plan, write_plan
-from photoverify.dedupe.records import Asset, Cluster, ClusterMember, DupesResult
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.move.plan import build_plan, read_plan, write_plan
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
@@ -153,7 +153,7 @@ def run_apply(plan: Path, crash_after: int | None = None, mode: str = "copy",
         env[CRASH_ENV] = str(crash_after)
     if crash_at_step is not None:
         env[CRASH_FILE_ENV] = str(crash_at_step)
-    code = ("import sys, json; import dedupe.apply as a; "
+    code = ("import sys, json; import photoverify.dedupe.move.apply as a; "
             f"a.BATCH_FILES = {batch_files or 'a.BATCH_FILES'}; "
             f"a._SYNCFS = {'None' if no_syncfs else 'a._SYNCFS'}; "
             "r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True); "
@@ -227,7 +227,7 @@ def test_refusals(setup, tmp_path):
     assert list((tmp_path / "outside").iterdir()) == []
     os.unlink(dest / "2021" / "04")
     # not enough space (the plan's bytes can never fit in what a 1-byte margin leaves)
-    from photoverify.dedupe import apply as apply_mod
+    from photoverify.dedupe.move import apply as apply_mod
 
     old = apply_mod.SPACE_MARGIN
     apply_mod.SPACE_MARGIN = 1 << 60

@@ -17,10 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from media import convert, exiftool, make_video, transcode
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.records import FileRecord, Finding, Metadata
-from photoverify.verify.audit import OUTCOMES, audit_libraries, audit_records, classify_capture
-from photoverify.verify.report import build_report, render_terminal, section_of
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.records import FileRecord, Finding, Metadata
+from photoverify.verify.audit.libraries import (
+    OUTCOMES,
+    audit_libraries,
+    audit_records,
+    classify_capture,
+)
+from photoverify.verify.report.model import build_report, render_terminal, section_of
 
 CID = "570F1469-09C7-4E50-9875-05F21D5BD166"
 CAMERA = [  # real camera JPEGs every checkout has (tests/data/real)
@@ -296,7 +301,7 @@ def test_a_video_transcoded_with_its_metadata_stripped_is_converted(corpus, tmp_
 
 
 def test_overlapping_trees_are_refused(source, tmp_path):
-    from photoverify.dedupe.errors import UsageError
+    from photoverify.dedupe.core.errors import UsageError
 
     with Catalog(tmp_path / "c.sqlite") as cat, pytest.raises(UsageError, match="overlaps"):
         audit_libraries([str(source)], str(source / "camera"), catalog=cat)

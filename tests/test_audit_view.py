@@ -12,8 +12,8 @@ import subprocess
 from conftest import CAMERA_JPEGS as CAMERAS
 from conftest import run_cli, run_json
 
-from photoverify.verify.outcome_text import PLAIN, plain
-from photoverify.verify.report import SECTIONS
+from photoverify.verify.report.model import SECTIONS
+from photoverify.verify.report.outcome_text import PLAIN, plain
 
 
 def _migrated(corpus, tmp_path):
@@ -112,9 +112,9 @@ def test_verify_counts_problems_not_matched_files(corpus, tmp_path):
 
 
 def test_every_outcome_a_check_makes_has_a_plain_sentence():
-    from photoverify.verify.audit import ASSET_OUTCOMES, OUTCOMES
-    from photoverify.verify.decode import SEVERITY as DECODE
-    from photoverify.verify.fixity import SEVERITY as FIXITY
+    from photoverify.verify.audit.libraries import ASSET_OUTCOMES, OUTCOMES
+    from photoverify.verify.checks.decode import SEVERITY as DECODE
+    from photoverify.verify.manifest.fixity import SEVERITY as FIXITY
 
     made = {*OUTCOMES, *ASSET_OUTCOMES, *DECODE, *FIXITY, "not-media", "unchecked"}
     assert made - set(PLAIN) == set()

@@ -90,7 +90,7 @@ def test_unknown_catalog_dir_and_bad_manifest_give_one_line_errors(tmp_path):
 
 def test_cli_threshold_default_is_the_graph_default():
     from photoverify.cli import threshold_option
-    from photoverify.dedupe.graph import DEFAULT_THRESHOLD
+    from photoverify.dedupe.match.graph import DEFAULT_THRESHOLD
 
     @threshold_option
     def probe(threshold):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from photoverify.dedupe.companions import find_assets, sidecar_targets
-from photoverify.dedupe.records import FileRecord, Metadata
+from photoverify.dedupe.core.records import FileRecord, Metadata
+from photoverify.dedupe.match.companions import find_assets, sidecar_targets
 
 
 def test_sidecar_name_forms():

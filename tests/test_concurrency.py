@@ -16,9 +16,9 @@ import pytest
 from conftest import REPO, run_cli, run_json
 from PIL import Image
 
-from photoverify.dedupe.apply import read_journal
-from photoverify.dedupe.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog
-from photoverify.dedupe.hashing import hash_file
+from photoverify.dedupe.catalog.store import MIGRATIONS, SCHEMA_VERSION, Catalog
+from photoverify.dedupe.core.hashing import hash_file
+from photoverify.dedupe.move.apply import read_journal
 
 # a real CLI run that waits at a gate (a file appearing) after its imports, so that several
 # processes reach the catalog within a millisecond of each other
@@ -35,7 +35,7 @@ GATED_CLI = (
 # holds its locks and has files in flight
 STOPPING_APPLY = (
     "import os, runpy, signal, sys\n"
-    "import photoverify.dedupe.apply as a\n"
+    "import photoverify.dedupe.move.apply as a\n"
     "write = a.Journal.write\n"
     "def stop_at_batch(self, op, **kw):\n"
     "    write(self, op, **kw)\n"
@@ -110,7 +110,7 @@ def test_migration_of_an_old_catalog_by_processes_at_once(tmp_path):
         gate = tmp_path / f"gate{trial}"
         code = (
             "import os, sys, time\n"
-            "from photoverify.dedupe.catalog import Catalog\n"
+            "from photoverify.dedupe.catalog.store import Catalog\n"
             "while not os.path.exists(sys.argv[2]):\n"
             "    time.sleep(0.0005)\n"
             "Catalog(sys.argv[1]).close()\n"

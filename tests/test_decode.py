@@ -18,10 +18,10 @@ from conftest import REAL, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.metadata import MetadataReader
-from photoverify.dedupe.scan import scan
-from photoverify.verify.decode import (
+from photoverify.dedupe.catalog.metadata import MetadataReader
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.verify.checks.decode import (
     DECODER_VERSION,
     DecodeCache,
     DecodeJob,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from photoverify.dedupe.exact import BLOCK, exact_clusters, find_exact
-from photoverify.dedupe.records import FileRecord
+from photoverify.dedupe.core.records import FileRecord
+from photoverify.dedupe.match.exact import BLOCK, exact_clusters, find_exact
 
 pytestmark = pytest.mark.skipif(shutil.which("jdupes") is None, reason="jdupes not installed")
 

@@ -16,8 +16,8 @@ import psutil
 import pytest
 from conftest import REPO, run_cli, run_json
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")

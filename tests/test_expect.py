@@ -15,11 +15,11 @@ from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.errors import UsageError
-from photoverify.dedupe.records import FileRecord, Metadata
-from photoverify.dedupe.scan import scan
-from photoverify.verify.expect import (
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.errors import UsageError
+from photoverify.dedupe.core.records import FileRecord, Metadata
+from photoverify.verify.checks.expect import (
     CHECKS,
     REQUIRABLE,
     Rule,
@@ -31,7 +31,7 @@ from photoverify.verify.expect import (
     load_rules,
     parse_rules,
 )
-from photoverify.verify.manifest import Manifest, ManifestEntry
+from photoverify.verify.manifest.formats import Manifest, ManifestEntry
 
 REPO = Path(__file__).resolve().parents[1]
 

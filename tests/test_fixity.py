@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.verify.fixity import (
+from photoverify.verify.manifest.fixity import (
     Expected,
     Observed,
     check_fixity,
     classify,
     select_for_hashing,
 )
-from photoverify.verify.manifest import read_manifest, write_manifest
+from photoverify.verify.manifest.formats import read_manifest, write_manifest
 
 DISK_OUTCOMES = {"matched", "changed", "moved", "duplicated", "new", "unreadable"}
 

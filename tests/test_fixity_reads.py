@@ -16,7 +16,7 @@ from conftest import run_cli, run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.hashing import (
+from photoverify.dedupe.core.hashing import (
     MMAP_MIN,
     MMAP_THREADED,
     hash_file,

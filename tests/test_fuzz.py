@@ -21,16 +21,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.apply import read_journal
-from photoverify.dedupe.errors import PhotoverifyError
-from photoverify.dedupe.metadata import normalize, normalize_datetime
-from photoverify.dedupe.plan import check_plan, plan_from_json, read_plan
-from photoverify.dedupe.records import Finding
-from photoverify.dedupe.timeparse import parse as parse_time
-from photoverify.verify.apple import read_photo_details
-from photoverify.verify.audit import check_ledger, read_ledger
-from photoverify.verify.expect import load_rules, parse_rules
-from photoverify.verify.manifest import (
+from photoverify.dedupe.catalog.metadata import normalize, normalize_datetime
+from photoverify.dedupe.core.errors import PhotoverifyError
+from photoverify.dedupe.core.records import Finding
+from photoverify.dedupe.core.timeparse import parse as parse_time
+from photoverify.dedupe.move.apply import read_journal
+from photoverify.dedupe.move.plan import check_plan, plan_from_json, read_plan
+from photoverify.verify.audit.libraries import check_ledger, read_ledger
+from photoverify.verify.checks.apple import read_photo_details
+from photoverify.verify.checks.expect import load_rules, parse_rules
+from photoverify.verify.manifest.formats import (
     FORMATS,
     LINE_FORMATS,
     Manifest,
@@ -38,7 +38,7 @@ from photoverify.verify.manifest import (
     read_manifest,
     render_manifest,
 )
-from photoverify.verify.report import build_report, read_verify_json
+from photoverify.verify.report.model import build_report, read_verify_json
 
 REGRESSIONS = Path(__file__).parent / "fuzz-regressions"
 
@@ -203,7 +203,7 @@ path_components = st.binary(min_size=1, max_size=40).filter(
 def test_a_manifest_rendered_from_any_names_reads_back(paths, fmt):
     """render_manifest then read_manifest: every name comes back, or was left out with a finding
     naming it (only a name the format cannot hold: see unholdable)."""
-    from photoverify.verify.manifest import unholdable
+    from photoverify.verify.manifest.formats import unholdable
 
     alg = {"hashdeep": "sha256", "json": "blake3", **LINE_FORMATS}[fmt]
     rels = sorted({b"/".join(p).decode("utf-8", "surrogateescape") for p in paths})
@@ -229,7 +229,7 @@ def test_a_manifest_rendered_from_any_names_reads_back(paths, fmt):
 def test_json_files_are_utf8_and_give_any_name_back(raw_names):
     """The one writer of photoverify's JSON files: valid UTF-8 for a strict reader whatever the
     name bytes, and json.load then os.fsencode give the bytes back (the \\udcXX escape)."""
-    from photoverify.dedupe.jsonio import escape_surrogates, json_bytes
+    from photoverify.dedupe.core.jsonio import escape_surrogates, json_bytes
 
     names = [os.fsdecode(b) for b in raw_names]
     data = json_bytes({"entries": [{"source": n} for n in names]}, indent=1)
@@ -571,8 +571,8 @@ def peer_check(tool: str, manifest: Path, root: Path) -> bool:
 def check_names_round_trip(base: Path, paths: list[list[bytes]], fmt: str, tool: str) -> None:
     """Every file is in the manifest or reported as left out; what is written passes the peer
     tool's own --check and our fixity check."""
-    from photoverify.verify.fixity import check_fixity
-    from photoverify.verify.manifest import write_manifest
+    from photoverify.verify.manifest.fixity import check_fixity
+    from photoverify.verify.manifest.formats import write_manifest
 
     root = base / "tree"
     root.mkdir()
@@ -618,7 +618,7 @@ def test_b3sum_cannot_hold_an_undecodable_name(tmp_path):
 def test_hashdeep_cannot_hold_a_name_ending_in_cr(tmp_path):
     """hashdeep -k reads `./trail\r` as `./trail` (its audit then says "moved"): left out and
     reported (found by test_a_manifest_of_any_names_passes_the_peer_and_our_verify)."""
-    from photoverify.verify.manifest import write_manifest
+    from photoverify.verify.manifest.formats import write_manifest
 
     (tmp_path / "a").mkdir()
     check_names_round_trip(tmp_path / "a", [[b"trail\r"], [b"a\rb"]], "hashdeep", "hashdeep")
@@ -684,7 +684,7 @@ def outcome(read, *args: Any) -> Any:
 def test_the_one_entry_per_line_reader_agrees_with_the_whole_document_parse(rows, edits):
     """A JSON manifest in the writer's layout is read a line at a time; the answer (entries, or
     which error) must be the one a whole-document parse gives, whatever the edits."""
-    from photoverify.verify.manifest import _document_rows, _json_manifest
+    from photoverify.verify.manifest.formats import _document_rows, _json_manifest
 
     head = {"version": 1, "format": "photoverify-manifest", "algorithm": "blake3", "root": "/r"}
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
@@ -740,8 +740,8 @@ def test_verify_json_round_trips_through_report_verify(findings, counts):
 @given(st.lists(st.lists(disk_names, min_size=1, max_size=3), min_size=1, max_size=5))
 def test_both_walkers_find_every_file_whatever_its_name(paths):
     """dedupe.walk (scan) and manifest.walk_tree (manifest, verify) list exactly the files made."""
-    from photoverify.dedupe.walk import Candidate, walk
-    from photoverify.verify.manifest import walk_tree
+    from photoverify.dedupe.catalog.walk import Candidate, walk
+    from photoverify.verify.manifest.formats import walk_tree
 
     root = fresh_dir()
     made = sorted(make_tree(root, paths))
@@ -793,7 +793,7 @@ def _split_lines_reference(text: str) -> list[str]:
 @FUZZ
 @given(st.text(st.sampled_from("ab\r\n\\ é"), max_size=40))
 def test_manifest_lines_split_as_before(text):
-    from photoverify.verify.manifest import _split_lines
+    from photoverify.verify.manifest.formats import _split_lines
 
     assert list(_split_lines(text)) == _split_lines_reference(text)
 
@@ -808,8 +808,8 @@ def check_bag_round_trip(base: Path, paths: list[list[bytes]]) -> None:
     import subprocess
     import sys
 
-    from photoverify.verify.fixity import check_fixity
-    from photoverify.verify.manifest import write_manifest
+    from photoverify.verify.manifest.fixity import check_fixity
+    from photoverify.verify.manifest.formats import write_manifest
 
     root = base / "tree"
     root.mkdir()

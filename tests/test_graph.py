@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from media import convert, exiftool, make_video, transcode
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.graph import DupesOptions, find_duplicates, judge, judge_video
-from photoverify.dedupe.records import FileRecord, Metadata
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.records import FileRecord, Metadata
+from photoverify.dedupe.match.graph import DupesOptions, find_duplicates, judge, judge_video
 
 PHOTOS = {  # three different real photos every checkout has (tests/data/real)
     "dated": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",  # its burst neighbour is made

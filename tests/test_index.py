@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from photoverify.dedupe import index
-from photoverify.dedupe.errors import PhotoverifyError, UsageError
+from photoverify.dedupe.core.errors import PhotoverifyError, UsageError
+from photoverify.dedupe.match import index
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
 

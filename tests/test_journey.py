@@ -10,7 +10,7 @@ import sqlite3
 from conftest import CAMERA_JPEGS as CAMERAS
 from conftest import run_cli, run_json
 
-from photoverify.dedupe.catalog import Catalog
+from photoverify.dedupe.catalog.store import Catalog
 
 
 def _library(corpus, tmp_path):

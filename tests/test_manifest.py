@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.errors import ManifestError, UsageError
-from photoverify.dedupe.hashing import hash_file
-from photoverify.verify.fixity import check_fixity
-from photoverify.verify.manifest import (
+from photoverify.dedupe.core.errors import ManifestError, UsageError
+from photoverify.dedupe.core.hashing import hash_file
+from photoverify.verify.manifest.fixity import check_fixity
+from photoverify.verify.manifest.formats import (
     LINE_FORMATS,
     Manifest,
     ManifestEntry,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.metadata import (
+from photoverify.dedupe.catalog.metadata import (
     MetadataReader,
     capture_time,
     capture_times,
@@ -21,7 +21,7 @@ from photoverify.dedupe.metadata import (
     normalize,
     normalize_datetime,
 )
-from photoverify.dedupe.timeparse import parse, seconds_apart
+from photoverify.dedupe.core.timeparse import parse, seconds_apart
 
 moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2099, 12, 31))
 offsets = st.one_of(st.none(), st.sampled_from(["+00:00", "-05:00", "+05:30", "+14:00", "Z"]))

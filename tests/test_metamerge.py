@@ -23,14 +23,14 @@ from hypothesis import strategies as st
 from media import exiftool
 from PIL import Image
 
-from photoverify.dedupe.apply import CRASH_ENV, CRASH_FILE_ENV, apply_plan, read_journal, undo
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.hashing import hash_file
-from photoverify.dedupe.metamerge import Donor, agree, decide
-from photoverify.dedupe.metasources import own_values, read_labels
-from photoverify.dedupe.metawrite import MERGE_TMP, exiftool_tags, picture_hash
-from photoverify.dedupe.plan import read_plan
-from photoverify.verify.audit import audit_libraries
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.hashing import hash_file
+from photoverify.dedupe.move.apply import CRASH_ENV, CRASH_FILE_ENV, apply_plan, read_journal, undo
+from photoverify.dedupe.move.metamerge import Donor, agree, decide
+from photoverify.dedupe.move.metasources import own_values, read_labels
+from photoverify.dedupe.move.metawrite import MERGE_TMP, exiftool_tags, picture_hash
+from photoverify.dedupe.move.plan import read_plan
+from photoverify.verify.audit.libraries import audit_libraries
 
 REGIONS = {
     "AppliedToDimensions": {"W": 320, "H": 240, "Unit": "pixel"},
@@ -346,7 +346,7 @@ def test_version_1_plan_still_reads_and_applies(library, tmp_path):
 
 RUN = """
 import json, sys
-import photoverify.dedupe.apply as a
+import photoverify.dedupe.move.apply as a
 
 trace = []
 class J(a.Journal):
@@ -550,7 +550,7 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
     assert check.returncode == 0 and f"{entry.merge['sidecar']}: OK" in check.stdout
     # what the scanner reads of the DEST asset (DNG + its sidecar) is the donor's
     run_json("scan", str(dest), "--catalog", str(db))
-    from photoverify.dedupe.companions import asset_metadata
+    from photoverify.dedupe.match.companions import asset_metadata
 
     with Catalog(db) as cat:
         got = asset_metadata(*cat.records([str(copy)]), cat.records([str(side)]))
@@ -575,7 +575,7 @@ def test_a_dng_keeper_gets_an_xmp_sidecar_and_its_bytes_stay(corpus, tmp_path):
 )
 @pytest.mark.full_corpus(GPS)
 def test_a_hand_edited_merge_is_refused_naming_the_entry(library, tmp_path, edit, message):
-    from photoverify.dedupe.errors import PlanError
+    from photoverify.dedupe.core.errors import PlanError
 
     _, _, plan_path = library
     doc = json.loads(plan_path.read_text())
@@ -661,8 +661,8 @@ def test_any_merge_object_is_read_or_refused_never_a_crash(merge):
     exiftool_tags takes it) or named as wrong; check_plan takes whatever read_plan accepted."""
     import tempfile
 
-    from photoverify.dedupe.errors import PlanError
-    from photoverify.dedupe.plan import check_plan
+    from photoverify.dedupe.core.errors import PlanError
+    from photoverify.dedupe.move.plan import check_plan
 
     entry = {"source": "/src/a.jpg", "blake3": "0" * 64, "size": 1, "captured_at": None,
              "action": "keep", "target": "x/a.jpg", "cluster": None, "reason": None,

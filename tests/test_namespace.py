@@ -43,8 +43,8 @@ def test_photoverify_works_beside_pypi_dedupe_and_verify(tmp_path):
         [
             sys.executable,
             "-c",
-            "import photoverify.cli, photoverify.dedupe.scan, "
-            "photoverify.verify.audit, photoverify.dedupe.index; print('ok')",
+            "import photoverify.cli, photoverify.dedupe.catalog.scan, "
+            "photoverify.verify.audit.libraries, photoverify.dedupe.match.index; print('ok')",
         ],
         cwd=tmp_path,
         env=env,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.errors import UsageError
-from photoverify.dedupe.naming import (
+from photoverify.dedupe.core.errors import UsageError
+from photoverify.dedupe.move.naming import (
     MAX_BYTES,
     RESERVED_CHARS,
     RESERVED_NAMES,

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from photoverify.dedupe.outfile import write_output
+from photoverify.dedupe.core.outfile import write_output
 
 
 def _drain(fifo: Path, into: list[bytes]) -> threading.Thread:

@@ -17,13 +17,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
-from photoverify.dedupe.fingerprint import (
+from photoverify.dedupe.catalog.fingerprint import (
     _NOT_REDUCIBLE,
     MAX_DECODE_PIXELS,
     _reduce_in_strips,
     image_facts,
 )
-from photoverify.verify.decode import DecodeJob, decode_file
+from photoverify.verify.checks.decode import DecodeJob, decode_file
 
 # (mode made, the format that keeps it) - every mode Pillow writes and reads back
 MODES = [
@@ -152,8 +152,8 @@ def test_decompression_bomb_is_refused_by_scan_and_verify_with_a_reason(tmp_path
 
 
 def test_pictures_cataloged_wrong_mode_are_fingerprinted_again(tmp_path):
-    from photoverify.dedupe.catalog import Catalog
-    from photoverify.dedupe.scan import scan
+    from photoverify.dedupe.catalog.scan import scan
+    from photoverify.dedupe.catalog.store import Catalog
 
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -288,7 +288,7 @@ def test_formats_pillow_reads_are_hashed_and_decoded_even_when_exiftool_does_not
     st.binary(max_size=3000),
 )  # fmt: skip
 def test_any_bytes_are_sniffed_and_decoded_without_raising_on_one_line(magic, body):
-    from photoverify.dedupe.fingerprint import _sniff_unknown
+    from photoverify.dedupe.catalog.fingerprint import _sniff_unknown
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.bin"
@@ -447,8 +447,8 @@ def test_a_heif_picture_exiftool_calls_mp4_is_a_picture_not_a_video(tmp_path):
 
 
 def test_a_heif_picture_cataloged_as_a_video_is_fingerprinted_again(tmp_path):
-    from photoverify.dedupe.catalog import Catalog
-    from photoverify.dedupe.scan import scan
+    from photoverify.dedupe.catalog.scan import scan
+    from photoverify.dedupe.catalog.store import Catalog
 
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -489,7 +489,7 @@ def test_workers_decode_one_big_picture_at_a_time(tmp_path):
     import os
     import sys
 
-    from photoverify.dedupe.scan import BATCH_FILES
+    from photoverify.dedupe.catalog.scan import BATCH_FILES
 
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -562,7 +562,7 @@ def test_multi_frame_files_record_their_frame_count_and_hash_the_primary_picture
     import pillow_heif
     from conftest import run_json
 
-    from photoverify.dedupe.catalog import SCHEMA_VERSION
+    from photoverify.dedupe.catalog.store import SCHEMA_VERSION
 
     lib, alone = tmp_path / "lib", tmp_path / "alone"
     lib.mkdir()
@@ -715,7 +715,7 @@ def test_avc_in_heif_is_a_picture_decoded_through_ffmpeg(corpus, tmp_path):
 def test_avc_heif_boxes_of_any_bytes_are_read_or_refused_with_a_reason(tail, cut, junk):
     """The item parser over any bytes, and over a real AVC-in-HEIF file cut or spliced
     anywhere: an item or a HeifError, nothing else."""
-    from photoverify.dedupe.avcheif import HeifError, primary_item
+    from photoverify.dedupe.catalog.avcheif import HeifError, primary_item
 
     for data in (tail, b"\0\0\0\x10ftypavci\0\0\0\0" + tail, _AVCI[:cut] + junk + _AVCI[cut:]):
         try:

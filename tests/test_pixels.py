@@ -22,12 +22,12 @@ from media import exiftool
 from PIL import Image, ImageOps
 
 from benchmarks import public_set
-from photoverify.dedupe import signature as sig
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.fingerprint import image_facts
-from photoverify.dedupe.graph import DHASH_SLACK, find_duplicates, judge
-from photoverify.dedupe.records import FileRecord, Metadata
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.catalog import signature as sig
+from photoverify.dedupe.catalog.fingerprint import image_facts
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.records import FileRecord, Metadata
+from photoverify.dedupe.match.graph import DHASH_SLACK, find_duplicates, judge
 
 COPY_KINDS = set(public_set.REENCODES) | {"p3-master"}
 

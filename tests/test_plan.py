@@ -14,17 +14,10 @@ from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.errors import PlanError
-from photoverify.dedupe.naming import name_key
-from photoverify.dedupe.plan import (
-    build_plan,
-    check_plan,
-    read_plan,
-    write_csv,
-    write_plan,
-)
-from photoverify.dedupe.records import (
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.errors import PlanError
+from photoverify.dedupe.core.records import (
     Asset,
     Cluster,
     ClusterMember,
@@ -32,7 +25,14 @@ from photoverify.dedupe.records import (
     FileRecord,
     Metadata,
 )
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.move.naming import name_key
+from photoverify.dedupe.move.plan import (
+    build_plan,
+    check_plan,
+    read_plan,
+    write_csv,
+    write_plan,
+)
 
 
 @pytest.fixture(scope="module")

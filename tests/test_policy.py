@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from photoverify.dedupe.policy import choose_keeper, name_penalty
-from photoverify.dedupe.records import FileRecord, Metadata
+from photoverify.dedupe.core.records import FileRecord, Metadata
+from photoverify.dedupe.match.policy import choose_keeper, name_penalty
 
 
 def _rec(path, fmt="JPEG", w=100, h=100, **meta) -> FileRecord:

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from rich.console import Console
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.records import (
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.records import (
     Cluster,
     ClusterMember,
     DupesResult,
@@ -33,10 +34,9 @@ from photoverify.dedupe.records import (
     Finding,
     Relation,
 )
-from photoverify.dedupe.scan import scan
-from photoverify.verify.fixity import check_fixity
-from photoverify.verify.manifest import write_manifest
-from photoverify.verify.report import (
+from photoverify.verify.manifest.fixity import check_fixity
+from photoverify.verify.manifest.formats import write_manifest
+from photoverify.verify.report.model import (
     ROWS_INLINE,
     _thumbnail_targets,
     build_report,

@@ -19,13 +19,13 @@ import pytest
 from conftest import run_cli, run_json
 from media import make_video
 
-from photoverify.dedupe.catalog import SCHEMA_VERSION, Catalog
-from photoverify.dedupe.companions import asset_metadata, find_assets
-from photoverify.dedupe.executors import InlineExecutor
-from photoverify.dedupe.fingerprint import fingerprint
-from photoverify.dedupe.metadata import MetadataReader, capture_time
-from photoverify.dedupe.records import DECODED_FIELDS, Candidate
-from photoverify.dedupe.scan import scan
+from photoverify.dedupe.catalog.executors import InlineExecutor
+from photoverify.dedupe.catalog.fingerprint import fingerprint
+from photoverify.dedupe.catalog.metadata import MetadataReader, capture_time
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import SCHEMA_VERSION, Catalog
+from photoverify.dedupe.core.records import DECODED_FIELDS, Candidate
+from photoverify.dedupe.match.companions import asset_metadata, find_assets
 
 
 def _files(root: Path) -> list[Path]:
@@ -466,7 +466,7 @@ def test_doctor_reports_tools(tmp_path):
 def test_version_1_catalog_is_migrated_and_keeps_its_records(corpus, tmp_path):
     import sqlite3
 
-    from photoverify.dedupe.catalog import MIGRATIONS
+    from photoverify.dedupe.catalog.store import MIGRATIONS
 
     db_path = tmp_path / "old.sqlite"
     db = sqlite3.connect(db_path)
@@ -490,7 +490,7 @@ def test_version_2_catalog_gains_the_sources_and_reads_old_metadata_again(corpus
     unseen) is read again after the migration, though it did not change."""
     import sqlite3
 
-    from photoverify.dedupe.catalog import MIGRATIONS
+    from photoverify.dedupe.catalog.store import MIGRATIONS
 
     lib = tmp_path / "lib"
     lib.mkdir()

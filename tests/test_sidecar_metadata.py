@@ -14,9 +14,9 @@ from conftest import run_json
 from media import exiftool
 from PIL import Image
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.companions import asset_metadata, find_assets
-from photoverify.verify.audit import audit_libraries
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.match.companions import asset_metadata, find_assets
+from photoverify.verify.audit.libraries import audit_libraries
 
 # (name, Unix capture time, lat, lon): what a Takeout export's JSON holds and its JPEG does not
 TAKEOUT = [

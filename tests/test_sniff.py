@@ -7,7 +7,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from photoverify.dedupe.sniff import image_brand
+from photoverify.dedupe.catalog.sniff import image_brand
 
 
 def _ftyp(major: bytes, *compatible: bytes) -> bytes:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import REAL
 
-from photoverify.dedupe.catalog import Catalog
-from photoverify.dedupe.scan import scan
-from photoverify.verify.decode import DecodeCache
-from photoverify.verify.manifest import write_manifest
-from photoverify.verify.verification import verify_tree
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.verify.checks.decode import DecodeCache
+from photoverify.verify.checks.verification import verify_tree
+from photoverify.verify.manifest.formats import write_manifest
 
 PICKS = {  # where each real file (shipped in tests/data/real) lives in the library
     "gps/gps-datetime.jpg": "immich-test-assets/metadata/dates/gps-datetime.jpg",

@@ -26,7 +26,7 @@ from benchmarks.library.layout import (
     FileSpec,
     PhotoPlan,
 )
-from photoverify.dedupe.errors import EnvironmentProblem
+from photoverify.dedupe.core.errors import EnvironmentProblem
 
 pillow_heif.register_heif_opener()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.library.layout import Capture, FileSpec
-from photoverify.dedupe.errors import EnvironmentProblem
+from photoverify.dedupe.core.errors import EnvironmentProblem
 
 VIDEO_FORMATS = {"MOV", "MP4"}
 

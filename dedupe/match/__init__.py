@@ -1,0 +1,17 @@
+"""What is a duplicate of what: near-duplicate search over perceptual hashes (index), typed
+relations and clusters (graph), files that travel together (companions), which copy to keep
+(policy), and exact duplicates from bytes alone (exact)."""
+
+from photoverify.dedupe.match.companions import find_assets
+from photoverify.dedupe.match.exact import exact_asset_clusters, find_exact
+from photoverify.dedupe.match.graph import DupesOptions, find_duplicates
+from photoverify.dedupe.match.policy import choose_keeper
+
+__all__ = [
+    "DupesOptions",
+    "choose_keeper",
+    "exact_asset_clusters",
+    "find_assets",
+    "find_duplicates",
+    "find_exact",
+]

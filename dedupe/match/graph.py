@@ -1,0 +1,633 @@
+"""Typed relations -> a networkx graph -> assets and duplicate clusters.
+
+Relations (edges carry `kind` and `evidence`):
+  identical   same BLAKE3 (empty files excluded)
+  same-photo  one capture in another encoding, size or metadata state: perceptual hashes within
+              the threshold and nothing contradicts it (capture time to the second, sub-seconds,
+              aspect ratio, Apple ContentIdentifier / ImageUniqueID: equal ids are strong
+              evidence, different ids a veto)
+  derived     an edit of a photo: an edit name (IMG_E1234, _edited, -adjusted) beside the
+              original, or the same capture instant with a different picture (a crop)
+  similar     a different capture that looks alike (burst frames, the next shot)
+  companion   parts of one asset (see dedupe.companions)
+
+Clusters are formed over assets from identical and same-photo edges only, and never chain: every
+two assets in a cluster are themselves related (clusters are cliques, grown greedily from the best
+copy in policy order, so the result does not depend on input order).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import networkx as nx
+import numpy as np
+
+from photoverify.dedupe.catalog.signature import (
+    EDIT_SIGNALS,
+    SMALL_SIDE,
+    STRETCH_RESIDUAL,
+    compare,
+    crop_hashes,
+    crop_of,
+    dct_hashes,
+    picture_edit,
+    unpack,
+)
+from photoverify.dedupe.core.records import (
+    Cluster,
+    ClusterMember,
+    DupesResult,
+    FileRecord,
+    Relation,
+)
+from photoverify.dedupe.core.timeparse import parse, same_second, subsec_equal
+from photoverify.dedupe.match.companions import find_assets
+from photoverify.dedupe.match.index import hex_to_uint64, near_pairs
+from photoverify.dedupe.match.policy import choose_keeper, rank_key
+
+DEFAULT_THRESHOLD = 10  # pHash bits; measured on the generated library (RESULTS.md)
+DHASH_SLACK = 6  # dHash may stand this much further apart than the pHash threshold
+ID_GROUP_LIMIT = 64  # files sharing one id or instant beyond this are not compared pairwise
+_EDIT_NAME = re.compile(
+    r"^(?:(?P<pre>img_)e(?P<num>\d+)"
+    r"|(?P<base>.+?)(?:[ _-](?:edited|edit|adjusted)|\s*\(edited\)))$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class DupesOptions:
+    threshold: int = DEFAULT_THRESHOLD
+    prefer: tuple[str, ...] = ()
+
+
+def _bits(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def _aspect_agrees(a: FileRecord, b: FileRecord) -> bool | None:
+    if not (a.width and a.height and b.width and b.height):
+        return None
+    ra, rb = a.width / a.height, b.width / b.height
+    # a few pixels of rounding in a downscale; small images round more
+    tolerance = 0.01 + 2 / min(a.width, a.height, b.width, b.height)
+    return abs(ra - rb) / max(ra, rb) <= tolerance
+
+
+def edit_base(path: str) -> str | None:
+    """The stem an edit name points back to: IMG_E1234 -> img_1234, x_edited -> x."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    m = _EDIT_NAME.match(stem)
+    if not m:
+        return None
+    if m["num"]:
+        return (m["pre"] + m["num"]).lower()
+    return m["base"].lower()
+
+
+def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
+    """The relation between two images, or None. Pure: the heart of what counts as a duplicate."""
+    if _is_flat(a) and _is_flat(b):
+        return _judge_flat(a, b)
+    if not (a.phash and b.phash and a.dhash and b.dhash):
+        return None
+    pd, dd = _bits(a.phash, b.phash), _bits(a.dhash, b.dhash)
+    ev: dict = {"phash_distance": pd, "dhash_distance": dd}
+    ma, mb = a.metadata, b.metadata
+    ta, tb = parse(ma.captured_at), parse(mb.captured_at)
+
+    ids_equal = ids_differ = False
+    for name in ("content_id", "image_unique_id"):
+        va, vb = getattr(ma, name), getattr(mb, name)
+        if va and vb:
+            if va == vb:
+                ids_equal = True
+                ev[name] = "equal"
+            else:
+                ids_differ = True
+                ev[name] = "different"
+
+    time_same = None
+    if ta and tb:
+        time_same = same_second(ta, tb) and subsec_equal(ta, tb) is not False
+        ev["capture_time"] = "equal" if time_same else f"{ma.captured_at} vs {mb.captured_at}"
+    else:
+        ev["capture_time"] = "missing on one side" if (ta or tb) else "missing"
+    aspect = _aspect_agrees(a, b)
+    ev["aspect_ratio"] = {True: "equal", False: "different", None: "unknown"}[aspect]
+
+    edited = edit_base(a.path), edit_base(b.path)
+    stems = (
+        os.path.splitext(os.path.basename(a.path))[0].lower(),
+        os.path.splitext(os.path.basename(b.path))[0].lower(),
+    )
+    if (edited[0] == stems[1] or edited[1] == stems[0]) and time_same is not False:
+        original, edit = (b, a) if edited[0] == stems[1] else (a, b)
+        by = "file name" if time_same is None else "file name and capture time"
+        return Relation(
+            original.path, edit.path, "derived", {**ev, "why": "edit name", "decided_by": by}
+        )
+
+    near = pd <= threshold and dd <= threshold + DHASH_SLACK
+    same_capture = time_same is True and (
+        ta.subsec is not None and tb.subsec is not None or ids_equal
+    )
+    contradicted = ids_differ or time_same is False
+    if not near and not contradicted:
+        turned = _turned(a, b, ev) or _cropped(a, b, ev)
+        if turned is not None:
+            return turned
+    if contradicted:
+        if near:
+            why = "different capture time" if time_same is False else "different camera ids"
+            burst = ma.burst_id and ma.burst_id == mb.burst_id
+            by = "hashes, capture time" if time_same is False else "hashes, camera ids"
+            ev = {**ev, "why": "burst frame" if burst else why, "decided_by": by}
+            return Relation(a.path, b.path, "similar", ev)
+        return None
+    if aspect is False:
+        framing, pixels = _framing(a, b)
+        if pixels:
+            ev = {**ev, "pixels": pixels}
+        if same_capture or (ids_equal and time_same is not False):
+            return _derived(
+                a, b, ev, "same capture, other framing", framing, "aspect ratio and pixels"
+            )
+        if near and framing == "aspect changed":
+            by = "hashes, aspect ratio, then pixels (residual)"
+            ev = {**ev, "why": framing, "edit": framing, "decided_by": by}
+            return Relation(*_orient(a, b), "derived", ev)
+        if not near:
+            return None
+        ev = {**ev, "why": "other framing", "decided_by": "hashes and aspect ratio"}
+        return Relation(a.path, b.path, "similar", ev)
+    if ids_equal and (near or pd <= 2 * threshold):
+        # equal ids prove one capture, not one picture: an edit exported from Photos keeps them
+        return _confirm(a, b, ev, True, "camera ids")
+    if near:
+        return _confirm(a, b, ev, same_capture, "hashes")
+    if same_capture:
+        return _derived(a, b, ev, "same capture, other picture", None)
+    return None
+
+
+def _small(a: FileRecord, b: FileRecord) -> bool:
+    sides = [min(r.width, r.height) for r in (a, b) if r.width and r.height]
+    return len(sides) < 2 or min(sides) < SMALL_SIDE
+
+
+def _confirm(a: FileRecord, b: FileRecord, ev: dict, same_capture: bool, proof: str) -> Relation:
+    """Near hashes (or equal camera ids: `proof`), nothing in the metadata against it: the
+    pixels decide between the same photo, an edit of it (named) and a different photo that
+    looks alike. Without both signatures the proof stands alone."""
+    original, edit = (a, b) if rank_key(a) <= rank_key(b) else (b, a)
+    sa, sb = unpack(original.signature), unpack(edit.signature)
+    if sa is None or sb is None:
+        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} (no pixels)"})
+    c = compare(sa, sb)
+    name = picture_edit(c, small=_small(a, b))
+    if name == "colour added":  # the colourless one is the edit, whatever the ranking says
+        original, edit, sa, sb = edit, original, sb, sa
+        c = compare(sa, sb)
+        name = "colour removed"
+    ev = {**ev, "pixels": c.to_json()}
+    if name is None:
+        return Relation(a.path, b.path, "same-photo", {**ev, "decided_by": f"{proof} and pixels"})
+    if name == "other picture":
+        if same_capture:
+            return _derived(a, b, ev, "same capture, other picture", None, "pixels (residual)")
+        ev = {**ev, "why": "pixels differ", "decided_by": f"{proof}, then pixels (residual)"}
+        return Relation(a.path, b.path, "similar", ev)
+    by = f"{proof}, then pixels ({EDIT_SIGNALS[name]})"
+    ev = {**ev, "why": name, "edit": name, "decided_by": by}
+    return Relation(original.path, edit.path, "derived", ev)
+
+
+def _derived(
+    a: FileRecord, b: FileRecord, ev: dict, why: str, edit: str | None, pixels: str = ""
+) -> Relation:
+    original, derived = _orient(a, b)
+    by = "capture time and ids" + (f", {pixels}" if pixels else "")
+    out = {**ev, "why": why, "decided_by": by}
+    if edit:
+        out["edit"] = edit
+    return Relation(original, derived, "derived", out)
+
+
+def _framing(a: FileRecord, b: FileRecord) -> tuple[str | None, dict | None]:
+    """A picture of other proportions: 'aspect changed' when squashed to a square it is the
+    same picture (a stretch), else 'cropped'; and the pixel evidence."""
+    sa, sb = unpack(a.signature), unpack(b.signature)
+    if sa is None or sb is None:
+        return None, None
+    c = compare(sa, sb)
+    return ("aspect changed" if c.residual <= STRETCH_RESIDUAL else "cropped"), c.to_json()
+
+
+def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
+    """b as a turned or mirrored a (and otherwise the same picture), as a derived relation."""
+    original, edit = (a, b) if rank_key(a) <= rank_key(b) else (b, a)
+    sa, sb = unpack(original.signature), unpack(edit.signature)
+    if sa is None or sb is None or _small(a, b):
+        return None
+    c = compare(sa, sb, turns=True)
+    if c.transform == "identity" or picture_edit(c) is not None:
+        return None
+    if a.width and a.height and b.width and b.height:
+        quarter = c.transform in ("rotated 90°", "rotated 270°")
+        shown_a = (a.height, a.width) if quarter else (a.width, a.height)
+        swapped = FileRecord(a.path, a.root, 0, 0, 0, 0, width=shown_a[0], height=shown_a[1])
+        if _aspect_agrees(swapped, b) is False and not _is_transpose_mirror(c.transform, a, b):
+            return None
+    ev = {**ev, "pixels": c.to_json(), "why": c.transform, "edit": c.transform}
+    ev["decided_by"] = "pixels (turned or mirrored)"
+    return Relation(original.path, edit.path, "derived", ev)
+
+
+def _cropped(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
+    """One picture as a centred crop of the other (and otherwise the same), as derived."""
+    sa, sb = unpack(a.signature), unpack(b.signature)
+    if sa is None or sb is None or _small(a, b):
+        return None
+    for (original, so), (edit, se) in (((a, sa), (b, sb)), ((b, sb), (a, sa))):
+        found = crop_of(so, se)
+        if found is not None:
+            scale, residual, gain, offset = found
+            crop = {"crop_scale": scale, "residual": round(residual, 2), "gain": round(gain, 3)}
+            pixels = {**compare(so, se).to_json(), **crop, "offset": round(offset, 2)}
+            ev = {**ev, "pixels": pixels}
+            ev.update(why="cropped", edit="cropped", decided_by="pixels (centred crop)")
+            return Relation(original.path, edit.path, "derived", ev)
+    return None
+
+
+def _is_transpose_mirror(name: str, a: FileRecord, b: FileRecord) -> bool:
+    # a mirror across a diagonal also swaps width and height
+    return (
+        name == "mirrored"
+        and _aspect_agrees(
+            FileRecord(a.path, a.root, 0, 0, 0, 0, width=a.height, height=a.width), b
+        )
+        is not False
+    )
+
+
+VIDEO_DURATION_SLACK = 0.5  # seconds, or 2% of the longer video, whichever is more
+
+
+def durations_agree(a: FileRecord, b: FileRecord) -> bool | None:
+    if not (a.duration and b.duration):
+        return None
+    return abs(a.duration - b.duration) <= max(
+        VIDEO_DURATION_SLACK, 0.02 * max(a.duration, b.duration)
+    )
+
+
+def judge_video(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
+    """The relation between two videos, or None. Pure. A re-encoded video starts on the same
+    picture and lasts as long: first frames judged as photos are (`judge`: capture times and
+    camera ids still decide between the same recording and a similar one), and durations that
+    agree. Without both durations it is never the same recording."""
+    if a.kind != "video" or b.kind != "video":
+        return None
+    agree = durations_agree(a, b)
+    if agree is False:
+        return None
+    rel = judge(a, b, threshold)
+    if rel is None:
+        return None
+    ev = {**rel.evidence, "compared": "first frames", "duration": _seconds(a, b)}
+    kind = rel.kind if agree or rel.kind != "same-photo" else "similar"
+    if kind != rel.kind:
+        ev["decided_by"] = f"{ev.get('decided_by')}; durations unknown"
+    elif agree:
+        ev["decided_by"] = f"{ev.get('decided_by')} and durations"
+    return Relation(rel.a, rel.b, kind, ev)
+
+
+def _seconds(a: FileRecord, b: FileRecord) -> str:
+    def show(d: float | None) -> str:
+        return "unknown" if d is None else f"{d:.2f} s"
+
+    return f"{show(a.duration)} vs {show(b.duration)}"
+
+
+def _is_flat(r: FileRecord) -> bool:
+    """Decoded, with no detail to hash (a blank frame): looks cannot tell such pictures apart."""
+    return bool(r.decode_ok) and r.kind == "image" and not r.phash
+
+
+def _judge_flat(a: FileRecord, b: FileRecord) -> Relation | None:
+    """Two flat pictures are one photo only on metadata proof: an equal camera id, or the same
+    capture instant to the sub-second, and the same aspect ratio."""
+    ma, mb = a.metadata, b.metadata
+    ev: dict = {"phash_distance": None, "flat": True}
+    for name in ("content_id", "image_unique_id"):
+        va, vb = getattr(ma, name), getattr(mb, name)
+        if va and vb and va != vb:
+            return None
+        if va and va == vb:
+            ev[name] = "equal"
+    ta, tb = parse(ma.captured_at), parse(mb.captured_at)
+    same_instant = bool(ta and tb and same_second(ta, tb) and subsec_equal(ta, tb))
+    if ta and tb and not same_second(ta, tb):
+        return None
+    if same_instant:
+        ev["capture_time"] = "equal to the sub-second"
+    if _aspect_agrees(a, b) is False or not (
+        same_instant or "content_id" in ev or "image_unique_id" in ev
+    ):
+        return None
+    proof = [k for k in ("content_id", "image_unique_id") if k in ev]
+    proof += ["capture time to the sub-second"] if same_instant else []
+    ev["decided_by"] = " and ".join(proof) + " (flat picture: no hashes)"
+    return Relation(a.path, b.path, "same-photo", ev)
+
+
+def _orient(a: FileRecord, b: FileRecord) -> tuple[str, str]:
+    """(original, derived): the better-ranked copy is taken as the original."""
+    return (a.path, b.path) if rank_key(a) <= rank_key(b) else (b.path, a.path)
+
+
+def _candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[int, int]]:
+    """Pairs worth judging: near pHashes (sub-quadratic index), shared ids, shared instants,
+    and edit names beside their originals."""
+    pairs: set[tuple[int, int]] = set()
+    hashed = [i for i, r in enumerate(images) if r.phash]
+    if len(hashed) > 1:
+        hashes = hex_to_uint64([images[i].phash for i in hashed])
+        for i, j, _ in near_pairs(hashes, threshold):
+            pairs.add((hashed[int(i)], hashed[int(j)]))
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(images):
+        m = r.metadata
+        if m.content_id:
+            groups[("cid", m.content_id)].append(i)
+        if m.image_unique_id:
+            groups[("uid", m.image_unique_id)].append(i)
+        t = parse(m.captured_at)
+        if t and t.subsec is not None:
+            groups[("t", t.wall, t.subsec)].append(i)
+        folder, name = os.path.split(r.path)
+        base = edit_base(r.path)
+        groups[("stem", folder, base or os.path.splitext(name)[0].lower())].append(i)
+    for members in groups.values():
+        if 1 < len(members) <= ID_GROUP_LIMIT:
+            pairs.update(combinations(sorted(members), 2))
+    pairs.update(_turned_pairs(images))
+    return pairs
+
+
+TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos: >= 20 (1%)
+
+
+def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
+    """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
+    other's: every signature's 8 orientations and 3 crops in one self-join, keeping the pairs of
+    an upright and a turned (or cropped) one."""
+    signed, hashes = _orientation_hashes(images)
+    if len(signed) < 2:
+        return set()
+    n, turns = len(signed), hashes.shape[1] - 1
+    flat = np.concatenate([hashes[:, 0], hashes[:, 1:].reshape(-1)])
+    out: set[tuple[int, int]] = set()
+    for x, y, _ in near_pairs(flat, TURNED_HASH_DISTANCE):
+        if x >= n or y < n:
+            continue  # two uprights are the pHash join's; two turned ones repeat an upright's
+        i, j = signed[int(x)], signed[(int(y) - n) // turns]
+        if i != j:
+            out.add((min(i, j), max(i, j)))
+    return out
+
+
+def _turned_and_cropped(grids: np.ndarray) -> np.ndarray:
+    return np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1)
+
+
+HASH_CHUNK = 1024  # signatures unpacked at once: a whole library's would take ~6 KiB an image
+
+
+def _orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.ndarray]:
+    """(positions of the images that have a signature, their N x 11 hashes: 8 orientations,
+    then 3 centre crops), computed a chunk of images at a time (each row depends on its own
+    image only)."""
+    signed: list[int] = []
+    parts: list[np.ndarray] = []
+    grids: list[np.ndarray] = []
+    for i, r in enumerate(images):
+        s = unpack(r.signature)
+        if s is None:
+            continue
+        signed.append(i)
+        grids.append(s.L)
+        if len(grids) == HASH_CHUNK:
+            parts.append(_turned_and_cropped(np.stack(grids)))
+            grids = []
+    if grids:
+        parts.append(_turned_and_cropped(np.stack(grids)))
+    hashes = np.concatenate(parts) if parts else np.zeros((0, 1), np.uint64)
+    return signed, hashes
+
+
+def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relation]:
+    """Every identical, same-photo, derived and similar relation among the records."""
+    groups = _identical_groups(records)
+    relations = [
+        Relation(
+            group[0].path,
+            other.path,
+            "identical",
+            {"blake3": group[0].blake3, "decided_by": "bytes (BLAKE3)"},
+        )
+        for group in groups.values()
+        for other in group[1:]
+    ]
+    return relations + _judged_relations(groups, options)
+
+
+def _identical_groups(records: Iterable[FileRecord]) -> dict[str, list[FileRecord]]:
+    """{BLAKE3: the readable, non-empty files with those bytes}, in the records' order."""
+    by_hash: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in records:
+        if r.blake3 and r.size > 0 and r.error is None:
+            by_hash[r.blake3].append(r)
+    return by_hash
+
+
+def _judged_relations(
+    by_hash: dict[str, list[FileRecord]], options: DupesOptions
+) -> list[Relation]:
+    """The same-photo, derived and similar relations between distinct contents."""
+    relations: list[Relation] = []
+    # Judge each distinct content once: identical copies share every relation.
+    images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
+    images.sort(key=lambda r: os.fsencode(r.path))
+    for i, j in sorted(_candidate_pairs(images, options.threshold)):
+        rel = judge(images[i], images[j], options.threshold)
+        if rel is not None:
+            relations.append(rel)
+    # Videos only ever meet videos: a Live Photo's still looks like its own motion's first frame.
+    videos = [
+        g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].decode_ok and g[0].phash
+    ]
+    videos.sort(key=lambda r: os.fsencode(r.path))
+    for i, j in sorted(_candidate_pairs(videos, options.threshold)):
+        rel = judge_video(videos[i], videos[j], options.threshold)
+        if rel is not None:
+            relations.append(rel)
+    return relations
+
+
+def build_graph(records: Sequence[FileRecord], relations: Iterable[Relation]) -> nx.MultiGraph:
+    g = nx.MultiGraph()
+    for r in records:
+        g.add_node(r.path, kind=r.kind, format=r.format)
+    for rel in relations:
+        g.add_edge(rel.a, rel.b, key=rel.kind, kind=rel.kind, evidence=rel.evidence)
+    return g
+
+
+def find_duplicates(
+    records: Sequence[FileRecord], options: DupesOptions = DupesOptions()
+) -> DupesResult:
+    """The whole analysis: assets, relations, clusters with keepers, reported relations."""
+    if not _path_sorted(records):  # the catalog gives them sorted: no copy, no million keys
+        records = sorted(records, key=lambda r: os.fsencode(r.path))
+    assets, _ = find_assets(records)
+    # identical relations are not needed as objects here: units hold the same facts
+    relations = _judged_relations(_identical_groups(records), options)
+
+    # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
+    # order. They hold records, so no map of every path is needed: only relations' ends.
+    primaries = {a.primary for a in assets}
+    units: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in records:
+        if r.path in primaries and r.blake3 and r.size > 0 and r.error is None:
+            units[r.blake3].append(r)
+    del primaries
+    ends = {p for rel in relations for p in (rel.a, rel.b)}
+    by_path = {r.path: r for r in records if r.path in ends}
+
+    # The unit graph: one node per unit, an edge per same-photo relation between units.
+    unit_graph = nx.Graph()
+    unit_graph.add_nodes_from(units)
+    for rel in relations:
+        if rel.kind == "same-photo":
+            ua, ub = by_path[rel.a].blake3, by_path[rel.b].blake3
+            if ua in units and ub in units and ua != ub:
+                unit_graph.add_edge(ua, ub, relation=rel)
+
+    def unit_rank(key: str) -> tuple:
+        return min(rank_key(r, options.prefer) for r in units[key])
+
+    def distance(u: str, v: str) -> int:
+        d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
+        return 99 if d is None else d
+
+    order = sorted(units, key=unit_rank)
+    members = _assign(order, unit_graph, distance, unit_rank)
+    clusters = [
+        _make_cluster(chosen, units, unit_graph, options)
+        for chosen in members.values()
+        if sum(len(units[u]) for u in chosen) >= 2
+    ]
+    # by position: the ids are given only after sorting, below
+    in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members if m.path in ends}
+    # A same-photo relation left out of every cluster (a unit near two keepers went to the
+    # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
+    related = [
+        rel
+        for rel in relations
+        if rel.kind in ("derived", "similar", "same-photo")
+        and not (rel.a in in_cluster and in_cluster[rel.a] == in_cluster.get(rel.b))
+    ]
+    clusters.sort(key=lambda c: os.fsencode(c.keeper))
+    clusters = [
+        Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
+        for i, c in enumerate(clusters)
+    ]
+    return DupesResult(tuple(clusters), tuple(related), tuple(assets))
+
+
+def _path_sorted(records: Sequence[FileRecord]) -> bool:
+    return all(
+        os.fsencode(records[i].path) <= os.fsencode(records[i + 1].path)
+        for i in range(len(records) - 1)
+    )
+
+
+def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list[str]]:
+    """{keeper unit: member units}. Keepers are found in policy order (a unit tied to no
+    earlier keeper is one); then every other unit joins the keeper it is closest to (pHash
+    distance, then the keeper's rank) among those whose whole cluster it is related to, so
+    clusters stay cliques and never chain, and a unit near two keepers goes to the nearer."""
+    keepers: set[str] = set()
+    for u in order:  # by neighbours, not by keepers: linear in the edges
+        if not any(k in keepers for k in graph.neighbors(u)):
+            keepers.add(u)
+    clusters: dict[str, list[str]] = {k: [k] for k in order if k in keepers}
+    homeless = []
+    for u in order:
+        if u in clusters:
+            continue
+        options = sorted(
+            (k for k in graph.neighbors(u) if k in keepers),
+            key=lambda k: (distance(u, k), rank(k)),
+        )
+        for k in options:
+            if all(graph.has_edge(u, m) for m in clusters[k]):
+                clusters[k].append(u)
+                break
+        else:
+            homeless.append(u)
+    # A unit no cluster can take (related to a keeper but not to all its members) starts its own,
+    # with whatever later homeless units are tied to all of it.
+    first_keepers = set(keepers)
+    for u in homeless:  # rare: a unit tied to a keeper but not to all of that cluster
+        home = next(
+            (
+                ms
+                for k, ms in clusters.items()
+                if k not in first_keepers and all(graph.has_edge(u, m) for m in ms)
+            ),
+            None,
+        )
+        if home is None:
+            clusters[u] = [u]
+        else:
+            home.append(u)
+    return clusters
+
+
+def _make_cluster(
+    chosen: list[str],
+    units: dict[str, list[FileRecord]],
+    unit_graph: nx.Graph,
+    options: DupesOptions,
+) -> Cluster:
+    members = [r for u in chosen for r in units[u]]
+    keeper, reason = choose_keeper(members, options.prefer)
+    keeper_unit = keeper.blake3
+    out = [ClusterMember(keeper.path, "keeper", 0, {})]
+    # one evidence for every identical copy of the keeper (read-only, as every record here)
+    same_bytes = {"blake3": keeper_unit, "decided_by": "bytes (BLAKE3)"}
+    for r in sorted(members, key=lambda r: rank_key(r, options.prefer)):
+        if r.path == keeper.path:
+            continue
+        if r.blake3 == keeper_unit:
+            out.append(ClusterMember(r.path, "identical", 0, same_bytes))
+        else:
+            rel = unit_graph.edges[keeper_unit, r.blake3]["relation"]
+            out.append(
+                ClusterMember(
+                    r.path, "same-photo", rel.evidence.get("phash_distance"), dict(rel.evidence)
+                )
+            )
+    kind = "identical" if len(chosen) == 1 else "same-photo"
+    return Cluster("", kind, keeper.path, reason, tuple(out))

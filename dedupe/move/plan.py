@@ -1,0 +1,591 @@
+"""Merge plans: which file goes where, built from the catalog and the duplicate graph.
+
+`build_plan` is a pure decision over records. `write_plan` / `read_plan` / `write_csv` are the
+file edges, `check_plan` looks at the disk to say whether a plan can still be carried out. The
+format is documented in docs/plan-format.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from photoverify.dedupe.core.errors import PlanError
+from photoverify.dedupe.core.hashing import hash_file
+from photoverify.dedupe.core.jsonio import escape_surrogates, json_bytes, read_json
+from photoverify.dedupe.core.outfile import write_output
+from photoverify.dedupe.core.paths import under_any
+from photoverify.dedupe.core.records import DupesResult, FileRecord, Finding
+from photoverify.dedupe.core.timeparse import now_iso
+from photoverify.dedupe.move.metamerge import merge_problem
+from photoverify.dedupe.move.naming import (
+    DEFAULT_TEMPLATE,
+    check_template,
+    companion_name,
+    companion_suffix,
+    join,
+    name_key,
+    render_target,
+    sanitize_component,
+    split_ext,
+    unique_path,
+)
+
+FORMAT = "photoverify-plan"
+# 2: entries carry `merge` (plan --merge-metadata); 3: a merged `keywords` field may list the
+# words it `added` to the keeper's own. Versions 1 and 2 still read.
+VERSION = 3
+VERSIONS = (1, 2, 3)
+ACTIONS = ("keep", "duplicate", "companion", "skip")
+WRITES = ("keep", "companion")  # the actions that put a file at DEST
+LEDGER_JSON = "photoverify-ledger.json"
+LEDGER_CSV = "photoverify-ledger.csv"
+MANIFEST = "photoverify-manifest.b3"
+REPORT_NAMES = (LEDGER_JSON, LEDGER_CSV, MANIFEST)
+HEADER_KEYS = (
+    "format",
+    "version",
+    "created",
+    "roots",
+    "dest",
+    "catalog",
+    "options",
+    "bytes_to_write",
+    "dest_free_bytes",
+)
+ENTRY_KEYS = ("source", "blake3", "size", "captured_at", "action", "target", "cluster", "reason")
+ENTRY_KEYS_V2 = (*ENTRY_KEYS, "merge")
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    source: str
+    blake3: str | None
+    size: int
+    captured_at: str | None
+    action: str  # one of ACTIONS
+    target: str | None  # relative to dest, "/"-separated; None for skip
+    cluster: str | None = None
+    reason: str | None = None
+    merge: dict[str, Any] | None = None  # dedupe.metamerge.Merge.to_json(), keep entries only
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Plan:
+    roots: tuple[str, ...]
+    dest: str
+    catalog: str
+    options: dict[str, Any]
+    entries: tuple[PlanEntry, ...]
+    created: str = ""
+    dest_free_bytes: int | None = None
+
+    @property
+    def bytes_to_write(self) -> int:
+        return sum(e.size for e in self.entries if e.action in WRITES)
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(ACTIONS, 0)
+        for e in self.entries:
+            out[e.action] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        # a plan without metadata merges is written as version 1, readable by older versions
+        version = VERSION if any(e.merge for e in self.entries) else 1
+        keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
+        return {
+            "format": FORMAT,
+            "version": version,
+            "created": self.created,
+            "roots": list(self.roots),
+            "dest": self.dest,
+            "catalog": self.catalog,
+            "options": self.options,
+            "bytes_to_write": self.bytes_to_write,
+            "dest_free_bytes": self.dest_free_bytes,
+            "entries": [_only(e.to_json(), keys) for e in self.entries],
+        }
+
+
+def _only(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: doc[k] for k in keys}
+
+
+def check_dest_outside_roots(dest: str, roots: list[str] | tuple[str, ...], *, real: bool) -> None:
+    """Refuse a DEST inside a source root: the next scan would find the copies as new files."""
+    fix = os.path.realpath if real else os.path.abspath
+    for root in roots:
+        if under_any(fix(dest), [fix(root)]):
+            raise PlanError(f"{dest}: destination is inside source root {root}; choose another")
+
+
+def _skip_reason(rec: FileRecord, excludes: list[str]) -> str | None:
+    if any(fnmatch.fnmatch(rec.path, pat) for pat in excludes):
+        return "excluded"
+    if rec.error or not rec.blake3:
+        return f"unreadable: {rec.error or 'no content hash'}"
+    if rec.kind == "other":
+        return "not media"
+    return None
+
+
+def build_plan(
+    records: list[FileRecord],
+    dupes: DupesResult,
+    dest: str,
+    *,
+    template: str = DEFAULT_TEMPLATE,
+    roots: list[str],
+    catalog: str,
+    options: dict[str, Any],
+    unreadable: Mapping[str, str] | None = None,
+) -> Plan:
+    """Decide the fate and target of every record. Pure: the result depends only on the
+    arguments, not on their order (entries come out sorted by source path).
+
+    Rules (docs/plan-format.md): keepers and files in no cluster are `keep`; other cluster
+    members are `duplicate` with their keeper's target; an asset's companions are `companion`
+    and take their primary's target stem; a duplicate's companion is a `duplicate` of the
+    keeper's companion of the same kind, else it follows the keeper as its `companion`.
+
+    `unreadable`: folders under the roots the scan could not list -> why. Each is a `skip` entry
+    of its own, and so is every record the catalog remembers under one (what is there now was
+    not read): nothing the run could not read is absent from the plan.
+    """
+    check_template(template)
+    check_dest_outside_roots(dest, roots, real=False)
+    excludes = list(options.get("exclude", []))
+    by_path = {r.path: r for r in sorted(records, key=lambda r: r.path)}
+    entries: dict[str, PlanEntry] = {}
+
+    def put(rec: FileRecord, action: str, target: str | None, cluster=None, reason=None) -> None:
+        entries[rec.path] = PlanEntry(
+            rec.path,
+            rec.blake3,
+            rec.size,
+            rec.metadata.captured_at,
+            action,
+            target,
+            cluster,
+            reason,
+        )
+
+    closed = sorted((unreadable or {}).items())
+    for rec in by_path.values():
+        why = _skip_reason(rec, excludes)
+        if not why and under_any(rec.path, (folder for folder, _ in closed)):
+            why = "unreadable: its folder could not be listed"
+        if why:
+            put(rec, "skip", None, reason=why)
+    for folder, error in closed:
+        if folder not in entries:
+            entries[folder] = PlanEntry(folder, None, 0, None, "skip", None, None, error)
+    live = {p for p in by_path if p not in entries}
+
+    duplicate_of: dict[str, tuple[str, str, str]] = {}  # path -> (keeper, cluster id, reason)
+    for cl in sorted(dupes.clusters, key=lambda c: c.id):
+        members = sorted({m.path for m in cl.members} | {cl.keeper})
+        members = [m for m in members if m in live]
+        if not members:
+            continue
+        keeper = cl.keeper if cl.keeper in live else members[0]
+        reason = cl.reason if keeper == cl.keeper else f"keeper {cl.keeper} unreadable; first kept"
+        for m in members:
+            if m != keeper and m not in duplicate_of:
+                duplicate_of[m] = (keeper, cl.id, f"{cl.kind} duplicate of {keeper}: {reason}")
+    clustered = set(duplicate_of) | {c.keeper for c in dupes.clusters}
+
+    companions: dict[str, list[str]] = {}  # primary -> its companions that are planned
+    beside: dict[str, list[str]] = {}  # primary -> companions that keep their own name
+    placed: set[str] = {a.primary for a in dupes.assets}  # a primary is nobody's companion
+    for asset in sorted(dupes.assets, key=lambda a: a.primary):
+        if asset.primary not in live:
+            continue  # an orphaned companion is planned as a file of its own
+        comps = sorted(c for c in asset.companions if c in live and c not in clustered)
+        pname = os.path.basename(asset.primary)
+        # one stem per asset: a second companion with the same ending (IMG_1.AAE and
+        # IMG_O1.AAE) cannot share it, and goes beside its primary under its own name
+        endings = {name_key(split_ext(pname)[1])}
+        companions.setdefault(asset.primary, [])
+        for c in comps:
+            if c in placed:
+                continue
+            placed.add(c)
+            ending = name_key(companion_suffix(pname, os.path.basename(c)))
+            if ending in endings:
+                beside.setdefault(asset.primary, []).append(c)
+                continue
+            endings.add(ending)
+            companions[asset.primary].append(c)
+
+    def put_beside(primary: str, folder: str, cluster: str | None, reason: str) -> None:
+        for c in beside.get(primary, []):
+            ctarget = unique_path(folder, sanitize_component(os.path.basename(c)), taken)
+            taken.add(name_key(ctarget))
+            put(by_path[c], "companion", ctarget, cluster, reason)
+
+    is_companion = {c for cs in (*companions.values(), *beside.values()) for c in cs}
+    taken: set[str] = {name_key(n) for n in REPORT_NAMES}
+    # keepers and stand-alone files first, in path order: the first path gets the plain name
+    for path in sorted(live):
+        if path in is_companion or path in duplicate_of:
+            continue
+        rec = by_path[path]
+        m = rec.metadata
+        folder, name = render_target(
+            template, os.path.basename(path), m.captured_at, m.make, m.model
+        )
+        suffixes = tuple(
+            companion_suffix(os.path.basename(path), os.path.basename(c))
+            for c in companions.get(path, [])
+        )
+        target = unique_path(folder, name, taken, suffixes)
+        taken.add(name_key(target))
+        put(rec, "keep", target)
+        tfolder, tname = posixpath.split(target)
+        tstem = split_ext(tname)[0]
+        for c, suffix in zip(companions.get(path, []), suffixes, strict=True):
+            ctarget = join(tfolder, companion_name(tstem, suffix))
+            taken.add(name_key(ctarget))
+            put(by_path[c], "companion", ctarget, reason=f"companion of {path}")
+        put_beside(path, tfolder, None, f"companion of {path} (beside it, own name)")
+
+    # duplicates and their companions, each pointing at what the keeper's asset has
+    for path in sorted(duplicate_of):
+        keeper, cid, reason = duplicate_of[path]
+        kentry = entries[keeper]
+        put(by_path[path], "duplicate", kentry.target, cid, reason)
+        kfolder, kname = posixpath.split(kentry.target)
+        kstem = split_ext(kname)[0]
+        for c in companions.get(path, []):
+            suffix = companion_suffix(os.path.basename(path), os.path.basename(c))
+            ctarget = join(kfolder, companion_name(kstem, suffix))
+            if name_key(ctarget) in taken:
+                owner = next(
+                    e
+                    for e in entries.values()
+                    if e.target and e.action in WRITES and name_key(e.target) == name_key(ctarget)
+                )
+                put(
+                    by_path[c],
+                    "duplicate",
+                    ctarget,
+                    cid,
+                    f"companion of duplicate {path}; the keeper's asset has {owner.source}",
+                )
+            else:
+                taken.add(name_key(ctarget))
+                put(
+                    by_path[c],
+                    "companion",
+                    ctarget,
+                    cid,
+                    f"companion of duplicate {path}, follows keeper {keeper}",
+                )
+        put_beside(path, kfolder, cid, f"companion of duplicate {path}, follows keeper {keeper}")
+
+    return Plan(
+        roots=tuple(sorted(roots)),
+        dest=dest,
+        catalog=catalog,
+        options={**options, "template": template},
+        entries=tuple(entries[p] for p in sorted(entries)),
+        created=now_iso(),
+    )
+
+
+def free_bytes(dest: str) -> int:
+    """Free bytes at DEST, or at its nearest existing ancestor when DEST does not exist yet."""
+    probe = os.path.abspath(dest)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    st = os.statvfs(probe)
+    return st.f_bavail * st.f_frsize
+
+
+def with_free_space(plan: Plan) -> Plan:
+    return replace(plan, dest_free_bytes=free_bytes(plan.dest))
+
+
+# ---- the file edges ----------------------------------------------------------------------------
+
+
+def plan_bytes(plan: Plan) -> bytes:
+    return json_bytes(plan.to_json(), indent=1) + b"\n"
+
+
+def write_plan(plan: Plan, path: str | os.PathLike) -> None:
+    write_output(path, plan_bytes(plan))
+
+
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise PlanError(f"{where}: {what}")
+
+
+def plan_from_json(doc: Any, where: str) -> Plan:
+    _need(isinstance(doc, dict), where, "not a JSON object")
+    _need(doc.get("format") == FORMAT, where, f"not a plan (format is not {FORMAT!r})")
+    version = doc.get("version")
+    _need(version in VERSIONS, where, f"plan version {version!r} unsupported")
+    keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
+    for key in HEADER_KEYS:
+        _need(key in doc, where, f"header field {key!r} missing")
+    _need(isinstance(doc["dest"], str) and doc["dest"], where, "dest must be a path")
+    _need(
+        isinstance(doc["roots"], list) and all(isinstance(r, str) for r in doc["roots"]),
+        where,
+        "roots must be a list of paths",
+    )
+    _need(isinstance(doc["options"], dict), where, "options must be an object")
+    _need(isinstance(doc.get("entries"), list), where, "entries must be a list")
+    entries = []
+    for n, raw in enumerate(doc["entries"]):
+        at = f"{where}: entry {n}"
+        _need(
+            isinstance(raw, dict) and set(raw) == set(keys),
+            at,
+            f"must have exactly the fields {', '.join(keys)}",
+        )
+        _need(raw["action"] in ACTIONS, at, f"action {raw['action']!r} is not one of {ACTIONS}")
+        _need(isinstance(raw["source"], str) and raw["source"], at, "source must be a path")
+        _need(isinstance(raw["size"], int) and raw["size"] >= 0, at, "size must be an integer")
+        if raw["action"] == "skip":
+            _need(raw["target"] is None, at, "a skipped entry has no target")
+        else:
+            _need(isinstance(raw["target"], str) and raw["target"], at, "target must be a path")
+            b3 = raw["blake3"]
+            _need(
+                isinstance(b3, str) and len(b3) == 64 and all(c in "0123456789abcdef" for c in b3),
+                at,
+                "blake3 must be 64 lowercase hex digits",
+            )
+        if raw.get("merge") is not None:
+            _need(raw["action"] == "keep", at, "only a keep entry has a merge")
+            _need(merge_problem(raw["merge"]) is None, at, f"merge {merge_problem(raw['merge'])}")
+        entries.append(PlanEntry(**{k: raw[k] for k in keys}))
+    sources = [e.source for e in entries]
+    _need(len(set(sources)) == len(sources), where, "a source appears in more than one entry")
+    declared = doc["bytes_to_write"]
+    plan = Plan(
+        roots=tuple(doc["roots"]),
+        dest=doc["dest"],
+        catalog=doc["catalog"],
+        options=doc["options"],
+        entries=tuple(entries),
+        created=doc["created"],
+        dest_free_bytes=doc["dest_free_bytes"],
+    )
+    _need(
+        declared == plan.bytes_to_write,
+        where,
+        f"bytes_to_write {declared} does not match the entries ({plan.bytes_to_write})",
+    )
+    return plan
+
+
+def read_plan(path: str | os.PathLike) -> Plan:
+    path = os.fspath(path)
+    return plan_from_json(read_json(path, PlanError, "plan file"), path)
+
+
+def fate(entry: PlanEntry) -> str:
+    """The 'new path or fate' column a person reads in a spreadsheet."""
+    if entry.action in WRITES:
+        return entry.target or ""
+    return fate_words(entry.action, entry.target, entry.reason)
+
+
+def fate_words(fate: str | None, target: str | None, reason: str | None) -> str | None:
+    """A fate that wrote no file, in the plan's and the ledger's spreadsheets alike."""
+    if fate == "duplicate":
+        return f"duplicate of {target}"
+    if fate in ("skip", "skipped"):
+        return f"skipped: {reason}"
+    return fate
+
+
+def merged_fields(entry: PlanEntry) -> str:
+    """The CSV's `merged fields`: each field the metadata merge writes, keywords with the
+    words added; empty when nothing is merged (or the merge is refused)."""
+    merge = entry.merge or {}
+    if merge.get("refused"):
+        return ""
+    names = []
+    for f in merge.get("fields") or ():
+        added = [a["value"] for a in f.get("added") or ()]
+        names.append(f"{f['field']} (+{', '.join(added)})" if added else f["field"])
+    return "; ".join(names)
+
+
+def write_csv(plan: Plan, path: str | os.PathLike) -> None:
+    out = io.StringIO()
+    w = csv.writer(out)
+    # a plan with metadata merges gets a fifth column; one without is written as before
+    merges = any(e.merge for e in plan.entries)
+    w.writerow(["original path", "capture date", "new path or fate", "action"]
+               + (["merged fields"] if merges else []))  # fmt: skip
+    for e in plan.entries:
+        w.writerow([e.source, e.captured_at or "", fate(e), e.action]
+                   + ([merged_fields(e)] if merges else []))  # fmt: skip
+    with open(path, "wb") as fh:  # UTF-8, undecodable bytes spelled as in the JSON files
+        fh.write(escape_surrogates(out.getvalue()).encode("utf-8"))
+
+
+# ---- checking a plan against the disk ---------------------------------------------------------
+
+
+def _finding(path: str, severity: str, outcome: str, message: str, **evidence) -> Finding:
+    return Finding(path, "plan", severity, outcome, message, evidence)
+
+
+def target_problem(dest: str, target: str) -> str | None:
+    """Why `target` would not land inside DEST, or None."""
+    return DestGuard(dest).problem(target)
+
+
+class DestGuard:
+    """Checks targets against one DEST, looking at each folder on disk once.
+
+    A plan's thousands of targets share a few hundred folders; a folder's verdict (a symlink
+    out of DEST on the way, or none) is remembered for the guard's life, one run."""
+
+    def __init__(self, dest: str) -> None:
+        self.dest = dest
+        self.real_dest = os.path.realpath(dest)
+        self.folders: dict[tuple[str, ...], str | None] = {}
+
+    def problem(self, target: str) -> str | None:
+        if target.startswith("/") or "\\" in target or (len(target) > 1 and target[1] == ":"):
+            return "absolute target"
+        if any(ord(c) < 32 or ord(c) == 127 for c in target):
+            return "target has control characters"
+        parts = target.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            return "target has an empty, '.' or '..' component"
+        if name_key(target) in {name_key(n) for n in REPORT_NAMES}:
+            return "target is the name of a report file"
+        why = self.folder_problem(tuple(parts[:-1]))
+        if why:
+            return why
+        final = os.path.join(self.dest, *parts)
+        if os.path.islink(final):
+            return f"{final} is a symlink"
+        return None
+
+    def folder_problem(self, parts: tuple[str, ...]) -> str | None:
+        if parts not in self.folders:
+            self.folders[parts] = self._look(parts)
+        return self.folders[parts]
+
+    def _look(self, parts: tuple[str, ...]) -> str | None:
+        if not parts:
+            return None
+        why = self.folder_problem(parts[:-1])
+        if why:
+            return why
+        parent = os.path.join(self.dest, *parts[:-1])
+        if parts[:-1] and not os.path.lexists(parent):
+            return None  # nothing on disk below here yet: apply makes real folders
+        probe = os.path.join(self.dest, *parts)
+        if os.path.islink(probe) and not under_any(os.path.realpath(probe), [self.real_dest]):
+            return f"{probe} is a symlink out of the destination"
+        return None
+
+
+def check_plan(plan: Plan, *, verify_sources: bool = True) -> list[Finding]:
+    """Everything that stands between this plan and a safe apply. Errors block the whole plan
+    except source mismatches, which only block their own entry."""
+    check_dest_outside_roots(plan.dest, plan.roots, real=True)
+    findings: list[Finding] = []
+    seen: dict[str, str] = {}
+    guard = DestGuard(plan.dest)
+    for e in plan.entries:
+        if e.target is None:
+            continue
+        why = guard.problem(e.target)
+        if why:
+            findings.append(_finding(e.source, "error", "escapes-dest", f"{e.target}: {why}"))
+        if e.action in WRITES:
+            key = name_key(e.target)
+            if key in seen:
+                findings.append(
+                    _finding(
+                        e.source,
+                        "error",
+                        "target-clash",
+                        f"{e.target} is also the target of {seen[key]}",
+                    )
+                )
+            seen[key] = e.source
+        side = (e.merge or {}).get("sidecar") if (e.merge or {}).get("write") == "sidecar" else None
+        if side:  # the XMP sidecar a metadata merge writes is a target like any other
+            why = guard.problem(side)
+            if why or name_key(side) in seen:
+                msg = f"{side}: {why or 'merge sidecar clashes with another target'}"
+                findings.append(_finding(e.source, "error", "escapes-dest", msg))
+            seen[name_key(side)] = e.source
+    for e in plan.entries:
+        if e.action == "duplicate" and name_key(e.target or "") not in seen:
+            findings.append(
+                _finding(
+                    e.source,
+                    "error",
+                    "dangling-duplicate",
+                    f"duplicate points at {e.target}, which no entry writes",
+                )
+            )
+    if verify_sources:
+        for e in plan.entries:
+            if e.action in WRITES:
+                findings.extend(source_findings(e))
+    return findings
+
+
+def source_findings(e: PlanEntry) -> list[Finding]:
+    """Whether the source still has the planned size and BLAKE3."""
+    try:
+        size = os.stat(e.source).st_size
+        digest = hash_file(e.source)["blake3"] if size == e.size else None
+    except FileNotFoundError:
+        return [_finding(e.source, "error", "source-missing", "source no longer exists")]
+    except OSError as exc:
+        return [_finding(e.source, "error", "source-unreadable", f"cannot read source: {exc}")]
+    if size != e.size or digest != e.blake3:
+        return [
+            _finding(
+                e.source,
+                "error",
+                "source-changed",
+                "source changed since the plan was made",
+                planned={"size": e.size, "blake3": e.blake3},
+                found={"size": size, "blake3": digest},
+            )
+        ]
+    return []
+
+
+__all__ = [
+    "Plan",
+    "PlanEntry",
+    "build_plan",
+    "write_plan",
+    "read_plan",
+    "write_csv",
+    "check_plan",
+    "with_free_space",
+    "free_bytes",
+    "fate",
+    "ACTIONS",
+    "WRITES",
+]

@@ -27,7 +27,7 @@ catalog_option = click.option(
     "photoverify's other state, the decode cache, is kept beside it.",
 )
 # dedupe.graph.DEFAULT_THRESHOLD, spelled here so that `--help` does not load the graph code
-# (tests/test_cli.py checks that the two agree)
+# (tests/cli/test_cli.py.py checks that the two agree)
 threshold_option = click.option(
     "--threshold",
     type=click.IntRange(0, 32),

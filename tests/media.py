@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import av
@@ -230,3 +231,71 @@ def make_avc_heif(path: Path, picture: Image.Image) -> Path:
     at = len(ftyp) + len(meta(0)) + 8
     path.write_bytes(ftyp + meta(at) + _box("mdat", sample))
     return path
+
+
+# ---- pictures in every mode Pillow writes (the fingerprint tests and the hostile pipeline's) ----
+
+MODES = [
+    ("1", "PNG"),
+    ("1", "TIFF"),
+    ("L", "PNG"),
+    ("LA", "PNG"),
+    ("LA", "TIFF"),
+    ("P", "PNG"),
+    ("P", "GIF"),
+    ("P", "TIFF"),
+    ("PA", "TIFF"),
+    ("RGB", "PNG"),
+    ("RGB", "WEBP"),
+    ("RGB", "BMP"),
+    ("RGBA", "PNG"),
+    ("RGBA", "TIFF"),
+    ("CMYK", "TIFF"),
+    ("CMYK", "JPEG"),
+    ("YCbCr", "TIFF"),
+    ("LAB", "TIFF"),
+    ("I", "TIFF"),
+    ("F", "TIFF"),
+    ("I;16", "PNG"),
+    ("I;16", "TIFF"),
+    ("I;16B", "TIFF"),
+]
+
+
+EXT = {"PNG": ".png", "TIFF": ".tif", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "JPEG": ".jpg"}
+
+
+def picture(mode: str, size: tuple[int, int]) -> Image.Image:
+    """A detailed picture (not flat) in `mode`."""
+    w, h = size
+    r = Image.effect_mandelbrot(size, (-2.0, -1.2, 0.8, 1.2), 40)
+    g = Image.linear_gradient("L").resize(size)
+    b = Image.effect_noise(size, 60)
+    rgb = Image.merge("RGB", (r, g, b))
+    if mode == "P":
+        return rgb.quantize(64)
+    if mode == "PA":
+        return rgb.quantize(64).convert("PA")
+    if mode in ("I", "F", "I;16", "I;16B"):
+        # 16-bit values spread over the range: a clipping conversion would make it white
+        wide = Image.eval(r, lambda v: v * 200).convert("I")
+        return wide if mode == "I" else wide.convert("F") if mode == "F" else wide.convert(mode)
+    return rgb.convert(mode)
+
+
+def png_bomb(path: Path, side: int, channels: int = 1) -> None:
+    """A grayscale (or RGBA, channels=4) PNG of side x side pixels, all zero: a few hundred KB
+    that decode to side^2 x channels bytes. Written row by row: the test never holds it."""
+    comp = zlib.compressobj(9)
+    row = b"\0" * (side * channels + 1)  # filter byte + pixels
+    data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, {1: 0, 4: 6}[channels], 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )

@@ -33,7 +33,7 @@ from photoverify.verify.checks.expect import (
 )
 from photoverify.verify.manifest.formats import Manifest, ManifestEntry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 PICKS = [
     "immich-test-assets/metadata/dates/datetimeoriginal-gps.jpg",  # GPS, EXIF capture time

@@ -40,7 +40,7 @@ from photoverify.verify.manifest.formats import (
 )
 from photoverify.verify.report.model import build_report, read_verify_json
 
-REGRESSIONS = Path(__file__).parent / "fuzz-regressions"
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz-regressions"
 
 # FUZZ_EXAMPLES=2000 for a long campaign; CI runs the default.
 FUZZ = settings(

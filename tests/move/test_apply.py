@@ -32,7 +32,7 @@ from photoverify.dedupe.move.apply import (
 )
 from photoverify.dedupe.move.plan import build_plan, read_plan, write_plan
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree
 FILES = [
     "exif-samples/heic/IMG_5195.HEIC",

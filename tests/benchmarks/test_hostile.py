@@ -10,7 +10,7 @@ import io
 import struct
 from pathlib import Path
 
-from test_pictures import EXT, MODES, picture, png_bomb
+from media import EXT, MODES, picture, png_bomb
 
 from benchmarks.bench_hostile import RSS_LIMIT_KIB, run
 

@@ -35,13 +35,8 @@ def entry_names(n: int) -> list[str]:
 
 def write(fmt: str, n: int, out: Path) -> Path:
     """A manifest of n entries in `fmt` under `out`; returns what read_manifest is given."""
-    from photoverify.verify.manifest.formats import (
-        DEFAULT_ALGORITHM,
-        HEX_LENGTH,
-        Manifest,
-        ManifestEntry,
-        render_manifest,
-    )
+    from photoverify.verify.manifest import Manifest, ManifestEntry, render_manifest
+    from photoverify.verify.manifest.entries import DEFAULT_ALGORITHM, HEX_LENGTH
 
     alg = DEFAULT_ALGORITHM[fmt]
     digits = HEX_LENGTH[alg]
@@ -63,7 +58,7 @@ def write(fmt: str, n: int, out: Path) -> Path:
 
 def load_child(target: str) -> None:
     """In the child: import, read the manifest (unless `-`), print seconds, peak KiB, count."""
-    from photoverify.verify.manifest.formats import read_manifest
+    from photoverify.verify.manifest import read_manifest
 
     t = time.perf_counter()
     count = 0 if target == "-" else len(read_manifest(target).entries)

@@ -31,7 +31,7 @@ from photoverify.verify.checks.expect import (
     load_rules,
     parse_rules,
 )
-from photoverify.verify.manifest.formats import Manifest, ManifestEntry
+from photoverify.verify.manifest import Manifest, ManifestEntry
 
 REPO = Path(__file__).resolve().parents[2]
 

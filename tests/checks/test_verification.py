@@ -16,7 +16,7 @@ from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.verify.checks.decode import DecodeCache
 from photoverify.verify.checks.verification import verify_tree
-from photoverify.verify.manifest.formats import write_manifest
+from photoverify.verify.manifest import write_manifest
 
 PICKS = {  # where each real file (shipped in tests/data/real) lives in the library
     "gps/gps-datetime.jpg": "immich-test-assets/metadata/dates/gps-datetime.jpg",

@@ -30,14 +30,8 @@ from photoverify.dedupe.move.plan import check_plan, plan_from_json, read_plan
 from photoverify.verify.audit.libraries import check_ledger, read_ledger
 from photoverify.verify.checks.apple import read_photo_details
 from photoverify.verify.checks.expect import load_rules, parse_rules
-from photoverify.verify.manifest.formats import (
-    FORMATS,
-    LINE_FORMATS,
-    Manifest,
-    ManifestEntry,
-    read_manifest,
-    render_manifest,
-)
+from photoverify.verify.manifest import Manifest, ManifestEntry, read_manifest, render_manifest
+from photoverify.verify.manifest.entries import FORMATS, LINE_FORMATS
 from photoverify.verify.report.model import build_report, read_verify_json
 
 REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz-regressions"
@@ -203,7 +197,7 @@ path_components = st.binary(min_size=1, max_size=40).filter(
 def test_a_manifest_rendered_from_any_names_reads_back(paths, fmt):
     """render_manifest then read_manifest: every name comes back, or was left out with a finding
     naming it (only a name the format cannot hold: see unholdable)."""
-    from photoverify.verify.manifest.formats import unholdable
+    from photoverify.verify.manifest.entries import unholdable
 
     alg = {"hashdeep": "sha256", "json": "blake3", **LINE_FORMATS}[fmt]
     rels = sorted({b"/".join(p).decode("utf-8", "surrogateescape") for p in paths})
@@ -571,8 +565,8 @@ def peer_check(tool: str, manifest: Path, root: Path) -> bool:
 def check_names_round_trip(base: Path, paths: list[list[bytes]], fmt: str, tool: str) -> None:
     """Every file is in the manifest or reported as left out; what is written passes the peer
     tool's own --check and our fixity check."""
+    from photoverify.verify.manifest import write_manifest
     from photoverify.verify.manifest.fixity import check_fixity
-    from photoverify.verify.manifest.formats import write_manifest
 
     root = base / "tree"
     root.mkdir()
@@ -618,7 +612,7 @@ def test_b3sum_cannot_hold_an_undecodable_name(tmp_path):
 def test_hashdeep_cannot_hold_a_name_ending_in_cr(tmp_path):
     """hashdeep -k reads `./trail\r` as `./trail` (its audit then says "moved"): left out and
     reported (found by test_a_manifest_of_any_names_passes_the_peer_and_our_verify)."""
-    from photoverify.verify.manifest.formats import write_manifest
+    from photoverify.verify.manifest import write_manifest
 
     (tmp_path / "a").mkdir()
     check_names_round_trip(tmp_path / "a", [[b"trail\r"], [b"a\rb"]], "hashdeep", "hashdeep")
@@ -684,7 +678,7 @@ def outcome(read, *args: Any) -> Any:
 def test_the_one_entry_per_line_reader_agrees_with_the_whole_document_parse(rows, edits):
     """A JSON manifest in the writer's layout is read a line at a time; the answer (entries, or
     which error) must be the one a whole-document parse gives, whatever the edits."""
-    from photoverify.verify.manifest.formats import _document_rows, _json_manifest
+    from photoverify.verify.manifest.json_format import _document_rows, _json_manifest
 
     head = {"version": 1, "format": "photoverify-manifest", "algorithm": "blake3", "root": "/r"}
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
@@ -741,7 +735,7 @@ def test_verify_json_round_trips_through_report_verify(findings, counts):
 def test_both_walkers_find_every_file_whatever_its_name(paths):
     """dedupe.walk (scan) and manifest.walk_tree (manifest, verify) list exactly the files made."""
     from photoverify.dedupe.catalog.walk import Candidate, walk
-    from photoverify.verify.manifest.formats import walk_tree
+    from photoverify.verify.manifest.tree import walk_tree
 
     root = fresh_dir()
     made = sorted(make_tree(root, paths))
@@ -793,9 +787,9 @@ def _split_lines_reference(text: str) -> list[str]:
 @FUZZ
 @given(st.text(st.sampled_from("ab\r\n\\ é"), max_size=40))
 def test_manifest_lines_split_as_before(text):
-    from photoverify.verify.manifest.formats import _split_lines
+    from photoverify.verify.manifest.parsing import split_lines
 
-    assert list(_split_lines(text)) == _split_lines_reference(text)
+    assert list(split_lines(text)) == _split_lines_reference(text)
 
 
 @settings(FUZZ, max_examples=max(5, FUZZ.max_examples // 6))
@@ -808,8 +802,8 @@ def check_bag_round_trip(base: Path, paths: list[list[bytes]]) -> None:
     import subprocess
     import sys
 
+    from photoverify.verify.manifest import write_manifest
     from photoverify.verify.manifest.fixity import check_fixity
-    from photoverify.verify.manifest.formats import write_manifest
 
     root = base / "tree"
     root.mkdir()

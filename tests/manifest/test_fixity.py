@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from photoverify.verify.manifest import read_manifest, write_manifest
 from photoverify.verify.manifest.fixity import (
     Expected,
     Observed,
@@ -19,7 +20,6 @@ from photoverify.verify.manifest.fixity import (
     classify,
     select_for_hashing,
 )
-from photoverify.verify.manifest.formats import read_manifest, write_manifest
 
 DISK_OUTCOMES = {"matched", "changed", "moved", "duplicated", "new", "unreadable"}
 

@@ -16,18 +16,16 @@ from hypothesis import strategies as st
 
 from photoverify.dedupe.core.errors import ManifestError, UsageError
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.verify.manifest.fixity import check_fixity
-from photoverify.verify.manifest.formats import (
-    LINE_FORMATS,
+from photoverify.verify.manifest import (
     Manifest,
     ManifestEntry,
     path_key,
     read_manifest,
     render_manifest,
-    safe_relpath,
-    unholdable,
     write_manifest,
 )
+from photoverify.verify.manifest.entries import LINE_FORMATS, safe_relpath, unholdable
+from photoverify.verify.manifest.fixity import check_fixity
 
 BAGIT = [sys.executable, str(Path(sys.executable).parent / "bagit.py")]
 NFD_NAME = unicodedata.normalize("NFD", "été à Noël.jpg")

@@ -34,8 +34,8 @@ from photoverify.dedupe.core.records import (
     Finding,
     Relation,
 )
+from photoverify.verify.manifest import write_manifest
 from photoverify.verify.manifest.fixity import check_fixity
-from photoverify.verify.manifest.formats import write_manifest
 from photoverify.verify.report.model import (
     ROWS_INLINE,
     _thumbnail_targets,

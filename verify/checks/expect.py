@@ -28,7 +28,7 @@ from photoverify.dedupe.core.records import KINDS, FileRecord, Finding
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.core.timeparse import same_second, seconds_apart, subsec_equal
 from photoverify.dedupe.match.companions import find_assets
-from photoverify.verify.manifest.formats import Manifest, path_key
+from photoverify.verify.manifest import Manifest, path_key
 
 CHECK = "expect"
 DEFAULT_KINDS = ("image", "video")

@@ -40,8 +40,8 @@ from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.core.records import FileRecord, Finding, Verdict
 from photoverify.dedupe.move.plan import LEDGER_JSON
+from photoverify.verify.manifest import read_manifest
 from photoverify.verify.manifest.fixity import check_fixity
-from photoverify.verify.manifest.formats import read_manifest
 
 if TYPE_CHECKING:  # decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
     from photoverify.verify.checks.decode import DecodeCache, DecodeStats

@@ -41,15 +41,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from photoverify.dedupe.core.records import Finding
-from photoverify.verify.manifest.formats import (
-    KnownDigest,
-    Manifest,
-    Progress,
-    TreeFile,
-    path_key,
-    read_digests,
-    walk_tree,
-)
+from photoverify.verify.manifest.entries import KnownDigest, Manifest, Progress, path_key
+from photoverify.verify.manifest.tree import TreeFile, read_digests, walk_tree
 
 OUTCOMES = ("matched", "changed", "missing", "moved", "duplicated", "new", "unreadable")
 SEVERITY = {

@@ -23,12 +23,12 @@ from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.verify.checks.decode import (
     DECODER_VERSION,
-    DecodeCache,
     DecodeJob,
     check_decode,
     decode_file,
     isobmff_overrun,
 )
+from photoverify.verify.checks.decode_cache import DecodeCache
 
 INTACT = {
     "jpeg.jpg": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",

@@ -14,7 +14,7 @@ from conftest import REAL
 
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
-from photoverify.verify.checks.decode import DecodeCache
+from photoverify.verify.checks.decode_cache import DecodeCache
 from photoverify.verify.checks.verification import verify_tree
 from photoverify.verify.manifest import write_manifest
 

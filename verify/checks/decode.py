@@ -24,8 +24,8 @@ sensor data and the embedded preview exiftool extracts decodes fully; a RAW file
 (no preview, LibRaw does not read it), and any format with no decoder here, is an
 ``unsupported-format`` finding (warning: not checked, so never shown as fine).
 
-Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file in the
-user cache directory. Identical bytes decode identically, so a second run over unchanged files,
+Results are cached by content: (BLAKE3, `DECODER_VERSION`) -> outcome, in a SQLite file beside the
+catalog (decode_cache). Identical bytes decode identically, so a second run over unchanged files,
 or over a copy of them, decodes nothing. A new Pillow/libheif/FFmpeg changes the version string
 and so invalidates the cache.
 """
@@ -34,19 +34,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
-import json
 import math
 import os
-import sqlite3
 import struct
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import PIL
@@ -73,9 +70,10 @@ from photoverify.dedupe.catalog.sniff import (
     PILLOW_IMAGES,
     RAW_FORMATS,
 )
-from photoverify.dedupe.core.errors import EnvironmentProblem
 from photoverify.dedupe.core.records import FileRecord, Finding
-from photoverify.dedupe.core.sqlitefile import open_wal
+
+if TYPE_CHECKING:
+    from photoverify.verify.checks.decode_cache import DecodeCache
 
 pillow_heif.register_heif_opener()
 
@@ -357,82 +355,6 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
 
 def decode_batch(jobs: list[DecodeJob]) -> list[DecodeOutcome]:
     return [decode_file(j) for j in jobs]
-
-
-# ---------------------------------------------------------------------------- the cache
-
-
-DECODE_CACHE_NAME = "decode-cache.sqlite"
-
-
-def decode_cache_path(catalog_path: str | os.PathLike) -> Path:
-    """photoverify keeps its state in one place, chosen by --catalog or $PHOTOVERIFY_CATALOG:
-    the decode cache is the file `decode-cache.sqlite` beside the catalog."""
-    return Path(catalog_path).with_name(DECODE_CACHE_NAME)
-
-
-def default_cache_path() -> Path:
-    """The decode cache beside the default catalog (dedupe.catalog.default_path)."""
-    from photoverify.dedupe.catalog.store import default_path
-
-    return decode_cache_path(default_path())
-
-
-def _create_table(db: sqlite3.Connection) -> None:
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS decode_results ("
-        " blake3 TEXT NOT NULL, decoder TEXT NOT NULL, outcome TEXT NOT NULL,"
-        " error TEXT, detail TEXT NOT NULL, checked_at TEXT NOT NULL,"
-        " PRIMARY KEY (blake3, decoder))"
-    )
-
-
-class DecodeCache:
-    """(blake3, decoder version) -> DecodeOutcome, in one SQLite file. Use as a context manager."""
-
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
-        self.path = Path(path) if path else default_cache_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = open_wal(self.path, _create_table)
-        except (sqlite3.Error, OSError) as exc:
-            raise EnvironmentProblem(f"{self.path}: cannot open decode cache: {exc}") from exc
-
-    def __enter__(self) -> DecodeCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.db.close()
-
-    def get_many(self, digests: Iterable[str]) -> dict[str, DecodeOutcome]:
-        out: dict[str, DecodeOutcome] = {}
-        for digest in set(digests):
-            row = self.db.execute(
-                "SELECT outcome, error, detail FROM decode_results"
-                " WHERE blake3 = ? AND decoder = ?",
-                (digest, DECODER_VERSION),
-            ).fetchone()
-            if row is not None:
-                out[digest] = DecodeOutcome(row[0], row[1], json.loads(row[2]))
-        return out
-
-    def put_many(self, results: Iterable[tuple[str, DecodeOutcome]]) -> None:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        rows = [
-            (digest, DECODER_VERSION, o.outcome, o.error, json.dumps(o.detail), now)
-            for digest, o in results
-            if o.cacheable
-        ]
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO decode_results VALUES (?, ?, ?, ?, ?, ?)", rows
-            )
-
-    def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM decode_results").fetchone()[0]
 
 
 # ---------------------------------------------------------------------------- the check

@@ -44,7 +44,8 @@ from photoverify.verify.manifest import read_manifest
 from photoverify.verify.manifest.fixity import check_fixity
 
 if TYPE_CHECKING:  # decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
-    from photoverify.verify.checks.decode import DecodeCache, DecodeStats
+    from photoverify.verify.checks.decode import DecodeStats
+    from photoverify.verify.checks.decode_cache import DecodeCache
     from photoverify.verify.checks.expect import Rule
 
 SCHEMA = "photoverify.verify/1"
@@ -210,7 +211,8 @@ def verify_tree(
 
     decode_stats = None
     if decode:
-        from photoverify.verify.checks.decode import DecodeCache, check_decode, decode_cache_path
+        from photoverify.verify.checks.decode import check_decode
+        from photoverify.verify.checks.decode_cache import DecodeCache, decode_cache_path
 
         own_cache = decode_cache is None and use_decode_cache
         if own_cache:  # beside the catalog: photoverify's state is in one place

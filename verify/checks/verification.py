@@ -35,16 +35,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.scan import ScanResult, scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.core.records import FileRecord, Finding, Verdict
 from photoverify.dedupe.move.plan import LEDGER_JSON
-from photoverify.verify.manifest import read_manifest
-from photoverify.verify.manifest.fixity import check_fixity
+from photoverify.verify.manifest import Manifest, read_manifest
+from photoverify.verify.manifest.fixity import FixityResult, check_fixity
 
 if TYPE_CHECKING:  # decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
-    from photoverify.verify.checks.decode import DecodeStats
+    from photoverify.verify.checks.decode import DecodeResult, DecodeStats
     from photoverify.verify.checks.decode_cache import DecodeCache
     from photoverify.verify.checks.expect import Rule
 
@@ -150,35 +150,98 @@ def verify_tree(
     if not os.path.isdir(root_abs):
         raise UsageError(f"{root_abs}: not a directory")
     manifest = read_manifest(manifest_path)
-    rules = []
-    if expect_rules is not None:
-        from photoverify.verify.checks.expect import load_rules
+    rules = _load_rules(expect_rules)
+    tree = _Catalogued(catalog, root_abs, _manifest_files(manifest), workers, progress)
+    if decode or bool(rules) or manifest.format == "json" or trust_stat:
+        tree.scan()
+    fixity = _check_manifest(tree, manifest, trust_stat)
+    findings: list[Finding] = [*fixity.problems, *fixity.findings]
+    decode_stats = None
+    if decode:
+        result = _check_decode(tree, decode_cache, use_decode_cache)
+        findings.extend(result.findings)
+        decode_stats = result.stats
+    findings.extend(_check_expectations(tree.records, manifest, rules, now, root_abs))
 
-        rules = load_rules(expect_rules)
+    findings, counts, by_check = _tally(findings)
+    return VerifyResult(
+        root=root_abs,
+        manifest=manifest.source,
+        manifest_format=manifest.format,
+        algorithm=fixity.algorithm,
+        findings=findings,
+        counts=counts,
+        by_check=by_check,
+        rules=rules,
+        decode=decode_stats,
+        scan=tree.scanned.to_json() if tree.scanned is not None else {},
+        digests_reused=fixity.digests_reused,
+        files_read=fixity.files_read,
+        trust_stat=trust_stat,
+        seconds=time.perf_counter() - started,
+        records={_relative(r.path, root_abs): r for r in tree.records},
+    )
 
-    def scan_progress(files_done: int, bytes_done: int, files_total: int, total: int) -> None:
-        if progress is not None:
-            progress("scan", files_done, files_total, bytes_done, total)
 
-    needs_catalog = decode or bool(rules) or manifest.format == "json" or trust_stat
-    scanned = None
-    records: list[FileRecord] = []
-    manifest_files = {os.path.abspath(manifest.source), os.path.abspath(manifest.source) + ".tmp"}
+def _load_rules(expect_rules: str | os.PathLike | None) -> list[Rule]:
+    if expect_rules is None:
+        return []
+    from photoverify.verify.checks.expect import load_rules
 
-    def load_records() -> list[FileRecord]:
+    return load_rules(expect_rules)
+
+
+def _manifest_files(manifest: Manifest) -> set[str]:
+    """The manifest file and its temporary file, when they are inside the tree: not its files."""
+    return {os.path.abspath(manifest.source), os.path.abspath(manifest.source) + ".tmp"}
+
+
+@dataclass
+class _Catalogued:
+    """ROOT's records in the catalog (the manifest's files left out), once ROOT is scanned."""
+
+    catalog: Catalog
+    root: str
+    manifest_files: set[str]
+    workers: int | None
+    progress: Progress | None
+    records: list[FileRecord] = field(default_factory=list)
+    scanned: ScanResult | None = None
+
+    def scan(self) -> None:
+        self.scanned = self._scan()
+        if os.path.exists(os.path.join(self.root, LEDGER_JSON)):
+            # a new library `apply` wrote is a copy, unless it is known as a library
+            self.catalog.mark_roots([self.root], "copy")
+        self.records = self._load()
+
+    def rescan(self, stale: list[str]) -> None:
+        """Fingerprint again the files whose records the bytes just read contradict."""
+        self.catalog.remove(stale)
+        self._scan()
+        self.records = self._load()
+
+    def _scan(self) -> ScanResult:
+        return scan([self.root], self.catalog, workers=self.workers, progress=self._scan_progress)
+
+    def _scan_progress(
+        self, files_done: int, bytes_done: int, files_total: int, total: int
+    ) -> None:
+        if self.progress is not None:
+            self.progress("scan", files_done, files_total, bytes_done, total)
+
+    def _load(self) -> list[FileRecord]:
         return [
             r
-            for r in catalog.records(under=[root_abs])
-            if os.path.abspath(r.path) not in manifest_files
+            for r in self.catalog.records(under=[self.root])
+            if os.path.abspath(r.path) not in self.manifest_files
         ]
 
-    if needs_catalog:
-        scanned = scan([root_abs], catalog, workers=workers, progress=scan_progress)
-        if os.path.exists(os.path.join(root_abs, LEDGER_JSON)):
-            # a new library `apply` wrote is a copy, unless it is known as a library
-            catalog.mark_roots([root_abs], "copy")
-        records = load_records()
-    by_abs = {r.path: r for r in records}
+
+def _check_manifest(tree: _Catalogued, manifest: Manifest, trust_stat: bool) -> FixityResult:
+    """Step 1: fixity against the manifest. With `trust_stat`, a file whose stat matches its
+    record is not read. A record whose bytes the fixity read contradict is scanned again."""
+    by_abs = {r.path: r for r in tree.records}
 
     def known_digest(path: str, st: os.stat_result, algorithm: str) -> str | None:
         if algorithm != "blake3":
@@ -193,74 +256,72 @@ def verify_tree(
         return rec.blake3
 
     fixity = check_fixity(
-        root_abs,
+        tree.root,
         manifest,
         known_digest=known_digest if trust_stat and "blake3" in manifest.candidates else None,
-        progress=_every(64, progress, "fixity") if progress else None,
-        workers=workers or None,
+        progress=_every(64, tree.progress, "fixity") if tree.progress else None,
+        workers=tree.workers or None,
     )
-    if fixity.algorithm == "blake3" and records:
+    if fixity.algorithm == "blake3" and tree.records:
         # The bytes just read outrank a record the scan kept because its stat was unchanged: such
         # a file is fingerprinted again, so decode and metadata checks see what is there now.
-        stale = [r.path for r in records if fixity.digests.get(r.path, r.blake3) != r.blake3]
+        stale = [r.path for r in tree.records if fixity.digests.get(r.path, r.blake3) != r.blake3]
         if stale:
-            catalog.remove(stale)
-            scan([root_abs], catalog, workers=workers, progress=scan_progress)
-            records = load_records()
-    findings: list[Finding] = [*fixity.problems, *fixity.findings]
+            tree.rescan(stale)
+    return fixity
 
-    decode_stats = None
-    if decode:
-        from photoverify.verify.checks.decode import check_decode
-        from photoverify.verify.checks.decode_cache import DecodeCache, decode_cache_path
 
-        own_cache = decode_cache is None and use_decode_cache
-        if own_cache:  # beside the catalog: photoverify's state is in one place
-            decode_cache = DecodeCache(decode_cache_path(catalog.path))
-        cache = decode_cache if use_decode_cache else None
-        try:
-            result = check_decode(
-                records,
-                cache=cache,
-                workers=workers,
-                root=root_abs,
-                progress=(lambda d, t, b, tb: progress("decode", d, t, b, tb))
-                if progress
-                else None,
-            )
-        finally:
-            if own_cache and cache is not None:
-                cache.close()
-        findings.extend(result.findings)
-        decode_stats = result.stats
+def _check_decode(
+    tree: _Catalogued, decode_cache: DecodeCache | None, use_decode_cache: bool
+) -> DecodeResult:
+    """Step 3: decode every image and play every video, cached by content."""
+    from photoverify.verify.checks.decode import check_decode
+    from photoverify.verify.checks.decode_cache import DecodeCache, decode_cache_path
 
-    if rules or manifest.format == "json":
-        from photoverify.verify.checks.expect import check_against_manifest, check_expectations
+    own_cache = decode_cache is None and use_decode_cache
+    if own_cache:  # beside the catalog: photoverify's state is in one place
+        decode_cache = DecodeCache(decode_cache_path(tree.catalog.path))
+    cache = decode_cache if use_decode_cache else None
+    progress = tree.progress
+    try:
+        return check_decode(
+            tree.records,
+            cache=cache,
+            workers=tree.workers,
+            root=tree.root,
+            progress=(lambda d, t, b, tb: progress("decode", d, t, b, tb)) if progress else None,
+        )
+    finally:
+        if own_cache and cache is not None:
+            cache.close()
+
+
+def _check_expectations(
+    records: list[FileRecord],
+    manifest: Manifest,
+    rules: list[Rule],
+    now: datetime | None,
+    root: str,
+) -> list[Finding]:
+    """Steps 4 and 5: the rules file's expectations, and a JSON manifest's capture time and GPS."""
+    if not rules and manifest.format != "json":
+        return []
+    from photoverify.verify.checks.expect import check_against_manifest, check_expectations
+
+    findings: list[Finding] = []
     if rules:
-        findings.extend(check_expectations(records, rules, now=now, root=root_abs))
+        findings.extend(check_expectations(records, rules, now=now, root=root))
     if manifest.format == "json":
-        findings.extend(check_against_manifest(records, manifest, root=root_abs))
+        findings.extend(check_against_manifest(records, manifest, root=root))
+    return findings
 
+
+def _tally(findings: list[Finding]) -> tuple[list[Finding], dict[str, int], dict[str, dict]]:
+    """The findings cross-referenced and sorted, counted by outcome and by check. Pure."""
     findings = cross_reference(findings)
     findings.sort(key=lambda f: (f.path, f.check, f.outcome))
     counts = dict(Counter(f.outcome for f in findings))
     by_check: dict[str, dict[str, int]] = defaultdict(dict)
     for (check, outcome), n in Counter((f.check, f.outcome) for f in findings).items():
         by_check[check][outcome] = n
-    return VerifyResult(
-        root=root_abs,
-        manifest=manifest.source,
-        manifest_format=manifest.format,
-        algorithm=fixity.algorithm,
-        findings=findings,
-        counts=counts,
-        by_check=dict(by_check),
-        rules=rules,
-        decode=decode_stats,
-        scan=scanned.to_json() if scanned is not None else {},
-        digests_reused=fixity.digests_reused,
-        files_read=fixity.files_read,
-        trust_stat=trust_stat,
-        seconds=time.perf_counter() - started,
-        records={_relative(r.path, root_abs): r for r in records},
-    )
+    return findings, counts, dict(by_check)

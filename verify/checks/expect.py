@@ -476,62 +476,52 @@ def check_against_manifest(
             continue
         if manifest.algorithm == "blake3" and entry.digests.get("blake3") == rec.blake3:
             continue
-        meta = rec.metadata
         expected_time = entry.extra.get("captured_at")
         if isinstance(expected_time, str):
-            diff = compare_capture(expected_time, meta.captured_at)
-            if diff is not None:
-                outcome, severity, evidence = diff
-                actual = meta.captured_at
-                if outcome == "capture-time-lost":
-                    message = f"capture time {expected_time} is gone"
-                elif outcome == "capture-time-changed":
-                    message = f"capture time changed from {expected_time} to {actual}"
-                else:
-                    lost = " and ".join(evidence.get("lost", []))
-                    message = f"capture time {expected_time} is now {actual} (lost its {lost})"
-                findings.append(
-                    Finding(
-                        rel,
-                        CHECK,
-                        severity,
-                        outcome,
-                        f"{rel}: {message}",
-                        {"rule": "manifest", **evidence},
-                    )
-                )
+            findings.extend(_capture_findings(rel, expected_time, rec.metadata.captured_at))
         expected_gps = entry.extra.get("gps")
         if isinstance(expected_gps, dict) and {"lat", "lon"} <= set(expected_gps):
-            actual_gps = meta.gps
-            if actual_gps is None:
-                findings.append(
-                    Finding(
-                        rel,
-                        CHECK,
-                        "error",
-                        "gps-lost",
-                        f"{rel}: GPS position {expected_gps['lat']:.6f}, "
-                        f"{expected_gps['lon']:.6f} is gone",
-                        {"rule": "manifest", "expected": expected_gps, "actual": None},
-                    )
-                )
-            else:
-                moved = distance_m(expected_gps, actual_gps)
-                if moved > gps_tolerance_m:
-                    findings.append(
-                        Finding(
-                            rel,
-                            CHECK,
-                            "error",
-                            "gps-moved",
-                            f"{rel}: GPS position moved {moved:.1f} m",
-                            {
-                                "rule": "manifest",
-                                "expected": expected_gps,
-                                "actual": actual_gps,
-                                "distance_m": round(moved, 3),
-                            },
-                        )
-                    )
+            findings.extend(_gps_findings(rel, expected_gps, rec.metadata.gps, gps_tolerance_m))
     findings.sort(key=lambda f: (f.path, f.outcome))
     return findings
+
+
+def _capture_findings(rel: str, expected_time: str, actual: str | None) -> list[Finding]:
+    """A finding when the capture time differs from the manifest's (none when it is the same)."""
+    diff = compare_capture(expected_time, actual)
+    if diff is None:
+        return []
+    outcome, severity, evidence = diff
+    if outcome == "capture-time-lost":
+        message = f"capture time {expected_time} is gone"
+    elif outcome == "capture-time-changed":
+        message = f"capture time changed from {expected_time} to {actual}"
+    else:
+        lost = " and ".join(evidence.get("lost", []))
+        message = f"capture time {expected_time} is now {actual} (lost its {lost})"
+    evidence = {"rule": "manifest", **evidence}
+    return [Finding(rel, CHECK, severity, outcome, f"{rel}: {message}", evidence)]
+
+
+def _gps_findings(
+    rel: str, expected: dict, actual: Mapping[str, float] | None, tolerance_m: float
+) -> list[Finding]:
+    """A finding when the GPS position is gone or moved more than tolerance_m."""
+    if actual is None:
+        return [
+            Finding(
+                rel,
+                CHECK,
+                "error",
+                "gps-lost",
+                f"{rel}: GPS position {expected['lat']:.6f}, {expected['lon']:.6f} is gone",
+                {"rule": "manifest", "expected": expected, "actual": None},
+            )
+        ]
+    moved = distance_m(expected, actual)
+    if moved > tolerance_m:
+        message = f"{rel}: GPS position moved {moved:.1f} m"
+        evidence = {"rule": "manifest", "expected": expected, "actual": actual}
+        evidence["distance_m"] = round(moved, 3)
+        return [Finding(rel, CHECK, "error", "gps-moved", message, evidence)]
+    return []

@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 from photoverify.dedupe.core.records import Finding
 from photoverify.verify.manifest.entries import KnownDigest, Manifest, Progress, path_key
-from photoverify.verify.manifest.tree import TreeFile, read_digests, walk_tree
+from photoverify.verify.manifest.tree import read_digests, walk_tree
 
 OUTCOMES = ("matched", "changed", "missing", "moved", "duplicated", "new", "unreadable")
 SEVERITY = {
@@ -222,65 +222,89 @@ def check_fixity(
     root_p = Path(root).absolute()
     if manifest.format == "bagit" and root_p.resolve() == Path(manifest.source).resolve():
         root_p = root_p / "data"  # the bag itself was named: its payload is what is checked
-    skip = [manifest.source, manifest.source + ".tmp"]
-    files, problems = walk_tree(root_p, skip=tuple(skip))
-
-    # Manifest names to keys, by the rule the disk names follow below: an NFD entry matches an
-    # NFC file, and NFC/NFD twins listed both (two files on Linux) keep one key each.
-    expected_raw: dict[str, tuple[dict[str, str], int | None, str]] = {}
-    for e in sorted(manifest.entries, key=lambda e: e.path != path_key(e.path)):
-        key = path_key(e.path)
-        if key in expected_raw:
-            key = e.path
-        expected_raw[key] = (e.digests, e.size, e.path)
-
-    # Disk names to keys: an exact NFC name keeps its key; an NFD twin of an existing NFC name
-    # keeps its raw spelling so both are reported.
-    disk: dict[str, tuple[str, os.stat_result, str]] = {}
-    for f in sorted(files, key=lambda f: f.rel != path_key(f.rel)):
-        key = path_key(f.rel)
-        if key in disk:
-            key = f.rel
-        disk[key] = (f.rel, f.stat, f.abs)
-
-    algorithms = tuple(manifest.candidates)
+    files, problems = walk_tree(root_p, skip=(manifest.source, manifest.source + ".tmp"))
+    # Names to keys, by one rule for the manifest's names and the disk's: an NFD name matches
+    # an NFC one, and NFC/NFD twins listed both (two files on Linux) keep one key each.
+    expected_raw = _keyed(manifest.entries, lambda e: e.path)
+    disk = _keyed(files, lambda f: f.rel)
     # The digest string is the manifest's; which algorithm made it is settled below when the
     # manifest leaves that open.
     expected = {
-        k: Expected(d.get(manifest.algorithm, ""), size) for k, (d, size, _) in expected_raw.items()
+        k: Expected(e.digests.get(manifest.algorithm, ""), e.size) for k, e in expected_raw.items()
     }
-    to_hash = select_for_hashing(expected, {k: v[1].st_size for k, v in disk.items()})
+    to_hash = select_for_hashing(expected, {k: f.stat.st_size for k, f in disk.items()})
+    algorithms = tuple(manifest.candidates)
+    reads = _read(disk, sorted(to_hash), algorithms, known_digest, progress, workers)
+    algorithm = manifest.algorithm
+    if len(reads.by_alg) > 1:
+        algorithm = choose_algorithm({k: e.digest for k, e in expected.items()}, reads.by_alg)
+    observed = {
+        k: Observed(f.stat.st_size, reads.by_alg[algorithm].get(k), reads.errors.get(k))
+        for k, f in disk.items()
+    }
+    _unlisted(expected, observed, reads.errors, problems)
+    outcomes = classify(expected, observed)
 
-    by_alg: dict[str, dict[str, str | None]] = {a: {} for a in algorithms}
-    errors: dict[str, str] = {}
-    todo = sorted(to_hash)
-    files = [TreeFile(rel, abs_path, st) for rel, st, abs_path in (disk[k] for k in todo)]
+    def shown(key: str) -> str:
+        if key in disk:
+            return disk[key].rel
+        return expected_raw[key].path if key in expected_raw else key
+
+    findings = [
+        _finding(o, shown, algorithm, expected, observed, reads.errors.get(o.key)) for o in outcomes
+    ]
+    findings.sort(key=lambda f: (f.path, f.outcome))
+    counts = dict.fromkeys(OUTCOMES, 0)
+    counts.update(Counter(f.outcome for f in findings))
+    fresh = {disk[k].abs: d for k in reads.read_keys if (d := reads.by_alg[algorithm].get(k))}
+    return FixityResult(
+        findings, counts, algorithm, problems, len(reads.read_keys), reads.reused, fresh
+    )
+
+
+def _keyed(items, name_of):
+    """Items by path key: an exact NFC name keeps its key; a twin of a name already keyed (the
+    other normalization of it) keeps its raw spelling, so both are reported."""
+    out = {}
+    for item in sorted(items, key=lambda i: name_of(i) != path_key(name_of(i))):
+        key = path_key(name_of(item))
+        out[name_of(item) if key in out else key] = item
+    return out
+
+
+@dataclass
+class _Reads:
+    by_alg: dict[str, dict[str, str | None]]  # algorithm -> key -> digest (None: unread)
+    errors: dict[str, str]  # key -> why it could not be read
+    reused: int  # digests the stat-only opt-in supplied
+    read_keys: list[str]  # keys whose bytes were read
+
+
+def _read(disk, todo, algorithms, known_digest, progress, workers) -> _Reads:
+    """Every digest the check needs, of the files keyed `todo`, read by a pool of threads."""
+    reads = _Reads({a: {} for a in algorithms}, {}, 0, [])
+    files = [disk[k] for k in todo]
     key_of = {f.abs: k for f, k in zip(files, todo, strict=True)}
-    reused, read_keys = 0, []
     for done, (f, got, was_known) in enumerate(
         read_digests(files, algorithms, known_digest, workers), 1
     ):
         key = key_of[f.abs]
-        reused += was_known
+        reads.reused += was_known
         if not was_known:
-            read_keys.append(key)
+            reads.read_keys.append(key)
         if isinstance(got, OSError):
-            errors[key] = got.strerror or str(got)
+            reads.errors[key] = got.strerror or str(got)
             got = {}
         for a in algorithms:
-            by_alg[a][key] = got.get(a)
+            reads.by_alg[a][key] = got.get(a)
         if progress is not None:
             progress(done, len(todo), f.rel)
+    return reads
 
-    algorithm = manifest.algorithm
-    if len(algorithms) > 1:
-        algorithm = choose_algorithm({k: e.digest for k, e in expected.items()}, by_alg)
-    observed = {
-        k: Observed(st.st_size, by_alg[algorithm].get(k), errors.get(k))
-        for k, (_, st, _) in disk.items()
-    }
-    # A manifest entry under a folder that could not be listed is not known to be missing: it
-    # is unreadable, like the folder.
+
+def _unlisted(expected, observed, errors, problems) -> None:
+    """A manifest entry under a folder that could not be listed is not known to be missing: it
+    is unreadable, like the folder (observed and errors gain it)."""
     closed = [
         path_key(p.path) for p in problems if p.outcome == "unreadable" and p.path.endswith("/")
     ]
@@ -290,21 +314,6 @@ def check_fixity(
         if key not in observed and any(key.startswith(c) for c in closed):
             errors[key] = "its folder could not be listed"
             observed[key] = Observed(None, None, errors[key])
-    outcomes = classify(expected, observed)
-
-    def shown(key: str) -> str:
-        if key in disk:
-            return disk[key][0]
-        return expected_raw[key][2] if key in expected_raw else key
-
-    findings = [
-        _finding(o, shown, algorithm, expected, observed, errors.get(o.key)) for o in outcomes
-    ]
-    findings.sort(key=lambda f: (f.path, f.outcome))
-    counts = dict.fromkeys(OUTCOMES, 0)
-    counts.update(Counter(f.outcome for f in findings))
-    fresh = {disk[k][2]: d for k in read_keys if (d := by_alg[algorithm].get(k))}
-    return FixityResult(findings, counts, algorithm, problems, len(read_keys), reused, fresh)
 
 
 def _finding(

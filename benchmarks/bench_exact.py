@@ -14,25 +14,15 @@ are compared: "same sets" says whether all three found the same sets of files.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from benchmarks.bench_fixity import (
-    can_drop_caches,
-    compile_photoverify,
-    default_tree,
-    drop_caches,
-    load,
-    make_small_tree,
-    wall_and_cpu,
-)
-from benchmarks.timing import header, run_timed, version
+from benchmarks import sidebyside
+from benchmarks.sidebyside import LIB12, drop_caches, load, wall_and_cpu
+from benchmarks.timing import run_timed
 
 
 def commands(tree: Path, work: Path) -> dict[str, str]:
@@ -86,50 +76,27 @@ def tree_rows(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dirs", nargs="*")
-    ap.add_argument("--small", type=int, default=20000, help="small files (0: none)")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "exact.md"))
-    ap.add_argument("--no-cold", action="store_true", help="warm cache only")
-    args = ap.parse_args(argv)
-    compile_photoverify()
-    scratch = Path(tempfile.mkdtemp(prefix="pv-exact-"))
-    work = scratch / "work"
-    work.mkdir()
-    try:
-        trees = [(Path(d).resolve(), os.path.basename(d.rstrip("/"))) for d in args.dirs]
-        if not trees:
-            tree = default_tree(scratch)
-            trees.append((tree, tree.name if tree.name != "corpus-x7" else "real corpus ×7"))
-        if args.small:
-            small = make_small_tree(scratch / "small", args.small, copies=args.small // 10)
-            trees.append((small, "small files"))
-        cold_ok = not args.no_cold and can_drop_caches()
-        lines = [
-            "## Exact duplicates: dupes --exact beside jdupes and rmlint\n",
-            header(
-                "bench_exact",
-                " ".join(argv if argv is not None else sys.argv[1:]),
-                f"{version(['jdupes', '-v'])}, {version(['rmlint', '--version'])}",
-            ),
-            f"Median of {args.repeat}, contenders alternated; wall seconds (CPU seconds, user + "
-            "system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
-            "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog). "
-            + ("Cold: page cache dropped before each run.\n" if cold_ok else
-               "Cold runs not made: the page cache cannot be dropped here (not root).\n"),
+    args = sidebyside.parser(__doc__, "exact").parse_args(argv)
+    sidebyside.run_section(
+        args,
+        argv,
+        "exact",
+        title="Exact duplicates: dupes --exact beside jdupes and rmlint",
+        peers=[["jdupes", "-v"], ["rmlint", "--version"]],
+        method=f"Median of {args.repeat}, contenders alternated; wall seconds (CPU seconds, user + "
+        "system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
+        "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog).",
+        trees_of=lambda scratch: sidebyside.trees(
+            args, scratch, lambda d: os.path.basename(d.rstrip("/")), LIB12.name, "small files",
+            copies=args.small // 10,
+        ),
+        tables=tree_rows,
+        after=[
             "| tree | cache | load avg | photoverify | jdupes -r | rmlint | ×jdupes | ×rmlint "
             "| same sets |",
             "|---|---|---|---:|---:|---:|---:|---:|---|",
-        ]  # fmt: skip
-        for tree, label in trees:
-            lines += tree_rows(tree, label, work, args.repeat, cold_ok)
-        text = "\n".join(lines) + "\n"
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    sys.stdout.write(text)
+        ],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

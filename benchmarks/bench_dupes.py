@@ -40,7 +40,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.timing import machine, tree_stats, version
+from benchmarks.timing import machine, remove_catalog, tree_stats, version
 
 PV = [sys.executable, "-m", "photoverify"]
 OUT = Path(__file__).resolve().parent / "out"
@@ -340,11 +340,6 @@ class Bench:
         self.lines.extend(lines)
         print(*lines, sep="\n", flush=True)
 
-    def fresh(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(self.db + suffix):
-                os.unlink(self.db + suffix)
-
     def dupes(self, threshold: int) -> dict[str, Any]:
         cmd = [
             *PV,
@@ -409,7 +404,7 @@ class Bench:
         times: dict[str, float] = {}
         cmd = [*PV, "dupes", self.root, "--catalog", self.db, "--json"]
         times["pv_fresh"], times["pv_fresh_rss"] = measure(
-            cmd, before=self.fresh, repeat=self.repeat
+            cmd, before=lambda: remove_catalog(self.db), repeat=self.repeat
         )
         times["pv_warm"], times["pv_warm_rss"] = measure(cmd, repeat=self.repeat)
         records = json.loads(

@@ -14,15 +14,25 @@ are compared: "same sets" says whether all three found the same sets of files.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
-import statistics
 import sys
 from pathlib import Path
 
 from benchmarks import sidebyside
-from benchmarks.sidebyside import LIB12, drop_caches, load, wall_and_cpu
-from benchmarks.timing import run_timed
+from benchmarks.sidebyside import LIB12, alternated, caches, load, tree_size
+
+TITLE = "Exact duplicates: dupes --exact beside jdupes and rmlint"
+METHOD = (
+    "wall seconds (CPU seconds, user + system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
+    "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog)."
+)
+TABLE = [
+    "| tree | cache | load avg | photoverify | jdupes -r | rmlint | ×jdupes | ×rmlint "
+    "| same sets |",
+    "|---|---|---|---:|---:|---:|---:|---:|---|",
+]
 
 
 def commands(tree: Path, work: Path) -> dict[str, str]:
@@ -48,55 +58,40 @@ def sets_lines(path: Path) -> set[frozenset[bytes]]:
 
 def measure(tree: Path, work: Path, repeat: int, cold: bool) -> tuple[dict[str, list], bool]:
     """{contender: [median wall s, median CPU s]}, and whether all found the same sets."""
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands(tree, work)}
-    for _ in range(repeat):  # alternated: every contender sees the same minute
-        for name, cmd in commands(tree, work).items():
-            runs[name].append(wall_and_cpu(cmd, drop_caches if cold else None))
+    medians = alternated(commands(tree, work), repeat, cold)
     same = sets_nul(work / "ours") == sets_nul(work / "jdupes") == sets_lines(work / "rmlint")
-    return {n: [statistics.median(x) for x in zip(*r, strict=True)] for n, r in runs.items()}, same
+    return medians, same
 
 
 def tree_rows(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) -> list[str]:
-    files = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()]
-    mib = sum(p.stat().st_size for p in files) / 2**20
+    files, mib = tree_size(tree)
     rows = []
-    for name, cold in [("warm", False)] + ([("cold", True)] if cold_ok else []):
-        if not cold:  # warm: every file read once first
-            run_timed(f"find {shlex.quote(str(tree))} -type f -print0 | xargs -0 cat > /dev/null",
-                      shell=True, repeat=1)  # fmt: skip
+    for name, cold in caches(tree, cold_ok):
         before = load()
         t, same = measure(tree, work, repeat, cold)
         (ours, c_ours), (jd, c_jd), (rm, c_rm) = t.values()
         rows.append(
-            f"| {label}: {len(files)} files, {mib:.0f} MiB | {name} | {before} → {load()} | "
+            f"| {label}: {files} files, {mib:.0f} MiB | {name} | {before} → {load()} | "
             f"{ours:.2f} ({c_ours:.2f}) | {jd:.2f} ({c_jd:.2f}) | {rm:.2f} ({c_rm:.2f}) | "
             f"{ours / jd:.2f} | {ours / rm:.2f} | {'yes' if same else '**no**'} |"
         )
     return rows
 
 
+def trees(args: argparse.Namespace, scratch: Path) -> list[sidebyside.Tree]:
+    """Each DIR by its folder's name, else the 12 MP library or the real corpus ×7; small files
+    with a byte copy of one in ten."""
+
+    def label(d: str) -> str:
+        return os.path.basename(d.rstrip("/"))
+
+    return sidebyside.trees(args, scratch, label, LIB12.name, "small files", args.small // 10)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sidebyside.parser(__doc__, "exact").parse_args(argv)
-    sidebyside.run_section(
-        args,
-        argv,
-        "exact",
-        title="Exact duplicates: dupes --exact beside jdupes and rmlint",
-        peers=[["jdupes", "-v"], ["rmlint", "--version"]],
-        method=f"Median of {args.repeat}, contenders alternated; wall seconds (CPU seconds, user + "
-        "system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
-        "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog).",
-        trees_of=lambda scratch: sidebyside.trees(
-            args, scratch, lambda d: os.path.basename(d.rstrip("/")), LIB12.name, "small files",
-            copies=args.small // 10,
-        ),
-        tables=tree_rows,
-        after=[
-            "| tree | cache | load avg | photoverify | jdupes -r | rmlint | ×jdupes | ×rmlint "
-            "| same sets |",
-            "|---|---|---|---:|---:|---:|---:|---:|---|",
-        ],
-    )  # fmt: skip
+    peers = [["jdupes", "-v"], ["rmlint", "--version"]]
+    sidebyside.run_section(args, argv, "exact", TITLE, peers, METHOD, trees, tree_rows, TABLE)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,21 @@ would otherwise make every run compile them again).
 
 from __future__ import annotations
 
+import argparse
 import shlex
-import statistics
 import sys
 from pathlib import Path
 
 from benchmarks import sidebyside
-from benchmarks.sidebyside import drop_caches, load, wall_and_cpu
+from benchmarks.sidebyside import alternated, caches, load, tree_size
 from benchmarks.timing import run_timed
+
+TITLE = "Fixity: verify and manifest beside b3sum and sha256sum"
+METHOD = (
+    "s = wall time, CPU s = user + system time. Throughput ratio = their wall time / our wall "
+    "time (≥ 0.9 is the target for blake3, ≥ 0.91 (within 1.1×) for sha256)."
+)
+LIB12_LABEL = "12 MP library"
 
 
 def pairs(tree: Path, work: Path) -> list[tuple[str, str, str, str]]:
@@ -52,35 +59,24 @@ def pairs(tree: Path, work: Path) -> list[tuple[str, str, str, str]]:
 def measure(tree: Path, work: Path, repeat: int, cold: bool) -> list[tuple]:
     """(ours, wall, cpu, theirs, wall, cpu) per pair: medians of `repeat` alternated runs."""
     rows = []
+    inside = f"cd {shlex.quote(str(tree))} && "
     for ours, ours_cmd, theirs, theirs_cmd in pairs(tree, work):
-        runs: dict[str, list[tuple[float, float]]] = {"ours": [], "theirs": []}
-        for _ in range(repeat):  # alternated: both contenders see the same minute
-            for who, cmd in (("ours", ours_cmd), ("theirs", theirs_cmd)):
-                got = wall_and_cpu(f"cd {shlex.quote(str(tree))} && {cmd}",
-                                   drop_caches if cold else None)  # fmt: skip
-                runs[who].append(got)
-        med = {w: [statistics.median(x) for x in zip(*r, strict=True)] for w, r in runs.items()}
+        med = alternated({"ours": inside + ours_cmd, "theirs": inside + theirs_cmd}, repeat, cold)
         rows.append((ours, *med["ours"], theirs, *med["theirs"]))
     return rows
 
 
 def tree_section(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) -> list[str]:
     """The tables for one tree: warm, then cold when the page cache can be dropped."""
-    files = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()]
-    mib = sum(p.stat().st_size for p in files) / 2**20
+    files, mib = tree_size(tree)
     q = shlex.quote(str(tree))
     # the manifests the checks read, written once by the peer tools themselves
     run_timed(f"cd {q} && find . -type f -print0 | sort -z | xargs -0 b3sum > {work / 'm.b3'}",
               shell=True, repeat=1)  # fmt: skip
     run_timed(f"cd {q} && find . -type f -print0 | sort -z | xargs -0 sha256sum > "
               f"{work / 'm.sha256'}", shell=True, repeat=1)  # fmt: skip
-    lines = [f"\n### {label}: {len(files)} files, {mib:.0f} MiB\n"]
-    for name, cold in [("warm", False)] + ([("cold", True)] if cold_ok else []):
-        if cold:
-            drop_caches()
-        else:  # warm: every file read once first
-            run_timed(f"cd {q} && find . -type f -print0 | xargs -0 cat > /dev/null", shell=True,
-                      repeat=1)  # fmt: skip
+    lines = [f"\n### {label}: {files} files, {mib:.0f} MiB\n"]
+    for name, cold in caches(tree, cold_ok):
         before = load()
         rows = measure(tree, work, repeat, cold)
         lines += [
@@ -97,26 +93,19 @@ def tree_section(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool)
     return lines
 
 
+def trees(args: argparse.Namespace, scratch: Path) -> list[sidebyside.Tree]:
+    """Each DIR by its full path, else the 12 MP library or the real corpus ×7; small files."""
+    small = f"{args.small} small files (generated)"
+    return sidebyside.trees(args, scratch, lambda d: str(Path(d).resolve()), LIB12_LABEL, small)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = sidebyside.parser(__doc__, "fixity")
     ap.add_argument("--note", default="", help="a line about the conditions (e.g. machine load)")
     args = ap.parse_args(argv)
-    sidebyside.run_section(
-        args,
-        argv,
-        "fixity",
-        title="Fixity: verify and manifest beside b3sum and sha256sum",
-        peers=[["b3sum", "--version"], ["sha256sum", "--version"]],
-        method=f"Median of {args.repeat}, contenders alternated; s = wall time, CPU s = user + "
-        "system time. Throughput ratio = their wall time / our wall "
-        "time (≥ 0.9 is the target for blake3, ≥ 0.91 (within 1.1×) for sha256).",
-        trees_of=lambda scratch: sidebyside.trees(
-            args, scratch, lambda d: str(Path(d).resolve()), "12 MP library",
-            f"{args.small} small files (generated)",
-        ),
-        tables=tree_section,
-        after=[args.note + "\n"] if args.note else [],
-    )  # fmt: skip
+    note = [args.note + "\n"] if args.note else []
+    peers = [["b3sum", "--version"], ["sha256sum", "--version"]]
+    sidebyside.run_section(args, argv, "fixity", TITLE, peers, METHOD, trees, tree_section, note)
 
 
 if __name__ == "__main__":

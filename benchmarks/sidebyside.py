@@ -12,15 +12,17 @@ import argparse
 import compileall
 import os
 import random
+import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from benchmarks.timing import header, version
+from benchmarks.timing import header, run_timed, version
 
 HERE = Path(__file__).resolve().parent
 # PHOTOVERIFY_CORPUS: where ../shared/corpus is when the checkout lives elsewhere (a worktree)
@@ -64,6 +66,34 @@ def wall_and_cpu(cmd: str, before: Callable[[], None] | None = None) -> tuple[fl
     if (code := os.waitstatus_to_exitcode(status)) != 0:
         raise subprocess.CalledProcessError(code, cmd)
     return wall, usage.ru_utime + usage.ru_stime
+
+
+def alternated(cmds: dict[str, str], repeat: int, cold: bool) -> dict[str, list[float]]:
+    """{name: [median wall s, median CPU s]} of each shell command over `repeat` rounds, the
+    commands alternated in each (every contender sees the same minute); `cold`: the page cache
+    dropped before each run."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            runs[name].append(wall_and_cpu(cmd, drop_caches if cold else None))
+    return {n: [statistics.median(x) for x in zip(*r, strict=True)] for n, r in runs.items()}
+
+
+def caches(tree: Path, cold_ok: bool) -> Iterator[tuple[str, bool]]:
+    """("warm", False) once every file of `tree` has been read, then ("cold", True) with the
+    page cache dropped, when it can be."""
+    run_timed(f"find {shlex.quote(str(tree))} -type f -print0 | xargs -0 cat > /dev/null",
+              shell=True, repeat=1)  # fmt: skip
+    yield "warm", False
+    if cold_ok:
+        drop_caches()
+        yield "cold", True
+
+
+def tree_size(tree: Path) -> tuple[int, float]:
+    """(files, MiB) of `tree`, links not followed."""
+    files = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()]
+    return len(files), sum(p.stat().st_size for p in files) / 2**20
 
 
 def load() -> str:
@@ -144,24 +174,23 @@ def run_section(
     args: argparse.Namespace,
     argv: list[str] | None,
     name: str,
-    *,
     title: str,
     peers: Sequence[Sequence[str]],
     method: str,
-    trees_of: Callable[[Path], list[Tree]],
+    trees_of: Callable[[argparse.Namespace, Path], list[Tree]],
     tables: Callable[[Path, str, Path, int, bool], list[str]],
     after: Sequence[str] = (),
 ) -> None:
     """Write benchmark `name`'s section to args.out and stdout: the title, machine, peer versions
-    (`peers`: their version commands) and command; `method` and whether cold runs were made;
-    `after`; then `tables(tree, label, work, args.repeat, cold_ok)` for each tree of
-    `trees_of(scratch)`."""
+    (`peers`: their version commands) and command; how it was measured (`method`) and whether
+    cold runs were made; `after`; then `tables(tree, label, work, args.repeat, cold_ok)` for
+    each tree of `trees_of(args, scratch)`."""
     compile_photoverify()
     scratch = Path(tempfile.mkdtemp(prefix=f"pv-{name}-"))
     work = scratch / "work"
     work.mkdir()
     try:
-        measured = trees_of(scratch)
+        measured = trees_of(args, scratch)
         cold_ok = not args.no_cold and can_drop_caches()
         lines = [
             f"## {title}\n",
@@ -170,7 +199,7 @@ def run_section(
                 " ".join(argv if argv is not None else sys.argv[1:]),
                 ", ".join(version(list(cmd)) for cmd in peers),
             ),
-            f"{method} {cold_sentence(cold_ok)}\n",
+            f"Median of {args.repeat}, contenders alternated; {method} {cold_sentence(cold_ok)}\n",
             *after,
         ]
         for tree, label in measured:

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from benchmarks.timing import machine, run_timed, tree_stats
+from benchmarks.timing import machine, remove_catalog, run_timed, tree_stats
 
 PV = [sys.executable, "-m", "photoverify"]
 # PHOTOVERIFY_CORPUS: where ../shared/corpus is when the checkout lives elsewhere (a worktree)
@@ -60,9 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     db = os.path.join(tmp, "c.sqlite")
 
     def fresh() -> None:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                os.unlink(db + suffix)
+        remove_catalog(db)
 
     batch = [Candidate(f"/photos/{i:05d}/IMG_{i:05d}.JPG", "/photos", 2_000_000, 0, i, 1)
              for i in range(48)]  # fmt: skip

@@ -33,14 +33,14 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.timing import machine, tree_stats, version
+from benchmarks.timing import machine, remove_catalog, tree_stats, version
 
 PV = [sys.executable, "-m", "photoverify"]
 OUT = Path(__file__).resolve().parent / "out"
@@ -340,11 +340,6 @@ class Bench:
         self.lines.extend(lines)
         print(*lines, sep="\n", flush=True)
 
-    def fresh(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(self.db + suffix):
-                os.unlink(self.db + suffix)
-
     def dupes(self, threshold: int) -> dict[str, Any]:
         cmd = [
             *PV,
@@ -409,7 +404,7 @@ class Bench:
         times: dict[str, float] = {}
         cmd = [*PV, "dupes", self.root, "--catalog", self.db, "--json"]
         times["pv_fresh"], times["pv_fresh_rss"] = measure(
-            cmd, before=self.fresh, repeat=self.repeat
+            cmd, before=lambda: remove_catalog(self.db), repeat=self.repeat
         )
         times["pv_warm"], times["pv_warm_rss"] = measure(cmd, repeat=self.repeat)
         records = json.loads(
@@ -520,59 +515,42 @@ class Bench:
 
     # -- section 2 --
 
+    def exact_peers(self) -> list[tuple[str, str, Callable[[], list[list[str]]]]]:
+        """(name, shell command, the groups it wrote) of each byte-duplicate peer."""
+        root, tmp = self.root, self.tmp
+        rm, jd = os.path.join(tmp, "rmlint.json"), os.path.join(tmp, "jdupes.txt")
+        fd, rd = os.path.join(tmp, "fdupes.txt"), os.path.join(tmp, "rdfind.txt")
+        return [
+            ("rmlint", f"cd '{tmp}' && rmlint '{root}' -o json:'{rm}'",
+             lambda: rmlint_groups(json.loads(Path(rm).read_text()), root)),
+            ("jdupes -r", f"jdupes -r '{root}' > '{jd}'",
+             lambda: blank_line_groups(Path(jd).read_text(), root)),
+            ("fdupes -r", f"fdupes -r '{root}' > '{fd}'",
+             lambda: blank_line_groups(Path(fd).read_text(), root)),
+            ("rdfind -dryrun true", f"rdfind -dryrun true -outputname '{rd}' '{root}' > /dev/null",
+             lambda: rdfind_groups(Path(rd).read_text(), root)),
+        ]  # fmt: skip
+
     def exact(self, times: dict[str, float]) -> None:
         o = self.out
         nonempty = {p for p, f in self.files.items() if f["size"] > 0}
         truth_groups = group_set(self.truth["groups"]["identical"], nonempty)
         pv_groups = photoverify_groups(self.pv_default, self.root)
-        by_tool: dict[str, tuple[float, int, set[frozenset]]] = {}
-        by_tool["photoverify dupes (fresh catalog)"] = (
-            times["pv_fresh"],
-            int(times["pv_fresh_rss"]),
-            group_set(identical_within(pv_groups, self.pv_blake3), nonempty),
-        )
-        by_tool["photoverify dupes (warm catalog)"] = (
-            times["pv_warm"],
-            int(times["pv_warm_rss"]),
-            group_set(identical_within(pv_groups, self.pv_blake3), nonempty),
-        )
+        pv_identical = group_set(identical_within(pv_groups, self.pv_blake3), nonempty)
+        by_tool: dict[str, tuple[float, int, set[frozenset]]] = {
+            f"photoverify dupes ({which} catalog)": (
+                times[f"pv_{which}"], int(times[f"pv_{which}_rss"]), pv_identical
+            )
+            for which in ("fresh", "warm")
+        }  # fmt: skip
         by_hash: dict[str, list[str]] = defaultdict(list)
         for p, h in self.pv_blake3.items():
             by_hash[h].append(p)
         catalog_groups = group_set(by_hash.values(), nonempty)
 
-        rm = os.path.join(self.tmp, "rmlint.json")
-        secs, rss = measure(
-            f"cd '{self.tmp}' && rmlint '{self.root}' -o json:'{rm}'",
-            shell=True,
-            repeat=self.repeat,
-        )
-        by_tool["rmlint"] = (
-            secs,
-            rss,
-            group_set(rmlint_groups(json.loads(Path(rm).read_text()), self.root), nonempty),
-        )
-        for tool in ("jdupes", "fdupes"):
-            outf = os.path.join(self.tmp, f"{tool}.txt")
-            secs, rss = measure(
-                f"{tool} -r '{self.root}' > '{outf}'", shell=True, repeat=self.repeat
-            )
-            by_tool[f"{tool} -r"] = (
-                secs,
-                rss,
-                group_set(blank_line_groups(Path(outf).read_text(), self.root), nonempty),
-            )
-        rd = os.path.join(self.tmp, "rdfind.txt")
-        secs, rss = measure(
-            f"rdfind -dryrun true -outputname '{rd}' '{self.root}' > /dev/null",
-            shell=True,
-            repeat=self.repeat,
-        )
-        by_tool["rdfind -dryrun true"] = (
-            secs,
-            rss,
-            group_set(rdfind_groups(Path(rd).read_text(), self.root), nonempty),
-        )
+        for name, cmd, groups in self.exact_peers():
+            secs, rss = measure(cmd, shell=True, repeat=self.repeat)
+            by_tool[name] = (secs, rss, group_set(groups(), nonempty))
 
         base = min(v[0] for k, v in by_tool.items() if not k.startswith("photoverify"))
         o(

@@ -17,22 +17,22 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from benchmarks.bench_fixity import (
-    can_drop_caches,
-    compile_photoverify,
-    default_tree,
-    drop_caches,
-    load,
-    make_small_tree,
-    wall_and_cpu,
+from benchmarks import sidebyside
+from benchmarks.sidebyside import LIB12, alternated, caches, load, tree_size
+
+TITLE = "Exact duplicates: dupes --exact beside jdupes and rmlint"
+METHOD = (
+    "wall seconds (CPU seconds, user + system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
+    "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog)."
 )
-from benchmarks.timing import header, run_timed, version
+TABLE = [
+    "| tree | cache | load avg | photoverify | jdupes -r | rmlint | ×jdupes | ×rmlint "
+    "| same sets |",
+    "|---|---|---|---:|---:|---:|---:|---:|---|",
+]
 
 
 def commands(tree: Path, work: Path) -> dict[str, str]:
@@ -58,78 +58,40 @@ def sets_lines(path: Path) -> set[frozenset[bytes]]:
 
 def measure(tree: Path, work: Path, repeat: int, cold: bool) -> tuple[dict[str, list], bool]:
     """{contender: [median wall s, median CPU s]}, and whether all found the same sets."""
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands(tree, work)}
-    for _ in range(repeat):  # alternated: every contender sees the same minute
-        for name, cmd in commands(tree, work).items():
-            runs[name].append(wall_and_cpu(cmd, drop_caches if cold else None))
+    medians = alternated(commands(tree, work), repeat, cold)
     same = sets_nul(work / "ours") == sets_nul(work / "jdupes") == sets_lines(work / "rmlint")
-    return {n: [statistics.median(x) for x in zip(*r, strict=True)] for n, r in runs.items()}, same
+    return medians, same
 
 
 def tree_rows(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) -> list[str]:
-    files = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink()]
-    mib = sum(p.stat().st_size for p in files) / 2**20
+    files, mib = tree_size(tree)
     rows = []
-    for name, cold in [("warm", False)] + ([("cold", True)] if cold_ok else []):
-        if not cold:  # warm: every file read once first
-            run_timed(f"find {shlex.quote(str(tree))} -type f -print0 | xargs -0 cat > /dev/null",
-                      shell=True, repeat=1)  # fmt: skip
+    for name, cold in caches(tree, cold_ok):
         before = load()
         t, same = measure(tree, work, repeat, cold)
         (ours, c_ours), (jd, c_jd), (rm, c_rm) = t.values()
         rows.append(
-            f"| {label}: {len(files)} files, {mib:.0f} MiB | {name} | {before} → {load()} | "
+            f"| {label}: {files} files, {mib:.0f} MiB | {name} | {before} → {load()} | "
             f"{ours:.2f} ({c_ours:.2f}) | {jd:.2f} ({c_jd:.2f}) | {rm:.2f} ({c_rm:.2f}) | "
             f"{ours / jd:.2f} | {ours / rm:.2f} | {'yes' if same else '**no**'} |"
         )
     return rows
 
 
+def trees(args: argparse.Namespace, scratch: Path) -> list[sidebyside.Tree]:
+    """Each DIR by its folder's name, else the 12 MP library or the real corpus ×7; small files
+    with a byte copy of one in ten."""
+
+    def label(d: str) -> str:
+        return os.path.basename(d.rstrip("/"))
+
+    return sidebyside.trees(args, scratch, label, LIB12.name, "small files", args.small // 10)
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("dirs", nargs="*")
-    ap.add_argument("--small", type=int, default=20000, help="small files (0: none)")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "exact.md"))
-    ap.add_argument("--no-cold", action="store_true", help="warm cache only")
-    args = ap.parse_args(argv)
-    compile_photoverify()
-    scratch = Path(tempfile.mkdtemp(prefix="pv-exact-"))
-    work = scratch / "work"
-    work.mkdir()
-    try:
-        trees = [(Path(d).resolve(), os.path.basename(d.rstrip("/"))) for d in args.dirs]
-        if not trees:
-            tree = default_tree(scratch)
-            trees.append((tree, tree.name if tree.name != "corpus-x7" else "real corpus ×7"))
-        if args.small:
-            small = make_small_tree(scratch / "small", args.small, copies=args.small // 10)
-            trees.append((small, "small files"))
-        cold_ok = not args.no_cold and can_drop_caches()
-        lines = [
-            "## Exact duplicates: dupes --exact beside jdupes and rmlint\n",
-            header(
-                "bench_exact",
-                " ".join(argv if argv is not None else sys.argv[1:]),
-                f"{version(['jdupes', '-v'])}, {version(['rmlint', '--version'])}",
-            ),
-            f"Median of {args.repeat}, contenders alternated; wall seconds (CPU seconds, user + "
-            "system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
-            "cold, ≤ 2× jdupes warm (no catalog is read, so warm cache is warm catalog). "
-            + ("Cold: page cache dropped before each run.\n" if cold_ok else
-               "Cold runs not made: the page cache cannot be dropped here (not root).\n"),
-            "| tree | cache | load avg | photoverify | jdupes -r | rmlint | ×jdupes | ×rmlint "
-            "| same sets |",
-            "|---|---|---|---:|---:|---:|---:|---:|---|",
-        ]  # fmt: skip
-        for tree, label in trees:
-            lines += tree_rows(tree, label, work, args.repeat, cold_ok)
-        text = "\n".join(lines) + "\n"
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    sys.stdout.write(text)
+    args = sidebyside.parser(__doc__, "exact").parse_args(argv)
+    peers = [["jdupes", "-v"], ["rmlint", "--version"]]
+    sidebyside.run_section(args, argv, "exact", TITLE, peers, METHOD, trees, tree_rows, TABLE)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,9 @@ camera and ids. It is timed in one worker and in two (as `scan` runs on this 2-c
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-from benchmarks.timing import header, run_timed, tree_stats, version
+from benchmarks.timing import command_table, per_tree, tree_parser, version
 from photoverify.dedupe.catalog.metadata import TAGS
 from photoverify.dedupe.catalog.scan import BATCH_FILES
 
@@ -39,16 +37,16 @@ else:
 
 
 def bench(root: str, repeat: int) -> list[str]:
-    files, size = tree_stats(root)
     code = PHASE.format(batch=BATCH_FILES)
+    exit_1_ok = {"ok_codes": (0, 1)}  # exiftool exits 1 when some file cannot be read
     rows = [
-        ("photoverify metadata phase, 1 worker", [sys.executable, "-c", code, root, "1"], (0,)),
+        ("photoverify metadata phase, 1 worker", [sys.executable, "-c", code, root, "1"], {}),
         (
             "photoverify metadata phase, 2 workers (as scan)",
             [sys.executable, "-c", code, root, "2"],
-            (0,),
+            {},
         ),
-        ("exiftool -r -j (all tags)", ["exiftool", "-r", "-j", "-q", "-q", root], (0, 1)),
+        ("exiftool -r -j (all tags)", ["exiftool", "-r", "-j", "-q", "-q", root], exit_1_ok),
         (
             "exiftool -r -j -a -G0:1 -n (photoverify's tags)",
             [
@@ -63,20 +61,10 @@ def bench(root: str, repeat: int) -> list[str]:
                 *[f"-{t}" for t in TAGS],
                 root,
             ],
-            (0, 1),
+            exit_1_ok,
         ),
     ]
-    lines = [
-        f"#### `{root}`: {files} files, {size / 1e6:.0f} MB",
-        "",
-        "| command | median s | files/s | peak RSS MiB |",
-        "|---|---|---|---|",
-    ]
-    times = {}
-    for name, cmd, ok in rows:
-        t, rss = run_timed(cmd, repeat=repeat, ok_codes=ok)
-        times[name] = t
-        lines.append(f"| {name} | {t:.2f} | {files / t:.0f} | {rss / 1024:.0f} |")
+    lines, times = command_table(root, rows, repeat, "files/s")
     one, two, et = (times[rows[0][0]], times[rows[1][0]], times[rows[2][0]])
     lines += [
         "",
@@ -88,14 +76,9 @@ def bench(root: str, repeat: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("dirs", nargs="+")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
+    args = tree_parser(__doc__).parse_args(argv)
     tools = f"exiftool {version(['exiftool', '-ver'])}"
-    print(header("bench_metadata", f"{' '.join(args.dirs)} --repeat {args.repeat}", tools))
-    for d in args.dirs:
-        print("\n".join(bench(os.path.abspath(d), args.repeat)))
+    per_tree("bench_metadata", args, tools, lambda root: bench(root, args.repeat))
 
 
 if __name__ == "__main__":

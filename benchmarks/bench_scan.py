@@ -9,13 +9,20 @@ unprivileged benchmark, and the first run warms it for the others): the figures 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 import tempfile
 
-from benchmarks.timing import header, run_timed, tree_stats, version
+from benchmarks.timing import (
+    per_tree,
+    remove_catalog,
+    run_timed,
+    tree_heading,
+    tree_parser,
+    tree_stats,
+    version,
+)
 
 PV = [sys.executable, "-m", "photoverify"]
 
@@ -27,9 +34,7 @@ def bench_dir(root: str, repeat: int, full_repeat: int) -> list[str]:
     db = os.path.join(tmp, "c.sqlite")
 
     def fresh() -> None:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                os.unlink(db + suffix)
+        remove_catalog(db)
 
     rows = []
 
@@ -67,7 +72,7 @@ def bench_dir(root: str, repeat: int, full_repeat: int) -> list[str]:
     add("exiftool -r -j", t_et, rss, "metadata only, one process")
     shutil.rmtree(tmp, ignore_errors=True)
     header = [
-        f"#### `{root}`: {files} files, {mb:.0f} MB",
+        tree_heading(root, files, size),
         "",
         "| command | median s | files/s | MB/s | peak RSS MiB | note |",
         "|---|---|---|---|---|---|",
@@ -83,9 +88,7 @@ def bench_dir(root: str, repeat: int, full_repeat: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("dirs", nargs="+")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = tree_parser(__doc__)
     parser.add_argument(
         "--full-repeat",
         type=int,
@@ -98,10 +101,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{version(['exiftool', '-ver'])} (exiftool), {version(['b3sum', '--version'])}, "
         f"{version(['sha256sum', '--version'])}"
     )
-    args_text = f"{' '.join(args.dirs)} --repeat {args.repeat} --full-repeat {full_repeat}"
-    print(header("bench_scan", args_text, tools))
-    for d in args.dirs:
-        print("\n".join(bench_dir(os.path.abspath(d), args.repeat, full_repeat)))
+    per_tree(
+        "bench_scan",
+        args,
+        tools,
+        lambda root: bench_dir(root, args.repeat, full_repeat),
+        f" --full-repeat {full_repeat}",
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ RSS of a child process, and the machine description for RESULTS.md."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
@@ -93,3 +94,61 @@ def tree_stats(root: str) -> tuple[int, int]:
                 files += 1
                 size += os.path.getsize(p)
     return files, size
+
+
+def remove_catalog(db: str) -> None:
+    """Delete a catalog and its WAL files, so that the next scan starts from none."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.unlink(db + suffix)
+
+
+def tree_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark measured on each of some trees: DIR... [--repeat 3]."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("dirs", nargs="+")
+    parser.add_argument("--repeat", type=int, default=3)
+    return parser
+
+
+def per_tree(
+    module: str,
+    args: argparse.Namespace,
+    tools: str,
+    section: Callable[[str], list[str]],
+    more_args: str = "",
+) -> None:
+    """Print the header of `python -m benchmarks.MODULE DIR... --repeat N` (+ `more_args`), then
+    `section(root)` of each DIR, by its absolute path."""
+    print(header(module, f"{' '.join(args.dirs)} --repeat {args.repeat}{more_args}", tools))
+    for d in args.dirs:
+        print("\n".join(section(os.path.abspath(d))))
+
+
+def tree_heading(root: str, files: int, size: int) -> str:
+    return f"#### `{root}`: {files} files, {size / 1e6:.0f} MB"
+
+
+# (name, command, keywords for run_timed)
+Row = tuple[str, Sequence[str] | str, dict]
+
+
+def command_table(
+    root: str, rows: Sequence[Row], repeat: int, rate: str
+) -> tuple[list[str], dict[str, float]]:
+    """Each row's command timed in turn (run_timed, `repeat` runs): the tree's heading and a table
+    of median seconds, `rate` ("MB/s" or "files/s") and peak RSS; and the medians by name."""
+    files, size = tree_stats(root)
+    amount = {"MB/s": size / 1e6, "files/s": files}[rate]
+    lines = [
+        tree_heading(root, files, size),
+        "",
+        f"| command | median s | {rate} | peak RSS MiB |",
+        "|---|---|---|---|",
+    ]
+    times = {}
+    for name, cmd, options in rows:
+        t, rss = run_timed(cmd, repeat=repeat, **options)
+        times[name] = t
+        lines.append(f"| {name} | {t:.2f} | {amount / t:.0f} | {rss / 1024:.0f} |")
+    return lines, times

@@ -4,7 +4,7 @@ those files. Pure functions of (photos, seed, size): nothing here touches the di
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -196,374 +196,269 @@ def _plan_photo(
     content_id = _uuid(rng) if archetype in ("live", "orphan") else None
     cap = _capture(index, when, rng, content_id=content_id)
     if archetype == "screenshot":
-        cap = Capture(**{**cap.__dict__, "gps": None, "is_screenshot": True})
-    n = cap.stem
-    folder = f"Camera Roll/{cap.local:%Y}/{cap.local:%m}"
+        cap = replace(cap, gps=None, is_screenshot=True)
+    if archetype not in _ARCHETYPES:  # pragma: no cover - ARCHETYPES is closed
+        raise ValueError(f"unknown archetype {archetype!r}")
+    fmt, files_of = _ARCHETYPES[archetype]
     suffix = int(rng.integers(1000, 10000))
     quality = int(rng.integers(60, 96))
-    pid = cap.photo_id
-    edges = DOWNSCALE_EDGES[size]
-    captures = [cap]
-
-    def spec(path: str, role: str, fmt: str, op: str, **kw: Any) -> FileSpec:
-        kind = {"MOV": "video", "MP4": "video", "XMP": "sidecar", "AAE": "sidecar"}.get(
-            fmt, "image"
-        )
-        return FileSpec(path=path, role=role, kind=kind, format=fmt, photo_id=pid, op=op, **kw)
-
-    files: list[FileSpec] = []
-    if archetype == "live":
-        orig = f"{folder}/IMG_{n}.HEIC"
-        files = [
-            spec(orig, "original", "HEIC", "pixels", params={"make": "original"}, capture=cap),
-            spec(
-                f"{folder}/IMG_{n}.MOV",
-                "live-mov",
-                "MOV",
-                "pixels",
-                params={"make": "live-mov"},
-                capture=cap,
-                companion_of=orig,
-            ),
-            spec(f"{folder}/IMG_{n} (1).HEIC", "copy", "HEIC", "copy", source=orig, capture=cap),
-            spec(
-                f"Converted/IMG_{n}.JPG",
-                "conversion",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 90},
-                capture=cap,
-            ),
-            spec(f"{folder}/IMG_{n}.XMP", "sidecar", "XMP", "xmp", source=orig, companion_of=orig),
-            spec(
-                f"{ICLOUD_PARTS[0]}/Photos/IMG_{n}.HEIC",
-                "copy",
-                "HEIC",
-                "copy",
-                source=orig,
-                capture=cap,
-                params={"icloud": 0},
-            ),
-        ]
-    elif archetype == "orphan":
-        orig = f"{folder}/IMG_{n}.HEIC"
-        files = [
-            spec(orig, "original", "HEIC", "pixels", params={"make": "original"}, capture=cap),
-            spec(
-                f"{folder}/IMG_{n}-{suffix}.HEIC", "copy", "HEIC", "copy", source=orig, capture=cap
-            ),
-            spec(
-                f"Downscaled {edges[0]}/IMG_{n}.JPG",
-                "downscale",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 85, "edge": edges[0]},
-                capture=cap,
-            ),
-            spec(
-                f"Downscaled {edges[1]}/IMG_{n}.JPG",
-                "downscale",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 80, "edge": edges[1]},
-                capture=cap,
-            ),
-            spec(
-                f"Stripped/IMG_{n}.jpg",
-                "stripped",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 88},
-            ),
-            spec(
-                f"{ICLOUD_PARTS[1]}/Photos/IMG_{n}.HEIC",
-                "copy",
-                "HEIC",
-                "copy",
-                source=orig,
-                capture=cap,
-                params={"icloud": 1},
-            ),
-        ]
-    elif archetype == "jpeg-edit":
-        orig = f"{folder}/IMG_{n}.JPG"
-        files = [
-            spec(orig, "original", "JPEG", "pixels", params={"make": "original"}, capture=cap),
-            spec(
-                f"{folder}/IMG_E{n}.JPG",
-                "edit",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "edit", "quality": 92},
-                capture=cap,
-            ),
-            spec(
-                f"{folder}/IMG_{n}.AAE",
-                "sidecar",
-                "AAE",
-                "aae",
-                source=orig,
-                params={"aae": "photo"},
-                companion_of=orig,
-            ),
-            spec(
-                f"{folder}/IMG_O{n}.AAE",
-                "sidecar",
-                "AAE",
-                "aae",
-                source=orig,
-                params={"aae": "original"},
-                companion_of=orig,
-            ),
-            spec(
-                f"{folder}/IMG_{n}.JPG.xmp", "sidecar", "XMP", "xmp", source=orig, companion_of=orig
-            ),
-            spec(f"Export 2/IMG_{n}.JPG", "copy", "JPEG", "copy", source=orig, capture=cap),
-        ]
-    elif archetype == "rotated":
-        orig = f"{folder}/IMG_{n}.JPG"
-        files = [
-            spec(
-                orig,
-                "original",
-                "JPEG",
-                "pixels",
-                params={"make": "original", "stored_rotation": 6},
-                capture=cap,
-                orientation=6,
-            ),
-            spec(
-                f"Oriented/IMG_{n}.JPG",
-                "oriented",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 92},
-                capture=cap,
-                orientation=1,
-            ),
-            spec(
-                f"Shared/IMG_{n}.JPG",
-                "recompressed",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": quality, "stored_rotation": 6},
-                capture=cap,
-                orientation=6,
-            ),
-            spec(
-                f"Edited/IMG_{n}_crop.JPG",
-                "crop",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "crop", "quality": 90},
-                capture=cap,
-                orientation=1,
-            ),
-            spec(
-                f"{folder}/IMG_{n}-{suffix}.JPG",
-                "copy",
-                "JPEG",
-                "copy",
-                source=orig,
-                capture=cap,
-                orientation=6,
-            ),
-            spec(
-                f"{folder}/IMG_{n} (2).JPG",
-                "truncated",
-                "JPEG",
-                "truncate",
-                source=orig,
-                params={"keep": 0.6},
-            ),
-        ]
-    elif archetype == "burst":
-        burst_id = _uuid(rng)
-        cap = Capture(**{**cap.__dict__, "burst_id": burst_id})
-        captures = [cap]
-        for k in range(1, 4):
-            ms = int(cap.subsec) + 85 * k
-            local = cap.local + timedelta(seconds=ms // 1000)
-            captures.append(
-                Capture(
-                    **{
-                        **cap.__dict__,
-                        "photo_id": f"{pid}.b{k}",
-                        "stem": n + k,
-                        "local": local,
-                        "subsec": f"{ms % 1000:03d}",
-                    }
-                )
-            )
-        orig = f"{folder}/IMG_{n}.HEIC"
-        files = [spec(orig, "original", "HEIC", "pixels", params={"make": "original"}, capture=cap)]
-        for k in range(1, 4):
-            files.append(
-                FileSpec(
-                    path=f"{folder}/IMG_{n + k}.HEIC",
-                    role="burst",
-                    kind="image",
-                    format="HEIC",
-                    photo_id=captures[k].photo_id,
-                    op="pixels",
-                    params={"make": "burst", "frame": k},
-                    capture=captures[k],
-                    source=orig,
-                )
-            )
-        files.append(
-            FileSpec(
-                path=f"Export 2/IMG_{n + 1}.HEIC",
-                role="copy",
-                kind="image",
-                format="HEIC",
-                photo_id=captures[1].photo_id,
-                op="copy",
-                source=files[1].path,
-                capture=captures[1],
-            )
-        )
-        files.append(
-            FileSpec(
-                path=f"{folder}/IMG_{n + 4}.HEIC",
-                role="empty",
-                kind="image",
-                format="HEIC",
-                photo_id=None,
-                op="empty",
-            )
-        )
-    elif archetype == "screenshot":
-        orig = f"{folder}/IMG_{n}.PNG"
-        files = [
-            spec(orig, "original", "PNG", "pixels", params={"make": "original"}, capture=cap),
-            spec(f"{folder}/IMG_{n} (1).PNG", "copy", "PNG", "copy", source=orig, capture=cap),
-            spec(f"Export 2/IMG_{n}.PNG", "copy", "PNG", "copy", source=orig, capture=cap),
-            spec(
-                f"Converted/IMG_{n}.JPG",
-                "conversion",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 90},
-                capture=cap,
-            ),
-            spec(
-                f"Stripped/IMG_{n}.jpg",
-                "stripped",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "jpeg", "quality": 80},
-            ),
-            spec(f"{folder}/IMG_{n}.XMP", "sidecar", "XMP", "xmp", source=orig, companion_of=orig),
-        ]
-    elif archetype == "video":
-        orig = f"{folder}/IMG_{n}.MOV"
-        files = [
-            spec(orig, "original", "MOV", "pixels", params={"make": "video"}, capture=cap),
-            spec(
-                f"Converted/IMG_{n}.MP4",
-                "conversion",
-                "MP4",
-                "pixels",
-                source=orig,
-                params={"make": "mp4"},
-                capture=cap,
-            ),
-            spec(f"{folder}/IMG_{n} (1).MOV", "copy", "MOV", "copy", source=orig, capture=cap),
-            spec(
-                f"{folder}/IMG_{n}.AAE",
-                "sidecar",
-                "AAE",
-                "aae",
-                source=orig,
-                params={"aae": "slomo"},
-                companion_of=orig,
-            ),
-            spec(f"Export 2/IMG_{n}.MOV", "copy", "MOV", "copy", source=orig, capture=cap),
-            spec(
-                f"{folder}/IMG_{n} (2).MOV",
-                "truncated",
-                "MOV",
-                "truncate",
-                source=orig,
-                params={"keep": 0.5},
-            ),
-        ]
-    elif archetype == "exported-edits":
-        orig = f"{folder}/IMG_{n}.HEIC"
-        files = [spec(orig, "original", "HEIC", "pixels", params={"make": "original"}, capture=cap)]
-        for sub, make, edit in _exported_edits(index):
-            files.append(
-                spec(
-                    f"{sub}/IMG_{n}.jpeg",
-                    "crop" if make == "crop" else "edit",
-                    "JPEG",
-                    "pixels",
-                    source=orig,
-                    params={"make": make, "quality": 90, "edit": edit},
-                    capture=cap,
-                    orientation=1,
-                )
-            )
-    elif archetype == "p3":
-        # A Display P3 original, its sRGB conversions, and a stereo-like neighbour: another
-        # capture a few centimetres to the side, stripped of metadata, with a stripped copy.
-        orig = f"{folder}/IMG_{n}.HEIC"
-        other = f"{pid}.n"
-        files = [
-            spec(orig, "original", "HEIC", "pixels", params={"make": "original-p3"}, capture=cap),
-            spec(
-                f"Converted/IMG_{n}.JPG",
-                "conversion",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "p3-srgb", "quality": 90},
-                capture=cap,
-            ),
-            spec(
-                f"Stripped/IMG_{n}.jpg",
-                "stripped",
-                "JPEG",
-                "pixels",
-                source=orig,
-                params={"make": "p3-srgb", "quality": 85},
-            ),
-            spec(f"{folder}/IMG_{n} (1).HEIC", "copy", "HEIC", "copy", source=orig, capture=cap),
-            FileSpec(
-                path=f"Stereo/IMG_{n}_R.jpg",
-                role="original",
-                kind="image",
-                format="JPEG",
-                photo_id=other,
-                op="pixels",
-                params={"make": "neighbour", "quality": 92},
-            ),
-            FileSpec(
-                path=f"Stripped/IMG_{n}_R.jpg",
-                role="stripped",
-                kind="image",
-                format="JPEG",
-                photo_id=other,
-                op="pixels",
-                source=f"Stereo/IMG_{n}_R.jpg",
-                params={"make": "neighbour", "quality": 80},
-            ),
-        ]
-    else:  # pragma: no cover - ARCHETYPES is closed
-        raise ValueError(f"unknown archetype {archetype!r}")
+    if archetype == "burst":
+        cap = replace(cap, burst_id=_uuid(rng))
+    shot = _Shot(index, cap, fmt, suffix, quality, DOWNSCALE_EDGES[size])
+    files = files_of(shot)
     assert len(files) == FILES_PER_PHOTO, archetype
-    return PhotoPlan(index=index, archetype=archetype, captures=captures, files=files)
+    return PhotoPlan(index=index, archetype=archetype, captures=shot.captures, files=files)
+
+
+_KINDS = {"MOV": "video", "MP4": "video", "XMP": "sidecar", "AAE": "sidecar"}  # else "image"
+_EXTENSIONS = {"HEIC": "HEIC", "JPEG": "JPG", "PNG": "PNG", "MOV": "MOV"}
+
+
+@dataclass
+class _Shot:
+    """One photo being planned: its capture, its original (`folder/IMG_n.EXT` in format `fmt`),
+    and one maker for each kind of file made from that original."""
+
+    index: int
+    cap: Capture
+    fmt: str
+    suffix: int  # of the `IMG_n-1234` copies
+    quality: int  # of the recompressed share
+    edges: tuple[int, int]  # of the two downscales
+    captures: list[Capture] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.captures = self.captures or [self.cap]
+
+    @property
+    def n(self) -> int:
+        return self.cap.stem
+
+    @property
+    def folder(self) -> str:
+        return f"Camera Roll/{self.cap.local:%Y}/{self.cap.local:%m}"
+
+    @property
+    def orig(self) -> str:
+        return f"{self.folder}/IMG_{self.n}.{_EXTENSIONS[self.fmt]}"
+
+    def spec(self, path: str, role: str, fmt: str, op: str, **kw: Any) -> FileSpec:
+        kw.setdefault("photo_id", self.cap.photo_id)
+        return FileSpec(
+            path=path, role=role, kind=_KINDS.get(fmt, "image"), format=fmt, op=op, **kw
+        )
+
+    def original(
+        self, make: str = "original", orientation: int | None = None, **params: Any
+    ) -> FileSpec:
+        params = {"make": make, **params}
+        return self.spec(
+            self.orig, "original", self.fmt, "pixels", params=params, capture=self.cap,
+            orientation=orientation,
+        )  # fmt: skip
+
+    def copy(self, path: str, orientation: int | None = None, **params: Any) -> FileSpec:
+        """A byte copy of the original."""
+        return self.spec(
+            path, "copy", self.fmt, "copy", source=self.orig, capture=self.cap,
+            orientation=orientation, params=params,
+        )  # fmt: skip
+
+    def pixels(
+        self, path: str, role: str, fmt: str = "JPEG", *, tagged: bool = True,
+        orientation: int | None = None, **params: Any,
+    ) -> FileSpec:  # fmt: skip
+        """A file encoded from the original's pixels; `tagged=False`: without its metadata."""
+        return self.spec(
+            path, role, fmt, "pixels", source=self.orig, params=params,
+            capture=self.cap if tagged else None, orientation=orientation,
+        )  # fmt: skip
+
+    def sidecar(self, path: str, fmt: str, **params: Any) -> FileSpec:
+        """An XMP or AAE file beside the original."""
+        return self.spec(
+            path, "sidecar", fmt, fmt.lower(), source=self.orig, params=params,
+            companion_of=self.orig,
+        )  # fmt: skip
+
+    def truncated(self, path: str, keep: float) -> FileSpec:
+        """The original cut short: its first `keep` of the bytes."""
+        return self.spec(path, "truncated", self.fmt, "truncate", source=self.orig,
+                         params={"keep": keep})  # fmt: skip
+
+
+def _live(p: _Shot) -> list[FileSpec]:
+    f, n = p.folder, p.n
+    return [
+        p.original(),
+        p.spec(
+            f"{f}/IMG_{n}.MOV",
+            "live-mov",
+            "MOV",
+            "pixels",
+            params={"make": "live-mov"},
+            capture=p.cap,
+            companion_of=p.orig,
+        ),
+        p.copy(f"{f}/IMG_{n} (1).HEIC"),
+        p.pixels(f"Converted/IMG_{n}.JPG", "conversion", make="jpeg", quality=90),
+        p.sidecar(f"{f}/IMG_{n}.XMP", "XMP"),
+        p.copy(f"{ICLOUD_PARTS[0]}/Photos/IMG_{n}.HEIC", icloud=0),
+    ]
+
+
+def _orphan(p: _Shot) -> list[FileSpec]:
+    f, n, (big, small) = p.folder, p.n, p.edges
+    return [
+        p.original(),
+        p.copy(f"{f}/IMG_{n}-{p.suffix}.HEIC"),
+        p.pixels(f"Downscaled {big}/IMG_{n}.JPG", "downscale", make="jpeg", quality=85, edge=big),
+        p.pixels(
+            f"Downscaled {small}/IMG_{n}.JPG", "downscale", make="jpeg", quality=80, edge=small
+        ),
+        p.pixels(f"Stripped/IMG_{n}.jpg", "stripped", tagged=False, make="jpeg", quality=88),
+        p.copy(f"{ICLOUD_PARTS[1]}/Photos/IMG_{n}.HEIC", icloud=1),
+    ]
+
+
+def _jpeg_edit(p: _Shot) -> list[FileSpec]:
+    f, n = p.folder, p.n
+    return [
+        p.original(),
+        p.pixels(f"{f}/IMG_E{n}.JPG", "edit", make="edit", quality=92),
+        p.sidecar(f"{f}/IMG_{n}.AAE", "AAE", aae="photo"),
+        p.sidecar(f"{f}/IMG_O{n}.AAE", "AAE", aae="original"),
+        p.sidecar(f"{f}/IMG_{n}.JPG.xmp", "XMP"),
+        p.copy(f"Export 2/IMG_{n}.JPG"),
+    ]
+
+
+def _rotated(p: _Shot) -> list[FileSpec]:
+    f, n = p.folder, p.n
+    return [
+        p.original(orientation=6, stored_rotation=6),
+        p.pixels(f"Oriented/IMG_{n}.JPG", "oriented", orientation=1, make="jpeg", quality=92),
+        p.pixels(
+            f"Shared/IMG_{n}.JPG",
+            "recompressed",
+            orientation=6,
+            make="jpeg",
+            quality=p.quality,
+            stored_rotation=6,
+        ),
+        p.pixels(f"Edited/IMG_{n}_crop.JPG", "crop", orientation=1, make="crop", quality=90),
+        p.copy(f"{f}/IMG_{n}-{p.suffix}.JPG", orientation=6),
+        p.truncated(f"{f}/IMG_{n} (2).JPG", keep=0.6),
+    ]
+
+
+def _burst(p: _Shot) -> list[FileSpec]:
+    """The first frame as the original, three more frames 85 ms apart (captures of their own), a
+    copy of the second frame, and an empty file where a fifth frame would be."""
+    f, n = p.folder, p.n
+    for k in range(1, 4):
+        ms = int(p.cap.subsec) + 85 * k
+        p.captures.append(
+            replace(p.cap, photo_id=f"{p.cap.photo_id}.b{k}", stem=n + k,
+                    local=p.cap.local + timedelta(seconds=ms // 1000), subsec=f"{ms % 1000:03d}")
+        )  # fmt: skip
+    frames = [
+        p.spec(f"{f}/IMG_{n + k}.HEIC", "burst", "HEIC", "pixels", photo_id=p.captures[k].photo_id,
+               params={"make": "burst", "frame": k}, capture=p.captures[k], source=p.orig)
+        for k in range(1, 4)
+    ]  # fmt: skip
+    second = p.captures[1]
+    return [
+        p.original(),
+        *frames,
+        p.spec(
+            f"Export 2/IMG_{n + 1}.HEIC",
+            "copy",
+            "HEIC",
+            "copy",
+            photo_id=second.photo_id,
+            source=frames[0].path,
+            capture=second,
+        ),
+        p.spec(f"{f}/IMG_{n + 4}.HEIC", "empty", "HEIC", "empty", photo_id=None),
+    ]
+
+
+def _screenshot(p: _Shot) -> list[FileSpec]:
+    f, n = p.folder, p.n
+    return [
+        p.original(),
+        p.copy(f"{f}/IMG_{n} (1).PNG"),
+        p.copy(f"Export 2/IMG_{n}.PNG"),
+        p.pixels(f"Converted/IMG_{n}.JPG", "conversion", make="jpeg", quality=90),
+        p.pixels(f"Stripped/IMG_{n}.jpg", "stripped", tagged=False, make="jpeg", quality=80),
+        p.sidecar(f"{f}/IMG_{n}.XMP", "XMP"),
+    ]
+
+
+def _video(p: _Shot) -> list[FileSpec]:
+    f, n = p.folder, p.n
+    return [
+        p.original(make="video"),
+        p.pixels(f"Converted/IMG_{n}.MP4", "conversion", "MP4", make="mp4"),
+        p.copy(f"{f}/IMG_{n} (1).MOV"),
+        p.sidecar(f"{f}/IMG_{n}.AAE", "AAE", aae="slomo"),
+        p.copy(f"Export 2/IMG_{n}.MOV"),
+        p.truncated(f"{f}/IMG_{n} (2).MOV", keep=0.5),
+    ]
+
+
+def _exported_edits_files(p: _Shot) -> list[FileSpec]:
+    edits = [
+        p.pixels(f"{sub}/IMG_{p.n}.jpeg", "crop" if make == "crop" else "edit", orientation=1,
+                 make=make, quality=90, edit=edit)
+        for sub, make, edit in _exported_edits(p.index)
+    ]  # fmt: skip
+    return [p.original(), *edits]
+
+
+def _p3(p: _Shot) -> list[FileSpec]:
+    """A Display P3 original, its sRGB conversions, and a stereo-like neighbour: another capture
+    a few centimetres to the side, stripped of metadata, with a stripped copy."""
+    n, other = p.n, f"{p.cap.photo_id}.n"
+    right = f"Stereo/IMG_{n}_R.jpg"
+    return [
+        p.original(make="original-p3"),
+        p.pixels(f"Converted/IMG_{n}.JPG", "conversion", make="p3-srgb", quality=90),
+        p.pixels(f"Stripped/IMG_{n}.jpg", "stripped", tagged=False, make="p3-srgb", quality=85),
+        p.copy(f"{p.folder}/IMG_{n} (1).HEIC"),
+        p.spec(
+            right,
+            "original",
+            "JPEG",
+            "pixels",
+            photo_id=other,
+            params={"make": "neighbour", "quality": 92},
+        ),
+        p.spec(
+            f"Stripped/IMG_{n}_R.jpg",
+            "stripped",
+            "JPEG",
+            "pixels",
+            photo_id=other,
+            source=right,
+            params={"make": "neighbour", "quality": 80},
+        ),
+    ]
+
+
+# Each archetype: the format of its original, and the maker of its FILES_PER_PHOTO files.
+_ARCHETYPES = {
+    "live": ("HEIC", _live),
+    "orphan": ("HEIC", _orphan),
+    "jpeg-edit": ("JPEG", _jpeg_edit),
+    "rotated": ("JPEG", _rotated),
+    "burst": ("HEIC", _burst),
+    "screenshot": ("PNG", _screenshot),
+    "video": ("MOV", _video),
+    "exported-edits": ("HEIC", _exported_edits_files),
+    "p3": ("HEIC", _p3),
+}
 
 
 def relation_groups(files: list[dict[str, Any]]) -> dict[str, list[list[str]]]:

@@ -24,7 +24,7 @@ dedupe.companions.asset_metadata) and losses become Findings with
 check "audit"; the outcomes and severities are listed in `OUTCOMES` and docs/audit.md. When DEST
 holds `photoverify-ledger.json` (written by `photoverify apply`) it is checked against DEST and
 the sources, and `Photo Details*.csv` files of an Apple privacy export among the sources are
-checked by verify.apple.
+checked by verify.checks.apple.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from photoverify.dedupe.catalog.apple_csv import ApplePart, is_photo_details, read_photo_details
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import UsageError
@@ -53,14 +54,7 @@ from photoverify.dedupe.move.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from photoverify.progress import ticker
 from photoverify.verify.audit.gained import gained_finding, merged_copies
 from photoverify.verify.audit.source_damage import broken_in_source
-from photoverify.verify.checks.apple import (
-    AppleCheck,
-    ApplePart,
-    check_export,
-    checksum_digests,
-    is_photo_details,
-    read_photo_details,
-)
+from photoverify.verify.checks.apple import AppleCheck, check_export, checksum_digests
 from photoverify.verify.checks.expect import GPS_TOLERANCE_M, compare_capture, distance_m
 
 SCHEMA = "photoverify.audit/1"

@@ -28,7 +28,7 @@ from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.move.apply import read_journal
 from photoverify.dedupe.move.plan import check_plan, plan_from_json, read_plan
-from photoverify.verify.audit.libraries import check_ledger, read_ledger
+from photoverify.verify.audit.ledger import check_ledger, read_ledger
 from photoverify.verify.checks.expect import load_rules, parse_rules
 from photoverify.verify.manifest.formats import (
     FORMATS,

@@ -339,16 +339,7 @@ def audit_libraries(
     reports = {os.path.join(dest, name) for name in (LEDGER_JSON, LEDGER_CSV, MANIFEST)}
     dst_records = [r for r in _records_under(catalog, dest) if r.path not in reports]
     ledger, ledger_path = read_ledger(dest)
-    csvs = sorted(p for p, r in src_records.items() if is_photo_details(p))
-    parts = [read_photo_details(p) for p in csvs]
-    digests = None
-    if apple_checksum and parts:
-        folders = {os.path.dirname(p) for p in csvs}
-        digests = checksum_digests(
-            p
-            for p, r in src_records.items()
-            if r.kind in ("image", "video") and os.path.dirname(p) in folders
-        )
+    parts, digests = _read_apple_export(src_records, apple_checksum)
     result = audit_records(
         list(src_records.values()),
         dst_records,
@@ -368,3 +359,20 @@ def audit_libraries(
     )
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _read_apple_export(
+    src_records: Mapping[str, FileRecord], checksum: bool
+) -> tuple[list[ApplePart], dict[str, dict[str, str]] | None]:
+    """The Photo Details CSVs among the sources, read; with `checksum`, the digests of the media
+    files in their folders (for the fileChecksum check)."""
+    csvs = sorted(p for p in src_records if is_photo_details(p))
+    parts = [read_photo_details(p) for p in csvs]
+    if not (checksum and parts):
+        return parts, None
+    folders = {os.path.dirname(p) for p in csvs}
+    return parts, checksum_digests(
+        p
+        for p, r in src_records.items()
+        if r.kind in ("image", "video") and os.path.dirname(p) in folders
+    )

@@ -41,9 +41,9 @@ from benchmarks.library.layout import (
     plan_library,
     relation_groups,
 )
+from photoverify.dedupe.catalog.apple_csv import COLUMNS as PHOTO_DETAILS_COLUMNS
 from photoverify.dedupe.core.errors import PhotoverifyError, UsageError
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.verify.checks.apple import COLUMNS as PHOTO_DETAILS_COLUMNS
 
 TRUTH_VERSION = 1
 MAX_REDRAW_ROUNDS = 20

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from photoverify.dedupe.catalog.apple_csv import is_photo_details, read_photo_details
 from photoverify.dedupe.core.records import DupesResult, FileRecord
 from photoverify.dedupe.move.metamerge import Donor, MergeInputs, plan_merge
 from photoverify.dedupe.move.plan import Plan
-from photoverify.verify.checks.apple import is_photo_details, read_photo_details
 
 Sidecars = dict[str, list[str]]  # asset primary -> its donor sidecars, XMP first
 # sidecars that donate: XMP everything, Takeout JSON its photoTakenTime and geoData only (its

@@ -19,12 +19,9 @@ from media import convert, exiftool, make_video, transcode
 
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.records import FileRecord, Finding, Metadata
-from photoverify.verify.audit.libraries import (
-    OUTCOMES,
-    audit_libraries,
-    audit_records,
-    classify_capture,
-)
+from photoverify.verify.audit.libraries import audit_libraries, audit_records
+from photoverify.verify.audit.metadata import classify_capture
+from photoverify.verify.audit.outcomes import OUTCOMES
 from photoverify.verify.report.model import build_report, render_terminal, section_of
 
 CID = "570F1469-09C7-4E50-9875-05F21D5BD166"

@@ -112,7 +112,7 @@ def test_verify_counts_problems_not_matched_files(corpus, tmp_path):
 
 
 def test_every_outcome_a_check_makes_has_a_plain_sentence():
-    from photoverify.verify.audit.libraries import ASSET_OUTCOMES, OUTCOMES
+    from photoverify.verify.audit.outcomes import ASSET_OUTCOMES, OUTCOMES
     from photoverify.verify.checks.decode import SEVERITY as DECODE
     from photoverify.verify.manifest.fixity import SEVERITY as FIXITY
 

@@ -15,18 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.make_library import _apple_date, make_library
-from photoverify.dedupe.catalog.scan import scan
-from photoverify.dedupe.catalog.store import Catalog
-from photoverify.verify.audit.libraries import audit_libraries
-from photoverify.verify.checks.apple import (
-    check_export,
-    checksum_digests,
-    checksum_variant,
+from photoverify.dedupe.catalog.apple_csv import (
     is_photo_details,
     parse_apple_date,
     parse_photo_details,
     read_photo_details,
 )
+from photoverify.dedupe.catalog.scan import scan
+from photoverify.dedupe.catalog.store import Catalog
+from photoverify.verify.audit.libraries import audit_libraries
+from photoverify.verify.checks.apple import check_export, checksum_digests, checksum_variant
 
 
 @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))

@@ -21,14 +21,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from photoverify.dedupe.catalog.apple_csv import read_photo_details
 from photoverify.dedupe.catalog.metadata import normalize, normalize_datetime
 from photoverify.dedupe.core.errors import PhotoverifyError
 from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.move.apply import read_journal
 from photoverify.dedupe.move.plan import check_plan, plan_from_json, read_plan
-from photoverify.verify.audit.libraries import check_ledger, read_ledger
-from photoverify.verify.checks.apple import read_photo_details
+from photoverify.verify.audit.ledger import check_ledger, read_ledger
 from photoverify.verify.checks.expect import load_rules, parse_rules
 from photoverify.verify.manifest import Manifest, ManifestEntry, read_manifest, render_manifest
 from photoverify.verify.manifest.entries import FORMATS, LINE_FORMATS

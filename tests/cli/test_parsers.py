@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
+from photoverify.dedupe.catalog.apple_csv import read_photo_details
 from photoverify.dedupe.catalog.walk import Candidate, WalkError, walk
 from photoverify.dedupe.core.errors import ManifestError, PlanError, UsageError
 from photoverify.dedupe.move.plan import read_plan
-from photoverify.verify.checks.apple import read_photo_details
 from photoverify.verify.manifest import read_manifest
 from photoverify.verify.manifest.tree import walk_tree
 from photoverify.verify.report.model import read_verify_json
-from tests.conftest import run_cli
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from photoverify.dedupe.core.paths import under_any
 from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.verify.audit.outcomes import OUTCOMES
 
 MEDIA_KINDS = ("image", "video", "sidecar")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -129,6 +130,4 @@ def _no_decoder(r: FileRecord) -> bool:
 
 
 def _severity(outcome: str) -> str | None:
-    from photoverify.verify.audit.libraries import OUTCOMES
-
     return OUTCOMES.get(outcome)

@@ -2,7 +2,6 @@
 (metadata), their fingerprints and picture signatures, where the work runs (executors), the scan
 that ties these together, and the catalog (store) that keeps the result."""
 
-from photoverify.dedupe.catalog.executors import dask_client
 from photoverify.dedupe.catalog.scan import ScanResult, scan
 from photoverify.dedupe.catalog.store import Catalog, default_path, digest_lookup, media_lookup
 
@@ -15,3 +14,13 @@ __all__ = [
     "media_lookup",
     "scan",
 ]
+
+
+def __getattr__(name: str):
+    # dask_client is loaded on first use: its module (executors) loads exiftool's wrapper, which
+    # a run that only reads bytes (manifest, verify's fixity) must not pay for at start-up
+    if name == "dask_client":
+        from photoverify.dedupe.catalog.executors import dask_client
+
+        return dask_client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -38,7 +38,8 @@ from photoverify.verify.manifest.formats import (
     read_manifest,
     render_manifest,
 )
-from photoverify.verify.report.model import build_report, read_verify_json
+from photoverify.verify.report.inputs import read_verify_json
+from photoverify.verify.report.model import build_report
 
 REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz-regressions"
 

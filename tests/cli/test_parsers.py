@@ -16,7 +16,7 @@ from photoverify.dedupe.core.errors import ManifestError, PlanError, UsageError
 from photoverify.dedupe.move.plan import read_plan
 from photoverify.verify.checks.apple import read_photo_details
 from photoverify.verify.manifest.formats import read_manifest, walk_tree
-from photoverify.verify.report.model import read_verify_json
+from photoverify.verify.report.inputs import read_verify_json
 from tests.conftest import run_cli
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000

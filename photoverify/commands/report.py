@@ -66,22 +66,32 @@ def report(
 
 def finish_checks(result, title: str, report_path: str | None, as_json: bool) -> None:
     """What verify and audit share: the HTML report, the summary or JSON, the exit code."""
-    from photoverify.verify.report import build_report, render_html, render_terminal
+    if report_path or not as_json:  # the report model is for people: JSON is the result's own
+        model = _checks_model(result, title)
+        if report_path:
+            from photoverify.verify.report import render_html
+
+            render_html(model, report_path)
+    if as_json:
+        render.print_json(result.to_json())
+    else:
+        from photoverify.verify.report import render_terminal
+
+        render_terminal(model, render.stdout, seconds=getattr(result, "seconds", None))
+        if report_path:
+            render.stdout.print(f"report written to {report_path}", markup=False)
+    sys.exit(result.exit_code)
+
+
+def _checks_model(result, title: str):
+    """The report model of a verify or an audit result (an audit as a person reads it)."""
+    from photoverify.verify.report import build_report
 
     findings, counts, severities = result.findings, result.counts, None
     if hasattr(result, "assets"):  # an audit: shown as a person reads it (verify.audit_view)
         from photoverify.verify.audit import audit_view
 
         findings, counts, severities = audit_view(result)
-    model = build_report(
+    return build_report(
         findings, counts=counts, records=result.records, title=title, severity_overrides=severities
     )
-    if report_path:
-        render_html(model, report_path)
-    if as_json:
-        render.print_json(result.to_json())
-    else:
-        render_terminal(model, render.stdout, seconds=getattr(result, "seconds", None))
-        if report_path:
-            render.stdout.print(f"report written to {report_path}", markup=False)
-    sys.exit(result.exit_code)

@@ -1,6 +1,7 @@
 """Issue 16: start-up is part of a fixity run's cost. `--help` of every command, and the runs
 that only read bytes (manifest --no-catalog, verify's fixity check), load none of the decoders,
-the near-duplicate index, the HTML templates or the scanner's workers (exiftool's wrapper)."""
+the near-duplicate index, the HTML templates or the scanner's workers (exiftool's wrapper); help
+and JSON output load no rich either."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def _heavy(names: set[str]) -> set[str]:
 
 def test_help_loads_no_decoder_index_template_or_scanner():
     for command in ("", *COMMANDS):
-        assert not _heavy(_loaded(*([command] if command else []), "--help")), command
+        names = _loaded(*([command] if command else []), "--help")
+        assert not _heavy(names), command
+        assert not {n for n in names if n.split(".")[0] == "rich"}, command  # click prints it
 
 
 def test_a_fixity_run_loads_no_decoder_index_template_or_scanner(corpus: Path, tmp_path: Path):
@@ -45,3 +48,5 @@ def test_a_fixity_run_loads_no_decoder_index_template_or_scanner(corpus: Path, t
     assert not _heavy(_loaded("manifest", str(root), "--no-catalog", "-o", m, "-q"))
     db = str(tmp_path / "c.sqlite")
     assert not _heavy(_loaded("verify", str(root), "--manifest", m, "--catalog", db, "-q"))
+    as_json = _loaded("verify", str(root), "--manifest", m, "--catalog", db, "--json")
+    assert not {n for n in as_json if n.split(".")[0] == "rich"} and not _heavy(as_json)

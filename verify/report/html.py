@@ -22,8 +22,8 @@ from concurrent.futures import Executor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from photoverify.dedupe.core.display import display_text
 from photoverify.dedupe.core.outfile import write_output
-from photoverify.render import display_text
 from photoverify.verify.report.model import (
     PROBLEM_SECTIONS,
     SECTIONS,

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from photoverify.dedupe.core.display import display_text
 from photoverify.dedupe.core.records import Cluster, DupesResult, FileRecord, Finding
-from photoverify.render import display_text
 from photoverify.verify.report.outcome_text import LISTED, plain, tone
 
 SCHEMA = "photoverify.report/2"

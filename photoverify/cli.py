@@ -77,8 +77,8 @@ def cli() -> None:
 
 
 # in the order of the workflow, as `photoverify --help` lists them
-for command in (scan, show, doctor, dupes, manifest, report, verify, plan, apply, undo, audit):
-    cli.add_command(command)
+for _command in (scan, show, doctor, dupes, manifest, report, verify, plan, apply, undo, audit):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -6,56 +6,22 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
+from photoverify.dedupe.core.display import display_text
 
-# What a terminal acts on instead of showing: C0 and C1 controls and DEL (ESC starts a sequence
-# that can clear the screen or move the cursor; 0x9B is an 8-bit CSI), the line and paragraph
-# separators, and the bidirectional overrides and isolates (U+202E turns "gpj.exe" around).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 
-def _visible(char: str) -> str:
-    code = ord(char)
-    if code < 0x20:
-        return chr(0x2400 + code)  # ␀…␟: ESC is ␛, a newline ␊
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"<U+{code:04X}>"
+def __getattr__(name: str):
+    # the consoles load rich: made on first use, so `--help` and JSON output go without it
+    if name in ("stdout", "stderr", "SafeConsole"):
+        from photoverify import consoles
 
-
-def display_text(text: str) -> str:
-    """Text a person can be shown safely, as one line: undecodable name bytes (carried as
-    surrogate escapes) become U+FFFD, control characters a visible symbol (␛ for ESC, ␊ for a
-    newline: a name must not look like two lines, or rewrite the screen). Every human-facing
-    line goes through it: the consoles below apply it to every string they print."""
-    if text.isprintable():  # no surrogates, no controls: the common case, fast
-        return text
-    try:
-        clean = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        clean = text.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub(lambda m: _visible(m.group()), clean)
-
-
-class SafeConsole(Console):
-    """A rich Console that shows every string it prints (lines, table cells, titles) through
-    display_text, and reads no markup in them: a file name is text, never instructions to the
-    terminal or to rich."""
-
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        return super().render_str(display_text(text), **kwargs)
-
-
-def _console(**kwargs: Any) -> SafeConsole:
-    no_color = "NO_COLOR" in os.environ
-    return SafeConsole(highlight=False, soft_wrap=True, markup=False, no_color=no_color, **kwargs)
-
-
-stdout = _console()
-stderr = _console(stderr=True)
+        return getattr(consoles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def print_json(data: Any) -> None:
@@ -77,6 +43,8 @@ def wrap_path(path: str, width: int) -> Text:
             line = ""
         line += part
     lines.append(line)
+    from rich.text import Text
+
     return Text("\n".join(lines))
 
 
@@ -101,6 +69,8 @@ def wrap_reason(reason: str, names: list[str], width: int) -> Text:
                 lines.append(line[:cut])
                 line = indent + "  " + line[cut:]
         lines.append(line)
+    from rich.text import Text
+
     return Text("\n".join(lines))
 
 
@@ -121,11 +91,16 @@ def _common_folder(paths: list[str]) -> str:
     return "" if folder in ("", os.sep) else folder
 
 
-def dupes_table(result, console: Console = stdout) -> None:
+def dupes_table(result, console: Console | None = None) -> None:
     """One rich table per cluster, keeper marked, reasons shown; then the reported relations.
     Members are shown relative to the folder they share (named under the title) and wrapped
     at `/`, so a narrow or piped terminal never breaks a name in two."""
     from rich.table import Table
+    from rich.text import Text
+
+    from photoverify.consoles import stdout
+
+    console = console or stdout
 
     for c in result.clusters:
         paths = [m.path for m in c.members]
@@ -287,8 +262,11 @@ def apply_fates(result) -> str:
     return ", ".join(parts) or "nothing to do"
 
 
-def apply_summary(result, console: Console = stdout) -> None:
+def apply_summary(result, console: Console | None = None) -> None:
     """apply's terminal summary: plain words, no Python values (None, True)."""
+    from photoverify.consoles import stdout
+
+    console = console or stdout
     out = lambda line: console.print(line, markup=False)  # noqa: E731
     if result.dry_run:
         out("dry run: nothing was changed")

@@ -4,7 +4,6 @@ that ties these together, the catalog (store) that keeps the result, and Apple's
 CSVs (apple_csv)."""
 
 from photoverify.dedupe.catalog.apple_csv import ApplePart, is_photo_details, read_photo_details
-from photoverify.dedupe.catalog.executors import dask_client
 from photoverify.dedupe.catalog.scan import ScanResult, scan
 from photoverify.dedupe.catalog.store import Catalog, default_path, digest_lookup, media_lookup
 
@@ -20,3 +19,13 @@ __all__ = [
     "read_photo_details",
     "scan",
 ]
+
+
+def __getattr__(name: str):
+    # dask_client is loaded on first use: its module (executors) loads exiftool's wrapper, which
+    # a run that only reads bytes (manifest, verify's fixity) must not pay for at start-up
+    if name == "dask_client":
+        from photoverify.dedupe.catalog.executors import dask_client
+
+        return dask_client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,6 @@ relations and clusters (graph), files that travel together (companions), which c
 
 from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.exact import exact_asset_clusters, find_exact
-from photoverify.dedupe.match.graph import DupesOptions, find_duplicates
 from photoverify.dedupe.match.policy import choose_keeper
 
 __all__ = [
@@ -15,3 +14,13 @@ __all__ = [
     "find_duplicates",
     "find_exact",
 ]
+
+
+def __getattr__(name: str):
+    # the graph's names are loaded on first use: graph loads networkx, numpy and numba (the
+    # near-duplicate index), which `dupes --exact` and `plan --exact` never need
+    if name in ("DupesOptions", "find_duplicates"):
+        from photoverify.dedupe.match import graph
+
+        return getattr(graph, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

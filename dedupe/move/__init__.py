@@ -2,8 +2,6 @@
 out and undoing it (apply), and the metadata merge (metamerge decides, metasources gathers what
 each file knows, metawrite writes it into DEST)."""
 
-from photoverify.dedupe.move.apply import apply_plan, undo
-from photoverify.dedupe.move.metasources import plan_with_merges
 from photoverify.dedupe.move.plan import (
     LEDGER_JSON,
     Plan,
@@ -30,3 +28,20 @@ __all__ = [
     "write_csv",
     "write_plan",
 ]
+
+# apply's and the merge's names are loaded on first use: apply loads the manifest formats, the
+# metadata writer and Apple's CSV reader, which a run that only needs the plan's names (verify
+# reads LEDGER_JSON) must not pay for at start-up
+_LAZY = {
+    "apply_plan": "photoverify.dedupe.move.apply",
+    "undo": "photoverify.dedupe.move.apply",
+    "plan_with_merges": "photoverify.dedupe.move.metasources",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

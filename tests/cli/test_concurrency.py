@@ -20,11 +20,12 @@ from photoverify.dedupe.catalog.store import MIGRATIONS, SCHEMA_VERSION, Catalog
 from photoverify.dedupe.core.hashing import hash_file
 from photoverify.dedupe.move.apply import read_journal
 
-# a real CLI run that waits at a gate (a file appearing) after its imports, so that several
-# processes reach the catalog within a millisecond of each other
+# a real CLI run that waits at a gate (a file appearing) after its imports (the commands import
+# the library inside themselves: the catalog's is imported here), so that several processes
+# reach the catalog within a millisecond of each other
 GATED_CLI = (
     "import os, runpy, sys, time\n"
-    "import photoverify.cli\n"
+    "import photoverify.cli, photoverify.dedupe.catalog\n"
     "gate = sys.argv.pop(1)\n"
     "while not os.path.exists(gate):\n"
     "    time.sleep(0.0005)\n"

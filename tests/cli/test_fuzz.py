@@ -32,7 +32,8 @@ from photoverify.verify.audit.ledger import check_ledger, read_ledger
 from photoverify.verify.checks.expect import load_rules, parse_rules
 from photoverify.verify.manifest import Manifest, ManifestEntry, read_manifest, render_manifest
 from photoverify.verify.manifest.entries import FORMATS, LINE_FORMATS
-from photoverify.verify.report.model import build_report, read_verify_json
+from photoverify.verify.report.inputs import read_verify_json
+from photoverify.verify.report.model import build_report
 
 REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz-regressions"
 

@@ -18,7 +18,7 @@ from photoverify.dedupe.core.errors import ManifestError, PlanError, UsageError
 from photoverify.dedupe.move.plan import read_plan
 from photoverify.verify.manifest import read_manifest
 from photoverify.verify.manifest.tree import walk_tree
-from photoverify.verify.report.model import read_verify_json
+from photoverify.verify.report.inputs import read_verify_json
 
 DEEP_JSON = "[" * 100_000 + "]" * 100_000
 

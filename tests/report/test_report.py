@@ -36,16 +36,18 @@ from photoverify.dedupe.core.records import (
 )
 from photoverify.verify.manifest import write_manifest
 from photoverify.verify.manifest.fixity import check_fixity
-from photoverify.verify.report.model import (
+from photoverify.verify.report.html import (
     ROWS_INLINE,
     _thumbnail_targets,
+    make_thumbnail,
+    render_html,
+    script_json,
+)
+from photoverify.verify.report.model import (
     build_report,
     display_text,
     key_evidence,
-    make_thumbnail,
-    render_html,
     render_terminal,
-    script_json,
     section_of,
     split_path,
 )

@@ -1,47 +1,29 @@
-"""Reports for people: one self-contained HTML file, a terminal summary, and a JSON model.
+"""Reports for people: the pure model the HTML page, the terminal summary and the JSON share.
 
 `build_report` is pure: findings (and optionally duplicate clusters and catalog records) in, a
-`ReportModel` out. The renderers are the only I/O: `render_html` writes one HTML file with inline
-CSS, inline SVG charts, a few lines of inline JavaScript and thumbnails as JPEG data URIs, and
-nothing that loads from anywhere else; `render_terminal` prints a rich summary.
-
-Large reports stay quick to open: each group shows its first `ROWS_INLINE` rows as HTML and keeps
-the rest as inline JSON that a small script turns into rows `ROWS_PER_PAGE` at a time on request,
-so the browser parses a few hundred table rows whatever the number of findings. Thumbnail work is
-bounded by `max_thumbnails` (the first clusters, then the first metadata-loss rows) and runs in
-a process pool.
+`ReportModel` out, with the verdict in one sentence (`verdict`). The renderers are the only I/O:
+`render_html` (verify.report.html) writes one self-contained HTML file, `render_terminal`
+(verify.report.terminal) prints a rich summary.
 
 The JSON form (`ReportModel.to_json`) is documented in docs/report-schema.md.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import json
 import mimetypes
 import os
 import posixpath
 import re
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from photoverify.dedupe.core.errors import UsageError
-from photoverify.dedupe.core.jsonio import read_json
-from photoverify.dedupe.core.outfile import write_output
+from photoverify.dedupe.core.display import display_text
 from photoverify.dedupe.core.records import Cluster, DupesResult, FileRecord, Finding
-from photoverify.render import display_text
 from photoverify.verify.report.outcome_text import LISTED, plain, tone
-
-if TYPE_CHECKING:
-    import jinja2
 
 SCHEMA = "photoverify.report/2"
 
@@ -67,16 +49,8 @@ PROBLEM_SECTIONS = ("missing", "metadata", "failed", "notes")
 BROKEN = "broken-in-source"  # verify.source_damage: flagged, and said to be no migration loss
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
-ROWS_INLINE = 200  # rows of each group rendered as HTML; the rest wait in inline JSON
-ROWS_PER_PAGE = 1000  # rows the "show more" button adds at a time
-CLUSTERS_INLINE = 100  # cluster cards rendered as HTML; the rest wait in inline JSON
-MEMBERS_SHOWN = 8  # members of one cluster that get a tile (and maybe a thumbnail)
-MAX_THUMBNAILS = 400
-THUMB_BOX = 160
-THUMB_QUALITY = 70
-THUMB_TIMEOUT_S = 120.0  # for all thumbnails together; the rest get placeholders
 
-_VIDEO_EXTENSIONS = frozenset({".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".mts", ".m2ts"})
+VIDEO_EXTENSIONS = frozenset({".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".mts", ".m2ts"})
 _SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{24,}$")
 _YEAR = re.compile(r"^(\d{4})")
@@ -347,7 +321,7 @@ def guess_kind(path: str) -> str:
     ext = posixpath.splitext(path)[1].lower()
     if ext in _SIDECAR_EXTENSIONS:
         return "sidecar"
-    if ext in _VIDEO_EXTENSIONS:
+    if ext in VIDEO_EXTENSIONS:
         return "video"
     mime = mimetypes.guess_type("x" + ext)[0] or ""
     if mime.startswith("image/") or ext in (".heic", ".heif", ".avif", ".jxl", ".dng"):
@@ -504,40 +478,6 @@ def _cluster(c: Cluster, records: Mapping[str, FileRecord]) -> ClusterView:
     return ClusterView(c.id, c.kind, c.keeper, c.reason, views)
 
 
-_FINDING_TEXT = ("path", "check", "severity", "outcome", "message")
-
-
-def read_verify_json(path: str | os.PathLike) -> tuple[list[Finding], dict[str, int] | None]:
-    """(findings, counts) from the JSON of `verify --json` / `audit --json` (for `report
-    --verify`); anything else is a UsageError naming the file and what is wrong. Fields a
-    finding does not have are ignored, so a newer version's output still reads."""
-    where = os.fspath(path)
-    doc = read_json(path, UsageError, "verify output")
-    if not isinstance(doc, dict):
-        raise UsageError(f"{where}: not the JSON of verify --json (not an object)")
-    rows = doc.get("findings", [])
-    if not isinstance(rows, list):
-        raise UsageError(f"{where}: findings is not a list")
-    findings = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise UsageError(f"{where}: finding {i} is not an object")
-        for key in _FINDING_TEXT:
-            if not isinstance(row.get(key), str):
-                raise UsageError(f"{where}: finding {i} needs a text field {key!r}")
-        evidence = row.get("evidence", {})
-        if not isinstance(evidence, dict):
-            raise UsageError(f"{where}: finding {i}: evidence is not an object")
-        findings.append(Finding(**{k: row[k] for k in _FINDING_TEXT}, evidence=evidence))
-    counts = doc.get("counts")
-    if counts is not None and not (
-        isinstance(counts, dict)
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values())
-    ):
-        raise UsageError(f"{where}: counts must map outcomes to numbers of files")
-    return findings, counts
-
-
 def build_report(
     findings: Sequence[Finding],
     *,
@@ -563,6 +503,42 @@ def build_report(
         summary.update({k: 0 for k in counts})
         for k, v in counts.items():
             summary[k] = int(v)
+    severity_of = _severity_of(findings, summary, severity_overrides or {})
+    # Problems first (errors, then warnings), biggest first; then what passed; zeros last.
+    ordered = sorted(
+        summary,
+        key=lambda o: (not summary[o], SEVERITY_RANK.get(severity_of[o], 3), -summary[o], o),
+    )
+    rows_by_section: dict[str, list[Row]] = {sid: [] for sid in SECTION_IDS}
+    for f in findings:
+        sid = section_of(f)
+        if sid is not None:
+            rows_by_section[sid].append(_row(f, sid, records))
+    problem_rows = {sid: rows_by_section[sid] for sid in PROBLEM_SECTIONS}
+    clusters, related = _dupes_views(dupes, records)
+    return ReportModel(
+        title=title,
+        generated=generated or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        summary_counts={o: summary[o] for o in ordered},
+        severity_of=severity_of,
+        sections=_sections(rows_by_section),
+        charts=(
+            _chart("by-kind", "Problems by kind of file", problem_rows, "kind"),
+            _chart("by-year", "Problems by year taken", problem_rows, "year"),
+        ),
+        clusters=clusters,
+        related=related,
+        has_dupes=dupes is not None,
+        files=len({r.path for r in records.values()}) if records else None,
+        findings=len(findings),
+    )
+
+
+def _severity_of(
+    findings: Sequence[Finding], summary: Mapping[str, int], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """Each counted outcome's severity: the worst of its findings; for an outcome only counted,
+    fixity's table, else info; `overrides` win for the outcomes counted."""
     severities: dict[str, set[str]] = defaultdict(set)
     for f in findings:
         severities[f.outcome].add(f.severity)
@@ -574,22 +550,15 @@ def build_report(
         o: _worst(severities[o]) if severities.get(o) else fixity_severity.get(o, "info")
         for o in summary
     }
-    severity_of.update({o: sev for o, sev in (severity_overrides or {}).items() if o in summary})
-    # Problems first (errors, then warnings), biggest first; then what passed; zeros last.
-    ordered = sorted(
-        summary,
-        key=lambda o: (not summary[o], SEVERITY_RANK.get(severity_of[o], 3), -summary[o], o),
-    )
-    summary_counts = {o: summary[o] for o in ordered}
+    severity_of.update({o: sev for o, sev in overrides.items() if o in summary})
+    return severity_of
 
-    rows_by_section: dict[str, list[Row]] = {sid: [] for sid in SECTION_IDS}
-    for f in findings:
-        sid = section_of(f)
-        if sid is not None:
-            rows_by_section[sid].append(_row(f, sid, records))
 
+def _sections(rows_by_section: Mapping[str, list[Row]]) -> tuple[Section, ...]:
+    """The sections in reading order, each with its rows grouped by outcome: worst group first,
+    then the biggest; rows by folder, name and check."""
     sections = []
-    for sid, title_, blurb in SECTIONS:
+    for sid, title, blurb in SECTIONS:
         by_outcome: dict[str, list[Row]] = defaultdict(list)
         for r in rows_by_section[sid]:
             by_outcome[r.outcome].append(r)
@@ -598,328 +567,21 @@ def build_report(
             rows.sort(key=lambda r: (r.folder, r.name, r.check))
             groups.append(Group(outcome, _worst(r.severity for r in rows), tuple(rows)))
         groups.sort(key=lambda g: (SEVERITY_RANK.get(g.severity, 3), -len(g.rows), g.outcome))
-        sections.append(Section(sid, title_, blurb, tuple(groups)))
-
-    problem_rows = {sid: rows_by_section[sid] for sid in PROBLEM_SECTIONS}
-    charts = (
-        _chart("by-kind", "Problems by kind of file", problem_rows, "kind"),
-        _chart("by-year", "Problems by year taken", problem_rows, "year"),
-    )
-    clusters: tuple[ClusterView, ...] = ()
-    related: tuple[RelatedView, ...] = ()
-    if dupes is not None:
-        # Biggest savings first: that is where a person's attention pays.
-        views = [_cluster(c, records) for c in dupes.clusters]
-        views.sort(key=lambda c: (-len(c.members), -c.redundant_bytes, c.id))
-        clusters = tuple(views)
-        related = tuple(RelatedView(r.a, r.b, r.kind, dict(r.evidence)) for r in dupes.related)
-    return ReportModel(
-        title=title,
-        generated=generated or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        summary_counts=summary_counts,
-        severity_of=severity_of,
-        sections=tuple(sections),
-        charts=charts,
-        clusters=clusters,
-        related=related,
-        has_dupes=dupes is not None,
-        files=len({r.path for r in records.values()}) if records else None,
-        findings=len(findings),
-    )
+        sections.append(Section(sid, title, blurb, tuple(groups)))
+    return tuple(sections)
 
 
-# -------------------------------------------------------------------------------- thumbnails
-
-
-def make_thumbnail(path: str, box: int = THUMB_BOX, quality: int = THUMB_QUALITY) -> str | None:
-    """A JPEG data URI of the picture as shown (EXIF orientation applied), at most `box` pixels
-    on its long side; None when the file does not decode (the report shows a placeholder)."""
-    try:
-        im = _open_picture(path, box)
-        if im is None:
-            return None
-        im.thumbnail((box, box))
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            from PIL import Image
-
-            rgba = im.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-            im = flat
-        else:
-            im = im.convert("RGB")
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=quality, optimize=True)
-        return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    except Exception:  # noqa: BLE001 - a file that does not decode gets a placeholder
-        return None
-
-
-def _open_picture(path: str, box: int):
-    from PIL import Image, ImageOps
-
-    if os.path.splitext(path)[1].lower() in _VIDEO_EXTENSIONS:
-        import av
-
-        with av.open(path) as container:
-            for frame in container.decode(video=0):
-                return frame.to_image()
-        return None
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with Image.open(path) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (box * 2, box * 2))  # DCT scaling: decode only what is shown
-            im.load()
-            return ImageOps.exif_transpose(im).copy()
-
-
-def _thumbnail_targets(model: ReportModel, limit: int) -> list[str]:
-    """The files whose thumbnails are worth their bytes, most useful first, at most `limit`."""
-    targets: list[str] = []
-    seen: set[str] = set()
-
-    def add(path: str | None) -> bool:
-        if path and path not in seen:
-            seen.add(path)
-            targets.append(path)
-        return len(targets) < limit
-
-    for c in model.clusters[:CLUSTERS_INLINE]:
-        for m in c.members[:MEMBERS_SHOWN]:
-            if not add(m.path):
-                return targets
-    for g in model.section("metadata").groups:
-        for r in g.rows[:ROWS_INLINE]:
-            if not add(r.file):
-                return targets
-    return targets
-
-
-def make_thumbnails(
-    paths: Sequence[str],
-    *,
-    executor: Executor | None = None,
-    workers: int | None = None,
-    timeout: float = THUMB_TIMEOUT_S,
-) -> dict[str, str]:
-    """path -> data URI for the paths that decode, made in a process pool."""
-    if not paths:
-        return {}
-    if len(paths) <= 4 and executor is None:  # a pool costs more than it saves here
-        return {p: uri for p in paths if (uri := make_thumbnail(p)) is not None}
-    from photoverify.dedupe.catalog.executors import local_executor
-
-    own = executor is None
-    ex = executor or local_executor(workers)
-    try:
-        futures = {ex.submit(make_thumbnail, p): p for p in paths}
-        done, _ = wait(futures, timeout=timeout)
-        out = {}
-        for fut in done:
-            uri = fut.result() if fut.exception() is None else None
-            if uri is not None:
-                out[futures[fut]] = uri
-        return out
-    finally:
-        if own:
-            ex.shutdown(wait=False, cancel_futures=True)
-
-
-# --------------------------------------------------------------------------------- rendering
-
-
-def _env() -> jinja2.Environment:
-    import jinja2  # only the HTML page needs it: a terminal summary starts faster without
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
-        autoescape=True,  # every name and message is escaped, in text and in attributes
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["show"] = display_text
-    env.filters["num"] = lambda n: f"{n:,}"
-    env.filters["bytes"] = human_bytes
-    env.filters["evidence"] = key_evidence
-    env.filters["plain"] = plain
-    return env
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return ""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
-
-
-def script_json(data: Any) -> str:
-    """JSON safe inside a <script> element: no '<', '>' or '&' survives literally, so neither
-    `</script>` nor `<!--` in a file name can end or change the element."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-def _compact_row(r: Row) -> list[Any]:
-    return [
-        display_text(r.name),
-        display_text(r.folder),
-        display_text(r.message),
-        key_evidence(r.evidence),
-        r.check,
-    ]
-
-
-def _compact_cluster(c: ClusterView) -> list[Any]:
-    return [
-        display_text(c.id),
-        c.kind,
-        display_text(c.reason),
-        [
-            [display_text(m.name), display_text(m.place), m.relation, _member_detail(m)]
-            for m in c.members
-        ],
-    ]
-
-
-def _member_detail(m: MemberView) -> str:
-    bits = []
-    if m.captured_at:
-        bits.append(m.captured_at[:10])
-    if m.width and m.height:
-        bits.append(f"{m.width}×{m.height}")
-    if m.size is not None:
-        bits.append(human_bytes(m.size))
-    if m.format:
-        bits.append(m.format)
-    if m.distance:
-        bits.append(f"distance {m.distance}")
-    return " · ".join(bits)
-
-
-def render_html(
-    model: ReportModel,
-    out_path: str | os.PathLike,
-    *,
-    thumbnails: bool = True,
-    max_thumbnails: int = MAX_THUMBNAILS,
-    executor: Executor | None = None,
-) -> None:
-    """Write the report as one self-contained HTML file (atomically: a reader never sees half)."""
-    thumbs: dict[str, str] = {}
-    if thumbnails and max_thumbnails > 0:
-        thumbs = make_thumbnails(_thumbnail_targets(model, max_thumbnails), executor=executor)
-
-    more_rows: dict[str, list[list[Any]]] = {}
-    for s in model.sections:
-        for i, g in enumerate(s.groups):
-            if len(g.rows) > ROWS_INLINE:
-                more_rows[f"{s.id}-{i}"] = [_compact_row(r) for r in g.rows[ROWS_INLINE:]]
-    more = {
-        "rows": more_rows,
-        "clusters": [_compact_cluster(c) for c in model.clusters[CLUSTERS_INLINE:]],
-        "related": [
-            [display_text(r.a), display_text(r.b), r.kind, key_evidence(r.evidence)]
-            for r in model.related[ROWS_INLINE:]
-        ],
-    }
-    anchors: dict[str, str] = {}
-    for s in model.sections:
-        for i, g in enumerate(s.groups):
-            anchors.setdefault(g.outcome, f"g-{s.id}-{i}")
-    script = Path(__file__).with_name("templates").joinpath("report.js").read_text("utf-8")
-    script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    html = (
-        _env()
-        .get_template("report.html.j2")
-        .render(
-            m=model,
-            sections=SECTIONS,
-            thumbs=thumbs,
-            more_json=script_json(more),
-            rows_inline=ROWS_INLINE,
-            rows_per_page=ROWS_PER_PAGE,
-            clusters_inline=CLUSTERS_INLINE,
-            members_shown=MEMBERS_SHOWN,
-            anchors=anchors,
-            script=script,
-            script_hash=script_hash,
-            member_detail=_member_detail,
-            tone=tone,
-            problem_sections=PROBLEM_SECTIONS,
-            singular=SINGULAR,
-            problems_in=_problems_in,
-            broken_only=broken_only,
-        )
-    )
-    write_output(out_path, html.encode("utf-8"))
-
-
-def verdict(model: ReportModel) -> str:
-    """The run in one sentence a person reads in five seconds."""
-    if not model.checked:
-        return (
-            f"{len(model.clusters):,} duplicate clusters, {model.redundant_files:,} redundant "
-            f"copies ({human_bytes(model.redundant_bytes)}); nothing was verified"
-        )
-    listed = next((s for s in model.sections if s.id == "listed"), None)
-    also = ""
-    if listed is not None and listed.total:
-        also = "; also listed, not problems: " + ", ".join(
-            f"{len(g.rows):,} {g.outcome}" for g in listed.groups
-        )
-    if not model.problems:
-        return "Nothing lost: no missing files, metadata losses or failed checks" + also
-    broken = broken_only(model)
-    if broken:  # flagged, but not lost in the move: say that first
-        return (
-            f"Nothing lost in the move; {broken:,} {'file was' if broken == 1 else 'files were'} "
-            "already broken in the original (they do not decode there either) and copied as "
-            "they were" + also
-        )
-    parts = [
-        f"{s.total:,} {SINGULAR.get(s.title, s.title) if s.total == 1 else s.title}".lower()
-        for s in model.sections
-        if s.total and s.id in PROBLEM_SECTIONS
-    ]
-    return f"{_problems_in(model)}: " + ", ".join(parts) + also
-
-
-# a section title as one item counts it: "1 missing asset", not "1 missing assets"
-SINGULAR = {
-    "Missing assets": "Missing asset",
-    "Metadata losses": "Metadata loss",
-    "Failed checks": "Failed check",
-}
-
-
-def broken_only(model: ReportModel) -> int:
-    """How many files were already broken in the original, when those are all the problems
-    (nothing was lost in the move); 0 otherwise."""
-    broken = sum(len(g.rows) for s in model.sections for g in s.groups if g.outcome == BROKEN)
-    return broken if broken == model.problems else 0
-
-
-def _problems_in(model: ReportModel) -> str:
-    n, files = model.problems, model.problem_files
-    words = f"{n:,} {'problem' if n == 1 else 'problems'}"
-    if files != n:
-        words += f" in {files:,} {'file' if files == 1 else 'files'}"
-    return words + (" needs a look" if n == 1 else " need a look")
+def _dupes_views(
+    dupes: DupesResult | None, records: Mapping[str, FileRecord]
+) -> tuple[tuple[ClusterView, ...], tuple[RelatedView, ...]]:
+    """The clusters as the report shows them, biggest savings first (that is where a person's
+    attention pays), and the related pairs never merged."""
+    if dupes is None:
+        return (), ()
+    views = [_cluster(c, records) for c in dupes.clusters]
+    views.sort(key=lambda c: (-len(c.members), -c.redundant_bytes, c.id))
+    related = tuple(RelatedView(r.a, r.b, r.kind, dict(r.evidence)) for r in dupes.related)
+    return tuple(views), related
 
 
 def render_terminal(model: ReportModel, console, **options: Any) -> None:

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from photoverify.render import plain_error, wrap_path
-from photoverify.verify.report.model import ReportModel, broken_only, human_bytes, verdict
+from photoverify.verify.report.model import ReportModel
 from photoverify.verify.report.outcome_text import plain, tone
+from photoverify.verify.report.verdict import broken_only, human_bytes, verdict
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
 TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": ""}

@@ -1,0 +1,84 @@
+"""`photoverify dupes`: the duplicate clusters, from the catalog or (--exact) from bytes alone."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from photoverify import render
+
+from .options import catalog_option, prefer_option, quiet_option, threshold_option
+
+
+@click.command()
+@click.argument("roots", nargs=-1, type=click.Path(exists=True))
+@catalog_option
+@threshold_option
+@prefer_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "fdupes", "fdupes0"]),
+    default="table",
+    show_default=True,
+    help="fdupes: one path a line (refused for a name holding a line break); fdupes0: each "
+    "path ends with a NUL, each group with another (jdupes -0).",
+)
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Identical bytes only, found without a scan or the catalog (as jdupes -r): files "
+    "grouped by size, only same-size files read. Needs ROOTS.",
+)
+@quiet_option("No progress bar while scanning ROOTS.")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) -> None:
+    """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
+
+    With ROOTS, they are scanned first (cheap when unchanged) and only their files are
+    considered; without, the library (every file but the copies verify and audit scanned).
+    With --exact, ROOTS are only walked and read."""
+    fmt = "json" if as_json else fmt
+    prefer_abs = tuple(os.path.abspath(p) for p in prefer)
+    exact_result = None
+    if exact:
+        from photoverify.dedupe.match import find_exact
+
+        if not roots:
+            raise click.UsageError("--exact reads files, not the catalog: name the ROOTS")
+        exact_result = find_exact([os.path.abspath(r) for r in roots], prefer=prefer_abs)
+        result = exact_result.dupes
+        for f in exact_result.errors:
+            render.stderr.print(f"photoverify: {f.line()}", markup=False)
+    else:
+        from photoverify.dedupe.catalog import Catalog
+        from photoverify.dedupe.match import DupesOptions, find_duplicates
+
+        from .catalog import records_for
+
+        with Catalog(catalog_path) as catalog:
+            records = records_for(catalog, roots, quiet or fmt != "table")
+        result = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
+    _print_dupes(result, fmt, exact_result)
+    if exact_result is not None and exact_result.errors:
+        sys.exit(1)  # the clusters found are still written; what could not be read was named
+
+
+def _print_dupes(result, fmt: str, exact_result) -> None:
+    """The clusters in the format asked for (JSON: the exact run's own document when --exact)."""
+    if fmt == "json":
+        if exact_result is not None:
+            render.print_json(exact_result.to_json())
+        else:
+            sys.stdout.writelines(result.json_chunks())  # streamed: the same text as print_json
+            sys.stdout.write("\n")
+    elif fmt == "csv":
+        sys.stdout.flush()
+        render.dupes_csv(result, sys.stdout.buffer)
+    elif fmt in ("fdupes", "fdupes0"):
+        sys.stdout.flush()
+        render.dupes_fdupes(result, sys.stdout.buffer, null=fmt == "fdupes0")
+    else:
+        render.dupes_table(result)

@@ -8,7 +8,8 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from photoverify.dedupe.core.display import display_text
+from photoverify.dedupe.core.display import display_text, plain_error  # noqa: F401
+from photoverify.dedupe.core.display import wrap_path as wrap_path_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,19 +34,10 @@ from .progress import scan_progress, stage_progress  # noqa: E402, F401
 
 
 def wrap_path(path: str, width: int) -> Text:
-    """A path (shown safely) as lines of at most `width` characters, broken only after a `/`,
-    never inside a name (a single name longer than `width` is left whole, for the table to
-    fold)."""
-    lines, line = [], ""
-    for part in re.split(r"(?<=/)", display_text(path)):
-        if line and len(line) + len(part) > width:
-            lines.append(line)
-            line = ""
-        line += part
-    lines.append(line)
+    """`dedupe.core.display.wrap_path` as rich Text, for a table cell."""
     from rich.text import Text
 
-    return Text("\n".join(lines))
+    return Text(wrap_path_lines(path, width))
 
 
 def wrap_reason(reason: str, names: list[str], width: int) -> Text:
@@ -72,15 +64,6 @@ def wrap_reason(reason: str, names: list[str], width: int) -> Text:
     from rich.text import Text
 
     return Text("\n".join(lines))
-
-
-_PYTHON_ERROR = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception): ")
-
-
-def plain_error(reason: str) -> str:
-    """A reason shown safely and without Python's exception names (`does not decode: OSError:
-    image file is truncated` reads `does not decode: image file is truncated`)."""
-    return _PYTHON_ERROR.sub("", display_text(reason))
 
 
 def _common_folder(paths: list[str]) -> str:

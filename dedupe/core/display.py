@@ -33,3 +33,26 @@ def display_text(text: str) -> str:
     except UnicodeEncodeError:
         clean = text.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub(lambda m: _visible(m.group()), clean)
+
+
+def wrap_path(path: str, width: int) -> str:
+    """A path (shown safely) as lines of at most `width` characters, broken only after a `/`,
+    never inside a name (a single name longer than `width` is left whole, for a table to
+    fold)."""
+    lines, line = [], ""
+    for part in re.split(r"(?<=/)", display_text(path)):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    lines.append(line)
+    return "\n".join(lines)
+
+
+_PYTHON_ERROR = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception): ")
+
+
+def plain_error(reason: str) -> str:
+    """A reason shown safely and without Python's exception names (`does not decode: OSError:
+    image file is truncated` reads `does not decode: image file is truncated`)."""
+    return _PYTHON_ERROR.sub("", display_text(reason))

@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from photoverify.dedupe.core.records import Asset, FileRecord, Finding
+from photoverify.dedupe.core.ticker import ticker
 from photoverify.dedupe.match.companions import asset_metadata
-from photoverify.progress import ticker
 from photoverify.verify.audit.gained import gained_finding
 from photoverify.verify.audit.matching import Row, Sides, usable
 from photoverify.verify.audit.metadata import compare_metadata

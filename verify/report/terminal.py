@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from photoverify.render import plain_error, wrap_path
+from photoverify.dedupe.core.display import plain_error, wrap_path
 from photoverify.verify.report.model import ReportModel
 from photoverify.verify.report.outcome_text import plain, tone
 from photoverify.verify.report.verdict import broken_only, human_bytes, verdict
@@ -72,7 +72,7 @@ def _render_terminal_tables(model: ReportModel, console, *, first: int = 20) -> 
     # the file's path is broken only after a '/', the message between words
     width = max(console.width - max((len(r.outcome) for _, r in rows), default=7) - 5, 20)
     for _, r in rows:
-        cell = wrap_path(r.path, width)
+        cell = Text(wrap_path(r.path, width))
         cell.append("\n" + plain_error(r.message), style="dim")
         problems.add_row(Text(r.outcome, style=SEVERITY_STYLE.get(r.severity, "")), cell)
     if shown:

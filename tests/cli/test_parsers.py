@@ -13,7 +13,7 @@ import pytest
 
 from photoverify.dedupe.catalog.walk import Candidate, WalkError, walk
 from photoverify.dedupe.core.errors import ManifestError, PlanError, UsageError
-from photoverify.dedupe.move.plan import read_plan
+from photoverify.dedupe.move.planfile import read_plan
 from photoverify.verify.checks.apple import read_photo_details
 from photoverify.verify.manifest.formats import read_manifest, walk_tree
 from photoverify.verify.report.model import read_verify_json

@@ -276,12 +276,14 @@ class _Placing:
         self.companions = companions
         self.beside = beside
         self.taken: set[str] = {name_key(n) for n in REPORT_NAMES}
+        self.writers: dict[str, str] = {}  # name_key(target) -> the first source written there
 
     def put(
         self, path: str, action: str, target: str, cluster: str | None, reason: str | None
     ) -> None:
         if action in WRITES:
             self.taken.add(name_key(target))
+            self.writers.setdefault(name_key(target), path)
         self.entries[path] = _entry(self.by_path[path], action, target, cluster, reason)
 
     def keep(self, path: str, template: str) -> None:
@@ -312,8 +314,8 @@ class _Placing:
             suffix = companion_suffix(os.path.basename(path), os.path.basename(c))
             ctarget = join(kfolder, companion_name(kstem, suffix))
             if name_key(ctarget) in self.taken:
-                owner = self.writer_of(ctarget)
-                why = f"companion of duplicate {path}; the keeper's asset has {owner.source}"
+                owner = self.writers[name_key(ctarget)]
+                why = f"companion of duplicate {path}; the keeper's asset has {owner}"
                 self.put(c, "duplicate", ctarget, cid, why)
             else:
                 self.put(c, "companion", ctarget, cid, follows)
@@ -323,14 +325,6 @@ class _Placing:
         for c in self.beside.get(primary, []):
             ctarget = unique_path(folder, sanitize_component(os.path.basename(c)), self.taken)
             self.put(c, "companion", ctarget, cluster, reason)
-
-    def writer_of(self, target: str) -> PlanEntry:
-        key = name_key(target)
-        return next(
-            e
-            for e in self.entries.values()
-            if e.target and e.action in WRITES and name_key(e.target) == key
-        )
 
 
 def free_bytes(dest: str) -> int:

@@ -31,7 +31,8 @@ from pathlib import Path
 from photoverify.dedupe.core.hashing import hash_file
 from photoverify.dedupe.core.records import DupesResult, FileRecord, Metadata
 from photoverify.dedupe.move.apply import apply_plan
-from photoverify.dedupe.move.plan import build_plan, write_plan
+from photoverify.dedupe.move.plan import build_plan
+from photoverify.dedupe.move.planfile import write_plan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 

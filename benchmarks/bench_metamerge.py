@@ -31,7 +31,8 @@ from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.match.graph import DupesOptions, find_duplicates
 from photoverify.dedupe.move.apply import apply_plan
 from photoverify.dedupe.move.metasources import plan_with_merges
-from photoverify.dedupe.move.plan import build_plan, write_plan
+from photoverify.dedupe.move.plan import build_plan
+from photoverify.dedupe.move.planfile import write_plan
 
 
 def make_library(root: Path, files: int, size: tuple[int, int]) -> None:

@@ -57,7 +57,7 @@ import platformdirs
 from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, RAW_FORMATS
 from photoverify.dedupe.core.errors import CatalogError
 from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord, Metadata
-from photoverify.dedupe.core.sqlitefile import open_wal
+from photoverify.dedupe.core.sqlitefile import WalFile
 from photoverify.dedupe.core.timeparse import now_iso
 
 SCHEMA_VERSION = 6
@@ -214,25 +214,13 @@ def _text(path_bytes: bytes) -> str:
     return path_bytes.decode("utf-8", "replace")
 
 
-class Catalog:
+class Catalog(WalFile):
     """An open catalog. Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
-        self.path = Path(path) if path else default_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = open_wal(self.path, self._migrate_on)
-        except (sqlite3.Error, OSError) as exc:
-            raise CatalogError(f"{self.path}: cannot open catalog: {exc}") from exc
-
-    def __enter__(self) -> Catalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.db.close()
+        super().__init__(
+            Path(path) if path else default_path(), self._migrate_on, CatalogError, "catalog"
+        )
 
     def _migrate_on(self, db: sqlite3.Connection) -> None:
         self.db = db

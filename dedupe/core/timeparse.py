@@ -1,5 +1,6 @@
 """Capture times as the catalog holds them (ISO 8601, sub-seconds and offset optional): parsing
-and the comparisons the duplicate graph needs. Pure."""
+and the comparisons the duplicate graph needs; the rule every date parser follows (a date that
+cannot be read is None: `date_match`, `wall_clock`). Pure."""
 
 from __future__ import annotations
 
@@ -23,16 +24,30 @@ class CaptureTime:
         return None if self.offset is None else self.wall - self.offset
 
 
-def parse(text: str | None) -> CaptureTime | None:
-    if not text:
+def date_match(pattern: re.Pattern[str], text: str | None) -> re.Match[str] | None:
+    """`text` matched against the pattern of a written date; None when there is no text or it
+    is not in that form: a date that cannot be read is no date, never an error."""
+    return pattern.match(text) if text else None
+
+
+def wall_clock(
+    year: int, month: int, day: int, hour: int, minute: int, second: int
+) -> datetime | None:
+    """A naive wall-clock time from a written date's parts; None when they name no time that
+    exists (February 30, 25:00)."""
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
         return None
-    m = _ISO.match(text)
-    if not m:
+
+
+def parse(text: str | None) -> CaptureTime | None:
+    m = date_match(_ISO, text)
+    if m is None:
         return None
     y, mo, d, h, mi, s, sub, tz = m.groups()
-    try:
-        wall = datetime(int(y), int(mo), int(d), int(h), int(mi), min(int(s), 59))
-    except ValueError:
+    wall = wall_clock(int(y), int(mo), int(d), int(h), int(mi), min(int(s), 59))
+    if wall is None:
         return None
     offset = None
     if tz:

@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from photoverify.dedupe.catalog.sniff import RAW_FORMATS
 from photoverify.dedupe.core.records import Asset, FileRecord, Metadata, Relation
@@ -131,57 +132,61 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
         if r.kind == "image" and r.metadata.content_id:
             stills_by_id[r.metadata.content_id].append(r)
     for video in (r for r in media if r.kind == "video"):
-        folder, name = os.path.split(video.path)
-        stem = _split(name)[0]
-        still = None
-        cid = video.metadata.content_id
-        if cid and stills_by_id.get(cid):
-            candidates = stills_by_id[cid]
-            still = min(
-                candidates,
-                key=lambda s: (
-                    os.path.dirname(s.path) != folder,
-                    _split(os.path.basename(s.path))[0] != stem,
-                    rank_key(s),
-                ),
-            )
-            evidence = {"why": "Live Photo (same ContentIdentifier)", "content_id": cid}
-        else:
-            same_stem = [s for s in index(folder)[1].get(stem, []) if s.kind == "image"]
-            for s in same_stem:
-                apart = seconds_apart(s.metadata.captured_at, video.metadata.captured_at)
-                if (apart is not None and apart <= LIVE_MAX_SECONDS) or (
-                    apart is None and (video.duration or 99) <= LIVE_MAX_DURATION
-                ):
-                    still = s
-                    evidence = {
-                        "why": "Live Photo (same name and capture time)",
-                        "seconds_apart": apart,
-                    }
-                    break
+        still, evidence = _live_still(video, stills_by_id, index)
         if still is not None and still.path not in owner:
             attach(video, still, **evidence)
 
     # Sidecars.
     for side in (r for r in recs if r.kind == "sidecar"):
-        folder, name = os.path.split(side.path)
-        by_name, by_stem = index(folder)
-        target = None
-        for how, key in sidecar_targets(name):
-            if how == "name":
-                target = by_name.get(key)
-            else:
-                group = by_stem.get(key, [])
-                # a still before its motion, the original format before a conversion
-                group = sorted(
-                    group, key=lambda r: (r.kind != "image", -FORMAT_RANK.get(r.format or "", 0))
-                )
-                target = group[0] if group else None
-            if target is not None:
-                break
+        target = _sidecar_target(side, index)
         if target is not None:
-            attach(side, target, why=f"sidecar ({name})")
+            attach(side, target, why=f"sidecar ({os.path.basename(side.path)})")
     return _assets(recs, owner), relations
+
+
+def _live_still(
+    video: FileRecord, stills_by_id: dict[str, list[FileRecord]], index: _FolderIndex
+) -> tuple[FileRecord | None, dict[str, Any]]:
+    """The still a Live Photo's motion video belongs to, with the evidence; (None, {}) if none."""
+    folder, name = os.path.split(video.path)
+    stem = _split(name)[0]
+    cid = video.metadata.content_id
+    if cid and stills_by_id.get(cid):
+        still = min(
+            stills_by_id[cid],
+            key=lambda s: (
+                os.path.dirname(s.path) != folder,
+                _split(os.path.basename(s.path))[0] != stem,
+                rank_key(s),
+            ),
+        )
+        return still, {"why": "Live Photo (same ContentIdentifier)", "content_id": cid}
+    for s in (s for s in index(folder)[1].get(stem, []) if s.kind == "image"):
+        apart = seconds_apart(s.metadata.captured_at, video.metadata.captured_at)
+        if (apart is not None and apart <= LIVE_MAX_SECONDS) or (
+            apart is None and (video.duration or 99) <= LIVE_MAX_DURATION
+        ):
+            return s, {"why": "Live Photo (same name and capture time)", "seconds_apart": apart}
+    return None, {}
+
+
+def _sidecar_target(side: FileRecord, index: _FolderIndex) -> FileRecord | None:
+    """The file a sidecar describes: by full name, else by stem (a still before its motion,
+    the original format before a conversion)."""
+    folder, name = os.path.split(side.path)
+    by_name, by_stem = index(folder)
+    for how, key in sidecar_targets(name):
+        if how == "name":
+            target = by_name.get(key)
+        else:
+            group = sorted(
+                by_stem.get(key, []),
+                key=lambda r: (r.kind != "image", -FORMAT_RANK.get(r.format or "", 0)),
+            )
+            target = group[0] if group else None
+        if target is not None:
+            return target
+    return None
 
 
 def _assets(recs: list[FileRecord], owner: dict[str, str]) -> list[Asset]:

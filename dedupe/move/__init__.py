@@ -1,6 +1,6 @@
-"""Moving a library: target names (naming), the merge plan and its files (plan), carrying a plan
-out and undoing it (apply), and the metadata merge (metamerge decides, metasources gathers what
-each file knows, metawrite writes it into DEST)."""
+"""Moving a library: target names (naming), the merge plan (plan decides, planfile reads and writes
+its files), carrying a plan out and undoing it (apply), and the metadata merge (metamerge decides,
+metasources gathers what each file knows, metawrite writes it into DEST)."""
 
 from photoverify.dedupe.move.plan import (
     LEDGER_JSON,
@@ -8,11 +8,9 @@ from photoverify.dedupe.move.plan import (
     PlanEntry,
     build_plan,
     check_plan,
-    read_plan,
     with_free_space,
-    write_csv,
-    write_plan,
 )
+from photoverify.dedupe.move.planfile import read_plan, write_csv, write_plan
 
 __all__ = [
     "LEDGER_JSON",

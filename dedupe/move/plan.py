@@ -1,15 +1,13 @@
 """Merge plans: which file goes where, built from the catalog and the duplicate graph.
 
-`build_plan` is a pure decision over records. `write_plan` / `read_plan` / `write_csv` are the
-file edges, `check_plan` looks at the disk to say whether a plan can still be carried out. The
-format is documented in docs/plan-format.md.
+`build_plan` is a pure decision over records. The file edges (`write_plan`, `read_plan`,
+`write_csv`) are in `planfile`; `check_plan` looks at the disk to say whether a plan can still be
+carried out. The format is documented in docs/plan-format.md.
 """
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import io
 import os
 import posixpath
 from collections.abc import Mapping
@@ -18,12 +16,9 @@ from typing import Any
 
 from photoverify.dedupe.core.errors import PlanError
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.dedupe.core.jsonio import escape_surrogates, json_bytes, read_json
-from photoverify.dedupe.core.outfile import write_output
 from photoverify.dedupe.core.paths import under_any
 from photoverify.dedupe.core.records import DupesResult, FileRecord, Finding
 from photoverify.dedupe.core.timeparse import now_iso
-from photoverify.dedupe.move.metamerge import merge_problem
 from photoverify.dedupe.move.naming import (
     DEFAULT_TEMPLATE,
     check_template,
@@ -164,35 +159,64 @@ def build_plan(
     """
     check_template(template)
     check_dest_outside_roots(dest, roots, real=False)
-    excludes = list(options.get("exclude", []))
     by_path = {r.path: r for r in sorted(records, key=lambda r: r.path)}
-    entries: dict[str, PlanEntry] = {}
+    skips = _skips(by_path, list(options.get("exclude", [])), unreadable or {})
+    live = {p for p in by_path if p not in skips}
+    duplicate_of = _duplicate_of(dupes, live)
+    clustered = set(duplicate_of) | {c.keeper for c in dupes.clusters}
+    companions, beside = _companions_of(dupes, live, clustered)
+    placing = _Placing(by_path, skips, companions, beside)
+    # keepers and stand-alone files first, in path order: the first path gets the plain name
+    is_companion = {c for cs in (*companions.values(), *beside.values()) for c in cs}
+    for path in sorted(live):
+        if path not in is_companion and path not in duplicate_of:
+            placing.keep(path, template)
+    # duplicates and their companions, each pointing at what the keeper's asset has
+    for path in sorted(duplicate_of):
+        placing.duplicate(path, *duplicate_of[path])
+    entries = placing.entries
+    return Plan(
+        roots=tuple(sorted(roots)),
+        dest=dest,
+        catalog=catalog,
+        options={**options, "template": template},
+        entries=tuple(entries[p] for p in sorted(entries)),
+        created=now_iso(),
+    )
 
-    def put(rec: FileRecord, action: str, target: str | None, cluster=None, reason=None) -> None:
-        entries[rec.path] = PlanEntry(
-            rec.path,
-            rec.blake3,
-            rec.size,
-            rec.metadata.captured_at,
-            action,
-            target,
-            cluster,
-            reason,
-        )
 
-    closed = sorted((unreadable or {}).items())
+def _entry(
+    rec: FileRecord, action: str, target: str | None, cluster: str | None, reason: str | None
+) -> PlanEntry:
+    return PlanEntry(
+        rec.path, rec.blake3, rec.size, rec.metadata.captured_at, action, target, cluster, reason
+    )
+
+
+def _skips(
+    by_path: dict[str, FileRecord], excludes: list[str], unreadable: Mapping[str, str]
+) -> dict[str, PlanEntry]:
+    """The `skip` entries: records excluded, unreadable or not media, records under a folder
+    the scan could not list, and each such folder itself."""
+    closed = sorted(unreadable.items())
+    skips: dict[str, PlanEntry] = {}
     for rec in by_path.values():
         why = _skip_reason(rec, excludes)
         if not why and under_any(rec.path, (folder for folder, _ in closed)):
             why = "unreadable: its folder could not be listed"
         if why:
-            put(rec, "skip", None, reason=why)
+            skips[rec.path] = _entry(rec, "skip", None, None, why)
     for folder, error in closed:
-        if folder not in entries:
-            entries[folder] = PlanEntry(folder, None, 0, None, "skip", None, None, error)
-    live = {p for p in by_path if p not in entries}
+        if folder not in skips:
+            skips[folder] = PlanEntry(folder, None, 0, None, "skip", None, None, error)
+    return skips
 
-    duplicate_of: dict[str, tuple[str, str, str]] = {}  # path -> (keeper, cluster id, reason)
+
+def _duplicate_of(dupes: DupesResult, live: set[str]) -> dict[str, tuple[str, str, str]]:
+    """Each planned cluster member that is not kept -> (keeper, cluster id, reason). A cluster
+    whose keeper is not planned keeps its first planned member; a file in two clusters is a
+    duplicate in the first (by cluster id)."""
+    duplicate_of: dict[str, tuple[str, str, str]] = {}
     for cl in sorted(dupes.clusters, key=lambda c: c.id):
         members = sorted({m.path for m in cl.members} | {cl.keeper})
         members = [m for m in members if m in live]
@@ -203,21 +227,27 @@ def build_plan(
         for m in members:
             if m != keeper and m not in duplicate_of:
                 duplicate_of[m] = (keeper, cl.id, f"{cl.kind} duplicate of {keeper}: {reason}")
-    clustered = set(duplicate_of) | {c.keeper for c in dupes.clusters}
+    return duplicate_of
 
-    companions: dict[str, list[str]] = {}  # primary -> its companions that are planned
-    beside: dict[str, list[str]] = {}  # primary -> companions that keep their own name
+
+def _companions_of(
+    dupes: DupesResult, live: set[str], clustered: set[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """primary -> its planned companions that take its target stem, and primary -> those that
+    go beside it under their own name. A companion in a cluster, or not planned, is planned as
+    a file of its own, and so is every companion of a primary that is not planned."""
+    companions: dict[str, list[str]] = {}
+    beside: dict[str, list[str]] = {}
     placed: set[str] = {a.primary for a in dupes.assets}  # a primary is nobody's companion
     for asset in sorted(dupes.assets, key=lambda a: a.primary):
         if asset.primary not in live:
-            continue  # an orphaned companion is planned as a file of its own
-        comps = sorted(c for c in asset.companions if c in live and c not in clustered)
+            continue
         pname = os.path.basename(asset.primary)
         # one stem per asset: a second companion with the same ending (IMG_1.AAE and
         # IMG_O1.AAE) cannot share it, and goes beside its primary under its own name
         endings = {name_key(split_ext(pname)[1])}
         companions.setdefault(asset.primary, [])
-        for c in comps:
+        for c in sorted(c for c in asset.companions if c in live and c not in clustered):
             if c in placed:
                 continue
             placed.add(c)
@@ -227,81 +257,74 @@ def build_plan(
                 continue
             endings.add(ending)
             companions[asset.primary].append(c)
+    return companions, beside
 
-    def put_beside(primary: str, folder: str, cluster: str | None, reason: str) -> None:
-        for c in beside.get(primary, []):
-            ctarget = unique_path(folder, sanitize_component(os.path.basename(c)), taken)
-            taken.add(name_key(ctarget))
-            put(by_path[c], "companion", ctarget, cluster, reason)
 
-    is_companion = {c for cs in (*companions.values(), *beside.values()) for c in cs}
-    taken: set[str] = {name_key(n) for n in REPORT_NAMES}
-    # keepers and stand-alone files first, in path order: the first path gets the plain name
-    for path in sorted(live):
-        if path in is_companion or path in duplicate_of:
-            continue
-        rec = by_path[path]
-        m = rec.metadata
-        folder, name = render_target(
-            template, os.path.basename(path), m.captured_at, m.make, m.model
-        )
-        suffixes = tuple(
-            companion_suffix(os.path.basename(path), os.path.basename(c))
-            for c in companions.get(path, [])
-        )
-        target = unique_path(folder, name, taken, suffixes)
-        taken.add(name_key(target))
-        put(rec, "keep", target)
+class _Placing:
+    """The entries decided so far and the target names they take (by `name_key`), while
+    `build_plan` places keepers and then duplicates. Lives for one call: build_plan stays pure."""
+
+    def __init__(
+        self,
+        by_path: dict[str, FileRecord],
+        skips: dict[str, PlanEntry],
+        companions: dict[str, list[str]],
+        beside: dict[str, list[str]],
+    ) -> None:
+        self.by_path = by_path
+        self.entries = dict(skips)
+        self.companions = companions
+        self.beside = beside
+        self.taken: set[str] = {name_key(n) for n in REPORT_NAMES}
+        self.writers: dict[str, str] = {}  # name_key(target) -> the first source written there
+
+    def put(
+        self, path: str, action: str, target: str, cluster: str | None, reason: str | None
+    ) -> None:
+        if action in WRITES:
+            self.taken.add(name_key(target))
+            self.writers.setdefault(name_key(target), path)
+        self.entries[path] = _entry(self.by_path[path], action, target, cluster, reason)
+
+    def keep(self, path: str, template: str) -> None:
+        """A keeper or a file in no cluster, its companions on its target stem."""
+        m = self.by_path[path].metadata
+        name = os.path.basename(path)
+        folder, tname = render_target(template, name, m.captured_at, m.make, m.model)
+        comps = self.companions.get(path, [])
+        suffixes = tuple(companion_suffix(name, os.path.basename(c)) for c in comps)
+        target = unique_path(folder, tname, self.taken, suffixes)
+        self.put(path, "keep", target, None, None)
         tfolder, tname = posixpath.split(target)
         tstem = split_ext(tname)[0]
-        for c, suffix in zip(companions.get(path, []), suffixes, strict=True):
+        for c, suffix in zip(comps, suffixes, strict=True):
             ctarget = join(tfolder, companion_name(tstem, suffix))
-            taken.add(name_key(ctarget))
-            put(by_path[c], "companion", ctarget, reason=f"companion of {path}")
-        put_beside(path, tfolder, None, f"companion of {path} (beside it, own name)")
+            self.put(c, "companion", ctarget, None, f"companion of {path}")
+        self.put_beside(path, tfolder, None, f"companion of {path} (beside it, own name)")
 
-    # duplicates and their companions, each pointing at what the keeper's asset has
-    for path in sorted(duplicate_of):
-        keeper, cid, reason = duplicate_of[path]
-        kentry = entries[keeper]
-        put(by_path[path], "duplicate", kentry.target, cid, reason)
-        kfolder, kname = posixpath.split(kentry.target)
+    def duplicate(self, path: str, keeper: str, cid: str, reason: str) -> None:
+        """A duplicate, pointing at its keeper's target; its companions take the keeper's stem:
+        `duplicate` of the keeper's companion already there, else `companion` following it."""
+        ktarget = self.entries[keeper].target
+        self.put(path, "duplicate", ktarget, cid, reason)
+        kfolder, kname = posixpath.split(ktarget)
         kstem = split_ext(kname)[0]
-        for c in companions.get(path, []):
+        follows = f"companion of duplicate {path}, follows keeper {keeper}"
+        for c in self.companions.get(path, []):
             suffix = companion_suffix(os.path.basename(path), os.path.basename(c))
             ctarget = join(kfolder, companion_name(kstem, suffix))
-            if name_key(ctarget) in taken:
-                owner = next(
-                    e
-                    for e in entries.values()
-                    if e.target and e.action in WRITES and name_key(e.target) == name_key(ctarget)
-                )
-                put(
-                    by_path[c],
-                    "duplicate",
-                    ctarget,
-                    cid,
-                    f"companion of duplicate {path}; the keeper's asset has {owner.source}",
-                )
+            if name_key(ctarget) in self.taken:
+                owner = self.writers[name_key(ctarget)]
+                why = f"companion of duplicate {path}; the keeper's asset has {owner}"
+                self.put(c, "duplicate", ctarget, cid, why)
             else:
-                taken.add(name_key(ctarget))
-                put(
-                    by_path[c],
-                    "companion",
-                    ctarget,
-                    cid,
-                    f"companion of duplicate {path}, follows keeper {keeper}",
-                )
-        put_beside(path, kfolder, cid, f"companion of duplicate {path}, follows keeper {keeper}")
+                self.put(c, "companion", ctarget, cid, follows)
+        self.put_beside(path, kfolder, cid, follows)
 
-    return Plan(
-        roots=tuple(sorted(roots)),
-        dest=dest,
-        catalog=catalog,
-        options={**options, "template": template},
-        entries=tuple(entries[p] for p in sorted(entries)),
-        created=now_iso(),
-    )
+    def put_beside(self, primary: str, folder: str, cluster: str | None, reason: str) -> None:
+        for c in self.beside.get(primary, []):
+            ctarget = unique_path(folder, sanitize_component(os.path.basename(c)), self.taken)
+            self.put(c, "companion", ctarget, cluster, reason)
 
 
 def free_bytes(dest: str) -> int:
@@ -317,86 +340,7 @@ def with_free_space(plan: Plan) -> Plan:
     return replace(plan, dest_free_bytes=free_bytes(plan.dest))
 
 
-# ---- the file edges ----------------------------------------------------------------------------
-
-
-def plan_bytes(plan: Plan) -> bytes:
-    return json_bytes(plan.to_json(), indent=1) + b"\n"
-
-
-def write_plan(plan: Plan, path: str | os.PathLike) -> None:
-    write_output(path, plan_bytes(plan))
-
-
-def _need(cond: bool, where: str, what: str) -> None:
-    if not cond:
-        raise PlanError(f"{where}: {what}")
-
-
-def plan_from_json(doc: Any, where: str) -> Plan:
-    _need(isinstance(doc, dict), where, "not a JSON object")
-    _need(doc.get("format") == FORMAT, where, f"not a plan (format is not {FORMAT!r})")
-    version = doc.get("version")
-    _need(version in VERSIONS, where, f"plan version {version!r} unsupported")
-    keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
-    for key in HEADER_KEYS:
-        _need(key in doc, where, f"header field {key!r} missing")
-    _need(isinstance(doc["dest"], str) and doc["dest"], where, "dest must be a path")
-    _need(
-        isinstance(doc["roots"], list) and all(isinstance(r, str) for r in doc["roots"]),
-        where,
-        "roots must be a list of paths",
-    )
-    _need(isinstance(doc["options"], dict), where, "options must be an object")
-    _need(isinstance(doc.get("entries"), list), where, "entries must be a list")
-    entries = []
-    for n, raw in enumerate(doc["entries"]):
-        at = f"{where}: entry {n}"
-        _need(
-            isinstance(raw, dict) and set(raw) == set(keys),
-            at,
-            f"must have exactly the fields {', '.join(keys)}",
-        )
-        _need(raw["action"] in ACTIONS, at, f"action {raw['action']!r} is not one of {ACTIONS}")
-        _need(isinstance(raw["source"], str) and raw["source"], at, "source must be a path")
-        _need(isinstance(raw["size"], int) and raw["size"] >= 0, at, "size must be an integer")
-        if raw["action"] == "skip":
-            _need(raw["target"] is None, at, "a skipped entry has no target")
-        else:
-            _need(isinstance(raw["target"], str) and raw["target"], at, "target must be a path")
-            b3 = raw["blake3"]
-            _need(
-                isinstance(b3, str) and len(b3) == 64 and all(c in "0123456789abcdef" for c in b3),
-                at,
-                "blake3 must be 64 lowercase hex digits",
-            )
-        if raw.get("merge") is not None:
-            _need(raw["action"] == "keep", at, "only a keep entry has a merge")
-            _need(merge_problem(raw["merge"]) is None, at, f"merge {merge_problem(raw['merge'])}")
-        entries.append(PlanEntry(**{k: raw[k] for k in keys}))
-    sources = [e.source for e in entries]
-    _need(len(set(sources)) == len(sources), where, "a source appears in more than one entry")
-    declared = doc["bytes_to_write"]
-    plan = Plan(
-        roots=tuple(doc["roots"]),
-        dest=doc["dest"],
-        catalog=doc["catalog"],
-        options=doc["options"],
-        entries=tuple(entries),
-        created=doc["created"],
-        dest_free_bytes=doc["dest_free_bytes"],
-    )
-    _need(
-        declared == plan.bytes_to_write,
-        where,
-        f"bytes_to_write {declared} does not match the entries ({plan.bytes_to_write})",
-    )
-    return plan
-
-
-def read_plan(path: str | os.PathLike) -> Plan:
-    path = os.fspath(path)
-    return plan_from_json(read_json(path, PlanError, "plan file"), path)
+# ---- a file's fate in words ------------------------------------------------------------------
 
 
 def fate(entry: PlanEntry) -> str:
@@ -413,33 +357,6 @@ def fate_words(fate: str | None, target: str | None, reason: str | None) -> str 
     if fate in ("skip", "skipped"):
         return f"skipped: {reason}"
     return fate
-
-
-def merged_fields(entry: PlanEntry) -> str:
-    """The CSV's `merged fields`: each field the metadata merge writes, keywords with the
-    words added; empty when nothing is merged (or the merge is refused)."""
-    merge = entry.merge or {}
-    if merge.get("refused"):
-        return ""
-    names = []
-    for f in merge.get("fields") or ():
-        added = [a["value"] for a in f.get("added") or ()]
-        names.append(f"{f['field']} (+{', '.join(added)})" if added else f["field"])
-    return "; ".join(names)
-
-
-def write_csv(plan: Plan, path: str | os.PathLike) -> None:
-    out = io.StringIO()
-    w = csv.writer(out)
-    # a plan with metadata merges gets a fifth column; one without is written as before
-    merges = any(e.merge for e in plan.entries)
-    w.writerow(["original path", "capture date", "new path or fate", "action"]
-               + (["merged fields"] if merges else []))  # fmt: skip
-    for e in plan.entries:
-        w.writerow([e.source, e.captured_at or "", fate(e), e.action]
-                   + ([merged_fields(e)] if merges else []))  # fmt: skip
-    with open(path, "wb") as fh:  # UTF-8, undecodable bytes spelled as in the JSON files
-        fh.write(escape_surrogates(out.getvalue()).encode("utf-8"))
 
 
 # ---- checking a plan against the disk ---------------------------------------------------------
@@ -579,9 +496,6 @@ __all__ = [
     "Plan",
     "PlanEntry",
     "build_plan",
-    "write_plan",
-    "read_plan",
-    "write_csv",
     "check_plan",
     "with_free_space",
     "free_bytes",
@@ -589,3 +503,14 @@ __all__ = [
     "ACTIONS",
     "WRITES",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `from ...move.plan import read_plan` (apply.py) keeps working now that the file edges
+    # live in planfile, which imports this module: looked up only when asked for, no cycle at
+    # import time. The lead removes this once apply imports read_plan from planfile.
+    if name == "read_plan":
+        from photoverify.dedupe.move.planfile import read_plan
+
+        return read_plan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

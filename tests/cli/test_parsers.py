@@ -15,7 +15,7 @@ from conftest import run_cli
 from photoverify.dedupe.catalog.apple_csv import read_photo_details
 from photoverify.dedupe.catalog.walk import Candidate, WalkError, walk
 from photoverify.dedupe.core.errors import ManifestError, PlanError, UsageError
-from photoverify.dedupe.move.plan import read_plan
+from photoverify.dedupe.move.planfile import read_plan
 from photoverify.verify.manifest import read_manifest
 from photoverify.verify.manifest.tree import walk_tree
 from photoverify.verify.report.inputs import read_verify_json

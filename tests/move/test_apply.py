@@ -30,7 +30,8 @@ from photoverify.dedupe.move.apply import (
     read_journal,
     undo,
 )
-from photoverify.dedupe.move.plan import build_plan, read_plan, write_plan
+from photoverify.dedupe.move.plan import build_plan
+from photoverify.dedupe.move.planfile import read_plan, write_plan
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH = 6  # files per batch in the crash tests: several batches from the small tree

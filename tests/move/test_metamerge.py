@@ -29,7 +29,7 @@ from photoverify.dedupe.move.apply import CRASH_ENV, CRASH_FILE_ENV, apply_plan,
 from photoverify.dedupe.move.metamerge import Donor, agree, decide
 from photoverify.dedupe.move.metasources import own_values, read_labels
 from photoverify.dedupe.move.metawrite import MERGE_TMP, exiftool_tags, picture_hash
-from photoverify.dedupe.move.plan import read_plan
+from photoverify.dedupe.move.planfile import read_plan
 from photoverify.verify.audit.libraries import audit_libraries
 
 REGIONS = {

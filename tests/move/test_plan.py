@@ -26,13 +26,8 @@ from photoverify.dedupe.core.records import (
     Metadata,
 )
 from photoverify.dedupe.move.naming import name_key
-from photoverify.dedupe.move.plan import (
-    build_plan,
-    check_plan,
-    read_plan,
-    write_csv,
-    write_plan,
-)
+from photoverify.dedupe.move.plan import build_plan, check_plan
+from photoverify.dedupe.move.planfile import read_plan, write_csv, write_plan
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photoverify.dedupe.core.errors import EnvironmentProblem
-from photoverify.dedupe.core.sqlitefile import open_wal
+from photoverify.dedupe.core.sqlitefile import WalFile
 
 if TYPE_CHECKING:
     from photoverify.verify.checks.decode import DecodeOutcome
@@ -46,7 +46,7 @@ def _create_table(db: sqlite3.Connection) -> None:
     )
 
 
-class DecodeCache:
+class DecodeCache(WalFile):
     """(blake3, decoder version) -> DecodeOutcome, in one SQLite file. Use as a context manager."""
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
@@ -54,21 +54,8 @@ class DecodeCache:
 
         self.decoder = DECODER_VERSION
         self._outcome = DecodeOutcome
-        self.path = Path(path) if path else default_cache_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = open_wal(self.path, _create_table)
-        except (sqlite3.Error, OSError) as exc:
-            raise EnvironmentProblem(f"{self.path}: cannot open decode cache: {exc}") from exc
-
-    def __enter__(self) -> DecodeCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.db.close()
+        path = Path(path) if path else default_cache_path()
+        super().__init__(path, _create_table, EnvironmentProblem, "decode cache")
 
     def get_many(self, digests: Iterable[str]) -> dict[str, DecodeOutcome]:
         out: dict[str, DecodeOutcome] = {}

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -176,6 +176,17 @@ def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _known(
+    value: Any, where: str, key: str, known: Collection[str], complaint: str
+) -> tuple[str, ...]:
+    """A list of strings each of which is one of `known`; the first that is not is named."""
+    words = _strings(value, where, key)
+    bad = [w for w in words if w not in known]
+    if bad:
+        raise UsageError(f"{where}: {complaint} {bad[0]!r} (known: {', '.join(known)})")
+    return words
+
+
 def parse_rule(table: Mapping[str, Any], where: str) -> Rule:
     """One [[rule]] table -> Rule. `where` prefixes error messages ("FILE:LINE")."""
     name = table.get("name")
@@ -193,11 +204,7 @@ def parse_rule(table: Mapping[str, Any], where: str) -> Rule:
         raise UsageError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
     kw["severity"] = severity
     if "kinds" in table:
-        kinds = _strings(table["kinds"], where, "kinds")
-        bad = [k for k in kinds if k not in KINDS]
-        if bad:
-            raise UsageError(f"{where}: unknown kind {bad[0]!r} (known: {', '.join(KINDS)})")
-        kw["kinds"] = kinds
+        kw["kinds"] = _known(table["kinds"], where, "kinds", KINDS, "unknown kind")
     for key in ("formats", "allowed_formats"):
         if key in table:
             kw[key] = tuple(f.upper() for f in _strings(table[key], where, key))
@@ -205,11 +212,7 @@ def parse_rule(table: Mapping[str, Any], where: str) -> Rule:
         if key in table:
             kw[key] = _strings(table[key], where, key)
     if "require" in table:
-        fields = _strings(table["require"], where, "require")
-        bad = [f for f in fields if f not in REQUIRABLE]
-        if bad:
-            raise UsageError(f"{where}: cannot require {bad[0]!r} (known: {', '.join(REQUIRABLE)})")
-        kw["require"] = fields
+        kw["require"] = _known(table["require"], where, "require", REQUIRABLE, "cannot require")
     for key in ("captured_after", "captured_before"):
         if key in table:
             kw[key] = _bound(table[key], where, key)

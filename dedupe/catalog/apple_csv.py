@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from photoverify.dedupe.core.timeparse import date_match, wall_clock
+
 COLUMNS = (
     "imgName",
     "fileChecksum",
@@ -117,10 +119,8 @@ class ApplePart:
 
 def parse_apple_date(text: str | None) -> datetime | None:
     """`Saturday June 4,2022 12:11 PM GMT` -> naive UTC datetime; None when not that form."""
-    if not text:
-        return None
-    m = _DATE.match(text)
-    if not m:
+    m = date_match(_DATE, text)
+    if m is None:
         return None
     month = _MONTHS.get(m["month"].lower()) or next(
         (
@@ -137,10 +137,7 @@ def parse_apple_date(text: str | None) -> datetime | None:
         if not 1 <= hour <= 12:
             return None
         hour = hour % 12 + (12 if m["ampm"].lower() == "pm" else 0)
-    try:
-        return datetime(int(m["year"]), month, int(m["day"]), hour, int(m["m"]), int(m["s"] or 0))
-    except ValueError:
-        return None
+    return wall_clock(int(m["year"]), month, int(m["day"]), hour, int(m["m"]), int(m["s"] or 0))
 
 
 def _flag(value: str | None) -> bool | None:

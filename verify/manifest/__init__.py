@@ -5,8 +5,16 @@ from photoverify.verify.manifest.formats import (
     Manifest,
     ManifestEntry,
     read_manifest,
+    render_b3sum,
     render_manifest,
     write_manifest,
 )
 
-__all__ = ["Manifest", "ManifestEntry", "read_manifest", "render_manifest", "write_manifest"]
+__all__ = [
+    "Manifest",
+    "ManifestEntry",
+    "read_manifest",
+    "render_b3sum",
+    "render_manifest",
+    "write_manifest",
+]

@@ -282,6 +282,15 @@ def render_manifest(manifest: Manifest) -> bytes:
     raise UsageError(f"format {fmt!r} is not a single manifest file")
 
 
+def render_b3sum(blake3s: dict[str, str], name: str) -> tuple[bytes, list[Finding]]:
+    """The b3sum manifest `name` of {relative path: BLAKE3}, sorted by path, and a finding for
+    each file it cannot hold (left out): the manifest apply writes into DEST, handed to
+    photoverify.dedupe.move's apply_plan and undo, which do not import verify."""
+    entries = [ManifestEntry(p, {"blake3": h}) for p, h in sorted(blake3s.items())]
+    manifest = Manifest("blake3", "b3sum", entries, name)
+    return render_manifest(manifest), manifest.errors
+
+
 def _resolve_algorithm(fmt: str, algorithm: str | None) -> str:
     if algorithm is None:
         return DEFAULT_ALGORITHM[fmt]

@@ -1,6 +1,8 @@
 """Moving a library: target names (naming), the merge plan and its files (plan), carrying a plan
-out and undoing it (apply), and the metadata merge (metamerge decides, metasources gathers what
-each file knows, metawrite writes it into DEST)."""
+out (apply: its journal and locks in journal, its file operations in fileops, the batched modes
+in batches, `move` in movemode, the ledger and manifest in ledger, results) and undoing it
+(undo), and the metadata merge (metamerge decides, metasources gathers what each file knows,
+metawrite writes it into DEST)."""
 
 from photoverify.dedupe.move.apply import apply_plan, undo
 from photoverify.dedupe.move.metasources import plan_with_merges

@@ -33,6 +33,7 @@ from photoverify.dedupe.core.records import DupesResult, FileRecord, Metadata
 from photoverify.dedupe.move.apply import apply_plan
 from photoverify.dedupe.move.plan import build_plan
 from photoverify.dedupe.move.planfile import write_plan
+from photoverify.verify.manifest import render_b3sum
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 
@@ -128,7 +129,7 @@ def run_scenario(cold: bool, runs: int, base: Path, src: Path, plan_path: Path, 
 
     def job(name: str):
         if name == "apply":
-            return lambda: apply_plan(plan_path, force_space=True)
+            return lambda: apply_plan(plan_path, force_space=True, render_manifest=render_b3sum)
         if name == "before":
             return lambda: baseline.apply_plan(plan_path, force_space=True)
         return lambda: sh(CONTENDERS[name][1].format(src=src, out=base / "cp"))

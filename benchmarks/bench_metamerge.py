@@ -33,6 +33,7 @@ from photoverify.dedupe.move.apply import apply_plan
 from photoverify.dedupe.move.metasources import plan_with_merges
 from photoverify.dedupe.move.plan import build_plan
 from photoverify.dedupe.move.planfile import write_plan
+from photoverify.verify.manifest import render_b3sum
 
 
 def make_library(root: Path, files: int, size: tuple[int, int]) -> None:
@@ -96,7 +97,7 @@ def bench(files: int, size: tuple[int, int], repeat: int) -> str:
                     leftover.unlink(missing_ok=True)
                 write_plan(plan, path)
                 t = time.perf_counter()
-                result = apply_plan(path)
+                result = apply_plan(path, render_manifest=render_b3sum)
                 times[name].append(time.perf_counter() - t)
                 assert result.ok and not result.findings, [f.line() for f in result.findings]
         med = {k: _median(v) for k, v in times.items()}

@@ -77,6 +77,23 @@ def _need_exiftool() -> None:
         pytest.fail("exiftool is required for the tests (apt-get install libimage-exiftool-perl)")
 
 
+def apply_plan(plan_path, **kw):
+    """photoverify.dedupe.move.apply_plan as the CLI calls it: DEST's manifest written by
+    verify's b3sum writer (dedupe does not import verify)."""
+    from photoverify.dedupe.move.apply import apply_plan as apply
+    from photoverify.verify.manifest import render_b3sum
+
+    return apply(plan_path, render_manifest=render_b3sum, **kw)
+
+
+def undo(journal_path, **kw):
+    """photoverify.dedupe.move.undo as the CLI calls it (see apply_plan)."""
+    from photoverify.dedupe.move.apply import undo as undo_apply
+    from photoverify.verify.manifest import render_b3sum
+
+    return undo_apply(journal_path, render_manifest=render_b3sum, **kw)
+
+
 def run_cli(
     *args: str,
     check: bool | tuple[int, ...] = True,

@@ -1,6 +1,8 @@
 """Moving a library: target names (naming), the merge plan (plan decides, planfile reads and writes
-its files), carrying a plan out and undoing it (apply), and the metadata merge (metamerge decides,
-metasources gathers what each file knows, metawrite writes it into DEST)."""
+its files), carrying a plan out (apply: its journal and locks in journal, its file operations in
+fileops, the batched modes in batches, `move` in movemode, the ledger and manifest in ledger,
+results) and undoing it (undo), and the metadata merge (metamerge decides, metasources gathers
+what each file knows, metawrite writes it into DEST)."""
 
 from photoverify.dedupe.move.plan import (
     LEDGER_JSON,
@@ -27,7 +29,7 @@ __all__ = [
     "write_plan",
 ]
 
-# apply's and the merge's names are loaded on first use: apply loads the manifest formats, the
+# apply's and the merge's names are loaded on first use: apply loads its file operations, the
 # metadata writer and Apple's CSV reader, which a run that only needs the plan's names (verify
 # reads LEDGER_JSON) must not pay for at start-up
 _LAZY = {

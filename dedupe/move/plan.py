@@ -503,14 +503,3 @@ __all__ = [
     "ACTIONS",
     "WRITES",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # `from ...move.plan import read_plan` (apply.py) keeps working now that the file edges
-    # live in planfile, which imports this module: looked up only when asked for, no cycle at
-    # import time. The lead removes this once apply imports read_plan from planfile.
-    if name == "read_plan":
-        from photoverify.dedupe.move.planfile import read_plan
-
-        return read_plan
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,10 +35,12 @@ def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> Non
     """Carry out a plan: journaled, verified, resumable (run the same command again)."""
     from photoverify.dedupe.move import apply_plan
     from photoverify.progress import apply_progress
+    from photoverify.verify.manifest import render_b3sum
 
     with apply_progress(quiet or as_json or dry_run) as progress:
         result = apply_plan(
             plan_path,
+            render_manifest=render_b3sum,
             mode=mode,
             dry_run=dry_run,
             force_space=force_space,
@@ -61,8 +63,9 @@ def apply(plan_path, mode, dry_run, force_space, threads, quiet, as_json) -> Non
 def undo(journal, quiet, as_json) -> None:
     """Reverse a finished or interrupted apply: remove what it created, put back what it moved."""
     from photoverify.dedupe.move import undo as undo_apply
+    from photoverify.verify.manifest import render_b3sum
 
-    result = undo_apply(journal)
+    result = undo_apply(journal, render_manifest=render_b3sum)
     data = result.to_json()
     if as_json:
         render.print_json(data)

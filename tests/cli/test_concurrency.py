@@ -18,7 +18,7 @@ from PIL import Image
 
 from photoverify.dedupe.catalog.store import MIGRATIONS, SCHEMA_VERSION, Catalog
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.dedupe.move.apply import read_journal
+from photoverify.dedupe.move.journal import read_journal
 
 # a real CLI run that waits at a gate (a file appearing) after its imports (the commands import
 # the library inside themselves: the catalog's is imported here), so that several processes

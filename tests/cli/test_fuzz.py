@@ -26,7 +26,7 @@ from photoverify.dedupe.catalog.metadata import normalize, normalize_datetime
 from photoverify.dedupe.core.errors import PhotoverifyError
 from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.core.timeparse import parse as parse_time
-from photoverify.dedupe.move.apply import read_journal
+from photoverify.dedupe.move.journal import read_journal
 from photoverify.dedupe.move.plan import check_plan
 from photoverify.dedupe.move.planfile import plan_from_json, read_plan
 from photoverify.verify.audit.ledger import check_ledger, read_ledger

@@ -14,22 +14,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import REAL
+from conftest import REAL, apply_plan, undo
 
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import EnvironmentProblem, PlanError
 from photoverify.dedupe.core.hashing import hash_file
 from photoverify.dedupe.core.records import Asset, Cluster, ClusterMember, DupesResult
-from photoverify.dedupe.move.apply import (
-    CRASH_ENV,
-    CRASH_FILE_ENV,
-    TMP_SUFFIX,
-    _copy_into,
-    apply_plan,
-    read_journal,
-    undo,
-)
+from photoverify.dedupe.move.fileops import TMP_SUFFIX, copy_into
+from photoverify.dedupe.move.journal import CRASH_ENV, CRASH_FILE_ENV, read_journal
 from photoverify.dedupe.move.plan import build_plan
 from photoverify.dedupe.move.planfile import read_plan, write_plan
 
@@ -155,9 +148,12 @@ def run_apply(plan: Path, crash_after: int | None = None, mode: str = "copy",
     if crash_at_step is not None:
         env[CRASH_FILE_ENV] = str(crash_at_step)
     code = ("import sys, json; import photoverify.dedupe.move.apply as a; "
-            f"a.BATCH_FILES = {batch_files or 'a.BATCH_FILES'}; "
-            f"a._SYNCFS = {'None' if no_syncfs else 'a._SYNCFS'}; "
-            "r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True); "
+            "import photoverify.dedupe.move.batches as b, photoverify.dedupe.move.fileops as f; "
+            "from photoverify.verify.manifest import render_b3sum; "
+            f"b.BATCH_FILES = {batch_files or 'b.BATCH_FILES'}; "
+            f"f._SYNCFS = {'None' if no_syncfs else 'f._SYNCFS'}; "
+            "r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True, "
+            "render_manifest=render_b3sum); "
             "print(json.dumps(r.to_json()))")  # fmt: skip
     return subprocess.run([*wrap, sys.executable, "-c", code, str(plan), mode], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -525,7 +521,7 @@ def test_copy_into_gives_the_bytes_and_the_hash_of_the_copy(tmp_path, corpus, wh
         dst = tmp_path / f"copy of {name}"
         fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            digest = _copy_into(str(src), fd, bytearray(1 << 20))
+            digest = copy_into(str(src), fd, bytearray(1 << 20))
         finally:
             os.close(fd)
             src.unlink()

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_json
+from conftest import REPO, apply_plan, run_json, undo
 from conftest import UNSHIPPED_GPS as GPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +25,7 @@ from PIL import Image
 
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.dedupe.move.apply import CRASH_ENV, CRASH_FILE_ENV, apply_plan, read_journal, undo
+from photoverify.dedupe.move.journal import CRASH_ENV, CRASH_FILE_ENV, read_journal
 from photoverify.dedupe.move.metamerge import Donor, agree, decide
 from photoverify.dedupe.move.metasources import own_values, read_labels
 from photoverify.dedupe.move.metawrite import MERGE_TMP, exiftool_tags, picture_hash
@@ -347,6 +347,7 @@ def test_version_1_plan_still_reads_and_applies(library, tmp_path):
 RUN = """
 import json, sys
 import photoverify.dedupe.move.apply as a
+from photoverify.verify.manifest import render_b3sum
 
 trace = []
 class J(a.Journal):
@@ -357,7 +358,7 @@ class J(a.Journal):
         trace.append("step")
         super().step()
 a.Journal = J
-r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True)
+r = a.apply_plan(sys.argv[1], mode=sys.argv[2], force_space=True, render_manifest=render_b3sum)
 print(json.dumps({"fates": r.fates, "findings": len(r.findings), "trace": trace}))
 """
 

@@ -32,13 +32,14 @@ passes its peer's check.
 
 from photoverify.verify.manifest.entries import Manifest, ManifestEntry, path_key
 from photoverify.verify.manifest.read import read_manifest
-from photoverify.verify.manifest.write import render_manifest, write_manifest
+from photoverify.verify.manifest.write import render_b3sum, render_manifest, write_manifest
 
 __all__ = [
     "Manifest",
     "ManifestEntry",
     "path_key",
     "read_manifest",
+    "render_b3sum",
     "render_manifest",
     "write_manifest",
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.core.hashing import ALGORITHMS
 from photoverify.dedupe.core.outfile import write_output
+from photoverify.dedupe.core.records import Finding
 from photoverify.verify.manifest.bag import write_bag
 from photoverify.verify.manifest.entries import (
     BAGIT_ALGORITHMS,
@@ -18,6 +19,7 @@ from photoverify.verify.manifest.entries import (
     LINE_FORMATS,
     KnownDigest,
     Manifest,
+    ManifestEntry,
     MediaInfo,
     Progress,
     holdable,
@@ -100,3 +102,12 @@ def _resolve_algorithm(fmt: str, algorithm: str | None) -> str:
     if fmt == "bagit" and algorithm not in BAGIT_ALGORITHMS:
         raise UsageError(f"BagIt cannot hold {algorithm}; use sha256, sha1 or md5")
     return algorithm
+
+
+def render_b3sum(blake3s: dict[str, str], name: str) -> tuple[bytes, list[Finding]]:
+    """The b3sum manifest `name` of {relative path: BLAKE3}, sorted by path, and a finding for
+    each file it cannot hold (left out): the manifest apply writes into DEST, handed to
+    photoverify.dedupe.move's apply_plan and undo, which do not import verify."""
+    entries = [ManifestEntry(p, {"blake3": h}) for p, h in sorted(blake3s.items())]
+    manifest = Manifest("blake3", "b3sum", entries, name)
+    return render_manifest(manifest), manifest.errors

@@ -1,7 +1,7 @@
 """Moving a library: target names (naming), the merge plan (plan decides, planfile reads and writes
 its files), carrying a plan out (apply: its journal and locks in journal, its file operations in
 fileops, the batched modes in batches, `move` in movemode, the ledger and manifest in ledger,
-results) and undoing it (undo), and the metadata merge (metamerge decides, metasources gathers
+results) and undoing it (undoing), and the metadata merge (metamerge decides, metasources gathers
 what each file knows, metawrite writes it into DEST)."""
 
 from photoverify.dedupe.move.plan import (

@@ -55,7 +55,7 @@ from photoverify.dedupe.move.results import (
     Tally,
     UndoResult,
 )
-from photoverify.dedupe.move.undo import undo
+from photoverify.dedupe.move.undoing import undo
 
 __all__ = ["MODES", "ApplyResult", "UndoResult", "apply_plan", "undo"]
 

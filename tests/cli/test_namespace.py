@@ -85,3 +85,25 @@ def test_wheel_ships_only_the_namespace():
             rel = init.parent.relative_to(REPO / folder)
             name = ".".join([prefix, *rel.parts]) if rel.parts else prefix
             assert name in shipped, f"{name} is not in pyproject's packages"
+
+
+def test_every_face_name_is_what_it_says_after_all_modules_load():
+    """A package face's name that is also one of its modules' names (`undo`, `scan`) must stay
+    the function: importing the module sets the package attribute to the module, which is how
+    `from photoverify.dedupe.move import undo` once handed the CLI a module to call."""
+    import importlib
+    import pkgutil
+    import types
+
+    faces = []
+    for top in ("photoverify.dedupe", "photoverify.verify"):
+        package = importlib.import_module(top)
+        for info in pkgutil.walk_packages(package.__path__, top + "."):
+            module = importlib.import_module(info.name)
+            if info.ispkg:
+                faces.append(module)
+    assert faces
+    for face in faces:
+        for name in getattr(face, "__all__", ()):
+            value = getattr(face, name)
+            assert not isinstance(value, types.ModuleType), f"{face.__name__}.{name} is a module"

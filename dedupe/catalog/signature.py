@@ -64,12 +64,17 @@ def to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         return im
 
 
+# sRGB 0..255 -> linear light: the same numbers as the formula on each value, looked up
+_LINEAR = (lambda c: np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4))(
+    np.arange(256, dtype=np.float64) / 255.0
+)
+_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB (0..255, ...x3) -> CIE L*a*b* (D65)."""
-    c = rgb.astype(np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    lin = _LINEAR[rgb]
+    xyz = lin @ _XYZ.T / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     L = 116 * f[..., 1] - 16
     a = 500 * (f[..., 0] - f[..., 1])
@@ -84,6 +89,63 @@ def _detail(L: np.ndarray) -> float:
     return float(np.mean(np.abs(L - box)))
 
 
+@lru_cache(maxsize=256)
+def _box_counts(n_in: int, n_out: int) -> np.ndarray:
+    """Pixels of a row (or column) of n_in that each of n_out cells of Pillow's BOX resize
+    averages, for n_in >= n_out: those whose centre falls within the cell's box (Pillow's
+    precompute_coeffs with its box filter, in the same double arithmetic)."""
+    scale = n_in / n_out
+    centre = (np.arange(n_out) + 0.5) * scale
+    first = np.maximum(0, (centre - 0.5 * scale + 0.5).astype(np.int64))
+    stop = np.minimum(n_in, (centre + 0.5 * scale + 0.5).astype(np.int64))
+    pixel = first[:, None] + np.arange(int((stop - first).max()))[None, :]
+    at = (pixel - centre[:, None] + 0.5) * (1.0 / scale)
+    return ((at > -0.5) & (at <= 0.5) & (pixel < stop[:, None])).sum(axis=1).astype(np.float64)
+
+
+def _coarser(sums: np.ndarray, counts: np.ndarray, k: int) -> np.ndarray:
+    """Pixel sums over cells (n x n [x 3]) and pixel counts (n x n) -> the uint8 means of each
+    k x k block of cells."""
+    n = sums.shape[0] // k
+
+    def blocks(a: np.ndarray) -> np.ndarray:
+        a = a.reshape(n, k, *a.shape[1:]).sum(axis=1)
+        return a.reshape(n, n, k, *a.shape[2:]).sum(axis=2)
+
+    mean = blocks(sums) / blocks(counts).reshape(n, n, *(1,) * (sums.ndim - 2))
+    return np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+
+
+def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
+    """The picture BOX-resized to every square the signature reads (DETAIL_SIZES, GRID,
+    CHROMA), as uint8 arrays (n x n x 3, or n x n for "L"). Two resizes of the decode, to the
+    largest detail size and to the L grid (kept as it was); the smaller detail sizes and the
+    chroma grid are reduced from the first, weighted by the pixels under each cell: the same
+    areas of the picture, within a level of rounding."""
+    sizes = (*DETAIL_SIZES, GRID, CHROMA)
+    if min(im.size) < DETAIL_SIZES[0]:  # a cell would be less than a pixel: resize each
+        return {size: np.asarray(im.resize((size, size), Image.Resampling.BOX)) for size in sizes}
+    top = DETAIL_SIZES[0]
+    out = {size: np.asarray(im.resize((size, size), Image.Resampling.BOX)) for size in (top, GRID)}
+    # each cell's mean times its pixels: sums over the picture, which add up over a block of
+    # cells (Pillow's cell edges at n / k are every k-th edge at n)
+    counts = np.outer(_box_counts(im.height, top), _box_counts(im.width, top))
+    sums = out[top] * (counts if out[top].ndim == 2 else counts[..., None])
+    for size in (*DETAIL_SIZES[1:], CHROMA):
+        out[size] = _coarser(sums, counts, top // size)
+    return out
+
+
+def _srgb_lab(grid: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """L*a*b* of a grid of the picture's colours (uint8, n x n [x 3]), converted to sRGB through
+    `icc` first (to_srgb: an untagged grid is taken as sRGB)."""
+    if icc and _transform(icc) is not None:
+        grid = np.asarray(to_srgb(Image.fromarray(grid), icc))
+    elif grid.ndim == 2:  # grey: R = G = B, as Pillow's L -> RGB
+        grid = np.repeat(grid[..., None], 3, axis=-1)
+    return _lab(grid)
+
+
 def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
     """The signature of a decoded picture as shown (orientation applied). `icc` is the file's
     embedded colour profile. Works on any decoded size; the fast-path decode (>= 256 px) is
@@ -96,14 +158,11 @@ def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
         im = im.convert("RGB")
     if min(im.size) >= 2 * REDUCED:
         im = im.reduce(min(im.size) // REDUCED)
-
-    def lab(size: int) -> np.ndarray:
-        # each grid straight from the decode (area averages of the same picture, whatever its
-        # size), converted to sRGB after averaging: a tenth of the pixels to transform
-        return _lab(np.asarray(to_srgb(im.resize((size, size), Image.Resampling.BOX), icc)))
-
-    details = [_detail(lab(size)[..., 0]) for size in DETAIL_SIZES]
-    grid, chroma = lab(GRID), lab(CHROMA)
+    # each grid an area average of the decode, converted to sRGB after averaging: a tenth of
+    # the pixels to transform
+    lab = {size: _srgb_lab(grid, icc) for size, grid in _box_grids(im).items()}
+    details = [_detail(lab[size][..., 0]) for size in DETAIL_SIZES]
+    grid, chroma = lab[GRID], lab[CHROMA]
     L = np.clip(np.rint(grid[..., 0] * 2.55), 0, 255).astype(np.uint8)
     ab = np.clip(np.rint(chroma[..., 1:]), -128, 127).astype(np.int8)
     return (

@@ -69,17 +69,29 @@ _LINEAR = (lambda c: np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 
     np.arange(256, dtype=np.float64) / 255.0
 )
 _XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+_WHITE = np.array([0.95047, 1.0, 1.08883])
+# each sRGB value's share of luminance Y, per channel
+_Y_OF = _LINEAR[:, None] * _XYZ[1][None, :]
+
+
+def _f(t: np.ndarray) -> np.ndarray:
+    return np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB (0..255, ...x3) -> CIE L*a*b* (D65)."""
-    lin = _LINEAR[rgb]
-    xyz = lin @ _XYZ.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    f = _f(_LINEAR[rgb] @ _XYZ.T / _WHITE)
     L = 116 * f[..., 1] - 16
     a = 500 * (f[..., 0] - f[..., 1])
     b = 200 * (f[..., 1] - f[..., 2])
     return np.stack([L, a, b], axis=-1)
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIE L* of sRGB (0..255, ...x3): _lab's L* but for the order of the sums (float noise),
+    without a* and b*."""
+    y = _Y_OF[rgb[..., 0], 0] + _Y_OF[rgb[..., 1], 1] + _Y_OF[rgb[..., 2], 2]
+    return 116 * _f(y) - 16
 
 
 def _detail(L: np.ndarray) -> float:
@@ -103,17 +115,11 @@ def _box_counts(n_in: int, n_out: int) -> np.ndarray:
     return ((at > -0.5) & (at <= 0.5) & (pixel < stop[:, None])).sum(axis=1).astype(np.float64)
 
 
-def _coarser(sums: np.ndarray, counts: np.ndarray, k: int) -> np.ndarray:
-    """Pixel sums over cells (n x n [x 3]) and pixel counts (n x n) -> the uint8 means of each
-    k x k block of cells."""
-    n = sums.shape[0] // k
-
-    def blocks(a: np.ndarray) -> np.ndarray:
-        a = a.reshape(n, k, *a.shape[1:]).sum(axis=1)
-        return a.reshape(n, n, k, *a.shape[2:]).sum(axis=2)
-
-    mean = blocks(sums) / blocks(counts).reshape(n, n, *(1,) * (sums.ndim - 2))
-    return np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+def _block_sums(a: np.ndarray, k: int) -> np.ndarray:
+    """Sums over each k x k block of a grid (n x n [x 3])."""
+    n = a.shape[0] // k
+    a = a.reshape(n, k, *a.shape[1:]).sum(axis=1)
+    return a.reshape(n, n, k, *a.shape[2:]).sum(axis=2)
 
 
 def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
@@ -130,20 +136,24 @@ def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
     # each cell's mean times its pixels: sums over the picture, which add up over a block of
     # cells (Pillow's cell edges at n / k are every k-th edge at n)
     counts = np.outer(_box_counts(im.height, top), _box_counts(im.width, top))
-    sums = out[top] * (counts if out[top].ndim == 2 else counts[..., None])
-    for size in (*DETAIL_SIZES[1:], CHROMA):
-        out[size] = _coarser(sums, counts, top // size)
+    if out[top].ndim == 3:
+        counts = counts[..., None]
+    sums, size = out[top] * counts, top
+    for smaller in (*DETAIL_SIZES[1:], CHROMA):  # each from the last: the sums add up
+        sums, counts = _block_sums(sums, size // smaller), _block_sums(counts, size // smaller)
+        out[smaller] = np.clip(np.rint(sums / counts), 0, 255).astype(np.uint8)
+        size = smaller
     return out
 
 
-def _srgb_lab(grid: np.ndarray, icc: bytes | None) -> np.ndarray:
-    """L*a*b* of a grid of the picture's colours (uint8, n x n [x 3]), converted to sRGB through
-    `icc` first (to_srgb: an untagged grid is taken as sRGB)."""
+def _srgb(grid: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """A grid of the picture's colours (uint8, n x n [x 3]) in sRGB (n x n x 3): converted
+    through `icc` (to_srgb: an untagged grid is taken as sRGB)."""
     if icc and _transform(icc) is not None:
         grid = np.asarray(to_srgb(Image.fromarray(grid), icc))
     elif grid.ndim == 2:  # grey: R = G = B, as Pillow's L -> RGB
         grid = np.repeat(grid[..., None], 3, axis=-1)
-    return _lab(grid)
+    return grid
 
 
 def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
@@ -160,9 +170,9 @@ def picture_signature(im: Image.Image, icc: bytes | None = None) -> bytes:
         im = im.reduce(min(im.size) // REDUCED)
     # each grid an area average of the decode, converted to sRGB after averaging: a tenth of
     # the pixels to transform
-    lab = {size: _srgb_lab(grid, icc) for size, grid in _box_grids(im).items()}
-    details = [_detail(lab[size][..., 0]) for size in DETAIL_SIZES]
-    grid, chroma = lab[GRID], lab[CHROMA]
+    srgb = {size: _srgb(grid, icc) for size, grid in _box_grids(im).items()}
+    details = [_detail(_lightness(srgb[size])) for size in DETAIL_SIZES]
+    grid, chroma = _lab(srgb[GRID]), _lab(srgb[CHROMA])
     L = np.clip(np.rint(grid[..., 0] * 2.55), 0, 255).astype(np.uint8)
     ab = np.clip(np.rint(chroma[..., 1:]), -128, 127).astype(np.int8)
     return (

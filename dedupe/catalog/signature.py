@@ -33,6 +33,7 @@ GRID = 24
 CHROMA = 8
 DETAIL_SIZES = (128, 64, 32)
 REDUCED = 256  # a larger decode is first box-reduced to about this (the hashes' own size)
+_SIZES = (*DETAIL_SIZES, GRID, CHROMA)  # the squares the picture is resized to
 SIZE = 1 + GRID * GRID + 2 * CHROMA * CHROMA + 2 * len(DETAIL_SIZES)
 
 _SRGB = ImageCms.createProfile("sRGB")
@@ -124,22 +125,20 @@ def _block_sums(a: np.ndarray, k: int) -> np.ndarray:
 
 def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
     """The picture BOX-resized to every square the signature reads (DETAIL_SIZES, GRID,
-    CHROMA), as uint8 arrays (n x n x 3, or n x n for "L"). Two resizes of the decode, to the
-    largest detail size and to the L grid (kept as it was); the smaller detail sizes and the
-    chroma grid are reduced from the first, weighted by the pixels under each cell: the same
-    areas of the picture, within a level of rounding."""
-    sizes = (*DETAIL_SIZES, GRID, CHROMA)
-    if min(im.size) < DETAIL_SIZES[0]:  # a cell would be less than a pixel: resize each
-        return {size: np.asarray(im.resize((size, size), Image.Resampling.BOX)) for size in sizes}
+    CHROMA), as uint8 arrays (n x n x 3, or n x n for "L"). The stored grids (GRID, CHROMA)
+    and the largest detail size are resized from the decode; the smaller detail sizes are
+    summed from the largest, weighted by the pixels under each cell: the same areas of the
+    picture, within a level of rounding (Pillow's cell edges at n / k are every k-th edge at
+    n), for a fifth of the cost of a resize each."""
     top = DETAIL_SIZES[0]
-    out = {size: np.asarray(im.resize((size, size), Image.Resampling.BOX)) for size in (top, GRID)}
-    # each cell's mean times its pixels: sums over the picture, which add up over a block of
-    # cells (Pillow's cell edges at n / k are every k-th edge at n)
+    if min(im.size) < top:  # a cell would be less than a pixel: resize each
+        return {s: np.asarray(im.resize((s, s), Image.Resampling.BOX)) for s in _SIZES}
+    out = {s: np.asarray(im.resize((s, s), Image.Resampling.BOX)) for s in (top, GRID, CHROMA)}
     counts = np.outer(_box_counts(im.height, top), _box_counts(im.width, top))
     if out[top].ndim == 3:
         counts = counts[..., None]
     sums, size = out[top] * counts, top
-    for smaller in (*DETAIL_SIZES[1:], CHROMA):  # each from the last: the sums add up
+    for smaller in DETAIL_SIZES[1:]:  # each from the last: the sums add up
         sums, counts = _block_sums(sums, size // smaller), _block_sums(counts, size // smaller)
         out[smaller] = np.clip(np.rint(sums / counts), 0, 255).astype(np.uint8)
         size = smaller

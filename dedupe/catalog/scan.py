@@ -19,6 +19,7 @@ from photoverify.dedupe.core.records import Candidate, FileRecord, Metadata
 
 BATCH_FILES = 48
 BATCH_BYTES = 256 * 1024 * 1024
+MIN_BATCH_FILES = 8  # an exiftool call costs a few ms whatever its size
 
 
 @dataclass
@@ -58,17 +59,20 @@ class ScanResult:
 Progress = Callable[[int, int, int, int], None]
 
 
-def _batches(cands: list[Candidate]) -> Iterable[list[Candidate]]:
-    batch: list[Candidate] = []
-    size = 0
-    for c in cands:
-        batch.append(c)
-        size += c.size
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+def _batches(cands: list[Candidate], slots: int = 1) -> Iterable[list[Candidate]]:
+    """The files in batches of up to BATCH_FILES files or BATCH_BYTES bytes, each at most a
+    `slots`-th of the files still to go (but MIN_BATCH_FILES): the last batches shrink, so the
+    workers run out of work together instead of one finishing a whole batch alone."""
+    start = 0
+    while start < len(cands):
+        left = len(cands) - start
+        most = min(BATCH_FILES, max(MIN_BATCH_FILES, -(-left // slots)))
+        end, size = start, 0
+        while end < len(cands) and end - start < most and size < BATCH_BYTES:
+            size += cands[end].size
+            end += 1
+        yield cands[start:end]
+        start = end
 
 
 def _record_errors(rec: FileRecord) -> list[dict[str, str]]:
@@ -242,7 +246,7 @@ def _fingerprint_all(
     pool = runner(executor, workers)
     try:
         pending: dict[Any, bool] = {}  # in flight -> whether a fingerprint_batch
-        batches = iter(_batches(todo))
+        batches = iter(_batches(todo, pool.slots))
         while True:
             for batch in batches:
                 defer = _deferrable(catalog, batch, fast)

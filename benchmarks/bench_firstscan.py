@@ -2,23 +2,31 @@
 
     python -m benchmarks.bench_firstscan ROOT [--repeat 3] [--old-path DIR]
 
-Each round, alternated in the same minutes: a fresh `photoverify scan ROOT` into a new catalog;
-the floor, `exiftool -r -j -n` over ROOT's files split in two halves of about equal bytes, the two
-exiftools run at once (what two cores of exiftool alone take); and with --old-path, the same scan
-by another checkout's code (DIR holds a `photoverify` package, put first on PYTHONPATH). Reports
-each contender's median, the median of the per-round ratios to the floor, and the load average.
+Each round, in an order that rotates from round to round: a fresh `photoverify scan ROOT` into a
+new catalog, and the same with its signature step replaced by one returning None (as
+bench_signature does); the floor, `exiftool -j -n` over ROOT's files split in two halves of
+about equal bytes, the two exiftools run at once (what two cores of exiftool alone take); and
+with --old-path, both scans by another checkout's code (DIR holds a `photoverify` package, put
+first on PYTHONPATH). Reports each contender's median wall and CPU seconds (user + system of it
+and the processes it waited for), the median of the per-round ratios to the floor, and the
+load average: under load the CPU seconds move less than the wall.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchmarks.bench_signature import NO_SIGNATURE
+
+FLOOR = "exiftool floor (2 at once)"
 
 
 def _files(root: str) -> list[tuple[int, str]]:
@@ -47,6 +55,11 @@ def _halves(root: str, tmp: str) -> list[str]:
     return out
 
 
+def _cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def _floor(argfiles: list[str]) -> float:
     t0 = time.perf_counter()
     procs = [
@@ -59,13 +72,14 @@ def _floor(argfiles: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _scan(root: str, db: str, pythonpath: str | None) -> float:
+def _scan(root: str, db: str, pythonpath: str | None, signed: bool) -> float:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
+    head = [sys.executable, "-m", "photoverify"] if signed else [sys.executable, "-c", NO_SIGNATURE]
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "photoverify", "scan", root, "--catalog", db, "--quiet"],
+        [*head, "scan", root, "--catalog", db, "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False,
         cwd=tempfile.gettempdir(),
     )  # fmt: skip
@@ -78,35 +92,56 @@ def _load() -> str:
 
 def run(root: str, repeat: int, old_path: str | None) -> None:
     tmp = tempfile.mkdtemp(prefix="pv-firstscan-")
-    times: dict[str, list[float]] = {"exiftool floor (2 at once)": [], "scan": []}
+    names = [FLOOR, "scan", "scan without signature"]
     if old_path:
-        times["scan, old code"] = []
+        names += ["scan, old code", "scan without signature, old code"]
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     try:
         argfiles = _halves(root, tmp)
         _floor(argfiles)  # page cache and exiftool's own start-up warm
         print(f"load average before: {_load()}")
         for i in range(repeat):
-            order = list(times)
-            order = order[i % len(order) :] + order[: i % len(order)]
-            for name in order:
-                db = os.path.join(tmp, f"c{i}-{len(times[name])}-{name[:4]}.sqlite")
-                if name.startswith("exiftool"):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                db = os.path.join(tmp, f"c{i}-{names.index(name)}.sqlite")
+                c0 = _cpu()
+                if name == FLOOR:
                     t = _floor(argfiles)
                 else:
-                    t = _scan(root, db, old_path if name.endswith("old code") else None)
-                times[name].append(t)
+                    path = old_path if name.endswith("old code") else None
+                    t = _scan(root, db, path, "without signature" not in name)
+                wall[name].append(t)
+                cpu[name].append(_cpu() - c0)
         print(f"load average after: {_load()}\n")
-        floor = times["exiftool floor (2 at once)"]
-        print("| contender | median s | runs (s) | per-round ratio to the floor | median ratio |")
-        print("|---|---:|---|---|---:|")
-        for name, ts in times.items():
-            ratios = [t / f for t, f in zip(ts, floor, strict=True)]
-            print(
-                f"| {name} | {statistics.median(ts):.2f} | {', '.join(f'{t:.2f}' for t in ts)} "
-                f"| {', '.join(f'{r:.2f}' for r in ratios)} | {statistics.median(ratios):.2f} |"
-            )
+        _table(wall, cpu)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _table(wall: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
+    def runs(xs: list[float]) -> str:
+        return ", ".join(f"{x:.2f}" for x in xs)
+
+    print("| contender | median wall s | runs (s) | per-round ratio to the floor | median ratio "
+          "| median CPU s | CPU ratio to the floor |")  # fmt: skip
+    print("|---|---:|---|---|---:|---:|---:|")
+    med = statistics.median
+    for name in wall:
+        ratios = [t / f for t, f in zip(wall[name], wall[FLOOR], strict=True)]
+        cpu_ratio = med(cpu[name]) / med(cpu[FLOOR])
+        print(
+            f"| {name} | {med(wall[name]):.2f} | {runs(wall[name])} | {runs(ratios)} "
+            f"| {med(ratios):.2f} | {med(cpu[name]):.2f} | {cpu_ratio:.2f} |"
+        )
+    for tag in ("", ", old code"):
+        signed, unsigned = wall.get(f"scan{tag}"), wall.get(f"scan without signature{tag}")
+        if signed and unsigned:
+            ratios = [a / b for a, b in zip(signed, unsigned, strict=True)]
+            cpu_ratio = med(cpu[f"scan{tag}"]) / med(cpu[f"scan without signature{tag}"])
+            print(
+                f"\nscan{tag} with / without signature: per round {runs(ratios)}, median "
+                f"{med(ratios):.3f}; CPU medians {cpu_ratio:.3f}"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

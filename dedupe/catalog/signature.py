@@ -31,7 +31,7 @@ VERSION = 2
 READABLE_VERSIONS = (1, 2)
 GRID = 24
 CHROMA = 8
-DETAIL_SIZES = (128, 64, 32)
+DETAIL_SIZES = (128, 64, 32)  # each half the last (_box_grids sums each from the last)
 REDUCED = 256  # a larger decode is first box-reduced to about this (the hashes' own size)
 _SIZES = (*DETAIL_SIZES, GRID, CHROMA)  # the squares the picture is resized to
 SIZE = 1 + GRID * GRID + 2 * CHROMA * CHROMA + 2 * len(DETAIL_SIZES)
@@ -103,7 +103,7 @@ def _detail(L: np.ndarray) -> float:
 
 
 @lru_cache(maxsize=256)
-def _box_counts(n_in: int, n_out: int) -> np.ndarray:
+def _box_counts(n_in: int, n_out: int) -> np.ndarray:  # int32: pixel sums of a grid stay exact
     """Pixels of a row (or column) of n_in that each of n_out cells of Pillow's BOX resize
     averages, for n_in >= n_out: those whose centre falls within the cell's box (Pillow's
     precompute_coeffs with its box filter, in the same double arithmetic)."""
@@ -113,14 +113,13 @@ def _box_counts(n_in: int, n_out: int) -> np.ndarray:
     stop = np.minimum(n_in, (centre + 0.5 * scale + 0.5).astype(np.int64))
     pixel = first[:, None] + np.arange(int((stop - first).max()))[None, :]
     at = (pixel - centre[:, None] + 0.5) * (1.0 / scale)
-    return ((at > -0.5) & (at <= 0.5) & (pixel < stop[:, None])).sum(axis=1).astype(np.float64)
+    return ((at > -0.5) & (at <= 0.5) & (pixel < stop[:, None])).sum(axis=1).astype(np.int32)
 
 
-def _block_sums(a: np.ndarray, k: int) -> np.ndarray:
-    """Sums over each k x k block of a grid (n x n [x 3])."""
-    n = a.shape[0] // k
-    a = a.reshape(n, k, *a.shape[1:]).sum(axis=1)
-    return a.reshape(n, n, k, *a.shape[2:]).sum(axis=2)
+def _pair_sums(a: np.ndarray) -> np.ndarray:
+    """Sums over each 2 x 2 block of a grid (n x n [x ...])."""
+    a = a[0::2] + a[1::2]
+    return a[:, 0::2] + a[:, 1::2]
 
 
 def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
@@ -137,11 +136,10 @@ def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
     counts = np.outer(_box_counts(im.height, top), _box_counts(im.width, top))
     if out[top].ndim == 3:
         counts = counts[..., None]
-    sums, size = out[top] * counts, top
-    for smaller in DETAIL_SIZES[1:]:  # each from the last: the sums add up
-        sums, counts = _block_sums(sums, size // smaller), _block_sums(counts, size // smaller)
-        out[smaller] = np.clip(np.rint(sums / counts), 0, 255).astype(np.uint8)
-        size = smaller
+    sums = out[top] * counts  # each cell's pixel sum: they add up over a block of cells
+    for size in DETAIL_SIZES[1:]:  # each half the last
+        sums, counts = _pair_sums(sums), _pair_sums(counts)
+        out[size] = np.clip(np.rint(sums / counts), 0, 255).astype(np.uint8)
     return out
 
 

@@ -128,7 +128,7 @@ def _box_grids(im: Image.Image) -> dict[int, np.ndarray]:
     and the largest detail size are resized from the decode; the smaller detail sizes are
     summed from the largest, weighted by the pixels under each cell: the same areas of the
     picture, within a level of rounding (Pillow's cell edges at n / k are every k-th edge at
-    n), for a fifth of the cost of a resize each."""
+    n), at a fraction of the cost of resizing the decode again."""
     top = DETAIL_SIZES[0]
     if min(im.size) < top:  # a cell would be less than a pixel: resize each
         return {s: np.asarray(im.resize((s, s), Image.Resampling.BOX)) for s in _SIZES}

@@ -11,27 +11,31 @@ measured against full decodes on the real corpus (benchmarks/bench_phash.py, RES
 from __future__ import annotations
 
 import base64
-import fcntl
 import io
 import json
 import mimetypes
-import multiprocessing
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 
 import imagehash
 import pillow_heif
 import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)
-import platformdirs
 from PIL import Image, ImageStat
 
+from photoverify.dedupe.catalog.decoding import (  # verify imports the rest from here too
+    BIG_DECODE_BYTES,  # noqa: F401
+    MAX_DECODE_PIXELS,  # noqa: F401
+    big_decode_slot,
+    check_budget,
+    decode_slot,  # noqa: F401
+    decoded_bytes,  # noqa: F401
+    decoder_messages,
+    describe,
+    with_messages,
+)
 from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
 from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, RAW_FORMATS, classify, image_brand
 from photoverify.dedupe.core.hashing import hash_fd
@@ -61,17 +65,6 @@ class ImageFacts:
 
 REDUCE_TO = 256
 FLAT_STDDEV = 2.0  # below this a picture has no detail to hash (blank, or stripped test files)
-# The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
-# 120 MP RGBA picture is 480 MB decoded and is hashed without a second full-size copy
-# (_reduce_in_strips): a worker peaks near 530 MiB with one, measured. It is above every
-# camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
-# the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
-MAX_DECODE_PIXELS = 120_000_000
-# A decoded picture bigger than this waits for the machine's one big-decode slot (decode_slot):
-# two workers each holding a picture near the budget passed 1 GiB together (1,137 MiB, two
-# 120 MP RGBA PNGs). Below it, pictures decode side by side: a drafted JPEG or a HEIC
-# thumbnail never comes near it; a full decode of a 32 MP photo does.
-BIG_DECODE_BYTES = 128 << 20
 # Pillow modes that Image.reduce() refuses or gets wrong (on PA it averages palette indices, a
 # picture of nonsense), and what each is widened to first
 _NOT_REDUCIBLE = {"1": "L", "P": "RGBA", "PA": "RGBA", "La": "LA"}
@@ -85,82 +78,6 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-
-@contextmanager
-def decoder_messages() -> Iterator[list[str]]:
-    """Collect what decoders say while a file is decoded instead of letting it reach stderr:
-    Python warnings (Pillow's "Corrupt EXIF data") and what C libraries write to fd 2 (libtiff's
-    "WEBP compression support is not configured"). The list is filled, de-duplicated, when the
-    block ends; a failure's reason carries the first message (describe_failure)."""
-    lines: list[str] = []
-    # fd 2 is taken over only in a pool worker: in the CLI's own process (--workers 0) a
-    # progress bar drawn by another thread writes there too
-    own_fd = multiprocessing.parent_process() is not None
-    sys.stderr.flush()
-    saved = os.dup(2) if own_fd else None
-    with tempfile.TemporaryFile() as tmp:
-        if saved is not None:
-            os.dup2(tmp.fileno(), 2)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                yield lines
-        finally:
-            if saved is not None:
-                os.dup2(saved, 2)
-                os.close(saved)
-            tmp.seek(0)
-            said = tmp.read(64 * 1024).decode("utf-8", "replace").splitlines()
-            said += [str(w.message) for w in caught]
-            lines.extend(dict.fromkeys(t.strip() for t in said if t.strip()))
-
-
-def with_messages(reason: str, messages: list[str]) -> str:
-    """A failure's one-line reason, with the decoder's first message when it adds to it."""
-    if not messages or messages[0] in reason:
-        return reason
-    return f"{reason} ({messages[0][:200]})"
-
-
-def check_budget(size: tuple[int, int]) -> None:
-    """Raise DecompressionBombError when a picture of this size is over the decode budget."""
-    w, h = size
-    if w * h > MAX_DECODE_PIXELS:
-        raise Image.DecompressionBombError(
-            f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of "
-            f"{MAX_DECODE_PIXELS / 1e6:.0f} MP"
-        )
-
-
-def decoded_bytes(size: tuple[int, int], mode: str) -> int:
-    """What Pillow holds for a decoded picture: 1, 2 or 4 bytes a pixel (RGB and LA take 4)."""
-    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
-    return size[0] * size[1] * per_pixel
-
-
-@contextmanager
-def decode_slot() -> Iterator[None]:
-    """Hold the machine's one big-decode slot (an flock in the user cache folder, released when
-    its holder ends or dies). Never nested in one thread: a second flock there would wait on the
-    first. Where no lock file can be made, decodes go on unguarded."""
-    try:
-        folder = platformdirs.user_cache_dir("photoverify")
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(os.path.join(folder, "big-decode.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def big_decode_slot(size: tuple[int, int], mode: str) -> AbstractContextManager[None]:
-    """decode_slot() for a picture that decodes to BIG_DECODE_BYTES or more, else nothing."""
-    return decode_slot() if decoded_bytes(size, mode) >= BIG_DECODE_BYTES else nullcontext()
 
 
 def _to_8bit(im: Image.Image) -> Image.Image:
@@ -233,14 +150,6 @@ def _signature(im: Image.Image, icc: bytes | None) -> bytes | None:
         return picture_signature(im, icc)
     except (ValueError, OSError, TypeError):
         return None
-
-
-def describe(exc: BaseException) -> str:
-    """A decoder failure as one line (libjxl's messages span several)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, Image.DecompressionBombError):
-        return f"decompression bomb refused: {text}"
-    return f"{type(exc).__name__}: {text}"
 
 
 def open_heif(path: str) -> pillow_heif.HeifFile:

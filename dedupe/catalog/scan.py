@@ -19,6 +19,7 @@ from photoverify.dedupe.core.records import Candidate, FileRecord, Metadata
 
 BATCH_FILES = 48
 BATCH_BYTES = 256 * 1024 * 1024
+MIN_BATCH_FILES = 8  # an exiftool call costs a few ms whatever its size
 
 
 @dataclass
@@ -58,17 +59,20 @@ class ScanResult:
 Progress = Callable[[int, int, int, int], None]
 
 
-def _batches(cands: list[Candidate]) -> Iterable[list[Candidate]]:
-    batch: list[Candidate] = []
-    size = 0
-    for c in cands:
-        batch.append(c)
-        size += c.size
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+def _batches(cands: list[Candidate], slots: int = 1) -> Iterable[list[Candidate]]:
+    """The files in batches of up to BATCH_FILES files or BATCH_BYTES bytes, each at most a
+    `slots`-th of the files still to go (but MIN_BATCH_FILES): the last batches shrink, so the
+    workers run out of work together instead of one finishing a whole batch alone."""
+    start = 0
+    while start < len(cands):
+        left = len(cands) - start
+        most = min(BATCH_FILES, max(MIN_BATCH_FILES, -(-left // slots)))
+        end, size = start, 0
+        while end < len(cands) and end - start < most and size < BATCH_BYTES:
+            size += cands[end].size
+            end += 1
+        yield cands[start:end]
+        start = end
 
 
 def _record_errors(rec: FileRecord) -> list[dict[str, str]]:
@@ -136,29 +140,57 @@ def scan(
     started = time.perf_counter()
     roots = [os.path.abspath(r) for r in roots]
     result = ScanResult(catalog=str(catalog.path), roots=roots)
-    catalog_files = {
-        str(catalog.path),
-        f"{catalog.path}-wal",
-        f"{catalog.path}-shm",
-        f"{catalog.path}-journal",
-    }
-
     known: dict[str, tuple[int, int, int, bool]] = {}
     for root in roots:
         known.update(catalog.stats_under(root))
 
-    todo: list[Candidate] = []
-    unchanged: list[Candidate] = []
-    seen: set[str] = set()
-    unreadable_dirs: list[str] = []
-    for item in walk(roots, follow_symlinks=follow_symlinks, exclude=frozenset(catalog_files)):
+    walked = _walk_changes(roots, catalog, known, follow_symlinks, result)
+    if reread and walked.unchanged:
+        _reread(catalog, walked, workers, result)
+    gone = [
+        p
+        for p in known
+        if p not in walked.seen and not any(p.startswith(d) for d in walked.unreadable_dirs)
+    ]
+    result.removed = catalog.remove(gone)
+    _fingerprint_all(walked.todo, catalog, executor, workers, fast, progress, result)
+    result.seconds = time.perf_counter() - started
+    catalog.record_scan(roots, {k: v for k, v in result.to_json().items() if isinstance(v, int)})
+    return result
+
+
+@dataclass
+class _Walked:
+    """What the walk found: files to read, files unchanged since the catalog's stat, every
+    path seen, and the folders that could not be read (their catalog files are kept)."""
+
+    todo: list[Candidate] = field(default_factory=list)
+    unchanged: list[Candidate] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+
+def _walk_changes(
+    roots: list[str],
+    catalog: Catalog,
+    known: dict[str, tuple[int, int, int, bool]],
+    follow_symlinks: bool,
+    result: ScanResult,
+) -> _Walked:
+    """Walk the roots (the catalog's own files left out) and sort each file into new, changed
+    or unchanged against the catalog's stats (`known`), counting them in `result`."""
+    catalog_files = frozenset(
+        f"{catalog.path}{suffix}" for suffix in ("", "-wal", "-shm", "-journal")
+    )
+    out = _Walked()
+    for item in walk(roots, follow_symlinks=follow_symlinks, exclude=catalog_files):
         if isinstance(item, WalkError):
             result.errors.append({"path": item.path, "error": item.error})
-            unreadable_dirs.append(item.path.rstrip("/") + "/")
+            out.unreadable_dirs.append(item.path.rstrip("/") + "/")
             continue
-        if item.path in seen:
+        if item.path in out.seen:
             continue  # overlapping roots
-        seen.add(item.path)
+        out.seen.add(item.path)
         before = known.get(item.path)
         if (
             before is not None
@@ -166,69 +198,85 @@ def scan(
             and not before[3]
         ):
             result.unchanged += 1
-            unchanged.append(item)
+            out.unchanged.append(item)
             continue
         if before is None:
             result.new += 1
         else:
             result.changed += 1
-        todo.append(item)
-    result.files = len(seen)
-    if reread and unchanged:
-        cached = {r.path: r.blake3 for r in catalog.records([c.path for c in unchanged])}
-        by_path = {c.path: c for c in unchanged}
-        for path, got in hash_files(by_path, ("blake3",), workers or None):
-            if isinstance(got, OSError) or got["blake3"] != cached.get(path):
-                todo.append(by_path[path])
-                result.unchanged -= 1
-                result.changed += 1
-                result.reread_differ += 1
+        out.todo.append(item)
+    result.files = len(out.seen)
+    return out
 
-    gone = [p for p in known if p not in seen and not any(p.startswith(d) for d in unreadable_dirs)]
-    result.removed = catalog.remove(gone)
 
+def _reread(catalog: Catalog, walked: _Walked, workers: int | None, result: ScanResult) -> None:
+    """Hash the unchanged files again: one whose BLAKE3 differs from the catalog's, or that
+    cannot be read now, joins the files to read (counted as changed and reread_differ)."""
+    cached = {r.path: r.blake3 for r in catalog.records([c.path for c in walked.unchanged])}
+    by_path = {c.path: c for c in walked.unchanged}
+    for path, got in hash_files(by_path, ("blake3",), workers or None):
+        if isinstance(got, OSError) or got["blake3"] != cached.get(path):
+            walked.todo.append(by_path[path])
+            result.unchanged -= 1
+            result.changed += 1
+            result.reread_differ += 1
+
+
+def _fingerprint_all(
+    todo: list[Candidate],
+    catalog: Catalog,
+    executor: Any,
+    workers: int | None,
+    fast: bool,
+    progress: Progress | None,
+    result: ScanResult,
+) -> None:
+    """Fingerprint the files to read in batches on the runner, keeping `pool.slots` batches in
+    flight, and store each batch's records as it comes back."""
     total_bytes = sum(c.size for c in todo)
     done_files = done_bytes = 0
     if progress:
         progress(0, 0, len(todo), total_bytes)
-    if todo:
-        # the pool and exiftool load only when there is work: an unchanged tree is re-scanned
-        # in the time it takes to walk it
-        from photoverify.dedupe.catalog.executors import decode_batch, fingerprint_batch, runner
+    if not todo:
+        return
+    # the pool and exiftool load only when there is work: an unchanged tree is re-scanned in
+    # the time it takes to walk it
+    from photoverify.dedupe.catalog.executors import decode_batch, fingerprint_batch, runner
 
-        pool = runner(executor, workers)
-        try:
-            pending: dict[Any, bool] = {}  # in flight -> whether a fingerprint_batch
-            batches = iter(_batches(todo))
-            while True:
-                for batch in batches:
-                    defer = _deferrable(catalog, batch, fast)
-                    pending[pool.submit(fingerprint_batch, batch, fast, defer)] = True
-                    if len(pending) >= pool.slots:
-                        break
-                if not pending:
+    pool = runner(executor, workers)
+    try:
+        pending: dict[Any, bool] = {}  # in flight -> whether a fingerprint_batch
+        batches = iter(_batches(todo, pool.slots))
+        while True:
+            for batch in batches:
+                defer = _deferrable(catalog, batch, fast)
+                pending[pool.submit(fingerprint_batch, batch, fast, defer)] = True
+                if len(pending) >= pool.slots:
                     break
-                for fut in pool.wait_any(set(pending)):
-                    records = pool.result(fut)
-                    if pending.pop(fut):  # fingerprint_batch: some files may be put off
-                        records, later = _take_over(catalog, *records)
-                        if later:
-                            pending[pool.submit(decode_batch, later, fast)] = False
-                    catalog.upsert(records)
-                    for rec in records:
-                        result.errors.extend(_record_errors(rec))
-                        if rec.kind == "image" and rec.decode_ok is None and not rec.error:
-                            fmt = rec.format or "unknown"
-                            result.unsupported_formats[fmt] = (
-                                result.unsupported_formats.get(fmt, 0) + 1
-                            )
-                        done_bytes += rec.size
-                    done_files += len(records)
-                    if progress:
-                        progress(done_files, done_bytes, len(todo), total_bytes)
-        finally:
-            pool.close()
-    result.bytes_read = done_bytes
-    result.seconds = time.perf_counter() - started
-    catalog.record_scan(roots, {k: v for k, v in result.to_json().items() if isinstance(v, int)})
-    return result
+            if not pending:
+                break
+            for fut in pool.wait_any(set(pending)):
+                records = pool.result(fut)
+                if pending.pop(fut):  # fingerprint_batch: some files may be put off
+                    records, later = _take_over(catalog, *records)
+                    if later:
+                        pending[pool.submit(decode_batch, later, fast)] = False
+                _store(catalog, records, result)
+                done_files += len(records)
+                done_bytes += sum(rec.size for rec in records)
+                result.bytes_read = done_bytes
+                if progress:
+                    progress(done_files, done_bytes, len(todo), total_bytes)
+    finally:
+        pool.close()
+
+
+def _store(catalog: Catalog, records: list[FileRecord], result: ScanResult) -> None:
+    """Write a batch's records to the catalog, and their errors and unsupported formats to the
+    result."""
+    catalog.upsert(records)
+    for rec in records:
+        result.errors.extend(_record_errors(rec))
+        if rec.kind == "image" and rec.decode_ok is None and not rec.error:
+            fmt = rec.format or "unknown"
+            result.unsupported_formats[fmt] = result.unsupported_formats.get(fmt, 0) + 1

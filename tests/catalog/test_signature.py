@@ -527,3 +527,24 @@ def test_orientation_hashes_from_one_dct_equal_the_turned_grids_own():
     g = np.stack(grids)
     direct = np.stack([sig._hash_grids(f(g)) for _, f in sig.TRANSFORMS], axis=1)
     assert (sig.dct_hashes(g) == direct).all()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize("size", [(408, 306), (320, 240), (1152, 494), (129, 511), (100, 60)])
+def test_signature_grids_are_the_box_resizes_of_the_decode(size, mode):
+    """The stored grids (L* at 24 px, a*b* at 8 px) and the 128-px detail grid are Pillow's
+    BOX resizes of the decode, byte for byte; the 64 and 32 px detail grids, summed from the
+    128-px one by the pixels under each cell, within the rounding of the finer cells. Sharp
+    random stripes: a wrong count of pixels per cell would be off by tens."""
+    rng = np.random.default_rng(sum(size))
+    w, h = size
+    stripes = rng.integers(0, 2, w)[None, :] * 200 + rng.integers(0, 2, h)[:, None] * 55
+    rgb = np.stack([stripes, 255 - stripes, stripes // 2], axis=-1).astype(np.uint8)
+    im = Image.fromarray(rgb).convert(mode)
+    grids = sig._box_grids(im)
+    for side, grid in grids.items():
+        direct = np.asarray(im.resize((side, side), Image.Resampling.BOX)).astype(int)
+        off = np.abs(grid.astype(int) - direct).max()
+        assert off <= (2 if side in sig.DETAIL_SIZES[1:] else 0), (side, off)
+    srgb = sig._srgb(grids[sig.DETAIL_SIZES[0]], None)
+    assert np.allclose(sig._lightness(srgb), sig._lab(srgb)[..., 0], atol=1e-9)

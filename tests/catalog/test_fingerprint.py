@@ -422,12 +422,13 @@ def _tree_rss_kib(pid: int) -> int:
 @pytest.mark.slow
 def test_workers_decode_one_big_picture_at_a_time(tmp_path):
     """Issue 11.9: a scan's peak RSS stays under 1 GiB. Each worker may hold a picture near the
-    budget (480 MB decoded); two at once took 1,137 MiB. Here each of two workers starts its
-    batch with a 120 MP RGBA PNG (a batch is 48 files), and the whole tree is measured."""
+    budget (480 MB decoded); two at once took 1,137 MiB. Here each of the two workers starts its
+    first batch with a 120 MP RGBA PNG (the test checks the scan's own batching puts them so)."""
     import os
     import sys
 
-    from photoverify.dedupe.catalog.scan import BATCH_FILES
+    from photoverify.dedupe.catalog.scan import BATCH_FILES, _batches
+    from photoverify.dedupe.catalog.walk import walk
 
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -435,6 +436,10 @@ def test_workers_decode_one_big_picture_at_a_time(tmp_path):
     for i in range(BATCH_FILES - 1):
         picture("RGB", (40 + i, 40)).save(lib / f"b-{i:03d}.png")
     (lib / "c-big.png").write_bytes((lib / "a-big.png").read_bytes() + b"\0")  # other bytes
+    for i in range(BATCH_FILES - 1):
+        picture("RGB", (40 + i, 41)).save(lib / f"d-{i:03d}.png")
+    first, second = list(_batches(list(walk([str(lib)])), 2))[:2]
+    assert [first[0].path, second[0].path] == [str(lib / "a-big.png"), str(lib / "c-big.png")]
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     argv = [sys.executable, "-m", "photoverify", "scan", str(lib), "-q", "--json", "--workers",
             "2", "--catalog", str(tmp_path / "c.sqlite")]  # fmt: skip

@@ -58,10 +58,6 @@ def test_the_packages_are_found():
     assert {"dedupe/move/plan.py", "verify/checks/expect.py", "photoverify/cli.py"} <= names
 
 
-# The splits of apply, scan, the audit, apple, verification, fixity, the manifest formats, the
-# report model and the CLI land on their own branches: until they do, this names what is left
-# (pytest --runxfail tests/core/test_structure.py). The lead removes the xfail when it passes.
-@pytest.mark.xfail(strict=False, reason="other rooms' splits still to land (issue 14)")
 def test_no_module_or_function_over_the_limits():
     found = [
         line

@@ -19,6 +19,7 @@ and flips are compared exactly, and found through `dct_hashes` of the transforme
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -121,16 +122,30 @@ class Signature:
     detail: np.ndarray  # len(DETAIL_SIZES)
 
 
+def _readable(blob: bytes | None) -> bool:
+    return bool(blob) and len(blob) == SIZE and blob[0] in READABLE_VERSIONS
+
+
 @lru_cache(maxsize=4096)
 def unpack(blob: bytes | None) -> Signature | None:
     """The signature's parts, or None for a missing or foreign blob."""
-    if not blob or len(blob) != SIZE or blob[0] not in READABLE_VERSIONS:
+    if not _readable(blob):
         return None
     n = GRID * GRID
     L = np.frombuffer(blob, np.uint8, n, 1).reshape(GRID, GRID) / 2.55
     ab = np.frombuffer(blob, np.int8, 2 * CHROMA * CHROMA, 1 + n).reshape(2, CHROMA, CHROMA)
     detail = np.frombuffer(blob, "<f2", len(DETAIL_SIZES), 1 + n + 2 * CHROMA * CHROMA)
     return Signature(L, ab.astype(np.float64), detail.astype(np.float64))
+
+
+def unpack_grids(blobs: Sequence[bytes | None]) -> tuple[list[int], np.ndarray]:
+    """(positions of the readable blobs, their L grids, K x GRID x GRID): what `unpack` gives
+    as `.L` for each, read from one buffer instead of one small array at a time."""
+    ok = [i for i, blob in enumerate(blobs) if _readable(blob)]
+    if not ok:
+        return ok, np.zeros((0, GRID, GRID))
+    rows = np.frombuffer(b"".join([blobs[i] for i in ok]), np.uint8).reshape(len(ok), SIZE)
+    return ok, rows[:, 1 : 1 + GRID * GRID].reshape(len(ok), GRID, GRID) / 2.55
 
 
 # The eight turns and mirror images, as functions of a square grid (axes -2, -1), named by what
@@ -155,7 +170,6 @@ def _dct_matrix(n: int, k: int) -> np.ndarray:
 _DCT = _dct_matrix(GRID, 8)
 
 
-_WEIGHTS = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
 _SIGNS = (-1.0) ** np.arange(8)
 # Each entry of TRANSFORMS as what it does to the low 8x8 DCT coefficients of a grid: (transpose,
 # negate odd rows, negate odd columns); a flip of the grid along an axis negates that axis's odd
@@ -172,11 +186,22 @@ _COEF_TRANSFORMS = (
 )
 
 
+def _above_median(coef: np.ndarray) -> np.ndarray:
+    """N x 8 x 8 coefficients -> whether each is above its grid's median (DC left out; 63
+    values, so the median is the middle one)."""
+    flat = coef.reshape(len(coef), 64)
+    med = np.partition(flat[:, 1:], 31, axis=1)[:, 31:32]
+    return (flat > med).reshape(coef.shape)
+
+
+def _packed(bits: np.ndarray) -> np.ndarray:
+    """N x 8 x 8 booleans -> N 64-bit hashes, the first the most significant bit."""
+    return np.packbits(bits.reshape(len(bits), 64), axis=1).view(">u8").ravel().astype(np.uint64)
+
+
 def _bits_of(coef: np.ndarray) -> np.ndarray:
     """N x 8 x 8 coefficients -> N 64-bit hashes: each against the median (DC left out)."""
-    flat = coef.reshape(len(coef), 64)
-    med = np.median(flat[:, 1:], axis=1, keepdims=True)
-    return ((flat > med).astype(np.uint64) * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return _packed(_above_median(coef))
 
 
 def _hash_grids(g: np.ndarray, dct: np.ndarray = _DCT) -> np.ndarray:
@@ -189,14 +214,17 @@ def dct_hashes(grids: np.ndarray) -> np.ndarray:
     """64-bit DCT hashes of L grids (N x GRID x GRID), one column per entry of TRANSFORMS
     (N x 8, uint64): one DCT, its coefficients turned and signed for each transform."""
     coef = _DCT @ grids @ _DCT.T
-    out = []
-    for transpose, rows, cols in _COEF_TRANSFORMS:
-        c = np.swapaxes(coef, -2, -1) if transpose else coef
-        if rows:
-            c = c * _SIGNS[:, None]
-        if cols:
-            c = c * _SIGNS[None, :]
-        out.append(_bits_of(c))
+    # A transposed entry is the transpose of the entry with its row and column signs swapped
+    # (the same 63 values, so the same median): four sign patterns give all eight.
+    above = {}
+    for rows in (False, True):
+        for cols in (False, True):
+            c = coef * _SIGNS[:, None] if rows else coef
+            above[rows, cols] = _above_median(c * _SIGNS[None, :] if cols else c)
+    out = [
+        _packed(np.swapaxes(above[cols, rows], -2, -1) if transpose else above[rows, cols])
+        for transpose, rows, cols in _COEF_TRANSFORMS
+    ]
     return np.stack(out, axis=1)
 
 

@@ -26,6 +26,7 @@ from photoverify.dedupe.match.index import (
     _ball,
     _Block,
     _blocks,
+    _bucket_order,
     _check_threshold,
     _first_block,
     _flip_masks,
@@ -117,7 +118,7 @@ def _mih_cross(
             if block.radius < 0:
                 continue
             keys = ((table >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
-            order = np.argsort(keys, kind="stable")
+            order = _bucket_order(keys, block.bits)
             starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
             np.cumsum(np.bincount(keys, minlength=1 << block.bits), out=starts[1:])
             flips = _flip_masks(block.bits, block.radius)

@@ -402,6 +402,12 @@ def _join_block(
     return out[:n]
 
 
+def _bucket_order(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Positions sorted by their block's value, ties in position order: a radix sort when the
+    values fit 16 bits (several times quicker than sorting int64)."""
+    return np.argsort(keys.astype(np.uint16) if bits <= 16 else keys, kind="stable")
+
+
 def _threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
@@ -418,7 +424,7 @@ def _mih_pairs(values: np.ndarray, threshold: int, blocks: tuple[_Block, ...]) -
             if block.radius < 0:
                 continue
             keys = ((values >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
-            order = np.argsort(keys, kind="stable")
+            order = _bucket_order(keys, block.bits)
             counts = np.bincount(keys, minlength=1 << block.bits)
             starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
             np.cumsum(counts, out=starts[1:])
@@ -511,7 +517,7 @@ class HashIndex:
         self._tables = []
         for block in _blocks(self._BLOCKS, 0):
             keys = ((values >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
-            order = np.argsort(keys, kind="stable")
+            order = _bucket_order(keys, block.bits)
             starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
             np.cumsum(np.bincount(keys, minlength=1 << block.bits), out=starts[1:])
             self._tables.append((order, starts))

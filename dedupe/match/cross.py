@@ -22,11 +22,13 @@ from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.match.index import (
     _MAX_BLOCK_BITS,
     BITS,
+    _append,
     _as_uint64,
     _ball,
     _Block,
+    _block_arrays,
     _blocks,
-    _bucket_order,
+    _bucket_table,
     _check_threshold,
     _first_block,
     _flip_masks,
@@ -77,8 +79,7 @@ def _cross_block(
     query, lo, hi, sorted_t, sorted_pos, starts, flips, threshold, shifts, block_masks, radii, k
 ):
     """Pairs found by block k for query[lo:hi]: (query position, table position, d)."""
-    cap = 1024
-    out = np.empty((cap, 3), dtype=np.int64)
+    out = np.empty((1024, 3), dtype=np.int64)
     n = 0
     t = np.uint64(threshold)
     for i in range(lo, hi):
@@ -92,14 +93,7 @@ def _cross_block(
                     continue
                 if k > 0 and _first_block(x, y, shifts, block_masks, radii, k):
                     continue
-                if n == cap:
-                    cap *= 2
-                    grown = np.empty((cap, 3), dtype=np.int64)
-                    grown[:n] = out[:n]
-                    out = grown
-                out[n, 0] = i
-                out[n, 1] = sorted_pos[p]
-                out[n, 2] = np.int64(_popcnt(x ^ y))
+                out = _append(out, n, i, sorted_pos[p], np.int64(_popcnt(x ^ y)))
                 n += 1
     return out[:n]
 
@@ -107,9 +101,7 @@ def _cross_block(
 def _mih_cross(
     query: np.ndarray, table: np.ndarray, threshold: int, blocks: tuple[_Block, ...]
 ) -> np.ndarray:
-    shifts = np.array([b.shift for b in blocks], dtype=np.uint64)
-    block_masks = np.array([b.mask for b in blocks], dtype=np.uint64)
-    radii = np.array([b.radius for b in blocks], dtype=np.int64)
+    shifts, block_masks, radii = _block_arrays(blocks)
     threads = _threads()
     bounds = np.linspace(0, query.size, 8 * threads + 1).astype(np.int64)
     parts = [np.empty((0, 3), dtype=np.int64)]
@@ -117,10 +109,7 @@ def _mih_cross(
         for k, block in enumerate(blocks):
             if block.radius < 0:
                 continue
-            keys = ((table >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
-            order = _bucket_order(keys, block.bits)
-            starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
-            np.cumsum(np.bincount(keys, minlength=1 << block.bits), out=starts[1:])
+            order, starts, _ = _bucket_table(table, block)
             flips = _flip_masks(block.bits, block.radius)
             args = (table[order], order.astype(np.int64), starts, flips, threshold)
             jobs = [

@@ -12,6 +12,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -32,15 +33,20 @@ _EDIT_NAME = re.compile(
 )
 
 
-def edit_base(path: str) -> str | None:
-    """The stem an edit name points back to: IMG_E1234 -> img_1234, x_edited -> x."""
-    stem = os.path.splitext(os.path.basename(path))[0]
+@lru_cache(maxsize=1 << 16)  # judge asks again for the files of every pair
+def name_parts(path: str) -> tuple[str, str | None, str]:
+    """(folder, the stem an edit name points back to (IMG_E1234 -> img_1234, x_edited -> x)
+    or None, the stem in lower case)."""
+    folder, name = os.path.split(path)
+    stem = os.path.splitext(name)[0]
     m = _EDIT_NAME.match(stem)
     if not m:
-        return None
-    if m["num"]:
-        return (m["pre"] + m["num"]).lower()
-    return m["base"].lower()
+        base = None
+    elif m["num"]:
+        base = (m["pre"] + m["num"]).lower()
+    else:
+        base = m["base"].lower()
+    return folder, base, stem.lower()
 
 
 def candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[int, int]]:
@@ -62,9 +68,8 @@ def candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[i
         t = parse(m.captured_at)
         if t and t.subsec is not None:
             groups[("t", t.wall, t.subsec)].append(i)
-        folder, name = os.path.split(r.path)
-        base = edit_base(r.path)
-        groups[("stem", folder, base or os.path.splitext(name)[0].lower())].append(i)
+        folder, base, stem = name_parts(r.path)
+        groups[("stem", folder, base or stem)].append(i)
     for members in groups.values():
         if 1 < len(members) <= ID_GROUP_LIMIT:
             pairs.update(combinations(sorted(members), 2))

@@ -42,7 +42,7 @@ from photoverify.dedupe.core.records import (
     Relation,
 )
 from photoverify.dedupe.core.timeparse import parse, same_second, subsec_equal
-from photoverify.dedupe.match.candidates import candidate_pairs, edit_base
+from photoverify.dedupe.match.candidates import candidate_pairs, name_parts
 from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.policy import choose_keeper, rank_key
 
@@ -148,11 +148,8 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
 def _edit_named(a: FileRecord, b: FileRecord, ev: dict, time_same: bool | None) -> Relation | None:
     """One file named as an edit of the other (IMG_E1234 beside IMG_1234) whose capture time
     does not say otherwise: derived, the named one the edit."""
-    edited = edit_base(a.path), edit_base(b.path)
-    stems = (
-        os.path.splitext(os.path.basename(a.path))[0].lower(),
-        os.path.splitext(os.path.basename(b.path))[0].lower(),
-    )
+    (_, base_a, stem_a), (_, base_b, stem_b) = name_parts(a.path), name_parts(b.path)
+    edited, stems = (base_a, base_b), (stem_a, stem_b)
     if not (edited[0] == stems[1] or edited[1] == stems[0]) or time_same is False:
         return None
     original, edit = (b, a) if edited[0] == stems[1] else (a, b)

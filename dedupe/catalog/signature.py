@@ -360,17 +360,23 @@ def _mix_residual(colour_L: np.ndarray, colour_ab: np.ndarray, grey_L: np.ndarra
     return _trimmed_fit_residual(X, grey_L.ravel())
 
 
-def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
-    name, f = TRANSFORMS[t]
-    La, ab_a = np.asarray(f(a.L)), np.asarray(f(a.ab))
-    x, y = La.ravel(), b.L.ravel()
+def _tone_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(gain, offset, |error| per cell) of y ~ gain * x + offset, refitted on the cells that fit
+    best: a local change (a caption) must not pass for a tone one."""
     gain, offset = _fit(x, y)
-    # refit on the cells that fit best: a local change (a caption) must not pass for a tone one
     err = np.abs(y - (gain * x + offset))
     keep = err <= np.partition(err, int(0.8 * (err.size - 1)))[int(0.8 * (err.size - 1))]
     if keep.sum() >= err.size // 2:
         gain, offset = _fit(x[keep], y[keep])
         err = np.abs(y - (gain * x + offset))
+    return gain, offset, err
+
+
+def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
+    name, f = TRANSFORMS[t]
+    La, ab_a = np.asarray(f(a.L)), np.asarray(f(a.ab))
+    x, y = La.ravel(), b.L.ravel()
+    gain, offset, err = _tone_fit(x, y)
     side = GRID // BLOCK
     blocks = err.reshape(side, BLOCK, side, BLOCK).sum(axis=(1, 3)).ravel() / (BLOCK * BLOCK)
     ca, cb = np.hypot(ab_a[0], ab_a[1]), np.hypot(b.ab[0], b.ab[1])
@@ -410,7 +416,11 @@ def compare(a: Signature, b: Signature, *, turns: bool = False) -> Comparison:
     that fits b best."""
     if not turns:
         return _compare_as(a, b, 0)
-    return min((_compare_as(a, b, t) for t in range(len(TRANSFORMS))), key=lambda c: c.residual)
+    # the residual of each (what the best is chosen by, as _compare_as measures it), then the
+    # whole comparison of the first best only
+    y = b.L.ravel()
+    residuals = [float(_tone_fit(np.asarray(f(a.L)).ravel(), y)[2].mean()) for _, f in TRANSFORMS]
+    return _compare_as(a, b, residuals.index(min(residuals)))
 
 
 # Thresholds. Each sits between what copies produce and what edits produce, measured through

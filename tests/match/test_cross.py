@@ -63,8 +63,8 @@ def test_every_block_count_is_exact(sets, threshold, m):
 def test_planted_pairs_among_many_through_the_planner():
     """Past the brute-force size: every planted pair and every exact copy, nothing else."""
     rng = np.random.default_rng(3)
-    a = rng.integers(0, 2**64, size=2_000, dtype=np.uint64, endpoint=False)
-    b = rng.integers(0, 2**64, size=10_000, dtype=np.uint64, endpoint=False)
+    a = rng.integers(0, 2**64, size=3_000, dtype=np.uint64, endpoint=False)
+    b = rng.integers(0, 2**64, size=25_000, dtype=np.uint64, endpoint=False)
     flips = [sum(1 << int(x) for x in rng.choice(64, d, replace=False)) for d in range(10)]
     for k, f in enumerate(flips):
         b[k * 7] = a[k * 11] ^ np.uint64(f)

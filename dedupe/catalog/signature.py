@@ -19,6 +19,7 @@ and flips are compared exactly, and found through `dct_hashes` of the transforme
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -187,16 +188,30 @@ class Signature:
     detail: np.ndarray  # len(DETAIL_SIZES)
 
 
+def _readable(blob: bytes | None) -> bool:
+    return bool(blob) and len(blob) == SIZE and blob[0] in READABLE_VERSIONS
+
+
 @lru_cache(maxsize=4096)
 def unpack(blob: bytes | None) -> Signature | None:
     """The signature's parts, or None for a missing or foreign blob."""
-    if not blob or len(blob) != SIZE or blob[0] not in READABLE_VERSIONS:
+    if not _readable(blob):
         return None
     n = GRID * GRID
     L = np.frombuffer(blob, np.uint8, n, 1).reshape(GRID, GRID) / 2.55
     ab = np.frombuffer(blob, np.int8, 2 * CHROMA * CHROMA, 1 + n).reshape(2, CHROMA, CHROMA)
     detail = np.frombuffer(blob, "<f2", len(DETAIL_SIZES), 1 + n + 2 * CHROMA * CHROMA)
     return Signature(L, ab.astype(np.float64), detail.astype(np.float64))
+
+
+def unpack_grids(blobs: Sequence[bytes | None]) -> tuple[list[int], np.ndarray]:
+    """(positions of the readable blobs, their L grids, K x GRID x GRID): what `unpack` gives
+    as `.L` for each, read from one buffer instead of one small array at a time."""
+    ok = [i for i, blob in enumerate(blobs) if _readable(blob)]
+    if not ok:
+        return ok, np.zeros((0, GRID, GRID))
+    rows = np.frombuffer(b"".join([blobs[i] for i in ok]), np.uint8).reshape(len(ok), SIZE)
+    return ok, rows[:, 1 : 1 + GRID * GRID].reshape(len(ok), GRID, GRID) / 2.55
 
 
 # The eight turns and mirror images, as functions of a square grid (axes -2, -1), named by what
@@ -221,7 +236,6 @@ def _dct_matrix(n: int, k: int) -> np.ndarray:
 _DCT = _dct_matrix(GRID, 8)
 
 
-_WEIGHTS = np.uint64(1) << np.arange(64, dtype=np.uint64)[::-1]
 _SIGNS = (-1.0) ** np.arange(8)
 # Each entry of TRANSFORMS as what it does to the low 8x8 DCT coefficients of a grid: (transpose,
 # negate odd rows, negate odd columns); a flip of the grid along an axis negates that axis's odd
@@ -238,11 +252,22 @@ _COEF_TRANSFORMS = (
 )
 
 
+def _above_median(coef: np.ndarray) -> np.ndarray:
+    """N x 8 x 8 coefficients -> whether each is above its grid's median (DC left out; 63
+    values, so the median is the middle one)."""
+    flat = coef.reshape(len(coef), 64)
+    med = np.partition(flat[:, 1:], 31, axis=1)[:, 31:32]
+    return (flat > med).reshape(coef.shape)
+
+
+def _packed(bits: np.ndarray) -> np.ndarray:
+    """N x 8 x 8 booleans -> N 64-bit hashes, the first the most significant bit."""
+    return np.packbits(bits.reshape(len(bits), 64), axis=1).view(">u8").ravel().astype(np.uint64)
+
+
 def _bits_of(coef: np.ndarray) -> np.ndarray:
     """N x 8 x 8 coefficients -> N 64-bit hashes: each against the median (DC left out)."""
-    flat = coef.reshape(len(coef), 64)
-    med = np.median(flat[:, 1:], axis=1, keepdims=True)
-    return ((flat > med).astype(np.uint64) * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return _packed(_above_median(coef))
 
 
 def _hash_grids(g: np.ndarray, dct: np.ndarray = _DCT) -> np.ndarray:
@@ -255,14 +280,17 @@ def dct_hashes(grids: np.ndarray) -> np.ndarray:
     """64-bit DCT hashes of L grids (N x GRID x GRID), one column per entry of TRANSFORMS
     (N x 8, uint64): one DCT, its coefficients turned and signed for each transform."""
     coef = _DCT @ grids @ _DCT.T
-    out = []
-    for transpose, rows, cols in _COEF_TRANSFORMS:
-        c = np.swapaxes(coef, -2, -1) if transpose else coef
-        if rows:
-            c = c * _SIGNS[:, None]
-        if cols:
-            c = c * _SIGNS[None, :]
-        out.append(_bits_of(c))
+    # A transposed entry is the transpose of the entry with its row and column signs swapped
+    # (the same 63 values, so the same median): four sign patterns give all eight.
+    above = {}
+    for rows in (False, True):
+        for cols in (False, True):
+            c = coef * _SIGNS[:, None] if rows else coef
+            above[rows, cols] = _above_median(c * _SIGNS[None, :] if cols else c)
+    out = [
+        _packed(np.swapaxes(above[cols, rows], -2, -1) if transpose else above[rows, cols])
+        for transpose, rows, cols in _COEF_TRANSFORMS
+    ]
     return np.stack(out, axis=1)
 
 
@@ -329,9 +357,15 @@ def _bits(x: int, y: int) -> int:
 BLOCK = 4  # L grid cells per side of a block, for locating a local change (6x6 blocks)
 
 
+def _mean(v: np.ndarray) -> np.float64:
+    """v.mean() of a float64 array as numpy computes it (its sum, then divided by the count),
+    without the general method's checks: a comparison takes a dozen means of small arrays."""
+    return np.add.reduce(v, axis=None) / v.size
+
+
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares y ~ gain * x + offset over flat arrays."""
-    xm, ym = x.mean(), y.mean()
+    xm, ym = _mean(x), _mean(y)
     dx = x - xm
     var = float(dx @ dx)
     gain = float(dx @ (y - ym)) / var if var > 1e-9 * x.size else 1.0
@@ -398,17 +432,31 @@ def _mix_residual(colour_L: np.ndarray, colour_ab: np.ndarray, grey_L: np.ndarra
     return _trimmed_fit_residual(X, grey_L.ravel())
 
 
-def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
-    name, f = TRANSFORMS[t]
-    La, ab_a = np.asarray(f(a.L)), np.asarray(f(a.ab))
-    x, y = La.ravel(), b.L.ravel()
+def _tone_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(gain, offset, |error| per cell) of y ~ gain * x + offset, refitted on the cells that fit
+    best: a local change (a caption) must not pass for a tone one."""
     gain, offset = _fit(x, y)
-    # refit on the cells that fit best: a local change (a caption) must not pass for a tone one
     err = np.abs(y - (gain * x + offset))
     keep = err <= np.partition(err, int(0.8 * (err.size - 1)))[int(0.8 * (err.size - 1))]
     if keep.sum() >= err.size // 2:
         gain, offset = _fit(x[keep], y[keep])
         err = np.abs(y - (gain * x + offset))
+    return gain, offset, err
+
+
+def _median(v: np.ndarray) -> np.ndarray:
+    """np.median over the last axis of an even count of values, as it computes it (the mean of
+    the two middle values), without its general machinery: it is called twice a comparison."""
+    h = v.shape[-1] // 2
+    p = np.partition(v, (h - 1, h), axis=-1)
+    return (p[..., h - 1] + p[..., h]) / 2
+
+
+def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
+    name, f = TRANSFORMS[t]
+    La, ab_a = np.asarray(f(a.L)), np.asarray(f(a.ab))
+    x, y = La.ravel(), b.L.ravel()
+    gain, offset, err = _tone_fit(x, y)
     side = GRID // BLOCK
     blocks = err.reshape(side, BLOCK, side, BLOCK).sum(axis=(1, 3)).ravel() / (BLOCK * BLOCK)
     ca, cb = np.hypot(ab_a[0], ab_a[1]), np.hypot(b.ab[0], b.ab[1])
@@ -418,7 +466,7 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
     shift = float(np.abs(moved).sum(axis=0).mean())
     # both the mean and the median shift: a caption over saturated colour moves the mean alone
     cells = moved.reshape(2, -1)
-    cast = float(min(np.hypot(*cells.mean(axis=1)), np.hypot(*np.median(cells, axis=1))))
+    cast = float(min(np.hypot(*cells.mean(axis=1)), np.hypot(*_median(cells))))
     ratio = tuple(
         float(db / da) if da > 1e-3 and np.isfinite(db / da) else 1.0
         for da, db in zip(a.detail.tolist(), b.detail.tolist(), strict=True)
@@ -432,7 +480,7 @@ def _compare_as(a: Signature, b: Signature, t: int) -> Comparison:
         transform=name,
         l_diff=float(np.abs(y - x).mean()),
         residual=float(err.mean()),
-        local=float(blocks.max() - np.median(blocks)),
+        local=float(blocks.max() - _median(blocks)),
         gain=gain,
         offset=gain * 50 + offset - 50,
         chroma=(ma, mb),
@@ -448,7 +496,11 @@ def compare(a: Signature, b: Signature, *, turns: bool = False) -> Comparison:
     that fits b best."""
     if not turns:
         return _compare_as(a, b, 0)
-    return min((_compare_as(a, b, t) for t in range(len(TRANSFORMS))), key=lambda c: c.residual)
+    # the residual of each (what the best is chosen by, as _compare_as measures it), then the
+    # whole comparison of the first best only
+    y = b.L.ravel()
+    residuals = [float(_mean(_tone_fit(np.asarray(f(a.L)).ravel(), y)[2])) for _, f in TRANSFORMS]
+    return _compare_as(a, b, residuals.index(min(residuals)))
 
 
 # Thresholds. Each sits between what copies produce and what edits produce, measured through

@@ -19,23 +19,18 @@ copy in policy order, so the result does not depend on input order).
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 import networkx as nx
-import numpy as np
 
 from photoverify.dedupe.catalog.signature import (
     EDIT_SIGNALS,
     SMALL_SIDE,
     STRETCH_RESIDUAL,
     compare,
-    crop_hashes,
     crop_of,
-    dct_hashes,
     picture_edit,
     unpack,
 )
@@ -47,18 +42,12 @@ from photoverify.dedupe.core.records import (
     Relation,
 )
 from photoverify.dedupe.core.timeparse import parse, same_second, subsec_equal
+from photoverify.dedupe.match.candidates import candidate_pairs, name_parts
 from photoverify.dedupe.match.companions import find_assets
-from photoverify.dedupe.match.index import hex_to_uint64, near_pairs
 from photoverify.dedupe.match.policy import choose_keeper, rank_key
 
 DEFAULT_THRESHOLD = 10  # pHash bits; measured on the generated library (RESULTS.md)
 DHASH_SLACK = 6  # dHash may stand this much further apart than the pHash threshold
-ID_GROUP_LIMIT = 64  # files sharing one id or instant beyond this are not compared pairwise
-_EDIT_NAME = re.compile(
-    r"^(?:(?P<pre>img_)e(?P<num>\d+)"
-    r"|(?P<base>.+?)(?:[ _-](?:edited|edit|adjusted)|\s*\(edited\)))$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -80,28 +69,21 @@ def _aspect_agrees(a: FileRecord, b: FileRecord) -> bool | None:
     return abs(ra - rb) / max(ra, rb) <= tolerance
 
 
-def edit_base(path: str) -> str | None:
-    """The stem an edit name points back to: IMG_E1234 -> img_1234, x_edited -> x."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    m = _EDIT_NAME.match(stem)
-    if not m:
-        return None
-    if m["num"]:
-        return (m["pre"] + m["num"]).lower()
-    return m["base"].lower()
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the metadata of two pictures says about them (see `_facts`)."""
+
+    time_same: bool | None  # the same capture instant (None: a time is missing)
+    subsecs: bool  # both capture times carry sub-seconds
+    ids_equal: bool  # a camera id (ContentIdentifier, ImageUniqueID) equal on both
+    ids_differ: bool  # ... or different
+    aspect: bool | None  # the same aspect ratio (None: a size is unknown)
 
 
-def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
-    """The relation between two images, or None. Pure: the heart of what counts as a duplicate."""
-    if _is_flat(a) and _is_flat(b):
-        return _judge_flat(a, b)
-    if not (a.phash and b.phash and a.dhash and b.dhash):
-        return None
-    pd, dd = _bits(a.phash, b.phash), _bits(a.dhash, b.dhash)
-    ev: dict = {"phash_distance": pd, "dhash_distance": dd}
+def _facts(a: FileRecord, b: FileRecord, ev: dict) -> _Facts:
+    """The metadata's facts about two pictures; their words added to the evidence `ev`."""
     ma, mb = a.metadata, b.metadata
     ta, tb = parse(ma.captured_at), parse(mb.captured_at)
-
     ids_equal = ids_differ = False
     for name in ("content_id", "image_unique_id"):
         va, vb = getattr(ma, name), getattr(mb, name)
@@ -112,7 +94,6 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
             else:
                 ids_differ = True
                 ev[name] = "different"
-
     time_same = None
     if ta and tb:
         time_same = same_second(ta, tb) and subsec_equal(ta, tb) is not False
@@ -121,53 +102,40 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
         ev["capture_time"] = "missing on one side" if (ta or tb) else "missing"
     aspect = _aspect_agrees(a, b)
     ev["aspect_ratio"] = {True: "equal", False: "different", None: "unknown"}[aspect]
+    subsecs = bool(ta and tb and ta.subsec is not None and tb.subsec is not None)
+    return _Facts(time_same, subsecs, ids_equal, ids_differ, aspect)
 
-    edited = edit_base(a.path), edit_base(b.path)
-    stems = (
-        os.path.splitext(os.path.basename(a.path))[0].lower(),
-        os.path.splitext(os.path.basename(b.path))[0].lower(),
-    )
-    if (edited[0] == stems[1] or edited[1] == stems[0]) and time_same is not False:
-        original, edit = (b, a) if edited[0] == stems[1] else (a, b)
-        by = "file name" if time_same is None else "file name and capture time"
-        return Relation(
-            original.path, edit.path, "derived", {**ev, "why": "edit name", "decided_by": by}
-        )
 
+def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
+    """The relation between two images, or None. Pure: the heart of what counts as a duplicate."""
+    if _is_flat(a) and _is_flat(b):
+        return _judge_flat(a, b)
+    if not (a.phash and b.phash and a.dhash and b.dhash):
+        return None
+    pd, dd = _bits(a.phash, b.phash), _bits(a.dhash, b.dhash)
+    ev: dict = {"phash_distance": pd, "dhash_distance": dd}
+    f = _facts(a, b, ev)
+    named = _edit_named(a, b, ev, f.time_same)
+    if named is not None:
+        return named
     near = pd <= threshold and dd <= threshold + DHASH_SLACK
-    same_capture = time_same is True and (
-        ta.subsec is not None and tb.subsec is not None or ids_equal
-    )
-    contradicted = ids_differ or time_same is False
-    if not near and not contradicted:
+    same_capture = f.time_same is True and (f.subsecs or f.ids_equal)
+    contradicted = f.ids_differ or f.time_same is False
+    if not near and not contradicted and not _small(a, b):
         turned = _turned(a, b, ev) or _cropped(a, b, ev)
         if turned is not None:
             return turned
     if contradicted:
         if near:
-            why = "different capture time" if time_same is False else "different camera ids"
-            burst = ma.burst_id and ma.burst_id == mb.burst_id
-            by = "hashes, capture time" if time_same is False else "hashes, camera ids"
+            why = "different capture time" if f.time_same is False else "different camera ids"
+            burst = a.metadata.burst_id and a.metadata.burst_id == b.metadata.burst_id
+            by = "hashes, capture time" if f.time_same is False else "hashes, camera ids"
             ev = {**ev, "why": "burst frame" if burst else why, "decided_by": by}
             return Relation(a.path, b.path, "similar", ev)
         return None
-    if aspect is False:
-        framing, pixels = _framing(a, b)
-        if pixels:
-            ev = {**ev, "pixels": pixels}
-        if same_capture or (ids_equal and time_same is not False):
-            return _derived(
-                a, b, ev, "same capture, other framing", framing, "aspect ratio and pixels"
-            )
-        if near and framing == "aspect changed":
-            by = "hashes, aspect ratio, then pixels (residual)"
-            ev = {**ev, "why": framing, "edit": framing, "decided_by": by}
-            return Relation(*_orient(a, b), "derived", ev)
-        if not near:
-            return None
-        ev = {**ev, "why": "other framing", "decided_by": "hashes and aspect ratio"}
-        return Relation(a.path, b.path, "similar", ev)
-    if ids_equal and (near or pd <= 2 * threshold):
+    if f.aspect is False:
+        return _judge_framing(a, b, ev, near, same_capture or f.ids_equal)
+    if f.ids_equal and (near or pd <= 2 * threshold):
         # equal ids prove one capture, not one picture: an edit exported from Photos keeps them
         return _confirm(a, b, ev, True, "camera ids")
     if near:
@@ -175,6 +143,41 @@ def judge(a: FileRecord, b: FileRecord, threshold: int) -> Relation | None:
     if same_capture:
         return _derived(a, b, ev, "same capture, other picture", None)
     return None
+
+
+def _edit_named(a: FileRecord, b: FileRecord, ev: dict, time_same: bool | None) -> Relation | None:
+    """One file named as an edit of the other (IMG_E1234 beside IMG_1234) whose capture time
+    does not say otherwise: derived, the named one the edit."""
+    (_, base_a, stem_a), (_, base_b, stem_b) = name_parts(a.path), name_parts(b.path)
+    edited, stems = (base_a, base_b), (stem_a, stem_b)
+    if not (edited[0] == stems[1] or edited[1] == stems[0]) or time_same is False:
+        return None
+    original, edit = (b, a) if edited[0] == stems[1] else (a, b)
+    by = "file name" if time_same is None else "file name and capture time"
+    return Relation(
+        original.path, edit.path, "derived", {**ev, "why": "edit name", "decided_by": by}
+    )
+
+
+def _judge_framing(
+    a: FileRecord, b: FileRecord, ev: dict, near: bool, one_capture: bool
+) -> Relation | None:
+    """Two pictures of other proportions, nothing in the metadata against them: one capture
+    (`one_capture`: the same instant or equal ids) framed otherwise is derived, and so is a
+    stretched look-alike; another look-alike is similar."""
+    if not (near or one_capture):
+        return None  # what the pixels would say decides nothing here
+    framing, pixels = _framing(a, b)
+    if pixels:
+        ev = {**ev, "pixels": pixels}
+    if one_capture:
+        return _derived(a, b, ev, "same capture, other framing", framing, "aspect ratio and pixels")
+    if framing == "aspect changed":
+        by = "hashes, aspect ratio, then pixels (residual)"
+        ev = {**ev, "why": framing, "edit": framing, "decided_by": by}
+        return Relation(*_orient(a, b), "derived", ev)
+    ev = {**ev, "why": "other framing", "decided_by": "hashes and aspect ratio"}
+    return Relation(a.path, b.path, "similar", ev)
 
 
 def _small(a: FileRecord, b: FileRecord) -> bool:
@@ -231,10 +234,11 @@ def _framing(a: FileRecord, b: FileRecord) -> tuple[str | None, dict | None]:
 
 
 def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
-    """b as a turned or mirrored a (and otherwise the same picture), as a derived relation."""
+    """b as a turned or mirrored a (and otherwise the same picture), as a derived relation.
+    For pictures of SMALL_SIDE and more (as `_cropped`): `judge` asks only about those."""
     original, edit = (a, b) if rank_key(a) <= rank_key(b) else (b, a)
     sa, sb = unpack(original.signature), unpack(edit.signature)
-    if sa is None or sb is None or _small(a, b):
+    if sa is None or sb is None:
         return None
     c = compare(sa, sb, turns=True)
     if c.transform == "identity" or picture_edit(c) is not None:
@@ -253,7 +257,7 @@ def _turned(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
 def _cropped(a: FileRecord, b: FileRecord, ev: dict) -> Relation | None:
     """One picture as a centred crop of the other (and otherwise the same), as derived."""
     sa, sb = unpack(a.signature), unpack(b.signature)
-    if sa is None or sb is None or _small(a, b):
+    if sa is None or sb is None:
         return None
     for (original, so), (edit, se) in (((a, sa), (b, sb)), ((b, sb), (a, sa))):
         found = crop_of(so, se)
@@ -355,86 +359,6 @@ def _orient(a: FileRecord, b: FileRecord) -> tuple[str, str]:
     return (a.path, b.path) if rank_key(a) <= rank_key(b) else (b.path, a.path)
 
 
-def _candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[int, int]]:
-    """Pairs worth judging: near pHashes (sub-quadratic index), shared ids, shared instants,
-    and edit names beside their originals."""
-    pairs: set[tuple[int, int]] = set()
-    hashed = [i for i, r in enumerate(images) if r.phash]
-    if len(hashed) > 1:
-        hashes = hex_to_uint64([images[i].phash for i in hashed])
-        for i, j, _ in near_pairs(hashes, threshold):
-            pairs.add((hashed[int(i)], hashed[int(j)]))
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, r in enumerate(images):
-        m = r.metadata
-        if m.content_id:
-            groups[("cid", m.content_id)].append(i)
-        if m.image_unique_id:
-            groups[("uid", m.image_unique_id)].append(i)
-        t = parse(m.captured_at)
-        if t and t.subsec is not None:
-            groups[("t", t.wall, t.subsec)].append(i)
-        folder, name = os.path.split(r.path)
-        base = edit_base(r.path)
-        groups[("stem", folder, base or os.path.splitext(name)[0].lower())].append(i)
-    for members in groups.values():
-        if 1 < len(members) <= ID_GROUP_LIMIT:
-            pairs.update(combinations(sorted(members), 2))
-    pairs.update(_turned_pairs(images))
-    return pairs
-
-
-TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos: >= 20 (1%)
-
-
-def _turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
-    """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
-    other's: every signature's 8 orientations and 3 crops in one self-join, keeping the pairs of
-    an upright and a turned (or cropped) one."""
-    signed, hashes = _orientation_hashes(images)
-    if len(signed) < 2:
-        return set()
-    n, turns = len(signed), hashes.shape[1] - 1
-    flat = np.concatenate([hashes[:, 0], hashes[:, 1:].reshape(-1)])
-    out: set[tuple[int, int]] = set()
-    for x, y, _ in near_pairs(flat, TURNED_HASH_DISTANCE):
-        if x >= n or y < n:
-            continue  # two uprights are the pHash join's; two turned ones repeat an upright's
-        i, j = signed[int(x)], signed[(int(y) - n) // turns]
-        if i != j:
-            out.add((min(i, j), max(i, j)))
-    return out
-
-
-def _turned_and_cropped(grids: np.ndarray) -> np.ndarray:
-    return np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1)
-
-
-HASH_CHUNK = 1024  # signatures unpacked at once: a whole library's would take ~6 KiB an image
-
-
-def _orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.ndarray]:
-    """(positions of the images that have a signature, their N x 11 hashes: 8 orientations,
-    then 3 centre crops), computed a chunk of images at a time (each row depends on its own
-    image only)."""
-    signed: list[int] = []
-    parts: list[np.ndarray] = []
-    grids: list[np.ndarray] = []
-    for i, r in enumerate(images):
-        s = unpack(r.signature)
-        if s is None:
-            continue
-        signed.append(i)
-        grids.append(s.L)
-        if len(grids) == HASH_CHUNK:
-            parts.append(_turned_and_cropped(np.stack(grids)))
-            grids = []
-    if grids:
-        parts.append(_turned_and_cropped(np.stack(grids)))
-    hashes = np.concatenate(parts) if parts else np.zeros((0, 1), np.uint64)
-    return signed, hashes
-
-
 def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relation]:
     """Every identical, same-photo, derived and similar relation among the records."""
     groups = _identical_groups(records)
@@ -468,7 +392,7 @@ def _judged_relations(
     # Judge each distinct content once: identical copies share every relation.
     images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
     images.sort(key=lambda r: os.fsencode(r.path))
-    for i, j in sorted(_candidate_pairs(images, options.threshold)):
+    for i, j in sorted(candidate_pairs(images, options.threshold)):
         rel = judge(images[i], images[j], options.threshold)
         if rel is not None:
             relations.append(rel)
@@ -477,7 +401,7 @@ def _judged_relations(
         g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].decode_ok and g[0].phash
     ]
     videos.sort(key=lambda r: os.fsencode(r.path))
-    for i, j in sorted(_candidate_pairs(videos, options.threshold)):
+    for i, j in sorted(candidate_pairs(videos, options.threshold)):
         rel = judge_video(videos[i], videos[j], options.threshold)
         if rel is not None:
             relations.append(rel)

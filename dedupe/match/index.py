@@ -331,6 +331,19 @@ def _first_block(x, y, shifts, block_masks, radii, upto):
 
 
 @numba.njit(nogil=True, cache=True)
+def _append(out, n, i, j, d):
+    """`out` with row n set to (i, j, d); a copy twice the size first when it is full."""
+    if n == out.shape[0]:
+        grown = np.empty((2 * n, 3), dtype=np.int64)
+        grown[:n] = out[:n]
+        out = grown
+    out[n, 0] = i
+    out[n, 1] = j
+    out[n, 2] = d
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
 def _join_block(
     sorted_h,
     sorted_pos,
@@ -351,8 +364,7 @@ def _join_block(
     A bucket b is compared with itself and with every bucket b ^ f, f a flip mask, once
     (from its smaller side); a pair that an earlier block qualifies is left to that block.
     """
-    cap = 1024
-    out = np.empty((cap, 3), dtype=np.int64)
+    out = np.empty((1024, 3), dtype=np.int64)
     n = 0
     t = np.uint64(threshold)
     hit_q = np.empty(max_bucket + 1, dtype=np.int64)
@@ -386,20 +398,32 @@ def _join_block(
                     y = sorted_h[q]
                     if k > 0 and _first_block(x, y, shifts, block_masks, radii, k):
                         continue
-                    if n == cap:
-                        cap *= 2
-                        grown = np.empty((cap, 3), dtype=np.int64)
-                        grown[:n] = out[:n]
-                        out = grown
                     i = sorted_pos[p]
                     j = sorted_pos[q]
-                    if i > j:
-                        i, j = j, i
-                    out[n, 0] = i
-                    out[n, 1] = j
-                    out[n, 2] = np.int64(_popcnt(x ^ y))
+                    out = _append(out, n, min(i, j), max(i, j), np.int64(_popcnt(x ^ y)))
                     n += 1
     return out[:n]
+
+
+def _block_arrays(blocks: tuple[_Block, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(shifts, masks, radii) of the blocks, as the kernels take them."""
+    return (
+        np.array([b.shift for b in blocks], dtype=np.uint64),
+        np.array([b.mask for b in blocks], dtype=np.uint64),
+        np.array([b.radius for b in blocks], dtype=np.int64),
+    )
+
+
+def _bucket_table(values: np.ndarray, block: _Block) -> tuple[np.ndarray, ...]:
+    """(order, starts, counts): the positions sorted by the block's value, ties in position
+    order (a radix sort when the values fit 16 bits, several times quicker than int64 keys);
+    where each value's bucket starts in that order (one entry more than values); bucket sizes."""
+    keys = ((values >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
+    order = np.argsort(keys.astype(np.uint16) if block.bits <= 16 else keys, kind="stable")
+    counts = np.bincount(keys, minlength=1 << block.bits)
+    starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return order, starts, counts
 
 
 def _threads() -> int:
@@ -408,20 +432,14 @@ def _threads() -> int:
 
 def _mih_pairs(values: np.ndarray, threshold: int, blocks: tuple[_Block, ...]) -> np.ndarray:
     """Self-join of distinct uint64 values by multi-index hashing; rows (u, v, d), u < v."""
-    shifts = np.array([b.shift for b in blocks], dtype=np.uint64)
-    block_masks = np.array([b.mask for b in blocks], dtype=np.uint64)
-    radii = np.array([b.radius for b in blocks], dtype=np.int64)
+    shifts, block_masks, radii = _block_arrays(blocks)
     parts = []
     threads = _threads()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for k, block in enumerate(blocks):
             if block.radius < 0:
                 continue
-            keys = ((values >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
-            order = np.argsort(keys, kind="stable")
-            counts = np.bincount(keys, minlength=1 << block.bits)
-            starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
-            np.cumsum(counts, out=starts[1:])
+            order, starts, counts = _bucket_table(values, block)
             occupied = np.flatnonzero(counts).astype(np.uint64)
             sorted_h = values[order]
             sorted_pos = order.astype(np.int64)
@@ -510,11 +528,7 @@ class HashIndex:
         values = self.groups.values
         self._tables = []
         for block in _blocks(self._BLOCKS, 0):
-            keys = ((values >> np.uint64(block.shift)) & np.uint64(block.mask)).astype(np.int64)
-            order = np.argsort(keys, kind="stable")
-            starts = np.zeros((1 << block.bits) + 1, dtype=np.int64)
-            np.cumsum(np.bincount(keys, minlength=1 << block.bits), out=starts[1:])
-            self._tables.append((order, starts))
+            self._tables.append(_bucket_table(values, block)[:2])
 
     def __len__(self) -> int:
         return int(self.groups.inverse.size)

@@ -1,4 +1,4 @@
-"""The size limits of the code (issue 14): no module over 650 lines, no function over 90, unless
+"""The size limits of the code (issue 14): no module over 600 lines, no function over 80, unless
 the line before its `def` (or before its first decorator) is a comment `# long: <why>`. Read with
 `ast` from the files in dedupe/, verify/ and photoverify/; each offender is named."""
 
@@ -11,8 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("dedupe", "verify", "photoverify")
-MODULE_LINES = 650
-FUNCTION_LINES = 90
+MODULE_LINES = 600
+FUNCTION_LINES = 80
 WAIVER = "# long:"
 
 

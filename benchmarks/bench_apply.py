@@ -1,12 +1,10 @@
 """`apply --mode copy` (copy, read back and hash, sync, journal) beside `cp -a` and b3sum.
 
     python -m benchmarks.bench_apply [--mb 500] [--runs 5] [--out benchmarks/results/apply.md]
-                                     [--tmp DIR] [--baseline GIT-REV]
+                                     [--tmp DIR]
 
 Two scenarios, each with every contender: sources in the page cache (warmed first), and, where
 the page cache can be dropped (root), sources read from the disk, as in a real move.
-`--baseline` also times `dedupe/apply.py` as it was at GIT-REV (loaded from git into its own
-module), in the same runs, so before/after share the machine's load.
 
 The tree is made from the real corpus: each file copied many times with different bytes appended,
 so no two files are equal. Numbers are medians of `--runs` runs; the order of the contenders
@@ -17,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib.util
 import os
 import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +31,7 @@ from photoverify.dedupe.move.plan import build_plan
 from photoverify.dedupe.move.planfile import write_plan
 from photoverify.verify.manifest import render_b3sum
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+from .sidebyside import CORPUS
 
 
 def make_tree(root: Path, total: int) -> list[FileRecord]:
@@ -66,20 +62,6 @@ def make_tree(root: Path, total: int) -> list[FileRecord]:
         written += st.st_size
         n += 1
     return records
-
-
-def load_baseline(rev: str):
-    """dedupe/apply.py at git revision `rev`, as a module of its own."""
-    repo = Path(__file__).resolve().parents[1]
-    code = subprocess.run(["git", "show", f"{rev}:dedupe/apply.py"], cwd=repo, check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
-    path = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "apply_baseline.py"
-    path.write_text(code)
-    spec = importlib.util.spec_from_file_location("apply_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def timed(fn) -> float:
@@ -114,7 +96,7 @@ CONTENDERS = {
 }
 
 
-def run_scenario(cold: bool, runs: int, base: Path, src: Path, plan_path: Path, baseline):
+def run_scenario(cold: bool, runs: int, base: Path, src: Path, plan_path: Path):
     """Medians of every contender, the order rotated each run so that drift hits all alike."""
 
     def fresh() -> None:
@@ -130,11 +112,9 @@ def run_scenario(cold: bool, runs: int, base: Path, src: Path, plan_path: Path, 
     def job(name: str):
         if name == "apply":
             return lambda: apply_plan(plan_path, force_space=True, render_manifest=render_b3sum)
-        if name == "before":
-            return lambda: baseline.apply_plan(plan_path, force_space=True)
         return lambda: sh(CONTENDERS[name][1].format(src=src, out=base / "cp"))
 
-    names = ["apply", *CONTENDERS] + (["before"] if baseline else [])
+    names = ["apply", *CONTENDERS]
     results: dict[str, list[float]] = {k: [] for k in names}
     for r in range(runs):
         order = names[r % len(names) :] + names[: r % len(names)]
@@ -145,7 +125,7 @@ def run_scenario(cold: bool, runs: int, base: Path, src: Path, plan_path: Path, 
     return results
 
 
-def table(results: dict[str, list[float]], mbs: float, baseline_rev: str | None) -> list[str]:
+def table(results: dict[str, list[float]], mbs: float) -> list[str]:
     med = {k: statistics.median(v) for k, v in results.items()}
     ratio = statistics.median(a / c for a, c in zip(results["apply"], results["cp"], strict=True))
     lines = [
@@ -153,14 +133,12 @@ def table(results: dict[str, list[float]], mbs: float, baseline_rev: str | None)
         "|---|---:|---:|---:|---:|---:|",
     ]
     labels = {k: v[0] for k, v in CONTENDERS.items()}
-    labels["before"] = f"apply --mode copy at {baseline_rev}"
     labels["apply"] = "**apply --mode copy** (copied, hashed, durable, journaled)"
-    for k in ("cp", "cp+sync", "cp+b3sum", "before", "apply"):
-        if k in med:
-            lines.append(
-                f"| {labels[k]} | {med[k]:.2f} | {mbs / med[k]:.0f} | {med[k] / med['cp']:.2f} "
-                f"| {med[k] / med['cp+sync']:.2f} | {med[k] / med['cp+b3sum']:.2f} |"
-            )
+    for k in ("cp", "cp+sync", "cp+b3sum", "apply"):
+        lines.append(
+            f"| {labels[k]} | {med[k]:.2f} | {mbs / med[k]:.0f} | {med[k] / med['cp']:.2f} "
+            f"| {med[k] / med['cp+sync']:.2f} | {med[k] / med['cp+b3sum']:.2f} |"
+        )
     lines += [
         "",
         f"apply ÷ cp -a, median of the per-run ratios: **{ratio:.2f}**.",
@@ -178,9 +156,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", default="benchmarks/results/apply.md")
     ap.add_argument("--tmp", default=None, help="folder for the tree (default: system temp)")
-    ap.add_argument("--baseline", default=None, help="also time apply.py at this git revision")
     args = ap.parse_args()
-    baseline = load_baseline(args.baseline) if args.baseline else None
     base = Path(tempfile.mkdtemp(prefix="bench-apply-", dir=args.tmp))
     try:
         src = base / "src"
@@ -216,7 +192,7 @@ def main() -> None:
         ]
         cold = can_drop_caches()
         for drop in (False, True) if cold else (False,):
-            results = run_scenario(drop, args.runs, base, src, plan_path, baseline)
+            results = run_scenario(drop, args.runs, base, src, plan_path)
             if drop:
                 lines += [
                     "### Sources on disk (page cache dropped before each contender)",
@@ -232,7 +208,7 @@ def main() -> None:
                     " `cp -a` ends with its copy still in memory.",
                     "",
                 ]
-            lines += table(results, mbs, args.baseline)
+            lines += table(results, mbs)
         if not cold:
             lines += [
                 "Page caches cannot be dropped here (no root), so only the warm case ran.",

@@ -12,8 +12,9 @@ N times the files, every photo then in N identical copies.
 and their exiftools) per file: flat when what a batch costs does not grow with the catalog.
 
 The files are small real JPEGs (48x36 px, each with its own pixels, so every BLAKE3 and most
-pHashes differ), with one in ten an exact copy and one in twenty a recompressed copy, spread
-over 1,000 folders: what a scan of a big phone dump costs per file, not per byte.
+pHashes differ), with one in ten an exact copy of the file before it and one in twenty saved at
+JPEG quality 60 (a picture of its own, not a copy of another), spread over 1,000 folders: what
+a scan of a big phone dump costs per file, not per byte.
 """
 
 from __future__ import annotations

@@ -756,7 +756,7 @@ def test_both_walkers_find_every_file_whatever_its_name(paths):
 )
 def test_the_cli_answers_any_input_file_with_a_result_or_one_line(command, data):
     """The real CLI, end to end: exit 0/1 with a result, or exit 2 and one line naming the file."""
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     base = fresh_dir()
     f = base / "input.json"

@@ -27,10 +27,11 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from io import BytesIO
 
-from benchmarks.timing import machine, run_timed
+from benchmarks.timing import machine, run_sampled
 
 PV = [sys.executable, "-m", "photoverify"]
 
@@ -141,42 +142,84 @@ def copied_catalog(db: str, root: str, copies: int) -> str:
     return out
 
 
+def catalog_rows(db: str) -> Callable[[], int | None]:
+    """How many rows the catalog at `db` holds now (read-only; None before it exists)."""
+
+    def rows() -> int | None:
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                return con.execute("SELECT count(*) FROM files").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return None
+
+    return rows
+
+
+def timeline(samples: list[tuple], step: int) -> list[str]:
+    """Table rows of a scan's samples at every `step` files stored: seconds, CPU, main and
+    tree RSS then, and the CPU per file of the files stored since the row before."""
+    lines = ["| files stored | seconds | CPU s | CPU ms per file since the row before | "
+             "main RSS MiB | all processes RSS MiB |", "|---|---|---|---|---|---|"]  # fmt: skip
+    mark, before = step, (0, 0.0)
+    for now, main_mib, tree_mib, cpu, done in samples:
+        if done is None or done < mark:
+            continue
+        per_file = (cpu - before[1]) / max(1, done - before[0]) * 1000
+        lines.append(f"| {done:,} | {now:.0f} | {cpu:.0f} | {per_file:.2f} | {main_mib} | "
+                     f"{tree_mib} |")  # fmt: skip
+        before = (done, cpu)
+        while mark <= done:
+            mark += step
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--out", default="benchmarks/out/scale")
     parser.add_argument("--per-file-cpu", type=int, nargs="+", metavar="FILES")
     parser.add_argument("--copies", type=int, default=0, help="also dupes on N copies")
+    parser.add_argument("--every", type=int, default=0, help="timeline row every N files")
     args = parser.parse_args(argv)
     if args.per_file_cpu:
         per_file_cpu(args.out, args.per_file_cpu)
         return
     make_files(args.out, args.files)
     db = os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
-    t_scan, rss_scan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)
-    t_rescan, rss_rescan = run_timed([*PV, "scan", args.out, "--catalog", db, "--quiet"], repeat=1)
-    t_dupes, rss_dupes = run_timed([*PV, "dupes", "--catalog", db, "--format", "json"], repeat=1)
-    steps = [
-        ("scan (fresh catalog)", args.files, t_scan, rss_scan),
-        ("scan (unchanged re-scan)", args.files, t_rescan, rss_rescan),
-        ("dupes on the warm catalog", args.files, t_dupes, rss_dupes),
-    ]
+    scan_cmd = [*PV, "scan", args.out, "--catalog", db, "--quiet"]
+    runs = [
+        ("scan (fresh catalog)", args.files, run_sampled(scan_cmd, progress=catalog_rows(db))),
+        ("scan (unchanged re-scan)", args.files, run_sampled(scan_cmd, every=0.2)),
+        ("dupes on the warm catalog", args.files,
+         run_sampled([*PV, "dupes", "--catalog", db, "--format", "json"], every=0.2)),
+    ]  # fmt: skip
     if args.copies > 1:
         many = copied_catalog(db, args.out, args.copies)
         dupes = [*PV, "dupes", "--catalog", many, "--format", "json"]
-        t_many, rss_many = run_timed(dupes, repeat=1)
-        steps.append((f"dupes, the catalog copied {args.copies}x", args.files * args.copies,
-                      t_many, rss_many))  # fmt: skip
+        runs.append((f"dupes, the catalog copied {args.copies}x", args.files * args.copies,
+                     run_sampled(dupes, every=0.2)))  # fmt: skip
     print(f"Machine: {machine()}  ")
     print(
         f"Command: `python -m benchmarks.bench_scale --files {args.files}` (one run each: a "
         f"fresh scan of {args.files:,} files takes minutes)\n"
     )
-    print("| step | files | seconds | files/s | peak RSS MiB |")
-    print("|---|---|---|---|---|")
-    for name, n, t, rss in steps:
-        print(f"| {name} | {n:,} | {t:.1f} | {n / t:.0f} | {rss / 1024:.0f} |")
-    print(f"\nRe-scan speed-up: {t_scan / t_rescan:.0f}×.")
+    print("Peak RSS: of the largest single process (the kernel's ru_maxrss), of the command's own "
+          "process, and of all its processes together (workers and their exiftools, summed at "
+          "each sample).\n")  # fmt: skip
+    print("| step | files | seconds | files/s | exit | largest process MiB | command MiB | "
+          "all processes MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for name, n, r in runs:
+        print(f"| {name} | {n:,} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | {r['code']} | "
+              f"{r['peak_process_mib']:.0f} | {r['peak_main_mib']:.0f} | "
+              f"{r['peak_tree_mib']:.0f} |")  # fmt: skip
+    print(f"\nRe-scan speed-up: {runs[0][2]['seconds'] / runs[1][2]['seconds']:.0f}×.")
+    if args.every:
+        print("\nThe fresh scan as it went (sampled each second; CPU of every process alive):\n")
+        print("\n".join(timeline(runs[0][2]["samples"], args.every)))
     shutil.rmtree(os.path.dirname(db), ignore_errors=True)
 
 

@@ -152,3 +152,49 @@ def command_table(
         times[name] = t
         lines.append(f"| {name} | {t:.2f} | {amount / t:.0f} | {rss / 1024:.0f} |")
     return lines, times
+
+
+def run_sampled(
+    cmd: Sequence[str], *, every: float = 1.0, progress: Callable[[], int] | None = None
+) -> dict:
+    """Run `cmd` once, sampling every `every` seconds the RSS of the command and of each process
+    under it (workers, their exiftools): {"code", "seconds", "peak_process_mib" (the largest
+    single process, as ru_maxrss reports it), "peak_tree_mib" (the largest sum over the whole
+    tree at one sample), "peak_main_mib", "samples": [(seconds, main MiB, tree MiB,
+    progress())]}. `progress`, when given, is called at each sample (e.g. catalog rows so far)."""
+    import psutil
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    t0 = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], list(cmd), os.environ, file_actions=actions)
+    os.close(devnull)
+    main = psutil.Process(pid)
+    samples: list[tuple] = []
+    peak_tree = peak_main = 0.0
+    while True:
+        done_pid, status, usage = os.wait4(pid, os.WNOHANG)
+        if done_pid:
+            break
+        rss, cpu = [], 0.0
+        for p in [main, *main.children(recursive=True)]:
+            try:
+                with p.oneshot():
+                    rss.append(p.memory_info().rss / 2**20)
+                    t = p.cpu_times()
+                    cpu += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                rss.append(0.0)
+        peak_tree, peak_main = max(peak_tree, sum(rss)), max(peak_main, rss[0])
+        done = progress() if progress else None
+        now = round(time.perf_counter() - t0, 1)
+        samples.append((now, round(rss[0]), round(sum(rss)), round(cpu, 1), done))
+        time.sleep(every)
+    return {
+        "code": os.waitstatus_to_exitcode(status),
+        "seconds": time.perf_counter() - t0,
+        "peak_process_mib": usage.ru_maxrss / 1024,
+        "peak_tree_mib": peak_tree,
+        "peak_main_mib": peak_main,
+        "samples": samples,
+    }

@@ -55,17 +55,33 @@ def _close_if_mine(reader: MetadataReader, pid: int) -> None:
         reader.close()
 
 
-# this worker's BLAKE3 -> decoded facts (identical copies), one table per decoding mode (a
-# worker of a cluster outlives one scan, and --full-decode must not take over fast facts)
-_decoded: dict[bool, dict[str, dict]] = {True: {}, False: {}}
-DECODED_CACHE_LIMIT = 500_000
+class RecentFacts(dict):
+    """BLAKE3 -> decoded facts of the files this worker decoded last, at most `limit` of them:
+    an identical copy in a later batch of the same worker takes them over instead of decoding
+    again. The oldest entry goes first, so a worker's memory stays flat however many files it
+    decodes (copies found across batches take their facts from the catalog: see scan)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: str, value: dict) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            del self[next(iter(self))]
 
 
-def _decoded_facts(fast: bool) -> dict[str, dict]:
-    known = _decoded[fast]
-    if len(known) > DECODED_CACHE_LIMIT:
-        known.clear()
-    return known
+# this worker's recent decoded facts, one table per decoding mode (a worker of a cluster
+# outlives one scan, and --full-decode must not take over fast facts)
+DECODED_CACHE_LIMIT = 4096
+_decoded: dict[bool, RecentFacts] = {
+    True: RecentFacts(DECODED_CACHE_LIMIT),
+    False: RecentFacts(DECODED_CACHE_LIMIT),
+}
+
+
+def _decoded_facts(fast: bool) -> RecentFacts:
+    return _decoded[fast]
 
 
 def fingerprint_batch(

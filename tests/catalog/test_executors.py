@@ -167,3 +167,15 @@ def test_the_dask_executor_needs_a_scheduler_and_never_starts_one(tmp_path):
     assert "cannot reach the dask scheduler" in proc.stderr
     proc = run_cli("scan", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9", check=(2,))
     assert "--executor dask" in proc.stderr
+
+
+def test_a_workers_recent_decoded_facts_stay_bounded_and_keep_the_newest():
+    from photoverify.dedupe.catalog.executors import RecentFacts
+
+    facts = RecentFacts(3)
+    for i in range(10):
+        facts[f"digest{i}"] = {"decode_ok": True, "width": i}
+    assert list(facts) == ["digest7", "digest8", "digest9"]
+    assert facts["digest9"]["width"] == 9
+    facts["digest8"] = {"decode_ok": False}  # a key set again stays, and nothing else goes
+    assert len(facts) == 3 and "digest7" in facts

@@ -15,8 +15,8 @@ from photoverify.dedupe.core.display import display_text
 
 class SafeConsole(Console):
     """A rich Console that shows every string it prints (lines, table cells, titles) through
-    display_text, and reads no markup in them: a file name is text, never instructions to the
-    terminal or to rich."""
+    display_text, and reads no markup and no emoji codes in them: a file name is text, never
+    instructions to the terminal or to rich (`:smile:.jpg` is shown as spelled)."""
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(display_text(text), **kwargs)
@@ -24,7 +24,9 @@ class SafeConsole(Console):
 
 def _console(**kwargs: Any) -> SafeConsole:
     no_color = "NO_COLOR" in os.environ
-    return SafeConsole(highlight=False, soft_wrap=True, markup=False, no_color=no_color, **kwargs)
+    return SafeConsole(
+        highlight=False, soft_wrap=True, markup=False, emoji=False, no_color=no_color, **kwargs
+    )
 
 
 stdout = _console()

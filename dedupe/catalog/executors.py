@@ -148,10 +148,16 @@ class InlineExecutor(Executor):
 
 def local_executor(workers: int | None = None) -> Executor:
     """A process pool of `workers` processes; with workers == 0, this process and thread
-    (for debugging and for platforms where forking is unwelcome)."""
+    (for debugging and for platforms where forking is unwelcome).
+
+    The workers are forked at once, while the caller is small: forked after a scan's walk, each
+    would start with a copy of the walk's million paths (shared at first, then copied page by
+    page as Python touches them: three processes of 400 MiB at a million files)."""
     if workers == 0:
         return InlineExecutor()
-    return ProcessPoolExecutor(max_workers=workers or default_workers())
+    pool = ProcessPoolExecutor(max_workers=workers or default_workers())
+    pool.submit(os.getpid)  # a pool that forks starts all its workers on its first call
+    return pool
 
 
 class Runner(Protocol):

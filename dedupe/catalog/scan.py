@@ -144,16 +144,24 @@ def scan(
     for root in roots:
         known.update(catalog.stats_under(root))
 
-    walked = _walk_changes(roots, catalog, known, follow_symlinks, result)
-    if reread and walked.unchanged:
-        _reread(catalog, walked, workers, result)
-    gone = [
-        p
-        for p in known
-        if p not in walked.seen and not any(p.startswith(d) for d in walked.unreadable_dirs)
-    ]
-    result.removed = catalog.remove(gone)
-    _fingerprint_all(walked.todo, catalog, executor, workers, fast, progress, result)
+    # the workers start before the walk, while this process is small (see local_executor);
+    # exiftool starts in a worker on its first batch, so an unchanged tree starts none
+    from photoverify.dedupe.catalog.executors import runner
+
+    pool = runner(executor, workers)
+    try:
+        walked = _walk_changes(roots, catalog, known, follow_symlinks, result)
+        if reread and walked.unchanged:
+            _reread(catalog, walked, workers, result)
+        gone = [
+            p
+            for p in known
+            if p not in walked.seen and not any(p.startswith(d) for d in walked.unreadable_dirs)
+        ]
+        result.removed = catalog.remove(gone)
+        _fingerprint_all(walked.todo, catalog, pool, fast, progress, result)
+    finally:
+        pool.close()
     result.seconds = time.perf_counter() - started
     catalog.record_scan(roots, {k: v for k, v in result.to_json().items() if isinstance(v, int)})
     return result
@@ -225,50 +233,43 @@ def _reread(catalog: Catalog, walked: _Walked, workers: int | None, result: Scan
 def _fingerprint_all(
     todo: list[Candidate],
     catalog: Catalog,
-    executor: Any,
-    workers: int | None,
+    pool: Any,
     fast: bool,
     progress: Progress | None,
     result: ScanResult,
 ) -> None:
-    """Fingerprint the files to read in batches on the runner, keeping `pool.slots` batches in
-    flight, and store each batch's records as it comes back."""
+    """Fingerprint the files to read in batches on the runner `pool`, keeping `pool.slots`
+    batches in flight, and store each batch's records as it comes back."""
     total_bytes = sum(c.size for c in todo)
     done_files = done_bytes = 0
     if progress:
         progress(0, 0, len(todo), total_bytes)
     if not todo:
         return
-    # the pool and exiftool load only when there is work: an unchanged tree is re-scanned in
-    # the time it takes to walk it
-    from photoverify.dedupe.catalog.executors import decode_batch, fingerprint_batch, runner
+    from photoverify.dedupe.catalog.executors import decode_batch, fingerprint_batch
 
-    pool = runner(executor, workers)
-    try:
-        pending: dict[Any, bool] = {}  # in flight -> whether a fingerprint_batch
-        batches = iter(_batches(todo, pool.slots))
-        while True:
-            for batch in batches:
-                defer = _deferrable(catalog, batch, fast)
-                pending[pool.submit(fingerprint_batch, batch, fast, defer)] = True
-                if len(pending) >= pool.slots:
-                    break
-            if not pending:
+    pending: dict[Any, bool] = {}  # in flight -> whether a fingerprint_batch
+    batches = iter(_batches(todo, pool.slots))
+    while True:
+        for batch in batches:
+            defer = _deferrable(catalog, batch, fast)
+            pending[pool.submit(fingerprint_batch, batch, fast, defer)] = True
+            if len(pending) >= pool.slots:
                 break
-            for fut in pool.wait_any(set(pending)):
-                records = pool.result(fut)
-                if pending.pop(fut):  # fingerprint_batch: some files may be put off
-                    records, later = _take_over(catalog, *records)
-                    if later:
-                        pending[pool.submit(decode_batch, later, fast)] = False
-                _store(catalog, records, result)
-                done_files += len(records)
-                done_bytes += sum(rec.size for rec in records)
-                result.bytes_read = done_bytes
-                if progress:
-                    progress(done_files, done_bytes, len(todo), total_bytes)
-    finally:
-        pool.close()
+        if not pending:
+            break
+        for fut in pool.wait_any(set(pending)):
+            records = pool.result(fut)
+            if pending.pop(fut):  # fingerprint_batch: some files may be put off
+                records, later = _take_over(catalog, *records)
+                if later:
+                    pending[pool.submit(decode_batch, later, fast)] = False
+            _store(catalog, records, result)
+            done_files += len(records)
+            done_bytes += sum(rec.size for rec in records)
+            result.bytes_read = done_bytes
+            if progress:
+                progress(done_files, done_bytes, len(todo), total_bytes)
 
 
 def _store(catalog: Catalog, records: list[FileRecord], result: ScanResult) -> None:

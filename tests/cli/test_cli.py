@@ -132,6 +132,27 @@ def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path)
     assert runs[2].stdout.count("␛[2J") >= 2  # the two identical copies (table, caption)
 
 
+def test_emoji_codes_in_names_reach_the_terminal_as_written(corpus, tmp_path):
+    """rich turns `:smile:` into a face by default: a file name is shown as it is spelled, or
+    the user cannot find the file the line names."""
+    lib, db = tmp_path / "lib", str(tmp_path / "c.sqlite")
+    lib.mkdir()
+    for name in ("party :smile: :thumbs_up:.jpg", "party :smile: :thumbs_up: copy.jpg"):
+        shutil.copy(corpus / "exif-samples/jpg/Canon_40D.jpg", lib / name)
+    (lib / ":fire:.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")  # named by scan's errors
+    runs = [
+        run_cli("scan", str(lib), "--catalog", db, "-q", check=(1,)),
+        run_cli("dupes", str(lib), "--catalog", db, "-q"),
+        run_cli("show", str(lib / ":fire:.jpg"), "--catalog", db, check=(0, 1)),
+    ]
+    assert ":fire:.jpg" in runs[0].stdout, runs[0].stdout
+    assert runs[1].stdout.count(":smile: :thumbs_up:") >= 2, runs[1].stdout
+    assert ":fire:.jpg" in runs[2].stdout + runs[2].stderr
+    for proc in runs:
+        for stream in (proc.stdout, proc.stderr):
+            assert not any(c in stream for c in "\U0001f604\U0001f44d\U0001f525"), stream
+
+
 # ---------------------------------------------------------------------------- terminal wording
 
 

@@ -360,6 +360,19 @@ class Catalog(WalFile):
             out[os.fsdecode(path)] = (size, mtime, inode, bool(stale))
         return out
 
+    def digests_under(self, root: str) -> dict[str, tuple[int, int, int, str]]:
+        """{path: (size, mtime_ns, inode, BLAKE3)} of every file cataloged under root (or root
+        itself) whose bytes were read without error: what `dupes --exact --trust-stat` takes
+        for a file whose stat is unchanged, instead of reading it."""
+        return {
+            os.fsdecode(path): (size, mtime, inode, digest)
+            for path, size, mtime, inode, digest in self.db.execute(
+                "SELECT path, size, mtime_ns, inode, blake3 FROM files WHERE "
+                "(path = ? OR (path >= ? AND path < ?)) AND blake3 IS NOT NULL AND error IS NULL",
+                (_key(os.path.abspath(root)), *_prefix_range(root)),
+            )
+        }
+
     def records(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> list[FileRecord]:
         """Records of the given files and of every file under the given folders, path-sorted."""
         found: dict[bytes, FileRecord] = {}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +134,27 @@ def _head_tails(batch: list[tuple[str, int]]) -> list[bytes | OSError]:
     return out
 
 
+def _trusted(
+    by_size: list[list[str]], files: Mapping[str, Any], known: Mapping[str, tuple]
+) -> tuple[list[FileRecord], list[list[str]]]:
+    """(records of the same-size files whose stat equals the catalog's, with its BLAKE3; the
+    groups of the others, still to read). Pure."""
+    records, rest = [], []
+    for group in by_size:
+        unread = []
+        for path in group:
+            c, entry = files[path], known.get(path)
+            if entry is not None and entry[:3] == (c.size, c.mtime_ns, c.inode):
+                records.append(
+                    FileRecord(c.path, c.root, c.size, c.mtime_ns, c.inode, c.device, entry[3])
+                )
+            else:
+                unread.append(path)
+        if unread:
+            rest.append(unread)
+    return records, rest
+
+
 def _unreadable(path: str, exc: OSError) -> Finding:
     why = exc.strerror or str(exc)
     return Finding(path, "exact", "error", "unreadable", f"{path}: cannot read: {why}", {})
@@ -153,10 +174,15 @@ def find_exact(
     prefer: Sequence[str] = (),
     follow_symlinks: bool = False,
     workers: int | None = None,
+    known: Mapping[str, tuple[int, int, int, str]] | None = None,
 ) -> ExactResult:
     """Exact duplicate clusters under `roots`; see the module docstring. Reads only files that
     share their size with another, and of those only the head and tail of files that a block
-    already tells apart."""
+    already tells apart.
+
+    `known` (the stat-only opt-in, `--trust-stat`): path -> (size, mtime_ns, inode, BLAKE3) from
+    a catalog. A same-size file whose stat equals its entry is not read: it takes that BLAKE3.
+    The others are read whole (their head and tail cannot tell them from the files not read)."""
     workers = workers or min(32, (os.cpu_count() or 1) + 2)
     errors: list[Finding] = []
     files: dict[str, object] = {}  # path -> Candidate, one path per (device, inode)
@@ -173,10 +199,14 @@ def find_exact(
             seen_inodes.add((c.device, c.inode))
             files[c.path] = c
     by_size = colliding(group_by((p, c.size) for p, c in files.items()))
+    same_size = sum(map(len, by_size))
+    records, by_size = _trusted(by_size, files, known) if known else ([], by_size)
+    reused = len(records)
 
     # small files are hashed whole at once; larger ones are told apart by a head and tail first
-    whole = [p for g in by_size for p in g if files[p].size <= WHOLE_AT_ONCE]
-    partial = [p for g in by_size for p in g if files[p].size > WHOLE_AT_ONCE]
+    # (unless some of their sizes' files were not read: then all of them are hashed whole)
+    whole = [p for g in by_size for p in g if files[p].size <= WHOLE_AT_ONCE or reused]
+    partial = [p for g in by_size for p in g if files[p].size > WHOLE_AT_ONCE and not reused]
     heads = _head_tail_all([(p, files[p].size) for p in partial], workers)
     keyed = []
     for path, got in zip(partial, heads, strict=True):
@@ -186,7 +216,6 @@ def find_exact(
             keyed.append((path, (files[path].size, got)))
     after_block = [p for g in colliding(group_by(keyed)) for p in g]
 
-    records = []
     to_hash = whole + after_block
     sizes = [files[p].size for p in to_hash]
     for path, got in hash_files(to_hash, ("blake3",), workers, sizes=sizes):
@@ -200,9 +229,10 @@ def find_exact(
     dupes = exact_clusters(records, prefer)
     stats = {
         "files": len(walked),
-        "same_size": len(whole) + len(partial),
+        "same_size": same_size,
         "block_read": len(partial),
         "fully_read": len(to_hash),
+        "digests_reused": reused,
         "clusters": len(dupes.clusters),
         "duplicates": sum(len(c.members) - 1 for c in dupes.clusters),
     }

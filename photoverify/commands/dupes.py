@@ -9,7 +9,13 @@ import click
 
 from photoverify import render
 
-from .options import catalog_option, prefer_option, quiet_option, threshold_option
+from .options import (
+    catalog_option,
+    prefer_option,
+    quiet_option,
+    threshold_option,
+    trust_stat_option,
+)
 
 
 @click.command()
@@ -30,25 +36,35 @@ from .options import catalog_option, prefer_option, quiet_option, threshold_opti
     "--exact",
     is_flag=True,
     help="Identical bytes only, found without a scan or the catalog (as jdupes -r): files "
-    "grouped by size, only same-size files read. Needs ROOTS.",
+    "grouped by size, only same-size files read. Needs ROOTS. With --trust-stat, the "
+    "catalog's BLAKE3 for files whose stat it holds unchanged.",
 )
+@trust_stat_option
 @quiet_option("No progress bar while scanning ROOTS.")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
-def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) -> None:
+def dupes(roots, catalog_path, threshold, prefer, fmt, exact, trust_stat, quiet, as_json) -> None:
     """Find duplicate clusters (identical bytes, same photo re-encoded) and pick keepers.
 
     With ROOTS, they are scanned first (cheap when unchanged) and only their files are
     considered; without, the library (every file but the copies verify and audit scanned).
-    With --exact, ROOTS are only walked and read."""
+    With --exact, ROOTS are only walked and read; with --exact --trust-stat, a file whose
+    stat the catalog holds unchanged is not read (its BLAKE3 is the catalog's)."""
     fmt = "json" if as_json else fmt
     prefer_abs = tuple(os.path.abspath(p) for p in prefer)
     exact_result = None
+    if trust_stat and not exact:
+        raise click.UsageError("--trust-stat goes with --exact (dupes reads the catalog anyway)")
     if exact:
         from photoverify.dedupe.match import find_exact
 
         if not roots:
             raise click.UsageError("--exact reads files, not the catalog: name the ROOTS")
-        exact_result = find_exact([os.path.abspath(r) for r in roots], prefer=prefer_abs)
+        roots_abs = [os.path.abspath(r) for r in roots]
+        exact_result = find_exact(
+            roots_abs,
+            prefer=prefer_abs,
+            known=_known(catalog_path, roots_abs) if trust_stat else None,
+        )
         result = exact_result.dupes
         for f in exact_result.errors:
             render.stderr.print(f"photoverify: {f.line()}", markup=False)
@@ -64,6 +80,17 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, quiet, as_json) ->
     _print_dupes(result, fmt, exact_result)
     if exact_result is not None and exact_result.errors:
         sys.exit(1)  # the clusters found are still written; what could not be read was named
+
+
+def _known(catalog_path, roots: list[str]) -> dict:
+    """What the catalog holds of the files under ROOTS, for --exact --trust-stat."""
+    from photoverify.dedupe.catalog import Catalog
+
+    known: dict = {}
+    with Catalog(catalog_path) as catalog:
+        for root in roots:
+            known.update(catalog.digests_under(root))
+    return known
 
 
 def _print_dupes(result, fmt: str, exact_result) -> None:

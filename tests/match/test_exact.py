@@ -131,9 +131,50 @@ def test_only_same_size_files_are_read(tmp_path):
         "same_size": 5,
         "block_read": 3,
         "fully_read": 4,  # a, b and the two small files; c and lonely never read whole
+        "digests_reused": 0,
         "clusters": 2,
         "duplicates": 2,
     }
+
+
+def test_trust_stat_takes_the_catalogs_digest_for_unchanged_files_and_reads_the_others(
+    corpus, tmp_path
+):
+    """--exact --trust-stat on a scanned tree finds what reading finds, reading none of the
+    unchanged files; a file rewritten after the scan (same size, new bytes, new mtime) is read,
+    so its stale digest never makes it a duplicate; without --exact the flag is refused."""
+    lib, db = tmp_path / "lib", str(tmp_path / "c.sqlite")
+    shutil.copytree(corpus / "exif-samples/jpg", lib)
+    shutil.copy(lib / "Canon_40D.jpg", lib / "copy of Canon_40D.jpg")
+    shutil.copy(lib / "Canon_40D.jpg", lib / "rewritten.jpg")
+    run_pv = [sys.executable, "-m", "photoverify"]
+    subprocess.run([*run_pv, "scan", str(lib), "--catalog", db, "-q"], cwd=REPO, check=False)
+
+    def exact(*flags):
+        proc = subprocess.run([*run_pv, "dupes", "--exact", str(lib), "--catalog", db, "--json",
+                               *flags], cwd=REPO, capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        return {frozenset(m["path"] for m in c["members"]) for c in doc["clusters"]}, doc["exact"]
+
+    read_sets, read_stats = exact()
+    trusted_sets, trusted_stats = exact("--trust-stat")
+    assert trusted_sets == read_sets and len(read_sets) >= 1
+    assert trusted_stats["fully_read"] == 0
+    assert trusted_stats["digests_reused"] == read_stats["same_size"] > 0
+
+    data = bytearray((lib / "rewritten.jpg").read_bytes())
+    data[-3] ^= 0xFF
+    (lib / "rewritten.jpg").write_bytes(bytes(data))
+    os.utime(lib / "rewritten.jpg", ns=(1, 10**18))  # a new mtime: the catalog's is stale
+    trusted_sets, trusted_stats = exact("--trust-stat")
+    assert trusted_sets == exact()[0]
+    assert not any(str(lib / "rewritten.jpg") in s for s in trusted_sets)
+    assert trusted_stats["fully_read"] >= 1  # the rewritten file (and its size's others)
+
+    refused = subprocess.run([*run_pv, "dupes", str(lib), "--catalog", db, "--trust-stat"],
+                             cwd=REPO, capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 2 and "--trust-stat goes with --exact" in refused.stderr
 
 
 def test_unreadable_file_is_named_and_the_run_goes_on(tmp_path):

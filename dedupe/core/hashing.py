@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Protocol
 
 import blake3
@@ -22,6 +22,10 @@ MMAP_MIN = 256 * 1024
 SMALL_BUF = MMAP_MIN
 BATCH_FILES = 64  # files per task of the pool, or
 BATCH_BYTES = 64 * 1024 * 1024  # about this many bytes, whichever comes first
+# From this many files under MMAP_MIN, a pool of processes (one per core) hashes, in batches of
+# PROCESS_BATCH files: a task's round trip costs more between processes than between threads.
+PROCESSES_FROM = 2000
+PROCESS_BATCH = 256
 
 
 class Hasher(Protocol):
@@ -130,37 +134,70 @@ def batches(sizes: list[int], files: int = BATCH_FILES, size: int = BATCH_BYTES)
     return out
 
 
+def _hash_batch(
+    paths: list[str], sizes: list[int | None], algorithms: tuple[str, ...]
+) -> list[dict[str, str] | OSError]:
+    """hash_whole_file over a batch, each unreadable file's OSError in its place: one task of
+    a pool (threads or processes)."""
+    buf = bytearray(SMALL_BUF)  # one per batch, reused by its small files
+    out: list[dict[str, str] | OSError] = []
+    for path, size in zip(paths, sizes, strict=True):
+        try:
+            out.append(hash_whole_file(path, algorithms, size, buf))
+        except OSError as exc:
+            out.append(exc)
+    return out
+
+
+def _pool(workers: int, small_files: int) -> Executor:
+    """Threads, or processes for a tree of many small files: hashing a small file is mostly
+    Python (open, read, digest, close), which holds the GIL, so threads take turns where
+    processes run side by side. A large file is hashed with the GIL released either way."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if small_files >= PROCESSES_FROM and (cores or 1) > 1:
+        import multiprocessing
+
+        # fork: the workers need nothing but this module, which the caller has loaded
+        return ProcessPoolExecutor(min(workers, cores or 1), multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=workers)
+
+
 def hash_files(
     paths: Iterable[str],
     algorithms: tuple[str, ...],
     workers: int | None = None,
     sizes: Iterable[int] | None = None,
 ) -> Iterator[tuple[str, dict[str, str] | OSError]]:
-    """(path, digests) for each path, in the order given, hashed by a pool of threads in
-    batches; an unreadable file yields its OSError in place of digests, and never stops the
-    others. `sizes` (from the caller's walk) saves a stat per file and sizes the batches."""
+    """(path, digests) for each path, in the order given, hashed by a pool of threads (of
+    processes when the files are many and small) in batches; an unreadable file yields its
+    OSError in place of digests, and never stops the others. `sizes` (from the caller's walk)
+    saves a stat per file and sizes the batches."""
     paths = list(paths)
     known = list(sizes) if sizes is not None else None
-
-    def batch(indexes: range) -> list[dict[str, str] | OSError]:
-        buf = bytearray(SMALL_BUF)  # one per batch, reused by its small files
-        out: list[dict[str, str] | OSError] = []
-        for i in indexes:
-            try:
-                out.append(hash_whole_file(paths[i], algorithms, known[i] if known else None, buf))
-            except OSError as exc:
-                out.append(exc)
-        return out
-
+    if known is None:
+        plan = batches([MMAP_MIN] * len(paths))
+        small = 0
+    else:
+        small = sum(1 for n in known if n < MMAP_MIN)
+        plan = batches(known, files=PROCESS_BATCH if small >= PROCESSES_FROM else BATCH_FILES)
     workers = workers or min(32, (os.cpu_count() or 1) + 2)
-    plan = batches(known if known is not None else [MMAP_MIN] * len(paths))
+
+    def task(indexes: range) -> tuple[list[str], list[int | None], tuple[str, ...]]:
+        return (
+            paths[indexes.start : indexes.stop],
+            known[indexes.start : indexes.stop] if known else [None] * len(indexes),
+            algorithms,
+        )
+
     if workers <= 1 or len(plan) <= 1:
         for indexes in plan:
-            yield from zip((paths[i] for i in indexes), batch(indexes), strict=True)
+            got = _hash_batch(*task(indexes))
+            yield from zip(paths[indexes.start : indexes.stop], got, strict=True)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for indexes, got in zip(plan, pool.map(batch, plan), strict=True):
-            yield from zip((paths[i] for i in indexes), got, strict=True)
+    with _pool(workers, small) as pool:
+        futures = [pool.submit(_hash_batch, *task(indexes)) for indexes in plan]
+        for indexes, fut in zip(plan, futures, strict=True):
+            yield from zip(paths[indexes.start : indexes.stop], fut.result(), strict=True)
 
 
 def blake3_file(path: str | os.PathLike) -> str:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from photoverify.dedupe.core.hashing import (
     MMAP_MIN,
     MMAP_THREADED,
+    PROCESSES_FROM,
     hash_file,
     hash_files,
     hash_whole_file,
@@ -143,6 +144,38 @@ def test_hash_files_in_batches_keeps_order_and_every_path_of_each_read(tmp_path)
         assert isinstance(got[70][1], FileNotFoundError)
         for p, d in got[:70] + got[71:]:
             assert d == hash_file(p), p
+
+
+def test_many_small_files_are_hashed_by_processes_in_order_with_errors_in_place(tmp_path):
+    """From PROCESSES_FROM small files a pool of processes hashes them: the same digests, in the
+    order given, an unreadable file's own error (kind and name) in its place, large files too."""
+    import stat
+
+    paths = []
+    for n in range(PROCESSES_FROM + 300):
+        p = tmp_path / f"d{n // 500}" / f"f{n}.jpg"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(os.urandom(n % 5000) + n.to_bytes(4, "big"))
+        paths.append(str(p))
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(MMAP_MIN * 3))
+    paths.insert(1000, str(big))
+    paths.insert(5, str(tmp_path / "vanished"))
+    locked = Path(paths[2000])
+    locked.chmod(0)
+    try:
+        sizes = [os.stat(p).st_size if os.path.exists(p) else 0 for p in paths]
+        got = list(hash_files(paths, ("blake3", "sha256"), 2, sizes=sizes))
+        readable = os.access(locked, os.R_OK)  # root reads a file whatever its mode
+    finally:
+        locked.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert [p for p, _ in got] == paths
+    assert isinstance(got[5][1], FileNotFoundError) and got[5][1].filename == paths[5]
+    if not readable:
+        assert isinstance(got[2000][1], PermissionError)
+    for p, d in got:
+        if not isinstance(d, OSError):
+            assert d == hash_file(p, ("blake3", "sha256")), p
 
 
 def test_a_fixity_run_loads_no_decoder(corpus: Path, tmp_path: Path) -> None:

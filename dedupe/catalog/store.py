@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -373,18 +373,20 @@ class Catalog(WalFile):
             )
         }
 
-    def records(self, paths: Iterable[str] = (), *, under: Iterable[str] = ()) -> list[FileRecord]:
-        """Records of the given files and of every file under the given folders, path-sorted."""
+    def records(
+        self, paths: Iterable[str] = (), *, under: Iterable[str] = (), signatures: bool = True
+    ) -> list[FileRecord]:
+        """Records of the given files and of every file under the given folders, path-sorted.
+        `signatures=False`: without their picture signatures (see `signatures`)."""
         found: dict[bytes, FileRecord] = {}
         shared = _Shared()
+        columns = _select(signatures)
         for p in paths:
-            for row in self.db.execute(
-                f"SELECT {','.join(_COLUMNS)} FROM files WHERE path = ?", (_key(p),)
-            ):
+            for row in self.db.execute(f"SELECT {columns} FROM files WHERE path = ?", (_key(p),)):
                 found[row[0]] = _record(row, shared)
         for folder in under:
             for row in self.db.execute(
-                f"SELECT {','.join(_COLUMNS)} FROM files WHERE path >= ? AND path < ?",
+                f"SELECT {columns} FROM files WHERE path >= ? AND path < ?",
                 _prefix_range(folder),
             ):
                 found[row[0]] = _record(row, shared)
@@ -395,14 +397,29 @@ class Catalog(WalFile):
         for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
             yield _record(row, shared)
 
-    def library_records(self) -> Iterator[FileRecord]:
+    def library_records(self, signatures: bool = True) -> Iterator[FileRecord]:
         """Every record but those of copies (roots marked `copy`): what a command given no
-        ROOTs answers about."""
+        ROOTs answers about. `signatures=False`: without their picture signatures."""
+        shared = _Shared()
         for row in self.db.execute(
-            f"SELECT {','.join(_COLUMNS)} FROM files WHERE root NOT IN "
+            f"SELECT {_select(signatures)} FROM files WHERE root NOT IN "
             "(SELECT root FROM roots WHERE role = 'copy') ORDER BY path"
         ):
-            yield _record(row)
+            yield _record(row, shared)
+
+    def signatures(self, records: Sequence[FileRecord]) -> list[bytes | None]:
+        """The picture signatures of these records, in order (None where the catalog has none):
+        what dupes reads when it read its records without them (a 711-byte signature a record
+        is ~700 MiB at a million files), a chunk at a time."""
+        out: dict[bytes, bytes | None] = {}
+        keys = [_key(r.path) for r in records]
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self.db.execute(f"SELECT path, signature FROM files WHERE path IN ({marks})", chunk)
+            )
+        return [out.get(k) for k in keys]
 
     _DECODED_ROW = (
         "blake3 IS NOT NULL AND error IS NULL AND decode_ok IS NOT NULL "
@@ -487,20 +504,28 @@ class _Shared:
 
     def __init__(self) -> None:
         self.values: dict = {}
-        self.by_digest: dict[str, tuple] = {}
+        self.by_digest: dict[str, FileRecord] = {}
 
     def value(self, v):
         return v if v is None else self.values.setdefault(v, v)
 
-    def copy_of(self, digest: str | None, facts: tuple) -> tuple:
-        """`facts` (mtime, phash, dhash, signature, Metadata), each replaced by the equal value
-        read before for the same digest, if any (a copy made by `cp -a` keeps the mtime too)."""
-        if digest is None:
-            return facts
-        seen = self.by_digest.setdefault(digest, facts)
-        if seen is facts:
-            return facts
-        return tuple(a if a == b else b for a, b in zip(seen, facts, strict=True))
+    def share(self, rec: FileRecord) -> FileRecord:
+        """`rec` with its mtime, hashes, picture signature and Metadata replaced by the equal
+        values of the record read before with the same digest, if any (a copy made by `cp -a`
+        keeps the mtime too). The first record of a digest is remembered itself: no tuple of
+        its facts a record (~100 bytes each at a million distinct files)."""
+        if rec.blake3 is None:
+            return rec
+        seen = self.by_digest.setdefault(rec.blake3, rec)
+        if seen is not rec:
+            for name in _SHARED_BY_DIGEST:
+                value = getattr(seen, name)
+                if value == getattr(rec, name):
+                    setattr(rec, name, value)
+        return rec
+
+
+_SHARED_BY_DIGEST = ("blake3", "size", "mtime_ns", "phash", "dhash", "signature", "metadata")
 
 
 # Metadata fields whose values repeat across a library (cameras, tag names, types)
@@ -517,6 +542,11 @@ _REPEATED_METADATA = (
 )
 
 
+def _select(signatures: bool) -> str:
+    """The column list of a record read, its signature left out (NULL) unless `signatures`."""
+    return ",".join(c if signatures or c != "signature" else "NULL" for c in _COLUMNS)
+
+
 def _record(row: tuple, shared: _Shared | None = None) -> FileRecord:
     shared = shared or _Shared()
     values = dict(zip(_COLUMNS, row, strict=True))
@@ -525,34 +555,31 @@ def _record(row: tuple, shared: _Shared | None = None) -> FileRecord:
         meta_dict[name] = shared.value(meta_dict.get(name))
     meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
     decode_ok = values["decode_ok"]
-    blake3 = shared.value(values["blake3"])
-    mtime_ns, phash, dhash, signature, meta = shared.copy_of(
-        blake3, (values["mtime_ns"], values["phash"], values["dhash"], values["signature"], meta)
-    )
-    return FileRecord(
+    rec = FileRecord(
         path=os.fsdecode(values["path"]),
         root=shared.value(os.fsdecode(values["root"])),
-        size=shared.value(values["size"]),
-        mtime_ns=mtime_ns,
+        size=values["size"],
+        mtime_ns=values["mtime_ns"],
         inode=values["inode"],
         device=shared.value(values["device"]),
-        blake3=blake3,
+        blake3=values["blake3"],
         kind=shared.value(values["kind"]),
         format=shared.value(values["format"]),
         width=values["width"],
         height=values["height"],
         duration=values["duration"],
         codec=shared.value(values["codec"]),
-        phash=phash,
-        dhash=dhash,
+        phash=values["phash"],
+        dhash=values["dhash"],
         phash_method=shared.value(values["phash_method"]),
         decode_ok=None if decode_ok is None else bool(decode_ok),
         decode_error=shared.value(values["decode_error"]),
-        signature=signature,
+        signature=values["signature"],
         frames=values["frames"],
         metadata=meta,
         error=values["error"],
     )
+    return shared.share(rec)
 
 
 def digest_lookup(catalog: Catalog):

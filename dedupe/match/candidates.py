@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from itertools import combinations
 
@@ -49,58 +49,95 @@ def name_parts(path: str) -> tuple[str, str | None, str]:
     return folder, base, stem.lower()
 
 
-def candidate_pairs(images: Sequence[FileRecord], threshold: int) -> set[tuple[int, int]]:
+# Where the picture signatures of records come from, when the records were read without them
+# (a million 711-byte signatures would not fit in dupes' memory): records -> their signatures,
+# in order. None: each record's own `signature`.
+SignatureSource = Callable[[Sequence[FileRecord]], list[bytes | None]]
+
+
+def signatures_of(
+    records: Sequence[FileRecord], source: SignatureSource | None
+) -> list[bytes | None]:
+    return source(records) if source is not None else [r.signature for r in records]
+
+
+def candidate_pairs(
+    images: Sequence[FileRecord], threshold: int, signatures: SignatureSource | None = None
+) -> np.ndarray:
     """Pairs worth judging: near pHashes (sub-quadratic index), shared ids, shared instants,
-    and edit names beside their originals."""
-    pairs: set[tuple[int, int]] = set()
+    and edit names beside their originals; turned and cropped copies by their signatures (from
+    `signatures`, see SignatureSource). An (N, 2) array of positions (i, j), i < j, each pair
+    once, sorted: 16 bytes a pair, where a set of tuples took ~150."""
+    parts = [turned_pairs(images, signatures)]
     hashed = [i for i, r in enumerate(images) if r.phash]
     if len(hashed) > 1:
-        hashes = hex_to_uint64([images[i].phash for i in hashed])
-        for i, j, _ in near_pairs(hashes, threshold):
-            pairs.add((hashed[int(i)], hashed[int(j)]))
+        near = near_pairs(hex_to_uint64([images[i].phash for i in hashed]), threshold)
+        positions = np.asarray(hashed, dtype=np.int64)
+        parts.append(positions[near[:, :2].astype(np.int64)])
+    shared = [pair for members in shared_keys(images) for pair in combinations(members, 2)]
+    parts.append(np.asarray(shared, dtype=np.int64).reshape(-1, 2))
+    pairs = np.concatenate(parts)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def _keys(r: FileRecord) -> Iterator[tuple]:
+    """What may tie an image to another: its camera ids, its instant (with sub-seconds) and
+    the stem its name shares with an edit's (IMG_E1234 and IMG_1234)."""
+    m = r.metadata
+    if m.content_id:
+        yield ("cid", m.content_id)
+    if m.image_unique_id:
+        yield ("uid", m.image_unique_id)
+    t = parse(m.captured_at)
+    if t and t.subsec is not None:
+        yield ("t", t.wall, t.subsec)
+    folder, base, stem = name_parts(r.path)
+    yield ("stem", folder, base or stem)
+
+
+def shared_keys(images: Sequence[FileRecord]) -> list[list[int]]:
+    """The positions of images sharing a key (`_keys`), in order, for each key that 2 to
+    ID_GROUP_LIMIT images share. Keys held by one image only (most of them) are found by a count
+    of their hashes first, so that a million images do not each keep a key and a list."""
+    hashes = np.fromiter((hash(k) for r in images for k in _keys(r)), dtype=np.int64, count=-1)
+    values, counts = np.unique(hashes, return_counts=True)
+    wanted = set(values[counts > 1].tolist())
+    del hashes, values, counts
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(images):
-        m = r.metadata
-        if m.content_id:
-            groups[("cid", m.content_id)].append(i)
-        if m.image_unique_id:
-            groups[("uid", m.image_unique_id)].append(i)
-        t = parse(m.captured_at)
-        if t and t.subsec is not None:
-            groups[("t", t.wall, t.subsec)].append(i)
-        folder, base, stem = name_parts(r.path)
-        groups[("stem", folder, base or stem)].append(i)
-    for members in groups.values():
-        if 1 < len(members) <= ID_GROUP_LIMIT:
-            pairs.update(combinations(sorted(members), 2))
-    pairs.update(turned_pairs(images))
-    return pairs
+        for k in _keys(r):
+            if hash(k) in wanted:  # equal hashes, perhaps unequal keys: grouped by the key
+                groups[k].append(i)
+    return [members for members in groups.values() if 1 < len(members) <= ID_GROUP_LIMIT]
 
 
-def turned_pairs(images: Sequence[FileRecord]) -> set[tuple[int, int]]:
+def turned_pairs(
+    images: Sequence[FileRecord], signatures: SignatureSource | None = None
+) -> np.ndarray:
     """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
     other's: every upright hash joined against every signature's 7 other orientations and 3
-    crops (two uprights are the pHash join's to find)."""
-    signed, hashes = orientation_hashes(images)
+    crops (two uprights are the pHash join's to find). An (N, 2) array, i < j, unsorted."""
+    signed, hashes = orientation_hashes(images, signatures)
     if len(signed) < 2:
-        return set()
+        return np.zeros((0, 2), np.int64)
     turns = hashes.shape[1] - 1
     found = cross_pairs(hashes[:, 0], hashes[:, 1:].reshape(-1), TURNED_HASH_DISTANCE)
     positions = np.asarray(signed, dtype=np.int64)
     i, j = positions[found[:, 0]], positions[found[:, 1] // turns]
     keep = i != j
-    lo, hi = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
-    return set(zip(lo.tolist(), hi.tolist(), strict=True))
+    return np.stack([np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])], axis=1)
 
 
-def orientation_hashes(images: Sequence[FileRecord]) -> tuple[list[int], np.ndarray]:
+def orientation_hashes(
+    images: Sequence[FileRecord], signatures: SignatureSource | None = None
+) -> tuple[list[int], np.ndarray]:
     """(positions of the images that have a signature, their N x 11 hashes: 8 orientations,
     then 3 centre crops), computed a chunk of images at a time (each row depends on its own
     image only)."""
     signed: list[int] = []
     parts: list[np.ndarray] = []
     for start in range(0, len(images), HASH_CHUNK):
-        ok, grids = unpack_grids([r.signature for r in images[start : start + HASH_CHUNK]])
+        ok, grids = unpack_grids(signatures_of(images[start : start + HASH_CHUNK], signatures))
         if ok:
             signed.extend(start + i for i in ok)
             parts.append(np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1))

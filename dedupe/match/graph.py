@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import networkx as nx
+import numpy as np
 
 from photoverify.dedupe.catalog.signature import (
     EDIT_SIGNALS,
@@ -42,7 +43,7 @@ from photoverify.dedupe.core.records import (
     Relation,
 )
 from photoverify.dedupe.core.timeparse import parse, same_second, subsec_equal
-from photoverify.dedupe.match.candidates import candidate_pairs, name_parts
+from photoverify.dedupe.match.candidates import SignatureSource, candidate_pairs, name_parts
 from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.policy import choose_keeper, rank_key
 
@@ -384,16 +385,39 @@ def _identical_groups(records: Iterable[FileRecord]) -> dict[str, list[FileRecor
     return by_hash
 
 
+PAIR_CHUNK = 16384  # candidate pairs judged with their ends' signatures read at once
+
+
+def _pairs(
+    items: list[FileRecord], threshold: int, signatures: SignatureSource | None
+) -> Iterator[tuple[FileRecord, FileRecord]]:
+    """The candidate pairs of `items`, as records, in order. Items read without their
+    signatures get them for the time their chunk of pairs is judged: the pairs' ends only, a
+    chunk at a time (a library of look-alikes has most of its images at some pair's end)."""
+    pairs = candidate_pairs(items, threshold, signatures)
+    for start in range(0, len(pairs), PAIR_CHUNK):
+        chunk = pairs[start : start + PAIR_CHUNK]
+        signed: dict[int, FileRecord] = {}
+        if signatures is not None:
+            ends = np.unique(chunk).tolist()
+            blobs = signatures([items[i] for i in ends])
+            signed = {i: replace(items[i], signature=b) for i, b in zip(ends, blobs, strict=True)}
+        for i, j in chunk.tolist():
+            yield signed.get(i, items[i]), signed.get(j, items[j])
+
+
 def _judged_relations(
-    by_hash: dict[str, list[FileRecord]], options: DupesOptions
+    by_hash: dict[str, list[FileRecord]],
+    options: DupesOptions,
+    signatures: SignatureSource | None = None,
 ) -> list[Relation]:
     """The same-photo, derived and similar relations between distinct contents."""
     relations: list[Relation] = []
     # Judge each distinct content once: identical copies share every relation.
     images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
     images.sort(key=lambda r: os.fsencode(r.path))
-    for i, j in sorted(candidate_pairs(images, options.threshold)):
-        rel = judge(images[i], images[j], options.threshold)
+    for a, b in _pairs(images, options.threshold, signatures):
+        rel = judge(a, b, options.threshold)
         if rel is not None:
             relations.append(rel)
     # Videos only ever meet videos: a Live Photo's still looks like its own motion's first frame.
@@ -401,8 +425,8 @@ def _judged_relations(
         g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].decode_ok and g[0].phash
     ]
     videos.sort(key=lambda r: os.fsencode(r.path))
-    for i, j in sorted(candidate_pairs(videos, options.threshold)):
-        rel = judge_video(videos[i], videos[j], options.threshold)
+    for a, b in _pairs(videos, options.threshold, signatures):
+        rel = judge_video(a, b, options.threshold)
         if rel is not None:
             relations.append(rel)
     return relations
@@ -418,14 +442,19 @@ def build_graph(records: Sequence[FileRecord], relations: Iterable[Relation]) ->
 
 
 def find_duplicates(
-    records: Sequence[FileRecord], options: DupesOptions = DupesOptions()
+    records: Sequence[FileRecord],
+    options: DupesOptions = DupesOptions(),
+    signatures: SignatureSource | None = None,
 ) -> DupesResult:
-    """The whole analysis: assets, relations, clusters with keepers, reported relations."""
+    """The whole analysis: assets, relations, clusters with keepers, reported relations.
+
+    `signatures`: where the images' picture signatures come from when `records` were read
+    without them (`Catalog.signatures`; see candidates.SignatureSource)."""
     if not _path_sorted(records):  # the catalog gives them sorted: no copy, no million keys
         records = sorted(records, key=lambda r: os.fsencode(r.path))
     assets, _ = find_assets(records)
     # identical relations are not needed as objects here: units hold the same facts
-    relations = _judged_relations(_identical_groups(records), options)
+    relations = _judged_relations(_identical_groups(records), options, signatures)
 
     # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
     # order. They hold records, so no map of every path is needed: only relations' ends.
@@ -439,8 +468,8 @@ def find_duplicates(
     by_path = {r.path: r for r in records if r.path in ends}
 
     # The unit graph: one node per unit, an edge per same-photo relation between units.
+    # (only units with a relation are its nodes: a million lone units would cost ~250 MiB)
     unit_graph = nx.Graph()
-    unit_graph.add_nodes_from(units)
     for rel in relations:
         if rel.kind == "same-photo":
             ua, ub = by_path[rel.a].blake3, by_path[rel.b].blake3
@@ -491,9 +520,13 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
     earlier keeper is one); then every other unit joins the keeper it is closest to (pHash
     distance, then the keeper's rank) among those whose whole cluster it is related to, so
     clusters stay cliques and never chain, and a unit near two keepers goes to the nearer."""
+
+    def near(u: str):  # a unit related to none is not a node of the graph
+        return graph.adj[u] if u in graph else ()
+
     keepers: set[str] = set()
     for u in order:  # by neighbours, not by keepers: linear in the edges
-        if not any(k in keepers for k in graph.neighbors(u)):
+        if not any(k in keepers for k in near(u)):
             keepers.add(u)
     clusters: dict[str, list[str]] = {k: [k] for k in order if k in keepers}
     homeless = []
@@ -501,7 +534,7 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
         if u in clusters:
             continue
         options = sorted(
-            (k for k in graph.neighbors(u) if k in keepers),
+            (k for k in near(u) if k in keepers),
             key=lambda k: (distance(u, k), rank(k)),
         )
         for k in options:

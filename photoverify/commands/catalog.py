@@ -185,13 +185,14 @@ def show(paths, catalog_path, quiet, as_json) -> None:
         sys.exit(1)
 
 
-def records_for(catalog, roots, quiet: bool, unlisted: dict | None = None):
+def records_for(catalog, roots, quiet: bool, unlisted: dict | None = None, signatures: bool = True):
     """Catalog records under ROOTS after scanning them (a root not seen before joins the
     library), or without ROOTS every record of the library (not of the copies verify and
     audit scanned).
-    `unlisted`, when given, receives the folders the scan could not list (path -> why)."""
+    `unlisted`, when given, receives the folders the scan could not list (path -> why).
+    `signatures=False`: the records without their picture signatures (`Catalog.signatures`)."""
     if not roots:
-        return list(catalog.library_records())
+        return list(catalog.library_records(signatures))
     from photoverify.dedupe.catalog import scan as run_scan
 
     with render.scan_progress(quiet) as progress:
@@ -199,7 +200,7 @@ def records_for(catalog, roots, quiet: bool, unlisted: dict | None = None):
     catalog.mark_roots(roots, "library")
     files = [os.path.abspath(p) for p in roots if not os.path.isdir(p)]
     folders = [os.path.abspath(p) for p in roots if os.path.isdir(p)]
-    records = catalog.records(files, under=folders)
+    records = catalog.records(files, under=folders, signatures=signatures)
     if unlisted is not None:
         have = {r.path for r in records}
         unlisted.update(

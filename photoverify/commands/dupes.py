@@ -74,9 +74,11 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, trust_stat, quiet,
 
         from .catalog import records_for
 
+        options = DupesOptions(threshold=threshold, prefer=prefer_abs)
         with Catalog(catalog_path) as catalog:
-            records = records_for(catalog, roots, quiet or fmt != "table")
-        result = find_duplicates(records, DupesOptions(threshold=threshold, prefer=prefer_abs))
+            # signatures are read for the images a judgement needs, not kept for every record
+            records = records_for(catalog, roots, quiet or fmt != "table", signatures=False)
+            result = find_duplicates(records, options, signatures=catalog.signatures)
     _print_dupes(result, fmt, exact_result)
     if exact_result is not None and exact_result.errors:
         sys.exit(1)  # the clusters found are still written; what could not be read was named

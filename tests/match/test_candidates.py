@@ -44,11 +44,15 @@ def test_turned_and_cropped_copies_are_candidates(corpus):
         _record("foreign.jpg", None),
     ]
     images[-1].signature = b"\x09" * sig.SIZE  # a version this code cannot read
-    found = candidates.turned_pairs(images)
+    found = {tuple(p) for p in candidates.turned_pairs(images).tolist()}
     n = len(photos)
     assert {(0, n), (1, n + 1), (2, n + 2)} <= found
     assert all(n + 3 not in p and n + 4 not in p for p in found)
     assert found == _self_join_pairs(images)
+    # every candidate once, i < j, in order (an array of pairs, not a set of tuples)
+    pairs = [tuple(p) for p in candidates.candidate_pairs(images, 10).tolist()]
+    assert pairs == sorted(set(pairs)) and all(i < j for i, j in pairs)
+    assert found <= set(pairs)
 
 
 def test_signatures_read_in_one_buffer_equal_one_at_a_time(corpus):

@@ -252,6 +252,37 @@ def test_real_catalog_scan_matches_direct_call(library, tmp_path):
     assert a == b and len(a.clusters) == 2
 
 
+def test_records_read_without_signatures_give_the_same_answer(library, tmp_path, corpus):
+    """dupes reads its records without their picture signatures and each chunk of pairs asks
+    the catalog for its ends' (a million signatures would not fit): the same clusters and
+    relations, edit names included, as records read whole."""
+    from PIL import Image
+
+    lib = tmp_path / "lib"
+    shutil.copytree(library, lib)
+    edited = Image.open(corpus / PHOTOS["edited"]).convert("RGB")
+    edited.transpose(Image.Transpose.ROTATE_90).save(lib / "turned.jpg", quality=90)
+    w, h = edited.size
+    edited.crop((w // 8, h // 8, w - w // 8, h - h // 8)).save(lib / "cropped.jpg", quality=90)
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        scan([str(lib)], cat)
+        whole = cat.records(under=[str(lib)])
+        bare = cat.records(under=[str(lib)], signatures=False)
+        asked: list[int] = []
+
+        def source(recs):
+            asked.append(len(recs))
+            return cat.signatures(recs)
+
+        lazy = find_duplicates(bare, signatures=source)
+        assert cat.signatures(whole) == [r.signature for r in whole]
+    assert any(r.signature for r in whole) and not any(r.signature for r in bare)
+    assert lazy == find_duplicates(whole)
+    kinds = {rel.evidence.get("edit") for rel in lazy.related}
+    assert kinds & {"rotated 90", "rotated 270", "cropped"}, kinds  # signatures were judged
+    assert asked and max(asked) < len(whole)  # never every record's at once
+
+
 def test_different_content_ids_veto_a_near_match():
     base = _record(0, 0, 0, 1, "A", 400)
     other = replace(_record(1, 0, 1, 1, "B", 400))

@@ -661,3 +661,33 @@ def test_a_batch_carries_its_files_not_catalog_rows(corpus, tmp_path):
     # then the one file whose bytes the catalog does not hold, decoded (the second scan's
     # worker, this process, remembers it: it has no second call)
     assert [fn for fn, _ in sent["big"]] == ["fingerprint_batch", "decode_batch"]
+
+
+def test_no_more_calls_are_in_flight_than_the_runner_has_slots(corpus, tmp_path):
+    """The scan keeps at most `slots` batches in flight, second trips (put-off files) included:
+    a scan that queued one batch more each round queued the whole tree, held it in memory and
+    waited on thousands of futures at a time (a million files: 60 % of a core in `wait`)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from photoverify.dedupe.catalog.executors import LocalRunner
+
+    class Counting(LocalRunner):
+        most = 0
+
+        def wait_any(self, pending: set) -> set:
+            Counting.most = max(Counting.most, len(pending))
+            return super().wait_any(pending)
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    src = sorted((corpus / "exif-samples/jpg").glob("*.jpg"))
+    for n in range(120):  # same sizes over and over: most files take a second trip
+        shutil.copy(src[n % 8], lib / f"{n:03d}.jpg")
+        with open(lib / f"{n:03d}.jpg", "r+b") as fh:  # new bytes, same size: decoded again
+            fh.seek(-3, 2)
+            fh.write(n.to_bytes(1, "big"))
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        runner = Counting(ProcessPoolExecutor(2), slots=3, own=True)
+        result = scan([str(lib)], cat, executor=runner)
+        assert result.new == 120 and cat.count() == 120
+    assert 1 <= Counting.most <= 3

@@ -140,16 +140,16 @@ def scan(
     started = time.perf_counter()
     roots = [os.path.abspath(r) for r in roots]
     result = ScanResult(catalog=str(catalog.path), roots=roots)
-    known: dict[str, tuple[int, int, int, bool]] = {}
-    for root in roots:
-        known.update(catalog.stats_under(root))
-
-    # the workers start before the walk, while this process is small (see local_executor);
-    # exiftool starts in a worker on its first batch, so an unchanged tree starts none
+    # the workers start first, while this process is small (see local_executor), before the
+    # catalog's stats and the walk (a million paths each); exiftool starts in a worker on its
+    # first batch, so an unchanged tree starts none
     from photoverify.dedupe.catalog.executors import runner
 
     pool = runner(executor, workers)
     try:
+        known: dict[str, tuple[int, int, int, bool]] = {}
+        for root in roots:
+            known.update(catalog.stats_under(root))
         walked = _walk_changes(roots, catalog, known, follow_symlinks, result)
         if reread and walked.unchanged:
             _reread(catalog, walked, workers, result)

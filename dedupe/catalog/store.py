@@ -49,14 +49,18 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import platformdirs
 
+from photoverify.dedupe.catalog.rows import COLUMNS as _COLUMNS
+from photoverify.dedupe.catalog.rows import Shared as _Shared
+from photoverify.dedupe.catalog.rows import record as _record
+from photoverify.dedupe.catalog.rows import select_columns as _select
 from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, RAW_FORMATS
 from photoverify.dedupe.core.errors import CatalogError
-from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord, Metadata
+from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord
 from photoverify.dedupe.core.sqlitefile import WalFile
 from photoverify.dedupe.core.timeparse import now_iso
 
@@ -130,45 +134,6 @@ MIGRATIONS: dict[int, str] = {
 }
 ROLES = ("library", "copy")
 
-_COLUMNS = (
-    "path",
-    "path_text",
-    "root",
-    "size",
-    "mtime_ns",
-    "inode",
-    "device",
-    "blake3",
-    "kind",
-    "format",
-    "width",
-    "height",
-    "duration",
-    "codec",
-    "phash",
-    "dhash",
-    "phash_method",
-    "decode_ok",
-    "decode_error",
-    "signature",
-    "captured_at",
-    "gps_lat",
-    "gps_lon",
-    "make",
-    "model",
-    "software",
-    "content_id",
-    "burst_id",
-    "image_unique_id",
-    "orientation",
-    "metadata_json",
-    "error",
-    "scanned_at",
-    "captured_source",
-    "gps_source",
-    "frames",
-)
-_METADATA_FIELDS = {f.name for f in fields(Metadata)}
 # Decoded facts an older photoverify got wrong or left out, to be taken again: a decoded video
 # cataloged before videos got first-frame hashes; a valid picture in a mode the old fast path
 # could not reduce (P, 1, I;16 ...), recorded undecodable "image has wrong mode"; a picture in
@@ -360,18 +325,21 @@ class Catalog(WalFile):
             out[os.fsdecode(path)] = (size, mtime, inode, bool(stale))
         return out
 
-    def digests_under(self, root: str) -> dict[str, tuple[int, int, int, str]]:
-        """{path: (size, mtime_ns, inode, BLAKE3)} of every file cataloged under root (or root
-        itself) whose bytes were read without error: what `dupes --exact --trust-stat` takes
-        for a file whose stat is unchanged, instead of reading it."""
-        return {
-            os.fsdecode(path): (size, mtime, inode, digest)
+    def digests_of(self, paths: Sequence[str]) -> dict[str, tuple[int, int, int, str]]:
+        """{path: (size, mtime_ns, inode, BLAKE3)} of those of `paths` the catalog holds, read
+        without error: what `dupes --exact --trust-stat` takes for a file whose stat is
+        unchanged, instead of reading it."""
+        out = {}
+        for start in range(0, len(paths), 500):
+            chunk = paths[start : start + 500]
+            marks = ",".join("?" * len(chunk))
             for path, size, mtime, inode, digest in self.db.execute(
-                "SELECT path, size, mtime_ns, inode, blake3 FROM files WHERE "
-                "(path = ? OR (path >= ? AND path < ?)) AND blake3 IS NOT NULL AND error IS NULL",
-                (_key(os.path.abspath(root)), *_prefix_range(root)),
-            )
-        }
+                f"SELECT path, size, mtime_ns, inode, blake3 FROM files WHERE path IN ({marks}) "
+                "AND blake3 IS NOT NULL AND error IS NULL",
+                [_key(p) for p in chunk],
+            ):
+                out[os.fsdecode(path)] = (size, mtime, inode, digest)
+        return out
 
     def records(
         self, paths: Iterable[str] = (), *, under: Iterable[str] = (), signatures: bool = True
@@ -494,92 +462,6 @@ def _prefix_range(folder: str) -> tuple[bytes, bytes]:
     """Byte range of paths strictly below `folder` ('/' + 1 == '0')."""
     base = _key(os.path.abspath(folder)).rstrip(b"/")
     return base + b"/", base + b"0"
-
-
-class _Shared:
-    """Values that many rows of one read repeat, held once (a million records must fit in
-    memory): names of roots, kinds, formats, cameras; and what identical copies have in common
-    (their digest, hashes, picture signature and, when equal, their metadata), shared by
-    digest. Records are not mutated after reading, so sharing equal values is invisible."""
-
-    def __init__(self) -> None:
-        self.values: dict = {}
-        self.by_digest: dict[str, FileRecord] = {}
-
-    def value(self, v):
-        return v if v is None else self.values.setdefault(v, v)
-
-    def share(self, rec: FileRecord) -> FileRecord:
-        """`rec` with its mtime, hashes, picture signature and Metadata replaced by the equal
-        values of the record read before with the same digest, if any (a copy made by `cp -a`
-        keeps the mtime too). The first record of a digest is remembered itself: no tuple of
-        its facts a record (~100 bytes each at a million distinct files)."""
-        if rec.blake3 is None:
-            return rec
-        seen = self.by_digest.setdefault(rec.blake3, rec)
-        if seen is not rec:
-            for name in _SHARED_BY_DIGEST:
-                value = getattr(seen, name)
-                if value == getattr(rec, name):
-                    setattr(rec, name, value)
-        return rec
-
-
-_SHARED_BY_DIGEST = ("blake3", "size", "mtime_ns", "phash", "dhash", "signature", "metadata")
-
-
-# Metadata fields whose values repeat across a library (cameras, tag names, types)
-_REPEATED_METADATA = (
-    "captured_source",
-    "gps_source",
-    "make",
-    "model",
-    "software",
-    "file_type",
-    "mime_type",
-    "error",
-    "warning",
-)
-
-
-def _select(signatures: bool) -> str:
-    """The column list of a record read, its signature left out (NULL) unless `signatures`."""
-    return ",".join(c if signatures or c != "signature" else "NULL" for c in _COLUMNS)
-
-
-def _record(row: tuple, shared: _Shared | None = None) -> FileRecord:
-    shared = shared or _Shared()
-    values = dict(zip(_COLUMNS, row, strict=True))
-    meta_dict = json.loads(values["metadata_json"])
-    for name in _REPEATED_METADATA:
-        meta_dict[name] = shared.value(meta_dict.get(name))
-    meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
-    decode_ok = values["decode_ok"]
-    rec = FileRecord(
-        path=os.fsdecode(values["path"]),
-        root=shared.value(os.fsdecode(values["root"])),
-        size=values["size"],
-        mtime_ns=values["mtime_ns"],
-        inode=values["inode"],
-        device=shared.value(values["device"]),
-        blake3=values["blake3"],
-        kind=shared.value(values["kind"]),
-        format=shared.value(values["format"]),
-        width=values["width"],
-        height=values["height"],
-        duration=values["duration"],
-        codec=shared.value(values["codec"]),
-        phash=values["phash"],
-        dhash=values["dhash"],
-        phash_method=shared.value(values["phash_method"]),
-        decode_ok=None if decode_ok is None else bool(decode_ok),
-        decode_error=shared.value(values["decode_error"]),
-        signature=values["signature"],
-        frames=values["frames"],
-        metadata=meta,
-        error=values["error"],
-    )
-    return shared.share(rec)
 
 
 def digest_lookup(catalog: Catalog):

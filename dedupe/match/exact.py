@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,15 +174,16 @@ def find_exact(
     prefer: Sequence[str] = (),
     follow_symlinks: bool = False,
     workers: int | None = None,
-    known: Mapping[str, tuple[int, int, int, str]] | None = None,
+    known: Callable[[list[str]], Mapping[str, tuple[int, int, int, str]]] | None = None,
 ) -> ExactResult:
     """Exact duplicate clusters under `roots`; see the module docstring. Reads only files that
     share their size with another, and of those only the head and tail of files that a block
     already tells apart.
 
-    `known` (the stat-only opt-in, `--trust-stat`): path -> (size, mtime_ns, inode, BLAKE3) from
-    a catalog. A same-size file whose stat equals its entry is not read: it takes that BLAKE3.
-    The others are read whole (their head and tail cannot tell them from the files not read)."""
+    `known` (the stat-only opt-in, `--trust-stat`): given the paths of the same-size files, what
+    a catalog holds of them, path -> (size, mtime_ns, inode, BLAKE3). A same-size file whose stat
+    equals its entry is not read: it takes that BLAKE3. The others are read whole (their head and
+    tail cannot tell them from the files not read)."""
     workers = workers or min(32, (os.cpu_count() or 1) + 2)
     errors: list[Finding] = []
     files: dict[str, object] = {}  # path -> Candidate, one path per (device, inode)
@@ -200,7 +201,10 @@ def find_exact(
             files[c.path] = c
     by_size = colliding(group_by((p, c.size) for p, c in files.items()))
     same_size = sum(map(len, by_size))
-    records, by_size = _trusted(by_size, files, known) if known else ([], by_size)
+    if known is not None:
+        records, by_size = _trusted(by_size, files, known([p for g in by_size for p in g]))
+    else:
+        records = []
     reused = len(records)
 
     # small files are hashed whole at once; larger ones are told apart by a head and tail first

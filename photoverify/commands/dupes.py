@@ -60,11 +60,13 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, trust_stat, quiet,
         if not roots:
             raise click.UsageError("--exact reads files, not the catalog: name the ROOTS")
         roots_abs = [os.path.abspath(r) for r in roots]
-        exact_result = find_exact(
-            roots_abs,
-            prefer=prefer_abs,
-            known=_known(catalog_path, roots_abs) if trust_stat else None,
-        )
+        if trust_stat:
+            from photoverify.dedupe.catalog import Catalog
+
+            with Catalog(catalog_path) as catalog:
+                exact_result = find_exact(roots_abs, prefer=prefer_abs, known=catalog.digests_of)
+        else:
+            exact_result = find_exact(roots_abs, prefer=prefer_abs)
         result = exact_result.dupes
         for f in exact_result.errors:
             render.stderr.print(f"photoverify: {f.line()}", markup=False)
@@ -82,17 +84,6 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, trust_stat, quiet,
     _print_dupes(result, fmt, exact_result)
     if exact_result is not None and exact_result.errors:
         sys.exit(1)  # the clusters found are still written; what could not be read was named
-
-
-def _known(catalog_path, roots: list[str]) -> dict:
-    """What the catalog holds of the files under ROOTS, for --exact --trust-stat."""
-    from photoverify.dedupe.catalog import Catalog
-
-    known: dict = {}
-    with Catalog(catalog_path) as catalog:
-        for root in roots:
-            known.update(catalog.digests_under(root))
-    return known
 
 
 def _print_dupes(result, fmt: str, exact_result) -> None:

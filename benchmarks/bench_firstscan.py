@@ -16,9 +16,7 @@ load average: under load the CPU seconds move less than the wall.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -27,6 +25,7 @@ import tempfile
 import time
 
 from benchmarks.bench_signature import NO_SIGNATURE
+from benchmarks.timing import adopt_orphans, children_cpu
 
 FLOOR = "exiftool floor (2 at once)"
 
@@ -55,34 +54,6 @@ def _halves(root: str, tmp: str) -> list[str]:
             fh.write("\n".join(paths) + "\n")
         out.append(argfile)
     return out
-
-
-def _adopt_orphans() -> None:
-    """Make this process the subreaper of what it starts (Linux): a pool worker's exiftool,
-    which no one waits for when its worker ends, becomes this process's child, and its CPU
-    seconds count in RUSAGE_CHILDREN once `_reap` has waited for it."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-
-
-def _reap(seconds: float = 3.0) -> None:
-    """Wait for adopted orphans to end (they are told to when their worker ends)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.02)
-
-
-def _cpu() -> float:
-    _reap()
-    use = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return use.ru_utime + use.ru_stime
 
 
 def _floor(argfiles: list[str]) -> float:
@@ -117,7 +88,7 @@ def _load() -> str:
 
 def run(root: str, repeat: int, old_path: str | None) -> None:
     tmp = tempfile.mkdtemp(prefix="pv-firstscan-")
-    _adopt_orphans()
+    adopt_orphans()
     names = [FLOOR, "scan", "scan without signature"]
     if old_path:
         names += ["scan, old code", "scan without signature, old code"]
@@ -130,14 +101,14 @@ def run(root: str, repeat: int, old_path: str | None) -> None:
         for i in range(repeat):
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 db = os.path.join(tmp, f"c{i}-{names.index(name)}.sqlite")
-                c0 = _cpu()
+                c0 = children_cpu()
                 if name == FLOOR:
                     t = _floor(argfiles)
                 else:
                     path = old_path if name.endswith("old code") else None
                     t = _scan(root, db, path, "without signature" not in name)
                 wall[name].append(t)
-                cpu[name].append(_cpu() - c0)
+                cpu[name].append(children_cpu() - c0)
         print(f"load average after: {_load()}\n")
         _table(wall, cpu)
     finally:

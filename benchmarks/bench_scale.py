@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from io import BytesIO
 
-from benchmarks.timing import machine, run_sampled
+from benchmarks.timing import adopt_orphans, children_cpu, machine, run_sampled
 
 PV = [sys.executable, "-m", "photoverify"]
 
@@ -80,24 +81,24 @@ def make_files(out: str, count: int, seed: int = 0) -> None:
 
 
 def scan_cpu(root: str, pv: list[str] = PV) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of a fresh scan of `root`: user + system time of the command
-    and of every process it waited for (workers; exiftools ended by their workers)."""
+    """(wall seconds, CPU seconds) of a fresh scan of `root`: user + system time of the command,
+    its workers and their exiftools. An exiftool is not waited for by its worker: this process
+    adopts it (`adopt_orphans`) so that its CPU counts too (without, 2.05 ms a file counted
+    instead of 4.28 on 10,000 files)."""
+    adopt_orphans()
     db = os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
     argv = [*pv, "scan", root, "--catalog", db, "--quiet"]
-    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
+        before = children_cpu()
         t0 = time.perf_counter()
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
-            (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2),
-        ])  # fmt: skip
-        _, status, usage = os.wait4(pid, 0)
+        code = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         wall = time.perf_counter() - t0
+        cpu = children_cpu() - before
     finally:
-        os.close(devnull)
         shutil.rmtree(os.path.dirname(db), ignore_errors=True)
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"{argv} exited {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_utime + usage.ru_stime
+    if code not in (0, 1):
+        raise RuntimeError(f"{argv} exited {code}")
+    return wall, cpu
 
 
 def per_file_cpu(out: str, counts: list[int]) -> None:

@@ -330,15 +330,12 @@ class Catalog(WalFile):
         without error: what `dupes --exact --trust-stat` takes for a file whose stat is
         unchanged, instead of reading it."""
         out = {}
-        for start in range(0, len(paths), 500):
-            chunk = paths[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for path, size, mtime, inode, digest in self.db.execute(
-                f"SELECT path, size, mtime_ns, inode, blake3 FROM files WHERE path IN ({marks}) "
-                "AND blake3 IS NOT NULL AND error IS NULL",
-                [_key(p) for p in chunk],
-            ):
-                out[os.fsdecode(path)] = (size, mtime, inode, digest)
+        for path, size, mtime, inode, digest in self._rows_in(
+            "SELECT path, size, mtime_ns, inode, blake3 FROM files WHERE path IN ({marks}) "
+            "AND blake3 IS NOT NULL AND error IS NULL",
+            [_key(p) for p in paths],
+        ):
+            out[os.fsdecode(path)] = (size, mtime, inode, digest)
         return out
 
     def records(
@@ -379,14 +376,8 @@ class Catalog(WalFile):
         """The picture signatures of these records, in order (None where the catalog has none):
         what dupes reads when it read its records without them (a 711-byte signature a record
         is ~700 MiB at a million files), a chunk at a time."""
-        out: dict[bytes, bytes | None] = {}
         keys = [_key(r.path) for r in records]
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.db.execute(f"SELECT path, signature FROM files WHERE path IN ({marks})", chunk)
-            )
+        out = dict(self._rows_in("SELECT path, signature FROM files WHERE path IN ({marks})", keys))
         return [out.get(k) for k in keys]
 
     _DECODED_ROW = (
@@ -394,22 +385,25 @@ class Catalog(WalFile):
         f"AND kind IN ('image', 'video') AND NOT {_STALE_DECODE}"
     )
 
+    def _rows_in(self, sql: str, keys: Sequence, mark: str = "?") -> Iterator[tuple]:
+        """The rows of `sql` for all of `keys`, asked 500 at a time: `{marks}` in `sql` stands
+        for a chunk's placeholders (`mark` each, comma-separated)."""
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            yield from self.db.execute(sql.replace("{marks}", ",".join([mark] * len(chunk))), chunk)
+
     def decoded_sizes(self, sizes: Iterable[int]) -> set[int]:
         """Which of these sizes a decoded image or video of the catalog has: the files of those
         sizes may be identical copies, whose decoded facts the scan can take over. One indexed
         probe per size, whatever the number of rows of that size."""
         sizes = sorted(set(sizes))
-        out: set[int] = set()
-        for start in range(0, len(sizes), 500):
-            chunk = sizes[start : start + 500]
-            rows = self.db.execute(
-                f"WITH wanted(size) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
-                "SELECT size FROM wanted WHERE EXISTS (SELECT 1 FROM files "
-                f"WHERE files.size = wanted.size AND {self._DECODED_ROW})",
-                chunk,
-            )
-            out.update(size for (size,) in rows)
-        return out
+        rows = self._rows_in(
+            "WITH wanted(size) AS (VALUES {marks}) SELECT size FROM wanted WHERE EXISTS "
+            f"(SELECT 1 FROM files WHERE files.size = wanted.size AND {self._DECODED_ROW})",
+            sizes,
+            mark="(?)",
+        )
+        return {size for (size,) in rows}
 
     def decoded_facts(self, digests: Iterable[str]) -> dict[str, dict]:
         """{BLAKE3: {field: value}} (DECODED_FIELDS) of the decoded images and videos with these
@@ -419,17 +413,14 @@ class Catalog(WalFile):
         digests = sorted(set(digests))
         names = list(DECODED_FIELDS)
         out: dict[str, dict] = {}
-        for start in range(0, len(digests), 500):
-            chunk = digests[start : start + 500]
-            rows = self.db.execute(
-                f"SELECT blake3, {','.join(names)} FROM files WHERE blake3 IN "
-                f"({','.join('?' * len(chunk))}) AND {self._DECODED_ROW}",
-                chunk,
-            )
-            for row in rows:
-                facts = dict(zip(names, row[1:], strict=True))
-                facts["decode_ok"] = bool(facts["decode_ok"])
-                out[row[0]] = facts
+        for row in self._rows_in(
+            f"SELECT blake3, {','.join(names)} FROM files WHERE blake3 IN ({{marks}}) "
+            f"AND {self._DECODED_ROW}",
+            digests,
+        ):
+            facts = dict(zip(names, row[1:], strict=True))
+            facts["decode_ok"] = bool(facts["decode_ok"])
+            out[row[0]] = facts
         return out
 
     def count(self) -> int:

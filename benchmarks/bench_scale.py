@@ -184,19 +184,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-file-cpu", type=int, nargs="+", metavar="FILES")
     parser.add_argument("--copies", type=int, default=0, help="also dupes on N copies")
     parser.add_argument("--every", type=int, default=0, help="timeline row every N files")
+    parser.add_argument("--catalog", help="scan into this catalog and keep it (default: a "
+                        "temporary one, deleted at the end)")  # fmt: skip
+    parser.add_argument("--scan-only", action="store_true", help="time the scans, not dupes")
     args = parser.parse_args(argv)
     if args.per_file_cpu:
         per_file_cpu(args.out, args.per_file_cpu)
         return
     make_files(args.out, args.files)
-    db = os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
+    db = args.catalog or os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
     scan_cmd = [*PV, "scan", args.out, "--catalog", db, "--quiet"]
+    if args.catalog and os.path.exists(db):
+        raise SystemExit(f"{db}: exists; a fresh scan needs a new catalog")
     runs = [
         ("scan (fresh catalog)", args.files, run_sampled(scan_cmd, progress=catalog_rows(db))),
         ("scan (unchanged re-scan)", args.files, run_sampled(scan_cmd, every=0.2)),
-        ("dupes on the warm catalog", args.files,
-         run_sampled([*PV, "dupes", "--catalog", db, "--format", "json"], every=0.2)),
-    ]  # fmt: skip
+    ]
+    if not args.scan_only:
+        dupes = [*PV, "dupes", "--catalog", db, "--format", "json"]
+        runs.append(("dupes on the warm catalog", args.files, run_sampled(dupes, every=0.2)))
     if args.copies > 1:
         many = copied_catalog(db, args.out, args.copies)
         dupes = [*PV, "dupes", "--catalog", many, "--format", "json"]
@@ -221,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.every:
         print("\nThe fresh scan as it went (sampled each second; CPU of every process alive):\n")
         print("\n".join(timeline(runs[0][2]["samples"], args.every)))
-    shutil.rmtree(os.path.dirname(db), ignore_errors=True)
+    if not args.catalog:
+        shutil.rmtree(os.path.dirname(db), ignore_errors=True)
 
 
 if __name__ == "__main__":

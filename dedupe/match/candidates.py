@@ -67,17 +67,36 @@ def candidate_pairs(
     """Pairs worth judging: near pHashes (sub-quadratic index), shared ids, shared instants,
     and edit names beside their originals; turned and cropped copies by their signatures (from
     `signatures`, see SignatureSource). An (N, 2) array of positions (i, j), i < j, each pair
-    once, sorted: 16 bytes a pair, where a set of tuples took ~150."""
-    parts = [turned_pairs(images, signatures)]
+    once, sorted."""
+    keys = pair_keys(images, threshold, signatures)
+    return np.stack(np.divmod(keys, max(len(images), 1)), axis=1)
+
+
+def pair_keys(
+    images: Sequence[FileRecord], threshold: int, signatures: SignatureSource | None = None
+) -> np.ndarray:
+    """`candidate_pairs` as one sorted int64 key a pair, i * len(images) + j: 8 bytes a pair
+    (a library of look-alikes has tens of millions of candidate pairs at a million images;
+    each part is turned into keys as soon as it is found, and deduplicated in one 1-D sort)."""
+    n = len(images)
+
+    def keyed(pairs: np.ndarray) -> np.ndarray:
+        return pairs[:, 0].astype(np.int64) * n + pairs[:, 1].astype(np.int64)
+
+    parts = [keyed(turned_pairs(images, signatures))]
     hashed = [i for i, r in enumerate(images) if r.phash]
     if len(hashed) > 1:
-        near = near_pairs(hex_to_uint64([images[i].phash for i in hashed]), threshold)
+        near = near_pairs(
+            hex_to_uint64([images[i].phash for i in hashed]), threshold, ordered=False
+        )
         positions = np.asarray(hashed, dtype=np.int64)
-        parts.append(positions[near[:, :2].astype(np.int64)])
+        parts.append(positions[near[:, 0]] * n + positions[near[:, 1]])
+        del near
     shared = [pair for members in shared_keys(images) for pair in combinations(members, 2)]
-    parts.append(np.asarray(shared, dtype=np.int64).reshape(-1, 2))
-    pairs = np.concatenate(parts)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs
+    parts.append(keyed(np.asarray(shared, dtype=np.int64).reshape(-1, 2)))
+    keys = np.concatenate(parts)
+    del parts
+    return np.unique(keys)
 
 
 def _keys(r: FileRecord) -> Iterator[tuple]:
@@ -121,9 +140,13 @@ def turned_pairs(
     if len(signed) < 2:
         return np.zeros((0, 2), np.int64)
     turns = hashes.shape[1] - 1
-    found = cross_pairs(hashes[:, 0], hashes[:, 1:].reshape(-1), TURNED_HASH_DISTANCE)
+    found = cross_pairs(
+        hashes[:, 0], hashes[:, 1:].reshape(-1), TURNED_HASH_DISTANCE, ordered=False
+    )
+    del hashes
     positions = np.asarray(signed, dtype=np.int64)
     i, j = positions[found[:, 0]], positions[found[:, 1] // turns]
+    del found
     keep = i != j
     return np.stack([np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])], axis=1)
 

@@ -131,9 +131,12 @@ def cross_pairs(
     threshold: int,
     *,
     method: str = "auto",
+    ordered: bool = True,
 ) -> np.ndarray:
     """Every (i, j, distance) with a[i] and b[j] within `threshold`, sorted by (i, j); equal to
-    `brute_force_cross_pairs`. method: "auto" (brute force for small inputs), "mih", "brute"."""
+    `brute_force_cross_pairs`. method: "auto" (brute force for small inputs), "mih", "brute".
+    `ordered=False`: the same rows in no given order (no sort: two more copies of millions of
+    rows, for a caller that orders them its own way)."""
     a, b = _as_uint64(a), _as_uint64(b)
     threshold = _check_threshold(threshold)
     if method not in ("auto", "mih", "brute"):
@@ -145,4 +148,5 @@ def cross_pairs(
     swap = a.size > b.size  # the smaller set probes, the larger is bucketed
     query, table = (b, a) if swap else (a, b)
     rows = _mih_cross(query, table, threshold, _plan(query.size, table.size, threshold))
-    return _sorted_pairs(rows[:, [1, 0, 2]] if swap else rows)
+    rows = rows[:, [1, 0, 2]] if swap else rows
+    return _sorted_pairs(rows) if ordered else rows

@@ -201,8 +201,9 @@ class NearPairs:
     pairs: np.ndarray
     threshold: int
 
-    def expand(self) -> np.ndarray:
+    def expand(self, ordered: bool = True) -> np.ndarray:
         """Every (i, j, distance) of input positions, i < j, sorted; what brute force returns.
+        (`ordered=False`: the same rows, in no given order.)
 
         Includes the distance-0 pairs within each group of identical hashes: a group of c inputs
         gives c*(c-1)/2 rows, so prefer `groups` and `pairs` when groups may be large.
@@ -212,7 +213,9 @@ class NearPairs:
         parts = [_within_group_pairs(order, starts, sizes)]
         if self.pairs.shape[0]:
             parts.append(_cross_group_pairs(order, starts, sizes, self.pairs))
-        return _sorted_pairs(np.concatenate(parts))
+        rows = np.concatenate(parts)
+        del parts
+        return _sorted_pairs(rows) if ordered else rows
 
 
 def _within_group_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -499,14 +502,19 @@ def near_groups(
 
 
 def near_pairs(
-    hashes: Sequence[int] | np.ndarray, threshold: int, *, method: str = "auto"
+    hashes: Sequence[int] | np.ndarray,
+    threshold: int,
+    *,
+    method: str = "auto",
+    ordered: bool = True,
 ) -> np.ndarray:
-    """Every (i, j, distance), i < j, of input positions within `threshold`, sorted by (i, j).
+    """Every (i, j, distance), i < j, of input positions within `threshold`, sorted by (i, j)
+    (`ordered=False`: in no given order).
 
     Equal to `brute_force_pairs`. Identical hashes make this quadratic in their count; use
     `near_groups` to keep them as groups.
     """
-    return near_groups(hashes, threshold, method=method).expand()
+    return near_groups(hashes, threshold, method=method).expand(ordered)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,6 +48,10 @@ def test_cross_pairs_equal_brute_force(sets, threshold):
         # either side may be the larger: the smaller one probes
         swapped = cross.cross_pairs(b, a, threshold, method=method).tolist()
         assert sorted([j, i, d] for i, j, d in swapped) == expected
+        # unordered: the same rows, either way round
+        for x, y, flip in ((a, b, False), (b, a, True)):
+            rows = cross.cross_pairs(x, y, threshold, method=method, ordered=False).tolist()
+            assert sorted([j, i, d] if flip else [i, j, d] for i, j, d in rows) == expected
 
 
 @pytest.mark.slow

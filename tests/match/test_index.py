@@ -51,6 +51,8 @@ def test_near_pairs_equals_brute_force(hashes, threshold):
         assert index.near_pairs(hashes, threshold, method=method).tolist() == [
             list(p) for p in expected
         ]
+        unordered = index.near_pairs(hashes, threshold, method=method, ordered=False)
+        assert sorted(unordered.tolist()) == [list(p) for p in expected]
 
 
 @pytest.mark.slow

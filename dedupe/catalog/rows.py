@@ -96,18 +96,45 @@ _REPEATED_METADATA = (
 )
 
 
-def select_columns(signatures: bool) -> str:
-    """The column list of a record read, its signature left out (NULL) unless `signatures`."""
-    return ",".join(c if signatures or c != "signature" else "NULL" for c in COLUMNS)
+# The Metadata fields that finding duplicates reads (dedupe.match: judging, companions, the
+# keeper policy). A read `for_matching` holds these only, from their own columns.
+MATCH_METADATA = (
+    "captured_at",
+    "gps_lat",
+    "gps_lon",
+    "make",
+    "model",
+    "content_id",
+    "burst_id",
+    "image_unique_id",
+)
+_NO_METADATA = Metadata()
+
+
+def select_columns(signatures: bool, for_matching: bool = False) -> str:
+    """The column list of a record read, its signature left out (NULL) unless `signatures`,
+    and the whole metadata (`metadata_json`) left out when `for_matching`."""
+    left_out = {"signature"} if not signatures else set()
+    left_out |= {"metadata_json"} if for_matching else set()
+    return ",".join("NULL" if c in left_out else c for c in COLUMNS)
 
 
 def record(row: tuple, shared: Shared | None = None) -> FileRecord:
+    """The FileRecord of a row read with `select_columns`. A row read for matching (no
+    `metadata_json`) gets a Metadata of the MATCH_METADATA fields only, from their columns;
+    one with none of them set gets the one empty Metadata every such record shares (a million
+    Metadata objects of ~0.2 KiB each, most of them empty in a tree of files without EXIF)."""
     shared = shared or Shared()
     values = dict(zip(COLUMNS, row, strict=True))
-    meta_dict = json.loads(values["metadata_json"])
-    for name in _REPEATED_METADATA:
-        meta_dict[name] = shared.value(meta_dict.get(name))
-    meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
+    if values["metadata_json"] is None:
+        kept = {name: values[name] for name in MATCH_METADATA}
+        kept["make"], kept["model"] = shared.value(kept["make"]), shared.value(kept["model"])
+        meta = Metadata(**kept) if any(v is not None for v in kept.values()) else _NO_METADATA
+    else:
+        meta_dict = json.loads(values["metadata_json"])
+        for name in _REPEATED_METADATA:
+            meta_dict[name] = shared.value(meta_dict.get(name))
+        meta = Metadata(**{k: v for k, v in meta_dict.items() if k in _METADATA_FIELDS})
     decode_ok = values["decode_ok"]
     rec = FileRecord(
         path=os.fsdecode(values["path"]),

@@ -339,13 +339,19 @@ class Catalog(WalFile):
         return out
 
     def records(
-        self, paths: Iterable[str] = (), *, under: Iterable[str] = (), signatures: bool = True
+        self,
+        paths: Iterable[str] = (),
+        *,
+        under: Iterable[str] = (),
+        signatures: bool = True,
+        for_matching: bool = False,
     ) -> list[FileRecord]:
         """Records of the given files and of every file under the given folders, path-sorted.
-        `signatures=False`: without their picture signatures (see `signatures`)."""
+        `signatures=False`: without their picture signatures (see `signatures`).
+        `for_matching`: with only the metadata finding duplicates reads (rows.MATCH_METADATA)."""
         found: dict[bytes, FileRecord] = {}
         shared = _Shared()
-        columns = _select(signatures)
+        columns = _select(signatures, for_matching)
         for p in paths:
             for row in self.db.execute(f"SELECT {columns} FROM files WHERE path = ?", (_key(p),)):
                 found[row[0]] = _record(row, shared)
@@ -362,12 +368,15 @@ class Catalog(WalFile):
         for row in self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM files ORDER BY path"):
             yield _record(row, shared)
 
-    def library_records(self, signatures: bool = True) -> Iterator[FileRecord]:
+    def library_records(
+        self, signatures: bool = True, for_matching: bool = False
+    ) -> Iterator[FileRecord]:
         """Every record but those of copies (roots marked `copy`): what a command given no
-        ROOTs answers about. `signatures=False`: without their picture signatures."""
+        ROOTs answers about. `signatures=False`: without their picture signatures.
+        `for_matching`: with only the metadata finding duplicates reads (rows.MATCH_METADATA)."""
         shared = _Shared()
         for row in self.db.execute(
-            f"SELECT {_select(signatures)} FROM files WHERE root NOT IN "
+            f"SELECT {_select(signatures, for_matching)} FROM files WHERE root NOT IN "
             "(SELECT root FROM roots WHERE role = 'copy') ORDER BY path"
         ):
             yield _record(row, shared)

@@ -185,7 +185,7 @@ class Verdict:
 RELATION_KINDS = ("identical", "same-photo", "derived", "similar", "companion")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # hundreds of thousands in a library of look-alikes
 class Relation:
     """A typed edge between two files, with the evidence for it."""
 

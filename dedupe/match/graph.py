@@ -36,6 +36,7 @@ from photoverify.dedupe.catalog.signature import (
     unpack,
 )
 from photoverify.dedupe.core.records import (
+    Asset,
     Cluster,
     ClusterMember,
     DupesResult,
@@ -43,9 +44,10 @@ from photoverify.dedupe.core.records import (
     Relation,
 )
 from photoverify.dedupe.core.timeparse import parse, same_second, subsec_equal
-from photoverify.dedupe.match.candidates import SignatureSource, candidate_pairs, name_parts
+from photoverify.dedupe.match.candidates import SignatureSource, name_parts, pair_keys
 from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.policy import choose_keeper, rank_key
+from photoverify.dedupe.match.spill import KEEP_IN_MEMORY, RelationLog
 
 DEFAULT_THRESHOLD = 10  # pHash bits; measured on the generated library (RESULTS.md)
 DHASH_SLACK = 6  # dHash may stand this much further apart than the pHash threshold
@@ -373,7 +375,8 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
         for group in groups.values()
         for other in group[1:]
     ]
-    return relations + _judged_relations(groups, options)
+    distinct = [group[0] for group in groups.values()]
+    return relations + list(_judged_relations(distinct, options))
 
 
 def _identical_groups(records: Iterable[FileRecord]) -> dict[str, list[FileRecord]]:
@@ -394,9 +397,9 @@ def _pairs(
     """The candidate pairs of `items`, as records, in order. Items read without their
     signatures get them for the time their chunk of pairs is judged: the pairs' ends only, a
     chunk at a time (a library of look-alikes has most of its images at some pair's end)."""
-    pairs = candidate_pairs(items, threshold, signatures)
-    for start in range(0, len(pairs), PAIR_CHUNK):
-        chunk = pairs[start : start + PAIR_CHUNK]
+    keys = pair_keys(items, threshold, signatures)
+    for start in range(0, len(keys), PAIR_CHUNK):
+        chunk = np.stack(np.divmod(keys[start : start + PAIR_CHUNK], len(items)), axis=1)
         signed: dict[int, FileRecord] = {}
         if signatures is not None:
             ends = np.unique(chunk).tolist()
@@ -406,30 +409,40 @@ def _pairs(
             yield signed.get(i, items[i]), signed.get(j, items[j])
 
 
+def _distinct(records: Iterable[FileRecord]) -> list[FileRecord]:
+    """The first record of each content (as `_identical_groups` would list them), with no
+    list a content: a set of the digests seen."""
+    seen: set[str] = set()
+    out = []
+    for r in records:
+        if r.blake3 and r.size > 0 and r.error is None and r.blake3 not in seen:
+            seen.add(r.blake3)
+            out.append(r)
+    return out
+
+
 def _judged_relations(
-    by_hash: dict[str, list[FileRecord]],
+    distinct: list[FileRecord],
     options: DupesOptions,
     signatures: SignatureSource | None = None,
-) -> list[Relation]:
-    """The same-photo, derived and similar relations between distinct contents."""
-    relations: list[Relation] = []
-    # Judge each distinct content once: identical copies share every relation.
-    images = [g[0] for g in by_hash.values() if g[0].kind == "image" and g[0].decode_ok]
+) -> Iterator[Relation]:
+    """The same-photo, derived and similar relations between `distinct` contents (one record
+    each: identical copies share every relation), as judged."""
+    images = [r for r in distinct if r.kind == "image" and r.decode_ok]
     images.sort(key=lambda r: os.fsencode(r.path))
     for a, b in _pairs(images, options.threshold, signatures):
         rel = judge(a, b, options.threshold)
         if rel is not None:
-            relations.append(rel)
+            yield rel
+    del images
     # Videos only ever meet videos: a Live Photo's still looks like its own motion's first frame.
-    videos = [
-        g[0] for g in by_hash.values() if g[0].kind == "video" and g[0].decode_ok and g[0].phash
-    ]
+    videos = [r for r in distinct if r.kind == "video" and r.decode_ok and r.phash]
+    del distinct
     videos.sort(key=lambda r: os.fsencode(r.path))
     for a, b in _pairs(videos, options.threshold, signatures):
         rel = judge_video(a, b, options.threshold)
         if rel is not None:
-            relations.append(rel)
-    return relations
+            yield rel
 
 
 def build_graph(records: Sequence[FileRecord], relations: Iterable[Relation]) -> nx.MultiGraph:
@@ -445,36 +458,45 @@ def find_duplicates(
     records: Sequence[FileRecord],
     options: DupesOptions = DupesOptions(),
     signatures: SignatureSource | None = None,
+    keep_relations: int = KEEP_IN_MEMORY,
 ) -> DupesResult:
     """The whole analysis: assets, relations, clusters with keepers, reported relations.
 
     `signatures`: where the images' picture signatures come from when `records` were read
-    without them (`Catalog.signatures`; see candidates.SignatureSource)."""
+    without them (`Catalog.signatures`; see candidates.SignatureSource). `keep_relations`: how
+    many relations are held as objects before the rest go to a temporary file (dedupe.match.spill;
+    the result's `related` is then a RelationLog, read back from that file in order)."""
     if not _path_sorted(records):  # the catalog gives them sorted: no copy, no million keys
         records = sorted(records, key=lambda r: os.fsencode(r.path))
     assets, _ = find_assets(records)
-    # identical relations are not needed as objects here: units hold the same facts
-    relations = _judged_relations(_identical_groups(records), options, signatures)
+    # identical relations are not needed as objects here: units hold the same facts. The others
+    # are logged (on disk past a point: see dedupe.match.spill); same-photo ones, which clusters
+    # are made of, are also kept.
+    relations = RelationLog(keep=keep_relations)
+    same_photo: list[Relation] = []
+    ends: set[str] = set()
+    for rel in _judged_relations(_distinct(records), options, signatures):
+        relations.append(rel)
+        ends.update((rel.a, rel.b))
+        if rel.kind == "same-photo":
+            same_photo.append(rel)
 
     # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
-    # order. They hold records, so no map of every path is needed: only relations' ends.
-    primaries = {a.primary for a in assets}
-    units: dict[str, list[FileRecord]] = defaultdict(list)
-    for r in records:
-        if r.path in primaries and r.blake3 and r.size > 0 and r.error is None:
-            units[r.blake3].append(r)
-    del primaries
-    ends = {p for rel in relations for p in (rel.a, rel.b)}
-    by_path = {r.path: r for r in records if r.path in ends}
+    # order; only those a cluster can hold (of two primaries or more, or tied by a same-photo
+    # relation). They hold records, so no map of every path is needed: only same-photo ends.
+    tied = {p for rel in same_photo for p in (rel.a, rel.b)}
+    by_path = {r.path: r for r in records if r.path in tied}
+    units = _units(records, assets, {r.blake3 for r in by_path.values()})
+    del tied
 
     # The unit graph: one node per unit, an edge per same-photo relation between units.
     # (only units with a relation are its nodes: a million lone units would cost ~250 MiB)
     unit_graph = nx.Graph()
-    for rel in relations:
-        if rel.kind == "same-photo":
-            ua, ub = by_path[rel.a].blake3, by_path[rel.b].blake3
-            if ua in units and ub in units and ua != ub:
-                unit_graph.add_edge(ua, ub, relation=rel)
+    for rel in same_photo:
+        ua, ub = by_path[rel.a].blake3, by_path[rel.b].blake3
+        if ua in units and ub in units and ua != ub:
+            unit_graph.add_edge(ua, ub, relation=rel)
+    del same_photo
 
     def unit_rank(key: str) -> tuple:
         return min(rank_key(r, options.prefer) for r in units[key])
@@ -483,29 +505,61 @@ def find_duplicates(
         d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
         return 99 if d is None else d
 
-    order = sorted(units, key=unit_rank)
+    # Only units with a relation can join another's cluster; a lone unit is its own (ranking
+    # a million lone units would hold a key each).
+    order = sorted(unit_graph.nodes, key=unit_rank)
     members = _assign(order, unit_graph, distance, unit_rank)
+    lone = ([u] for u in units if u not in unit_graph and len(units[u]) >= 2)
     clusters = [
         _make_cluster(chosen, units, unit_graph, options)
-        for chosen in members.values()
+        for chosen in (*members.values(), *lone)
         if sum(len(units[u]) for u in chosen) >= 2
     ]
     # by position: the ids are given only after sorting, below
     in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members if m.path in ends}
+    del ends, by_path
     # A same-photo relation left out of every cluster (a unit near two keepers went to the
     # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
-    related = [
-        rel
-        for rel in relations
-        if rel.kind in ("derived", "similar", "same-photo")
-        and not (rel.a in in_cluster and in_cluster[rel.a] == in_cluster.get(rel.b))
-    ]
+    related = RelationLog(
+        (
+            rel
+            for rel in relations
+            if rel.kind in ("derived", "similar", "same-photo")
+            and not (rel.a in in_cluster and in_cluster[rel.a] == in_cluster.get(rel.b))
+        ),
+        keep=keep_relations,
+    )
+    relations.close()
     clusters.sort(key=lambda c: os.fsencode(c.keeper))
     clusters = [
         Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
         for i, c in enumerate(clusters)
     ]
-    return DupesResult(tuple(clusters), tuple(related), tuple(assets))
+    return DupesResult(
+        tuple(clusters), related if related.spilled else tuple(related), tuple(assets)
+    )
+
+
+def _units(
+    records: Sequence[FileRecord], assets: Sequence[Asset], tied: set[str]
+) -> dict[str, list[FileRecord]]:
+    """{digest: the readable primaries with those bytes} for the digests of two primaries or
+    more, or in `tied`. Which digests repeat is counted by their hashes first, so that a
+    million distinct files do not each get a list."""
+    primaries = {a.primary for a in assets}
+    kept = [
+        r for r in records if r.path in primaries and r.blake3 and r.size > 0 and r.error is None
+    ]
+    del primaries
+    hashes = np.fromiter((hash(r.blake3) for r in kept), dtype=np.int64, count=len(kept))
+    values, counts = np.unique(hashes, return_counts=True)
+    repeated = set(values[counts > 1].tolist())
+    del hashes, values, counts
+    units: dict[str, list[FileRecord]] = defaultdict(list)
+    for r in kept:
+        if hash(r.blake3) in repeated or r.blake3 in tied:  # equal hashes, perhaps unequal
+            units[r.blake3].append(r)
+    return units
 
 
 def _path_sorted(records: Sequence[FileRecord]) -> bool:

@@ -185,14 +185,22 @@ def show(paths, catalog_path, quiet, as_json) -> None:
         sys.exit(1)
 
 
-def records_for(catalog, roots, quiet: bool, unlisted: dict | None = None, signatures: bool = True):
+def records_for(
+    catalog,
+    roots,
+    quiet: bool,
+    unlisted: dict | None = None,
+    signatures: bool = True,
+    for_matching: bool = False,
+):
     """Catalog records under ROOTS after scanning them (a root not seen before joins the
     library), or without ROOTS every record of the library (not of the copies verify and
     audit scanned).
     `unlisted`, when given, receives the folders the scan could not list (path -> why).
-    `signatures=False`: the records without their picture signatures (`Catalog.signatures`)."""
+    `signatures=False`: the records without their picture signatures (`Catalog.signatures`).
+    `for_matching`: with only the metadata finding duplicates reads (see Catalog.records)."""
     if not roots:
-        return list(catalog.library_records(signatures))
+        return list(catalog.library_records(signatures, for_matching))
     from photoverify.dedupe.catalog import scan as run_scan
 
     with render.scan_progress(quiet) as progress:
@@ -200,7 +208,9 @@ def records_for(catalog, roots, quiet: bool, unlisted: dict | None = None, signa
     catalog.mark_roots(roots, "library")
     files = [os.path.abspath(p) for p in roots if not os.path.isdir(p)]
     folders = [os.path.abspath(p) for p in roots if os.path.isdir(p)]
-    records = catalog.records(files, under=folders, signatures=signatures)
+    records = catalog.records(
+        files, under=folders, signatures=signatures, for_matching=for_matching
+    )
     if unlisted is not None:
         have = {r.path for r in records}
         unlisted.update(

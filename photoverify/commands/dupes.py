@@ -78,8 +78,11 @@ def dupes(roots, catalog_path, threshold, prefer, fmt, exact, trust_stat, quiet,
 
         options = DupesOptions(threshold=threshold, prefer=prefer_abs)
         with Catalog(catalog_path) as catalog:
-            # signatures are read for the images a judgement needs, not kept for every record
-            records = records_for(catalog, roots, quiet or fmt != "table", signatures=False)
+            # signatures are read for the images a judgement needs, not kept for every record;
+            # of the metadata, only what finding duplicates reads
+            records = records_for(
+                catalog, roots, quiet or fmt != "table", signatures=False, for_matching=True
+            )
             result = find_duplicates(records, options, signatures=catalog.signatures)
     _print_dupes(result, fmt, exact_result)
     if exact_result is not None and exact_result.errors:

@@ -18,10 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from media import convert, exiftool, make_video, transcode
 
+from photoverify.dedupe.catalog.rows import MATCH_METADATA
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.records import FileRecord, Metadata
 from photoverify.dedupe.match.graph import DupesOptions, find_duplicates, judge, judge_video
+from photoverify.dedupe.match.spill import RelationLog
 
 PHOTOS = {  # three different real photos every checkout has (tests/data/real)
     "dated": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",  # its burst neighbour is made
@@ -276,8 +278,20 @@ def test_records_read_without_signatures_give_the_same_answer(library, tmp_path,
 
         lazy = find_duplicates(bare, signatures=source)
         assert cat.signatures(whole) == [r.signature for r in whole]
+        spilled = find_duplicates(bare, signatures=source, keep_relations=0)
+        slim = cat.records(under=[str(lib)], signatures=False, for_matching=True)
+        matched = find_duplicates(slim, signatures=cat.signatures)
+    # read for matching: the metadata dupes reads, from its columns, and the same answer
+    assert [[getattr(r.metadata, f) for f in MATCH_METADATA] for r in slim] == [
+        [getattr(r.metadata, f) for f in MATCH_METADATA] for r in whole
+    ]
+    assert any(r.metadata.captured_at for r in slim) and not any(r.metadata.file_type for r in slim)
+    assert matched == lazy
     assert any(r.signature for r in whole) and not any(r.signature for r in bare)
     assert lazy == find_duplicates(whole)
+    # the relations logged on disk (as in a library of look-alikes) say the same, in order
+    assert isinstance(spilled.related, RelationLog) and spilled.related.spilled
+    assert spilled == lazy and "".join(spilled.json_chunks()) == "".join(lazy.json_chunks())
     kinds = {rel.evidence.get("edit") for rel in lazy.related}
     assert kinds & {"rotated 90", "rotated 270", "cropped"}, kinds  # signatures were judged
     assert asked and max(asked) < len(whole)  # never every record's at once

@@ -27,7 +27,8 @@ from photoverify.dedupe.catalog.fingerprint import image_facts
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.records import FileRecord, Metadata
-from photoverify.dedupe.match.graph import DHASH_SLACK, find_duplicates, judge
+from photoverify.dedupe.match.graph import find_duplicates
+from photoverify.dedupe.match.judge import DHASH_SLACK, judge
 
 COPY_KINDS = set(public_set.REENCODES) | {"p3-master"}
 

@@ -41,7 +41,7 @@ from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.core.paths import under_any
 from photoverify.dedupe.core.records import Asset, FileRecord, Finding, Verdict
-from photoverify.dedupe.match.graph import DEFAULT_THRESHOLD
+from photoverify.dedupe.match.judge import DEFAULT_THRESHOLD
 from photoverify.dedupe.move.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from photoverify.verify.audit.comparison import Progress, compare_assets
 from photoverify.verify.audit.gained import merged_copies

@@ -24,8 +24,8 @@ from photoverify.dedupe.core.records import Asset, FileRecord, Finding
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.core.timeparse import same_second
 from photoverify.dedupe.match.companions import find_assets
-from photoverify.dedupe.match.graph import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.match.index import hex_to_uint64, near_groups
+from photoverify.dedupe.match.judge import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.verify.audit.outcomes import finding
 
 CANDIDATES_PER_VALUE = 64  # files sharing one pHash beyond this are not all judged

@@ -83,13 +83,12 @@ def pair_keys(
     def keyed(pairs: np.ndarray) -> np.ndarray:
         return pairs[:, 0].astype(np.int64) * n + pairs[:, 1].astype(np.int64)
 
-    parts = [keyed(turned_pairs(images, signatures))]
-    hashed = [i for i, r in enumerate(images) if r.phash]
-    if len(hashed) > 1:
+    parts = [turned_keys(images, signatures)]
+    positions = np.flatnonzero(np.fromiter((bool(r.phash) for r in images), bool, n))
+    if len(positions) > 1:
         near = near_pairs(
-            hex_to_uint64([images[i].phash for i in hashed]), threshold, ordered=False
+            hex_to_uint64([images[i].phash for i in positions.tolist()]), threshold, ordered=False
         )
-        positions = np.asarray(hashed, dtype=np.int64)
         parts.append(positions[near[:, 0]] * n + positions[near[:, 1]])
         del near
     shared = [pair for members in shared_keys(images) for pair in combinations(members, 2)]
@@ -135,20 +134,38 @@ def turned_pairs(
 ) -> np.ndarray:
     """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
     other's: every upright hash joined against every signature's 7 other orientations and 3
-    crops (two uprights are the pHash join's to find). An (N, 2) array, i < j, unsorted."""
+    crops (two uprights are the pHash join's to find). An (N, 2) array, i < j, sorted."""
+    return np.stack(np.divmod(turned_keys(images, signatures), max(len(images), 1)), axis=1)
+
+
+TURNED_TABLE = 1 << 21  # variant hashes bucketed in one join (its tables: ~50 bytes a hash)
+
+
+def turned_keys(
+    images: Sequence[FileRecord], signatures: SignatureSource | None = None
+) -> np.ndarray:
+    """`turned_pairs` as sorted unique keys i * len(images) + j. The variants are joined
+    against the uprights TURNED_TABLE at a time: at a million images, one join of all ten
+    million variants held ~0.5 GiB of bucket tables and result rows at once."""
     signed, hashes = orientation_hashes(images, signatures)
+    n = len(images)
     if len(signed) < 2:
-        return np.zeros((0, 2), np.int64)
+        return np.zeros(0, np.int64)
     turns = hashes.shape[1] - 1
-    found = cross_pairs(
-        hashes[:, 0], hashes[:, 1:].reshape(-1), TURNED_HASH_DISTANCE, ordered=False
-    )
-    del hashes
+    uprights = np.ascontiguousarray(hashes[:, 0])
     positions = np.asarray(signed, dtype=np.int64)
-    i, j = positions[found[:, 0]], positions[found[:, 1] // turns]
-    del found
-    keep = i != j
-    return np.stack([np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])], axis=1)
+    del signed
+    rows = max(1, TURNED_TABLE // turns)
+    parts = [np.zeros(0, np.int64)]
+    for start in range(0, len(positions), rows):
+        variants = hashes[start : start + rows, 1:].reshape(-1)
+        found = cross_pairs(uprights, variants, TURNED_HASH_DISTANCE, ordered=False)
+        i, j = positions[found[:, 0]], positions[start + found[:, 1] // turns]
+        del found
+        keep = i != j
+        i, j = i[keep], j[keep]
+        parts.append(np.unique(np.minimum(i, j) * n + np.maximum(i, j)))
+    return np.unique(np.concatenate(parts))
 
 
 def orientation_hashes(

@@ -49,6 +49,12 @@ def test_turned_and_cropped_copies_are_candidates(corpus):
     assert {(0, n), (1, n + 1), (2, n + 2)} <= found
     assert all(n + 3 not in p and n + 4 not in p for p in found)
     assert found == _self_join_pairs(images)
+    # the variants joined a few images' worth at a time (as a million images are): the same
+    table, candidates.TURNED_TABLE = candidates.TURNED_TABLE, 20
+    try:
+        assert {tuple(p) for p in candidates.turned_pairs(images).tolist()} == found
+    finally:
+        candidates.TURNED_TABLE = table
     # every candidate once, i < j, in order (an array of pairs, not a set of tuples)
     pairs = [tuple(p) for p in candidates.candidate_pairs(images, 10).tolist()]
     assert pairs == sorted(set(pairs)) and all(i < j for i, j in pairs)

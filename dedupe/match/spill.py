@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from photoverify.dedupe.core.errors import EnvironmentProblem
 from photoverify.dedupe.core.records import Relation
 
 KEEP_IN_MEMORY = 20_000  # relations held as objects before the log moves to disk
@@ -47,12 +48,21 @@ class RelationLog(Sequence):
         return self._file is not None
 
     def _flush(self) -> None:
-        if self._file is None:
-            self._file = tempfile.NamedTemporaryFile(prefix="photoverify-relations-")
-        self._file.seek(0, 2)
-        for start in range(0, len(self._pending), BATCH):
-            pickle.dump(self._pending[start : start + BATCH], self._file, pickle.HIGHEST_PROTOCOL)
-        self._file.flush()  # readers open the file by name
+        where = tempfile.gettempdir()
+        try:
+            if self._file is None:
+                self._file = tempfile.NamedTemporaryFile(prefix="photoverify-relations-")
+            where = self._file.name
+            self._file.seek(0, 2)
+            for start in range(0, len(self._pending), BATCH):
+                batch = self._pending[start : start + BATCH]
+                pickle.dump(batch, self._file, pickle.HIGHEST_PROTOCOL)
+            self._file.flush()  # readers open the file by name
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"{where}: cannot keep the relations found on disk: {exc.strerror or exc} "
+                "(set TMPDIR to a folder with room)"
+            ) from None
         self._written += len(self._pending)
         self._pending = []
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from photoverify.dedupe.core.errors import EnvironmentProblem
 from photoverify.dedupe.core.records import Relation
 from photoverify.dedupe.match import spill
 from photoverify.dedupe.match.spill import RelationLog
@@ -50,3 +53,22 @@ def test_a_spilled_log_writes_a_file_of_its_own_and_removes_it():
     assert len(log._pending) < len(items)  # most of them are on disk, not in memory
     log.close()
     assert not os.path.exists(name)
+
+
+def test_a_log_that_cannot_make_its_file_says_where_and_why(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, where TMPDIR names a folder")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))
+    with pytest.raises(EnvironmentProblem, match=r"notes.txt: cannot keep the relations .*TMPDIR"):
+        RelationLog([Relation("/a", "/b", "similar", {})], keep=0)
+
+
+def test_a_log_on_a_full_disk_says_where_and_why(monkeypatch):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    log = RelationLog([Relation("/a", "/b", "similar", {})], keep=0)
+    full = open("/dev/full", "wb")  # every write fails with ENOSPC, as on a full disk
+    monkeypatch.setattr(log, "_file", full)
+    with pytest.raises(EnvironmentProblem, match=r"/dev/full: cannot keep .*No space left"):
+        log.extend([Relation("/c", "/d", "similar", {})] * spill.BATCH)
+    full.close()

@@ -1,7 +1,8 @@
 """What is a duplicate of what: near-duplicate search over perceptual hashes (index, and
-between two sets: cross), the pairs worth judging (candidates), typed relations and clusters
-(graph), files that travel together (companions), which copy to keep (policy), and exact
-duplicates from bytes alone (exact)."""
+between two sets: cross), the pairs worth judging (candidates), what a pair is (judge), typed
+relations and clusters (graph, with the relations logged on disk past a point: spill), files that
+travel together (companions), which copy to keep (policy), and exact duplicates from bytes alone
+(exact)."""
 
 from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.exact import exact_asset_clusters, find_exact

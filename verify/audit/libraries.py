@@ -5,7 +5,7 @@
 sidecars and RAW+JPEG partner, see dedupe.companions) to DEST:
 
   present    the primary's bytes are in DEST (same BLAKE3), kept by this asset
-  converted  no identical bytes, but the same photo (dedupe.graph.judge says `same-photo`) in
+  converted  no identical bytes, but the same photo (dedupe.match.judge.judge says `same-photo`) in
              another encoding, size or metadata state; or, for a video, the same Apple
              ContentIdentifier or the same capture instant and duration
   merged     the photo is in DEST only as a copy that another source asset already accounts for

@@ -5,7 +5,7 @@ outcome, and what DEST holds that no source asset claims. Pure over records.
    started from). Each DEST primary is claimed by one source asset (the ledger's placement or
    a plain copy at the same relative path first); the others with those bytes merge into it.
 2. `claim_same_photo`: no identical bytes, but the same photo in another encoding, size or
-   metadata state (`dedupe.match.graph.judge`), or for a video the same ContentIdentifier, the
+   metadata state (`dedupe.match.judge.judge`), or for a video the same ContentIdentifier, the
    same capture second and duration, or the same first frame and duration. Candidates come from
    `near_groups` over both sides' pHashes (plus equal camera ids), so matching is sub-quadratic.
 3. `extra_in_dest`: DEST assets no source asset claims, with what each is a copy of.

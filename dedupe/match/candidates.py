@@ -95,7 +95,16 @@ def pair_keys(
     parts.append(keyed(np.asarray(shared, dtype=np.int64).reshape(-1, 2)))
     keys = np.concatenate(parts)
     del parts
-    return np.unique(keys)
+    return unique_in_place(keys)
+
+
+def unique_in_place(keys: np.ndarray) -> np.ndarray:
+    """np.unique(keys), sorting `keys` itself: no sorted copy of tens of millions of keys."""
+    keys.sort()
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return keys[first]
 
 
 def _keys(r: FileRecord) -> Iterator[tuple]:
@@ -165,7 +174,7 @@ def turned_keys(
         keep = i != j
         i, j = i[keep], j[keep]
         parts.append(np.unique(np.minimum(i, j) * n + np.maximum(i, j)))
-    return np.unique(np.concatenate(parts))
+    return unique_in_place(np.concatenate(parts))
 
 
 def orientation_hashes(

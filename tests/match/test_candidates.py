@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 from conftest import CAMERA_JPEGS
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from photoverify.dedupe.catalog import signature as sig
@@ -71,3 +73,9 @@ def test_signatures_read_in_one_buffer_equal_one_at_a_time(corpus):
     assert ok == [0, 5, 6]
     assert all(np.array_equal(g, sig.unpack(blobs[i]).L) for i, g in zip(ok, grids, strict=True))
     assert sig.unpack_grids([None])[1].shape == (0, sig.GRID, sig.GRID)
+
+
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=200))
+def test_unique_in_place_equals_numpy_unique(values):
+    keys = np.array(values, dtype=np.int64)
+    assert candidates.unique_in_place(keys.copy()).tolist() == np.unique(keys).tolist()

@@ -21,7 +21,7 @@ from photoverify.dedupe.catalog.signature import crop_hashes, dct_hashes, unpack
 from photoverify.dedupe.core.records import FileRecord
 from photoverify.dedupe.core.timeparse import parse
 from photoverify.dedupe.match.cross import cross_pairs
-from photoverify.dedupe.match.index import hex_to_uint64, near_pairs
+from photoverify.dedupe.match.index import hex_to_uint64, near_groups
 
 ID_GROUP_LIMIT = 64  # files sharing one id or instant beyond this are not compared pairwise
 TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos: >= 20 (1%)
@@ -86,10 +86,11 @@ def pair_keys(
     parts = [turned_keys(images, signatures)]
     positions = np.flatnonzero(np.fromiter((bool(r.phash) for r in images), bool, n))
     if len(positions) > 1:
-        near = near_pairs(
-            hex_to_uint64([images[i].phash for i in positions.tolist()]), threshold, ordered=False
-        )
-        parts.append(positions[near[:, 0]] * n + positions[near[:, 1]])
+        hashes = hex_to_uint64([images[i].phash for i in positions.tolist()])
+        near = near_groups(hashes, threshold, ordered=False)
+        del hashes
+        for rows in near.expand_chunks():
+            parts.append(positions[rows[:, 0]] * n + positions[rows[:, 1]])
         del near
     shared = [pair for members in shared_keys(images) for pair in combinations(members, 2)]
     parts.append(keyed(np.asarray(shared, dtype=np.int64).reshape(-1, 2)))
@@ -162,8 +163,7 @@ def turned_keys(
         return np.zeros(0, np.int64)
     turns = hashes.shape[1] - 1
     uprights = np.ascontiguousarray(hashes[:, 0])
-    positions = np.asarray(signed, dtype=np.int64)
-    del signed
+    positions = signed
     rows = max(1, TURNED_TABLE // turns)
     parts = [np.zeros(0, np.int64)]
     for start in range(0, len(positions), rows):
@@ -179,16 +179,23 @@ def turned_keys(
 
 def orientation_hashes(
     images: Sequence[FileRecord], signatures: SignatureSource | None = None
-) -> tuple[list[int], np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """(positions of the images that have a signature, their N x 11 hashes: 8 orientations,
     then 3 centre crops), computed a chunk of images at a time (each row depends on its own
-    image only)."""
-    signed: list[int] = []
-    parts: list[np.ndarray] = []
+    image only) into one array (a list of chunks joined at the end held them twice)."""
+    signed = np.empty(len(images), dtype=np.int64)
+    hashes: np.ndarray | None = None
+    count = 0
     for start in range(0, len(images), HASH_CHUNK):
         ok, grids = unpack_grids(signatures_of(images[start : start + HASH_CHUNK], signatures))
-        if ok:
-            signed.extend(start + i for i in ok)
-            parts.append(np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1))
-    hashes = np.concatenate(parts) if parts else np.zeros((0, 1), np.uint64)
-    return signed, hashes
+        if not ok:
+            continue
+        rows = np.concatenate([dct_hashes(grids), crop_hashes(grids)], axis=1)
+        if hashes is None:
+            hashes = np.empty((len(images), rows.shape[1]), dtype=np.uint64)
+        hashes[count : count + len(ok)] = rows
+        signed[count : count + len(ok)] = start + np.asarray(ok, dtype=np.int64)
+        count += len(ok)
+    if hashes is None:
+        return signed[:0], np.zeros((0, 1), np.uint64)
+    return signed[:count], hashes[:count]

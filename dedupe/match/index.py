@@ -24,7 +24,7 @@ The inner loops are compiled with numba (no C toolchain needed) and run on all c
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -208,14 +208,18 @@ class NearPairs:
         Includes the distance-0 pairs within each group of identical hashes: a group of c inputs
         gives c*(c-1)/2 rows, so prefer `groups` and `pairs` when groups may be large.
         """
+        rows = np.concatenate(list(self.expand_chunks()))
+        return _sorted_pairs(rows) if ordered else rows
+
+    def expand_chunks(self, rows: int = 1 << 20) -> Iterator[np.ndarray]:
+        """`expand(ordered=False)` a part at a time: the pairs within groups, then those between
+        groups `rows` distinct pairs at a time (spelling out millions of pairs at once held
+        ~100 bytes of temporaries a pair)."""
         order, starts = self.groups._grouped()
         sizes = np.diff(starts)
-        parts = [_within_group_pairs(order, starts, sizes)]
-        if self.pairs.shape[0]:
-            parts.append(_cross_group_pairs(order, starts, sizes, self.pairs))
-        rows = np.concatenate(parts)
-        del parts
-        return _sorted_pairs(rows) if ordered else rows
+        yield _within_group_pairs(order, starts, sizes)
+        for lo in range(0, self.pairs.shape[0], rows):
+            yield _cross_group_pairs(order, starts, sizes, self.pairs[lo : lo + rows])
 
 
 def _within_group_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -480,12 +484,16 @@ def _mih_pairs(values: np.ndarray, threshold: int, blocks: tuple[_Block, ...]) -
 
 
 def near_groups(
-    hashes: Sequence[int] | np.ndarray, threshold: int, *, method: str = "auto"
+    hashes: Sequence[int] | np.ndarray,
+    threshold: int,
+    *,
+    method: str = "auto",
+    ordered: bool = True,
 ) -> NearPairs:
     """Group identical hashes, then find every pair of distinct values within `threshold`.
 
     method: "auto" (brute force for small inputs, else multi-index hashing), "mih" or "brute".
-    The result is exact either way.
+    The result is exact either way. `ordered=False`: its pairs in no given order.
     """
     threshold = _check_threshold(threshold)
     if method not in ("auto", "mih", "brute"):
@@ -497,7 +505,8 @@ def near_groups(
     elif method == "brute" or (method == "auto" and values.size < BRUTE_FORCE_BELOW):
         pairs = brute_force_pairs(values, threshold)
     else:
-        pairs = _sorted_pairs(_mih_pairs(values, threshold, _plan(values.size, threshold)))
+        pairs = _mih_pairs(values, threshold, _plan(values.size, threshold))
+        pairs = _sorted_pairs(pairs) if ordered else pairs
     return NearPairs(groups=groups, pairs=pairs, threshold=threshold)
 
 

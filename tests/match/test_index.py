@@ -53,6 +53,10 @@ def test_near_pairs_equals_brute_force(hashes, threshold):
         ]
         unordered = index.near_pairs(hashes, threshold, method=method, ordered=False)
         assert sorted(unordered.tolist()) == [list(p) for p in expected]
+        # spelled out a few distinct pairs at a time (as a million images' are): the same rows
+        groups = index.near_groups(hashes, threshold, method=method, ordered=False)
+        rows = [r for part in groups.expand_chunks(rows=3) for r in part.tolist()]
+        assert sorted(rows) == [list(p) for p in expected]
 
 
 @pytest.mark.slow
@@ -100,6 +104,8 @@ def test_many_identical_hashes_stay_one_group():
     assert result.groups.members(copies - 1).tolist() == [1000]  # 0xDEADBEE8 sorts first
     full = result.expand()
     assert len(full) == 1000 * 999 // 2 + 1000
+    chunked = np.concatenate(list(result.expand_chunks(rows=1)))
+    assert sorted(chunked.tolist()) == full.tolist()
     assert full.tolist() == index.brute_force_pairs(hashes, 5).tolist()
 
 

@@ -209,7 +209,7 @@ def adopt_orphans() -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
-        pass
+        return  # not Linux: an orphaned exiftool's CPU goes uncounted (its worker's still counts)
 
 
 def _reap(seconds: float = 3.0) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import combinations
 
@@ -68,8 +68,25 @@ def candidate_pairs(
     and edit names beside their originals; turned and cropped copies by their signatures (from
     `signatures`, see SignatureSource). An (N, 2) array of positions (i, j), i < j, each pair
     once, sorted."""
-    keys = pair_keys(images, threshold, signatures)
-    return np.stack(np.divmod(keys, max(len(images), 1)), axis=1)
+    return pairs_of(pair_keys(images, threshold, signatures), len(images))
+
+
+def pairs_of(keys: np.ndarray, n: int) -> np.ndarray:
+    """Pair keys (`key_of`) of n items back as an (N, 2) array of positions (i, j)."""
+    return np.stack(np.divmod(keys, max(n, 1)), axis=1)
+
+
+def key_of(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
+    """One int64 key a pair of positions of n items, the smaller first: min * n + max."""
+    return np.minimum(i, j) * n + np.maximum(i, j)
+
+
+def repeated_hashes(keys: Iterable) -> set[int]:
+    """The hashes of the keys that occur more than once, counted in an array: a million keys
+    held once each are never kept (equal hashes may still be unequal keys: check the keys)."""
+    hashes = np.fromiter((hash(k) for k in keys), dtype=np.int64, count=-1)
+    values, counts = np.unique(hashes, return_counts=True)
+    return set(values[counts > 1].tolist())
 
 
 def pair_keys(
@@ -79,10 +96,6 @@ def pair_keys(
     (a library of look-alikes has tens of millions of candidate pairs at a million images;
     each part is turned into keys as soon as it is found, and deduplicated in one 1-D sort)."""
     n = len(images)
-
-    def keyed(pairs: np.ndarray) -> np.ndarray:
-        return pairs[:, 0].astype(np.int64) * n + pairs[:, 1].astype(np.int64)
-
     parts = [turned_keys(images, signatures)]
     positions = np.flatnonzero(np.fromiter((bool(r.phash) for r in images), bool, n))
     if len(positions) > 1:
@@ -90,10 +103,11 @@ def pair_keys(
         near = near_groups(hashes, threshold, ordered=False)
         del hashes
         for rows in near.expand_chunks():
-            parts.append(positions[rows[:, 0]] * n + positions[rows[:, 1]])
+            parts.append(key_of(positions[rows[:, 0]], positions[rows[:, 1]], n))
         del near
     shared = [pair for members in shared_keys(images) for pair in combinations(members, 2)]
-    parts.append(keyed(np.asarray(shared, dtype=np.int64).reshape(-1, 2)))
+    shared_pairs = np.asarray(shared, dtype=np.int64).reshape(-1, 2)
+    parts.append(key_of(shared_pairs[:, 0], shared_pairs[:, 1], n))
     keys = np.concatenate(parts)
     del parts
     return unique_in_place(keys)
@@ -127,10 +141,7 @@ def shared_keys(images: Sequence[FileRecord]) -> list[list[int]]:
     """The positions of images sharing a key (`_keys`), in order, for each key that 2 to
     ID_GROUP_LIMIT images share. Keys held by one image only (most of them) are found by a count
     of their hashes first, so that a million images do not each keep a key and a list."""
-    hashes = np.fromiter((hash(k) for r in images for k in _keys(r)), dtype=np.int64, count=-1)
-    values, counts = np.unique(hashes, return_counts=True)
-    wanted = set(values[counts > 1].tolist())
-    del hashes, values, counts
+    wanted = repeated_hashes(k for r in images for k in _keys(r))
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(images):
         for k in _keys(r):
@@ -145,7 +156,7 @@ def turned_pairs(
     """Pairs where one picture's signature, turned, mirrored or centre-cropped, hashes near the
     other's: every upright hash joined against every signature's 7 other orientations and 3
     crops (two uprights are the pHash join's to find). An (N, 2) array, i < j, sorted."""
-    return np.stack(np.divmod(turned_keys(images, signatures), max(len(images), 1)), axis=1)
+    return pairs_of(turned_keys(images, signatures), len(images))
 
 
 TURNED_TABLE = 1 << 21  # variant hashes bucketed in one join (its tables: ~50 bytes a hash)
@@ -163,17 +174,15 @@ def turned_keys(
         return np.zeros(0, np.int64)
     turns = hashes.shape[1] - 1
     uprights = np.ascontiguousarray(hashes[:, 0])
-    positions = signed
     rows = max(1, TURNED_TABLE // turns)
     parts = [np.zeros(0, np.int64)]
-    for start in range(0, len(positions), rows):
+    for start in range(0, len(signed), rows):
         variants = hashes[start : start + rows, 1:].reshape(-1)
         found = cross_pairs(uprights, variants, TURNED_HASH_DISTANCE, ordered=False)
-        i, j = positions[found[:, 0]], positions[start + found[:, 1] // turns]
+        i, j = signed[found[:, 0]], signed[start + found[:, 1] // turns]
         del found
         keep = i != j
-        i, j = i[keep], j[keep]
-        parts.append(np.unique(np.minimum(i, j) * n + np.maximum(i, j)))
+        parts.append(np.unique(key_of(i[keep], j[keep], n)))
     return unique_in_place(np.concatenate(parts))
 
 

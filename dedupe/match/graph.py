@@ -26,7 +26,12 @@ from photoverify.dedupe.core.records import (
     FileRecord,
     Relation,
 )
-from photoverify.dedupe.match.candidates import SignatureSource, pair_keys
+from photoverify.dedupe.match.candidates import (
+    SignatureSource,
+    pair_keys,
+    pairs_of,
+    repeated_hashes,
+)
 from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.judge import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.match.policy import choose_keeper, rank_key
@@ -58,11 +63,16 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
     return relations + list(_judged_relations(distinct, options))
 
 
+def _has_content(r: FileRecord) -> bool:
+    """Readable, non-empty and hashed: a file whose bytes can be identical to another's."""
+    return bool(r.blake3) and r.size > 0 and r.error is None
+
+
 def _identical_groups(records: Iterable[FileRecord]) -> dict[str, list[FileRecord]]:
     """{BLAKE3: the readable, non-empty files with those bytes}, in the records' order."""
     by_hash: dict[str, list[FileRecord]] = defaultdict(list)
     for r in records:
-        if r.blake3 and r.size > 0 and r.error is None:
+        if _has_content(r):
             by_hash[r.blake3].append(r)
     return by_hash
 
@@ -78,7 +88,7 @@ def _pairs(
     chunk at a time (a library of look-alikes has most of its images at some pair's end)."""
     keys = pair_keys(items, threshold, signatures)
     for start in range(0, len(keys), PAIR_CHUNK):
-        chunk = np.stack(np.divmod(keys[start : start + PAIR_CHUNK], len(items)), axis=1)
+        chunk = pairs_of(keys[start : start + PAIR_CHUNK], len(items))
         signed: dict[int, FileRecord] = {}
         if signatures is not None:
             ends = np.unique(chunk).tolist()
@@ -94,7 +104,7 @@ def _distinct(records: Iterable[FileRecord]) -> list[FileRecord]:
     seen: set[str] = set()
     out = []
     for r in records:
-        if r.blake3 and r.size > 0 and r.error is None and r.blake3 not in seen:
+        if _has_content(r) and r.blake3 not in seen:
             seen.add(r.blake3)
             out.append(r)
     return out
@@ -236,14 +246,9 @@ def _units(
     more, or in `tied`. Which digests repeat is counted by their hashes first, so that a
     million distinct files do not each get a list."""
     primaries = {a.primary for a in assets}
-    kept = [
-        r for r in records if r.path in primaries and r.blake3 and r.size > 0 and r.error is None
-    ]
+    kept = [r for r in records if r.path in primaries and _has_content(r)]
     del primaries
-    hashes = np.fromiter((hash(r.blake3) for r in kept), dtype=np.int64, count=len(kept))
-    values, counts = np.unique(hashes, return_counts=True)
-    repeated = set(values[counts > 1].tolist())
-    del hashes, values, counts
+    repeated = repeated_hashes(r.blake3 for r in kept)
     units: dict[str, list[FileRecord]] = defaultdict(list)
     for r in kept:
         if hash(r.blake3) in repeated or r.blake3 in tied:  # equal hashes, perhaps unequal

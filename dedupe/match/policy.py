@@ -152,12 +152,13 @@ def choose_keeper(
     """The keeper of a cluster and why it won, in words a person can check."""
     if not members:
         raise ValueError("an empty cluster has no keeper")
-    ordered = sorted(members, key=lambda r: rank_key(r, prefer))
-    keeper = ordered[0]
-    name = telling_names([r.path for r in ordered])
+    ranked = sorted(((rank_key(r, prefer), r) for r in members), key=lambda kr: kr[0])
+    best, keeper = ranked[0]
+    name = telling_names([r.path for _, r in ranked])
     reasons: dict[str, list[str]] = {}
-    for other in ordered[1:]:
-        words = deciding_criterion(keeper, other, prefer)
+    for key, other in ranked[1:]:  # the first criterion whose key differs (deciding_criterion)
+        at = next((n for n, (a, b) in enumerate(zip(best, key, strict=True)) if a != b), None)
+        words = "they are the same file" if at is None else CRITERIA[at].explain(keeper, other)
         reasons.setdefault(words, []).append(name[other.path])
     if not reasons:
         return keeper, "the only member"

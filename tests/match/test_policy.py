@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from photoverify.dedupe.core.records import FileRecord, Metadata
-from photoverify.dedupe.match.policy import choose_keeper, name_penalty
+from photoverify.dedupe.match.policy import choose_keeper, deciding_criterion, name_penalty
 
 
 def _rec(path, fmt="JPEG", w=100, h=100, **meta) -> FileRecord:
@@ -97,3 +97,13 @@ def test_keeper_reason_names_copies_from_the_folder_where_they_part():
     assert "over Camera Roll/2019/03/IMG_1000 (1).HEIC:" in reason
     keeper, reason = choose_keeper([suffixed, camera])
     assert reason.startswith("IMG_1000.HEIC kept over IMG_1000 (1).HEIC:")
+
+
+@given(st.lists(records, min_size=2, max_size=8, unique_by=lambda r: r.path))
+def test_each_copy_is_named_with_the_criterion_that_decides_against_it(members):
+    # the reason gives, for each other copy, deciding_criterion's words: the first criterion
+    # on which the keeper beats it
+    keeper, reason = choose_keeper(members)
+    for other in members:
+        if other is not keeper:
+            assert deciding_criterion(keeper, other) in reason

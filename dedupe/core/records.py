@@ -7,7 +7,7 @@ carried as surrogate escapes and survive a round trip to disk and to JSON).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -242,7 +242,7 @@ class Cluster:
 class DupesResult:
     clusters: tuple[Cluster, ...]
     related: tuple[Relation, ...]  # derived and similar: reported, never merged by default
-    assets: tuple[Asset, ...]
+    assets: Sequence[Asset]  # a tuple, or (dupes) an AssetList making each Asset when asked
 
     def to_json(self) -> dict[str, Any]:
         return {

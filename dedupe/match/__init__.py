@@ -4,7 +4,6 @@ relations and clusters (graph, with the relations logged on disk past a point: s
 travel together (companions), which copy to keep (policy), and exact duplicates from bytes alone
 (exact)."""
 
-from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.exact import exact_asset_clusters, find_exact
 from photoverify.dedupe.match.policy import choose_keeper
 
@@ -20,9 +19,14 @@ __all__ = [
 
 def __getattr__(name: str):
     # the graph's names are loaded on first use: graph loads networkx, numpy and numba (the
-    # near-duplicate index), which `dupes --exact` and `plan --exact` never need
+    # near-duplicate index), which `dupes --exact` never needs; companions holds its records
+    # as numpy columns (dedupe.match.table)
     if name in ("DupesOptions", "find_duplicates"):
         from photoverify.dedupe.match import graph
 
         return getattr(graph, name)
+    if name == "find_assets":
+        from photoverify.dedupe.match.companions import find_assets
+
+        return find_assets
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

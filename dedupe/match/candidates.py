@@ -22,6 +22,7 @@ from photoverify.dedupe.core.records import FileRecord
 from photoverify.dedupe.core.timeparse import parse
 from photoverify.dedupe.match.cross import cross_pairs
 from photoverify.dedupe.match.index import hex_to_uint64, near_groups
+from photoverify.dedupe.match.table import RecordTable
 
 ID_GROUP_LIMIT = 64  # files sharing one id or instant beyond this are not compared pairwise
 TURNED_HASH_DISTANCE = 8  # turned/mirrored copies: <= 2 bits; unrelated photos: >= 20 (1%)
@@ -97,9 +98,8 @@ def pair_keys(
     each part is turned into keys as soon as it is found, and deduplicated in one 1-D sort)."""
     n = len(images)
     parts = [turned_keys(images, signatures)]
-    positions = np.flatnonzero(np.fromiter((bool(r.phash) for r in images), bool, n))
+    positions, hashes = _phashes(images)
     if len(positions) > 1:
-        hashes = hex_to_uint64([images[i].phash for i in positions.tolist()])
         near = near_groups(hashes, threshold, ordered=False)
         del hashes
         for rows in near.expand_chunks():
@@ -111,6 +111,20 @@ def pair_keys(
     keys = np.concatenate(parts)
     del parts
     return unique_in_place(keys)
+
+
+def _phashes(images: Sequence[FileRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """(the positions of the images with a pHash, those pHashes as uint64), from a
+    RecordTable's column when every value there is 16 hex digits."""
+    if isinstance(images, RecordTable):
+        positions = np.flatnonzero(images.present("phash"))
+        hashes = images.hashes("phash")
+        if hashes is not None:
+            return positions, hashes[positions]
+    else:
+        n = len(images)
+        positions = np.flatnonzero(np.fromiter((bool(r.phash) for r in images), bool, n))
+    return positions, hex_to_uint64([images[i].phash for i in positions.tolist()])
 
 
 def unique_in_place(keys: np.ndarray) -> np.ndarray:

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from photoverify.dedupe.catalog.sniff import RAW_FORMATS
 from photoverify.dedupe.core.records import Asset, FileRecord, Metadata, Relation
 from photoverify.dedupe.core.timeparse import seconds_apart
 from photoverify.dedupe.match.policy import FORMAT_RANK, rank_key
+from photoverify.dedupe.match.table import RecordTable, as_table
 
 LIVE_MAX_SECONDS = 2.0  # still and motion of a Live Photo are stamped within this
 LIVE_MAX_DURATION = 5.0  # a Live Photo's motion lasts about 3 s
@@ -91,18 +95,16 @@ class _FolderIndex:
         return built
 
 
-def _path_sorted(records: list[FileRecord]) -> bool:
-    return all(
-        os.fsencode(records[i].path) <= os.fsencode(records[i + 1].path)
-        for i in range(len(records) - 1)
-    )
+def find_assets(records: Iterable[FileRecord]) -> tuple[AssetList, list[Relation]]:
+    """Group files into assets. Every media or sidecar file is in exactly one asset.
 
-
-def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relation]]:
-    """Group files into assets. Every media or sidecar file is in exactly one asset."""
-    recs = [r for r in records if r.kind in ("image", "video", "sidecar")]
-    if not _path_sorted(recs):
-        recs.sort(key=lambda r: os.fsencode(r.path))
+    Only the files that can be tied to another are made records and grouped (`_involved`):
+    those in a folder holding a sidecar, a video or a RAW, and the stills whose ContentIdentifier
+    a video shares. Every other file is an asset of its own, known by its path alone."""
+    table = as_table(records)
+    kinds = ("image", "video", "sidecar")
+    recs_table = table.take(np.flatnonzero(table.is_in("kind", lambda k: k in kinds)))
+    recs = recs_table.records(_involved(recs_table))
     media = [r for r in recs if r.kind in ("image", "video") and r.size > 0]
     index = _FolderIndex(media)
 
@@ -141,7 +143,23 @@ def find_assets(records: Iterable[FileRecord]) -> tuple[list[Asset], list[Relati
         target = _sidecar_target(side, index)
         if target is not None:
             attach(side, target, why=f"sidecar ({os.path.basename(side.path)})")
-    return _assets(recs, owner), relations
+    return _assets(recs_table, owner), relations
+
+
+def _involved(recs: RecordTable) -> np.ndarray:
+    """The positions of the files that may be tied to another (see `find_assets`): a RAW's,
+    a video's or a sidecar's folder, or a still sharing a video's ContentIdentifier."""
+    kind = recs.is_in("kind", lambda k: k in ("video", "sidecar"))
+    raw = recs.is_in("format", lambda f: f in RAW_FORMATS)
+    if not (kind | raw).any():
+        return np.zeros(0, np.int64)
+    ties = np.flatnonzero(kind | raw).tolist()
+    folders = {os.path.dirname(recs.path(i)) for i in ties}
+    video = np.flatnonzero(recs.is_in("kind", lambda k: k == "video")).tolist()
+    cids = {r.metadata.content_id for r in recs.records(video)} - {None, ""}
+    shares = recs.is_in("metadata", lambda m: cids and m.content_id in cids)
+    in_folder = np.fromiter((os.path.dirname(p) in folders for p in recs.paths()), bool, len(recs))
+    return np.flatnonzero(in_folder | shares)
 
 
 def _live_still(
@@ -189,10 +207,10 @@ def _sidecar_target(side: FileRecord, index: _FolderIndex) -> FileRecord | None:
     return None
 
 
-def _assets(recs: list[FileRecord], owner: dict[str, str]) -> list[Asset]:
+def _assets(recs: RecordTable, owner: dict[str, str]) -> AssetList:
     """One asset per file that no other owns, with the files it owns (transitively), in the
-    order in which the asset's first file comes. Lists only for assets that have companions:
-    a million lone photos cost one Asset each."""
+    order in which the asset's first file comes. Tuples only for assets that have companions:
+    a lone photo is a position in `recs` (AssetList makes its Asset when asked)."""
 
     # A companion's owner may itself be a companion (the XMP of a RAW's JPEG): follow up.
     def root_of(path: str) -> str:
@@ -203,19 +221,72 @@ def _assets(recs: list[FileRecord], owner: dict[str, str]) -> list[Asset]:
         return path
 
     companions: dict[str, list[str]] = {root_of(c): [] for c in owner}
-    order: list[str] = []
-    placed: set[str] = set()  # assets with companions already in `order`
-    for r in recs:
-        key = root_of(r.path) if r.path in owner else r.path
-        if key not in companions:
-            order.append(key)
+    placed: dict[str, int] = {}  # asset with companions -> its index, by its first file's place
+    order = array("q")  # a lone file's position, or -1 - the index of its asset in `placed`
+    at: dict[str, int] = {}  # the position of the primary of each asset with companions
+    for n, path in enumerate(recs.paths()):
+        if path not in owner and path not in companions:
+            order.append(n)
             continue
+        key = root_of(path) if path in owner else path
         if key not in placed:  # the asset's first file
-            placed.add(key)
-            order.append(key)
-        if r.path in owner:
-            companions[key].append(r.path)
-    return [Asset(p, tuple(companions.get(p, ()))) for p in order if p not in owner]
+            placed[key] = len(placed)
+            order.append(-len(placed))
+        if path in companions:
+            at[path] = n
+        if path in owner:
+            companions[key].append(path)
+    # a key in a cycle of owners is nobody's primary: its asset is left out (-1)
+    roots = np.asarray([-1 if k in owner else at.get(k, -1) for k in placed], np.int64)
+    positions = np.frombuffer(order, np.int64).copy() if order else np.zeros(0, np.int64)
+    tied_at = positions < 0
+    positions[tied_at] = roots[-positions[tied_at] - 1]
+    positions = positions[positions >= 0]
+    tied = {at[k]: tuple(companions[k]) for k in placed if k not in owner and k in at}
+    return AssetList(recs, positions, tied)
+
+
+class AssetList(Sequence[Asset]):
+    """The assets of a RecordTable: each the position of its primary file, and the companions
+    of the few that have them. An Asset is made when asked (a million lone photos are a million
+    positions, not a million Assets holding a path each)."""
+
+    def __init__(
+        self, recs: RecordTable, positions: np.ndarray, companions: dict[int, tuple[str, ...]]
+    ) -> None:
+        self._paths = recs.path_reader()  # the paths only: not the rest of the records
+        self._rows = recs.rows[positions]
+        self._companions = {int(recs.rows[n]): c for n, c in companions.items()}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(self._make(self._rows[i]))
+        return next(self._make(np.asarray([self._rows[i]])))  # IndexError past the end
+
+    def __iter__(self) -> Iterator[Asset]:
+        for start in range(0, len(self._rows), 4096):
+            yield from self._make(self._rows[start : start + 4096])
+
+    def _make(self, rows: np.ndarray) -> Iterator[Asset]:
+        for k, path in zip(rows.tolist(), self._paths(rows), strict=True):
+            yield Asset(path, self._companions.get(k, ()))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # compared as a sequence of Assets
+
+    def __repr__(self) -> str:
+        return f"AssetList({list(self)!r})"
+
+    def rows(self) -> np.ndarray:
+        """The primaries' places in the columns of their RecordTable (RecordTable.rows)."""
+        return self._rows
 
 
 # Sidecars that can hold a capture time and a position, in the order they are asked: XMP (what

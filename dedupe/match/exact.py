@@ -34,7 +34,6 @@ import blake3
 from photoverify.dedupe.catalog.walk import WalkError, walk
 from photoverify.dedupe.core.hashing import hash_files
 from photoverify.dedupe.core.records import Cluster, ClusterMember, DupesResult, FileRecord, Finding
-from photoverify.dedupe.match.companions import find_assets
 from photoverify.dedupe.match.policy import choose_keeper
 
 BLOCK = 4096  # the head and the tail block read first (jdupes' partial hash reads 4 KiB)
@@ -107,6 +106,8 @@ def exact_asset_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = 
     assets, as `dupes` treats identical bytes: a companion (Live Photo MOV, sidecar) travels with
     its primary and is never proposed as a duplicate itself (two photos' identical AAE sidecars
     stay two). Pure."""
+    from photoverify.dedupe.match.companions import find_assets  # numpy: not for dupes --exact
+
     assets, _ = find_assets(records)
     primaries = {a.primary for a in assets}
     clusters = exact_clusters([r for r in records if r.path in primaries], prefer).clusters

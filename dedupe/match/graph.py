@@ -19,7 +19,6 @@ import networkx as nx
 import numpy as np
 
 from photoverify.dedupe.core.records import (
-    Asset,
     Cluster,
     ClusterMember,
     DupesResult,
@@ -30,12 +29,12 @@ from photoverify.dedupe.match.candidates import (
     SignatureSource,
     pair_keys,
     pairs_of,
-    repeated_hashes,
 )
-from photoverify.dedupe.match.companions import find_assets
+from photoverify.dedupe.match.companions import AssetList, find_assets
 from photoverify.dedupe.match.judge import DEFAULT_THRESHOLD, judge, judge_video
 from photoverify.dedupe.match.policy import choose_keeper, rank_key
 from photoverify.dedupe.match.spill import KEEP_IN_MEMORY, RelationLog
+from photoverify.dedupe.match.table import RecordTable, as_table
 
 __all__ = ["DEFAULT_THRESHOLD", "DupesOptions", "find_duplicates", "judge", "judge_video", "relate"]
 
@@ -59,8 +58,7 @@ def relate(records: Sequence[FileRecord], options: DupesOptions) -> list[Relatio
         for group in groups.values()
         for other in group[1:]
     ]
-    distinct = [group[0] for group in groups.values()]
-    return relations + list(_judged_relations(distinct, options))
+    return relations + list(_judged_relations(_distinct(as_table(records)), options))
 
 
 def _has_content(r: FileRecord) -> bool:
@@ -81,7 +79,7 @@ PAIR_CHUNK = 16384  # candidate pairs judged with their ends' signatures read at
 
 
 def _pairs(
-    items: list[FileRecord], threshold: int, signatures: SignatureSource | None
+    items: Sequence[FileRecord], threshold: int, signatures: SignatureSource | None
 ) -> Iterator[tuple[FileRecord, FileRecord]]:
     """The candidate pairs of `items`, as records, in order. Items read without their
     signatures get them for the time their chunk of pairs is judged: the pairs' ends only, a
@@ -89,45 +87,55 @@ def _pairs(
     keys = pair_keys(items, threshold, signatures)
     for start in range(0, len(keys), PAIR_CHUNK):
         chunk = pairs_of(keys[start : start + PAIR_CHUNK], len(items))
-        signed: dict[int, FileRecord] = {}
+        ends = np.unique(chunk).tolist()
+        made = dict(zip(ends, _records(items, ends), strict=True))  # each end once a chunk
         if signatures is not None:
-            ends = np.unique(chunk).tolist()
-            blobs = signatures([items[i] for i in ends])
-            signed = {i: replace(items[i], signature=b) for i, b in zip(ends, blobs, strict=True)}
+            blobs = signatures(list(made.values()))
+            made = {i: replace(made[i], signature=b) for i, b in zip(ends, blobs, strict=True)}
         for i, j in chunk.tolist():
-            yield signed.get(i, items[i]), signed.get(j, items[j])
+            yield made[i], made[j]
 
 
-def _distinct(records: Iterable[FileRecord]) -> list[FileRecord]:
-    """The first record of each content (as `_identical_groups` would list them), with no
-    list a content: a set of the digests seen."""
-    seen: set[str] = set()
-    out = []
-    for r in records:
-        if _has_content(r) and r.blake3 not in seen:
-            seen.add(r.blake3)
-            out.append(r)
-    return out
+def _content(table: RecordTable) -> tuple[np.ndarray, np.ndarray]:
+    """(a mask of the records `_has_content` holds for, an id per record equal for equal
+    digests), from the table's columns."""
+    ids = table.content_ids()
+    ok = (ids >= 0) & (table.ints("size") > 0) & table.is_in("error", lambda e: e is None)
+    return ok, ids
+
+
+def _records(items: Sequence[FileRecord], positions: list[int]) -> list[FileRecord]:
+    if isinstance(items, RecordTable):
+        return items.records(positions)  # made a column at a time
+    return [items[i] for i in positions]
+
+
+def _distinct(table: RecordTable) -> RecordTable:
+    """The first record of each content (as `_identical_groups` would list them), in order."""
+    ok, ids = _content(table)
+    positions = np.flatnonzero(ok)
+    _, first = np.unique(ids[positions], return_index=True)
+    return table.take(np.sort(positions[first]))
 
 
 def _judged_relations(
-    distinct: list[FileRecord],
+    distinct: RecordTable,
     options: DupesOptions,
     signatures: SignatureSource | None = None,
 ) -> Iterator[Relation]:
     """The same-photo, derived and similar relations between `distinct` contents (one record
     each: identical copies share every relation), as judged."""
-    images = [r for r in distinct if r.kind == "image" and r.decode_ok]
-    images.sort(key=lambda r: os.fsencode(r.path))
-    for a, b in _pairs(images, options.threshold, signatures):
+    decoded = distinct.is_in("decode_ok", bool)
+    images = distinct.take(np.flatnonzero(distinct.is_in("kind", lambda k: k == "image") & decoded))
+    for a, b in _pairs(images.sorted_by_path(), options.threshold, signatures):
         rel = judge(a, b, options.threshold)
         if rel is not None:
             yield rel
     del images
     # Videos only ever meet videos: a Live Photo's still looks like its own motion's first frame.
-    videos = [r for r in distinct if r.kind == "video" and r.decode_ok and r.phash]
+    video = distinct.is_in("kind", lambda k: k == "video") & decoded & distinct.present("phash")
+    videos = distinct.take(np.flatnonzero(video)).sorted_by_path()
     del distinct
-    videos.sort(key=lambda r: os.fsencode(r.path))
     for a, b in _pairs(videos, options.threshold, signatures):
         rel = judge_video(a, b, options.threshold)
         if rel is not None:
@@ -155,17 +163,18 @@ def find_duplicates(
     without them (`Catalog.signatures`; see candidates.SignatureSource). `keep_relations`: how
     many relations are held as objects before the rest go to a temporary file (dedupe.match.spill;
     the result's `related` is then a RelationLog, read back from that file in order)."""
-    if not _path_sorted(records):  # the catalog gives them sorted: no copy, no million keys
-        records = sorted(records, key=lambda r: os.fsencode(r.path))
-    assets, _ = find_assets(records)
-    relations, same_photo, ends = _logged(records, options, signatures, keep_relations)
+    table = as_table(records)  # columns (dedupe.match.table): a record is made when needed
+    del records
+    assets, _ = find_assets(table)
+    relations, same_photo, ends = _logged(table, options, signatures, keep_relations)
 
     # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
     # order; only those a cluster can hold (of two primaries or more, or tied by a same-photo
     # relation). They hold records, so no map of every path is needed: only same-photo ends.
     tied = {p for rel in same_photo for p in (rel.a, rel.b)}
-    by_path = {r.path: r for r in records if r.path in tied}
-    units = _units(records, assets, {r.blake3 for r in by_path.values()})
+    at = [i for i, p in enumerate(table.paths()) if p in tied]
+    by_path = {r.path: r for r in table.take(at)}
+    units = _units(table, assets, np.asarray(at, np.int64))
     del tied
 
     # The unit graph: one node per unit, an edge per same-photo relation between units.
@@ -213,13 +222,11 @@ def find_duplicates(
         Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
         for i, c in enumerate(clusters)
     ]
-    return DupesResult(
-        tuple(clusters), related if related.spilled else tuple(related), tuple(assets)
-    )
+    return DupesResult(tuple(clusters), related if related.spilled else tuple(related), assets)
 
 
 def _logged(
-    records: Sequence[FileRecord],
+    records: RecordTable,
     options: DupesOptions,
     signatures: SignatureSource | None,
     keep: int,
@@ -239,28 +246,19 @@ def _logged(
     return relations, same_photo, ends
 
 
-def _units(
-    records: Sequence[FileRecord], assets: Sequence[Asset], tied: set[str]
-) -> dict[str, list[FileRecord]]:
+def _units(table: RecordTable, assets: AssetList, tied: np.ndarray) -> dict[str, list[FileRecord]]:
     """{digest: the readable primaries with those bytes} for the digests of two primaries or
-    more, or in `tied`. Which digests repeat is counted by their hashes first, so that a
-    million distinct files do not each get a list."""
-    primaries = {a.primary for a in assets}
-    kept = [r for r in records if r.path in primaries and _has_content(r)]
-    del primaries
-    repeated = repeated_hashes(r.blake3 for r in kept)
+    more, or of the records at positions `tied`. Which digests repeat is counted in the
+    table's columns: only the records of units are made."""
+    is_primary = np.isin(table.rows, assets.rows())
+    ok, ids = _content(table)
+    kept = np.flatnonzero(ok & is_primary)
+    counts = np.bincount(ids[kept], minlength=1)
+    wanted = (counts[ids[kept]] > 1) | np.isin(ids[kept], ids[tied][ok[tied]])
     units: dict[str, list[FileRecord]] = defaultdict(list)
-    for r in kept:
-        if hash(r.blake3) in repeated or r.blake3 in tied:  # equal hashes, perhaps unequal
-            units[r.blake3].append(r)
+    for r in table.take(kept[wanted]):
+        units[r.blake3].append(r)
     return units
-
-
-def _path_sorted(records: Sequence[FileRecord]) -> bool:
-    return all(
-        os.fsencode(records[i].path) <= os.fsencode(records[i + 1].path)
-        for i in range(len(records) - 1)
-    )
 
 
 def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list[str]]:

@@ -456,7 +456,9 @@ def test_dupes_json_is_the_result_dumped_whole(library, tmp_path):
 
 def test_dupes_result_holds_little_per_copy():
     # 2,000 photos, each in 10 copies: the result is one member and one asset per file, with no
-    # per-copy evidence or relation objects (454 bytes a file before; 215 after)
+    # per-copy evidence or relation objects (454 bytes a file before; 215 after; 316 since the
+    # records are held as columns, dedupe.match.table: a member's path is its own string, where
+    # it was the record's, and the assets hold the paths' column)
     rnd = random.Random(1)
     meta = Metadata(captured_at="2020-01-01T00:00:00", make="Apple")
     recs = []
@@ -479,4 +481,4 @@ def test_dupes_result_holds_little_per_copy():
     finally:
         tracemalloc.stop()
     assert len(result.clusters) == 2000 and all(len(c.members) == 10 for c in result.clusters)
-    assert held / len(recs) < 300
+    assert held / len(recs) < 350

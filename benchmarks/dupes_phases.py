@@ -3,9 +3,10 @@
     python -m benchmarks.dupes_phases CATALOG
 
 Runs what `photoverify dupes --format json` runs (records read for matching, without their
-signatures; find_duplicates; the JSON written to /dev/null) in this process, with a thread
-sampling its RSS every 20 ms. A phase is the time inside one of the functions below (nested
-calls are their own phase); "after X" is the time back in the caller once X returned.
+signatures, packed into columns; find_duplicates; the JSON written to /dev/null) in this
+process, with a thread sampling its RSS every 20 ms. A phase is the time inside one of the
+functions below (nested calls are their own phase); "after X" is the time back in the caller
+once X returned.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     sampler = Sampler()
     from photoverify.dedupe.catalog.store import Catalog
     from photoverify.dedupe.match import candidates, graph
+    from photoverify.dedupe.match.table import RecordTable
 
     for module, names in ((graph, _PHASES["graph"]), (candidates, _PHASES["candidates"])):
         for name in names:
@@ -64,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     with Catalog(args.catalog) as catalog:
         sampler.phase = "records"
-        records = list(catalog.library_records(signatures=False, for_matching=True))
+        records = RecordTable.from_records(
+            catalog.library_records(signatures=False, for_matching=True)
+        )
         sampler.phase = "find_duplicates"
         result = graph.find_duplicates(records, signatures=catalog.signatures)
         sampler.phase = "json"

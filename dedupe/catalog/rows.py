@@ -56,9 +56,10 @@ class Shared:
     (their digest, hashes, picture signature and, when equal, their metadata), shared by
     digest. Records are not mutated after reading, so sharing equal values is invisible."""
 
-    def __init__(self) -> None:
+    def __init__(self, by_digest: bool = True) -> None:
         self.values: dict = {}
         self.by_digest: dict[str, FileRecord] = {}
+        self._by_digest = by_digest  # False: records streamed into columns, none kept here
 
     def value(self, v):
         return v if v is None else self.values.setdefault(v, v)
@@ -68,7 +69,7 @@ class Shared:
         values of the record read before with the same digest, if any (a copy made by `cp -a`
         keeps the mtime too). The first record of a digest is remembered itself: no tuple of
         its facts a record (~100 bytes each at a million distinct files)."""
-        if rec.blake3 is None:
+        if rec.blake3 is None or not self._by_digest:
             return rec
         seen = self.by_digest.setdefault(rec.blake3, rec)
         if seen is not rec:

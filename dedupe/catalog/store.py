@@ -373,8 +373,10 @@ class Catalog(WalFile):
     ) -> Iterator[FileRecord]:
         """Every record but those of copies (roots marked `copy`): what a command given no
         ROOTs answers about. `signatures=False`: without their picture signatures.
-        `for_matching`: with only the metadata finding duplicates reads (rows.MATCH_METADATA)."""
-        shared = _Shared()
+        `for_matching`: with only the metadata finding duplicates reads (rows.MATCH_METADATA),
+        and each a record of its own (none kept to share its values with a later copy's): for
+        packing into columns as they come (dedupe.match.table)."""
+        shared = _Shared(by_digest=not for_matching)
         for row in self.db.execute(
             f"SELECT {_select(signatures, for_matching)} FROM files WHERE root NOT IN "
             "(SELECT root FROM roots WHERE role = 'copy') ORDER BY path"

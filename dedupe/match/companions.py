@@ -157,9 +157,11 @@ def _involved(recs: RecordTable) -> np.ndarray:
     folders = {os.path.dirname(recs.path(i)) for i in ties}
     video = np.flatnonzero(recs.is_in("kind", lambda k: k == "video")).tolist()
     cids = {r.metadata.content_id for r in recs.records(video)} - {None, ""}
-    shares = recs.is_in("metadata", lambda m: cids and m.content_id in cids)
-    in_folder = np.fromiter((os.path.dirname(p) in folders for p in recs.paths()), bool, len(recs))
-    return np.flatnonzero(in_folder | shares)
+    tied = np.fromiter((os.path.dirname(p) in folders for p in recs.paths()), bool, len(recs))
+    if cids:  # the metadata of the files elsewhere, made a batch at a time
+        rest = np.flatnonzero(~tied)
+        tied[rest] = recs.take(rest).is_in("metadata", lambda m: m.content_id in cids)
+    return np.flatnonzero(tied)
 
 
 def _live_still(

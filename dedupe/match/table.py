@@ -2,23 +2,27 @@
 
 A FileRecord is ~0.7 KiB in memory (a slotted object of 22 fields, its path, BLAKE3, pHash and
 dHash as strings, its size, mtime and inode as ints), so a million of them took ~690 MiB: most of
-dupes' peak. Here the digests and 64-bit hashes are raw bytes in arrays, the integers int64
-arrays, the paths one byte string with offsets, and each field whose values repeat (root, kind,
-format, metadata, ...) a code a file; ~0.2 KiB a file. `table[i]` makes the record when asked,
-equal to the one that went in, field by field; the matching code makes the few it judges, and
-asks the columns (`is_in`, `content_ids`, `hashes`) for the rest. A value a column cannot pack
-(a digest that is not 64 lowercase hex digits, an int beyond int64) is kept as it is, by position.
+dupes' peak, and a camera file's Metadata added ~0.4 KiB more. Here the digests and 64-bit hashes
+are raw bytes in arrays, the integers int64 arrays, the paths one byte string with offsets, the
+metadata marshal bytes (`_Meta`: ~0.1 KiB for a camera file's capture time, GPS, camera and ids),
+and each field whose values repeat (root, kind, format, ...) a code a file; ~0.3 KiB a file in
+all. `table[i]` makes the record when asked, equal to the one that went in, field by field; the
+matching code makes the few it judges, and asks the columns (`is_in`, `content_ids`, `hashes`)
+for the rest. A value a column cannot pack (a digest that is not 64 lowercase hex digits, an int
+beyond int64) is kept as it is, by position.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields
+from operator import attrgetter
 
 import numpy as np
 
-from photoverify.dedupe.core.records import FileRecord
+from photoverify.dedupe.core.records import FileRecord, Metadata
 
 CHUNK = 1 << 16  # records packed into columns at a time while a table is built
 BATCH = 4096  # records made at a time, a column at a time, when a table is iterated
@@ -199,6 +203,77 @@ class _Texts:
         ]
 
 
+class _Meta:
+    """Metadata objects, each as the marshal bytes of its field values (~0.1 KiB for a camera
+    file's, where the object and its strings took ~0.4 KiB), made again when asked: equal, field
+    by field, not the same object. The rows of one object share its bytes (the empty Metadata of
+    a tree without EXIF is stored once a chunk); a value marshal cannot hold, or anything but
+    a Metadata, is kept as it is, by position."""
+
+    _values = attrgetter(*(f.name for f in fields(Metadata)))
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[bytes, np.ndarray, np.ndarray]] = []
+        self.blob = b""
+        self.starts = np.zeros(0, np.int64)
+        self.lengths = np.zeros(0, np.uint32)
+        self.odd: dict[int, object] = {}
+        self._count = 0
+
+    def add(self, values: list) -> None:
+        pieces: list[bytes] = []
+        at = len(self.blob) + sum(len(p[0]) for p in self._parts)
+        starts = np.zeros(len(values), np.int64)
+        lengths = np.zeros(len(values), np.uint32)
+        seen: dict[int, tuple[int, int]] = {}  # id of a Metadata of this chunk -> its bytes
+        for k, m in enumerate(values):
+            place = seen.get(id(m))
+            if place is None:
+                try:
+                    if type(m) is not Metadata:
+                        raise ValueError
+                    data = marshal.dumps(self._values(m))
+                except ValueError:
+                    self.odd[self._count + k] = m
+                    continue
+                place = seen[id(m)] = (at, len(data))
+                pieces.append(data)
+                at += len(data)
+            starts[k], lengths[k] = place
+        self._parts.append((b"".join(pieces), starts, lengths))
+        self._count += len(values)
+
+    def finish(self) -> None:
+        self.blob = b"".join([self.blob, *(p[0] for p in self._parts)])
+        self.starts = np.concatenate([self.starts, *(p[1] for p in self._parts)])
+        self.lengths = np.concatenate([self.lengths, *(p[2] for p in self._parts)])
+        self._parts = []
+
+    def get(self, i: int):
+        if self.odd and i in self.odd:
+            return self.odd[i]
+        a = int(self.starts[i])
+        return Metadata(*marshal.loads(self.blob[a : a + int(self.lengths[i])]))
+
+    def take(self, ks: np.ndarray) -> list:
+        blob, made = self.blob, {}
+        out = []
+        for a, n in zip(self.starts[ks].tolist(), self.lengths[ks].tolist(), strict=True):
+            m = made.get(a)  # rows sharing bytes share the object made of them
+            if m is None and n:  # no bytes: a value kept by position
+                m = made[a] = Metadata(*marshal.loads(blob[a : a + n]))
+            out.append(m)
+        return _with_odd(out, ks, self.odd)
+
+    def is_in(self, rows: np.ndarray, accept) -> np.ndarray:
+        """A mask of `rows` whose Metadata `accept(metadata)` holds."""
+        ok = np.zeros(len(rows), bool)
+        for start in range(0, len(rows), BATCH):
+            part = rows[start : start + BATCH]
+            ok[start : start + len(part)] = [bool(accept(m)) for m in self.take(part)]
+        return ok
+
+
 def _with_odd(out: list, ks: np.ndarray, odd: dict) -> list:
     """`out` (the values at positions `ks`) with the values kept by position put back."""
     if odd:
@@ -221,6 +296,7 @@ def _columns() -> dict[str, object]:
         "blake3": lambda: _Hex(32),
         "phash": lambda: _Hex(8),
         "dhash": lambda: _Hex(8),
+        "metadata": _Meta,
     }
     return {f.name: kinds.get(f.name, _Repeated)() for f in fields(FileRecord)}
 
@@ -313,9 +389,13 @@ class RecordTable(Sequence[FileRecord]):
         get = self._columns["path"].get
         return (get(k) for k in self.rows.tolist())
 
+    def digests(self) -> list:
+        """The records' BLAKE3 values, as the records hold them."""
+        return self._columns["blake3"].take(self.rows)
+
     def is_in(self, name: str, accept) -> np.ndarray:
         """A mask of this table's records whose field `name` (a repeated one: kind, format,
-        decode_ok, metadata, ...) `accept(value)` holds."""
+        decode_ok, ...; or metadata, made for the asking) `accept(value)` holds."""
         return self._columns[name].is_in(self.rows, accept)
 
     def ints(self, name: str) -> np.ndarray:

@@ -31,8 +31,24 @@ _hashes = st.one_of(st.none(), st.text(_HEX, min_size=16, max_size=16), st.just(
 _ints = st.one_of(
     st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(2**63, 2**70), st.booleans()
 )
-_metas = st.sampled_from(
-    [Metadata(), Metadata(content_id="X"), Metadata(make="Apple", captured_at="2020")]
+_SHARED = Metadata()  # one object for many records, as the catalog reads empty metadata
+_text = st.one_of(st.none(), st.text(st.characters(codec="utf-8") | st.sampled_from("\udce9")))
+_metas = st.one_of(
+    st.just(_SHARED),
+    st.sampled_from([Metadata(content_id="X"), Metadata(make="Apple", captured_at="2020")]),
+    st.builds(
+        Metadata,
+        captured_at=_text,
+        gps_lat=st.one_of(st.none(), st.floats(allow_nan=False)),
+        gps_lon=st.one_of(st.none(), st.floats(allow_nan=False)),
+        make=_text,
+        content_id=_text,
+        rating=st.one_of(st.none(), st.integers(-(2**70), 2**70), st.booleans()),
+        width=st.one_of(st.none(), st.integers(0, 2**40)),
+    ),
+    st.just(None),  # not a Metadata: kept as it is
+    st.just(Metadata(title=frozenset({"x"}))),  # a value marshal holds
+    st.just(Metadata(title=object())),  # and one it does not: kept as it is
 )
 
 
@@ -106,6 +122,9 @@ def test_columns_answer_as_the_records_would(records):
         r.kind == "image" for r in records
     ]
     assert table.is_in("decode_ok", bool).tolist() == [bool(r.decode_ok) for r in records]
+    assert table.is_in("metadata", lambda m: m is not None and m.content_id == "X").tolist() == [
+        r.metadata is not None and r.metadata.content_id == "X" for r in records
+    ]
     hashes = table.hashes("phash")
     if any(r.phash == "NOT-HEX" for r in records):
         assert hashes is None

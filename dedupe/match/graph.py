@@ -170,10 +170,11 @@ def find_duplicates(
 
     # Units: primaries with the same bytes (identity is transitive, so this is safe), in path
     # order; only those a cluster can hold (of two primaries or more, or tied by a same-photo
-    # relation). They hold records, so no map of every path is needed: only same-photo ends.
+    # relation). They hold positions in the table: a unit's records are made when its cluster
+    # is (a record each of a million copies would cost ~0.7 KiB each).
     tied = {p for rel in same_photo for p in (rel.a, rel.b)}
     at = [i for i, p in enumerate(table.paths()) if p in tied]
-    by_path = {r.path: r for r in table.take(at)}
+    digest_of = {r.path: r.blake3 for r in table.take(at)}
     units = _units(table, assets, np.asarray(at, np.int64))
     del tied
 
@@ -181,13 +182,13 @@ def find_duplicates(
     # (only units with a relation are its nodes: a million lone units would cost ~250 MiB)
     unit_graph = nx.Graph()
     for rel in same_photo:
-        ua, ub = by_path[rel.a].blake3, by_path[rel.b].blake3
+        ua, ub = digest_of[rel.a], digest_of[rel.b]
         if ua in units and ub in units and ua != ub:
             unit_graph.add_edge(ua, ub, relation=rel)
-    del same_photo
-
-    def unit_rank(key: str) -> tuple:
-        return min(rank_key(r, options.prefer) for r in units[key])
+    del same_photo, digest_of
+    ranks = {
+        u: min(rank_key(r, options.prefer) for r in table.records(units[u])) for u in unit_graph
+    }
 
     def distance(u: str, v: str) -> int:
         d = unit_graph.edges[u, v]["relation"].evidence.get("phash_distance")
@@ -195,17 +196,19 @@ def find_duplicates(
 
     # Only units with a relation can join another's cluster; a lone unit is its own (ranking
     # a million lone units would hold a key each).
-    order = sorted(unit_graph.nodes, key=unit_rank)
-    members = _assign(order, unit_graph, distance, unit_rank)
+    order = sorted(unit_graph.nodes, key=ranks.__getitem__)
+    members = _assign(order, unit_graph, distance, ranks.__getitem__)
+    del ranks
     lone = ([u] for u in units if u not in unit_graph and len(units[u]) >= 2)
     clusters = [
-        _make_cluster(chosen, units, unit_graph, options)
+        _make_cluster(table.records([i for u in chosen for i in units[u]]), unit_graph, options)
         for chosen in (*members.values(), *lone)
         if sum(len(units[u]) for u in chosen) >= 2
     ]
+    del units
     # by position: the ids are given only after sorting, below
     in_cluster = {m.path: n for n, c in enumerate(clusters) for m in c.members if m.path in ends}
-    del ends, by_path
+    del ends
     # A same-photo relation left out of every cluster (a unit near two keepers went to the
     # nearer; a unit tied to a keeper but not to all of its cluster) is reported too.
     related = RelationLog(
@@ -246,18 +249,24 @@ def _logged(
     return relations, same_photo, ends
 
 
-def _units(table: RecordTable, assets: AssetList, tied: np.ndarray) -> dict[str, list[FileRecord]]:
-    """{digest: the readable primaries with those bytes} for the digests of two primaries or
-    more, or of the records at positions `tied`. Which digests repeat is counted in the
-    table's columns: only the records of units are made."""
+def _units(table: RecordTable, assets: AssetList, tied: np.ndarray) -> dict[str, list[int]]:
+    """{digest: the positions of the readable primaries with those bytes, in order} for the
+    digests of two primaries or more, or of the records at positions `tied`. Which digests
+    repeat is counted in the table's columns; a unit's digest is read from its first record."""
     is_primary = np.isin(table.rows, assets.rows())
     ok, ids = _content(table)
     kept = np.flatnonzero(ok & is_primary)
     counts = np.bincount(ids[kept], minlength=1)
     wanted = (counts[ids[kept]] > 1) | np.isin(ids[kept], ids[tied][ok[tied]])
-    units: dict[str, list[FileRecord]] = defaultdict(list)
-    for r in table.take(kept[wanted]):
-        units[r.blake3].append(r)
+    chosen = kept[wanted]
+    first: dict[int, int] = {}  # content id -> the position of its first record
+    for n, c in enumerate(ids[chosen].tolist()):
+        first.setdefault(c, n)
+    digests = table.take(chosen[list(first.values())]).digests()
+    units: dict[str, list[int]] = {d: [] for d in digests}
+    names = dict(zip(first, digests, strict=True))
+    for i, c in zip(chosen.tolist(), ids[chosen].tolist(), strict=True):
+        units[names[c]].append(i)
     return units
 
 
@@ -309,12 +318,9 @@ def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list
 
 
 def _make_cluster(
-    chosen: list[str],
-    units: dict[str, list[FileRecord]],
-    unit_graph: nx.Graph,
-    options: DupesOptions,
+    members: list[FileRecord], unit_graph: nx.Graph, options: DupesOptions
 ) -> Cluster:
-    members = [r for u in chosen for r in units[u]]
+    """The cluster of these records (the units chosen together, `_assign`), keeper first."""
     keeper, reason = choose_keeper(members, options.prefer)
     keeper_unit = keeper.blake3
     out = [ClusterMember(keeper.path, "keeper", 0, {})]
@@ -332,5 +338,5 @@ def _make_cluster(
                     r.path, "same-photo", rel.evidence.get("phash_distance"), dict(rel.evidence)
                 )
             )
-    kind = "identical" if len(chosen) == 1 else "same-photo"
+    kind = "identical" if len({r.blake3 for r in members}) == 1 else "same-photo"
     return Cluster("", kind, keeper.path, reason, tuple(out))

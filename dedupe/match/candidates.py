@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import combinations
 
+import numba
 import numpy as np
 
 from photoverify.dedupe.catalog.signature import crop_hashes, dct_hashes, unpack_grids
@@ -108,9 +109,8 @@ def pair_keys(
     shared = [pair for members in shared_keys(images) for pair in combinations(members, 2)]
     shared_pairs = np.asarray(shared, dtype=np.int64).reshape(-1, 2)
     parts.append(key_of(shared_pairs[:, 0], shared_pairs[:, 1], n))
-    keys = np.concatenate(parts)
-    del parts
-    return unique_in_place(keys)
+    del shared, shared_pairs
+    return unique_in_place(_joined(parts))
 
 
 def _phashes(images: Sequence[FileRecord]) -> tuple[np.ndarray, np.ndarray]:
@@ -128,12 +128,23 @@ def _phashes(images: Sequence[FileRecord]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unique_in_place(keys: np.ndarray) -> np.ndarray:
-    """np.unique(keys), sorting `keys` itself: no sorted copy of tens of millions of keys."""
+    """np.unique(keys), sorting `keys` itself and moving each value's first copy to its front:
+    neither a sorted copy nor a copy of the unique keys (tens of millions at a million images).
+    The result is a view of `keys`, or a copy when far fewer keys are left."""
     keys.sort()
-    first = np.empty(len(keys), dtype=bool)
-    first[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    return keys[first]
+    m = _drop_repeats(keys)
+    return keys[:m] if 2 * m > len(keys) else keys[:m].copy()
+
+
+@numba.njit(nogil=True, cache=True)
+def _drop_repeats(keys: np.ndarray) -> int:  # pragma: no cover (compiled)
+    """The values of sorted `keys`, each once, moved to its front; how many there are."""
+    m = 0
+    for i in range(keys.shape[0]):
+        if m == 0 or keys[i] != keys[m - 1]:
+            keys[m] = keys[i]
+            m += 1
+    return m
 
 
 def _keys(r: FileRecord) -> Iterator[tuple]:
@@ -197,7 +208,21 @@ def turned_keys(
         del found
         keep = i != j
         parts.append(np.unique(key_of(i[keep], j[keep], n)))
-    return unique_in_place(np.concatenate(parts))
+    return unique_in_place(_joined(parts))
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """np.concatenate(parts), emptying `parts` as each is copied: the keys are held about
+    once, not twice (tens of millions of keys at a million images)."""
+    keys = np.empty(sum(len(p) for p in parts), np.int64)
+    at = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        keys[at : at + len(part)] = part
+        at += len(part)
+        del part
+    return keys
 
 
 def orientation_hashes(

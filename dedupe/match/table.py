@@ -14,6 +14,7 @@ beyond int64) is kept as it is, by position.
 
 from __future__ import annotations
 
+import ctypes
 import marshal
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -283,6 +284,16 @@ def _with_odd(out: list, ks: np.ndarray, odd: dict) -> list:
     return out
 
 
+def _give_back_freed() -> None:
+    """Hand the heap the packed records were freed from back to the system: glibc keeps it
+    otherwise (~120 MiB at a million camera files' records). Nothing where there is no
+    malloc_trim (not glibc)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _columns() -> dict[str, object]:
     """A column for each FileRecord field (a field without one is an error at import)."""
     kinds = {
@@ -337,6 +348,7 @@ class RecordTable(Sequence[FileRecord]):
         pack()
         for column in columns.values():
             column.finish()
+        _give_back_freed()
         return cls(columns, np.arange(count, dtype=np.int64), in_order)
 
     def __len__(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Protocol
 
 import blake3
@@ -158,7 +158,8 @@ def _pool(workers: int, small_files: int) -> Executor:
     cold: 1.86 s with one process per core, 1.53 s with four; warm alike within the noise)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if small_files >= PROCESSES_FROM and (cores or 1) > 1:
-        import multiprocessing
+        import multiprocessing  # here: ~15 ms of start-up for the runs that hash no file
+        from concurrent.futures import ProcessPoolExecutor
 
         # fork: the workers need nothing but this module, which the caller has loaded
         return ProcessPoolExecutor(workers, multiprocessing.get_context("fork"))

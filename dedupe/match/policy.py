@@ -143,7 +143,18 @@ def telling_names(paths: Sequence[str]) -> dict[str, str]:
         return {paths[0]: os.path.basename(paths[0])}
     if shared in ("", os.sep):
         return {p: p for p in paths}
-    return {p: os.path.relpath(p, shared) for p in paths}
+    return {p: _below(p, shared) for p in paths}
+
+
+def _below(path: str, folder: str) -> str:
+    """os.path.relpath(path, folder) for a path under `folder`: a cut where both are plain
+    absolute paths (relpath's own normalising, ~12 µs a path, was a third of choosing the
+    keepers of 2,000 clusters)."""
+    prefix = folder + os.sep
+    plain = os.path.isabs(path) and not any(s in t for s in ("//", "/.") for t in (path, prefix))
+    if plain and path.startswith(prefix):
+        return path[len(prefix) :]
+    return os.path.relpath(path, folder)
 
 
 def choose_keeper(

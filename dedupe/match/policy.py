@@ -151,7 +151,11 @@ def _below(path: str, folder: str) -> str:
     absolute paths (relpath's own normalising, ~12 µs a path, was a third of choosing the
     keepers of 2,000 clusters)."""
     prefix = folder + os.sep
-    plain = os.path.isabs(path) and not any(s in t for s in ("//", "/.") for t in (path, prefix))
+    plain = (
+        os.path.isabs(path)
+        and not path.endswith(os.sep)
+        and not any(s in t for s in ("//", "/.") for t in (path, prefix))
+    )
     if plain and path.startswith(prefix):
         return path[len(prefix) :]
     return os.path.relpath(path, folder)

@@ -138,7 +138,7 @@ def test_a_catalog_read_packs_into_a_table(corpus_catalog):
     with Catalog(corpus_catalog[0]) as cat:
         expected = list(cat.library_records(signatures=False, for_matching=True))
         table = RecordTable.from_records(cat.library_records(signatures=False, for_matching=True))
-    assert len(expected) > 100 and table.path_sorted and list(table) == expected
+    assert len(expected) > 40 and table.path_sorted and list(table) == expected
     digests = {r.blake3 for r in expected if r.blake3}
     assert len(set(table.content_ids().tolist()) - {-1}) == len(digests)
     assert any(r.metadata.make for r in expected)  # camera files: metadata comes back too

@@ -124,10 +124,13 @@ def rank_key(r: FileRecord, prefer: Sequence[str] = ()) -> tuple:
 
 def deciding_criterion(winner: FileRecord, loser: FileRecord, prefer: Sequence[str] = ()) -> str:
     """The first criterion on which `winner` beats `loser`, in words."""
-    for c in CRITERIA:
-        if c.key(winner, prefer) != c.key(loser, prefer):
-            return c.explain(winner, loser)
-    return "they are the same file"
+    return _decided(winner, loser, rank_key(winner, prefer), rank_key(loser, prefer))
+
+
+def _decided(winner: FileRecord, loser: FileRecord, win_key: tuple, lose_key: tuple) -> str:
+    """`deciding_criterion` from the two files' rank keys (`rank_key`), already made."""
+    at = next((n for n, (a, b) in enumerate(zip(win_key, lose_key, strict=True)) if a != b), None)
+    return "they are the same file" if at is None else CRITERIA[at].explain(winner, loser)
 
 
 def telling_names(paths: Sequence[str]) -> dict[str, str]:
@@ -143,22 +146,7 @@ def telling_names(paths: Sequence[str]) -> dict[str, str]:
         return {paths[0]: os.path.basename(paths[0])}
     if shared in ("", os.sep):
         return {p: p for p in paths}
-    return {p: _below(p, shared) for p in paths}
-
-
-def _below(path: str, folder: str) -> str:
-    """os.path.relpath(path, folder) for a path under `folder`: a cut where both are plain
-    absolute paths (relpath's own normalising, ~12 µs a path, was a third of choosing the
-    keepers of 2,000 clusters)."""
-    prefix = folder + os.sep
-    plain = (
-        os.path.isabs(path)
-        and not path.endswith(os.sep)
-        and not any(s in t for s in ("//", "/.") for t in (path, prefix))
-    )
-    if plain and path.startswith(prefix):
-        return path[len(prefix) :]
-    return os.path.relpath(path, folder)
+    return {p: os.path.relpath(p, shared) for p in paths}
 
 
 def choose_keeper(
@@ -171,10 +159,8 @@ def choose_keeper(
     best, keeper = ranked[0]
     name = telling_names([r.path for _, r in ranked])
     reasons: dict[str, list[str]] = {}
-    for key, other in ranked[1:]:  # the first criterion whose key differs (deciding_criterion)
-        at = next((n for n, (a, b) in enumerate(zip(best, key, strict=True)) if a != b), None)
-        words = "they are the same file" if at is None else CRITERIA[at].explain(keeper, other)
-        reasons.setdefault(words, []).append(name[other.path])
+    for key, other in ranked[1:]:
+        reasons.setdefault(_decided(keeper, other, best, key), []).append(name[other.path])
     if not reasons:
         return keeper, "the only member"
     parts = []

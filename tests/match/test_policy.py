@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from photoverify.dedupe.core.records import FileRecord, Metadata
-from photoverify.dedupe.match import policy
 from photoverify.dedupe.match.policy import choose_keeper, deciding_criterion, name_penalty
 
 
@@ -110,15 +107,3 @@ def test_each_copy_is_named_with_the_criterion_that_decides_against_it(members):
     for other in members:
         if other is not keeper:
             assert deciding_criterion(keeper, other) in reason
-
-
-_parts = st.lists(st.sampled_from(["a", "b", ".", "..", "", ".x", "é", "\udce9", " "]), max_size=4)
-
-
-@given(_parts, _parts, st.booleans())
-@example(["a"], [""], True)  # a trailing slash: relpath drops it
-def test_a_path_below_its_folder_is_cut_as_relpath_would(folder, rest, absolute):
-    # the fast cut in telling_names gives what os.path.relpath gives, whatever the spelling
-    head = ("/" if absolute else "") + "/".join(["top", *folder])
-    path = head + "/" + "/".join(["f", *rest])
-    assert policy._below(path, head) == os.path.relpath(path, head)

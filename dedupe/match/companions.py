@@ -26,7 +26,7 @@ from photoverify.dedupe.catalog.sniff import RAW_FORMATS
 from photoverify.dedupe.core.records import Asset, FileRecord, Metadata, Relation
 from photoverify.dedupe.core.timeparse import seconds_apart
 from photoverify.dedupe.match.policy import FORMAT_RANK, rank_key
-from photoverify.dedupe.match.table import RecordTable, as_table
+from photoverify.dedupe.match.table import BATCH, RecordTable, as_table
 
 LIVE_MAX_SECONDS = 2.0  # still and motion of a Live Photo are stamped within this
 LIVE_MAX_DURATION = 5.0  # a Live Photo's motion lasts about 3 s
@@ -269,8 +269,8 @@ class AssetList(Sequence[Asset]):
         return next(self._make(np.asarray([self._rows[i]])))  # IndexError past the end
 
     def __iter__(self) -> Iterator[Asset]:
-        for start in range(0, len(self._rows), 4096):
-            yield from self._make(self._rows[start : start + 4096])
+        for start in range(0, len(self._rows), BATCH):
+            yield from self._make(self._rows[start : start + BATCH])
 
     def _make(self, rows: np.ndarray) -> Iterator[Asset]:
         for k, path in zip(rows.tolist(), self._paths(rows), strict=True):

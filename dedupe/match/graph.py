@@ -79,7 +79,7 @@ PAIR_CHUNK = 16384  # candidate pairs judged with their ends' signatures read at
 
 
 def _pairs(
-    items: Sequence[FileRecord], threshold: int, signatures: SignatureSource | None
+    items: RecordTable, threshold: int, signatures: SignatureSource | None
 ) -> Iterator[tuple[FileRecord, FileRecord]]:
     """The candidate pairs of `items`, as records, in order. Items read without their
     signatures get them for the time their chunk of pairs is judged: the pairs' ends only, a
@@ -88,7 +88,7 @@ def _pairs(
     for start in range(0, len(keys), PAIR_CHUNK):
         chunk = pairs_of(keys[start : start + PAIR_CHUNK], len(items))
         ends = np.unique(chunk).tolist()
-        made = dict(zip(ends, _records(items, ends), strict=True))  # each end once a chunk
+        made = dict(zip(ends, items.records(ends), strict=True))  # each end once a chunk
         if signatures is not None:
             blobs = signatures(list(made.values()))
             made = {i: replace(made[i], signature=b) for i, b in zip(ends, blobs, strict=True)}
@@ -102,12 +102,6 @@ def _content(table: RecordTable) -> tuple[np.ndarray, np.ndarray]:
     ids = table.content_ids()
     ok = (ids >= 0) & (table.ints("size") > 0) & table.is_in("error", lambda e: e is None)
     return ok, ids
-
-
-def _records(items: Sequence[FileRecord], positions: list[int]) -> list[FileRecord]:
-    if isinstance(items, RecordTable):
-        return items.records(positions)  # made a column at a time
-    return [items[i] for i in positions]
 
 
 def _distinct(table: RecordTable) -> RecordTable:
@@ -252,22 +246,17 @@ def _logged(
 def _units(table: RecordTable, assets: AssetList, tied: np.ndarray) -> dict[str, list[int]]:
     """{digest: the positions of the readable primaries with those bytes, in order} for the
     digests of two primaries or more, or of the records at positions `tied`. Which digests
-    repeat is counted in the table's columns; a unit's digest is read from its first record."""
+    repeat is counted in the table's columns; a unit is named by its first record's digest."""
     is_primary = np.isin(table.rows, assets.rows())
     ok, ids = _content(table)
     kept = np.flatnonzero(ok & is_primary)
     counts = np.bincount(ids[kept], minlength=1)
     wanted = (counts[ids[kept]] > 1) | np.isin(ids[kept], ids[tied][ok[tied]])
-    chosen = kept[wanted]
-    first: dict[int, int] = {}  # content id -> the position of its first record
-    for n, c in enumerate(ids[chosen].tolist()):
-        first.setdefault(c, n)
-    digests = table.take(chosen[list(first.values())]).digests()
-    units: dict[str, list[int]] = {d: [] for d in digests}
-    names = dict(zip(first, digests, strict=True))
-    for i, c in zip(chosen.tolist(), ids[chosen].tolist(), strict=True):
-        units[names[c]].append(i)
-    return units
+    by_id: dict[int, list[int]] = {}  # content id -> its positions, in order
+    for i, c in zip(kept[wanted].tolist(), ids[kept[wanted]].tolist(), strict=True):
+        by_id.setdefault(c, []).append(i)
+    digests = table.take([positions[0] for positions in by_id.values()]).digests()
+    return dict(zip(digests, by_id.values(), strict=True))
 
 
 def _assign(order: list[str], graph: nx.Graph, distance, rank) -> dict[str, list[str]]:

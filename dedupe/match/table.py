@@ -14,6 +14,7 @@ beyond int64) is kept as it is, by position.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import marshal
 import os
@@ -95,8 +96,7 @@ class _Ints:
         self._count += len(values)
 
     def finish(self) -> None:
-        self.values = np.concatenate([self.values, *(p[0] for p in self._parts)])
-        self.none = np.concatenate([self.none, *(p[1] for p in self._parts)])
+        self.values, self.none = _appended((self.values, self.none), self._parts)
         self._parts = []
 
     def get(self, i: int):
@@ -147,8 +147,7 @@ class _Hex:
         self._count += len(values)
 
     def finish(self) -> None:
-        self.raw = np.concatenate([self.raw, *(p[0] for p in self._parts)])
-        self.packed = np.concatenate([self.packed, *(p[1] for p in self._parts)])
+        self.raw, self.packed = _appended((self.raw, self.packed), self._parts)
         self._parts = []
 
     def get(self, i: int):
@@ -246,15 +245,12 @@ class _Meta:
 
     def finish(self) -> None:
         self.blob = b"".join([self.blob, *(p[0] for p in self._parts)])
-        self.starts = np.concatenate([self.starts, *(p[1] for p in self._parts)])
-        self.lengths = np.concatenate([self.lengths, *(p[2] for p in self._parts)])
+        parts = [p[1:] for p in self._parts]
+        self.starts, self.lengths = _appended((self.starts, self.lengths), parts)
         self._parts = []
 
     def get(self, i: int):
-        if self.odd and i in self.odd:
-            return self.odd[i]
-        a = int(self.starts[i])
-        return Metadata(*marshal.loads(self.blob[a : a + int(self.lengths[i])]))
+        return self.take(np.asarray([i]))[0]
 
     def take(self, ks: np.ndarray) -> list:
         blob, made = self.blob, {}
@@ -275,6 +271,11 @@ class _Meta:
         return ok
 
 
+def _appended(columns: tuple[np.ndarray, ...], parts: list[tuple]) -> tuple[np.ndarray, ...]:
+    """Each of `columns` with the arrays at its place in each of `parts` appended."""
+    return tuple(np.concatenate([c, *(p[k] for p in parts)]) for k, c in enumerate(columns))
+
+
 def _with_odd(out: list, ks: np.ndarray, odd: dict) -> list:
     """`out` (the values at positions `ks`) with the values kept by position put back."""
     if odd:
@@ -288,10 +289,8 @@ def _give_back_freed() -> None:
     """Hand the heap the packed records were freed from back to the system: glibc keeps it
     otherwise (~120 MiB at a million camera files' records). Nothing where there is no
     malloc_trim (not glibc)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _columns() -> dict[str, object]:

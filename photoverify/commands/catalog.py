@@ -198,11 +198,12 @@ def records_for(
     audit scanned).
     `unlisted`, when given, receives the folders the scan could not list (path -> why).
     `signatures=False`: the records without their picture signatures (`Catalog.signatures`).
-    `for_matching`: with only the metadata finding duplicates reads (see Catalog.records), held
-    as columns (a RecordTable: a record is made when asked)."""
+    `for_matching`: with only the metadata finding duplicates reads (see Catalog.records), and
+    without ROOTS as an iterator over the open catalog: find_duplicates packs them into columns
+    as they are read (dedupe.match.table), with no list of them all."""
     if not roots:
         read = catalog.library_records(signatures, for_matching)
-        return _packed(read) if for_matching else list(read)
+        return read if for_matching else list(read)
     from photoverify.dedupe.catalog import scan as run_scan
 
     with render.scan_progress(quiet) as progress:
@@ -218,10 +219,4 @@ def records_for(
         unlisted.update(
             (e["path"].rstrip("/"), e["error"]) for e in scanned.errors if e["path"] not in have
         )
-    return _packed(records) if for_matching else records
-
-
-def _packed(records):
-    from photoverify.dedupe.match.table import RecordTable
-
-    return RecordTable.from_records(records)
+    return records

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 KINDS = ("image", "video", "sidecar", "other")
 
 
-@dataclass(frozen=True, slots=True)  # a million of them in a scan's work list
-class Candidate:
-    """A file the walker found, with the stat it was found with."""
+class Candidate(NamedTuple):
+    """A file the walker found, with the stat it was found with. A named tuple: one per file
+    walked (a million in a scan's work list), built in a third of a frozen dataclass's time."""
 
     path: str
     root: str

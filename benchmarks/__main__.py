@@ -1,8 +1,12 @@
 """Run every benchmark and write benchmarks/RESULTS.md (`make bench` or `python -m benchmarks`).
 
 Each benchmark is a module that can also run on its own; its markdown goes to
-benchmarks/results/<name>.md, and RESULTS.md is the summary followed by those sections. A quick
-pass for a smaller machine: `python -m benchmarks --quick`.
+benchmarks/results/<name>.md. RESULTS.md is the summary followed by those sections, and more: the
+readings written beside a section, and runs made by hand (a million files, extra trees), live
+only there. So a benchmark run again replaces, in RESULTS.md, the text its previous run left there
+and nothing else (a section not found there is added at the end); `--assemble-only` builds
+RESULTS.md from results/ alone, dropping what was written by hand. A quick pass for a smaller
+machine: `python -m benchmarks --quick`.
 """
 
 from __future__ import annotations
@@ -184,6 +188,22 @@ def run(name: str, quick: bool) -> str:
     raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(ORDER)}")
 
 
+def merge_section(previous: str, section: str) -> None:
+    """Put a benchmark's new `section` into RESULTS.md in place of the `previous` text its last run
+    wrote there, keeping everything around it; at the end when that text is not there (never run,
+    or edited by hand since). RESULTS.md is assembled from results/ when it does not exist."""
+    if not RESULTS.exists():
+        assemble()
+        return
+    text = RESULTS.read_text()
+    previous = previous.strip()
+    if previous and previous in text:
+        text = text.replace(previous, section.strip(), 1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section.strip() + "\n"
+    RESULTS.write_text(text)
+
+
 def assemble() -> None:
     """RESULTS.md = the hand-written summary (results/summary.md) + every section present."""
     parts = [f"# photoverify benchmarks\n\nMachine: {machine()}\n"]
@@ -205,17 +225,23 @@ def main(argv: list[str] | None = None) -> None:
         failed = []
         for name in args.names:
             print(f"benchmark: {name}", file=sys.stderr)
+            path = SECTIONS / f"{name}.md"
+            previous = path.read_text() if path.exists() else ""  # some benchmarks write it
             try:
-                (SECTIONS / f"{name}.md").write_text(run(name, args.quick))
+                section = run(name, args.quick)
             except (subprocess.CalledProcessError, OSError) as exc:
                 print(f"benchmark {name} failed: {exc}", file=sys.stderr)
                 failed.append(name)
+                continue
+            path.write_text(section)
+            merge_section(previous, section)
         if failed:
             print(
                 f"failed: {', '.join(failed)} (their old sections, if any, are kept)",
                 file=sys.stderr,
             )
-    assemble()
+    else:
+        assemble()
     print(f"wrote {RESULTS}", file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ photoverify/commands/, one module a concern, and the options they share in comma
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -14,12 +15,6 @@ import click
 from photoverify.dedupe.core.errors import PhotoverifyError
 
 from . import __version__, render
-from .commands.apply import apply, undo
-from .commands.catalog import scan, show
-from .commands.checks import audit, verify
-from .commands.doctor import doctor
-from .commands.dupes import dupes
-from .commands.manifest import manifest
 from .commands.options import (  # noqa: F401  (the shared options, importable from here)
     NO_PROGRESS,
     catalog_option,
@@ -30,13 +25,34 @@ from .commands.options import (  # noqa: F401  (the shared options, importable f
     threshold_option,
     trust_stat_option,
 )
-from .commands.plan import plan
-from .commands.report import report
+
+# Each command and the module that holds it, in the order of the workflow (as `photoverify --help`
+# lists them, not the alphabet). A command's module is imported when the command runs (click's
+# "lazily loading subcommands"): a run pays for its own command's imports, not for all eleven.
+COMMANDS = {
+    "scan": "catalog",
+    "show": "catalog",
+    "doctor": "doctor",
+    "dupes": "dupes",
+    "manifest": "manifest",
+    "report": "report",
+    "verify": "checks",
+    "plan": "plan",
+    "apply": "apply",
+    "undo": "apply",
+    "audit": "checks",
+}
 
 
 class Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # in the order of the workflow, not the alphabet
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(f"photoverify.commands.{COMMANDS[cmd_name]}")
+            self.add_command(getattr(module, cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
         try:  # the group's own options (`photoverify --nope`)
@@ -74,11 +90,6 @@ def _usage_error(exc: click.UsageError):
 @click.version_option(__version__, prog_name="photoverify")
 def cli() -> None:
     """Find duplicates in a photo library, plan and carry out its move, verify nothing was lost."""
-
-
-# in the order of the workflow, as `photoverify --help` lists them
-for _command in (scan, show, doctor, dupes, manifest, report, verify, plan, apply, undo, audit):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -3,29 +3,21 @@
 that ties these together, the catalog (store) that keeps the result, and Apple's Photo Details
 CSVs (apple_csv)."""
 
-from photoverify.dedupe.catalog.apple_csv import ApplePart, is_photo_details, read_photo_details
-from photoverify.dedupe.catalog.scan import ScanResult, scan
-from photoverify.dedupe.catalog.store import Catalog, default_path, digest_lookup, media_lookup
+from photoverify.dedupe.core.lazy import exports
 
-__all__ = [
-    "ApplePart",
-    "Catalog",
-    "ScanResult",
-    "dask_client",
-    "default_path",
-    "digest_lookup",
-    "is_photo_details",
-    "media_lookup",
-    "read_photo_details",
-    "scan",
-]
-
-
-def __getattr__(name: str):
-    # dask_client is loaded on first use: its module (executors) loads exiftool's wrapper, which
-    # a run that only reads bytes (manifest, verify's fixity) must not pay for at start-up
-    if name == "dask_client":
-        from photoverify.dedupe.catalog.executors import dask_client
-
-        return dask_client
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# loaded on first use (dedupe.core.lazy): a run that only reads bytes (manifest, verify's fixity,
+# dupes --exact) does not load the scan, exiftool's wrapper or Apple's CSV reader. The scan itself
+# is `dedupe.catalog.scan.scan` (a name here would be shadowed by its module's).
+_HOME = {
+    "ApplePart": "apple_csv",
+    "is_photo_details": "apple_csv",
+    "read_photo_details": "apple_csv",
+    "ScanResult": "scan",
+    "Catalog": "store",
+    "default_path": "store",
+    "digest_lookup": "store",
+    "media_lookup": "store",
+    "dask_client": "executors",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

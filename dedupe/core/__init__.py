@@ -1,31 +1,26 @@
 """What every room shares: plain records, the exception hierarchy, where a path stands, capture
-times, content hashing, JSON in and out, writing an output file, opening a SQLite file."""
+times, content hashing, JSON in and out, writing an output file, opening a SQLite file.
 
-from photoverify.dedupe.core.errors import (
-    EnvironmentProblem,
-    ManifestError,
-    PhotoverifyError,
-    PlanError,
-    UsageError,
-)
-from photoverify.dedupe.core.hashing import ALGORITHMS, hash_file, new_hasher
-from photoverify.dedupe.core.paths import under_any
-from photoverify.dedupe.core.records import DupesResult, FileRecord, Finding, Metadata
-from photoverify.dedupe.core.timeparse import now_iso
+Its names are loaded on first use (dedupe.core.lazy): importing `errors`, as every command does,
+does not load the records or the hashing."""
 
-__all__ = [
-    "ALGORITHMS",
-    "DupesResult",
-    "EnvironmentProblem",
-    "FileRecord",
-    "Finding",
-    "ManifestError",
-    "Metadata",
-    "PhotoverifyError",
-    "PlanError",
-    "UsageError",
-    "hash_file",
-    "new_hasher",
-    "now_iso",
-    "under_any",
-]
+from photoverify.dedupe.core.lazy import exports
+
+_HOME = {
+    "EnvironmentProblem": "errors",
+    "ManifestError": "errors",
+    "PhotoverifyError": "errors",
+    "PlanError": "errors",
+    "UsageError": "errors",
+    "ALGORITHMS": "hashing",
+    "hash_file": "hashing",
+    "new_hasher": "hashing",
+    "under_any": "paths",
+    "DupesResult": "records",
+    "FileRecord": "records",
+    "Finding": "records",
+    "Metadata": "records",
+    "now_iso": "timeparse",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

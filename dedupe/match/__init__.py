@@ -4,29 +4,18 @@ relations and clusters (graph, with the relations logged on disk past a point: s
 travel together (companions), which copy to keep (policy), and exact duplicates from bytes alone
 (exact)."""
 
-from photoverify.dedupe.match.exact import exact_asset_clusters, find_exact
-from photoverify.dedupe.match.policy import choose_keeper
+from photoverify.dedupe.core.lazy import exports
 
-__all__ = [
-    "DupesOptions",
-    "choose_keeper",
-    "exact_asset_clusters",
-    "find_assets",
-    "find_duplicates",
-    "find_exact",
-]
-
-
-def __getattr__(name: str):
-    # the graph's names are loaded on first use: graph loads networkx, numpy and numba (the
-    # near-duplicate index), which `dupes --exact` never needs; companions holds its records
-    # as numpy columns (dedupe.match.table)
-    if name in ("DupesOptions", "find_duplicates"):
-        from photoverify.dedupe.match import graph
-
-        return getattr(graph, name)
-    if name == "find_assets":
-        from photoverify.dedupe.match.companions import find_assets
-
-        return find_assets
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# loaded on first use (dedupe.core.lazy): graph loads networkx, numpy and numba (the
+# near-duplicate index), which `dupes --exact` never needs; companions holds its records as numpy
+# columns (dedupe.match.table)
+_HOME = {
+    "exact_asset_clusters": "exact",
+    "find_exact": "exact",
+    "choose_keeper": "policy",
+    "DupesOptions": "graph",
+    "find_duplicates": "graph",
+    "find_assets": "companions",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

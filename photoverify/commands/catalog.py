@@ -89,7 +89,7 @@ def scan(
 
     Exits 1 when a file could not be read or decoded (listed under errors), 0 otherwise."""
     from photoverify.dedupe.catalog import Catalog
-    from photoverify.dedupe.catalog import scan as run_scan
+    from photoverify.dedupe.catalog.scan import scan as run_scan
 
     pool = _scan_pool(workers, executor, scheduler, scheduler_file)
     try:
@@ -204,7 +204,7 @@ def records_for(
     if not roots:
         read = catalog.library_records(signatures, for_matching)
         return read if for_matching else list(read)
-    from photoverify.dedupe.catalog import scan as run_scan
+    from photoverify.dedupe.catalog.scan import scan as run_scan
 
     with render.scan_progress(quiet) as progress:
         scanned = run_scan(roots, catalog, progress=progress)

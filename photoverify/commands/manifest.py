@@ -98,7 +98,7 @@ def _catalog_facts(catalog, root: str, fmt: str, trust_stat: bool, quiet: bool):
     from photoverify.dedupe.catalog import digest_lookup, media_lookup
 
     if fmt == "json":
-        from photoverify.dedupe.catalog import scan as run_scan
+        from photoverify.dedupe.catalog.scan import scan as run_scan
 
         with render.scan_progress(quiet) as progress:
             run_scan([root], catalog, progress=progress)

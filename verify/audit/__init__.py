@@ -3,7 +3,12 @@ and its result; its phases in matching, comparison and metadata; outcomes; ledge
 changed in a DEST copy (gained), files broken before the move (source_damage), and what a person
 is shown of an audit (view)."""
 
-from photoverify.verify.audit.libraries import AuditResult, audit_libraries
-from photoverify.verify.audit.view import audit_view
+from photoverify.dedupe.core.lazy import exports
 
-__all__ = ["AuditResult", "audit_libraries", "audit_view"]
+_HOME = {
+    "AuditResult": "libraries",
+    "audit_libraries": "libraries",
+    "audit_view": "view",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

@@ -2,7 +2,12 @@
 carry what they should (expect), does an Apple export agree with its own CSV (apple), and the
 whole `verify` run (verification)."""
 
-from photoverify.verify.checks.decode_cache import decode_cache_path
-from photoverify.verify.checks.verification import VerifyResult, verify_tree
+from photoverify.dedupe.core.lazy import exports
 
-__all__ = ["VerifyResult", "decode_cache_path", "verify_tree"]
+_HOME = {
+    "decode_cache_path": "decode_cache",
+    "VerifyResult": "verification",
+    "verify_tree": "verification",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

@@ -35,15 +35,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from photoverify.dedupe.catalog.scan import ScanResult, scan
-from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.core.records import FileRecord, Finding, Verdict
-from photoverify.dedupe.move.plan import LEDGER_JSON
-from photoverify.verify.manifest import Manifest, read_manifest
+from photoverify.verify.manifest.entries import Manifest
 from photoverify.verify.manifest.fixity import FixityResult, check_fixity
+from photoverify.verify.manifest.read import read_manifest
 
-if TYPE_CHECKING:  # decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
+if TYPE_CHECKING:
+    # the scan (step 2) loads exiftool's wrapper and the fingerprints: a run of fixity alone
+    # does not load it. Decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
+    from photoverify.dedupe.catalog.scan import ScanResult
+    from photoverify.dedupe.catalog.store import Catalog
     from photoverify.verify.checks.decode import DecodeResult, DecodeStats
     from photoverify.verify.checks.decode_cache import DecodeCache
     from photoverify.verify.checks.expect import Rule
@@ -209,6 +211,8 @@ class _Catalogued:
     scanned: ScanResult | None = None
 
     def scan(self) -> None:
+        from photoverify.dedupe.move.plan import LEDGER_JSON
+
         self.scanned = self._scan()
         if os.path.exists(os.path.join(self.root, LEDGER_JSON)):
             # a new library `apply` wrote is a copy, unless it is known as a library
@@ -222,6 +226,8 @@ class _Catalogued:
         self.records = self._load()
 
     def _scan(self) -> ScanResult:
+        from photoverify.dedupe.catalog.scan import scan
+
         return scan([self.root], self.catalog, workers=self.workers, progress=self._scan_progress)
 
     def _scan_progress(

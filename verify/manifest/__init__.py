@@ -30,16 +30,16 @@ like ``\\x`` or ``C:x``) is left out of that manifest (and of a bag's payload) a
 passes its peer's check.
 """
 
-from photoverify.verify.manifest.entries import Manifest, ManifestEntry, path_key
-from photoverify.verify.manifest.read import read_manifest
-from photoverify.verify.manifest.write import render_b3sum, render_manifest, write_manifest
+from photoverify.dedupe.core.lazy import exports
 
-__all__ = [
-    "Manifest",
-    "ManifestEntry",
-    "path_key",
-    "read_manifest",
-    "render_b3sum",
-    "render_manifest",
-    "write_manifest",
-]
+_HOME = {
+    "Manifest": "entries",
+    "ManifestEntry": "entries",
+    "path_key": "entries",
+    "read_manifest": "read",
+    "render_b3sum": "write",
+    "render_manifest": "write",
+    "write_manifest": "write",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

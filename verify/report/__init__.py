@@ -2,8 +2,14 @@
 (html), its terminal rendering (terminal), what each outcome means in plain words (outcome_text),
 and the saved findings a report reads (inputs)."""
 
-from photoverify.verify.report.html import render_html
-from photoverify.verify.report.inputs import read_verify_json
-from photoverify.verify.report.model import ReportModel, build_report, render_terminal
+from photoverify.dedupe.core.lazy import exports
 
-__all__ = ["ReportModel", "build_report", "read_verify_json", "render_html", "render_terminal"]
+_HOME = {
+    "render_html": "html",
+    "read_verify_json": "inputs",
+    "ReportModel": "model",
+    "build_report": "model",
+    "render_terminal": "model",
+}
+__all__ = sorted(_HOME)
+__getattr__, __dir__ = exports(__name__, _HOME)

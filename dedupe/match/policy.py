@@ -137,37 +137,13 @@ def telling_names(paths: Sequence[str]) -> dict[str, str]:
     """Each path relative to the folder all of `paths` share: the bare name when they sit in one
     folder, `Camera Roll/2019/03/IMG_1.HEIC` and `iCloud Photos/Photos/IMG_1.HEIC` when they do
     not. A shortest telling suffix (`03/IMG_1.HEIC`) names a folder no reader knows; this is the
-    path as the dupes table shows it, from the first folder where the copies part.
-
-    The same as `os.path.relpath(p, os.path.commonpath(dirnames))`; for absolute, normalized
-    paths (what a walk yields) it is found by cutting strings, at a third of the cost (a run
-    of `dupes --exact` names the members of every cluster)."""
-    if len(paths) == 1:
-        return {paths[0]: os.path.basename(paths[0])}
-    if not all(_plain(p) for p in paths):
-        return _telling_names_of_any(paths)
-    dirs = [os.path.dirname(p) for p in paths]
-    shared = os.path.commonprefix(dirs)
-    if not all(d == shared or d.startswith(shared + os.sep) for d in dirs):
-        shared = shared.rpartition(os.sep)[0]  # the prefix ends inside a folder's name
-    if shared in ("", os.sep):
-        return {p: p for p in paths}
-    return {p: p[len(shared) + 1 :] for p in paths}
-
-
-def _plain(path: str) -> bool:
-    """Absolute, without empty, `.` or `..` parts (a name starting with a dot is taken as one
-    too: telling_names then takes the long way, which is right for any path)."""
-    sep = os.sep
-    return path[:1] == sep and path[-1:] != sep and sep * 2 not in path and sep + "." not in path
-
-
-def _telling_names_of_any(paths: Sequence[str]) -> dict[str, str]:
-    """telling_names for paths that may be relative or not normalized."""
+    path as the dupes table shows it, from the first folder where the copies part."""
     try:
-        shared = os.path.commonpath([os.path.dirname(p) for p in paths])
+        shared = os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) > 1 else ""
     except ValueError:  # relative and absolute mixed: the whole paths tell them apart
         shared = ""
+    if len(paths) == 1:
+        return {paths[0]: os.path.basename(paths[0])}
     if shared in ("", os.sep):
         return {p: p for p in paths}
     return {p: os.path.relpath(p, shared) for p in paths}

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import given
 from hypothesis import strategies as st
 
 from photoverify.dedupe.core.records import FileRecord, Metadata
-from photoverify.dedupe.match.policy import (
-    _telling_names_of_any,
-    choose_keeper,
-    deciding_criterion,
-    name_penalty,
-    telling_names,
-)
+from photoverify.dedupe.match.policy import choose_keeper, deciding_criterion, name_penalty
 
 
 def _rec(path, fmt="JPEG", w=100, h=100, **meta) -> FileRecord:
@@ -115,22 +107,3 @@ def test_each_copy_is_named_with_the_criterion_that_decides_against_it(members):
     for other in members:
         if other is not keeper:
             assert deciding_criterion(keeper, other) in reason
-
-
-_parts = st.sampled_from(["a", "b", "ab", "a b", "Camera Roll", "IMG_1.HEIC", ".", "..", "", "é"])
-_paths = st.builds(
-    lambda absolute, parts: ("/" if absolute else "") + "/".join(parts),
-    st.booleans(),
-    st.lists(_parts, min_size=1, max_size=5),
-).filter(lambda p: p not in ("", "/"))
-
-
-@given(st.lists(_paths, min_size=2, max_size=5, unique=True))
-def test_telling_names_cut_from_strings_are_relpaths_from_the_shared_folder(paths):
-    """The string-cutting way (normalized absolute paths) gives what commonpath and relpath
-    give, for any paths: names sharing a prefix inside a folder name (`/a/ab`, `/a/b`), the
-    root, `.` and `..`, relative and absolute mixed."""
-    assert telling_names(paths) == _telling_names_of_any(paths)
-    normalized = sorted({os.path.normpath("/" + p) for p in paths})
-    if len(normalized) > 1:
-        assert telling_names(normalized) == _telling_names_of_any(normalized)

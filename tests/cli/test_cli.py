@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 from conftest import UNSHIPPED_GPS as GPS
@@ -103,6 +104,22 @@ def test_cli_threshold_default_is_the_graph_default():
 
 
 FORGE = "x\x1b[2J\x1b[HFAKE: all files OK\n\x9b31m\u202egpj.jpg"
+
+
+def test_a_run_collects_cycles_every_10000_new_objects():
+    """cli.main sets the collector's threshold for the run (and only a run: importing the
+    package leaves a host program's own setting alone)."""
+    code = (
+        "import atexit, gc, sys\n"
+        "import photoverify.cli\n"
+        "print(gc.get_threshold()[0])\n"
+        "atexit.register(lambda: print(gc.get_threshold()[0]))\n"
+        "sys.argv = ['photoverify', '--version']\n"
+        "photoverify.cli.main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    imported, _version, ran = run.stdout.split("\n")[:3]
+    assert ran == "10000" and imported != ran, run.stdout + run.stderr
 
 
 def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path):

@@ -107,19 +107,27 @@ FORGE = "x\x1b[2J\x1b[HFAKE: all files OK\n\x9b31m\u202egpj.jpg"
 
 
 def test_a_run_collects_cycles_every_10000_new_objects():
-    """cli.main sets the collector's threshold for the run (and only a run: importing the
-    package leaves a host program's own setting alone)."""
+    """cli.main sets the collector's threshold for the run, not for the package (importing it
+    leaves a host program's setting alone) nor for the workers it forks (they keep the default)."""
     code = (
-        "import atexit, gc, sys\n"
+        "import atexit, gc, os, sys\n"
         "import photoverify.cli\n"
         "print(gc.get_threshold()[0])\n"
-        "atexit.register(lambda: print(gc.get_threshold()[0]))\n"
+        "def at_exit():\n"
+        "    print(gc.get_threshold()[0])\n"
+        "    r, w = os.pipe()\n"
+        "    if os.fork() == 0:\n"
+        "        os.write(w, str(gc.get_threshold()[0]).encode())\n"
+        "        os._exit(0)\n"
+        "    os.wait()\n"
+        "    print(os.read(r, 16).decode())\n"
+        "atexit.register(at_exit)\n"
         "sys.argv = ['photoverify', '--version']\n"
         "photoverify.cli.main()\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    imported, _version, ran = run.stdout.split("\n")[:3]
-    assert ran == "10000" and imported != ran, run.stdout + run.stderr
+    imported, _version, ran, child = run.stdout.split("\n")[:4]
+    assert ran == "10000" and imported != ran and child == imported, run.stdout + run.stderr
 
 
 def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path):

@@ -97,8 +97,8 @@ def cli() -> None:
 # Python runs its cycle collector every 700 new container objects, and each pass over the older
 # generations walks every object still alive. A run makes its walk, manifest lines, records and
 # findings once and keeps them to its end, and reference counting frees what it drops: those
-# passes find next to nothing. Every 10,000 instead, on 22,000 small files `verify` spends 9-10 %
-# less CPU, `dupes --exact --trust-stat` 11 % less time and `dupes` 4-10 %, at the same peak
+# passes find next to nothing. Every 10,000 instead, on 22,000 small files `verify` spends 8-10 %
+# less CPU, `dupes --exact --trust-stat` 3-11 % less time and `dupes` 4-10 %, at the same peak
 # memory (benchmarks/RESULTS.md, the fixity section's evening runs). The worker processes a run
 # forks keep Python's default: they decode file after file, and any garbage a decode leaves in
 # a cycle (an image held by an exception's frames, say) is freed as soon as it was before.

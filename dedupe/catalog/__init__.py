@@ -8,16 +8,17 @@ from photoverify.dedupe.core.lazy import exports
 # loaded on first use (dedupe.core.lazy): a run that only reads bytes (manifest, verify's fixity,
 # dupes --exact) does not load the scan, exiftool's wrapper or Apple's CSV reader. The scan itself
 # is `dedupe.catalog.scan.scan` (a name here would be shadowed by its module's).
-_HOME = {
-    "ApplePart": "apple_csv",
-    "is_photo_details": "apple_csv",
-    "read_photo_details": "apple_csv",
-    "ScanResult": "scan",
-    "Catalog": "store",
-    "default_path": "store",
-    "digest_lookup": "store",
-    "media_lookup": "store",
-    "dask_client": "executors",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "ApplePart": "apple_csv",
+        "is_photo_details": "apple_csv",
+        "read_photo_details": "apple_csv",
+        "ScanResult": "scan",
+        "Catalog": "store",
+        "default_path": "store",
+        "digest_lookup": "store",
+        "media_lookup": "store",
+        "dask_client": "executors",
+    },
+)

@@ -6,21 +6,22 @@ does not load the records or the hashing."""
 
 from photoverify.dedupe.core.lazy import exports
 
-_HOME = {
-    "EnvironmentProblem": "errors",
-    "ManifestError": "errors",
-    "PhotoverifyError": "errors",
-    "PlanError": "errors",
-    "UsageError": "errors",
-    "ALGORITHMS": "hashing",
-    "hash_file": "hashing",
-    "new_hasher": "hashing",
-    "under_any": "paths",
-    "DupesResult": "records",
-    "FileRecord": "records",
-    "Finding": "records",
-    "Metadata": "records",
-    "now_iso": "timeparse",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "EnvironmentProblem": "errors",
+        "ManifestError": "errors",
+        "PhotoverifyError": "errors",
+        "PlanError": "errors",
+        "UsageError": "errors",
+        "ALGORITHMS": "hashing",
+        "hash_file": "hashing",
+        "new_hasher": "hashing",
+        "under_any": "paths",
+        "DupesResult": "records",
+        "FileRecord": "records",
+        "Finding": "records",
+        "Metadata": "records",
+        "now_iso": "timeparse",
+    },
+)

@@ -6,7 +6,7 @@ a command that only reads bytes is paid on every run (`verify --manifest`, `dupe
 package's `__init__` says where each name lives, and the module is imported when the name is
 first asked for:
 
-    __getattr__, __dir__ = exports(__name__, {"Catalog": "store", "walk": "walk"})
+    __getattr__, __dir__, __all__ = exports(__name__, {"Catalog": "store", "walk": "walk"})
 
 A name must not be the name of one of the package's modules: importing the module sets the
 package attribute of that name to the module, which then shadows the name
@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 
 def exports(
     package: str, home: Mapping[str, str]
-) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """The `__getattr__` and `__dir__` of `package`, whose name `n` lives in module `home[n]`
-    (relative to the package, or absolute when it holds a dot). A name, once loaded, is kept in
-    the package's namespace, so it is looked up once."""
+) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
+    """The `__getattr__`, `__dir__` and `__all__` of `package`, whose name `n` lives in module
+    `home[n]` (relative to the package, or absolute when it holds a dot). A name, once loaded, is
+    kept in the package's namespace, so it is looked up once."""
 
     def __getattr__(name: str) -> object:
         where = home.get(name)
@@ -38,4 +38,4 @@ def exports(
     def __dir__() -> list[str]:
         return sorted({*vars(sys.modules[package]), *home})
 
-    return __getattr__, __dir__
+    return __getattr__, __dir__, sorted(home)

@@ -9,13 +9,14 @@ from photoverify.dedupe.core.lazy import exports
 # loaded on first use (dedupe.core.lazy): graph loads networkx, numpy and numba (the
 # near-duplicate index), which `dupes --exact` never needs; companions holds its records as numpy
 # columns (dedupe.match.table)
-_HOME = {
-    "exact_asset_clusters": "exact",
-    "find_exact": "exact",
-    "choose_keeper": "policy",
-    "DupesOptions": "graph",
-    "find_duplicates": "graph",
-    "find_assets": "companions",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "exact_asset_clusters": "exact",
+        "find_exact": "exact",
+        "choose_keeper": "policy",
+        "DupesOptions": "graph",
+        "find_duplicates": "graph",
+        "find_assets": "companions",
+    },
+)

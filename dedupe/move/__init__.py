@@ -8,19 +8,20 @@ from photoverify.dedupe.core.lazy import exports
 
 # loaded on first use (dedupe.core.lazy): apply loads its file operations, the metadata writer
 # and Apple's CSV reader, which a run that only needs the plan's names must not pay for
-_HOME = {
-    "LEDGER_JSON": "plan",
-    "Plan": "plan",
-    "PlanEntry": "plan",
-    "build_plan": "plan",
-    "check_plan": "plan",
-    "with_free_space": "plan",
-    "read_plan": "planfile",
-    "write_csv": "planfile",
-    "write_plan": "planfile",
-    "apply_plan": "apply",
-    "undo": "apply",
-    "plan_with_merges": "metasources",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "LEDGER_JSON": "plan",
+        "Plan": "plan",
+        "PlanEntry": "plan",
+        "build_plan": "plan",
+        "check_plan": "plan",
+        "with_free_space": "plan",
+        "read_plan": "planfile",
+        "write_csv": "planfile",
+        "write_plan": "planfile",
+        "apply_plan": "apply",
+        "undo": "apply",
+        "plan_with_merges": "metasources",
+    },
+)

@@ -5,10 +5,11 @@ is shown of an audit (view)."""
 
 from photoverify.dedupe.core.lazy import exports
 
-_HOME = {
-    "AuditResult": "libraries",
-    "audit_libraries": "libraries",
-    "audit_view": "view",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "AuditResult": "libraries",
+        "audit_libraries": "libraries",
+        "audit_view": "view",
+    },
+)

@@ -4,10 +4,11 @@ whole `verify` run (verification)."""
 
 from photoverify.dedupe.core.lazy import exports
 
-_HOME = {
-    "decode_cache_path": "decode_cache",
-    "VerifyResult": "verification",
-    "verify_tree": "verification",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "decode_cache_path": "decode_cache",
+        "VerifyResult": "verification",
+        "verify_tree": "verification",
+    },
+)

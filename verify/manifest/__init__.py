@@ -32,14 +32,15 @@ passes its peer's check.
 
 from photoverify.dedupe.core.lazy import exports
 
-_HOME = {
-    "Manifest": "entries",
-    "ManifestEntry": "entries",
-    "path_key": "entries",
-    "read_manifest": "read",
-    "render_b3sum": "write",
-    "render_manifest": "write",
-    "write_manifest": "write",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "Manifest": "entries",
+        "ManifestEntry": "entries",
+        "path_key": "entries",
+        "read_manifest": "read",
+        "render_b3sum": "write",
+        "render_manifest": "write",
+        "write_manifest": "write",
+    },
+)

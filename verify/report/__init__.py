@@ -4,12 +4,13 @@ and the saved findings a report reads (inputs)."""
 
 from photoverify.dedupe.core.lazy import exports
 
-_HOME = {
-    "render_html": "html",
-    "read_verify_json": "inputs",
-    "ReportModel": "model",
-    "build_report": "model",
-    "render_terminal": "model",
-}
-__all__ = sorted(_HOME)
-__getattr__, __dir__ = exports(__name__, _HOME)
+__getattr__, __dir__, __all__ = exports(
+    __name__,
+    {
+        "render_html": "html",
+        "read_verify_json": "inputs",
+        "ReportModel": "model",
+        "build_report": "model",
+        "render_terminal": "model",
+    },
+)

@@ -29,12 +29,14 @@ METHOD = (
     "wall seconds (CPU seconds, user + system). Ratios are of wall times. Targets: ≤ 1.0× rmlint "
     "cold, ≤ 2× jdupes on a warm catalog. `dupes --exact` reads bytes and no catalog; `--exact "
     "--trust-stat` runs on a catalog `scan` made before (untimed), reading only the same-size "
-    "files whose stat the catalog does not hold unchanged (here none)."
+    'files whose stat the catalog does not hold unchanged (here none). "As a table": '
+    "`dupes --exact` with its default output (a table a cluster, the keeper and why, 80 "
+    "columns) instead of fdupes' list."
 )
 TABLE = [
     "| tree | cache | load avg | photoverify | jdupes -r | rmlint | ×jdupes | ×rmlint "
-    "| --trust-stat, warm catalog | ×jdupes | same sets |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| --trust-stat, warm catalog | ×jdupes | same sets | as a table | ×jdupes |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
 ]
 
 
@@ -48,6 +50,8 @@ def commands(tree: Path, work: Path) -> dict[str, str]:
         f"{cat} --format fdupes0 {q} > {work}/trusted",
         "jdupes -r": f"jdupes -r -q -0 {q} > {work}/jdupes",
         "rmlint": f"cd {work} && rmlint -T df -o fdupes:{work}/rmlint {q} > /dev/null",
+        # what a person sees by default: a table a cluster, with the keeper and why (80 columns)
+        "photoverify dupes --exact, table": f"COLUMNS=80 {pv} dupes --exact {q} > {work}/table",
     }
 
 
@@ -79,12 +83,12 @@ def tree_rows(tree: Path, label: str, work: Path, repeat: int, cold_ok: bool) ->
     for name, cold in caches(tree, cold_ok):
         before = load()
         t, same = measure(tree, work, repeat, cold)
-        (ours, c_ours), (tr, c_tr), (jd, c_jd), (rm, c_rm) = t.values()
+        (ours, c_ours), (tr, c_tr), (jd, c_jd), (rm, c_rm), (tab, c_tab) = t.values()
         rows.append(
             f"| {label}: {files} files, {mib:.0f} MiB | {name} | {before} → {load()} | "
             f"{ours:.2f} ({c_ours:.2f}) | {jd:.2f} ({c_jd:.2f}) | {rm:.2f} ({c_rm:.2f}) | "
             f"{ours / jd:.2f} | {ours / rm:.2f} | {tr:.2f} ({c_tr:.2f}) | {tr / jd:.2f} | "
-            f"{'yes' if same else '**no**'} |"
+            f"{'yes' if same else '**no**'} | {tab:.2f} ({c_tab:.2f}) | {tab / jd:.2f} |"
         )
     return rows
 

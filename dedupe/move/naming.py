@@ -111,24 +111,35 @@ def _fit_with_suffix(stem: str, suffix: str, ext: str) -> str:
 
 
 def unique_path(
-    folder: str, name: str, taken: set[str], extra_suffixes: tuple[str, ...] = ()
+    folder: str, name: str, taken: set[str], extra_suffixes: tuple[str, ...] = (), start: int = 1
 ) -> str:
     """The first of `folder/name`, `folder/name (2)`… whose key is not in `taken`.
 
     `extra_suffixes` are the endings of companions that must find their own names free too
     (`.MOV`, `.HEIC.xmp`): an asset keeps one stem for all its files. Does not add to `taken`.
+    `start`: the number to try first (see `unique_number`).
     """
-    n = 1
+    n = unique_number(folder, name, taken, extra_suffixes, start)
+    return join(folder, name if n == 1 else numbered(name, n))
+
+
+def unique_number(
+    folder: str, name: str, taken: set[str], extra_suffixes: tuple[str, ...] = (), start: int = 1
+) -> int:
+    """The number of `unique_path`'s answer: 1 for `name` itself, n for `name (n)`, the first
+    from `start` that is free. A caller placing many files under one name passes the number it
+    last got for the same arguments, since what was taken stays taken: 5,000 undated
+    `IMG_0001.JPG` cost 5,000 tries instead of 12.5 million."""
+    n = max(start, 1)
     while True:
         candidate = name if n == 1 else numbered(name, n)
         cstem = split_ext(candidate)[0]
         paths = [join(folder, candidate)] + [
             join(folder, companion_name(cstem, s)) for s in extra_suffixes
         ]
-        if all(name_key(p) not in taken for p in paths) and len(set(map(name_key, paths))) == len(
-            paths
-        ):
-            return join(folder, candidate)
+        keys = [name_key(p) for p in paths]
+        if len(set(keys)) == len(keys) and not any(k in taken for k in keys):
+            return n
         n += 1
 
 

@@ -26,10 +26,11 @@ from photoverify.dedupe.move.naming import (
     companion_suffix,
     join,
     name_key,
+    numbered,
     render_target,
     sanitize_component,
     split_ext,
-    unique_path,
+    unique_number,
 )
 
 FORMAT = "photoverify-plan"
@@ -277,6 +278,15 @@ class _Placing:
         self.beside = beside
         self.taken: set[str] = {name_key(n) for n in REPORT_NAMES}
         self.writers: dict[str, str] = {}  # name_key(target) -> the first source written there
+        # unique_path's arguments -> the number it gave: every smaller one is taken, and stays so
+        self.numbers: dict[tuple[str, str, tuple[str, ...]], int] = {}
+
+    def free_path(self, folder: str, name: str, suffixes: tuple[str, ...] = ()) -> str:
+        """unique_path, its search starting where the last one for the same name ended."""
+        key = (folder, name, suffixes)
+        n = unique_number(folder, name, self.taken, suffixes, self.numbers.get(key, 1))
+        self.numbers[key] = n
+        return join(folder, name if n == 1 else numbered(name, n))
 
     def put(
         self, path: str, action: str, target: str, cluster: str | None, reason: str | None
@@ -293,7 +303,7 @@ class _Placing:
         folder, tname = render_target(template, name, m.captured_at, m.make, m.model)
         comps = self.companions.get(path, [])
         suffixes = tuple(companion_suffix(name, os.path.basename(c)) for c in comps)
-        target = unique_path(folder, tname, self.taken, suffixes)
+        target = self.free_path(folder, tname, suffixes)
         self.put(path, "keep", target, None, None)
         tfolder, tname = posixpath.split(target)
         tstem = split_ext(tname)[0]
@@ -323,7 +333,7 @@ class _Placing:
 
     def put_beside(self, primary: str, folder: str, cluster: str | None, reason: str) -> None:
         for c in self.beside.get(primary, []):
-            ctarget = unique_path(folder, sanitize_component(os.path.basename(c)), self.taken)
+            ctarget = self.free_path(folder, sanitize_component(os.path.basename(c)))
             self.put(c, "companion", ctarget, cluster, reason)
 
 

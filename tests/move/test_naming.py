@@ -19,6 +19,7 @@ from photoverify.dedupe.move.naming import (
     render_target,
     sanitize_component,
     split_ext,
+    unique_number,
     unique_path,
 )
 
@@ -80,6 +81,19 @@ def test_unique_paths_never_collide_case_insensitively(wanted):
         got.append(p)
         assert _valid(p.rsplit("/", 1)[1])
     assert len({name_key(p) for p in got}) == len(got)
+
+
+@settings(max_examples=200)
+@given(st.sets(st.integers(1, 40), max_size=30), st.integers(0, 40), st.booleans())
+def test_a_search_started_below_the_answer_finds_the_same_name(taken_numbers, start, companion):
+    """unique_number from any start at or below the first free number answers as from 1."""
+    name, suffixes = "IMG_0001.HEIC", ((".MOV",) if companion else ())
+    taken = {name_key(unique_path("a", name, set(), start=n)) for n in taken_numbers}
+    first = unique_number("a", name, taken, suffixes)
+    assert unique_number("a", name, taken, suffixes, min(start, first)) == first
+    assert unique_path("a", name, taken, suffixes, start=min(start, first)) == unique_path(
+        "a", name, taken, suffixes
+    )
 
 
 def test_collisions_are_numbered_before_the_extension():

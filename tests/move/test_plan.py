@@ -282,3 +282,18 @@ def test_same_plan_whatever_the_input_order_on_many_files():
     assert _build(recs, DupesResult((), (), ())).entries == first.entries
     names = [e.target for e in first.entries if e.source.startswith("/src/c/")]
     assert "2020-" not in "".join(names) and all("(3)" in t for t in names)
+
+
+def test_thousands_of_files_of_one_name_are_numbered_in_order():
+    """3,000 undated IMG_0001.JPG from as many folders go to undated/IMG_0001.JPG, then (2),
+    (3)…, in path order, with a companion's ending kept free too: the search for a free
+    name starts where the last one for that name ended (it started from 1 each time, 4.5
+    million tries here; `plan` on 22,000 small files went from 4.2 s to 2.4 s)."""
+    recs = [_rec(f"/src/{d:04d}/IMG_0001.JPG", b3=f"{d:064x}") for d in range(3000)]
+    recs.append(_rec("/src/0001/IMG_0001.MOV", kind="video", b3="f" * 64))
+    assets = (Asset("/src/0001/IMG_0001.JPG", ("/src/0001/IMG_0001.MOV",)),)
+    plan = _build(recs, DupesResult((), (), assets))
+    targets = {e.source: e.target for e in plan.entries}
+    expected = ["undated/IMG_0001.JPG"] + [f"undated/IMG_0001 ({n}).JPG" for n in range(2, 3001)]
+    assert [targets[f"/src/{d:04d}/IMG_0001.JPG"] for d in range(3000)] == expected
+    assert targets["/src/0001/IMG_0001.MOV"] == "undated/IMG_0001 (2).MOV"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.core.display import display_text, plain_error  # noqa: F401
@@ -27,6 +28,25 @@ def __getattr__(name: str):
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+
+
+def print_lines(lines: Iterable[str], console: Console | None = None, chunk: int = 1000) -> None:
+    """Plain lines, each shown safely (display_text), printed `chunk` at a time as ready
+    segments: as console.print of each line prints them, without its ~40 µs a line of parsing
+    and wrapping (`show` of 22,000 records, 130,000 lines: 5.8 s before)."""
+    from rich.segment import Segment, Segments
+
+    from photoverify.consoles import stdout
+
+    console = console or stdout
+    batch: list[Segment] = []
+    for line in lines:
+        batch += (Segment(display_text(line)), Segment.line())
+        if len(batch) >= 2 * chunk:
+            console.print(Segments(batch), soft_wrap=True)
+            batch = []
+    if batch:
+        console.print(Segments(batch), soft_wrap=True)
 
 
 # progress bars live in their own module; these names are where callers have found them

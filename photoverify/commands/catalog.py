@@ -172,17 +172,22 @@ def show(paths, catalog_path, quiet, as_json) -> None:
     if as_json:
         render.print_json([r.to_json() for r in records])
     else:
-        for r in records:
-            d = r.to_json()
-            render.stdout.print(r.path, markup=False)
-            for key in SHOWN_FIELDS:
-                if d[key] is not None:
-                    render.stdout.print(f"  {key:12} {d[key]}", markup=False)
+        render.print_lines(_shown(records))
     missing = set(files) - {r.path for r in records}
     for path in sorted(missing):
         render.stderr.print(f"photoverify: not in the catalog: {path}", markup=False)
     if missing:
         sys.exit(1)
+
+
+def _shown(records):
+    """Each record as `show` prints it: its path, then a line a known field."""
+    for r in records:
+        d = r.to_json()
+        yield r.path
+        for key in SHOWN_FIELDS:
+            if d[key] is not None:
+                yield f"  {key:12} {d[key]}"
 
 
 def records_for(

@@ -5,6 +5,7 @@ the oracle: each test draws the same thing both ways."""
 from __future__ import annotations
 
 import io
+import os
 import re
 from types import SimpleNamespace as NS
 
@@ -133,3 +134,17 @@ def test_two_thousand_clusters_print_as_rich_printed_them(tmp_path):
         theirs.print(render.wrap_reason(c.reason, names, 80), soft_wrap=False)
     tail = "2000 clusters"
     assert ours.file.getvalue().split(tail)[0] == theirs.file.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.text(max_size=60) | st.binary(max_size=60).map(os.fsdecode), max_size=30),
+       cols=st.integers(10, 120),
+       styled=st.booleans(), chunk=st.integers(1, 5))  # fmt: skip
+def test_lines_printed_in_chunks_read_as_printed_one_by_one(lines, cols, styled, chunk):
+    """Any text (controls, surrogates, markup, emoji codes, wide characters, lines wider than
+    the console): print_lines shows what console.print showed of each line."""
+    at_once, one_by_one = console(cols, styled), console(cols, styled)
+    render.print_lines(lines, at_once, chunk=chunk)
+    for line in lines:
+        one_by_one.print(line, markup=False)
+    assert at_once.file.getvalue() == one_by_one.file.getvalue()

@@ -66,9 +66,12 @@ def hash_fd(
     fd: int, algorithms: tuple[str, ...] = ("blake3",), buf: bytearray | None = None
 ) -> dict[str, str]:
     """hash_file over an open file, from its start (its offset is left alone). `buf`, reused
-    across files by a caller that hashes many, saves zeroing a fresh CHUNK each time."""
+    across files by a caller that hashes many, saves making a buffer each time; without it the
+    buffer is the file's size (one read, and a byte to see its end), up to CHUNK: a fresh CHUNK
+    costs 0.14 ms to zero, ten times the hashing of a 25 KB photo."""
     hashers = {name: new_hasher(name) for name in algorithms}
-    buf = buf if buf is not None else bytearray(CHUNK)
+    if buf is None:
+        buf = bytearray(min(CHUNK, os.fstat(fd).st_size + 1))
     view = memoryview(buf)
     offset = 0
     while n := os.preadv(fd, [buf], offset):

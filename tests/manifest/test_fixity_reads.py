@@ -6,6 +6,7 @@ then says that contents were not read."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,14 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import run_cli, run_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from photoverify.dedupe.core.hashing import (
+    CHUNK,
     MMAP_MIN,
     MMAP_THREADED,
     PROCESSES_FROM,
+    hash_fd,
     hash_file,
     hash_files,
     hash_whole_file,
@@ -224,3 +228,32 @@ def test_a_fixity_run_loads_no_decoder(corpus: Path, tmp_path: Path) -> None:
         assert "photoverify.cli" in loaded and "blake3" in loaded, loaded
         assert not {n for n in loaded if n.split(".")[0] in heavy}, args
         assert not loaded & ours, (args, loaded & ours)
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5])
+def test_hash_file_agrees_with_b3sum_and_hashlib_at_every_buffer_edge(tmp_path, size):
+    """hash_file sizes its buffer by the file (up to CHUNK): every size around the edges of
+    that buffer gives the digests b3sum and hashlib give."""
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(size))
+    got = hash_file(path, ("blake3", "sha256"))
+    b3 = subprocess.run(["b3sum", "--no-names", str(path)], capture_output=True, text=True)
+    assert got == {
+        "blake3": b3.stdout.strip(),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def test_a_file_that_grows_after_its_size_was_taken_is_hashed_whole(tmp_path):
+    """hash_fd reads to the end, whatever the size was when its buffer was made."""
+    path = tmp_path / "f"
+    path.write_bytes(b"a" * 1000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        buf = bytearray(os.fstat(fd).st_size + 1)  # as hash_fd makes it
+        with open(path, "ab") as fh:
+            fh.write(b"b" * 5000)
+        assert hash_fd(fd, ("sha256",), buf) == hash_fd(fd, ("sha256",))
+        assert hash_fd(fd, ("sha256",))["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    finally:
+        os.close(fd)

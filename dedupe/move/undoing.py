@@ -11,9 +11,15 @@ from typing import Any
 
 from photoverify.dedupe.core.errors import PlanError
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.dedupe.core.outfile import fsync_dir, unlink_quiet
+from photoverify.dedupe.core.outfile import unlink_quiet
 from photoverify.dedupe.core.timeparse import now_iso
-from photoverify.dedupe.move.fileops import copy_mode_and_times, place, stream_copy, tmp_path
+from photoverify.dedupe.move.fileops import (
+    copy_mode_and_times,
+    place,
+    stream_copy,
+    sync_folders,
+    tmp_path,
+)
 from photoverify.dedupe.move.journal import EntryState, Journal, Locks, load_journal
 from photoverify.dedupe.move.ledger import (
     RenderManifest,
@@ -30,6 +36,10 @@ from photoverify.dedupe.move.metawrite import (
 )
 from photoverify.dedupe.move.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from photoverify.dedupe.move.results import VERB, UndoResult, finding
+
+# Entries undone between two syncs: a sync of the batch's folders and one of its records, where
+# an fsync of the folder and one of the journal for each removal took 13 s for 19,802 files.
+BATCH = 512
 
 
 def undo(journal_path: str | os.PathLike, *, render_manifest: RenderManifest) -> UndoResult:
@@ -74,12 +84,17 @@ def _undo_locked(
         _undo_reports(begin, reports, render)
         result.removed += undo_merges(history)  # the merge's tmps and XMP sidecars
         merged, originals = merged_blake3(history), premerges(history)
+        undone: list[int] = []  # entries undone whose records are not yet written
+        folders: set[str] = set()  # folders whose removals are not yet durable
         for i in sorted(states, reverse=True):
             st = states[i]
             if st.intent is None and st.placed is None:
                 continue
-            if _undo_entry(st, result, merged.get(i), originals.get(i)):
-                journal.write("undone", i=i)
+            if _undo_entry(st, result, merged.get(i), originals.get(i), folders):
+                undone.append(i)
+                if len(undone) >= BATCH:
+                    _settle(journal, undone, folders)
+        _settle(journal, undone, folders)
         for d in sorted(set(mkdirs), key=len, reverse=True):
             try:
                 os.rmdir(d)
@@ -92,11 +107,30 @@ def _undo_locked(
     return result
 
 
+def _settle(journal: Journal, undone: list[int], folders: set[str]) -> None:
+    """The batch's removals made durable (one syncfs, or an fsync a folder), then its `undone`
+    records written with one fsync: a record on disk always follows its removal on disk. A run
+    killed before that is run again: what it removed is gone, the rest is undone then."""
+    if folders:
+        sync_folders(sorted(folders))
+        folders.clear()
+    for i in undone:
+        journal.write("undone", i=i, sync=False)
+    if undone:
+        journal.flush(sync=True)
+        undone.clear()
+
+
 def _undo_entry(
-    st: EntryState, result: UndoResult, merged: str | None, premerge: dict | None
+    st: EntryState,
+    result: UndoResult,
+    merged: str | None,
+    premerge: dict | None,
+    folders: set[str],
 ) -> bool:
     """Undo one entry: its tmp removed, its moved source put back, the target it created
-    removed if unchanged. False when the source could not be put back (the entry stays)."""
+    removed if unchanged (its folder added to `folders`, to be made durable with the batch's).
+    False when the source could not be put back (the entry stays)."""
     if st.intent:
         unlink_quiet(st.intent["tmp"])
         if st.placed is None:
@@ -115,7 +149,7 @@ def _undo_entry(
         ours = (blake3, merged)  # as copied, or with its metadata merge
         if os.path.isfile(target) and hash_file(target)["blake3"] in ours:
             os.unlink(target)
-            fsync_dir(os.path.dirname(target))
+            folders.add(os.path.dirname(target))
             result.removed += 1
         else:
             result.left += 1

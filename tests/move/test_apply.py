@@ -460,6 +460,37 @@ def test_sigkill_during_move_then_resume_and_undo(setup):
     assert source_hashes(src) == before and not dest.exists()
 
 
+def run_undo(journal: str, crash_after: int, batch: int):
+    """undo in a subprocess, killed after its `crash_after`-th journal write, `batch` entries
+    undone between two syncs."""
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, CRASH_FILE_ENV)}
+    env[CRASH_ENV] = str(crash_after)
+    code = ("import sys; import photoverify.dedupe.move.undoing as u; "
+            "from photoverify.verify.manifest import render_b3sum; "
+            f"u.BATCH = {batch}; u.undo(sys.argv[1], render_manifest=render_b3sum)")  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code, journal], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["copy", "move"])
+def test_an_undo_killed_between_its_batches_is_finished_by_the_next(setup, mode):
+    """undo removes a batch of targets, syncs their folders, then writes the batch's `undone`
+    records: killed anywhere in that (the records of two entries a batch), a second undo
+    finishes the work: every source back as it was, nothing of the apply left in DEST."""
+    src, dest, plan_path = setup
+    before = source_hashes(src)
+    assert run_apply(plan_path, mode=mode).returncode == 0
+    journal = str(plan_path) + ".journal"
+    writes = len(read_journal(journal))
+    for n in (2, 3, 5, 8):  # undo-begin, then records of the first batches
+        killed = run_undo(journal, n, batch=2)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(read_journal(journal)) > writes  # the killed runs undid some entries
+    undo(journal)
+    assert source_hashes(src) == before
+    assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()]
+
+
 def test_an_unreadable_source_fails_alone_and_a_rerun_finishes(setup):
     """A source that cannot be read (mode 000, read on a worker thread) becomes a one-line
     finding naming it; the rest is copied, no tmp is left, and once readable a rerun copies it."""

@@ -4,9 +4,10 @@ of padding), for outputs that print thousands of small tables: `dupes` prints on
 Rich's Table measures and renders every cell through its layout engine, about 0.7-1 ms for a
 table of two rows (`dupes` on 2,000 clusters spent 2.4 s printing, 0.46 s finding them). Here the
 caller knows each column's width (it wraps the file names itself), so the table is a few string
-joins. tests/cli/test_grid.py draws random tables both ways and checks they are the same
-characters and the same styles; where a table cannot fit the console (the caller's widths
-exceed it) rich would narrow columns, and this one does not."""
+joins. tests/cli/test_render.py draws random tables both ways and checks they are the same
+characters and the same styles. Where a table cannot fit the console even with its folding
+column at its header's width (dupes' under 34 columns), rich folds the headers too; this one
+lets its lines run over."""
 
 from __future__ import annotations
 

@@ -198,14 +198,16 @@ def decode_primary(path: str) -> Image.Image:
     full by FFmpeg's H.264 decoder. HeifError or PyAV's error when it does not decode."""
     import av
 
+    from photoverify.dedupe.catalog.decoding import frame_picture, one_thread
+
     with open(path, "rb") as fh:
         item = primary_item(fh.read())
-    codec = av.CodecContext.create("h264", "r")
+    codec = one_thread(av.CodecContext.create("h264", "r"))
     codec.extradata = item.avcc
     frames = [*codec.decode(av.Packet(item.picture)), *codec.decode(None)]
     if not frames:
         raise HeifError("the H.264 decoder gave no picture")
-    im = frames[0].to_image()
+    im = frame_picture(frames[0])
     if item.rotation:
         im = im.rotate(90 * item.rotation, expand=True)
     if item.mirror is not None:

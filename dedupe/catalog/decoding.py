@@ -110,3 +110,20 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, Image.DecompressionBombError):
         return f"decompression bomb refused: {text}"
     return f"{type(exc).__name__}: {text}"
+
+
+# One video frame is decoded, and turned into a picture, by one thread. By default FFmpeg
+# starts slice threads for both (four thread starts for a first frame, counted with strace),
+# and for a single frame they save next to nothing. A forked scan worker once waited for ever
+# in swscale's avpriv_slicethread_free, joining a thread of its own that never woke (PyAV
+# 18.1 with FFmpeg 8.1, during CI on 2026-12-07); without those threads that code does not run.
+def one_thread(codec_context):
+    """`codec_context` (a stream's, or one made alone) set to decode in its caller's thread;
+    before its first decode. Returns it."""
+    codec_context.thread_count = 1
+    return codec_context
+
+
+def frame_picture(frame) -> Image.Image:
+    """A PyAV video frame as an RGB picture, converted in the caller's thread."""
+    return frame.to_image(threads=1)

@@ -34,6 +34,8 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
     decoded_bytes,  # noqa: F401
     decoder_messages,
     describe,
+    frame_picture,
+    one_thread,
     with_messages,
 )
 from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
@@ -356,6 +358,7 @@ def _video_facts(path: str) -> VideoFacts:
             if not streams:
                 return VideoFacts(None, None, None, None, False, "no video stream")
             stream = streams[0]
+            one_thread(stream.codec_context)
             duration = None
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
@@ -366,7 +369,7 @@ def _video_facts(path: str) -> VideoFacts:
             frame = next(iter(container.decode(stream)), None)
             if frame is None:
                 return VideoFacts(width, height, duration, codec, False, "no frame decodes")
-            ph, dh = _hashes(shown_rgb(frame.to_image()))
+            ph, dh = _hashes(shown_rgb(frame_picture(frame)))
             return VideoFacts(width, height, duration, codec, True, None, ph, dh)
     except Exception as exc:  # noqa: BLE001
         return VideoFacts(None, None, None, None, False, describe(exc))

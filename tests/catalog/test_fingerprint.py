@@ -4,8 +4,10 @@ budget against a decompression bomb. Pictures are made here with Pillow."""
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from conftest import run_cli, run_json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from media import EXT, MODES, picture, png_bomb
+from media import EXT, MODES, make_video, picture, png_bomb
 from PIL import Image, ImageChops, ImageStat
 
 from photoverify.dedupe.catalog.fingerprint import (
@@ -677,3 +679,30 @@ def _avci_bytes() -> bytes:
 
 
 _AVCI = _avci_bytes()
+
+
+def test_a_video_frame_is_decoded_and_pictured_without_starting_a_thread(tmp_path):
+    """A first frame's hashes and the report's thumbnail of a video start no thread: by
+    default FFmpeg starts four for them (decoder and conversion slice threads), and a forked
+    worker once hung ending them (decoding.one_thread). Counted with strace on a real run."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed")
+    clip = make_video(tmp_path / "clip.MOV", seconds=1, size=(320, 240))
+    log = tmp_path / "strace.log"
+    code = (
+        "import os, sys\n"
+        "from photoverify.dedupe.catalog.fingerprint import video_facts\n"
+        "from photoverify.verify.report.html import make_thumbnail\n"
+        "video_facts(sys.argv[1]), make_thumbnail(sys.argv[1])  # modules loaded, once made\n"
+        "os.write(2, b'MARK-BEGIN\\n')\n"
+        "facts, thumb = video_facts(sys.argv[1]), make_thumbnail(sys.argv[1])\n"
+        "os.write(2, b'MARK-END\\n')\n"
+        "assert facts.decode_ok and facts.phash and thumb, (facts, thumb)\n"
+    )
+    strace = ["strace", "-f", "-e", "trace=clone,clone3,write", "-o", str(log)]
+    run = subprocess.run([*strace, sys.executable, "-c", code, str(clip)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    trace = log.read_text()
+    marked = trace[trace.index("MARK-BEGIN") : trace.index("MARK-END")]
+    assert "MARK-BEGIN" in trace and "clone" not in marked, marked

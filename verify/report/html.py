@@ -84,9 +84,15 @@ def _open_picture(path: str, box: int):
     if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
         import av
 
+        from photoverify.dedupe.catalog.decoding import frame_picture, one_thread
+
         with av.open(path) as container:
-            for frame in container.decode(video=0):
-                return frame.to_image()
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            one_thread(stream.codec_context)
+            for frame in container.decode(stream):
+                return frame_picture(frame)
         return None
     import pillow_heif
 

@@ -112,11 +112,13 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-# One video frame is decoded, and turned into a picture, by one thread. By default FFmpeg
-# starts slice threads for both (four thread starts for a first frame, counted with strace),
-# and for a single frame they save next to nothing. A forked scan worker once waited for ever
-# in swscale's avpriv_slicethread_free, joining a thread of its own that never woke (PyAV
-# 18.1 with FFmpeg 8.1, during CI on 2026-12-07); without those threads that code does not run.
+# One video frame is decoded, and turned into a picture, by one thread, and verify plays a
+# video through with one decoder thread a stream (its pool already decodes files side by side).
+# By default FFmpeg starts slice threads for both (four thread starts for a first frame,
+# counted with strace), and for a single frame they save next to nothing. A forked scan
+# worker once waited for ever in swscale's avpriv_slicethread_free, joining a thread of its own
+# that never woke (PyAV 18.1 with FFmpeg 8.1, during CI on 2026-12-07); without those threads
+# that code does not run.
 def one_thread(codec_context):
     """`codec_context` (a stream's, or one made alone) set to decode in its caller's thread;
     before its first decode. Returns it."""

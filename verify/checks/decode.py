@@ -60,6 +60,7 @@ from photoverify.dedupe.catalog.fingerprint import (
     decoded_bytes,
     decoder_messages,
     describe,
+    one_thread,
     open_heif,
     raw_preview,
     with_messages,
@@ -261,6 +262,8 @@ def play_video(path: str) -> DecodeOutcome:
         streams = [s for s in container.streams if s.type in ("video", "audio")]
         if not any(s.type == "video" for s in streams):
             return DecodeOutcome("decode-failed", "no video stream")
+        for s in streams:  # the pool decodes files side by side (see decoding.one_thread)
+            one_thread(s.codec_context)
         promised = {s.index: s.frames for s in streams}
         packets = dict.fromkeys(promised, 0)
         frames = dict.fromkeys(promised, 0)

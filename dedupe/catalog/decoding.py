@@ -115,10 +115,7 @@ def describe(exc: BaseException) -> str:
 # One video frame is decoded, and turned into a picture, by one thread, and verify plays a
 # video through with one decoder thread a stream (its pool already decodes files side by side).
 # By default FFmpeg starts slice threads for both (four thread starts for a first frame,
-# counted with strace), and for a single frame they save next to nothing. A forked scan
-# worker once waited for ever in swscale's avpriv_slicethread_free, joining a thread of its own
-# that never woke (PyAV 18.1 with FFmpeg 8.1, during CI on 2026-12-07); without those threads
-# that code does not run.
+# counted with strace), and for a single frame they save next to nothing.
 def one_thread(codec_context):
     """`codec_context` (a stream's, or one made alone) set to decode in its caller's thread;
     before its first decode. Returns it."""
@@ -127,5 +124,16 @@ def one_thread(codec_context):
 
 
 def frame_picture(frame) -> Image.Image:
-    """A PyAV video frame as an RGB picture, converted in the caller's thread."""
-    return frame.to_image(threads=1)
+    """A PyAV video frame as an RGB picture, converted in the caller's thread by a converter
+    of its own.
+
+    Not `frame.to_image()`: PyAV 18.1.1 keeps one converter a thread (`av.video.frame`'s
+    thread-local reformatter), with the slice threads it started, and a worker forked from a
+    process that converted a frame that way inherits it without those threads; converting with
+    it there waits for ever in FFmpeg's avpriv_slicethread_free (CI on 2026-12-07; reproduced:
+    a default `frame.reformat` in the parent, then any conversion in a forked child). A
+    converter made here, single-threaded, is never shared; the final `to_image` of an RGB frame
+    converts nothing, so the inherited converter is never touched."""
+    from av.video.reformatter import VideoReformatter
+
+    return VideoReformatter().reformat(frame, format="rgb24", threads=1).to_image()

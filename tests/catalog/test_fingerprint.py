@@ -3,8 +3,11 @@ budget against a decompression bomb. Pictures are made here with Pillow."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -706,3 +709,35 @@ def test_a_video_frame_is_decoded_and_pictured_without_starting_a_thread(tmp_pat
     trace = log.read_text()
     marked = trace[trace.index("MARK-BEGIN") : trace.index("MARK-END")]
     assert "MARK-BEGIN" in trace and "clone" not in marked, marked
+
+
+def test_workers_forked_after_a_threaded_frame_conversion_still_picture_videos(tmp_path):
+    """PyAV 18.1.1 keeps one frame converter a thread, with the slice threads it started; a
+    process that converted a frame that way (a default `reformat`, as tests' transcode does)
+    forks workers that inherit the converter without its threads. A video's hashes and the
+    report's thumbnail made in such a worker finish (they waited for ever in CI on 2026-12-07:
+    decoding.frame_picture converts with a converter of its own)."""
+    clip = make_video(tmp_path / "clip.MOV", seconds=1, size=(320, 240))
+    code = (
+        "import os, sys, multiprocessing as mp, av\n"
+        "from concurrent.futures import ProcessPoolExecutor, wait\n"
+        "from photoverify.dedupe.catalog.fingerprint import video_facts\n"
+        "from photoverify.verify.report.html import make_thumbnail\n"
+        "av.VideoFrame(320, 240, 'rgb24').reformat(format='yuv420p')  # threads: FFmpeg's choice\n"
+        "with ProcessPoolExecutor(2, mp.get_context('fork')) as pool:\n"
+        "    jobs = [pool.submit(f, sys.argv[1]) for f in (video_facts, make_thumbnail) * 2]\n"
+        "    done, hung = wait(jobs, timeout=60)\n"
+        "    if hung:\n"
+        "        print('hung', flush=True)\n"
+        "        os._exit(3)\n"
+        "    assert all(j.result() for j in jobs)\n"
+        "    assert jobs[0].result().decode_ok and jobs[0].result().phash\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(clip)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # a hung worker outlives its parent's exit
+    assert proc.returncode == 0, out + err

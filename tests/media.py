@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageOps
 
 
@@ -56,7 +57,12 @@ def transcode(src: Path, dst: Path, *, size: tuple[int, int], codec: str = "mpeg
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         for i, frame in enumerate(inp.decode(vin)):
-            small = frame.reformat(width=size[0], height=size[1], format="yuv420p")
+            # a converter of its own, as decoding.frame_picture: frame.reformat would leave
+            # PyAV's per-thread converter, with its threads, in the test process, and a worker
+            # or an exiftool forked from it later could hang freeing it (PyAV 18.1.1)
+            small = VideoReformatter().reformat(
+                frame, width=size[0], height=size[1], format="yuv420p", threads=1
+            )
             small.pts, small.time_base = i, 1 / rate
             for packet in stream.encode(small):
                 out.mux(packet)

@@ -741,3 +741,35 @@ def test_workers_forked_after_a_threaded_frame_conversion_still_picture_videos(t
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # a hung worker outlives its parent's exit
     assert proc.returncode == 0, out + err
+
+
+def test_after_a_videos_facts_exiftool_still_starts_from_another_thread(tmp_path):
+    """A video's hashes and thumbnail leave nothing behind that an exiftool started from
+    another thread trips on: pyexiftool starts it with a preexec_fn, whose forked child frees
+    the other threads' state, and PyAV 18.1.1's per-thread converter, had it been used, would
+    hang it there, before exec."""
+    clip = make_video(tmp_path / "clip.MOV", seconds=1, size=(320, 240))
+    code = (
+        "import os, sys, threading\n"
+        "from photoverify.dedupe.catalog.fingerprint import video_facts\n"
+        "from photoverify.dedupe.catalog.metadata import MetadataReader\n"
+        "from photoverify.verify.report.html import make_thumbnail\n"
+        "assert video_facts(sys.argv[1]).decode_ok and make_thumbnail(sys.argv[1])\n"
+        "got = []\n"
+        "def read():\n"
+        "    with MetadataReader() as reader:\n"
+        "        got.extend(reader.read([sys.argv[1]]))\n"
+        "t = threading.Thread(target=read)\n"
+        "t.start()\n"
+        "t.join(timeout=60)\n"
+        "print('hung' if t.is_alive() else f'read {len(got)}', flush=True)\n"
+        "os._exit(3 if t.is_alive() else 0)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(clip)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0 and "read 1" in out, out + err

@@ -119,7 +119,11 @@ def unique_path(
     (`.MOV`, `.HEIC.xmp`): an asset keeps one stem for all its files. Does not add to `taken`.
     `start`: the number to try first (see `unique_number`).
     """
-    n = unique_number(folder, name, taken, extra_suffixes, start)
+    return numbered_path(folder, name, unique_number(folder, name, taken, extra_suffixes, start))
+
+
+def numbered_path(folder: str, name: str, n: int) -> str:
+    """`folder/name` for n == 1, else `folder/name (n)`: the path of unique_number's answer."""
     return join(folder, name if n == 1 else numbered(name, n))
 
 

@@ -26,7 +26,7 @@ from photoverify.dedupe.move.naming import (
     companion_suffix,
     join,
     name_key,
-    numbered,
+    numbered_path,
     render_target,
     sanitize_component,
     split_ext,
@@ -286,7 +286,7 @@ class _Placing:
         key = (folder, name, suffixes)
         n = unique_number(folder, name, self.taken, suffixes, self.numbers.get(key, 1))
         self.numbers[key] = n
-        return join(folder, name if n == 1 else numbered(name, n))
+        return numbered_path(folder, name, n)
 
     def put(
         self, path: str, action: str, target: str, cluster: str | None, reason: str | None

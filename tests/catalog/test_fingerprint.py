@@ -711,6 +711,19 @@ def test_a_video_frame_is_decoded_and_pictured_without_starting_a_thread(tmp_pat
     assert "MARK-BEGIN" in trace and "clone" not in marked, marked
 
 
+def _run_alone(code: str, clip) -> tuple[int, str]:
+    """(exit code, stdout and stderr) of `python -c code clip` in a session of its own, every
+    process of which is killed at the end: a hung worker outlives its parent's exit."""
+    proc = subprocess.Popen([sys.executable, "-c", code, str(clip)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, out + err
+
+
 def test_workers_forked_after_a_threaded_frame_conversion_still_picture_videos(tmp_path):
     """PyAV 18.1.1 keeps one frame converter a thread, with the slice threads it started; a
     process that converted a frame that way (a default `reformat`, as tests' transcode does)
@@ -733,14 +746,8 @@ def test_workers_forked_after_a_threaded_frame_conversion_still_picture_videos(t
         "    assert all(j.result() for j in jobs)\n"
         "    assert jobs[0].result().decode_ok and jobs[0].result().phash\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(clip)], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # a hung worker outlives its parent's exit
-    assert proc.returncode == 0, out + err
+    status, out = _run_alone(code, clip)
+    assert status == 0, out
 
 
 def test_after_a_videos_facts_exiftool_still_starts_from_another_thread(tmp_path):
@@ -765,11 +772,5 @@ def test_after_a_videos_facts_exiftool_still_starts_from_another_thread(tmp_path
         "print('hung' if t.is_alive() else f'read {len(got)}', flush=True)\n"
         "os._exit(3 if t.is_alive() else 0)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(clip)], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0 and "read 1" in out, out + err
+    status, out = _run_alone(code, clip)
+    assert status == 0 and "read 1" in out, out

@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import fields
 
-from photoverify.dedupe.core.records import FileRecord, Metadata
+from photoverify.dedupe.core.records import NO_METADATA, FileRecord, Metadata
 
 COLUMNS = (
     "path",
@@ -109,7 +109,6 @@ MATCH_METADATA = (
     "burst_id",
     "image_unique_id",
 )
-_NO_METADATA = Metadata()
 
 
 def select_columns(signatures: bool, for_matching: bool = False) -> str:
@@ -130,7 +129,7 @@ def record(row: tuple, shared: Shared | None = None) -> FileRecord:
     if values["metadata_json"] is None:
         kept = {name: values[name] for name in MATCH_METADATA}
         kept["make"], kept["model"] = shared.value(kept["make"]), shared.value(kept["model"])
-        meta = Metadata(**kept) if any(v is not None for v in kept.values()) else _NO_METADATA
+        meta = Metadata(**kept) if any(v is not None for v in kept.values()) else NO_METADATA
     else:
         meta_dict = json.loads(values["metadata_json"])
         for name in _REPEATED_METADATA:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import blake3
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 CHUNK = 4 * 1024 * 1024  # large reads: a photo is read in one or a few syscalls
 # Above this size one file is worth all cores (blake3's own threads over a memory map, as b3sum
@@ -33,11 +34,20 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
+def _from_hashlib(name: str) -> Callable[[], Hasher]:
+    def make() -> Hasher:
+        import hashlib  # OpenSSL: 2.5 ms of start-up, only for the runs that ask for it
+
+        return getattr(hashlib, name)()
+
+    return make
+
+
 ALGORITHMS: dict[str, Callable[[], Hasher]] = {
     "blake3": lambda: blake3.blake3(max_threads=1),
-    "sha256": hashlib.sha256,
-    "sha1": hashlib.sha1,
-    "md5": hashlib.md5,
+    "sha256": _from_hashlib("sha256"),
+    "sha1": _from_hashlib("sha1"),
+    "md5": _from_hashlib("md5"),
 }
 
 
@@ -107,6 +117,8 @@ def hash_whole_file(
             return hash_file(path, algorithms)
         return {"blake3": h.hexdigest()}
     if len(algorithms) == 1:
+        import hashlib
+
         with open(path, "rb") as fh:
             return {algorithms[0]: hashlib.file_digest(fh, ALGORITHMS[algorithms[0]]).hexdigest()}
     return hash_file(path, algorithms)
@@ -166,6 +178,8 @@ def _pool(workers: int, small_files: int) -> Executor:
 
         # fork: the workers need nothing but this module, which the caller has loaded
         return ProcessPoolExecutor(workers, multiprocessing.get_context("fork"))
+    from concurrent.futures import ThreadPoolExecutor  # (and logging): ~4 ms, only for a pool
+
     return ThreadPoolExecutor(max_workers=workers)
 
 

@@ -61,6 +61,10 @@ class Metadata:
         return {"lat": self.gps_lat, "lon": self.gps_lon}
 
 
+# The metadata of a file without any: one shared instance (Metadata is frozen), so that a record
+# made without metadata costs no Metadata of its own (2 µs of a FileRecord's 2.4 µs).
+NO_METADATA = Metadata()
+
 # FileRecord fields that follow from a file's bytes alone (what decoding it found), and so can be
 # taken over from an identical copy instead of decoding that again.
 DECODED_FIELDS = (
@@ -102,7 +106,7 @@ class FileRecord:
     decode_error: str | None = None
     signature: bytes | None = None  # dedupe.signature: a 711-byte picture signature (images)
     frames: int | None = None  # pictures in a decoded image (multi-frame: hashes of the primary)
-    metadata: Metadata = field(default_factory=Metadata)
+    metadata: Metadata = NO_METADATA
     error: str | None = None  # the file could not be fingerprinted at all (vanished, unreadable)
 
     @property

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +79,7 @@ def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) ->
     for r in records:
         if r.blake3 and r.size > 0 and r.error is None:
             by_digest[r.blake3].append(r)
-    clusters = []
+    found = []  # (keeper's path as bytes, keeper's path, reason, members)
     for digest, members in by_digest.items():
         if len(members) < 2:
             continue
@@ -92,11 +91,11 @@ def exact_clusters(records: Sequence[FileRecord], prefer: Sequence[str] = ()) ->
             if r.path != keeper.path:
                 ev = {"blake3": digest, "decided_by": "bytes (BLAKE3)"}
                 out.append(ClusterMember(r.path, "identical", 0, ev))
-        clusters.append(Cluster("", "identical", keeper.path, reason, tuple(out)))
-    clusters.sort(key=lambda c: os.fsencode(c.keeper))
+        found.append((os.fsencode(keeper.path), keeper.path, reason, tuple(out)))
+    found.sort(key=lambda f: f[0])  # numbered in the keepers' byte order
     numbered = tuple(
-        Cluster(f"c{i + 1:05d}", c.kind, c.keeper, c.reason, c.members)
-        for i, c in enumerate(clusters)
+        Cluster(f"c{i + 1:05d}", "identical", keeper, reason, members)
+        for i, (_, keeper, reason, members) in enumerate(found)
     )
     return DupesResult(numbered, (), ())
 
@@ -175,6 +174,8 @@ def _head_tail_all(items: list[tuple[str, int]], workers: int) -> list[bytes | O
     batches = [items[i : i + HEAD_BATCH] for i in range(0, len(items), HEAD_BATCH)]
     if workers <= 1 or len(batches) <= 1:
         return [h for b in batches for h in _head_tails(b)]
+    from concurrent.futures import ThreadPoolExecutor  # ~4 ms: only when blocks are read
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return [h for got in pool.map(_head_tails, batches) for h in got]
 
@@ -206,11 +207,13 @@ def find_exact(
                                   f"{item.path}: {item.error}", {}))  # fmt: skip
         elif item.size > 0:
             walked.append(item)
+    sizes: dict[int, list[str]] = defaultdict(list)
     for c in sorted(walked, key=lambda c: os.fsencode(c.path)):
         if (c.device, c.inode) not in seen_inodes:
             seen_inodes.add((c.device, c.inode))
             files[c.path] = c
-    by_size = colliding(group_by((p, c.size) for p, c in files.items()))
+            sizes[c.size].append(c.path)
+    by_size = colliding(sizes.values())  # group_by((path, size)), in one pass with the above
     same_size = sum(map(len, by_size))
     if known is not None:
         digests, by_size = _trusted(by_size, files, known([p for g in by_size for p in g]))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from photoverify.dedupe.core.records import FileRecord, Metadata
-from photoverify.dedupe.match.policy import choose_keeper, deciding_criterion, name_penalty
+from photoverify.dedupe.match.policy import (
+    choose_keeper,
+    deciding_criterion,
+    name_penalty,
+    telling_names,
+)
 
 
 def _rec(path, fmt="JPEG", w=100, h=100, **meta) -> FileRecord:
@@ -107,3 +115,45 @@ def test_each_copy_is_named_with_the_criterion_that_decides_against_it(members):
     for other in members:
         if other is not keeper:
             assert deciding_criterion(keeper, other) in reason
+
+
+def _telling_by_the_book(paths):
+    """telling_names as os.path defines it: commonpath of the folders, relpath from there."""
+    if len(paths) == 1:
+        return {paths[0]: os.path.basename(paths[0])}
+    try:
+        shared = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:
+        shared = ""
+    if shared in ("", os.sep):
+        return {p: p for p in paths}
+    return {p: os.path.relpath(p, shared) for p in paths}
+
+
+_component = st.sampled_from(["", ".", "..", "a", "b", "b-c", "b c", ".h", "ü", "a.", "..x"])
+_paths = st.builds(
+    lambda lead, parts: lead + "/".join(parts),
+    st.sampled_from(["/", "", "//", "./"]),
+    st.lists(_component, min_size=1, max_size=5),
+)
+
+
+@given(st.lists(_paths, min_size=1, max_size=5, unique=True))
+def test_telling_names_are_relpath_from_commonpath(paths):
+    """The sliced fast path names every copy as os.path.relpath from os.path.commonpath would,
+    whatever the paths hold (empty, dot and dot-dot components, relative ones, odd names)."""
+    try:
+        expected = _telling_by_the_book(paths)
+    except ValueError as exc:  # relpath refuses an empty path: so must the fast path
+        with pytest.raises(ValueError, match=str(exc)):
+            telling_names(paths)
+        return
+    assert telling_names(paths) == expected
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "b-c", "b.c", "ab"]), min_size=1,
+                         max_size=4), min_size=2, max_size=6))  # fmt: skip
+def test_telling_names_of_walked_paths_are_sliced_right(parts):
+    """Clean absolute paths (what walks give) take the fast path: the same names as os.path's."""
+    paths = list(dict.fromkeys("/r/" + "/".join(p) + ".jpg" for p in parts))
+    assert telling_names(paths) == _telling_by_the_book(paths)

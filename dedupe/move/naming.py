@@ -156,13 +156,14 @@ def companion_suffix(primary_name: str, companion: str) -> str:
 
     `IMG_1.HEIC` + `IMG_1.HEIC.xmp` -> `.HEIC.xmp`; + `IMG_1.MOV` -> `.MOV`; a companion whose
     name does not start with the primary's stem (`IMG_O0001.AAE`) keeps only its extension.
+    What is kept is cleaned as a target name is (an undecodable byte becomes `_`).
     """
     pstem = split_ext(primary_name)[0]
     if name_key(companion).startswith(name_key(pstem)) and len(companion) > len(pstem):
         rest = companion[len(pstem) :]
         if rest.startswith("."):
-            return rest
-    return split_ext(companion)[1]
+            return _clean_chars(rest)
+    return _clean_chars(split_ext(companion)[1])  # (`IMG_1.MO\udce9`: no surrogate in a target)
 
 
 def join(folder: str, name: str) -> str:
@@ -212,6 +213,7 @@ def render_target(
     """
     fields = check_template(template)
     stem, ext = split_ext(source_name)
+    ext = _clean_chars(ext)  # an undecodable byte in it (`x.jp\udce9g`) is no target's either
     if captured_at is None and DATE_FIELDS & set(fields):
         template = f"{UNDATED}/{{name}}"
     date = (captured_at or "")[:10]

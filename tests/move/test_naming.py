@@ -14,6 +14,7 @@ from photoverify.dedupe.move.naming import (
     MAX_BYTES,
     RESERVED_CHARS,
     RESERVED_NAMES,
+    companion_name,
     companion_suffix,
     name_key,
     render_target,
@@ -113,6 +114,34 @@ def test_companion_suffix_keeps_every_extension_after_the_primary_stem():
     assert companion_suffix("IMG_1.HEIC", "IMG_1.HEIC.xmp") == ".HEIC.xmp"
     assert companion_suffix("IMG_1.HEIC", "img_1.aae") == ".aae"
     assert companion_suffix("IMG_0001.HEIC", "IMG_O0001.AAE") == ".AAE"
+
+
+@settings(max_examples=300)
+@given(st.builds(lambda stem, ext: stem + ext, st.text(st.characters(exclude_categories=()),
+                                                       max_size=30),
+                 st.sampled_from(["", ".jpg", ".jp\udce9g", ".\udcff", ".HEIC\udce9", ".a/b",
+                                  ".<>", ".\x00"])),
+       st.sampled_from(["{year}/{month}/{name}", "{year}/{stem}.{ext}", "{stem}", "{model}"]),
+       st.sampled_from([None, "2021-04-11T23:47:53"]))  # fmt: skip
+def test_any_source_name_renders_a_valid_target(name, template, captured):
+    """Whatever a source's name holds (undecodable bytes as surrogates, in its extension too:
+    `x.jp\udce9g`, reserved characters, controls), its target is valid UTF-8 names."""
+    folder, target = render_target(template, name, captured)
+    assert _valid(target), target
+    assert all(_valid(part) for part in folder.split("/") if folder), folder
+    (folder + "/" + target).encode("utf-8")  # no surrogate left
+
+
+@given(st.sampled_from(["IMG_1.HEIC", "IMG_\udce9.HEIC", "x"]),
+       st.sampled_from(["IMG_1.MO\udce9", "IMG_1.HEIC.x\udce9mp", "IMG_\udce9.MOV", "a.<b>",
+                        "IMG_1.AAE"]),
+       st.sampled_from(["IMG_1", "IMG_1 (2)", "x" * 250]))  # fmt: skip
+def test_companion_names_are_valid_whatever_the_companion_is_called(primary, companion, stem):
+    """A Live Photo video or a sidecar with an undecodable byte in its ending still gets a valid
+    name beside its primary's target (it crashed plan before)."""
+    name = companion_name(stem, companion_suffix(primary, companion))
+    assert _valid(name), name
+    name.encode("utf-8")
 
 
 def test_templates():

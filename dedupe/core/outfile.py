@@ -11,11 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterable
 
 
-def write_output(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` as the content of `path`, atomically where `path` is a regular file."""
+def write_output(path: str | os.PathLike, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` as the content of `path`, atomically where `path` is a regular file.
+    `data` may come in pieces (a plan of a million entries is written as it is encoded, never
+    held whole)."""
     path = os.fspath(path)
+    pieces = [data] if isinstance(data, bytes | bytearray) else data
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -23,11 +27,11 @@ def write_output(path: str | os.PathLike, data: bytes) -> None:
     if mode is not None and not stat.S_ISREG(mode):
         # a device, FIFO or socket: open it as it is (no O_TRUNC games, no temporary beside it)
         with open(path, "wb") as fh:
-            fh.write(data)
+            fh.writelines(pieces)
         return
     tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
+    with open(tmp, "wb", buffering=1 << 20) as fh:
+        fh.writelines(pieces)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

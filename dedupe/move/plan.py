@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -95,13 +95,16 @@ class Plan:
             out[e.action] += 1
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def version(self) -> int:
         # a plan without metadata merges is written as version 1, readable by older versions
-        version = VERSION if any(e.merge for e in self.entries) else 1
-        keys = ENTRY_KEYS if version == 1 else ENTRY_KEYS_V2
+        return VERSION if any(e.merge for e in self.entries) else 1
+
+    def header_json(self) -> dict[str, Any]:
+        """The document without its entries (HEADER_KEYS)."""
         return {
             "format": FORMAT,
-            "version": version,
+            "version": self.version,
             "created": self.created,
             "roots": list(self.roots),
             "dest": self.dest,
@@ -109,8 +112,19 @@ class Plan:
             "options": self.options,
             "bytes_to_write": self.bytes_to_write,
             "dest_free_bytes": self.dest_free_bytes,
-            "entries": [_only(e.to_json(), keys) for e in self.entries],
         }
+
+    def entries_json(self) -> Iterator[dict[str, Any]]:
+        """Each entry as the document holds it (the fields of the plan's version), one at a time;
+        the values are the entry's own, not copies."""
+        keys = ENTRY_KEYS if self.version == 1 else ENTRY_KEYS_V2
+        for e in self.entries:
+            yield {k: getattr(e, k) for k in keys}
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole document, its entries copies (a caller may change them)."""
+        keys = ENTRY_KEYS if self.version == 1 else ENTRY_KEYS_V2
+        return {**self.header_json(), "entries": [_only(e.to_json(), keys) for e in self.entries]}
 
 
 def _only(doc: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

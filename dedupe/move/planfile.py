@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from photoverify.dedupe.core.errors import PlanError
@@ -26,12 +27,32 @@ from photoverify.dedupe.move.plan import (
 )
 
 
+def plan_chunks(plan: Plan, per_chunk: int = 1000) -> Iterator[bytes]:
+    """The plan file's bytes, `per_chunk` entries at a time: the header a field a line, then
+    each entry on a line of its own (what a person scrolls or greps, one file a line), in
+    json_bytes' escaping. A million entries are never one document in memory: the plan as one
+    JSON value took ~1.4 KB an entry more at its peak, and as long again to encode indented."""
+    head = json_bytes({**plan.header_json(), "entries": []}, indent=1)
+    assert head.endswith(b"[]\n}")
+    if not plan.entries:
+        yield head + b"\n"
+        return
+    yield head[: -len(b"]\n}")]
+    lines = []
+    for n, entry in enumerate(plan.entries_json()):
+        lines.append((b"\n  " if n == 0 else b",\n  ") + json_bytes(entry))
+        if len(lines) == per_chunk:
+            yield b"".join(lines)
+            lines = []
+    yield b"".join(lines) + b"\n ]\n}\n"
+
+
 def plan_bytes(plan: Plan) -> bytes:
-    return json_bytes(plan.to_json(), indent=1) + b"\n"
+    return b"".join(plan_chunks(plan))
 
 
 def write_plan(plan: Plan, path: str | os.PathLike) -> None:
-    write_output(path, plan_bytes(plan))
+    write_output(path, plan_chunks(plan))
 
 
 def _need(cond: bool, where: str, what: str) -> None:
@@ -132,4 +153,12 @@ def write_csv(plan: Plan, path: str | os.PathLike) -> None:
         fh.write(escape_surrogates(out.getvalue()).encode("utf-8"))
 
 
-__all__ = ["plan_bytes", "write_plan", "plan_from_json", "read_plan", "merged_fields", "write_csv"]
+__all__ = [
+    "plan_chunks",
+    "plan_bytes",
+    "write_plan",
+    "plan_from_json",
+    "read_plan",
+    "merged_fields",
+    "write_csv",
+]

@@ -121,6 +121,35 @@ def test_plan_invariants(lib, rnd):
     assert check_plan(plan, verify_sources=False) == []
 
 
+@settings(max_examples=100, deadline=None)
+@given(libraries(), st.sampled_from(["", "x\udce9", "new\nline", "\u202egpj", 'q"\\']),
+       st.booleans(), st.integers(1, 4))  # fmt: skip
+def test_plan_file_is_the_plan_written_a_piece_at_a_time(lib, odd, merged, per_chunk):
+    """plan_chunks writes the document to_json makes, whatever the names (an undecodable byte, a
+    line break, quotes) and however many entries go in a piece: read back, the same plan; each
+    entry on a line of its own."""
+    from dataclasses import replace
+
+    from photoverify.dedupe.move.planfile import plan_bytes, plan_chunks, plan_from_json
+
+    recs, dupes = lib
+    plan = _build([replace(r, path=r.path + odd) for r in recs],
+                  DupesResult((), (), ()))  # fmt: skip
+    if merged:  # a version-3 plan: every entry has its `merge`
+        merge = {"format": "JPEG", "write": "file", "sidecar": None, "refused": None,
+                 "fields": [], "conflicts": []}  # fmt: skip
+        entries = tuple(replace(e, merge=merge) if e.action == "keep" else e for e in plan.entries)
+        plan = replace(plan, entries=entries)
+    data = b"".join(plan_chunks(plan, per_chunk))
+    assert data == plan_bytes(plan) and data.endswith(b"}\n")
+    doc = json.loads(data)
+    assert doc == plan.to_json()
+    assert plan_from_json(doc, "p.json") == plan
+    lines = data.split(b"\n")
+    start = lines.index(b' "entries": [')
+    assert len(lines) == start + len(plan.entries) + 4  # "]", "}" and the final newline's ""
+
+
 def test_companions_follow_their_primary_and_duplicates_companions():
     recs = [_rec("/src/a/IMG_1.HEIC", captured="2021-04-11T15:47:53-05:00", b3="1" * 64),
             _rec("/src/a/IMG_1.MOV", "video", b3="2" * 64),

@@ -470,7 +470,7 @@ def digest_lookup(catalog: Catalog):
     """A `known_digest(path, stat, algorithm)` for manifests: the catalog's BLAKE3 of a file whose
     size and mtime still match, so unchanged files are not read again."""
 
-    def known(path: str, st: os.stat_result, algorithm: str) -> str | None:
+    def known(path: str, st: os.stat_result, algorithm: str) -> str | None:  # (or a FileStat)
         if algorithm != "blake3":
             return None
         row = catalog.db.execute(

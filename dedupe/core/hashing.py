@@ -217,8 +217,10 @@ def hash_files(
         return
     with _pool(workers, small) as pool:
         futures = [pool.submit(_hash_batch, *task(indexes)) for indexes in plan]
-        for indexes, fut in zip(plan, futures, strict=True):
-            yield from zip(paths[indexes.start : indexes.stop], fut.result(), strict=True)
+        for n, indexes in enumerate(plan):
+            got = futures[n].result()
+            futures[n] = None  # a batch's digests are the caller's now: not held to the end
+            yield from zip(paths[indexes.start : indexes.stop], got, strict=True)
 
 
 def blake3_file(path: str | os.PathLike) -> str:

@@ -30,10 +30,15 @@ def write_output(path: str | os.PathLike, data: bytes | Iterable[bytes]) -> None
             fh.writelines(pieces)
         return
     tmp = path + ".tmp"
-    with open(tmp, "wb", buffering=1 << 20) as fh:
-        fh.writelines(pieces)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(tmp, "wb", buffering=1 << 20) as fh:
+            fh.writelines(pieces)  # (pieces made as they are written may fail half-way)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # our own half-written file; what `path` held is untouched
+        raise
     os.replace(tmp, path)
 
 

@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from photoverify.dedupe.core.outfile import write_output
 
 
@@ -28,6 +30,23 @@ def test_a_regular_file_is_replaced_whole_and_no_temporary_is_left(tmp_path: Pat
     out.write_bytes(b"old")
     write_output(out, b"new")
     assert out.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_pieces_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """Pieces made as they are written (a plan, a manifest): all of them make the file; a piece
+    that fails half-way leaves the old file as it was and no temporary behind."""
+    out = tmp_path / "plan.json"
+    write_output(out, (bytes([65 + n]) * 3 for n in range(4)))
+    assert out.read_bytes() == b"AAABBBCCCDDD"
+
+    def failing():
+        yield b"half"
+        raise RuntimeError("encoding failed")
+
+    with pytest.raises(RuntimeError, match="encoding failed"):
+        write_output(out, failing())
+    assert out.read_bytes() == b"AAABBBCCCDDD"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.core.errors import UsageError
 from photoverify.dedupe.core.records import FileRecord, Finding, Verdict
-from photoverify.verify.manifest.entries import Manifest
+from photoverify.verify.manifest.entries import FileStat, Manifest
 from photoverify.verify.manifest.fixity import FixityResult, check_fixity
 from photoverify.verify.manifest.read import read_manifest
 
@@ -249,7 +249,7 @@ def _check_manifest(tree: _Catalogued, manifest: Manifest, trust_stat: bool) -> 
     record is not read. A record whose bytes the fixity read contradict is scanned again."""
     by_abs = {r.path: r for r in tree.records}
 
-    def known_digest(path: str, st: os.stat_result, algorithm: str) -> str | None:
+    def known_digest(path: str, st: FileStat, algorithm: str) -> str | None:
         if algorithm != "blake3":
             return None
         rec = by_abs.get(os.path.abspath(path))

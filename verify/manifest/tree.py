@@ -10,14 +10,20 @@ from dataclasses import dataclass
 
 from photoverify.dedupe.core.hashing import hash_files
 from photoverify.dedupe.core.records import Finding
-from photoverify.verify.manifest.entries import KnownDigest, ManifestEntry, Progress, problem
+from photoverify.verify.manifest.entries import (
+    FileStat,
+    KnownDigest,
+    ManifestEntry,
+    Progress,
+    problem,
+)
 
 
-@dataclass
+@dataclass(slots=True)  # a million of them in a million-file tree: no __dict__ each
 class TreeFile:
     rel: str
     abs: str
-    stat: os.stat_result
+    stat: FileStat
 
 
 def walk_tree(
@@ -59,7 +65,9 @@ def walk_tree(
             if _stat.S_ISDIR(st.st_mode):
                 subdirs.append((entry.path, rel + "/"))
             elif _stat.S_ISREG(st.st_mode):
-                files.append(TreeFile(rel, entry.path, st))
+                files.append(
+                    TreeFile(rel, entry.path, FileStat(st.st_size, st.st_mtime_ns, st.st_ino))
+                )
             else:
                 kind = "symlink" if _stat.S_ISLNK(st.st_mode) else "special file"
                 problems.append(

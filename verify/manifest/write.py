@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from photoverify.dedupe.core.errors import UsageError
@@ -58,6 +59,7 @@ def write_manifest(
     files, errors = walk_tree(root_p, skip=(str(out_p), str(out_p) + ".tmp"))
     files = holdable(fmt, files, errors)
     entries, reused = hash_tree_files(files, (algorithm,), known_digest, progress, errors)
+    del files  # the walk's records, ~450 bytes a file: not held while the file is written
     if fmt == "json" and media_info is not None:
         for e in entries:
             info = media_info(str(root_p / e.path)) or {}
@@ -66,7 +68,7 @@ def write_manifest(
     manifest = Manifest(
         algorithm, fmt, entries, str(out_p), str(root_p), errors=errors, digests_reused=reused
     )
-    write_output(out_p, render_manifest(manifest))
+    write_output(out_p, render_pieces(manifest))
     return manifest
 
 
@@ -79,15 +81,28 @@ def render_manifest(manifest: Manifest) -> bytes:
     ``manifest.errors``, one finding naming it: every manifest written reads back, here and in
     the peer tool.
     """
+    return b"".join(render_pieces(manifest))
+
+
+def render_pieces(manifest: Manifest, per_piece: int = 4096) -> Iterable[bytes]:
+    """render_manifest's bytes in pieces: a line format `per_piece` lines at a time (a million
+    lines are never one list and one string in memory as well as the entries). What the
+    format cannot hold is settled here, before a piece is made."""
     manifest.entries = holdable(manifest.format, manifest.entries, manifest.errors)
     fmt, algorithm, entries = manifest.format, manifest.algorithm, manifest.entries
     if fmt in LINE_FORMATS:
-        return b"".join(sum_line(e.digests[algorithm], e.path) for e in entries)
+        return _lines(entries, algorithm, per_piece)
     if fmt == "hashdeep":
-        return render_hashdeep(manifest.root or "", algorithm, entries)
+        return [render_hashdeep(manifest.root or "", algorithm, entries)]
     if fmt == "json":
-        return render_json(manifest.root or "", algorithm, entries)
+        return [render_json(manifest.root or "", algorithm, entries)]
     raise UsageError(f"format {fmt!r} is not a single manifest file")
+
+
+def _lines(entries: list[ManifestEntry], algorithm: str, per_piece: int) -> Iterator[bytes]:
+    for start in range(0, len(entries), per_piece):
+        chunk = entries[start : start + per_piece]
+        yield b"".join([sum_line(e.digests[algorithm], e.path) for e in chunk])
 
 
 def _resolve_algorithm(fmt: str, algorithm: str | None) -> str:

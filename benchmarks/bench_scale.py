@@ -3,10 +3,17 @@
     python -m benchmarks.bench_scale [--files 100000] [--out benchmarks/out/scale]
     python -m benchmarks.bench_scale --per-file-cpu 10000 30000 [--out ...]
     python -m benchmarks.bench_scale --files 100000 --copies 10   # dupes at 1,000,000 files
+    python -m benchmarks.bench_scale --files 100000 --copies 10 --plan   # and plan
+    python -m benchmarks.bench_scale --files 1000000 --fixity-only   # manifest and verify
 
 --copies N: after the scan, the catalog's rows copied N times in SQL, each copy under its own
 root (no files are made), and `dupes --format json` timed on that catalog too: what dupes costs at
 N times the files, every photo then in N identical copies.
+
+--fixity-only: `manifest --no-catalog` of the files, then `verify --manifest` against it (no
+scan): what checking a million files against a manifest costs in time and memory.
+--plan: also `plan` of the scanned catalog (and of the copied one, with --copies): a plan of
+N times the files, its DEST never written.
 
 --per-file-cpu: a fresh scan of each count of files, its CPU time (the CLI, its worker processes
 and their exiftools) per file: flat when what a batch costs does not grow with the catalog.
@@ -187,9 +194,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalog", help="scan into this catalog and keep it (default: a "
                         "temporary one, deleted at the end)")  # fmt: skip
     parser.add_argument("--scan-only", action="store_true", help="time the scans, not dupes")
+    parser.add_argument("--fixity-only", action="store_true", help="only manifest --no-catalog "
+                        "and verify --manifest over the files (no scan, no catalog)")  # fmt: skip
+    parser.add_argument("--plan", action="store_true", help="also plan on the warm catalog "
+                        "(and on the copied one with --copies)")  # fmt: skip
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.per_file_cpu:
         per_file_cpu(args.out, args.per_file_cpu)
+        return
+    if args.fixity_only:
+        make_files(args.out, args.files)
+        print_runs(args, fixity_runs(args.out, args.files))
         return
     make_files(args.out, args.files)
     db = args.catalog or os.path.join(tempfile.mkdtemp(prefix="pv-scale-"), "c.sqlite")
@@ -203,32 +219,70 @@ def main(argv: list[str] | None = None) -> None:
     if not args.scan_only:
         dupes = [*PV, "dupes", "--catalog", db, "--format", "json"]
         runs.append(("dupes on the warm catalog", args.files, run_sampled(dupes, every=0.2)))
+    scratch = tempfile.mkdtemp(prefix="pv-scale-plan-")
+    if args.plan:
+        runs.append(("plan on the warm catalog", args.files, run_sampled(plan_cmd(db, scratch))))
     if args.copies > 1:
         many = copied_catalog(db, args.out, args.copies)
         dupes = [*PV, "dupes", "--catalog", many, "--format", "json"]
         runs.append((f"dupes, the catalog copied {args.copies}x", args.files * args.copies,
                      run_sampled(dupes, every=0.2)))  # fmt: skip
-    print(f"Machine: {machine()}  ")
-    print(
-        f"Command: `python -m benchmarks.bench_scale --files {args.files}` (one run each: a "
-        f"fresh scan of {args.files:,} files takes minutes)\n"
-    )
-    print("Peak RSS: of the largest single process (the kernel's ru_maxrss), of the command's own "
-          "process, and of all its processes together (workers and their exiftools, summed at "
-          "each sample).\n")  # fmt: skip
-    print("| step | files | seconds | files/s | exit | largest process MiB | command MiB | "
-          "all processes MiB |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for name, n, r in runs:
-        print(f"| {name} | {n:,} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | {r['code']} | "
-              f"{r['peak_process_mib']:.0f} | {r['peak_main_mib']:.0f} | "
-              f"{r['peak_tree_mib']:.0f} |")  # fmt: skip
-    print(f"\nRe-scan speed-up: {runs[0][2]['seconds'] / runs[1][2]['seconds']:.0f}×.")
+        if args.plan:
+            runs.append((f"plan, the catalog copied {args.copies}x", args.files * args.copies,
+                         run_sampled(plan_cmd(many, scratch))))  # fmt: skip
+    shutil.rmtree(scratch, ignore_errors=True)
+    print_runs(args, runs)
     if args.every:
         print("\nThe fresh scan as it went (sampled each second; CPU of every process alive):\n")
         print("\n".join(timeline(runs[0][2]["samples"], args.every)))
     if not args.catalog:
         shutil.rmtree(os.path.dirname(db), ignore_errors=True)
+
+
+def plan_cmd(db: str, scratch: str) -> list[str]:
+    """plan of the whole library in `db` into a DEST that is never written (plan writes none)."""
+    dest, out = os.path.join(scratch, "dest"), os.path.join(scratch, "plan.json")
+    return [*PV, "plan", "--catalog", db, "--dest", dest, "-o", out, "--quiet"]
+
+
+def fixity_runs(tree: str, files: int) -> list[tuple[str, int, dict]]:
+    """manifest --no-catalog of the tree, then verify --manifest against it (every byte read
+    by both; verify's catalog is a fresh one it does not fill: no scan runs)."""
+    scratch = tempfile.mkdtemp(prefix="pv-scale-fixity-")
+    manifest, db = os.path.join(scratch, "m.b3"), os.path.join(scratch, "c.sqlite")
+    try:
+        return [
+            ("manifest --no-catalog", files, run_sampled(
+                [*PV, "manifest", tree, "--no-catalog", "--format", "b3sum", "-o", manifest,
+                 "--quiet"], every=0.2)),
+            ("verify --manifest", files, run_sampled(
+                [*PV, "verify", tree, "--manifest", manifest, "--catalog", db, "--quiet"],
+                every=0.2)),
+        ]  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def print_runs(args: argparse.Namespace, runs: list[tuple[str, int, dict]]) -> None:
+    print(f"Machine: {machine()}  ")
+    print(
+        f"Command: `python -m benchmarks.bench_scale {' '.join(args.argv)}` (one run each: a "
+        f"fresh scan of {args.files:,} files takes minutes)\n"
+    )
+    print("Peak RSS: of the largest single process (the kernel's ru_maxrss), of the command's own "
+          "process, and of all its processes together (workers and their exiftools, summed at "
+          "each sample); the last column sums their proportional set sizes instead, where a "
+          "page that forked workers share with the command counts once (their RSS counts it in "
+          "each).\n")  # fmt: skip
+    print("| step | files | seconds | files/s | exit | largest process MiB | command MiB | "
+          "all processes MiB | all processes, PSS MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, n, r in runs:
+        print(f"| {name} | {n:,} | {r['seconds']:.1f} | {n / r['seconds']:.0f} | {r['code']} | "
+              f"{r['peak_process_mib']:.0f} | {r['peak_main_mib']:.0f} | "
+              f"{r['peak_tree_mib']:.0f} | {r['peak_tree_pss_mib']:.0f} |")  # fmt: skip
+    if runs[0][0].startswith("scan") and runs[1][0].startswith("scan"):
+        print(f"\nRe-scan speed-up: {runs[0][2]['seconds'] / runs[1][2]['seconds']:.0f}×.")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,8 @@ def run_sampled(
     """Run `cmd` once, sampling every `every` seconds the RSS of the command and of each process
     under it (workers, their exiftools): {"code", "seconds", "peak_process_mib" (the largest
     single process, as ru_maxrss reports it), "peak_tree_mib" (the largest sum over the whole
-    tree at one sample), "peak_main_mib", "samples": [(seconds, main MiB, tree MiB,
+    tree at one sample), "peak_tree_pss_mib" (the same of their proportional set sizes: a page a
+    fork shares counted once), "peak_main_mib", "samples": [(seconds, main MiB, tree MiB,
     progress())]}. `progress`, when given, is called at each sample (e.g. catalog rows so far)."""
     import psutil
 
@@ -173,21 +174,23 @@ def run_sampled(
     os.close(devnull)
     main = psutil.Process(pid)
     samples: list[tuple] = []
-    peak_tree = peak_main = 0.0
+    peak_tree = peak_main = peak_pss = 0.0
     while True:
         done_pid, status, usage = os.wait4(pid, os.WNOHANG)
         if done_pid:
             break
-        rss, cpu = [], 0.0
+        rss, cpu, pss = [], 0.0, 0.0
         for p in [main, *main.children(recursive=True)]:
             try:
                 with p.oneshot():
                     rss.append(p.memory_info().rss / 2**20)
                     t = p.cpu_times()
                     cpu += t.user + t.system + t.children_user + t.children_system
+                pss += _pss(p)
             except psutil.Error:
                 rss.append(0.0)
         peak_tree, peak_main = max(peak_tree, sum(rss)), max(peak_main, rss[0])
+        peak_pss = max(peak_pss, pss / 2**20)
         done = progress() if progress else None
         now = round(time.perf_counter() - t0, 1)
         samples.append((now, round(rss[0]), round(sum(rss)), round(cpu, 1), done))
@@ -197,9 +200,25 @@ def run_sampled(
         "seconds": time.perf_counter() - t0,
         "peak_process_mib": usage.ru_maxrss / 1024,
         "peak_tree_mib": peak_tree,
+        "peak_tree_pss_mib": peak_pss,
         "peak_main_mib": peak_main,
         "samples": samples,
     }
+
+
+def _pss(p) -> float:
+    """A process's proportional set size in bytes: its pages, each shared one divided among the
+    processes sharing it. Summed over a command and the workers it forked, this is the memory
+    they take together (their RSS counts the pages a fork shares once in each); 0 where the
+    kernel does not tell (not Linux)."""
+    try:
+        with open(f"/proc/{p.pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def adopt_orphans() -> None:

@@ -59,7 +59,7 @@ ENTRY_KEYS = ("source", "blake3", "size", "captured_at", "action", "target", "cl
 ENTRY_KEYS_V2 = (*ENTRY_KEYS, "merge")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one a file of a million-file plan: no __dict__ each
 class PlanEntry:
     source: str
     blake3: str | None

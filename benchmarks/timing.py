@@ -186,7 +186,9 @@ def run_sampled(
                     rss.append(p.memory_info().rss / 2**20)
                     t = p.cpu_times()
                     cpu += t.user + t.system + t.children_user + t.children_system
-                pss += _pss(p)
+                # the proportional set size: each page a fork shares divided among its sharers,
+                # so a sum over the tree counts it once (0 where the system does not tell)
+                pss += getattr(p.memory_full_info(), "pss", 0)
             except psutil.Error:
                 rss.append(0.0)
         peak_tree, peak_main = max(peak_tree, sum(rss)), max(peak_main, rss[0])
@@ -204,21 +206,6 @@ def run_sampled(
         "peak_main_mib": peak_main,
         "samples": samples,
     }
-
-
-def _pss(p) -> float:
-    """A process's proportional set size in bytes: its pages, each shared one divided among the
-    processes sharing it. Summed over a command and the workers it forked, this is the memory
-    they take together (their RSS counts the pages a fork shares once in each); 0 where the
-    kernel does not tell (not Linux)."""
-    try:
-        with open(f"/proc/{p.pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def adopt_orphans() -> None:

@@ -16,14 +16,18 @@ CHUNK = 4 * 1024 * 1024  # large reads: a photo is read in one or a few syscalls
 # does); below it the pool over files in `hash_files` keeps the cores busy instead.
 MMAP_THREADED = 16 * 1024 * 1024
 # Below this size a file is read into a reused buffer: a memory map's set-up and page faults cost
-# more than the copy (b3sum draws the line at 16 KiB; here lines from 16 KiB to 4 MiB measured
-# alike within the noise of a loaded machine, and reads with batches took hash_files over 20,000
-# files of 2-40 KB from 1.35 s to 0.64 s).
-MMAP_MIN = 256 * 1024
-SMALL_BUF = MMAP_MIN
+# more than the copy. b3sum draws the line at 16 KiB. On an Intel Xeon lines from 16 KiB to 4 MiB
+# measured alike within the noise; on an AMD EPYC (2026-12-07) reads through a 256 KiB buffer
+# hashed the 12 MP library (most files 256 KiB-1 MiB) in 0.24 s where memory maps took 0.32 s,
+# files of 512 KiB 15 % faster, of 1 MiB alike, of 2 and 4 MiB 3-5 % slower: the line is 1 MiB.
+MMAP_MIN = 1024 * 1024
+SMALL_BUF = 256 * 1024  # the reused buffer: a file under MMAP_MIN is read in a few calls
+# A file under this size is "small" to the choice of a pool (`_pool`): hashing it is mostly
+# Python (open, read, digest, close), not the hash.
+SMALL_FILE = 256 * 1024
 BATCH_FILES = 64  # files per task of the pool, or
 BATCH_BYTES = 64 * 1024 * 1024  # about this many bytes, whichever comes first
-# From this many files under MMAP_MIN, a pool of processes hashes, in batches of
+# From this many files under SMALL_FILE, a pool of processes hashes, in batches of
 # PROCESS_BATCH files: a task's round trip costs more between processes than between threads.
 PROCESSES_FROM = 2000
 PROCESS_BATCH = 256
@@ -98,11 +102,11 @@ def hash_whole_file(
     size: int | None = None,
     buf: bytearray | None = None,
 ) -> dict[str, str]:
-    """hash_file tuned for reading whole trees. A small file is read whole into `buf` (reused
-    across a batch: a memory map, or hashlib.file_digest's fresh 256 KiB buffer, costs more than
-    the read); a larger one is hashed by blake3 alone over a memory map (with all cores when it
-    is large), by one hashlib algorithm through `hashlib.file_digest`, by several through
-    hash_file. Each releases the GIL while hashing, so a thread pool over files runs in
+    """hash_file tuned for reading whole trees. A file under MMAP_MIN is read through `buf`
+    (reused across a batch: a memory map, or hashlib.file_digest's fresh 256 KiB buffer, costs
+    more than the reads); a larger one is hashed by blake3 alone over a memory map (with all
+    cores when it is large), by one hashlib algorithm through `hashlib.file_digest`, by several
+    through hash_file. Each releases the GIL while hashing, so a thread pool over files runs in
     parallel. `size`, when the caller has it from its walk, saves a stat. Raises OSError when
     the file cannot be read."""
     size = os.stat(path).st_size if size is None else size
@@ -199,7 +203,7 @@ def hash_files(
         plan = batches([MMAP_MIN] * len(paths))
         small = 0
     else:
-        small = sum(1 for n in known if n < MMAP_MIN)
+        small = sum(1 for n in known if n < SMALL_FILE)
         plan = batches(known, files=PROCESS_BATCH if small >= PROCESSES_FROM else BATCH_FILES)
     workers = workers or min(32, (os.cpu_count() or 1) + 2)
 

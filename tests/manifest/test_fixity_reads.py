@@ -24,6 +24,7 @@ from photoverify.dedupe.core.hashing import (
     MMAP_MIN,
     MMAP_THREADED,
     PROCESSES_FROM,
+    SMALL_BUF,
     hash_fd,
     hash_file,
     hash_files,
@@ -132,9 +133,11 @@ def test_hash_files_yields_the_error_of_an_unreadable_file_and_goes_on(tmp_path)
 
 
 def test_hash_files_in_batches_keeps_order_and_every_path_of_each_read(tmp_path):
-    """Small files read into a buffer, larger ones mapped, all cores' map for the largest: each
-    digest equals a plain read's, in the order given, with sizes from a walk or without."""
-    sizes = [0, 1, MMAP_MIN - 1, MMAP_MIN, MMAP_MIN + 1, MMAP_THREADED + 3]
+    """Small files read through a buffer (in one read or several), larger ones mapped, all
+    cores' map for the largest: each digest equals a plain read's, in the order given, with
+    sizes from a walk or without."""
+    sizes = [0, 1, SMALL_BUF - 1, SMALL_BUF, SMALL_BUF + 1, 3 * SMALL_BUF + 5]
+    sizes += [MMAP_MIN - 1, MMAP_MIN, MMAP_MIN + 1, MMAP_THREADED + 3]
     sizes += [(n * 7919) % 300_000 for n in range(150)]  # more than one batch
     paths = []
     for n, size in enumerate(sizes):

@@ -28,6 +28,26 @@ MAX_DECODE_PIXELS = 120_000_000
 BIG_DECODE_BYTES = 128 << 20
 
 
+def prepare_pillow() -> None:
+    """Every decoder photoverify gives Pillow, registered in one order whatever was opened
+    before: HEIF (pillow-heif) and JPEG XL (pillow-jxl) first, then all of Pillow's own plugins
+    in Pillow's order. Called on import: each process that decodes does it once (~50 ms).
+
+    Left to itself, Pillow (12 and later) loads a plugin when it first meets the plugin's file
+    extension and tries the loaded ones in the order they came, so what a file opens as
+    depended on what the process had opened before: once a TGA was open, a valid ICO whose
+    header TGA's loose check also passes opened as a 32x25269 TGA and "did not decode", in
+    scan and in verify --decode (Pillow's own Tests/images/pillow.ico after a .tga)."""
+    import pillow_heif
+    import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)
+
+    pillow_heif.register_heif_opener()
+    Image.init()
+
+
+prepare_pillow()
+
+
 @contextmanager
 def decoder_messages() -> Iterator[list[str]]:
     """Collect what decoders say while a file is decoded instead of letting it reach stderr:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 import imagehash
 import pillow_heif
-import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)
 from PIL import Image, ImageStat
 
 from photoverify.dedupe.catalog.decoding import (  # verify imports the rest from here too
@@ -42,8 +41,6 @@ from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
 from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, RAW_FORMATS, classify, image_brand
 from photoverify.dedupe.core.hashing import hash_fd
 from photoverify.dedupe.core.records import DECODED_FIELDS, Candidate, FileRecord, Metadata
-
-pillow_heif.register_heif_opener()
 
 HEIC_THUMBNAIL_MIN = 320
 DRAFT_BOX = (256, 256)  # JPEG draft: the smallest DCT scale that keeps at least this size

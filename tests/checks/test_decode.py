@@ -176,7 +176,7 @@ def test_cache_is_keyed_by_content_and_decoder_version(library, tmp_path):
         twin = dataclasses.replace(rec, path=str(copy), mtime_ns=st.st_mtime_ns)
         again = check_decode([twin], cache=cache, workers=0)
     assert again.stats.decoded == 0 and again.stats.from_cache == 1
-    assert DECODER_VERSION.startswith("photoverify-decode/2 ")
+    assert DECODER_VERSION.startswith("photoverify-decode/3 ")
 
 
 def test_no_cache_decodes_every_time(library):
@@ -294,3 +294,43 @@ def test_valid_layered_and_single_picture_files_of_pillows_own_tests_decode(tmp_
               if f["check"] == "decode" and f["severity"] != "info"}  # fmt: skip
     assert failed == {}
     assert result["decode"]["decoded"] == len(names)
+
+
+def _tga_then_ico(folder: Path) -> None:
+    """A TGA, then a valid ICO whose header TGA's loose check also passes (its one 256x256 PNG
+    entry is 64-128 KiB long, as in Pillow's Tests/images/pillow.ico): sorted, the TGA comes
+    first to a process that decodes them in turn."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    Image.new("P", (200, 32)).save(folder / "a.tga")
+    levels = rng.integers(0, 6, size=(256, 256, 2), dtype=np.uint8) * 60
+    pixels = np.dstack(
+        [levels, np.full((256, 256), 90, np.uint8), np.full((256, 256), 255, np.uint8)]
+    )
+    Image.fromarray(pixels, "RGBA").save(folder / "b.ico", sizes=[(256, 256)])
+    assert (folder / "b.ico").read_bytes()[16] in (1, 8, 16, 24, 32)  # TGA's "depth" byte
+
+
+def test_what_a_file_decodes_as_does_not_depend_on_what_was_opened_before(tmp_path):
+    """Pillow loads a plugin when it first meets its extension and tries loaded plugins in the
+    order they came: an ICO opened after a TGA opened as a TGA and "did not decode". scan and
+    verify --decode, each in one fresh process (--workers 0), decode both."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _tga_then_ico(lib)
+    db = str(tmp_path / "c.sqlite")
+    scanned = json.loads(
+        run_cli("scan", str(lib), "--catalog", db, "--workers", "0", "--json").stdout
+    )
+    assert scanned["errors"] == [] and scanned["new"] == 2, scanned
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "--no-catalog", "-o", manifest)
+    verified = json.loads(
+        run_cli(
+            "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache",
+            "--workers", "0", "--catalog", db, "--json",
+        ).stdout
+    )  # fmt: skip
+    decoded = {f["path"]: f["outcome"] for f in verified["findings"] if f["check"] == "decode"}
+    assert decoded == {"a.tga": "decoded", "b.ico": "decoded"}

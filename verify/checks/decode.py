@@ -76,8 +76,6 @@ from photoverify.dedupe.core.records import FileRecord, Finding
 if TYPE_CHECKING:
     from photoverify.verify.checks.decode_cache import DecodeCache
 
-pillow_heif.register_heif_opener()
-
 
 def _version(dist: str) -> str:
     try:
@@ -87,7 +85,7 @@ def _version(dist: str) -> str:
 
 
 DECODER_VERSION = (
-    f"photoverify-decode/2 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
+    f"photoverify-decode/3 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
     f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
     f"av/{av.__version__} rawpy/{_version('rawpy')} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"

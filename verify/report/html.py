@@ -94,9 +94,9 @@ def _open_picture(path: str, box: int):
             for frame in container.decode(stream):
                 return frame_picture(frame)
         return None
-    import pillow_heif
+    from photoverify.dedupe.catalog.decoding import prepare_pillow
 
-    pillow_heif.register_heif_opener()
+    prepare_pillow()  # done once a process; here in case nothing has loaded the decoders yet
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Image.open(path) as im:

@@ -36,7 +36,7 @@ def prepare_pillow() -> None:
     Left to itself, Pillow (12 and later) loads a plugin when it first meets the plugin's file
     extension and tries the loaded ones in the order they came, so what a file opens as
     depended on what the process had opened before: once a TGA was open, a valid ICO whose
-    header TGA's loose check also passes opened as a 32x25269 TGA and "did not decode", in
+    header TGA's loose check also passes opened as a 32x19140 TGA and "did not decode", in
     scan and in verify --decode (Pillow's own Tests/images/pillow.ico after a .tga)."""
     import pillow_heif
     import pillow_jxl  # noqa: F401 - registers JPEG XL with Pillow (a maintained plugin, libjxl)

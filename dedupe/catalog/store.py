@@ -1,6 +1,7 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 6; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up):
+Schema (version 7; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up;
+version 7 changed no column, only cleared decoded facts to be taken again):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -62,7 +63,7 @@ from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord
 from photoverify.dedupe.core.sqlitefile import WalFile
 from photoverify.dedupe.core.timeparse import now_iso
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -128,6 +129,14 @@ MIGRATIONS: dict[int, str] = {
         role TEXT NOT NULL CHECK (role IN ('library', 'copy')),
         marked_at TEXT NOT NULL
     );
+    """,
+    # 7: no new column. A picture recorded undecodable when what it opened as depended on what
+    # its process had opened before (a valid ICO after a TGA: "cannot load this image") has its
+    # decoded facts cleared, so the next scan takes them again (_STALE_DECODE: a decodable
+    # format with no decode_ok); one that really does not decode is recorded so again, once.
+    7: """
+    UPDATE files SET decode_ok = NULL, decode_error = NULL
+    WHERE kind = 'image' AND decode_ok = 0 AND decode_error LIKE 'OSError: cannot load this image%';
     """,
 }
 ROLES = ("library", "copy")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from photoverify.dedupe.catalog.metadata import MetadataReader
 from photoverify.dedupe.catalog.scan import scan
-from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.catalog.store import SCHEMA_VERSION, Catalog
 from photoverify.verify.checks.decode import (
     DECODER_VERSION,
     DecodeJob,
@@ -334,3 +334,32 @@ def test_what_a_file_decodes_as_does_not_depend_on_what_was_opened_before(tmp_pa
     )  # fmt: skip
     decoded = {f["path"]: f["outcome"] for f in verified["findings"] if f["check"] == "decode"}
     assert decoded == {"a.tga": "decoded", "b.ico": "decoded"}
+
+
+def test_a_version_6_catalog_decodes_again_what_the_open_order_failed(tmp_path):
+    """A catalog written before schema 7 may hold a valid ICO as undecodable ("cannot load
+    this image", the open-order bug): the migration clears it and the next scan, though the
+    file did not change, decodes it again, once."""
+    import sqlite3
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _tga_then_ico(lib)
+    db = tmp_path / "c.sqlite"
+    run_cli("scan", str(lib), "--catalog", str(db), "--json")
+    old = sqlite3.connect(db)  # what the older photoverify recorded for the ICO
+    old.execute(
+        "UPDATE files SET decode_ok = 0, decode_error = 'OSError: cannot load this image', "
+        "phash = NULL, signature = NULL WHERE format = 'ICO'"
+    )
+    old.execute("PRAGMA user_version = 6")
+    old.commit()
+    old.close()
+    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert again["errors"] == [] and again["changed"] == 1 and again["unchanged"] == 1, again
+    with Catalog(db) as cat:
+        ico = next(r for r in cat.records(under=[str(lib)]) if r.format == "ICO")
+        assert cat.schema_version == SCHEMA_VERSION == 7
+    assert ico.decode_ok and ico.phash
+    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert third["unchanged"] == 2 and third["bytes_read"] == 0

@@ -10,7 +10,7 @@ import sqlite3
 from conftest import CAMERA_JPEGS as CAMERAS
 from conftest import run_cli, run_json
 
-from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.catalog.store import SCHEMA_VERSION, Catalog
 
 
 def _library(corpus, tmp_path):
@@ -98,7 +98,7 @@ def test_catalog_from_before_roles_is_migrated_and_reads_as_library(corpus, tmp_
         old.execute("PRAGMA user_version = 5")
     assert len(run_json("dupes", "--catalog", str(db))["clusters"]) == 2
     with Catalog(db) as cat:
-        assert cat.schema_version == 6 and cat.roots() == {}
+        assert cat.schema_version == SCHEMA_VERSION and cat.roots() == {}
         assert len(list(cat.library_records())) == 13
 
 

@@ -347,10 +347,10 @@ def _finding(
     elif o.outcome == "unreadable":
         evidence["error"] = error
         message = f"{path}: cannot read: {error}"
-    else:
-        message = {
-            "matched": f"{path}: matches the manifest",
-            "missing": f"{path}: listed in the manifest, not found",
-            "new": f"{path}: not in the manifest",
-        }[o.outcome]
+    elif o.outcome == "matched":
+        message = f"{path}: matches the manifest"
+    elif o.outcome == "missing":
+        message = f"{path}: listed in the manifest, not found"
+    else:  # new
+        message = f"{path}: not in the manifest"
     return Finding(path, "fixity", SEVERITY[o.outcome], o.outcome, message, evidence)

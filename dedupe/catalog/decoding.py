@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import platformdirs
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+
+from photoverify.dedupe.catalog.sniff import NO_DECODER_METHOD  # noqa: F401 - scan's callers
 
 # The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
 # 120 MP RGBA picture is 480 MB decoded and is hashed without a second full-size copy
@@ -46,6 +48,28 @@ def prepare_pillow() -> None:
 
 
 prepare_pillow()
+
+
+def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | None:
+    """Why a file that failed to open has no decoder here, when the failure says it is a layout
+    Pillow does not read rather than damage; else None (the failure is a finding about the
+    file). One such layout so far: a TIFF whose samples Pillow has no mode for (64-bit float
+    RGB, say: scikit-image's data/multipage_rgb.tif, which tifffile reads and exiftool finds
+    whole), which Image.open reports only as "cannot identify image file"; its TIFF plugin,
+    asked directly, says "unknown pixel mode"."""
+    if fmt != "TIFF" or not isinstance(exc, UnidentifiedImageError):
+        return None
+    from PIL import TiffImagePlugin
+
+    try:
+        with open(path, "rb") as fh:
+            TiffImagePlugin.TiffImageFile(fh).close()
+    except SyntaxError as why:
+        if str(why) == "unknown pixel mode":
+            return "no decoder for this TIFF's sample layout (Pillow: unknown pixel mode)"
+    except Exception:  # noqa: BLE001 - any other failure leaves the first one standing
+        return None
+    return None
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from PIL import Image, ImageStat
 from photoverify.dedupe.catalog.decoding import (  # verify imports the rest from here too
     BIG_DECODE_BYTES,  # noqa: F401
     MAX_DECODE_PIXELS,  # noqa: F401
+    NO_DECODER_METHOD,
     big_decode_slot,
     check_budget,
     decode_slot,  # noqa: F401
@@ -34,6 +35,7 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
     decoder_messages,
     describe,
     frame_picture,
+    no_decoder_reason,
     one_thread,
     with_messages,
 )
@@ -56,7 +58,7 @@ class ImageFacts:
     phash: str | None
     dhash: str | None
     method: str | None
-    decode_ok: bool
+    decode_ok: bool | None  # None: no decoder here for this file's layout (NO_DECODER_METHOD)
     decode_error: str | None
     signature: bytes | None = None  # dedupe.signature, of the same decode as the hashes
     frames: int | None = None  # pictures in the file; the hashes are of the primary one
@@ -246,7 +248,9 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
                 return _avci_facts(path, fast)
             return _pillow_facts(path, fmt, fast)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
-            failed = describe(exc)
+            failed, no_decoder = describe(exc), no_decoder_reason(path, fmt, exc)
+    if no_decoder is not None:  # not checked, not broken: decode_ok stays None
+        return ImageFacts(None, None, None, None, NO_DECODER_METHOD, None, no_decoder)
     return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
 
 

@@ -65,6 +65,10 @@ PILLOW_IMAGES = frozenset(
 # AVC-in-HEIF: libheif here has no AVC decoder; dedupe.avcheif reads the item, FFmpeg decodes it
 AVC_HEIF_IMAGES = frozenset({"AVCI"})
 DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES
+# The phash_method of a picture tried and found to have no decoder here for its layout
+# (decoding.no_decoder_reason): its decode_ok stays NULL, and the catalog does not take it for a
+# picture never tried.
+NO_DECODER_METHOD = "no-decoder"
 # Picture formats known here with no decoder (reported `unsupported-format`): HEIF image
 # sequences as exiftool names them (their pictures are a track, not an item)
 UNDECODABLE_IMAGES = frozenset({"HEICS", "HEIFS"})

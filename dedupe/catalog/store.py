@@ -57,7 +57,7 @@ from photoverify.dedupe.catalog.rows import COLUMNS as _COLUMNS
 from photoverify.dedupe.catalog.rows import Shared as _Shared
 from photoverify.dedupe.catalog.rows import record as _record
 from photoverify.dedupe.catalog.rows import select_columns as _select
-from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, RAW_FORMATS
+from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, NO_DECODER_METHOD, RAW_FORMATS
 from photoverify.dedupe.core.errors import CatalogError
 from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord
 from photoverify.dedupe.core.sqlitefile import WalFile
@@ -130,13 +130,18 @@ MIGRATIONS: dict[int, str] = {
         marked_at TEXT NOT NULL
     );
     """,
-    # 7: no new column. A picture recorded undecodable when what it opened as depended on what
-    # its process had opened before (a valid ICO after a TGA: "cannot load this image") has its
-    # decoded facts cleared, so the next scan takes them again (_STALE_DECODE: a decodable
-    # format with no decode_ok); one that really does not decode is recorded so again, once.
+    # 7: no new column. Decoded facts an older photoverify recorded wrongly as "does not
+    # decode" are cleared, so the next scan takes them again (_STALE_DECODE: a decodable
+    # format with no decode_ok, not tried): a picture whose opening depended on what its process
+    # had opened before (a valid ICO after a TGA: "cannot load this image"), and a TIFF Pillow
+    # could not identify (a sample layout it has no mode for, now "no decoder"). One that really
+    # does not decode is recorded so again, once.
     7: """
-    UPDATE files SET decode_ok = NULL, decode_error = NULL
-    WHERE kind = 'image' AND decode_ok = 0 AND decode_error LIKE 'OSError: cannot load this image%';
+    UPDATE files SET decode_ok = NULL, decode_error = NULL, phash_method = NULL
+    WHERE kind = 'image' AND decode_ok = 0 AND (
+        decode_error LIKE 'OSError: cannot load this image%'
+        OR (format = 'TIFF' AND decode_error LIKE 'UnidentifiedImageError:%')
+    );
     """,
 }
 ROLES = ("library", "copy")
@@ -148,12 +153,14 @@ ROLES = ("library", "copy")
 # cataloged before picture signatures (version 4), with a version-1 signature (its hashes were
 # taken from the picture's numbers before colour management), or before frame counts (5); a RAW
 # picture cataloged before RAW files were read through their embedded preview; a HEIF picture
-# in a codec exiftool does not name (AVC), cataloged as a video with no video stream.
+# in a codec exiftool does not name (AVC), cataloged as a video with no video stream. A picture
+# tried and found to have no decoder for its layout (phash_method no-decoder) is not taken again.
 _STALE_DECODE = (
     "((kind = 'video' AND decode_ok = 1 AND phash_method IS NULL) OR "
     "(kind = 'video' AND decode_ok = 0 AND decode_error = 'no video stream') OR "
     "(kind = 'image' AND decode_ok = 0 AND decode_error = 'ValueError: image has wrong mode') OR "
-    f"(kind = 'image' AND decode_ok IS NULL AND size > 0 AND format IN "
+    "(kind = 'image' AND decode_ok IS NULL AND size > 0 "
+    f"AND coalesce(phash_method, '') != '{NO_DECODER_METHOD}' AND format IN "
     f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})) OR "
     "(kind = 'image' AND decode_ok = 1 AND (signature IS NULL OR frames IS NULL OR "
     "substr(signature, 1, 1) = x'01')) OR "

@@ -363,3 +363,70 @@ def test_a_version_6_catalog_decodes_again_what_the_open_order_failed(tmp_path):
     assert ico.decode_ok and ico.phash
     third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
     assert third["unchanged"] == 2 and third["bytes_read"] == 0
+
+
+def _skimage_tiff(name: str) -> Path:
+    """A TIFF that ships with scikit-image (a test dependency): data we did not make."""
+    import skimage.data
+
+    return Path(skimage.data.__file__).parent / name
+
+
+def test_a_tiff_pillow_has_no_mode_for_is_unsupported_not_broken(tmp_path):
+    """scikit-image's multipage_rgb.tif (planar 64-bit float RGB: tifffile reads it, exiftool
+    finds it whole) is a layout Pillow does not read: scan and verify --decode say it was not
+    checked, not that it is broken; a re-scan does not try it again. A TIFF that is damaged
+    (its header followed by junk, or cut short) is still reported as not decoding."""
+    import tifffile
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(_skimage_tiff("multipage_rgb.tif"), lib / "float.tif")
+    assert tifffile.imread(lib / "float.tif").dtype == np.float64
+    (lib / "junk.tif").write_bytes(b"II*\x00\x08\x00\x00\x00" + os.urandom(600))
+    gray = _skimage_tiff("multipage.tif").read_bytes()
+    (lib / "cut.tif").write_bytes(gray[: len(gray) // 3])
+    db = str(tmp_path / "c.sqlite")
+    scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(1,)).stdout)
+    failed = {os.path.basename(e["path"]) for e in scanned["errors"]}
+    assert failed == {"junk.tif", "cut.tif"} and scanned["unsupported_formats"] == {"TIFF": 1}
+    again = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(0, 1)).stdout)
+    assert again["unchanged"] == 3 and again["bytes_read"] == 0
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "--no-catalog", "-o", manifest)
+    verified = json.loads(
+        run_cli(
+            "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache",
+            "--catalog", db, "--json", check=(1,),
+        ).stdout
+    )  # fmt: skip
+    decoded = {f["path"]: f["outcome"] for f in verified["findings"] if f["check"] == "decode"}
+    assert decoded["float.tif"] == "unsupported-format"
+    assert decoded["junk.tif"] in ("decode-failed", "truncated")
+    assert decoded["cut.tif"] in ("decode-failed", "truncated")
+
+
+def test_a_version_6_catalog_takes_again_a_tiff_it_called_broken(tmp_path):
+    """A catalog written before schema 7 holds such a TIFF as undecodable ("cannot identify
+    image file"): after the migration one scan records it as having no decoder, and the next
+    leaves it alone."""
+    import sqlite3
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(_skimage_tiff("multipage_rgb.tif"), lib / "float.tif")
+    db = tmp_path / "c.sqlite"
+    run_cli("scan", str(lib), "--catalog", str(db), "--json")
+    old = sqlite3.connect(db)
+    old.execute(
+        "UPDATE files SET decode_ok = 0, phash_method = NULL, decode_error = "
+        "'UnidentifiedImageError: cannot identify image file ''float.tif'''"
+    )
+    old.execute("PRAGMA user_version = 6")
+    old.commit()
+    old.close()
+    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert again["errors"] == [] and again["changed"] == 1, again
+    assert again["unsupported_formats"] == {"TIFF": 1}
+    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert third["unchanged"] == 1 and third["bytes_read"] == 0

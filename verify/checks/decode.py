@@ -50,6 +50,7 @@ import PIL
 import pillow_heif
 from PIL import Image, ImageFile
 
+from photoverify.dedupe.catalog.decoding import no_decoder_reason
 from photoverify.dedupe.catalog.executors import default_workers, local_executor
 from photoverify.dedupe.catalog.fingerprint import (
     BIG_DECODE_BYTES,
@@ -342,6 +343,9 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
     except PermissionError as exc:
         return DecodeOutcome("decode-failed", describe(exc), cacheable=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
+        no_decoder = no_decoder_reason(job.path, fmt, exc)
+        if no_decoder is not None:  # a layout Pillow does not read: not checked, not broken
+            return DecodeOutcome("unsupported-format", no_decoder, no_decoder=True)
         text = describe(exc)
         truncated = "truncated" in text.lower() or "end of file" in text.lower()
         return DecodeOutcome("truncated" if truncated else "decode-failed", text)

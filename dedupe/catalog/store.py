@@ -15,7 +15,8 @@ files — one row per file ever scanned and still present
   duration REAL, codec TEXT            video
   phash, dhash TEXT       64-bit perceptual hashes as 16 hex characters (a video's: of its
                           first frame); phash_method (jpeg-draft, heic-thumbnail, full,
-                          video-first-frame)
+                          video-first-frame; no-decoder: tried, a layout nothing here
+                          reads, decode_ok NULL; added in version 7)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
   signature BLOB          an image's 711-byte picture signature (dedupe.signature: L* 24x24,
                           a*b* 8x8, detail energy; of the same decode as the hashes; added in

@@ -15,8 +15,6 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 import platformdirs
 from PIL import Image, UnidentifiedImageError
 
-from photoverify.dedupe.catalog.sniff import NO_DECODER_METHOD  # noqa: F401 - scan's callers
-
 # The most pixels one picture (or one frame) may have to be decoded, here and in verify: a
 # 120 MP RGBA picture is 480 MB decoded and is hashed without a second full-size copy
 # (_reduce_in_strips): a worker peaks near 530 MiB with one, measured. It is above every
@@ -33,7 +31,7 @@ BIG_DECODE_BYTES = 128 << 20
 def prepare_pillow() -> None:
     """Every decoder photoverify gives Pillow, registered in one order whatever was opened
     before: HEIF (pillow-heif) and JPEG XL (pillow-jxl) first, then all of Pillow's own plugins
-    in Pillow's order. Called on import: each process that decodes does it once (~50 ms).
+    in Pillow's order. Called on import of this module: once a process that decodes (~50 ms).
 
     Left to itself, Pillow (12 and later) loads a plugin when it first meets the plugin's file
     extension and tries the loaded ones in the order they came, so what a file opens as

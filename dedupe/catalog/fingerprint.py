@@ -27,7 +27,6 @@ from PIL import Image, ImageStat
 from photoverify.dedupe.catalog.decoding import (  # verify imports the rest from here too
     BIG_DECODE_BYTES,  # noqa: F401
     MAX_DECODE_PIXELS,  # noqa: F401
-    NO_DECODER_METHOD,
     big_decode_slot,
     check_budget,
     decode_slot,  # noqa: F401
@@ -40,7 +39,13 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
     with_messages,
 )
 from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
-from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, RAW_FORMATS, classify, image_brand
+from photoverify.dedupe.catalog.sniff import (
+    DECODABLE_IMAGES,
+    NO_DECODER_METHOD,
+    RAW_FORMATS,
+    classify,
+    image_brand,
+)
 from photoverify.dedupe.core.hashing import hash_fd
 from photoverify.dedupe.core.records import DECODED_FIELDS, Candidate, FileRecord, Metadata
 

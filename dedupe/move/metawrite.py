@@ -125,7 +125,7 @@ def picture_hash(path: str, fmt: str | None) -> str:
         return proc.stdout.strip().removeprefix("SHA256=")
     from PIL import Image
 
-    import photoverify.dedupe.catalog.fingerprint  # noqa: F401 - registers HEIF/JPEG XL with Pillow
+    import photoverify.dedupe.catalog.decoding  # noqa: F401 - registers every decoder with Pillow
 
     digest = new_hasher("blake3")
     try:

@@ -114,16 +114,19 @@ class Plan:
             "dest_free_bytes": self.dest_free_bytes,
         }
 
+    def _entry_keys(self) -> tuple[str, ...]:
+        return ENTRY_KEYS if self.version == 1 else ENTRY_KEYS_V2
+
     def entries_json(self) -> Iterator[dict[str, Any]]:
         """Each entry as the document holds it (the fields of the plan's version), one at a time;
         the values are the entry's own, not copies."""
-        keys = ENTRY_KEYS if self.version == 1 else ENTRY_KEYS_V2
+        keys = self._entry_keys()
         for e in self.entries:
             yield {k: getattr(e, k) for k in keys}
 
     def to_json(self) -> dict[str, Any]:
         """The whole document, its entries copies (a caller may change them)."""
-        keys = ENTRY_KEYS if self.version == 1 else ENTRY_KEYS_V2
+        keys = self._entry_keys()
         return {**self.header_json(), "entries": [_only(e.to_json(), keys) for e in self.entries]}
 
 

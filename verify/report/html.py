@@ -94,9 +94,8 @@ def _open_picture(path: str, box: int):
             for frame in container.decode(stream):
                 return frame_picture(frame)
         return None
-    from photoverify.dedupe.catalog.decoding import prepare_pillow
+    import photoverify.dedupe.catalog.decoding  # noqa: F401 - registers every decoder with Pillow
 
-    prepare_pillow()  # done once a process; here in case nothing has loaded the decoders yet
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Image.open(path) as im:

@@ -155,17 +155,38 @@ def batches(sizes: list[int], files: int = BATCH_FILES, size: int = BATCH_BYTES)
 
 def _hash_batch(
     paths: list[str], sizes: list[int | None], algorithms: tuple[str, ...]
-) -> list[dict[str, str] | OSError]:
-    """hash_whole_file over a batch, each unreadable file's OSError in its place: one task of
-    a pool (threads or processes)."""
+) -> list[tuple[int | None, dict[str, str] | OSError]]:
+    """(size, hash_whole_file) over a batch, each unreadable file's OSError in its place: one
+    task of a pool (threads or processes). A size not given is taken from the open file (fstat:
+    cheaper here, in parallel, than a stat of each path by the caller's walk); it is None when
+    the file could not be opened."""
     buf = bytearray(SMALL_BUF)  # one per batch, reused by its small files
-    out: list[dict[str, str] | OSError] = []
+    out: list[tuple[int | None, dict[str, str] | OSError]] = []
     for path, size in zip(paths, sizes, strict=True):
         try:
-            out.append(hash_whole_file(path, algorithms, size, buf))
+            if size is None:
+                size, got = _hash_unsized_file(path, algorithms, buf)
+            else:
+                got = hash_whole_file(path, algorithms, size, buf)
+            out.append((size, got))
         except OSError as exc:
-            out.append(exc)
+            out.append((size, exc))
     return out
+
+
+def _hash_unsized_file(
+    path: str, algorithms: tuple[str, ...], buf: bytearray
+) -> tuple[int, dict[str, str]]:
+    """(size, digests) of a file whose size the caller does not know: a small one is hashed
+    through the descriptor its size was read from, a large one as hash_whole_file does."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size < MMAP_MIN:
+            return size, hash_fd(fd, algorithms, buf)
+    finally:
+        os.close(fd)
+    return size, hash_whole_file(path, algorithms, size, buf)
 
 
 def _pool(workers: int, small_files: int) -> Executor:
@@ -196,35 +217,88 @@ def hash_files(
     """(path, digests) for each path, in the order given, hashed by a pool of threads (of
     processes when the files are many and small) in batches; an unreadable file yields its
     OSError in place of digests, and never stops the others. `sizes` (from the caller's walk)
-    saves a stat per file and sizes the batches."""
+    saves a stat per file and sizes the batches; without them the batches are planned as if
+    each file were MMAP_MIN bytes, by threads."""
     paths = list(paths)
-    known = list(sizes) if sizes is not None else None
-    if known is None:
-        plan = batches([MMAP_MIN] * len(paths))
-        small = 0
+    if sizes is None:
+        known: list[int | None] = [None] * len(paths)
+        planned = [MMAP_MIN] * len(paths)
     else:
-        small = sum(1 for n in known if n < SMALL_FILE)
-        plan = batches(known, files=PROCESS_BATCH if small >= PROCESSES_FROM else BATCH_FILES)
+        known = list(sizes)
+        planned = known  # type: ignore[assignment]  # every size known
+    for path, _size, got in _hash_planned(paths, known, planned, algorithms, workers):
+        yield path, got
+
+
+def hash_files_sized(
+    paths: Iterable[str],
+    algorithms: tuple[str, ...],
+    sizes: Iterable[int | None],
+    workers: int | None = None,
+) -> Iterator[tuple[str, int | None, dict[str, str] | OSError]]:
+    """hash_files, each file with its size: the caller's, or for a size given as None (a walk
+    that did not stat the file) the size of the file as it was opened to be read (None when it
+    could not be). The sizes not given are guessed from a sample of those files, to choose the
+    pool and size the batches."""
+    paths = list(paths)
+    known = list(sizes)
+    yield from _hash_planned(paths, known, _planned_sizes(paths, known), algorithms, workers)
+
+
+def _hash_planned(
+    paths: list[str],
+    known: list[int | None],
+    planned: list[int],
+    algorithms: tuple[str, ...],
+    workers: int | None,
+) -> Iterator[tuple[str, int | None, dict[str, str] | OSError]]:
+    """(path, size, digests) in order: batches and the pool chosen by the `planned` sizes."""
+    small = sum(1 for n in planned if n < SMALL_FILE)
+    plan = batches(planned, files=PROCESS_BATCH if small >= PROCESSES_FROM else BATCH_FILES)
     workers = workers or min(32, (os.cpu_count() or 1) + 2)
 
     def task(indexes: range) -> tuple[list[str], list[int | None], tuple[str, ...]]:
         return (
             paths[indexes.start : indexes.stop],
-            known[indexes.start : indexes.stop] if known else [None] * len(indexes),
+            known[indexes.start : indexes.stop],
             algorithms,
         )
 
+    def results(indexes: range, got: list) -> Iterator[tuple[str, int | None, dict | OSError]]:
+        for path, (size, digests) in zip(paths[indexes.start : indexes.stop], got, strict=True):
+            yield path, size, digests
+
     if workers <= 1 or len(plan) <= 1:
         for indexes in plan:
-            got = _hash_batch(*task(indexes))
-            yield from zip(paths[indexes.start : indexes.stop], got, strict=True)
+            yield from results(indexes, _hash_batch(*task(indexes)))
         return
     with _pool(workers, small) as pool:
         futures = [pool.submit(_hash_batch, *task(indexes)) for indexes in plan]
         for n, indexes in enumerate(plan):
             got = futures[n].result()
             futures[n] = None  # a batch's digests are the caller's now: not held to the end
-            yield from zip(paths[indexes.start : indexes.stop], got, strict=True)
+            yield from results(indexes, got)
+
+
+SIZE_SAMPLE = 64  # files stat-ed to guess the sizes a caller's walk did not take
+
+
+def _planned_sizes(paths: list[str], known: list[int | None]) -> list[int]:
+    """The sizes to plan batches and choose the pool by: the known ones, and for the others the
+    median of a sample of them stat-ed, evenly spread (a file that cannot be stat-ed counts as
+    empty: it is read in no time)."""
+    unknown = [i for i, n in enumerate(known) if n is None]
+    if not unknown:
+        return known  # type: ignore[return-value]  # no None left
+    step = max(1, len(unknown) // SIZE_SAMPLE)
+    sample = []
+    for i in unknown[::step][:SIZE_SAMPLE]:
+        try:
+            sample.append(os.stat(paths[i]).st_size)
+        except OSError:
+            sample.append(0)
+    guess = sorted(sample)[len(sample) // 2]
+    return [guess if n is None else n for n in known]
 
 
 def blake3_file(path: str | os.PathLike) -> str:

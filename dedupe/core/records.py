@@ -149,7 +149,10 @@ class FileRecord:
         }
 
 
-@dataclass(frozen=True, slots=True)  # one a file in a verify of a million: no __dict__ each
+# One a file in a verify of a million: slots, so no __dict__ each, and not frozen, since a frozen
+# dataclass is built field by field through object.__setattr__ (1.5 µs a Finding against 0.4).
+# Nothing changes a Finding once made: a check that adds evidence makes a new one (replace).
+@dataclass(slots=True)
 class Finding:
     """One result of one check on one file: every check makes these, every renderer reads them."""
 

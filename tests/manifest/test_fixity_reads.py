@@ -186,6 +186,91 @@ def test_many_small_files_are_hashed_by_processes_in_order_with_errors_in_place(
             assert d == hash_file(p, ("blake3", "sha256")), p
 
 
+def test_files_of_sizes_not_given_are_hashed_with_their_sizes_by_the_pool_a_sample_picks(
+    tmp_path, monkeypatch
+):
+    """A walk without stats passes sizes as None: each file comes back with its size as read
+    (None when it could not be opened), the digests those of hash_file, and a sample of the
+    files chooses the pool: processes for many small files, threads for large ones."""
+    import photoverify.dedupe.core.hashing as hashing
+
+    paths = []
+    for n in range(PROCESSES_FROM + 100):
+        p = tmp_path / f"d{n // 500}" / f"f{n}.jpg"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(os.urandom(n % 3000) + n.to_bytes(4, "big"))
+        paths.append(str(p))
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(MMAP_MIN * 2 + 5))
+    paths.insert(700, str(big))
+    paths.insert(3, str(tmp_path / "vanished"))
+    pools = []
+    real_pool = hashing._pool
+    monkeypatch.setattr(
+        hashing, "_pool", lambda w, small: pools.append(small) or real_pool(w, small)
+    )
+    sizes = [None] * len(paths)
+    sizes[10] = os.stat(paths[10]).st_size  # a size the caller knows is kept
+    got = list(hashing.hash_files_sized(paths, ("blake3",), sizes, 2))
+    assert [p for p, _, _ in got] == paths
+    assert got[3][1] is None and isinstance(got[3][2], FileNotFoundError)
+    for p, size, d in got[:3] + got[4:]:
+        assert size == os.stat(p).st_size and d == hash_file(p), p
+    assert pools and pools[-1] >= PROCESSES_FROM  # processes: the sample saw small files
+
+    large = [str(big)] * 40
+    got = list(hashing.hash_files_sized(large, ("blake3",), [None] * 40, 2))
+    assert {(s, d["blake3"]) for _, s, d in got} == {(big.stat().st_size, hash_file(big)["blake3"])}
+    assert pools[-1] == 0  # threads
+
+
+def test_a_walk_without_stats_finds_what_a_walk_with_stats_finds(tmp_path):
+    """The kinds read from the folder listings: the same files, symlinks and special files
+    skipped alike, in the same order; only the stats are left out."""
+    from photoverify.verify.manifest.tree import walk_tree
+
+    root = tmp_path / "t"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    for rel in ("a.jpg", "sub/b.jpg", "sub/deeper/c.jpg", "sub.jpg", "sub/-x"):
+        (root / rel).write_bytes(rel.encode())
+    (root / "link.jpg").symlink_to(root / "a.jpg")
+    (root / "dirlink").symlink_to(root / "sub")
+    os.mkfifo(root / "sub" / "pipe")
+    with_stat, problems = walk_tree(root)
+    without, problems_too = walk_tree(root, stat=False)
+    assert [(f.rel, f.abs) for f in without] == [(f.rel, f.abs) for f in with_stat]
+    assert [f.rel for f in with_stat] == [
+        "a.jpg",
+        "sub.jpg",
+        "sub/-x",
+        "sub/b.jpg",
+        "sub/deeper/c.jpg",
+    ]
+    assert all(f.stat is None for f in without) and all(f.stat for f in with_stat)
+    assert problems_too == problems and len(problems) == 3
+
+
+def test_verify_with_a_sum_manifest_reports_the_sizes_it_read(tmp_path):
+    """A b3sum manifest has no sizes, so verify walks without stats: the sizes it reports
+    (actual_size) are the files' own, a changed file's and a new file's too."""
+    root = tmp_path / "t"
+    root.mkdir()
+    for n in range(5):
+        (root / f"f{n}.jpg").write_bytes(os.urandom(1000 * n + 3))
+    (root / "big.bin").write_bytes(os.urandom(MMAP_MIN + 1))
+    m = tmp_path / "m.b3"
+    run_cli("manifest", str(root), "--format", "b3sum", "-o", str(m), "--no-catalog")
+    (root / "f2.jpg").write_bytes(b"changed")
+    (root / "new.jpg").write_bytes(b"n" * 12)
+    doc = run_json(
+        "verify", str(root), "--manifest", str(m), "--catalog", str(tmp_path / "c"), check=(1,)
+    )
+    sizes = {f["path"]: f["evidence"].get("actual_size") for f in doc["findings"]}
+    assert sizes == {p.name: p.stat().st_size for p in root.iterdir()}
+    outcomes = {f["path"]: f["outcome"] for f in doc["findings"]}
+    assert outcomes["f2.jpg"] == "changed" and outcomes["new.jpg"] == "new"
+
+
 # Runs the command line in a Python that lists, on its way out, every module it loaded.
 _LISTING_RUN = (
     "import atexit, sys\n"

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from photoverify.dedupe.core.errors import ManifestError, UsageError
@@ -409,6 +409,59 @@ def test_safe_relpath_keeps_ordinary_paths(rel: str) -> None:
     if len(rel) > 1 and rel[1] == ":" and rel[0].isascii() and rel[0].isalpha():
         return
     assert safe_relpath(rel) == rel
+
+
+def _read(read) -> tuple:
+    try:
+        m = read()
+    except ManifestError as exc:
+        return ("refused", str(exc))
+    entries = [(e.path, e.digests, e.size, e.mtime_ns, e.extra, e.line) for e in m.entries]
+    return (m.algorithm, m.format, m.candidates, entries)
+
+
+# names from parts that make a sum line anything but plain: ".", "..", empty parts, drive
+# letters, escapes, NUL, CR, LF, comment marks, NFD accents
+_PARTS = ["a", "b c", ".", "..", "", "C:", "c:x", "x\\y", "x\0", "x\ny", "x\r", "#", "-", "é"]
+_NAMES = st.one_of(
+    st.builds(
+        lambda dot, parts: dot + "/".join(parts),
+        st.sampled_from(["", "./", "/", "\\"]),
+        st.lists(st.sampled_from([*_PARTS, "e\u0301", "..."]), min_size=1, max_size=3),
+    ),
+    st.text(st.sampled_from(list("ab./\\\0\n\r:C -*#\t\x0bé")), max_size=8),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a" * 64] * 4 + ["B" * 64, "0" * 32, "f" * 63, "c" * 40, "md5 ("]),
+            st.sampled_from(["  "] * 3 + [" *", " ", "\t"]),
+            _NAMES,
+        ),
+        max_size=5,
+    ),
+    st.booleans(),
+    st.sampled_from([None, "blake3", "sha256", "md5"]),
+    st.sampled_from(["m.b3", "SHA256SUMS", "list.txt"]),
+)
+@example([("a" * 64, "  ", "C:/x")], True, None, "m.b3")
+@example([("a" * 64, "  ", "a/./b")], True, None, "m.b3")
+@example([("a" * 64, "  ", "a/..")], False, None, "m.b3")
+@example([("a" * 64, "  ", "./a"), ("a" * 64, " *", "a")], True, "blake3", "m.b3")
+def test_sum_file_read_in_one_pass_as_line_by_line(lines, final_newline, algorithm, name) -> None:
+    """The one-pass reader of plain sum lines gives what the line-by-line reader gives, and
+    leaves every other file (and every refusal, with its line number) to that reader."""
+    from photoverify.verify.manifest.sums import read_sum_lines, read_sums, sum_algorithm_hint
+
+    text = "\n".join(d + sep + n for d, sep, n in lines) + ("\n" if final_newline else "")
+    p = Path(name)
+    hint = sum_algorithm_hint(text, name)
+    assert _read(lambda: read_sums(p, text, algorithm)) == _read(
+        lambda: read_sum_lines(p, text, algorithm, hint)
+    )
 
 
 @settings(max_examples=60, deadline=None)

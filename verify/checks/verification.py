@@ -101,11 +101,13 @@ def _relative(path: str, root: str) -> str:
 
 def cross_reference(findings: list[Finding]) -> list[Finding]:
     """Link a file's fixity ``changed`` finding and its metadata findings to each other. Pure."""
-    changed = {f.path for f in findings if f.check == "fixity" and f.outcome == "changed"}
     metadata: dict[str, list[str]] = defaultdict(list)
     for f in findings:
         if f.check == "expect" and f.evidence.get("rule") == "manifest":
             metadata[f.path].append(f.outcome)
+    if not metadata:  # no manifest expectations: nothing to link
+        return list(findings)
+    changed = {f.path for f in findings if f.check == "fixity" and f.outcome == "changed"}
     out = []
     for f in findings:
         if f.check == "fixity" and f.outcome == "changed" and metadata.get(f.path):
@@ -326,8 +328,9 @@ def _tally(findings: list[Finding]) -> tuple[list[Finding], dict[str, int], dict
     """The findings cross-referenced and sorted, counted by outcome and by check. Pure."""
     findings = cross_reference(findings)
     findings.sort(key=lambda f: (f.path, f.check, f.outcome))
-    counts = dict(Counter(f.outcome for f in findings))
+    counts: Counter[str] = Counter()
     by_check: dict[str, dict[str, int]] = defaultdict(dict)
     for (check, outcome), n in Counter((f.check, f.outcome) for f in findings).items():
         by_check[check][outcome] = n
-    return findings, counts, dict(by_check)
+        counts[outcome] += n
+    return findings, dict(counts), dict(by_check)

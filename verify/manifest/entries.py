@@ -68,7 +68,7 @@ class Manifest:
 
 def path_key(path: str) -> str:
     """The key two spellings of one name share: NFC, so an NFD export matches an NFC copy."""
-    return unicodedata.normalize("NFC", path)
+    return path if path.isascii() else unicodedata.normalize("NFC", path)  # ASCII is NFC
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")

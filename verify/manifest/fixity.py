@@ -222,7 +222,12 @@ def check_fixity(
     root_p = Path(root).absolute()
     if manifest.format == "bagit" and root_p.resolve() == Path(manifest.source).resolve():
         root_p = root_p / "data"  # the bag itself was named: its payload is what is checked
-    files, problems = walk_tree(root_p, skip=(manifest.source, manifest.source + ".tmp"))
+    # A manifest without sizes (the line formats) has every file read whatever its size, so
+    # the walk need not stat them: the reads tell their sizes. The stat-only opt-in compares
+    # stats, and a manifest with sizes chooses by size what to read.
+    sized = known_digest is not None or any(e.size is not None for e in manifest.entries)
+    skip = (manifest.source, manifest.source + ".tmp")
+    files, problems = walk_tree(root_p, skip=skip, stat=sized)
     # Names to keys, by one rule for the manifest's names and the disk's: an NFD name matches
     # an NFC one, and NFC/NFD twins listed both (two files on Linux) keep one key each.
     expected_raw = _keyed(manifest.entries, lambda e: e.path)
@@ -232,14 +237,20 @@ def check_fixity(
     expected = {
         k: Expected(e.digests.get(manifest.algorithm, ""), e.size) for k, e in expected_raw.items()
     }
-    to_hash = select_for_hashing(expected, {k: f.stat.st_size for k, f in disk.items()})
+    to_hash = select_for_hashing(
+        expected, {k: f.stat.st_size if f.stat else None for k, f in disk.items()}
+    )
     algorithms = tuple(manifest.candidates)
     reads = _read(disk, sorted(to_hash), algorithms, known_digest, progress, workers)
     algorithm = manifest.algorithm
     if len(reads.by_alg) > 1:
         algorithm = choose_algorithm({k: e.digest for k, e in expected.items()}, reads.by_alg)
     observed = {
-        k: Observed(f.stat.st_size, reads.by_alg[algorithm].get(k), reads.errors.get(k))
+        k: Observed(
+            f.stat.st_size if f.stat else reads.sizes.get(k),
+            reads.by_alg[algorithm].get(k),
+            reads.errors.get(k),
+        )
         for k, f in disk.items()
     }
     _unlisted(expected, observed, reads.errors, problems)
@@ -266,9 +277,16 @@ def _keyed(items, name_of):
     """Items by path key: an exact NFC name keeps its key; a twin of a name already keyed (the
     other normalization of it) keeps its raw spelling, so both are reported."""
     out = {}
-    for item in sorted(items, key=lambda i: name_of(i) != path_key(name_of(i))):
-        key = path_key(name_of(item))
-        out[name_of(item) if key in out else key] = item
+    others = []  # (name, key, item) of names not in NFC: keyed after every NFC name
+    for item in items:
+        name = name_of(item)
+        key = path_key(name)
+        if key == name:
+            out[key] = item
+        else:
+            others.append((name, key, item))
+    for name, key, item in others:
+        out[name if key in out else key] = item
     return out
 
 
@@ -278,18 +296,18 @@ class _Reads:
     errors: dict[str, str]  # key -> why it could not be read
     reused: int  # digests the stat-only opt-in supplied
     read_keys: list[str]  # keys whose bytes were read
+    sizes: dict[str, int | None]  # key -> size, of the files walked without a stat
 
 
 def _read(disk, todo, algorithms, known_digest, progress, workers) -> _Reads:
     """Every digest the check needs, of the files keyed `todo`, read by a pool of threads."""
-    reads = _Reads({a: {} for a in algorithms}, {}, 0, [])
+    reads = _Reads({a: {} for a in algorithms}, {}, 0, [], {})
     files = [disk[k] for k in todo]
-    key_of = {f.abs: k for f, k in zip(files, todo, strict=True)}
-    for done, (f, got, was_known) in enumerate(
-        read_digests(files, algorithms, known_digest, workers), 1
-    ):
-        key = key_of[f.abs]
+    got_all = read_digests(files, algorithms, known_digest, workers)  # in the order of `files`
+    for done, (key, (f, got, was_known, size)) in enumerate(zip(todo, got_all, strict=True), 1):
         reads.reused += was_known
+        if f.stat is None:
+            reads.sizes[key] = size if size is not None else _size_now(f.abs)
         if not was_known:
             reads.read_keys.append(key)
         if isinstance(got, OSError):
@@ -300,6 +318,14 @@ def _read(disk, todo, algorithms, known_digest, progress, workers) -> _Reads:
         if progress is not None:
             progress(done, len(todo), f.rel)
     return reads
+
+
+def _size_now(path: str) -> int | None:
+    """The size of a file walked without a stat that could not be opened (None: not even that)."""
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return None
 
 
 def _unlisted(expected, observed, errors, problems) -> None:

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photoverify.dedupe.core.errors import ManifestError
-from photoverify.verify.manifest.entries import HEX_LENGTH, LINE_FORMATS, Manifest, ManifestEntry
+from photoverify.verify.manifest.entries import (
+    HEX_LENGTH,
+    LINE_FORMATS,
+    Manifest,
+    ManifestEntry,
+)
 from photoverify.verify.manifest.parsing import add_entry, checked_path, split_lines
 
 # ---------------------------------------------------------------------------- writing
@@ -105,8 +110,42 @@ class _Where:
         return f"{self.path}:{self.line}"
 
 
+# A plain sum line of a name already in normal form (entries.safe_relpath's common case): the
+# digest in lower-case hex, one optional "./", then names without "/", "\\" or NUL, none "." or
+# "..", the first not starting with a drive letter.
+_PLAIN_SUM_LINE = (
+    r"^([0-9a-f]{%d}) [ *](?:\./)?"
+    r"((?![A-Za-z]:)(?:(?!\.\.?/)[^/\\\0\n]+/)*(?!\.\.?\n)[^/\\\0\n]+)\n"
+)
+_PLAIN_SUM_LINES = {n: re.compile(_PLAIN_SUM_LINE % n, re.M) for n in set(HEX_LENGTH.values())}
+
+
+def _plain_entries(text: str, alg: str) -> list[ManifestEntry] | None:
+    """The entries of a manifest made only of plain `alg` sum lines of distinct names in normal
+    form, the common case, read by one regular expression; None when any line is anything else
+    (a comment, a blank, an escaped, BSD or CRLF line, a name to normalize or refuse, a name
+    listed twice): the line-by-line reader then decides, and names the line."""
+    if "\\" in text or "\r" in text:
+        return None
+    body = text if text.endswith("\n") else text + "\n"
+    pairs = _PLAIN_SUM_LINES[HEX_LENGTH[alg]].findall(body)
+    if len(pairs) != body.count("\n"):
+        return None
+    entries = {name: ManifestEntry(name, {alg: d}, line=i) for i, (d, name) in enumerate(pairs, 1)}
+    return list(entries.values()) if len(entries) == len(pairs) else None
+
+
 def read_sums(p: Path, text: str, algorithm: str | None) -> Manifest:
     hint = sum_algorithm_hint(text, p.name)
+    alg = algorithm or hint or "sha256"
+    plain = _plain_entries(text, alg)
+    if plain:
+        return _sums_manifest(p, plain, alg, algorithm, hint)
+    return read_sum_lines(p, text, algorithm, hint)
+
+
+def read_sum_lines(p: Path, text: str, algorithm: str | None, hint: str | None) -> Manifest:
+    """Any sum file, one line at a time (read_sums' way for all but plain lines)."""
     entries: dict[str, ManifestEntry] = {}
     seen_algs: set[str] = set()
     for lineno, raw in enumerate(split_lines(text), 1):
@@ -141,10 +180,15 @@ def read_sums(p: Path, text: str, algorithm: str | None) -> Manifest:
         raise ManifestError(f"{p}: no checksum lines")
     if len(seen_algs) > 1:
         raise ManifestError(f"{p}: mixes algorithms {', '.join(sorted(seen_algs))}")
-    alg = seen_algs.pop()
+    return _sums_manifest(p, list(entries.values()), seen_algs.pop(), algorithm, hint)
+
+
+def _sums_manifest(
+    p: Path, entries: list[ManifestEntry], alg: str, algorithm: str | None, hint: str | None
+) -> Manifest:
     fmt = next(f for f, a in LINE_FORMATS.items() if a == alg)
     candidates: tuple[str, ...] = (alg,)
     if algorithm is None and hint is None and alg == "sha256":
         # Nothing tells blake3 from sha256 apart: both are 64 hex digits.
         candidates = ("sha256", "blake3")
-    return Manifest(alg, fmt, list(entries.values()), str(p), candidates=candidates)
+    return Manifest(alg, fmt, entries, str(p), candidates=candidates)

@@ -152,7 +152,9 @@ def hash_tree_files(
 ) -> tuple[list[ManifestEntry], int]:
     """(entries, how many digests known_digest supplied); every other file is read."""
     entries, reused = [], 0
-    for i, (f, digests, was_known, _) in enumerate(read_digests(files, algorithms, known_digest)):
+    for i, (f, digests, was_known, size) in enumerate(
+        read_digests(files, algorithms, known_digest)
+    ):
         reused += was_known
         if progress is not None:
             progress(i + 1, len(files), f.rel)
@@ -160,5 +162,6 @@ def hash_tree_files(
             msg = f"cannot read: {digests.strerror or digests}"
             errors.append(problem(f.rel, "unreadable", msg))
             continue
-        entries.append(ManifestEntry(f.rel, digests, f.stat.st_size, f.stat.st_mtime_ns))
+        mtime_ns = f.stat.st_mtime_ns if f.stat else None
+        entries.append(ManifestEntry(f.rel, digests, size, mtime_ns))
     return entries, reused

@@ -56,7 +56,10 @@ def write_manifest(
     if fmt == "bagit":
         return write_bag(root_p, out_p, algorithm, known_digest, progress, bag_mode)
 
-    files, errors = walk_tree(root_p, skip=(str(out_p), str(out_p) + ".tmp"))
+    # A line format holds no size or mtime: its files need no stat unless the stat-only opt-in
+    # compares stats (the sizes of the entries are then those the reads found).
+    stat = fmt not in LINE_FORMATS or known_digest is not None
+    files, errors = walk_tree(root_p, skip=(str(out_p), str(out_p) + ".tmp"), stat=stat)
     files = holdable(fmt, files, errors)
     entries, reused = hash_tree_files(files, (algorithm,), known_digest, progress, errors)
     del files  # the walk's records, ~450 bytes a file: not held while the file is written

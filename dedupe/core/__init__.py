@@ -1,5 +1,6 @@
-"""What every room shares: plain records, the exception hierarchy, where a path stands, capture
-times, content hashing, JSON in and out, writing an output file, opening a SQLite file.
+"""What every room shares: plain records, findings, the exception hierarchy, where a path
+stands, capture times, content hashing, JSON in and out, writing an output file, opening a
+SQLite file.
 
 Its names are loaded on first use (dedupe.core.lazy): importing `errors`, as every command does,
 does not load the records or the hashing."""
@@ -20,7 +21,8 @@ __getattr__, __dir__, __all__ = exports(
         "under_any": "paths",
         "DupesResult": "records",
         "FileRecord": "records",
-        "Finding": "records",
+        "Finding": "findings",
+        "Verdict": "findings",
         "Metadata": "records",
         "now_iso": "timeparse",
     },

@@ -31,8 +31,9 @@ from typing import Any
 import blake3
 
 from photoverify.dedupe.catalog.walk import WalkError, walk
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import hash_files
-from photoverify.dedupe.core.records import Cluster, ClusterMember, DupesResult, FileRecord, Finding
+from photoverify.dedupe.core.records import Cluster, ClusterMember, DupesResult, FileRecord
 from photoverify.dedupe.match.policy import choose_keeper
 
 BLOCK = 4096  # the head and the tail block read first (jdupes' partial hash reads 4 KiB)

@@ -19,9 +19,9 @@ import time
 from collections import Counter
 
 from photoverify.dedupe.core.errors import PlanError, UsageError
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import hash_file
 from photoverify.dedupe.core.outfile import unlink_quiet
-from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.core.timeparse import now_iso
 from photoverify.dedupe.move.batches import WRITERS, Batches
 from photoverify.dedupe.move.fileops import has_size, sync_folders, tmp_path

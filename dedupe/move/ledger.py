@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from photoverify.dedupe.core.errors import EnvironmentProblem, PlanError
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import new_hasher
 from photoverify.dedupe.core.jsonio import escape_surrogates, json_bytes, read_json
 from photoverify.dedupe.core.outfile import unlink_quiet
-from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.move.fileops import (
     FULL,
     close_quiet,

@@ -29,9 +29,9 @@ import subprocess
 import tempfile
 from typing import Any
 
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import hash_file, new_hasher
 from photoverify.dedupe.core.outfile import fsync_dir, fsync_file, unlink_quiet
-from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.move.metamerge import VIDEO, WRITABLE
 from photoverify.dedupe.move.plan import Plan, PlanEntry
 

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from photoverify.dedupe.core.errors import PlanError
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import hash_file
 from photoverify.dedupe.core.paths import under_any
-from photoverify.dedupe.core.records import DupesResult, FileRecord, Finding
+from photoverify.dedupe.core.records import DupesResult, FileRecord
 from photoverify.dedupe.core.timeparse import now_iso
 from photoverify.dedupe.move.naming import (
     DEFAULT_TEMPLATE,

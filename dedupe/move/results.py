@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import CHUNK
-from photoverify.dedupe.core.records import Finding
 from photoverify.dedupe.move.fileops import FULL
 from photoverify.dedupe.move.journal import Journal
 from photoverify.dedupe.move.plan import WRITES, Plan, PlanEntry

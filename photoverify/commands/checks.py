@@ -4,6 +4,7 @@ against its sources); both end in the same report (report.finish_checks)."""
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 
 import click
 
@@ -60,16 +61,21 @@ def verify(
     as_json,
 ) -> None:
     """Check ROOT against a manifest: fixity, decodability, metadata expectations."""
-    from photoverify.dedupe.catalog import Catalog
     from photoverify.verify.checks import verify_tree
 
     from .manifest import not_read_note
 
-    with Catalog(catalog_path) as catalog, render.stage_progress(quiet or as_json) as progress:
+    with ExitStack() as opened, render.stage_progress(quiet or as_json) as progress:
+
+        def open_catalog():  # only when a scan is needed: fixity alone reads no catalog
+            from photoverify.dedupe.catalog import Catalog
+
+            return opened.enter_context(Catalog(catalog_path))
+
         result = verify_tree(
             root,
             manifest_path,
-            catalog=catalog,
+            catalog=open_catalog,
             expect_rules=rules,
             decode=decode,
             use_decode_cache=not no_decode_cache,

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from media import convert, exiftool, make_video, transcode
 
 from photoverify.dedupe.catalog.store import Catalog
-from photoverify.dedupe.core.records import FileRecord, Finding, Metadata
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import FileRecord, Metadata
 from photoverify.verify.audit.libraries import audit_libraries, audit_records
 from photoverify.verify.audit.metadata import classify_capture
 from photoverify.verify.audit.outcomes import OUTCOMES

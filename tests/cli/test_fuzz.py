@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from photoverify.dedupe.catalog.apple_csv import read_photo_details
 from photoverify.dedupe.catalog.metadata import normalize, normalize_datetime
 from photoverify.dedupe.core.errors import PhotoverifyError
-from photoverify.dedupe.core.records import Finding
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.move.journal import read_journal
 from photoverify.dedupe.move.plan import check_plan

@@ -316,6 +316,9 @@ def test_a_fixity_run_loads_no_decoder(corpus: Path, tmp_path: Path) -> None:
         assert "photoverify.cli" in loaded and "blake3" in loaded, loaded
         assert not {n for n in loaded if n.split(".")[0] in heavy}, args
         assert not loaded & ours, (args, loaded & ours)
+        if args[0] != "dupes":  # a fixity run opens no catalog: no SQLite, no catalog records
+            assert not loaded & {"sqlite3", "photoverify.dedupe.core.records"}, args
+    assert not (tmp_path / "c.sqlite").exists()  # verify's fixity alone never opened it
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5])

@@ -26,12 +26,12 @@ from rich.console import Console
 
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.records import (
     Cluster,
     ClusterMember,
     DupesResult,
     FileRecord,
-    Finding,
     Relation,
 )
 from photoverify.verify.manifest import write_manifest

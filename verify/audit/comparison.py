@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from photoverify.dedupe.core.records import Asset, FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import Asset, FileRecord
 from photoverify.dedupe.core.ticker import ticker
 from photoverify.dedupe.match.companions import asset_metadata
 from photoverify.verify.audit.gained import gained_finding

@@ -12,7 +12,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import FileRecord
 
 
 def merged_copies(

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from photoverify.dedupe.core.errors import UsageError
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.jsonio import read_json
 from photoverify.dedupe.core.paths import under_any
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.records import FileRecord
 from photoverify.dedupe.move.plan import LEDGER_JSON
 from photoverify.verify.audit.outcomes import finding
 

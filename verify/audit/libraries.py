@@ -39,8 +39,9 @@ from photoverify.dedupe.catalog.apple_csv import ApplePart, is_photo_details, re
 from photoverify.dedupe.catalog.scan import scan
 from photoverify.dedupe.catalog.store import Catalog
 from photoverify.dedupe.core.errors import UsageError
+from photoverify.dedupe.core.findings import Finding, Verdict
 from photoverify.dedupe.core.paths import under_any
-from photoverify.dedupe.core.records import Asset, FileRecord, Finding, Verdict
+from photoverify.dedupe.core.records import Asset, FileRecord
 from photoverify.dedupe.match.judge import DEFAULT_THRESHOLD
 from photoverify.dedupe.move.plan import LEDGER_CSV, LEDGER_JSON, MANIFEST
 from photoverify.verify.audit.comparison import Progress, compare_assets

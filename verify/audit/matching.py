@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from photoverify.dedupe.core.records import Asset, FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import Asset, FileRecord
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.core.timeparse import same_second
 from photoverify.dedupe.match.companions import find_assets

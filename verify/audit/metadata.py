@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import FileRecord
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.match.companions import LABELS
 from photoverify.verify.audit.outcomes import CHECK, finding

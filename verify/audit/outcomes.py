@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from photoverify.dedupe.core.records import Finding
+from photoverify.dedupe.core.findings import Finding
 
 CHECK = "audit"
 ASSET_OUTCOMES = ("present", "converted", "merged", "missing", "unreadable")

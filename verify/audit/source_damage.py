@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import FileRecord
 
 OUTCOME = "broken-in-source"
 ACCOUNTED = ("present", "converted", "merged")

@@ -19,8 +19,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.paths import under_any
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.records import FileRecord
 from photoverify.verify.audit.outcomes import OUTCOMES
 
 MEDIA_KINDS = ("image", "video", "sidecar")

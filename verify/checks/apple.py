@@ -22,8 +22,9 @@ from datetime import timedelta
 from typing import Any
 
 from photoverify.dedupe.catalog.apple_csv import ApplePart, AppleRow
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import hash_file
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.records import FileRecord
 from photoverify.dedupe.core.timeparse import parse as parse_time
 
 CHECK = "audit"

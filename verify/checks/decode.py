@@ -72,7 +72,8 @@ from photoverify.dedupe.catalog.sniff import (
     PILLOW_IMAGES,
     RAW_FORMATS,
 )
-from photoverify.dedupe.core.records import FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import FileRecord
 
 if TYPE_CHECKING:
     from photoverify.verify.checks.decode_cache import DecodeCache

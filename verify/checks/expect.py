@@ -24,7 +24,8 @@ from functools import lru_cache
 from typing import Any
 
 from photoverify.dedupe.core.errors import UsageError
-from photoverify.dedupe.core.records import KINDS, FileRecord, Finding
+from photoverify.dedupe.core.findings import Finding
+from photoverify.dedupe.core.records import KINDS, FileRecord
 from photoverify.dedupe.core.timeparse import parse as parse_time
 from photoverify.dedupe.core.timeparse import same_second, seconds_apart, subsec_equal
 from photoverify.dedupe.match.companions import find_assets

@@ -33,10 +33,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from photoverify.dedupe.core.errors import UsageError
-from photoverify.dedupe.core.records import FileRecord, Finding, Verdict
+from photoverify.dedupe.core.findings import Finding, Verdict
 from photoverify.verify.manifest.entries import FileStat, Manifest
 from photoverify.verify.manifest.fixity import FixityResult, check_fixity
 from photoverify.verify.manifest.read import read_manifest
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     # does not load it. Decoding loads PyAV, Pillow and numpy: only a --decode run pays for them
     from photoverify.dedupe.catalog.scan import ScanResult
     from photoverify.dedupe.catalog.store import Catalog
+    from photoverify.dedupe.core.records import FileRecord  # its dataclasses: ~8 ms to import
     from photoverify.verify.checks.decode import DecodeResult, DecodeStats
     from photoverify.verify.checks.decode_cache import DecodeCache
     from photoverify.verify.checks.expect import Rule
@@ -133,7 +135,7 @@ def verify_tree(
     root: str | os.PathLike,
     manifest_path: str | os.PathLike,
     *,
-    catalog: Catalog,
+    catalog: Catalog | Callable[[], Catalog],
     expect_rules: str | os.PathLike | None = None,
     decode: bool = False,
     decode_cache: DecodeCache | None = None,
@@ -145,6 +147,9 @@ def verify_tree(
 ) -> VerifyResult:
     """Verify the tree under root against a manifest; see the module docstring.
 
+    `catalog`: the catalog, or a function that opens it, called only when the run needs it (a
+    run of fixity alone does not).
+
     `decode_cache`: the cache to use (default: `decode-cache.sqlite` beside the catalog), unless
     `use_decode_cache` is False. `now` fixes the clock for "not in the future" rules.
     `trust_stat`: take the catalog's BLAKE3 for files whose stat is unchanged, not reading them.
@@ -155,7 +160,8 @@ def verify_tree(
         raise UsageError(f"{root_abs}: not a directory")
     manifest = read_manifest(manifest_path)
     rules = _load_rules(expect_rules)
-    tree = _Catalogued(catalog, root_abs, _manifest_files(manifest), workers, progress)
+    opener = catalog if callable(catalog) else lambda: catalog
+    tree = _Catalogued(opener, root_abs, _manifest_files(manifest), workers, progress)
     if decode or bool(rules) or manifest.format == "json" or trust_stat:
         tree.scan()
     fixity = _check_manifest(tree, manifest, trust_stat)
@@ -202,15 +208,20 @@ def _manifest_files(manifest: Manifest) -> set[str]:
 
 @dataclass
 class _Catalogued:
-    """ROOT's records in the catalog (the manifest's files left out), once ROOT is scanned."""
+    """ROOT's records in the catalog (the manifest's files left out), once ROOT is scanned.
+    The catalog is opened when first needed: a run of fixity alone never opens it."""
 
-    catalog: Catalog
+    open_catalog: Callable[[], Catalog]
     root: str
     manifest_files: set[str]
     workers: int | None
     progress: Progress | None
     records: list[FileRecord] = field(default_factory=list)
     scanned: ScanResult | None = None
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return self.open_catalog()
 
     def scan(self) -> None:
         from photoverify.dedupe.move.plan import LEDGER_JSON

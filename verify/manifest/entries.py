@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from photoverify.dedupe.core.records import Finding
+from photoverify.dedupe.core.findings import Finding
 
 LINE_FORMATS = {"b3sum": "blake3", "sha256sum": "sha256", "sha1sum": "sha1", "md5sum": "md5"}
 FORMATS = (*LINE_FORMATS, "hashdeep", "bagit", "json")

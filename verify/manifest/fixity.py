@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from photoverify.dedupe.core.records import Finding
+from photoverify.dedupe.core.findings import Finding
 from photoverify.verify.manifest.entries import KnownDigest, Manifest, Progress, path_key
 from photoverify.verify.manifest.tree import read_digests, walk_tree
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import hash_files_sized
-from photoverify.dedupe.core.records import Finding
 from photoverify.verify.manifest.entries import (
     FileStat,
     KnownDigest,

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from photoverify.dedupe.core.errors import UsageError
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.hashing import ALGORITHMS
 from photoverify.dedupe.core.outfile import write_output
-from photoverify.dedupe.core.records import Finding
 from photoverify.verify.manifest.bag import write_bag
 from photoverify.verify.manifest.entries import (
     BAGIT_ALGORITHMS,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 from photoverify.dedupe.core.errors import UsageError
+from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.jsonio import read_json
-from photoverify.dedupe.core.records import Finding
 
 _FINDING_TEXT = ("path", "check", "severity", "outcome", "message")
 

@@ -117,7 +117,7 @@ _PLAIN_SUM_LINE = (
     r"^([0-9a-f]{%d}) [ *](?:\./)?"
     r"((?![A-Za-z]:)(?:(?!\.\.?/)[^/\\\0\n]+/)*(?!\.\.?\n)[^/\\\0\n]+)\n"
 )
-_PLAIN_SUM_LINES = {n: re.compile(_PLAIN_SUM_LINE % n, re.M) for n in set(HEX_LENGTH.values())}
+_PLAIN_SUM_LINES: dict[int, re.Pattern[str]] = {}  # by digest length, compiled when first used
 
 
 def _plain_entries(text: str, alg: str) -> list[ManifestEntry] | None:
@@ -128,7 +128,10 @@ def _plain_entries(text: str, alg: str) -> list[ManifestEntry] | None:
     if "\\" in text or "\r" in text:
         return None
     body = text if text.endswith("\n") else text + "\n"
-    pairs = _PLAIN_SUM_LINES[HEX_LENGTH[alg]].findall(body)
+    n = HEX_LENGTH[alg]
+    if n not in _PLAIN_SUM_LINES:
+        _PLAIN_SUM_LINES[n] = re.compile(_PLAIN_SUM_LINE % n, re.M)
+    pairs = _PLAIN_SUM_LINES[n].findall(body)
     if len(pairs) != body.count("\n"):
         return None
     entries = {name: ManifestEntry(name, {alg: d}, line=i) for i, (d, name) in enumerate(pairs, 1)}

@@ -4,6 +4,7 @@ the biggest decodes, what decoders say kept off stderr, and a failure told in on
 from __future__ import annotations
 
 import fcntl
+import functools
 import multiprocessing
 import os
 import sys
@@ -48,26 +49,93 @@ def prepare_pillow() -> None:
 prepare_pillow()
 
 
+# TIFF compressions registered with Adobe or libtiff that Pillow's TIFF plugin may lack (by
+# code, as the file's Compression tag holds it): a TIFF in one of them is valid, unread here.
+TIFF_CODECS = {
+    9: "JBIG (T.85)",
+    10: "JBIG2 (T.43)",
+    33003: "JPEG 2000 (Aperio)",
+    33005: "JPEG 2000 (Aperio)",
+    34661: "JBIG",
+    34712: "JPEG 2000",
+    34887: "LERC",
+    34892: "lossy JPEG (DNG)",
+    34925: "LZMA",
+    34926: "Zstandard (old code)",
+    34927: "WebP (old code)",
+    34933: "PNG",
+    34934: "JPEG XR",
+    50000: "Zstandard",
+    50001: "WebP",
+    50002: "JPEG XL",
+    52546: "JPEG XL",
+}
+
+
+# The codecs a libtiff may be built without, as Pillow names them, that it can write 8-bit RGB
+# in (so a one-pixel write tells whether the codec is there): LZW, PackBits and CCITT are always
+# built in, and old-style JPEG (6) is read-only.
+LIBTIFF_OPTIONAL = ("jpeg", "tiff_adobe_deflate", "tiff_deflate", "lzma", "zstd", "webp")
+
+
 def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | None:
     """Why a file that failed to open has no decoder here, when the failure says it is a layout
     Pillow does not read rather than damage; else None (the failure is a finding about the
-    file). One such layout so far: a TIFF whose samples Pillow has no mode for (64-bit float
-    RGB, say: scikit-image's data/multipage_rgb.tif, which tifffile reads and exiftool finds
-    whole), which Image.open reports only as "cannot identify image file"; its TIFF plugin,
-    asked directly, says "unknown pixel mode"."""
-    if fmt != "TIFF" or not isinstance(exc, UnidentifiedImageError):
+    file). Such layouts so far, all TIFF:
+    - samples Pillow has no mode for (64-bit float RGB, say: scikit-image's
+      data/multipage_rgb.tif, which tifffile reads and exiftool finds whole): Image.open says
+      only "cannot identify image file"; its TIFF plugin, asked directly, "unknown pixel mode";
+    - a registered compression the plugin does not know (TIFF_CODECS: JPEG 2000, JPEG XL, LERC,
+      PNG, JPEG XR, as tifffile writes them): the same "cannot identify", the plugin failing
+      on the Compression tag;
+    - a compression the plugin knows and Pillow's libtiff was built without (WebP in Pillow
+      13's wheels: Pillow's own Tests/images/hopper_webp.tif): "decoder error -2", and libtiff
+      refuses to write even one pixel in it (_libtiff_lacks)."""
+    if fmt != "TIFF" or not isinstance(exc, OSError):
         return None
     from PIL import TiffImagePlugin
 
     try:
         with open(path, "rb") as fh:
-            TiffImagePlugin.TiffImageFile(fh).close()
+            tiff = TiffImagePlugin.TiffImageFile(fh)
+            code = tiff.tag_v2.get(259, 1)
+            tiff.close()
     except SyntaxError as why:
         if str(why) == "unknown pixel mode":
             return "no decoder for this TIFF's sample layout (Pillow: unknown pixel mode)"
+        code = int(str(why)) if isinstance(why.__context__, KeyError) and str(why).isdigit() else 0
+        if code in TIFF_CODECS:
+            return f"no decoder for this TIFF's compression: {TIFF_CODECS[code]} ({code})"
+        return None
     except Exception:  # noqa: BLE001 - any other failure leaves the first one standing
         return None
-    return None
+    name = TiffImagePlugin.COMPRESSION_INFO.get(code)
+    if isinstance(exc, UnidentifiedImageError) or name not in LIBTIFF_OPTIONAL:
+        return None
+    if not _libtiff_lacks(name):
+        return None  # the codec is there: the failure is the file's
+    what = TIFF_CODECS.get(code, name)
+    return f"no decoder for this TIFF's compression: {what} ({code}; Pillow's libtiff lacks it)"
+
+
+@functools.cache
+def _libtiff_lacks(compression: str) -> bool:
+    """Whether Pillow's libtiff was built without a codec Pillow names: it cannot write a
+    one-pixel TIFF in it (what libtiff says meanwhile on fd 2 is silenced)."""
+    import io
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        Image.new("RGB", (1, 1)).save(io.BytesIO(), "TIFF", compression=compression)
+    except Exception:  # noqa: BLE001 - a codec that cannot write one pixel is one it lacks
+        return True
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return False
 
 
 @contextmanager

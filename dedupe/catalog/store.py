@@ -1,7 +1,7 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 7; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up;
-version 7 changed no column, only cleared decoded facts to be taken again):
+Schema (version 8; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up;
+versions 7 and 8 changed no column, only cleared decoded facts to be taken again):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -64,7 +64,7 @@ from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord
 from photoverify.dedupe.core.sqlitefile import WalFile
 from photoverify.dedupe.core.timeparse import now_iso
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -142,6 +142,12 @@ MIGRATIONS: dict[int, str] = {
     WHERE kind = 'image' AND decode_ok = 0 AND (
         decode_error LIKE 'OSError: cannot load this image%'
         OR (format = 'TIFF' AND decode_error LIKE 'UnidentifiedImageError:%')
+    );
+    """,
+    8: """
+    UPDATE files SET decode_ok = NULL, decode_error = NULL, phash_method = NULL
+    WHERE kind = 'image' AND decode_ok = 0 AND format = 'TIFF' AND (
+        decode_error LIKE 'UnidentifiedImageError:%' OR decode_error LIKE 'OSError: decoder error%'
     );
     """,
 }

@@ -176,7 +176,7 @@ def test_cache_is_keyed_by_content_and_decoder_version(library, tmp_path):
         twin = dataclasses.replace(rec, path=str(copy), mtime_ns=st.st_mtime_ns)
         again = check_decode([twin], cache=cache, workers=0)
     assert again.stats.decoded == 0 and again.stats.from_cache == 1
-    assert DECODER_VERSION.startswith("photoverify-decode/3 ")
+    assert DECODER_VERSION.startswith("photoverify-decode/4 ")
 
 
 def test_no_cache_decodes_every_time(library):
@@ -404,6 +404,92 @@ def test_a_tiff_pillow_has_no_mode_for_is_unsupported_not_broken(tmp_path):
     assert decoded["float.tif"] == "unsupported-format"
     assert decoded["junk.tif"] in ("decode-failed", "truncated")
     assert decoded["cut.tif"] in ("decode-failed", "truncated")
+
+
+# TIFF compressions tifffile writes (through imagecodecs) and Pillow 13 does not read: JPEG 2000,
+# JPEG XL, LERC, PNG, JPEG XR, and WebP, which Pillow knows but its wheels' libtiff lacks.
+_UNREAD_CODECS = ["jpeg2000", "jpegxl", "lerc", "png", "jpegxr", "webp"]
+
+
+def _compression_tag_set(tiff: bytes, code: int) -> bytes:
+    """A little-endian TIFF with its first IFD's Compression tag (259) set to `code`."""
+    import struct
+
+    out = bytearray(tiff)
+    ifd = struct.unpack("<I", out[4:8])[0]
+    for i in range(struct.unpack("<H", out[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", out[entry : entry + 2])[0] == 259:
+            out[entry + 8 : entry + 10] = struct.pack("<H", code)
+    return bytes(out)
+
+
+def test_a_tiff_in_a_compression_pillow_does_not_read_is_unsupported_not_broken(tmp_path):
+    """Valid TIFFs written by tifffile in compressions Pillow does not read (tifffile reads them
+    back) are not checked, not broken, in scan and verify --decode; the same picture in LZW and
+    in Deflate decodes; a TIFF cut short still fails, and so does one whose Compression tag
+    holds a number no codec was registered under."""
+    import tifffile
+
+    picture = np.stack([np.indices((48, 64)).sum(0) * k % 256 for k in (3, 5, 7)], -1)
+    picture = picture.astype(np.uint8)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for codec in [*_UNREAD_CODECS, "lzw", "deflate"]:
+        path = lib / f"{codec}.tif"
+        tifffile.imwrite(path, picture, compression=codec, photometric="rgb")
+        assert tifffile.imread(path).shape == picture.shape
+    whole = (lib / "lzw.tif").read_bytes()
+    (lib / "cut.tif").write_bytes(whole[: len(whole) // 2])
+    unregistered = _compression_tag_set((lib / "deflate.tif").read_bytes(), 4321)
+    (lib / "unregistered.tif").write_bytes(unregistered)
+    db = str(tmp_path / "c.sqlite")
+    scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(1,)).stdout)
+    failed = {os.path.basename(e["path"]) for e in scanned["errors"]}
+    assert failed == {"cut.tif", "unregistered.tif"}, scanned["errors"]
+    assert scanned["unsupported_formats"] == {"TIFF": len(_UNREAD_CODECS)}
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "--no-catalog", "-o", manifest)
+    verified = json.loads(
+        run_cli(
+            "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache",
+            "--catalog", db, "--json", check=(1,),
+        ).stdout
+    )  # fmt: skip
+    decoded = {f["path"]: f for f in verified["findings"] if f["check"] == "decode"}
+    for codec in _UNREAD_CODECS:
+        assert decoded[f"{codec}.tif"]["outcome"] == "unsupported-format", decoded[f"{codec}.tif"]
+    assert "JPEG 2000" in decoded["jpeg2000.tif"]["message"]
+    assert decoded["lzw.tif"]["outcome"] == decoded["deflate.tif"]["outcome"] == "decoded"
+    assert decoded["cut.tif"]["outcome"] in ("decode-failed", "truncated")
+    assert decoded["unregistered.tif"]["outcome"] == "decode-failed"
+
+
+def test_a_version_7_catalog_takes_again_a_tiff_in_a_codec_it_called_broken(tmp_path):
+    """A catalog written at schema 7 holds a JPEG 2000 TIFF as undecodable: after the migration
+    one scan records it as having no decoder, and the next leaves it alone."""
+    import sqlite3
+
+    import tifffile
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    tifffile.imwrite(lib / "j2k.tif", np.zeros((32, 32, 3), np.uint8), compression="jpeg2000")
+    db = tmp_path / "c.sqlite"
+    run_cli("scan", str(lib), "--catalog", str(db), "--json")
+    old = sqlite3.connect(db)
+    old.execute(
+        "UPDATE files SET decode_ok = 0, phash_method = NULL, "
+        "decode_error = 'UnidentifiedImageError: cannot identify image file'"
+    )
+    old.execute("PRAGMA user_version = 7")
+    old.commit()
+    old.close()
+    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert again["errors"] == [] and again["changed"] == 1, again
+    assert again["unsupported_formats"] == {"TIFF": 1}
+    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert third["unchanged"] == 1 and third["bytes_read"] == 0
 
 
 def test_a_version_6_catalog_takes_again_a_tiff_it_called_broken(tmp_path):

@@ -87,7 +87,7 @@ def _version(dist: str) -> str:
 
 
 DECODER_VERSION = (
-    f"photoverify-decode/3 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
+    f"photoverify-decode/4 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
     f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
     f"av/{av.__version__} rawpy/{_version('rawpy')} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"

@@ -465,50 +465,39 @@ def test_a_tiff_in_a_compression_pillow_does_not_read_is_unsupported_not_broken(
     assert decoded["unregistered.tif"]["outcome"] == "decode-failed"
 
 
-def test_a_version_7_catalog_takes_again_a_tiff_in_a_codec_it_called_broken(tmp_path):
-    """A catalog written at schema 7 holds a JPEG 2000 TIFF as undecodable: after the migration
-    one scan records it as having no decoder, and the next leaves it alone."""
-    import sqlite3
+def _float_tiff(path: Path) -> None:
+    shutil.copy(_skimage_tiff("multipage_rgb.tif"), path)
 
+
+def _jpeg2000_tiff(path: Path) -> None:
     import tifffile
 
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    tifffile.imwrite(lib / "j2k.tif", np.zeros((32, 32, 3), np.uint8), compression="jpeg2000")
-    db = tmp_path / "c.sqlite"
-    run_cli("scan", str(lib), "--catalog", str(db), "--json")
-    old = sqlite3.connect(db)
-    old.execute(
-        "UPDATE files SET decode_ok = 0, phash_method = NULL, "
-        "decode_error = 'UnidentifiedImageError: cannot identify image file'"
-    )
-    old.execute("PRAGMA user_version = 7")
-    old.commit()
-    old.close()
-    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
-    assert again["errors"] == [] and again["changed"] == 1, again
-    assert again["unsupported_formats"] == {"TIFF": 1}
-    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
-    assert third["unchanged"] == 1 and third["bytes_read"] == 0
+    tifffile.imwrite(path, np.zeros((32, 32, 3), np.uint8), compression="jpeg2000")
 
 
-def test_a_version_6_catalog_takes_again_a_tiff_it_called_broken(tmp_path):
-    """A catalog written before schema 7 holds such a TIFF as undecodable ("cannot identify
-    image file"): after the migration one scan records it as having no decoder, and the next
-    leaves it alone."""
+@pytest.mark.parametrize(
+    ("version", "make"),
+    [(6, _float_tiff), (7, _jpeg2000_tiff)],
+    ids=["v6-float-samples", "v7-jpeg2000"],
+)
+def test_an_older_catalog_takes_again_a_tiff_it_called_broken(tmp_path, version, make):
+    """A catalog written before the schema that knew better holds a valid TIFF Pillow does not
+    read (float samples before schema 7, a JPEG 2000 compression before 8) as undecodable
+    ("cannot identify image file"): after the migration one scan records it as having no
+    decoder, and the next leaves it alone."""
     import sqlite3
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    shutil.copy(_skimage_tiff("multipage_rgb.tif"), lib / "float.tif")
+    make(lib / "picture.tif")
     db = tmp_path / "c.sqlite"
     run_cli("scan", str(lib), "--catalog", str(db), "--json")
     old = sqlite3.connect(db)
     old.execute(
         "UPDATE files SET decode_ok = 0, phash_method = NULL, decode_error = "
-        "'UnidentifiedImageError: cannot identify image file ''float.tif'''"
+        "'UnidentifiedImageError: cannot identify image file ''picture.tif'''"
     )
-    old.execute("PRAGMA user_version = 6")
+    old.execute(f"PRAGMA user_version = {version}")
     old.commit()
     old.close()
     again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)

@@ -154,21 +154,30 @@ def test_hash_files_in_batches_keeps_order_and_every_path_of_each_read(tmp_path)
             assert d == hash_file(p), p
 
 
+def _many_small_and_one_big(
+    tmp_path: Path, n: int, small_max: int, big_size: int, big_at: int, vanished_at: int
+) -> list[str]:
+    """n distinct small files (0 to small_max bytes) in folders of 500, a big one inserted at
+    big_at, then the path of a file that does not exist at vanished_at."""
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"d{i // 500}" / f"f{i}.jpg"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(os.urandom(i % small_max) + i.to_bytes(4, "big"))
+        paths.append(str(p))
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(big_size))
+    paths.insert(big_at, str(big))
+    paths.insert(vanished_at, str(tmp_path / "vanished"))
+    return paths
+
+
 def test_many_small_files_are_hashed_by_processes_in_order_with_errors_in_place(tmp_path):
     """From PROCESSES_FROM small files a pool of processes hashes them: the same digests, in the
     order given, an unreadable file's own error (kind and name) in its place, large files too."""
     import stat
 
-    paths = []
-    for n in range(PROCESSES_FROM + 300):
-        p = tmp_path / f"d{n // 500}" / f"f{n}.jpg"
-        p.parent.mkdir(exist_ok=True)
-        p.write_bytes(os.urandom(n % 5000) + n.to_bytes(4, "big"))
-        paths.append(str(p))
-    big = tmp_path / "big"
-    big.write_bytes(os.urandom(MMAP_MIN * 3))
-    paths.insert(1000, str(big))
-    paths.insert(5, str(tmp_path / "vanished"))
+    paths = _many_small_and_one_big(tmp_path, PROCESSES_FROM + 300, 5000, MMAP_MIN * 3, 1000, 5)
     locked = Path(paths[2000])
     locked.chmod(0)
     try:
@@ -194,16 +203,8 @@ def test_files_of_sizes_not_given_are_hashed_with_their_sizes_by_the_pool_a_samp
     files chooses the pool: processes for many small files, threads for large ones."""
     import photoverify.dedupe.core.hashing as hashing
 
-    paths = []
-    for n in range(PROCESSES_FROM + 100):
-        p = tmp_path / f"d{n // 500}" / f"f{n}.jpg"
-        p.parent.mkdir(exist_ok=True)
-        p.write_bytes(os.urandom(n % 3000) + n.to_bytes(4, "big"))
-        paths.append(str(p))
+    paths = _many_small_and_one_big(tmp_path, PROCESSES_FROM + 100, 3000, MMAP_MIN * 2 + 5, 700, 3)
     big = tmp_path / "big"
-    big.write_bytes(os.urandom(MMAP_MIN * 2 + 5))
-    paths.insert(700, str(big))
-    paths.insert(3, str(tmp_path / "vanished"))
     pools = []
     real_pool = hashing._pool
     monkeypatch.setattr(

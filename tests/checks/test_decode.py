@@ -372,6 +372,20 @@ def _skimage_tiff(name: str) -> Path:
     return Path(skimage.data.__file__).parent / name
 
 
+def _verified_decode(lib: Path, tmp_path: Path, db: str) -> dict[str, dict]:
+    """verify --decode of lib against a fresh manifest of it (exit 1: something does not
+    decode): its decode findings by path."""
+    manifest = str(tmp_path / "m.b3")
+    run_cli("manifest", str(lib), "--no-catalog", "-o", manifest)
+    verified = json.loads(
+        run_cli(
+            "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache",
+            "--catalog", db, "--json", check=(1,),
+        ).stdout
+    )  # fmt: skip
+    return {f["path"]: f for f in verified["findings"] if f["check"] == "decode"}
+
+
 def test_a_tiff_pillow_has_no_mode_for_is_unsupported_not_broken(tmp_path):
     """scikit-image's multipage_rgb.tif (planar 64-bit float RGB: tifffile reads it, exiftool
     finds it whole) is a layout Pillow does not read: scan and verify --decode say it was not
@@ -392,15 +406,7 @@ def test_a_tiff_pillow_has_no_mode_for_is_unsupported_not_broken(tmp_path):
     assert failed == {"junk.tif", "cut.tif"} and scanned["unsupported_formats"] == {"TIFF": 1}
     again = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(0, 1)).stdout)
     assert again["unchanged"] == 3 and again["bytes_read"] == 0
-    manifest = str(tmp_path / "m.b3")
-    run_cli("manifest", str(lib), "--no-catalog", "-o", manifest)
-    verified = json.loads(
-        run_cli(
-            "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache",
-            "--catalog", db, "--json", check=(1,),
-        ).stdout
-    )  # fmt: skip
-    decoded = {f["path"]: f["outcome"] for f in verified["findings"] if f["check"] == "decode"}
+    decoded = {p: f["outcome"] for p, f in _verified_decode(lib, tmp_path, db).items()}
     assert decoded["float.tif"] == "unsupported-format"
     assert decoded["junk.tif"] in ("decode-failed", "truncated")
     assert decoded["cut.tif"] in ("decode-failed", "truncated")
@@ -448,15 +454,7 @@ def test_a_tiff_in_a_compression_pillow_does_not_read_is_unsupported_not_broken(
     failed = {os.path.basename(e["path"]) for e in scanned["errors"]}
     assert failed == {"cut.tif", "unregistered.tif"}, scanned["errors"]
     assert scanned["unsupported_formats"] == {"TIFF": len(_UNREAD_CODECS)}
-    manifest = str(tmp_path / "m.b3")
-    run_cli("manifest", str(lib), "--no-catalog", "-o", manifest)
-    verified = json.loads(
-        run_cli(
-            "verify", str(lib), "--manifest", manifest, "--decode", "--no-decode-cache",
-            "--catalog", db, "--json", check=(1,),
-        ).stdout
-    )  # fmt: skip
-    decoded = {f["path"]: f for f in verified["findings"] if f["check"] == "decode"}
+    decoded = _verified_decode(lib, tmp_path, db)
     for codec in _UNREAD_CODECS:
         assert decoded[f"{codec}.tif"]["outcome"] == "unsupported-format", decoded[f"{codec}.tif"]
     assert "JPEG 2000" in decoded["jpeg2000.tif"]["message"]

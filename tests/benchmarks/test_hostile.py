@@ -1,8 +1,8 @@
 """The hostile-input pipeline (benchmarks/bench_hostile.py) on a small hostile set made here with
 Pillow: every mode, a palette GIF, APNG, MPO (whole and truncated), a decompression bomb,
-truncated and mislabeled files. scan -> dupes -> manifest -> verify --decode -> audit run as
-real subprocesses: no traceback, exit 0 or 1, peak RSS < 1 GiB, each failure one line naming
-its file."""
+truncated and mislabeled files, a TIFF of junk LZW data and one in a codec libtiff lacks.
+scan -> dupes -> manifest -> verify --decode -> audit run as real subprocesses: no traceback,
+exit 0 or 1, peak RSS < 1 GiB, each failure one line naming its file."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from media import EXT, MODES, picture, png_bomb
 from benchmarks.bench_hostile import RSS_LIMIT_KIB, run
 
 
-def _tiff_bytes(im) -> bytes:
+def _tiff_bytes(im, **options) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, "TIFF")
+    im.save(buf, "TIFF", **options)
     return buf.getvalue()
 
 
@@ -55,9 +55,14 @@ def hostile_set(root: Path) -> dict[str, str]:
     tif = bytearray(_tiff_bytes(base))
     entry = struct.pack("<HHIH", 0x0103, 3, 1, 1)  # Compression = none
     at = tif.find(entry)
-    tif[at + 8 : at + 10] = struct.pack("<H", 50001)  # WEBP: libtiff here says so on fd 2
+    tif[at + 8 : at + 10] = struct.pack("<H", 50001)  # WebP, which this libtiff lacks
     (root / "webp.tif").write_bytes(bytes(tif))
-    expect["webp.tif"] = "does not decode: OSError: decoder error -2 (tempfile.tif: WEBP"
+    expect["webp.tif"] = "ok"  # not checked (no decoder here), so not a failure either
+    lzw = bytearray(_tiff_bytes(base, compression="tiff_lzw"))
+    lzw[200:4000] = (bytes(range(256)) * 15)[:3800]  # junk in the first strip, same length
+    (root / "junk-lzw.tif").write_bytes(bytes(lzw))
+    # libtiff says why on fd 2: the reason carries it
+    expect["junk-lzw.tif"] = "does not decode: OSError: decoder error -2 (tempfile.tif: Using code"
     expect["noise.jpg"] = "does not decode"
     return expect
 

@@ -7,6 +7,7 @@ import fcntl
 import functools
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -81,7 +82,8 @@ LIBTIFF_OPTIONAL = ("jpeg", "tiff_adobe_deflate", "tiff_deflate", "lzma", "zstd"
 def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | None:
     """Why a file that failed to open has no decoder here, when the failure says it is a layout
     Pillow does not read rather than damage; else None (the failure is a finding about the
-    file). Such layouts so far, all TIFF:
+    file). Such layouts so far: a BMP in a layout the format defines that Pillow refuses as
+    "Unsupported" (_bmp_no_decoder), and TIFFs:
     - samples Pillow has no mode for (64-bit float RGB, say: scikit-image's
       data/multipage_rgb.tif, which tifffile reads and exiftool finds whole): Image.open says
       only "cannot identify image file"; its TIFF plugin, asked directly, "unknown pixel mode";
@@ -91,6 +93,8 @@ def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | N
     - a compression the plugin knows and Pillow's libtiff was built without (WebP in Pillow
       13's wheels: Pillow's own Tests/images/hopper_webp.tif): "decoder error -2", and libtiff
       refuses to write even one pixel in it (_libtiff_lacks)."""
+    if fmt == "BMP":
+        return _bmp_no_decoder(str(exc)) if isinstance(exc, OSError) else None
     if fmt != "TIFF" or not isinstance(exc, OSError):
         return None
     from PIL import TiffImagePlugin
@@ -116,6 +120,30 @@ def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | N
         return None  # the codec is there: the failure is the file's
     what = TIFF_CODECS.get(code, name)
     return f"no decoder for this TIFF's compression: {what} ({code}; Pillow's libtiff lacks it)"
+
+
+# What the BMP format defines (Microsoft's and IBM's headers) beyond what Pillow reads: header
+# sizes (16 and 64: OS/2 2.x), bit depths (0: a JPEG or PNG inside; 2: Windows CE; 64: HDR) and
+# compressions (4 JPEG, 5 PNG, 6 alpha bitfields, 11-13 CMYK).
+_BMP_DEFINED = {
+    "header type": {12, 16, 40, 52, 56, 64, 108, 124},
+    "pixel depth": {0, 1, 2, 4, 8, 16, 24, 32, 64},
+    "compression": {0, 1, 2, 3, 4, 5, 6, 11, 12, 13},
+}
+_BMP_UNSUPPORTED = re.compile(r"Unsupported BMP (header type|pixel depth|compression) \((\d+)\)")
+
+
+def _bmp_no_decoder(message: str) -> str | None:
+    """A BMP Pillow refuses as "Unsupported" in a layout the format defines (the BMP test
+    suite's valid files: bitfield masks Pillow has no mode for, 2-bit palettes, OS/2 2.x
+    headers, a JPEG or PNG inside) has no decoder here; a value no BMP defines (a depth of
+    30000, a palette of 305 million colours) is damage."""
+    if message == "Unsupported BMP bitfields layout":
+        return "no decoder for this BMP's bitfield masks (Pillow: unsupported layout)"
+    found = _BMP_UNSUPPORTED.fullmatch(message)
+    if found and int(found.group(2)) in _BMP_DEFINED[found.group(1)]:
+        return f"no decoder for this BMP's {found.group(1)} {found.group(2)} (Pillow: unsupported)"
+    return None
 
 
 @functools.cache

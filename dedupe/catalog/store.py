@@ -146,8 +146,12 @@ MIGRATIONS: dict[int, str] = {
     """,
     8: """
     UPDATE files SET decode_ok = NULL, decode_error = NULL, phash_method = NULL
-    WHERE kind = 'image' AND decode_ok = 0 AND format = 'TIFF' AND (
-        decode_error LIKE 'UnidentifiedImageError:%' OR decode_error LIKE 'OSError: decoder error%'
+    WHERE kind = 'image' AND decode_ok = 0 AND (
+        (format = 'TIFF' AND (
+            decode_error LIKE 'UnidentifiedImageError:%'
+            OR decode_error LIKE 'OSError: decoder error%'
+        ))
+        OR (format = 'BMP' AND decode_error LIKE 'OSError: Unsupported BMP%')
     );
     """,
 }

@@ -503,3 +503,54 @@ def test_an_older_catalog_takes_again_a_tiff_it_called_broken(tmp_path, version,
     assert again["unsupported_formats"] == {"TIFF": 1}
     third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
     assert third["unchanged"] == 1 and third["bytes_read"] == 0
+
+
+def _bmp(bits: int, width: int = 8, height: int = 4, header_size: int = 40, **fields) -> bytes:
+    """A bottom-up BMP with a BITMAPINFOHEADER of `header_size` bytes (zero-padded past 40),
+    a palette of 2**bits grays for bits <= 8, and rows of a repeating pattern; `compression`
+    and `masks` (BI_BITFIELDS' three) as given."""
+    import struct
+
+    compression = fields.get("compression", 0)
+    masks = fields.get("masks", b"")
+    colors = 2**bits if bits <= 8 else 0
+    palette = b"".join(bytes((i * 255 // max(colors - 1, 1),) * 3 + (0,)) for i in range(colors))
+    stride = (width * bits + 31) // 32 * 4
+    pixels = bytes((i * 37) % 256 for i in range(stride * height))
+    info = struct.pack(
+        "<IiiHHIIiiII", header_size, width, height, 1, bits, compression, len(pixels), 2835,
+        2835, colors, 0,
+    )  # fmt: skip
+    info += bytes(header_size - 40)
+    offset = 14 + len(info) + len(masks) + len(palette)
+    head = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset)
+    return head + info + masks + palette + pixels
+
+
+def test_a_bmp_in_a_layout_pillow_does_not_read_is_unsupported_not_broken(tmp_path):
+    """BMPs in layouts the format defines that Pillow refuses as "Unsupported" (a 2-bit
+    palette, as Windows CE wrote; 16-bit 4:4:4:4 bitfield masks; alpha bitfields, compression
+    6) are not checked, not broken, in scan and verify --decode; a BMP whose depth or
+    compression no BMP defines still does not decode, and an ordinary one decodes."""
+    import struct
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    rgba4444 = struct.pack("<III", 0x0F00, 0x00F0, 0x000F)
+    (lib / "pal2.bmp").write_bytes(_bmp(2))
+    (lib / "rgba4444.bmp").write_bytes(_bmp(16, compression=3, masks=rgba4444))
+    (lib / "alphabitfields.bmp").write_bytes(_bmp(32, compression=6, masks=bytes(16)))
+    (lib / "pal8.bmp").write_bytes(_bmp(8))
+    (lib / "depth30000.bmp").write_bytes(_bmp(8).replace(b"\x01\x00\x08\x00", b"\x01\x000u", 1))
+    (lib / "compression99.bmp").write_bytes(_bmp(24, compression=99))
+    db = str(tmp_path / "c.sqlite")
+    scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(1,)).stdout)
+    failed = {os.path.basename(e["path"]) for e in scanned["errors"]}
+    assert failed == {"depth30000.bmp", "compression99.bmp"}, scanned["errors"]
+    assert scanned["unsupported_formats"] == {"BMP": 3}
+    decoded = _verified_decode(lib, tmp_path, db)
+    for name in ("pal2.bmp", "rgba4444.bmp", "alphabitfields.bmp"):
+        assert decoded[name]["outcome"] == "unsupported-format", decoded[name]
+    assert decoded["pal8.bmp"]["outcome"] == "decoded"
+    assert decoded["depth30000.bmp"]["outcome"] == "decode-failed"
+    assert decoded["compression99.bmp"]["outcome"] == "decode-failed"

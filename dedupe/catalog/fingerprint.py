@@ -179,9 +179,15 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
     thumbs = heif.info.get("thumbnails") or []
     if fast and thumbs and max(thumbs) >= HEIC_THUMBNAIL_MIN:
         best = max(range(len(thumbs)), key=lambda i: thumbs[i])
-        thumb = primary.get_thumbnail(best)
-        im, method = thumb.to_pillow(), "heic-thumbnail"
-        return _heic_facts_of(heif, im, method, fast)
+        try:
+            im = primary.get_thumbnail(best).to_pillow()
+        except (ValueError, RuntimeError):
+            # A thumbnail that does not decode says nothing of the picture: Canon's HIF files
+            # signal thumbnail sizes their data do not have (libheif: "Decoded image does not
+            # have the size signaled in the file"), and the picture itself decodes whole.
+            pass
+        else:
+            return _heic_facts_of(heif, im, "heic-thumbnail", fast)
     check_budget((width, height))
     with big_decode_slot((width, height), primary.mode):
         return _heic_facts_of(heif, heif.to_pillow(), "full", fast)

@@ -152,6 +152,7 @@ MIGRATIONS: dict[int, str] = {
             OR decode_error LIKE 'OSError: decoder error%'
         ))
         OR (format = 'BMP' AND decode_error LIKE 'OSError: Unsupported BMP%')
+        OR decode_error LIKE '%does not have the size signaled in the file%'
     );
     """,
 }

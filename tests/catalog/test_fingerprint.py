@@ -774,3 +774,30 @@ def test_after_a_videos_facts_exiftool_still_starts_from_another_thread(tmp_path
     )
     status, out = _run_alone(code, clip)
     assert status == 0 and "read 1" in out, out
+
+
+def test_a_heic_whose_thumbnail_does_not_decode_is_judged_by_its_picture(tmp_path):
+    """Canon's HIF files (pillow-heif's tests/images/heif_other/cat.hif, guitar_cw90.hif)
+    signal thumbnail sizes their thumbnails' data do not have; libheif refuses those thumbnails
+    but decodes the pictures whole. A scan falls back to the picture: decoded, hashed in full,
+    with the hashes of the same HEIC whose thumbnail is sound taken in full; a HEIC cut short
+    still does not decode."""
+    import pillow_heif
+
+    pillow_heif.from_pillow(smooth((640, 480))).save(tmp_path / "sound.heic", thumbnails=[320])
+    data = bytearray((tmp_path / "sound.heic").read_bytes())
+    thumb_extent = b"ispe" + bytes(4) + struct.pack(">II", 320, 240)
+    at = data.find(thumb_extent)
+    assert at > 0 and data.count(b"ispe") == 2
+    data[at + 12 : at + 16] = struct.pack(">I", 248)  # the thumbnail's height, signaled wrong
+    (tmp_path / "bad-thumb.heic").write_bytes(bytes(data))
+    (tmp_path / "cut.heic").write_bytes(bytes(data[: len(data) * 2 // 3]))
+    with pytest.raises(ValueError, match="size signaled"):
+        heif = pillow_heif.open_heif(tmp_path / "bad-thumb.heic")
+        heif[heif.primary_index].get_thumbnail(0).to_pillow()
+    bad = image_facts(str(tmp_path / "bad-thumb.heic"), "HEIC")
+    sound_full = image_facts(str(tmp_path / "sound.heic"), "HEIC", fast=False)
+    assert bad.decode_ok and bad.method == "full" and (bad.width, bad.height) == (640, 480)
+    assert (bad.phash, bad.dhash) == (sound_full.phash, sound_full.dhash)
+    assert image_facts(str(tmp_path / "sound.heic"), "HEIC").method == "heic-thumbnail"
+    assert image_facts(str(tmp_path / "cut.heic"), "HEIC").decode_ok is False

@@ -212,6 +212,39 @@ def check_budget(size: tuple[int, int]) -> None:
         )
 
 
+def open_picture(path: str, fmt: str | None) -> Image.Image:
+    """Image.open, where a JPEG (or MPO) opens whatever its size: Pillow's own limit (~179 MP)
+    refuses to open a 200 MP phone photo at all, before draft_within_budget can bring it within
+    this module's budget (check_budget decides after the draft). Only the JPEG plugins are
+    tried while the limit is lifted: some others decode as they open (ICO's does). Any other
+    picture opens under Pillow's limit. Process-wide while it lasts."""
+    if fmt in ("JPEG", "MPO"):
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path, formats=["JPEG", "MPO"])
+        except UnidentifiedImageError:
+            pass  # not a JPEG after all: opened below as any picture, under Pillow's limit
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    return Image.open(path)
+
+
+def draft_within_budget(im: Image.Image) -> int:
+    """For a JPEG picture over the decode budget (a 200 MP phone photo), have libjpeg decode it
+    at the largest DCT scale within the budget (1/2, 1/4 or 1/8): every coefficient of every
+    scan is still read, so truncation and damage are still found. Returns the scale's
+    denominator (1: the picture is within the budget, or not a JPEG; nothing changed)."""
+    w, h = im.size
+    if w * h <= MAX_DECODE_PIXELS or im.format not in ("JPEG", "MPO"):
+        return 1
+    for k in (2, 4, 8):
+        if (w // k) * (h // k) <= MAX_DECODE_PIXELS:
+            im.draft(im.mode, (w // k, h // k))
+            return k
+    return 1  # over the budget even at 1/8: check_budget refuses it
+
+
 def decoded_bytes(size: tuple[int, int], mode: str) -> int:
     """What Pillow holds for a decoded picture: 1, 2 or 4 bytes a pixel (RGB and LA take 4)."""
     per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4

@@ -33,9 +33,11 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
     decoded_bytes,  # noqa: F401
     decoder_messages,
     describe,
+    draft_within_budget,
     frame_picture,
     no_decoder_reason,
     one_thread,
+    open_picture,
     with_messages,
 )
 from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
@@ -207,10 +209,12 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
     with warnings.catch_warnings():
         # our own budget (check_budget) decides; Pillow's warning would only reach stderr
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
+        with open_picture(path, fmt) as im:
             w, h = im.size
             method = "full"
             if fast and im.format == "JPEG" and im.draft("RGB", DRAFT_BOX) is not None:
+                method = "jpeg-draft"
+            elif draft_within_budget(im) > 1:  # a full decode of a JPEG over the budget
                 method = "jpeg-draft"
             # after the draft (a drafted JPEG decodes 1/64 of its pixels) and before getexif(),
             # which for a PNG decodes the whole picture to look for an eXIf chunk after it
@@ -234,6 +238,8 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                     im.seek(im.n_frames - 1)
                     if fast:
                         im.draft("RGB", DRAFT_BOX)
+                    else:
+                        draft_within_budget(im)
                     check_budget(im.size)
                     im.load()
     return ImageFacts(w, h, ph, dh, method, True, None, sig, frames)

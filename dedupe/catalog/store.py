@@ -153,6 +153,8 @@ MIGRATIONS: dict[int, str] = {
         ))
         OR (format = 'BMP' AND decode_error LIKE 'OSError: Unsupported BMP%')
         OR decode_error LIKE '%does not have the size signaled in the file%'
+        OR (format IN ('JPEG', 'MPO')
+            AND decode_error LIKE 'decompression bomb refused: Image size%')
     );
     """,
 }

@@ -801,3 +801,36 @@ def test_a_heic_whose_thumbnail_does_not_decode_is_judged_by_its_picture(tmp_pat
     assert (bad.phash, bad.dhash) == (sound_full.phash, sound_full.dhash)
     assert image_facts(str(tmp_path / "sound.heic"), "HEIC").method == "heic-thumbnail"
     assert image_facts(str(tmp_path / "cut.heic"), "HEIC").decode_ok is False
+
+
+def test_verify_decodes_a_jpeg_over_the_budget_at_a_smaller_dct_scale(tmp_path, monkeypatch):
+    """A JPEG over the decode budget (a 200 MP phone photo against 120 MP; here 3 MP against a
+    budget of 1 MP) is decoded by verify --decode at the largest DCT scale within the budget,
+    which still reads every coefficient: whole, it decodes (at 1/2 scale), cut short, it is
+    truncated; scan hashes it, fast or in full. Pillow's own limit (here 1 MP, so it would not
+    even open the file) does not stand in the way of a JPEG. A PNG over the budget is still
+    refused."""
+    import photoverify.dedupe.catalog.decoding as decoding
+
+    monkeypatch.setattr(decoding, "MAX_DECODE_PIXELS", 1_000_000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+    smooth((2000, 1500)).save(tmp_path / "big.jpg", quality=90)
+    whole = (tmp_path / "big.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) * 2 // 3])
+    smooth((2000, 1500)).save(tmp_path / "big.png")
+
+    def decoded(name: str, fmt: str):
+        st = (tmp_path / name).stat()
+        job = DecodeJob(str(tmp_path / name), "image", fmt, None, st.st_size, st.st_mtime_ns)
+        return decode_file(job)
+
+    big = decoded("big.jpg", "JPEG")
+    assert big.outcome == "decoded", big
+    assert big.detail["scale"] == "1/2" and big.detail["size"] == (2000, 1500)
+    assert decoded("cut.jpg", "JPEG").outcome in ("truncated", "decode-failed")
+    png = decoded("big.png", "PNG")
+    assert png.outcome == "decode-failed" and "decompression bomb refused" in png.error
+    for fast in (True, False):
+        facts = image_facts(str(tmp_path / "big.jpg"), "JPEG", fast=fast)
+        assert facts.decode_ok and (facts.width, facts.height) == (2000, 1500), (fast, facts)
+    assert Image.MAX_IMAGE_PIXELS == 1_000_000  # lifted only while a JPEG is opened

@@ -50,7 +50,11 @@ import PIL
 import pillow_heif
 from PIL import Image, ImageFile
 
-from photoverify.dedupe.catalog.decoding import no_decoder_reason
+from photoverify.dedupe.catalog.decoding import (
+    draft_within_budget,
+    no_decoder_reason,
+    open_picture,
+)
 from photoverify.dedupe.catalog.executors import default_workers, local_executor
 from photoverify.dedupe.catalog.fingerprint import (
     BIG_DECODE_BYTES,
@@ -166,26 +170,30 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
         if fmt in ("PNG", "APNG"):
             with Image.open(path) as im:
                 im.verify()  # chunk CRCs; load() alone does not look at them
-        with Image.open(path) as im, ExitStack() as slot:
+        with open_picture(path, fmt) as im, ExitStack() as slot:
             frames, held = getattr(im, "n_frames", 1), False
+            detail: dict = {}
 
             def load() -> None:
                 nonlocal held
+                if (k := draft_within_budget(im)) > 1:
+                    detail["scale"] = f"1/{k}"  # a JPEG over the budget, every scan still read
                 check_budget(im.size)
                 if not held and decoded_bytes(im.size, im.mode) >= BIG_DECODE_BYTES:
                     slot.enter_context(decode_slot())  # held to the last frame
                     held = True
                 im.load()
 
+            size = im.size  # as the file has it (a JPEG over the budget loads smaller)
             load()  # the picture as opened: a PSD's merged picture, a GIF's first frame
-            size = im.size
             # then every frame, numbered as the format numbers them (a PSD's layers from 1);
             # a one-picture file is not sought at all (SPIDER refuses any seek)
             first = getattr(im, "_min_frame", 0)
             for i in range(first, first + min(frames, MAX_FRAMES)) if frames > 1 else ():
                 im.seek(i)
                 load()
-    return DecodeOutcome("decoded", detail={"frames": min(frames, MAX_FRAMES), "size": size})
+    detail.update(frames=min(frames, MAX_FRAMES), size=size)
+    return DecodeOutcome("decoded", detail=detail)
 
 
 def _rawpy():
@@ -406,6 +414,10 @@ def _finding(rec: FileRecord, o: DecodeOutcome, cached: bool, root: str | None) 
     if o.error:
         evidence["error"] = o.error
     what = "plays through" if rec.kind == "video" else "decodes fully"
+    if "scale" in o.detail:  # a JPEG over the decode budget: every scan read, a smaller IDCT
+        what = (
+            f"decodes whole (every scan read; pixels at {o.detail['scale']} scale, over the budget)"
+        )
     message = {
         "decoded": f"{path}: {what}",
         "truncated": f"{path}: truncated: {o.error}",

@@ -230,6 +230,20 @@ def open_picture(path: str, fmt: str | None) -> Image.Image:
     return Image.open(path)
 
 
+def heif_over_budget(size: tuple[int, int]) -> str | None:
+    """Why a HEIF picture over the decode budget is not checked (None: it is within it).
+    libheif decodes a picture whole or not at all, at full size: a 200 MP phone photo would
+    take ~1 GB. Such a picture is not a bomb to refuse as undecodable, as a few-hundred-KB PNG
+    claiming 169 MP is, but a photo this tool does not decode: not checked, never called fine."""
+    w, h = size
+    if w * h <= MAX_DECODE_PIXELS:
+        return None
+    return (
+        f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of "
+        f"{MAX_DECODE_PIXELS / 1e6:.0f} MP: not decoded (libheif decodes at full size only)"
+    )
+
+
 def draft_within_budget(im: Image.Image) -> int:
     """For a JPEG picture over the decode budget (a 200 MP phone photo), have libjpeg decode it
     at the largest DCT scale within the budget (1/2, 1/4 or 1/8): every coefficient of every

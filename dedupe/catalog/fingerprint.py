@@ -35,6 +35,7 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
     describe,
     draft_within_budget,
     frame_picture,
+    heif_over_budget,
     no_decoder_reason,
     one_thread,
     open_picture,
@@ -190,7 +191,8 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
             pass
         else:
             return _heic_facts_of(heif, im, "heic-thumbnail", fast)
-    check_budget((width, height))
+    if over := heif_over_budget((width, height)):  # no thumbnail to hash, nothing decoded
+        return ImageFacts(width, height, None, None, NO_DECODER_METHOD, None, over)
     with big_decode_slot((width, height), primary.mode):
         return _heic_facts_of(heif, heif.to_pillow(), "full", fast)
 

@@ -834,3 +834,24 @@ def test_verify_decodes_a_jpeg_over_the_budget_at_a_smaller_dct_scale(tmp_path, 
         facts = image_facts(str(tmp_path / "big.jpg"), "JPEG", fast=fast)
         assert facts.decode_ok and (facts.width, facts.height) == (2000, 1500), (fast, facts)
     assert Image.MAX_IMAGE_PIXELS == 1_000_000  # lifted only while a JPEG is opened
+
+
+def test_a_heic_over_the_budget_is_not_checked_rather_than_undecodable(tmp_path, monkeypatch):
+    """libheif decodes a picture at full size only: a HEIC over the decode budget (pillow-heif's
+    own tests/images/heif_special/200MP.heic; here 0.3 MP against 0.1 MP) is not decoded, and
+    said to be not checked (decode_ok unknown in a full-decode scan, unsupported-format in
+    verify --decode), not to be broken; its thumbnail still serves a fast scan."""
+    import pillow_heif
+
+    import photoverify.dedupe.catalog.decoding as decoding
+
+    monkeypatch.setattr(decoding, "MAX_DECODE_PIXELS", 100_000)
+    path = tmp_path / "big.heic"
+    pillow_heif.from_pillow(smooth((640, 480))).save(path, thumbnails=[320])
+    full = image_facts(str(path), "HEIC", fast=False)
+    assert full.decode_ok is None and full.method == "no-decoder", full
+    assert "over the decode budget" in full.decode_error and (full.width, full.height) == (640, 480)
+    assert image_facts(str(path), "HEIC").method == "heic-thumbnail"
+    st = path.stat()
+    out = decode_file(DecodeJob(str(path), "image", "HEIC", None, st.st_size, st.st_mtime_ns))
+    assert out.outcome == "unsupported-format" and "over the decode budget" in out.error, out

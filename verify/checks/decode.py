@@ -52,6 +52,7 @@ from PIL import Image, ImageFile
 
 from photoverify.dedupe.catalog.decoding import (
     draft_within_budget,
+    heif_over_budget,
     no_decoder_reason,
     open_picture,
 )
@@ -258,7 +259,8 @@ def _decode_avci(path: str) -> DecodeOutcome:
 def _decode_heif(path: str) -> DecodeOutcome:
     heif = open_heif(path)
     primary = heif[heif.primary_index]
-    check_budget(primary.size)
+    if over := heif_over_budget(primary.size):  # libheif decodes whole or not at all
+        return DecodeOutcome("unsupported-format", over, no_decoder=True)
     with big_decode_slot(primary.size, primary.mode):
         _ = primary.data  # forces the full decode of every tile
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})

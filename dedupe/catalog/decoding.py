@@ -12,7 +12,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 
 import platformdirs
 from PIL import Image, UnidentifiedImageError
@@ -152,18 +152,29 @@ def _libtiff_lacks(compression: str) -> bool:
     one-pixel TIFF in it (what libtiff says meanwhile on fd 2 is silenced)."""
     import io
 
+    with open(os.devnull, "wb") as null, _fd2_to(null.fileno()):
+        try:
+            Image.new("RGB", (1, 1)).save(io.BytesIO(), "TIFF", compression=compression)
+        except Exception:  # noqa: BLE001 - a codec that cannot write one pixel is one it lacks
+            return True
+    return False
+
+
+@contextmanager
+def _fd2_to(fileno: int | None) -> Iterator[None]:
+    """fd 2 (what C libraries write to) pointed at `fileno` while the block runs; None leaves
+    it alone."""
+    if fileno is None:
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
+    os.dup2(fileno, 2)
     try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        Image.new("RGB", (1, 1)).save(io.BytesIO(), "TIFF", compression=compression)
-    except Exception:  # noqa: BLE001 - a codec that cannot write one pixel is one it lacks
-        return True
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    return False
 
 
 @contextmanager
@@ -176,19 +187,16 @@ def decoder_messages() -> Iterator[list[str]]:
     # fd 2 is taken over only in a pool worker: in the CLI's own process (--workers 0) a
     # progress bar drawn by another thread writes there too
     own_fd = multiprocessing.parent_process() is not None
-    sys.stderr.flush()
-    saved = os.dup(2) if own_fd else None
+    caught: list[warnings.WarningMessage] = []
     with tempfile.TemporaryFile() as tmp:
-        if saved is not None:
-            os.dup2(tmp.fileno(), 2)
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with (
+                _fd2_to(tmp.fileno() if own_fd else None),
+                warnings.catch_warnings(record=True) as caught,
+            ):
                 warnings.simplefilter("always")
                 yield lines
         finally:
-            if saved is not None:
-                os.dup2(saved, 2)
-                os.close(saved)
             tmp.seek(0)
             said = tmp.read(64 * 1024).decode("utf-8", "replace").splitlines()
             said += [str(w.message) for w in caught]
@@ -202,14 +210,19 @@ def with_messages(reason: str, messages: list[str]) -> str:
     return f"{reason} ({messages[0][:200]})"
 
 
+def over_budget(size: tuple[int, int]) -> str | None:
+    """How a picture of this size is over the decode budget (None: it is within it)."""
+    w, h = size
+    if w * h <= MAX_DECODE_PIXELS:
+        return None
+    budget = MAX_DECODE_PIXELS / 1e6
+    return f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of {budget:.0f} MP"
+
+
 def check_budget(size: tuple[int, int]) -> None:
     """Raise DecompressionBombError when a picture of this size is over the decode budget."""
-    w, h = size
-    if w * h > MAX_DECODE_PIXELS:
-        raise Image.DecompressionBombError(
-            f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of "
-            f"{MAX_DECODE_PIXELS / 1e6:.0f} MP"
-        )
+    if over := over_budget(size):
+        raise Image.DecompressionBombError(over)
 
 
 def open_picture(path: str, fmt: str | None) -> Image.Image:
@@ -219,15 +232,20 @@ def open_picture(path: str, fmt: str | None) -> Image.Image:
     tried while the limit is lifted: some others decode as they open (ICO's does). Any other
     picture opens under Pillow's limit. Process-wide while it lasts."""
     if fmt in ("JPEG", "MPO"):
-        limit = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None
-        try:
+        # not a JPEG after all: opened below as any picture, under Pillow's limit
+        with _pillows_limit_lifted(), suppress(UnidentifiedImageError):
             return Image.open(path, formats=["JPEG", "MPO"])
-        except UnidentifiedImageError:
-            pass  # not a JPEG after all: opened below as any picture, under Pillow's limit
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
     return Image.open(path)
+
+
+@contextmanager
+def _pillows_limit_lifted() -> Iterator[None]:
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def heif_over_budget(size: tuple[int, int]) -> str | None:
@@ -235,13 +253,8 @@ def heif_over_budget(size: tuple[int, int]) -> str | None:
     libheif decodes a picture whole or not at all, at full size: a 200 MP phone photo would
     take ~1 GB. Such a picture is not a bomb to refuse as undecodable, as a few-hundred-KB PNG
     claiming 169 MP is, but a photo this tool does not decode: not checked, never called fine."""
-    w, h = size
-    if w * h <= MAX_DECODE_PIXELS:
-        return None
-    return (
-        f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of "
-        f"{MAX_DECODE_PIXELS / 1e6:.0f} MP: not decoded (libheif decodes at full size only)"
-    )
+    over = over_budget(size)
+    return f"{over}: not decoded (libheif decodes at full size only)" if over else None
 
 
 def draft_within_budget(im: Image.Image) -> int:

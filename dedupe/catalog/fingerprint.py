@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass, replace
 
 import imagehash
@@ -182,15 +183,14 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
     thumbs = heif.info.get("thumbnails") or []
     if fast and thumbs and max(thumbs) >= HEIC_THUMBNAIL_MIN:
         best = max(range(len(thumbs)), key=lambda i: thumbs[i])
-        try:
-            im = primary.get_thumbnail(best).to_pillow()
-        except (ValueError, RuntimeError):
-            # A thumbnail that does not decode says nothing of the picture: Canon's HIF files
-            # signal thumbnail sizes their data do not have (libheif: "Decoded image does not
-            # have the size signaled in the file"), and the picture itself decodes whole.
-            pass
-        else:
-            return _heic_facts_of(heif, im, "heic-thumbnail", fast)
+        # A thumbnail that does not decode says nothing of the picture: Canon's HIF files
+        # signal thumbnail sizes their data do not have (libheif: "Decoded image does not have
+        # the size signaled in the file"), and the picture itself decodes whole, below.
+        thumb = None
+        with suppress(ValueError, RuntimeError):
+            thumb = primary.get_thumbnail(best).to_pillow()
+        if thumb is not None:
+            return _heic_facts_of(heif, thumb, "heic-thumbnail", fast)
     if over := heif_over_budget((width, height)):  # no thumbnail to hash, nothing decoded
         return ImageFacts(width, height, None, None, NO_DECODER_METHOD, None, over)
     with big_decode_slot((width, height), primary.mode):

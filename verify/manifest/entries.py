@@ -74,14 +74,17 @@ def path_key(path: str) -> str:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-# A path already in the normal form: names without "/", "\\" or NUL, none of them "." or "..".
-_PLAIN = re.compile(r"(?:(?!\.\.?/)[^/\\\0]+/)*(?!\.\.?$)[^/\\\0]+")
+# A path already in the normal form, on one line: no drive letter first, names without "/",
+# "\\", NUL or a line break, none of them "." or ".." (`$`: the end of the path, or of its line
+# in a pattern that reads many lines: sums.read_sums).
+PLAIN_PATH = r"(?![A-Za-z]:)(?:(?!\.\.?/)[^/\\\0\n]+/)*(?!\.\.?$)[^/\\\0\n]+"
+_PLAIN = re.compile(PLAIN_PATH)
 
 
 def safe_relpath(raw: str) -> str:
     """Normalize a manifest path to ``a/b/c``; raise ValueError if it could leave the root."""
     plain = raw[2:] if raw.startswith("./") else raw  # `find .` names, as b3sum lists them
-    if _PLAIN.fullmatch(plain) and not _DRIVE.match(plain):
+    if _PLAIN.fullmatch(plain):
         return plain  # the common case, decided in one match (a million-line manifest)
     if raw == "":
         raise ValueError("empty path")

@@ -10,6 +10,7 @@ file named ``-`` is written ``./-`` (``-`` alone means standard input to the pee
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from photoverify.dedupe.core.errors import ManifestError
 from photoverify.verify.manifest.entries import (
     HEX_LENGTH,
     LINE_FORMATS,
+    PLAIN_PATH,
     Manifest,
     ManifestEntry,
 )
@@ -110,14 +112,11 @@ class _Where:
         return f"{self.path}:{self.line}"
 
 
-# A plain sum line of a name already in normal form (entries.safe_relpath's common case): the
-# digest in lower-case hex, one optional "./", then names without "/", "\\" or NUL, none "." or
-# "..", the first not starting with a drive letter.
-_PLAIN_SUM_LINE = (
-    r"^([0-9a-f]{%d}) [ *](?:\./)?"
-    r"((?![A-Za-z]:)(?:(?!\.\.?/)[^/\\\0\n]+/)*(?!\.\.?\n)[^/\\\0\n]+)\n"
-)
-_PLAIN_SUM_LINES: dict[int, re.Pattern[str]] = {}  # by digest length, compiled when first used
+@functools.cache
+def _plain_sum_line(digits: int) -> re.Pattern[str]:
+    """A plain sum line: `digits` lower-case hex digits, one optional "./", then a path already
+    in the normal form (entries.PLAIN_PATH, safe_relpath's common case)."""
+    return re.compile(rf"^([0-9a-f]{{{digits}}}) [ *](?:\./)?({PLAIN_PATH})\n", re.M)
 
 
 def _plain_entries(text: str, alg: str) -> list[ManifestEntry] | None:
@@ -128,10 +127,7 @@ def _plain_entries(text: str, alg: str) -> list[ManifestEntry] | None:
     if "\\" in text or "\r" in text:
         return None
     body = text if text.endswith("\n") else text + "\n"
-    n = HEX_LENGTH[alg]
-    if n not in _PLAIN_SUM_LINES:
-        _PLAIN_SUM_LINES[n] = re.compile(_PLAIN_SUM_LINE % n, re.M)
-    pairs = _PLAIN_SUM_LINES[n].findall(body)
+    pairs = _plain_sum_line(HEX_LENGTH[alg]).findall(body)
     if len(pairs) != body.count("\n"):
         return None
     entries = {name: ManifestEntry(name, {alg: d}, line=i) for i, (d, name) in enumerate(pairs, 1)}

@@ -289,19 +289,20 @@ def picture(mode: str, size: tuple[int, int]) -> Image.Image:
     return rgb.convert(mode)
 
 
+def png_chunks(*chunks: tuple[bytes, bytes]) -> bytes:
+    """A PNG file of these (type, data) chunks, each with its length and CRC, then IEND."""
+    body = b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        for kind, data in (*chunks, (b"IEND", b""))
+    )
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
 def png_bomb(path: Path, side: int, channels: int = 1) -> None:
     """A grayscale (or RGBA, channels=4) PNG of side x side pixels, all zero: a few hundred KB
     that decode to side^2 x channels bytes. Written row by row: the test never holds it."""
     comp = zlib.compressobj(9)
     row = b"\0" * (side * channels + 1)  # filter byte + pixels
     data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
     ihdr = struct.pack(">IIBBBBB", side, side, 8, {1: 0, 4: 6}[channels], 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
-    )
+    path.write_bytes(png_chunks((b"IHDR", ihdr), (b"IDAT", data)))

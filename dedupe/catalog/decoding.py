@@ -21,7 +21,8 @@ from PIL import Image, UnidentifiedImageError
 # 120 MP RGBA picture is 480 MB decoded and is hashed without a second full-size copy
 # (_reduce_in_strips): a worker peaks near 530 MiB with one, measured. It is above every
 # camera's JPEG (102 MP medium format; those are drafted at 1/8 anyway) and below the 169 MP of
-# the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is refused with a reason.
+# the 13000x13000 PNG bombs a few hundred KB long. A bigger picture is not decoded: not
+# checked, with the reason (no_decoder_reason), never called broken or fine.
 MAX_DECODE_PIXELS = 120_000_000
 # A decoded picture bigger than this waits for the machine's one big-decode slot (decode_slot):
 # two workers each holding a picture near the budget passed 1 GiB together (1,137 MiB, two
@@ -81,8 +82,12 @@ LIBTIFF_OPTIONAL = ("jpeg", "tiff_adobe_deflate", "tiff_deflate", "lzma", "zstd"
 
 def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | None:
     """Why a file that failed to open has no decoder here, when the failure says it is a layout
-    Pillow does not read rather than damage; else None (the failure is a finding about the
-    file). Such layouts so far: a BMP in a layout the format defines that Pillow refuses as
+    Pillow does not read, or a picture over the decode budget, rather than damage; else None
+    (the failure is a finding about the file). A picture over the budget (check_budget, or
+    Pillow's own limit at open) is not decoded, so not checked: a stitched panorama, a
+    high-resolution scan or a 150 MP medium-format picture is not damaged for being large,
+    and a few-hundred-KB PNG claiming 169 MP is not shown to be either (over_budget_reason).
+    Such layouts so far: a BMP in a layout the format defines that Pillow refuses as
     "Unsupported" (_bmp_no_decoder), and TIFFs:
     - samples Pillow has no mode for (64-bit float RGB, say: scikit-image's
       data/multipage_rgb.tif, which tifffile reads and exiftool finds whole): Image.open says
@@ -93,6 +98,8 @@ def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | N
     - a compression the plugin knows and Pillow's libtiff was built without (WebP in Pillow
       13's wheels: Pillow's own Tests/images/hopper_webp.tif): "decoder error -2", and libtiff
       refuses to write even one pixel in it (_libtiff_lacks)."""
+    if isinstance(exc, Image.DecompressionBombError):
+        return over_budget_reason(exc)
     if fmt == "BMP":
         return _bmp_no_decoder(str(exc)) if isinstance(exc, OSError) else None
     if fmt != "TIFF" or not isinstance(exc, OSError):
@@ -219,22 +226,53 @@ def over_budget(size: tuple[int, int]) -> str | None:
     return f"{w}x{h} = {w * h / 1e6:.0f} MP is over the decode budget of {budget:.0f} MP"
 
 
-def check_budget(size: tuple[int, int]) -> None:
-    """Raise DecompressionBombError when a picture of this size is over the decode budget."""
+# Pillow's refusal to open a picture over its own limit (twice Image.MAX_IMAGE_PIXELS)
+_PILLOWS_REFUSAL = re.compile(r"Image size \((\d+) pixels\) exceeds limit")
+
+
+def over_budget_reason(exc: Image.DecompressionBombError) -> str:
+    """Why a picture refused as over the budget is not checked, from the refusal: ours
+    (check_budget: "WxH = N MP is over the decode budget of 120 MP"), or Pillow's at open."""
+    text = " ".join(str(exc).split())
+    if m := _PILLOWS_REFUSAL.match(text):
+        budget = MAX_DECODE_PIXELS / 1e6
+        text = (
+            f"{int(m[1]) / 1e6:.0f} MP is over the decode budget of {budget:.0f} MP "
+            "(Pillow refuses to open it)"
+        )
+    return f"{text}: not decoded"
+
+
+def check_budget(size: tuple[int, int], png: str | None = None) -> None:
+    """Raise DecompressionBombError when a picture of this size is over the decode budget.
+    `png`: the path of a PNG picture, whose compressed data is then first checked without
+    decoding it (pngstream): damage found there is raised instead, as a ValueError."""
     if over := over_budget(size):
+        if png is not None:
+            from photoverify.dedupe.catalog.pngstream import png_damage
+
+            if damage := png_damage(png):
+                raise ValueError(f"{damage} (over the decode budget, checked without decoding)")
         raise Image.DecompressionBombError(over)
 
 
+# Formats whose Pillow plugins open a picture of any size without decoding it, as exiftool
+# names them -> the plugins tried
+_OPENED_WHATEVER_SIZE = {"JPEG": ["JPEG", "MPO"], "MPO": ["JPEG", "MPO"], "PNG": ["PNG"],
+                         "APNG": ["PNG"]}  # fmt: skip
+
+
 def open_picture(path: str, fmt: str | None) -> Image.Image:
-    """Image.open, where a JPEG (or MPO) opens whatever its size: Pillow's own limit (~179 MP)
-    refuses to open a 200 MP phone photo at all, before draft_within_budget can bring it within
-    this module's budget (check_budget decides after the draft). Only the JPEG plugins are
-    tried while the limit is lifted: some others decode as they open (ICO's does). Any other
-    picture opens under Pillow's limit. Process-wide while it lasts."""
-    if fmt in ("JPEG", "MPO"):
-        # not a JPEG after all: opened below as any picture, under Pillow's limit
+    """Image.open, where a JPEG (or MPO) or a PNG opens whatever its size: Pillow's own limit
+    (~179 MP) refuses to open a 200 MP phone photo at all, before draft_within_budget can bring
+    it within this module's budget (check_budget decides after the draft), and a PNG that large
+    before its chunk checksums can be checked and its size named. Only those formats' plugins
+    are tried while the limit is lifted: some others decode as they open (ICO's does). Any
+    other picture opens under Pillow's limit. Process-wide while it lasts."""
+    if plugins := _OPENED_WHATEVER_SIZE.get(fmt or ""):
+        # not of that format after all: opened below as any picture, under Pillow's limit
         with _pillows_limit_lifted(), suppress(UnidentifiedImageError):
-            return Image.open(path, formats=["JPEG", "MPO"])
+            return Image.open(path, formats=plugins)
     return Image.open(path)
 
 
@@ -251,8 +289,8 @@ def _pillows_limit_lifted() -> Iterator[None]:
 def heif_over_budget(size: tuple[int, int]) -> str | None:
     """Why a HEIF picture over the decode budget is not checked (None: it is within it).
     libheif decodes a picture whole or not at all, at full size: a 200 MP phone photo would
-    take ~1 GB. Such a picture is not a bomb to refuse as undecodable, as a few-hundred-KB PNG
-    claiming 169 MP is, but a photo this tool does not decode: not checked, never called fine."""
+    take ~1 GB. Like any picture over the budget, it is not decoded: not checked, never called
+    fine (no_decoder_reason)."""
     over = over_budget(size)
     return f"{over}: not decoded (libheif decodes at full size only)" if over else None
 

@@ -220,7 +220,7 @@ def _pillow_facts(path: str, fmt: str | None, fast: bool) -> ImageFacts:
                 method = "jpeg-draft"
             # after the draft (a drafted JPEG decodes 1/64 of its pixels) and before getexif(),
             # which for a PNG decodes the whole picture to look for an eXIf chunk after it
-            check_budget(im.size)
+            check_budget(im.size, path if im.format == "PNG" else None)
             with big_decode_slot(im.size, im.mode):
                 orientation = im.getexif().get(ORIENTATION_TAG)
                 if orientation in QUARTER_TURNS:

@@ -34,8 +34,10 @@ class ScanResult:
     removed: int = 0
     bytes_read: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
-    # pictures read this scan in a format nothing here decodes (RAW): {format: files}
+    # pictures read this scan in a format nothing here decodes (RAW), or in a layout or at a
+    # size it does not decode: {format: files}; each by name, with why, in not_checked
     unsupported_formats: dict[str, int] = field(default_factory=dict)
+    not_checked: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -51,6 +53,7 @@ class ScanResult:
             "bytes_read": self.bytes_read,
             "errors": self.errors,
             "unsupported_formats": dict(sorted(self.unsupported_formats.items())),
+            "not_checked": self.not_checked,
             "seconds": round(self.seconds, 3),
         }
 
@@ -282,3 +285,5 @@ def _store(catalog: Catalog, records: list[FileRecord], result: ScanResult) -> N
         if rec.kind == "image" and rec.decode_ok is None and not rec.error:
             fmt = rec.format or "unknown"
             result.unsupported_formats[fmt] = result.unsupported_formats.get(fmt, 0) + 1
+            why = rec.decode_error or f"no decoder here for {fmt}"
+            result.not_checked.append({"path": rec.path, "reason": why})

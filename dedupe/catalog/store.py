@@ -1,7 +1,7 @@
 """The catalog: one SQLite file. The only module that speaks SQL.
 
-Schema (version 8; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up;
-versions 7 and 8 changed no column, only cleared decoded facts to be taken again):
+Schema (version 9; `PRAGMA user_version` holds the version, `MIGRATIONS` brings older files up;
+versions 7, 8 and 9 changed no column, only cleared decoded facts to be taken again):
 
 files — one row per file ever scanned and still present
   path BLOB PRIMARY KEY   the absolute path as the OS's bytes (names need not be UTF-8)
@@ -16,7 +16,8 @@ files — one row per file ever scanned and still present
   phash, dhash TEXT       64-bit perceptual hashes as 16 hex characters (a video's: of its
                           first frame); phash_method (jpeg-draft, heic-thumbnail, full,
                           video-first-frame; no-decoder: tried, a layout nothing here
-                          reads, decode_ok NULL; added in version 7)
+                          reads or a picture over the decode budget, decode_ok NULL and
+                          the reason in decode_error; added in version 7)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
   signature BLOB          an image's 711-byte picture signature (dedupe.signature: L* 24x24,
                           a*b* 8x8, detail energy; of the same decode as the hashes; added in
@@ -64,7 +65,7 @@ from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord
 from photoverify.dedupe.core.sqlitefile import WalFile
 from photoverify.dedupe.core.timeparse import now_iso
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -156,6 +157,14 @@ MIGRATIONS: dict[int, str] = {
         OR (format IN ('JPEG', 'MPO')
             AND decode_error LIKE 'decompression bomb refused: Image size%')
     );
+    """,
+    # 9: no new column. A picture over the decode budget, recorded before as undecodable
+    # ("decompression bomb refused: ..."), is not decoded and so not checked: taken again, once
+    # (refused again at once, as no-decoder with the reason).
+    9: """
+    UPDATE files SET decode_ok = NULL, decode_error = NULL, phash_method = NULL
+    WHERE kind = 'image' AND decode_ok = 0
+        AND decode_error LIKE 'decompression bomb refused:%';
     """,
 }
 ROLES = ("library", "copy")

@@ -87,7 +87,9 @@ def scan(
     which read them from storage they share with this process (same paths); a worker lost
     mid-scan costs only its batches, which the scheduler gives to another worker.
 
-    Exits 1 when a file could not be read or decoded (listed under errors), 0 otherwise."""
+    Exits 1 when a file could not be read or decoded (listed under errors), 0 otherwise. A
+    picture nothing here decodes (a RAW without a preview, a layout Pillow does not read, one
+    over the decode budget) is listed under "not checked": neither an error nor fine."""
     from photoverify.dedupe.catalog import Catalog
     from photoverify.dedupe.catalog.scan import scan as run_scan
 
@@ -143,17 +145,24 @@ def _print_scan(result) -> None:
     out.print(
         f"read     {result.bytes_read / 1e6:.1f} MB in {result.seconds:.1f} s ({rate:.1f} MB/s)"
     )
-    if not result.errors:
+    _print_listed("errors", result.errors, "error")
+    _print_listed("not checked", result.not_checked, "reason")
+
+
+def _print_listed(title: str, items: list[dict[str, str]], why: str) -> None:
+    """A count, then the first 20 files by path, each broken only after a '/', the `why` of it
+    below."""
+    if not items:
         return
     from rich.text import Text
 
-    out.print(f"errors   {len(result.errors)}")
-    errors = sorted(result.errors, key=lambda e: e["path"])  # workers finish in any order
-    for err in errors[:20]:  # the path broken only after a '/', the reason below it
-        out.print(Text("  ") + render.wrap_path(err["path"], out.width - 2), soft_wrap=False)
-        out.print(Text("      " + render.plain_error(err["error"])), soft_wrap=False)
-    if len(result.errors) > 20:
-        out.print(f"  … and {len(result.errors) - 20} more (use --json for all)")
+    out = render.stdout
+    out.print(f"{title:8} {len(items)}")
+    for item in sorted(items, key=lambda e: e["path"])[:20]:  # workers finish in any order
+        out.print(Text("  ") + render.wrap_path(item["path"], out.width - 2), soft_wrap=False)
+        out.print(Text("      " + render.plain_error(item[why])), soft_wrap=False)
+    if len(items) > 20:
+        out.print(f"  … and {len(items) - 20} more (use --json for all)")
 
 
 @click.command()

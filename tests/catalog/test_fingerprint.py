@@ -13,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 from conftest import run_cli, run_json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from media import EXT, MODES, make_video, picture, png_bomb
+from media import EXT, MODES, make_video, picture, png_bomb, png_chunks
 from PIL import Image, ImageChops, ImageStat
 
 from photoverify.dedupe.catalog.fingerprint import (
@@ -79,19 +80,80 @@ def test_large_palette_gif_and_16bit_png_hash_like_their_rgb_copy(tmp_path):
     assert deep.decode_ok and deep.phash is not None, deep.decode_error
 
 
-def test_decompression_bomb_is_refused_by_scan_and_verify_with_a_reason(tmp_path):
-    side = 13000  # 169 MP: over the budget, under Pillow's own hard limit (179 MP)
+@pytest.mark.parametrize("side", [13000, 14000])
+def test_a_decompression_bomb_is_not_decoded_and_not_called_broken(tmp_path, side):
+    """A few-hundred-KB PNG of side x side pixels (169 MP: over the budget and under Pillow's
+    own limit of 179 MP; 196 MP: over both) is never decoded. Its compressed data is whole (it
+    inflates to all its size needs), so it is not checked, with the reason: decode_ok unknown
+    in scan, unsupported-format in verify --decode; neither broken nor fine."""
     assert side * side > MAX_DECODE_PIXELS
     bomb = tmp_path / "bomb.png"
     png_bomb(bomb, side)
     assert bomb.stat().st_size < 1_000_000
+    mp = round(side * side / 1e6)
     for fast in (True, False):
         facts = image_facts(str(bomb), "PNG", fast=fast)
-        assert not facts.decode_ok
-        assert facts.decode_error.startswith("decompression bomb refused: 13000x13000 = 169 MP")
+        assert facts.decode_ok is None and facts.method == "no-decoder", facts
+        assert facts.decode_error == (
+            f"{side}x{side} = {mp} MP is over the decode budget of 120 MP: not decoded"
+        )
     st_ = bomb.stat()
     out = decode_file(DecodeJob(str(bomb), "image", "PNG", None, st_.st_size, st_.st_mtime_ns))
-    assert out.outcome == "decode-failed" and "decode budget" in out.error
+    assert out.outcome == "unsupported-format" and out.error == facts.decode_error, out
+
+
+def test_an_older_catalog_takes_again_a_bomb_it_called_broken(tmp_path):
+    """A catalog of schema 8 or older holds a picture over the budget as undecodable
+    ("decompression bomb refused: ..."): after the migration one scan records it as not
+    checked, and the next leaves it alone."""
+    import sqlite3
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    png_bomb(lib / "bomb.png", 13000)
+    db = tmp_path / "c.sqlite"
+    first = run_cli("scan", str(lib), "--catalog", str(db))  # for people: named, with why
+    assert first.returncode == 0 and "not checked 1" in first.stdout, first.stdout
+    assert "bomb.png\n      13000x13000 = 169 MP is over the decode budget" in first.stdout
+    old = sqlite3.connect(db)
+    old.execute(
+        "UPDATE files SET decode_ok = 0, phash_method = NULL, decode_error = 'decompression "
+        "bomb refused: 13000x13000 = 169 MP is over the decode budget of 120 MP'"
+    )
+    old.execute("PRAGMA user_version = 8")
+    old.commit()
+    old.close()
+    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert again["errors"] == [] and again["changed"] == 1, again
+    assert again["unsupported_formats"] == {"PNG": 1}
+    assert again["not_checked"] == [
+        {"path": str(lib / "bomb.png"), "reason": "13000x13000 = 169 MP is over the decode "
+         "budget of 120 MP: not decoded"}
+    ]  # fmt: skip
+    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert third["unchanged"] == 1 and third["bytes_read"] == 0
+
+
+def test_a_png_over_the_budget_that_is_cut_short_is_truncated(tmp_path):
+    """Over the budget, a PNG is still checked short of decoding (pngstream): the bomb above
+    cut anywhere, or a header claiming 30000x30000 with a kilobyte of data, is truncated, in
+    scan and in verify --decode."""
+    png_bomb(tmp_path / "bomb.png", 13000)
+    data = (tmp_path / "bomb.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    (tmp_path / "claim.png").write_bytes(
+        png_chunks((b"IHDR", ihdr), (b"IDAT", zlib.compress(bytes(1000))))
+    )
+    for name in ("cut.png", "claim.png"):
+        path = tmp_path / name
+        for fast in (True, False):
+            facts = image_facts(str(path), "PNG", fast=fast)
+            assert facts.decode_ok is False and "truncated" in facts.decode_error, facts
+            assert "over the decode budget, checked without decoding" in facts.decode_error
+        st_ = path.stat()
+        out = decode_file(DecodeJob(str(path), "image", "PNG", None, st_.st_size, st_.st_mtime_ns))
+        assert out.outcome == "truncated", out
 
 
 def test_pictures_cataloged_wrong_mode_are_fingerprinted_again(tmp_path):
@@ -297,9 +359,16 @@ def test_rgba_bombs_are_refused_without_being_decoded(tmp_path):
     for i in range(1, 4):
         (lib / f"b{i}.png").write_bytes((lib / "b0.png").read_bytes())
     code, maxrss_kib, errors = scan_peak_rss(lib, tmp_path)
-    assert code == 1  # the run worked and found problems
-    assert len(errors) == 4 and all("decompression bomb refused" in e["error"] for e in errors)
+    assert code == 0 and errors == []  # not checked (over the budget): not problems either
     assert maxrss_kib < 400 * 1024, f"peak RSS {maxrss_kib // 1024} MiB"
+    from photoverify.dedupe.catalog.store import Catalog
+
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        recs = list(cat.all_records())
+    assert len(recs) == 4 and all(r.decode_ok is None for r in recs)
+    assert all(
+        r.decode_error.endswith("over the decode budget of 120 MP: not decoded") for r in recs
+    )
 
 
 @pytest.mark.slow
@@ -808,8 +877,8 @@ def test_verify_decodes_a_jpeg_over_the_budget_at_a_smaller_dct_scale(tmp_path, 
     budget of 1 MP) is decoded by verify --decode at the largest DCT scale within the budget,
     which still reads every coefficient: whole, it decodes (at 1/2 scale), cut short, it is
     truncated; scan hashes it, fast or in full. Pillow's own limit (here 1 MP, so it would not
-    even open the file) does not stand in the way of a JPEG. A PNG over the budget is still
-    refused."""
+    even open the file) does not stand in the way of a JPEG. A PNG over the budget is not
+    decoded: not checked."""
     import photoverify.dedupe.catalog.decoding as decoding
 
     monkeypatch.setattr(decoding, "MAX_DECODE_PIXELS", 1_000_000)
@@ -829,7 +898,7 @@ def test_verify_decodes_a_jpeg_over_the_budget_at_a_smaller_dct_scale(tmp_path, 
     assert big.detail["scale"] == "1/2" and big.detail["size"] == (2000, 1500)
     assert decoded("cut.jpg", "JPEG").outcome in ("truncated", "decode-failed")
     png = decoded("big.png", "PNG")
-    assert png.outcome == "decode-failed" and "decompression bomb refused" in png.error
+    assert png.outcome == "unsupported-format" and "over the decode budget" in png.error, png
     for fast in (True, False):
         facts = image_facts(str(tmp_path / "big.jpg"), "JPEG", fast=fast)
         assert facts.decode_ok and (facts.width, facts.height) == (2000, 1500), (fast, facts)

@@ -176,7 +176,7 @@ def test_cache_is_keyed_by_content_and_decoder_version(library, tmp_path):
         twin = dataclasses.replace(rec, path=str(copy), mtime_ns=st.st_mtime_ns)
         again = check_decode([twin], cache=cache, workers=0)
     assert again.stats.decoded == 0 and again.stats.from_cache == 1
-    assert DECODER_VERSION.startswith("photoverify-decode/4 ")
+    assert DECODER_VERSION.startswith("photoverify-decode/5 ")
 
 
 def test_no_cache_decodes_every_time(library):

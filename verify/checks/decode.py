@@ -14,8 +14,11 @@ What "decodes" means, per kind:
   fails, and so does a stream that yields fewer packets than its index promises.
 
 Every picture and frame is decoded within a budget of `MAX_DECODE_PIXELS` (120 MP, a few
-hundred MB decoded): a bigger one is ``decode-failed`` "decompression bomb refused: WxH = N MP is
-over the decode budget", never decoded (a 658 KB PNG can claim 13000x13000 RGBA). A picture
+hundred MB decoded): a bigger one is never decoded (a 658 KB PNG can claim 13000x13000 RGBA),
+and is ``unsupported-format`` "WxH = N MP is over the decode budget of 120 MP: not decoded":
+not checked, neither broken nor fine (a PNG's chunk checksums are still checked, and a JPEG is
+decoded at the DCT scale that brings it within the budget). A RAW file's sensor data over it
+is not unpacked; its embedded preview is still decoded. A picture
 that decodes to 128 MiB or more waits for the machine's one big-decode slot (an flock in the
 user cache folder, shared with scan's workers), so workers never hold two of them at once.
 
@@ -55,6 +58,7 @@ from photoverify.dedupe.catalog.decoding import (
     heif_over_budget,
     no_decoder_reason,
     open_picture,
+    over_budget,
 )
 from photoverify.dedupe.catalog.executors import default_workers, local_executor
 from photoverify.dedupe.catalog.fingerprint import (
@@ -92,7 +96,7 @@ def _version(dist: str) -> str:
 
 
 DECODER_VERSION = (
-    f"photoverify-decode/4 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
+    f"photoverify-decode/5 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
     f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
     f"av/{av.__version__} rawpy/{_version('rawpy')} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
@@ -169,8 +173,8 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if fmt in ("PNG", "APNG"):
-            with Image.open(path) as im:
-                im.verify()  # chunk CRCs; load() alone does not look at them
+            with open_picture(path, fmt) as im:
+                im.verify()  # chunk CRCs, whatever its size; load() alone does not look at them
         with open_picture(path, fmt) as im, ExitStack() as slot:
             frames, held = getattr(im, "n_frames", 1), False
             detail: dict = {}
@@ -179,7 +183,7 @@ def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
                 nonlocal held
                 if (k := draft_within_budget(im)) > 1:
                     detail["scale"] = f"1/{k}"  # a JPEG over the budget, every scan still read
-                check_budget(im.size)
+                check_budget(im.size, path if im.format == "PNG" else None)
                 if not held and decoded_bytes(im.size, im.mode) >= BIG_DECODE_BYTES:
                     slot.enter_context(decode_slot())  # held to the last frame
                     held = True
@@ -216,9 +220,11 @@ def _decode_raw(path: str, fmt: str) -> DecodeOutcome:
         try:
             with rawpy.imread(path) as raw:
                 sizes = raw.sizes
-                check_budget((sizes.raw_width, sizes.raw_height))
-                _ = raw.raw_image_visible  # unpacks (decompresses) the whole sensor data
-                detail["raw"] = [sizes.width, sizes.height]
+                if over := over_budget((sizes.raw_width, sizes.raw_height)):
+                    detail["raw"] = f"sensor data {over}: not unpacked"  # the preview still is
+                else:
+                    _ = raw.raw_image_visible  # unpacks (decompresses) the whole sensor data
+                    detail["raw"] = [sizes.width, sizes.height]
         except rawpy.LibRawFileUnsupportedError:
             detail["raw"] = "LibRaw does not read this file"
         except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:

@@ -124,6 +124,12 @@ def formats() -> list[dict[str, str]]:
     by = {
         "JXL": ("pillow-jxl-plugin (libjxl)", version("pillow-jxl-plugin")),
         "AVIF": ("Pillow (libavif)", PIL.__version__),
+        # what Pillow does not decode (a codec it lacks, float samples, over the budget):
+        # tifffile with imagecodecs, a strip at a time (dedupe.catalog.tiffsegments)
+        "TIFF": (
+            "Pillow; tifffile (imagecodecs) for the rest",
+            f"{PIL.__version__}; {version('tifffile')} ({version('imagecodecs')})",
+        ),
     }
     rows = []
     for fmt in sorted(PILLOW_IMAGES):

@@ -47,6 +47,7 @@ from photoverify.dedupe.catalog.sniff import (
     DECODABLE_IMAGES,
     NO_DECODER_METHOD,
     RAW_FORMATS,
+    TIFF_SEGMENTS_METHOD,
     classify,
     image_brand,
 )
@@ -268,9 +269,38 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
             return _pillow_facts(path, fmt, fast)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
             failed, no_decoder = describe(exc), no_decoder_reason(path, fmt, exc)
+    if no_decoder is not None and fmt == "TIFF":  # tifffile decodes it a segment at a time
+        return _tiff_segment_facts(path, no_decoder)
     if no_decoder is not None:  # not checked, not broken: decode_ok stays None
         return ImageFacts(None, None, None, None, NO_DECODER_METHOD, None, no_decoder)
     return ImageFacts(None, None, None, None, None, False, with_messages(failed, said))
+
+
+def _tiff_segment_facts(path: str, no_decoder: str) -> ImageFacts:
+    """A TIFF Pillow does not decode (`no_decoder` says why), decoded by tifffile a segment at
+    a time and hashed from its box-reduced copy (tiffsegments); not checked when even that
+    cannot decode it."""
+    from photoverify.dedupe.catalog.tiffsegments import NotDecoded, decode_in_segments
+
+    with decoder_messages() as said:
+        try:
+            got = decode_in_segments(path, every_page=False)
+        except NotDecoded as why:
+            return ImageFacts(
+                None, None, None, None, NO_DECODER_METHOD, None, f"{no_decoder}; {why}"
+            )
+        except Exception as exc:  # noqa: BLE001 - a decoder failure is a finding about the file
+            failed = with_messages(f"tifffile: {describe(exc)}", said)
+            return ImageFacts(None, None, None, None, None, False, failed)
+    w, h = got.size
+    if got.orientation in QUARTER_TURNS:
+        w, h = h, w
+    ph = dh = sig = None
+    if got.reduced is not None:
+        shown = shown_rgb(got.reduced, orientation=got.orientation)
+        ph, dh = _hashes(shown, got.icc)
+        sig = _signature(shown, got.icc)
+    return ImageFacts(w, h, ph, dh, TIFF_SEGMENTS_METHOD, True, None, sig, got.pages)
 
 
 # A RAW file's pictures exiftool can extract, as it names them: the largest is hashed.

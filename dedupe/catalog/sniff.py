@@ -69,6 +69,9 @@ DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES
 # (decoding.no_decoder_reason): its decode_ok stays NULL, and the catalog does not take it for a
 # picture never tried.
 NO_DECODER_METHOD = "no-decoder"
+# The phash_method of a TIFF Pillow does not decode, decoded by tifffile a strip or tile at a
+# time and hashed from a reduced copy (tiffsegments)
+TIFF_SEGMENTS_METHOD = "tiff-segments"
 # Picture formats known here with no decoder (reported `unsupported-format`): HEIF image
 # sequences as exiftool names them (their pictures are a track, not an item)
 UNDECODABLE_IMAGES = frozenset({"HEICS", "HEIFS"})

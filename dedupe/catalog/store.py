@@ -15,7 +15,10 @@ files — one row per file ever scanned and still present
   duration REAL, codec TEXT            video
   phash, dhash TEXT       64-bit perceptual hashes as 16 hex characters (a video's: of its
                           first frame); phash_method (jpeg-draft, heic-thumbnail, full,
-                          video-first-frame; no-decoder: tried, a layout nothing here
+                          video-first-frame, tiff-segments: a TIFF Pillow does not
+                          decode, decoded and reduced by tifffile a strip at a time (no
+                          signature when its layout is not gray or RGB); no-decoder:
+                          tried, a layout nothing here
                           reads or a picture over the decode budget, decode_ok NULL and
                           the reason in decode_error; added in version 7)
   decode_ok INTEGER (0/1/NULL), decode_error TEXT
@@ -59,7 +62,12 @@ from photoverify.dedupe.catalog.rows import COLUMNS as _COLUMNS
 from photoverify.dedupe.catalog.rows import Shared as _Shared
 from photoverify.dedupe.catalog.rows import record as _record
 from photoverify.dedupe.catalog.rows import select_columns as _select
-from photoverify.dedupe.catalog.sniff import DECODABLE_IMAGES, NO_DECODER_METHOD, RAW_FORMATS
+from photoverify.dedupe.catalog.sniff import (
+    DECODABLE_IMAGES,
+    NO_DECODER_METHOD,
+    RAW_FORMATS,
+    TIFF_SEGMENTS_METHOD,
+)
 from photoverify.dedupe.core.errors import CatalogError
 from photoverify.dedupe.core.records import DECODED_FIELDS, FileRecord
 from photoverify.dedupe.core.sqlitefile import WalFile
@@ -160,11 +168,15 @@ MIGRATIONS: dict[int, str] = {
     """,
     # 9: no new column. A picture over the decode budget, recorded before as undecodable
     # ("decompression bomb refused: ..."), is not decoded and so not checked: taken again, once
-    # (refused again at once, as no-decoder with the reason).
+    # (refused again at once, as no-decoder with the reason; a PNG's data checked). A TIFF
+    # recorded with no decoder (a compression or sample layout Pillow does not read) is taken
+    # again too: tifffile decodes it now (tiffsegments).
     9: """
     UPDATE files SET decode_ok = NULL, decode_error = NULL, phash_method = NULL
-    WHERE kind = 'image' AND decode_ok = 0
-        AND decode_error LIKE 'decompression bomb refused:%';
+    WHERE kind = 'image' AND (
+        (decode_ok = 0 AND decode_error LIKE 'decompression bomb refused:%')
+        OR (format = 'TIFF' AND decode_ok IS NULL AND phash_method = 'no-decoder')
+    );
     """,
 }
 ROLES = ("library", "copy")
@@ -185,8 +197,9 @@ _STALE_DECODE = (
     "(kind = 'image' AND decode_ok IS NULL AND size > 0 "
     f"AND coalesce(phash_method, '') != '{NO_DECODER_METHOD}' AND format IN "
     f"({','.join(repr(f) for f in sorted(DECODABLE_IMAGES))})) OR "
-    "(kind = 'image' AND decode_ok = 1 AND (signature IS NULL OR frames IS NULL OR "
-    "substr(signature, 1, 1) = x'01')) OR "
+    f"(kind = 'image' AND decode_ok = 1 AND coalesce(phash_method, '') != '{TIFF_SEGMENTS_METHOD}' "
+    "AND "
+    "(signature IS NULL OR frames IS NULL OR substr(signature, 1, 1) = x'01')) OR "
     "(kind = 'image' AND decode_ok IS NULL AND phash_method IS NULL AND size > 0 AND format IN "
     f"({','.join(repr(f) for f in sorted(RAW_FORMATS))})))"
 )

@@ -1,6 +1,7 @@
 """The hostile-input pipeline (benchmarks/bench_hostile.py) on a small hostile set made here with
 Pillow: every mode, a palette GIF, APNG, MPO (whole and truncated), a decompression bomb,
-truncated and mislabeled files, a TIFF of junk LZW data and one in a codec libtiff lacks.
+truncated and mislabeled files, a TIFF of junk LZW data, one in WebP (which Pillow's libtiff
+lacks; tifffile decodes it) and one whose tag says WebP over raw pixels.
 scan -> dupes -> manifest -> verify --decode -> audit run as real subprocesses: no traceback,
 exit 0 or 1, peak RSS < 1 GiB, each failure one line naming its file."""
 
@@ -10,6 +11,8 @@ import io
 import struct
 from pathlib import Path
 
+import numpy as np
+import tifffile
 from media import EXT, MODES, picture, png_bomb
 
 from benchmarks.bench_hostile import RSS_LIMIT_KIB, run
@@ -60,7 +63,12 @@ def hostile_set(root: Path) -> dict[str, str]:
     at = tif.find(entry)
     tif[at + 8 : at + 10] = struct.pack("<H", 50001)  # WebP, which this libtiff lacks
     (root / "webp.tif").write_bytes(bytes(tif))
-    expect["webp.tif"] = "ok"  # not checked (no decoder here), so not a failure either
+    # its tag says WebP, its strips hold raw pixels: tifffile's WebP decoder refuses them
+    expect["webp.tif"] = "does not decode: tifffile: WebpError"
+    tifffile.imwrite(
+        root / "real-webp.tif", np.asarray(base), photometric="rgb", compression="webp"
+    )
+    expect["real-webp.tif"] = "ok"  # Pillow's libtiff lacks WebP; tifffile decodes it
     lzw = bytearray(_tiff_bytes(base, compression="tiff_lzw"))
     lzw[200:4000] = (bytes(range(256)) * 15)[:3800]  # junk in the first strip, same length
     (root / "junk-lzw.tif").write_bytes(bytes(lzw))

@@ -386,11 +386,12 @@ def _verified_decode(lib: Path, tmp_path: Path, db: str) -> dict[str, dict]:
     return {f["path"]: f for f in verified["findings"] if f["check"] == "decode"}
 
 
-def test_a_tiff_pillow_has_no_mode_for_is_unsupported_not_broken(tmp_path):
+def test_a_tiff_pillow_has_no_mode_for_is_decoded_by_tifffile(tmp_path):
     """scikit-image's multipage_rgb.tif (planar 64-bit float RGB: tifffile reads it, exiftool
-    finds it whole) is a layout Pillow does not read: scan and verify --decode say it was not
-    checked, not that it is broken; a re-scan does not try it again. A TIFF that is damaged
-    (its header followed by junk, or cut short) is still reported as not decoding."""
+    finds it whole) is a layout Pillow does not read: tifffile decodes it a strip at a time
+    (tiffsegments), in scan and in verify --decode, and the scan hashes it; a re-scan does not
+    try it again. A TIFF that is damaged (its header followed by junk, or cut short) is still
+    reported as not decoding."""
     import tifffile
 
     lib = tmp_path / "lib"
@@ -403,11 +404,14 @@ def test_a_tiff_pillow_has_no_mode_for_is_unsupported_not_broken(tmp_path):
     db = str(tmp_path / "c.sqlite")
     scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(1,)).stdout)
     failed = {os.path.basename(e["path"]) for e in scanned["errors"]}
-    assert failed == {"junk.tif", "cut.tif"} and scanned["unsupported_formats"] == {"TIFF": 1}
+    assert failed == {"junk.tif", "cut.tif"} and scanned["unsupported_formats"] == {}
+    with Catalog(db) as cat:
+        (floats,) = [r for r in cat.all_records() if r.path.endswith("float.tif")]
+    assert floats.decode_ok and floats.phash_method == "tiff-segments" and floats.phash
     again = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(0, 1)).stdout)
     assert again["unchanged"] == 3 and again["bytes_read"] == 0
     decoded = {p: f["outcome"] for p, f in _verified_decode(lib, tmp_path, db).items()}
-    assert decoded["float.tif"] == "unsupported-format"
+    assert decoded["float.tif"] == "decoded"
     assert decoded["junk.tif"] in ("decode-failed", "truncated")
     assert decoded["cut.tif"] in ("decode-failed", "truncated")
 
@@ -430,11 +434,11 @@ def _compression_tag_set(tiff: bytes, code: int) -> bytes:
     return bytes(out)
 
 
-def test_a_tiff_in_a_compression_pillow_does_not_read_is_unsupported_not_broken(tmp_path):
-    """Valid TIFFs written by tifffile in compressions Pillow does not read (tifffile reads them
-    back) are not checked, not broken, in scan and verify --decode; the same picture in LZW and
-    in Deflate decodes; a TIFF cut short still fails, and so does one whose Compression tag
-    holds a number no codec was registered under."""
+def test_a_tiff_in_a_compression_pillow_does_not_read_is_decoded_by_tifffile(tmp_path):
+    """Valid TIFFs written by tifffile in compressions Pillow does not read decode through
+    tifffile, in scan and verify --decode, and the lossless ones (PNG, LERC) hash exactly as
+    the same picture in LZW does through Pillow; a TIFF cut short still fails, and so does one
+    whose Compression tag holds a number no codec was registered under."""
     import tifffile
 
     picture = np.stack([np.indices((48, 64)).sum(0) * k % 256 for k in (3, 5, 7)], -1)
@@ -453,11 +457,17 @@ def test_a_tiff_in_a_compression_pillow_does_not_read_is_unsupported_not_broken(
     scanned = json.loads(run_cli("scan", str(lib), "--catalog", db, "--json", check=(1,)).stdout)
     failed = {os.path.basename(e["path"]) for e in scanned["errors"]}
     assert failed == {"cut.tif", "unregistered.tif"}, scanned["errors"]
-    assert scanned["unsupported_formats"] == {"TIFF": len(_UNREAD_CODECS)}
+    assert scanned["unsupported_formats"] == {}
+    with Catalog(db) as cat:
+        recs = {os.path.basename(r.path): r for r in cat.all_records()}
+    assert recs["lzw.tif"].phash_method == "full"
+    for codec in _UNREAD_CODECS:
+        rec = recs[f"{codec}.tif"]
+        assert rec.decode_ok and rec.phash_method == "tiff-segments", (codec, rec.decode_error)
+    assert recs["png.tif"].phash == recs["lerc.tif"].phash == recs["lzw.tif"].phash
     decoded = _verified_decode(lib, tmp_path, db)
     for codec in _UNREAD_CODECS:
-        assert decoded[f"{codec}.tif"]["outcome"] == "unsupported-format", decoded[f"{codec}.tif"]
-    assert "JPEG 2000" in decoded["jpeg2000.tif"]["message"]
+        assert decoded[f"{codec}.tif"]["outcome"] == "decoded", decoded[f"{codec}.tif"]
     assert decoded["lzw.tif"]["outcome"] == decoded["deflate.tif"]["outcome"] == "decoded"
     assert decoded["cut.tif"]["outcome"] in ("decode-failed", "truncated")
     assert decoded["unregistered.tif"]["outcome"] == "decode-failed"
@@ -481,8 +491,8 @@ def _jpeg2000_tiff(path: Path) -> None:
 def test_an_older_catalog_takes_again_a_tiff_it_called_broken(tmp_path, version, make):
     """A catalog written before the schema that knew better holds a valid TIFF Pillow does not
     read (float samples before schema 7, a JPEG 2000 compression before 8) as undecodable
-    ("cannot identify image file"): after the migration one scan records it as having no
-    decoder, and the next leaves it alone."""
+    ("cannot identify image file"): after the migration one scan records it decoded (by
+    tifffile, a strip at a time), and the next leaves it alone."""
     import sqlite3
 
     lib = tmp_path / "lib"
@@ -500,7 +510,36 @@ def test_an_older_catalog_takes_again_a_tiff_it_called_broken(tmp_path, version,
     old.close()
     again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
     assert again["errors"] == [] and again["changed"] == 1, again
-    assert again["unsupported_formats"] == {"TIFF": 1}
+    assert again["unsupported_formats"] == {}  # tifffile decodes it now
+    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert third["unchanged"] == 1 and third["bytes_read"] == 0
+
+
+def test_a_catalog_that_had_no_decoder_for_a_tiff_takes_it_again(tmp_path):
+    """Schema 8 recorded a TIFF in a compression Pillow lacks as having no decoder (not
+    checked); after the migration to 9 one scan decodes it through tifffile, and the next
+    leaves it alone."""
+    import sqlite3
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _jpeg2000_tiff(lib / "picture.tif")
+    db = tmp_path / "c.sqlite"
+    run_cli("scan", str(lib), "--catalog", str(db), "--json")
+    old = sqlite3.connect(db)
+    old.execute(
+        "UPDATE files SET decode_ok = NULL, phash = NULL, dhash = NULL, signature = NULL, "
+        "phash_method = 'no-decoder', decode_error = 'no decoder for this TIFF''s compression: "
+        "JPEG 2000 (34712)'"
+    )
+    old.execute("PRAGMA user_version = 8")
+    old.commit()
+    old.close()
+    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
+    assert again["changed"] == 1 and again["unsupported_formats"] == {}, again
+    with Catalog(db) as cat:
+        (rec,) = cat.all_records()
+    assert rec.decode_ok and rec.phash_method == "tiff-segments" and rec.decode_error is None
     third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
     assert third["unchanged"] == 1 and third["bytes_read"] == 0
 

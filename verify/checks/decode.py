@@ -98,7 +98,8 @@ def _version(dist: str) -> str:
 DECODER_VERSION = (
     f"photoverify-decode/5 pillow/{PIL.__version__} pillow-heif/{pillow_heif.__version__} "
     f"libheif/{pillow_heif.libheif_version()} pillow-jxl/{_version('pillow-jxl-plugin')} "
-    f"av/{av.__version__} rawpy/{_version('rawpy')} "
+    f"av/{av.__version__} rawpy/{_version('rawpy')} tifffile/{_version('tifffile')} "
+    f"imagecodecs/{_version('imagecodecs')} "
     f"ffmpeg/{getattr(av, 'ffmpeg_version_info', '?')}"
 )
 OUTCOMES = ("decoded", "truncated", "decode-failed", "decode-skipped", "unsupported-format")
@@ -272,6 +273,21 @@ def _decode_heif(path: str) -> DecodeOutcome:
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})
 
 
+def _decode_tiff_segments(path: str, no_decoder: str) -> DecodeOutcome:
+    """A TIFF Pillow does not decode (`no_decoder` says why): tifffile decodes every page a
+    strip or tile at a time (tiffsegments); not checked when even that cannot."""
+    from photoverify.dedupe.catalog.tiffsegments import NotDecoded, decode_in_segments
+
+    try:
+        got = decode_in_segments(path)
+    except NotDecoded as why:
+        return DecodeOutcome("unsupported-format", f"{no_decoder}; {why}", no_decoder=True)
+    except Exception as exc:  # noqa: BLE001 - a decoder failure is a finding about the file
+        return DecodeOutcome("decode-failed", f"tifffile: {describe(exc)}")
+    detail = {"frames": got.decoded, "size": list(got.size), "decoder": "tifffile"}
+    return DecodeOutcome("decoded", detail=detail)
+
+
 def play_video(path: str) -> DecodeOutcome:
     """Demux and decode every packet of every video and audio stream, then flush the decoders."""
     with av.open(path) as container:
@@ -361,11 +377,13 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
         return DecodeOutcome("decode-failed", describe(exc), cacheable=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a finding about the file
         no_decoder = no_decoder_reason(job.path, fmt, exc)
-        if no_decoder is not None:  # a layout Pillow does not read: not checked, not broken
+        if no_decoder is None:
+            text = describe(exc)
+            truncated = "truncated" in text.lower() or "end of file" in text.lower()
+            return DecodeOutcome("truncated" if truncated else "decode-failed", text)
+        if fmt != "TIFF":  # a layout Pillow does not read, or over the budget: not checked
             return DecodeOutcome("unsupported-format", no_decoder, no_decoder=True)
-        text = describe(exc)
-        truncated = "truncated" in text.lower() or "end of file" in text.lower()
-        return DecodeOutcome("truncated" if truncated else "decode-failed", text)
+        outcome = _decode_tiff_segments(job.path, no_decoder)
     try:
         after = os.stat(job.path)
     except OSError:

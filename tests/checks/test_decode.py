@@ -483,16 +483,28 @@ def _jpeg2000_tiff(path: Path) -> None:
     tifffile.imwrite(path, np.zeros((32, 32, 3), np.uint8), compression="jpeg2000")
 
 
-@pytest.mark.parametrize(
-    ("version", "make"),
-    [(6, _float_tiff), (7, _jpeg2000_tiff)],
-    ids=["v6-float-samples", "v7-jpeg2000"],
+_CALLED_BROKEN = (
+    "UPDATE files SET decode_ok = 0, phash_method = NULL, decode_error = "
+    "'UnidentifiedImageError: cannot identify image file ''picture.tif'''"
 )
-def test_an_older_catalog_takes_again_a_tiff_it_called_broken(tmp_path, version, make):
+_NO_DECODER = (
+    "UPDATE files SET decode_ok = NULL, phash = NULL, dhash = NULL, signature = NULL, "
+    "phash_method = 'no-decoder', decode_error = 'no decoder for this TIFF''s compression: "
+    "JPEG 2000 (34712)'"
+)
+
+
+@pytest.mark.parametrize(
+    ("version", "make", "recorded"),
+    [(6, _float_tiff, _CALLED_BROKEN), (7, _jpeg2000_tiff, _CALLED_BROKEN),
+     (8, _jpeg2000_tiff, _NO_DECODER)],
+    ids=["v6-float-samples", "v7-jpeg2000", "v8-no-decoder"],
+)  # fmt: skip
+def test_an_older_catalog_takes_again_a_tiff_it_did_not_decode(tmp_path, version, make, recorded):
     """A catalog written before the schema that knew better holds a valid TIFF Pillow does not
-    read (float samples before schema 7, a JPEG 2000 compression before 8) as undecodable
-    ("cannot identify image file"): after the migration one scan records it decoded (by
-    tifffile, a strip at a time), and the next leaves it alone."""
+    read as undecodable ("cannot identify image file": float samples before schema 7, a JPEG
+    2000 compression before 8) or, in 8, as having no decoder: after the migration one scan
+    records it decoded by tifffile (a strip at a time), and the next leaves it alone."""
     import sqlite3
 
     lib = tmp_path / "lib"
@@ -501,42 +513,13 @@ def test_an_older_catalog_takes_again_a_tiff_it_called_broken(tmp_path, version,
     db = tmp_path / "c.sqlite"
     run_cli("scan", str(lib), "--catalog", str(db), "--json")
     old = sqlite3.connect(db)
-    old.execute(
-        "UPDATE files SET decode_ok = 0, phash_method = NULL, decode_error = "
-        "'UnidentifiedImageError: cannot identify image file ''picture.tif'''"
-    )
+    old.execute(recorded)
     old.execute(f"PRAGMA user_version = {version}")
     old.commit()
     old.close()
     again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
     assert again["errors"] == [] and again["changed"] == 1, again
-    assert again["unsupported_formats"] == {}  # tifffile decodes it now
-    third = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
-    assert third["unchanged"] == 1 and third["bytes_read"] == 0
-
-
-def test_a_catalog_that_had_no_decoder_for_a_tiff_takes_it_again(tmp_path):
-    """Schema 8 recorded a TIFF in a compression Pillow lacks as having no decoder (not
-    checked); after the migration to 9 one scan decodes it through tifffile, and the next
-    leaves it alone."""
-    import sqlite3
-
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    _jpeg2000_tiff(lib / "picture.tif")
-    db = tmp_path / "c.sqlite"
-    run_cli("scan", str(lib), "--catalog", str(db), "--json")
-    old = sqlite3.connect(db)
-    old.execute(
-        "UPDATE files SET decode_ok = NULL, phash = NULL, dhash = NULL, signature = NULL, "
-        "phash_method = 'no-decoder', decode_error = 'no decoder for this TIFF''s compression: "
-        "JPEG 2000 (34712)'"
-    )
-    old.execute("PRAGMA user_version = 8")
-    old.commit()
-    old.close()
-    again = json.loads(run_cli("scan", str(lib), "--catalog", str(db), "--json").stdout)
-    assert again["changed"] == 1 and again["unsupported_formats"] == {}, again
+    assert again["unsupported_formats"] == {} and again["not_checked"] == []
     with Catalog(db) as cat:
         (rec,) = cat.all_records()
     assert rec.decode_ok and rec.phash_method == "tiff-segments" and rec.decode_error is None

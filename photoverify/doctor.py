@@ -108,9 +108,9 @@ def formats() -> list[dict[str, str]]:
 
     from photoverify.dedupe.catalog.sniff import (
         HEIF_IMAGES,
+        HEIF_SEQUENCES,
         PILLOW_IMAGES,
         RAW_FORMATS,
-        UNDECODABLE_IMAGES,
         VIDEO_FORMATS,
     )
 
@@ -163,5 +163,9 @@ def formats() -> list[dict[str, str]]:
         {"format": "AVCI", "decoder": "PyAV (FFmpeg H.264), items read here",
          "version": f"{av.__version__} ({ffmpeg})"}
     )  # fmt: skip
-    rows += [{"format": f, "decoder": "none", "version": ""} for f in sorted(UNDECODABLE_IMAGES)]
+    rows += [
+        {"format": f, "decoder": "pillow-heif (libheif) items, PyAV (FFmpeg) track",
+         "version": f"{pillow_heif.__version__}; {av.__version__} ({ffmpeg})"}
+        for f in sorted(HEIF_SEQUENCES)
+    ]  # fmt: skip
     return rows

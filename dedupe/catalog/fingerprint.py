@@ -45,6 +45,7 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
 from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
 from photoverify.dedupe.catalog.sniff import (
     DECODABLE_IMAGES,
+    HEIF_SEQUENCES,
     NO_DECODER_METHOD,
     RAW_FORMATS,
     TIFF_SEGMENTS_METHOD,
@@ -177,8 +178,8 @@ def open_heif(path: str) -> pillow_heif.HeifFile:
     return heif
 
 
-def _heic_facts(path: str, fast: bool) -> ImageFacts:
-    heif = open_heif(path)
+def _heic_facts(path: str, fast: bool, heif: pillow_heif.HeifFile | None = None) -> ImageFacts:
+    heif = heif or open_heif(path)
     width, height = heif.size  # libheif applies the irot/imir transforms: this is the shown size
     primary = heif[heif.primary_index]
     thumbs = heif.info.get("thumbnails") or []
@@ -196,6 +197,17 @@ def _heic_facts(path: str, fast: bool) -> ImageFacts:
         return ImageFacts(width, height, None, None, NO_DECODER_METHOD, None, over)
     with big_decode_slot((width, height), primary.mode):
         return _heic_facts_of(heif, heif.to_pillow(), "full", fast)
+
+
+def _heif_sequence_facts(path: str, fast: bool) -> ImageFacts:
+    """A HEIF image sequence: its primary item, as a HEIC's, when it has items (a burst); one
+    whose pictures are only a track is not decoded here (verify --decode plays the track)."""
+    try:
+        heif = open_heif(path)
+    except ValueError:  # no image item: a track only
+        why = "a HEIF sequence with no image item: its track is played by verify --decode"
+        return ImageFacts(None, None, None, None, NO_DECODER_METHOD, None, why)
+    return _heic_facts(path, fast, heif)
 
 
 def _heic_facts_of(
@@ -264,6 +276,8 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
         try:
             if fmt in ("HEIC", "HEIF"):
                 return _heic_facts(path, fast)
+            if fmt in HEIF_SEQUENCES:
+                return _heif_sequence_facts(path, fast)
             if fmt == "AVCI":
                 return _avci_facts(path, fast)
             return _pillow_facts(path, fmt, fast)

@@ -64,7 +64,10 @@ PILLOW_IMAGES = frozenset(
 )
 # AVC-in-HEIF: libheif here has no AVC decoder; dedupe.avcheif reads the item, FFmpeg decodes it
 AVC_HEIF_IMAGES = frozenset({"AVCI"})
-DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES
+# HEIF image sequences as exiftool names them: pictures in a track, often with image items too
+# (a burst): libheif decodes the items, FFmpeg the track (verify --decode plays it through)
+HEIF_SEQUENCES = frozenset({"HEICS", "HEIFS"})
+DECODABLE_IMAGES = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES | HEIF_SEQUENCES
 # The phash_method of a picture tried and found to have no decoder here for its layout
 # (decoding.no_decoder_reason): its decode_ok stays NULL, and the catalog does not take it for a
 # picture never tried.
@@ -72,9 +75,6 @@ NO_DECODER_METHOD = "no-decoder"
 # The phash_method of a TIFF Pillow does not decode, decoded by tifffile a strip or tile at a
 # time and hashed from a reduced copy (tiffsegments)
 TIFF_SEGMENTS_METHOD = "tiff-segments"
-# Picture formats known here with no decoder (reported `unsupported-format`): HEIF image
-# sequences as exiftool names them (their pictures are a track, not an item)
-UNDECODABLE_IMAGES = frozenset({"HEICS", "HEIFS"})
 
 
 def classify(file_type: str | None, mime_type: str | None, path: str) -> tuple[str, str | None]:

@@ -78,6 +78,7 @@ from photoverify.dedupe.catalog.fingerprint import (
 from photoverify.dedupe.catalog.sniff import (
     AVC_HEIF_IMAGES,
     HEIF_IMAGES,
+    HEIF_SEQUENCES,
     PILLOW_IMAGES,
     RAW_FORMATS,
 )
@@ -111,7 +112,7 @@ SEVERITY = {
     # nothing here can decode it: not checked, so never shown as fine
     "unsupported-format": "warning",
 }
-ISOBMFF = frozenset({"HEIC", "HEIF", "AVIF", "MOV", "MP4", "3GP"})
+ISOBMFF = frozenset({"HEIC", "HEIF", "HEICS", "HEIFS", "AVIF", "MOV", "MP4", "3GP"})
 BATCH_FILES = 16
 MAX_FRAMES = 10_000  # frames of one animated image decoded; a bound against pathological files
 
@@ -273,6 +274,26 @@ def _decode_heif(path: str) -> DecodeOutcome:
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})
 
 
+def _decode_heif_sequence(path: str) -> DecodeOutcome:
+    """A HEIF image sequence: every image item through libheif (a burst's pictures), then every
+    packet of every stream through FFmpeg (the track, and the items as FFmpeg sees them)."""
+    try:
+        heif = open_heif(path)
+    except ValueError:
+        items = 0  # a track only
+    else:
+        for item in heif:
+            if over := heif_over_budget(item.size):
+                return DecodeOutcome("unsupported-format", over, no_decoder=True)
+            with big_decode_slot(item.size, item.mode):
+                _ = item.data  # the full decode of every tile
+        items = len(heif)
+    played = play_video(path)
+    if played.outcome != "decoded":
+        return played
+    return replace(played, detail={**played.detail, "items": items})
+
+
 def _decode_tiff_segments(path: str, no_decoder: str) -> DecodeOutcome:
     """A TIFF Pillow does not decode (`no_decoder` says why): tifffile decodes every page a
     strip or tile at a time (tiffsegments); not checked when even that cannot."""
@@ -343,7 +364,7 @@ def decode_file(job: DecodeJob) -> DecodeOutcome:
 def _decode_file(job: DecodeJob) -> DecodeOutcome:
     fmt = (job.format or "").upper()
     # An image of unknown format (exiftool could not tell) is given to Pillow, which sniffs.
-    decodable = PILLOW_IMAGES | HEIF_IMAGES | AVC_HEIF_IMAGES | RAW_FORMATS
+    decodable = PILLOW_IMAGES | HEIF_IMAGES | HEIF_SEQUENCES | AVC_HEIF_IMAGES | RAW_FORMATS
     if job.kind == "image" and fmt and fmt not in decodable and job.size:
         what = job.format or "this format"
         return DecodeOutcome("unsupported-format", f"no decoder for {what}", no_decoder=True)
@@ -365,6 +386,8 @@ def _decode_file(job: DecodeJob) -> DecodeOutcome:
             outcome = play_video(job.path)
         elif fmt in HEIF_IMAGES:
             outcome = _decode_heif(job.path)
+        elif fmt in HEIF_SEQUENCES:
+            outcome = _decode_heif_sequence(job.path)
         elif fmt in RAW_FORMATS:
             outcome = _decode_raw(job.path, fmt)
         elif fmt in AVC_HEIF_IMAGES:

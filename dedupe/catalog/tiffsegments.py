@@ -62,8 +62,7 @@ def decode_in_segments(path: str, *, every_page: bool = True) -> Segmented:
         reduced = None
         for i in range(count):
             page = pages[i]
-            acc = _Reduction(page) if i == 0 and _hashable(page) else None
-            _decode_page(page, acc)
+            acc = _decode_page(page, _Reduction(page) if i == 0 and _hashable(page) else None)
             if acc is not None:
                 reduced = acc.picture()
         tags = first.tags
@@ -79,9 +78,20 @@ def decode_in_segments(path: str, *, every_page: bool = True) -> Segmented:
         )
 
 
-def _decode_page(page, acc: _Reduction | None) -> None:
+def _decode_page(page, acc: _Reduction | None) -> _Reduction | None:
+    """Decode every segment of `page`, adding each to `acc`; returns `acc`, or None when the
+    reduction could not take a segment (the picture is then decoded, not hashed: a fault of
+    this module is never called damage in the file)."""
+    import tifffile
+
     if page.imagedepth > 1:
         raise NotDecoded("a volumetric TIFF (image depth > 1): not decoded")
+    if page.dtype is None:
+        raise NotDecoded("tifffile reads no sample type for its pixels: not decoded")
+    try:
+        tifffile.TIFF.DECOMPRESSORS[page.compression]
+    except KeyError as exc:  # a registered codec imagecodecs lacks (JBIG), said before any read
+        raise NotDecoded(f"tifffile has no decoder for its compression: {exc.args[0]}") from exc
     segment_bytes = int(np.prod(page.chunks)) * page.dtype.itemsize
     if segment_bytes > SEGMENT_BUDGET:
         raise NotDecoded(
@@ -92,11 +102,15 @@ def _decode_page(page, acc: _Reduction | None) -> None:
         with decode_slot() if segment_bytes >= BIG_DECODE_BYTES else nullcontext():
             for data, index, _shape in page.segments(maxworkers=1, buffersize=READ_BYTES):
                 if data is not None and acc is not None:
-                    acc.add(data, index)
+                    try:
+                        acc.add(data, index)
+                    except (ValueError, IndexError, TypeError):
+                        acc = None
     except ValueError as exc:
-        if "requires the 'imagecodecs' package" in str(exc) or "not supported" in str(exc):
+        if "requires the 'imagecodecs' package" in str(exc):
             raise NotDecoded(f"tifffile: {exc}") from exc
         raise
+    return acc
 
 
 def _hashable(page) -> bool:

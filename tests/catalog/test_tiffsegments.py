@@ -181,3 +181,24 @@ def test_a_damaged_tiff_in_a_codec_pillow_lacks_never_breaks_scan_or_verify(tmp_
     facts = image_facts(str(path), "TIFF")
     assert facts.decode_ok in (True, False, None)
     assert verified(path).outcome in OUTCOMES
+
+
+def test_a_codec_neither_pillow_nor_imagecodecs_has_leaves_the_tiff_not_checked(tmp_path):
+    """A TIFF in JBIG (a registered compression neither Pillow nor imagecodecs decodes; here the
+    Compression tag of a plain TIFF set to 9): not checked, with both reasons, not broken."""
+    import struct
+
+    path = tmp_path / "jbig.tif"
+    tifffile.imwrite(path, photo((16, 16)), photometric="rgb")
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 259:  # Compression
+            data[entry + 8 : entry + 10] = struct.pack("<H", 9)
+    path.write_bytes(bytes(data))
+    facts = image_facts(str(path), "TIFF")
+    assert facts.decode_ok is None and facts.method == "no-decoder", facts
+    assert "JBIG" in facts.decode_error and "tifffile has no decoder" in facts.decode_error
+    out = verified(path)
+    assert out.outcome == "unsupported-format" and out.error == facts.decode_error, out

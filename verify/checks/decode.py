@@ -4,11 +4,14 @@ What "decodes" means, per kind:
 
 * JPEG, PNG, APNG, MPO, TIFF, WebP, GIF, BMP, AVIF: Pillow's full ``load()`` with
   ``LOAD_TRUNCATED_IMAGES`` off (a truncated file raises), every frame of a multi-frame file;
-  PNG and APNG are first ``verify()``-ed, which checks every chunk's CRC.
+  PNG and APNG are first ``verify()``-ed, which checks every chunk's CRC. A TIFF Pillow does
+  not decode (a compression its wheels lack, samples it has no mode for, over the budget) is
+  decoded by tifffile with imagecodecs, every page a strip or tile at a time (tiffsegments).
 * HEIC/HEIF: libheif silently fills missing tiles, so a truncated HEIC "decodes". Two structural
   checks come first: the top-level ISO-BMFF boxes must fit in the file (a truncated ``mdat`` does
   not), and exiftool's warning from the scan ("Truncated 'mdat' data") must be absent. Then a full
-  decode of the primary image.
+  decode of the primary image. A HEIF image sequence (HEICS/HEIFS): every image item through
+  libheif, then every packet of every stream through FFmpeg, as a video's.
 * MOV/MP4 (and other videos): the same box check for ISO-BMFF containers, then PyAV demuxes and
   decodes EVERY packet of every video and audio stream, flushing the decoders; any decoder error
   fails, and so does a stream that yields fewer packets than its index promises.

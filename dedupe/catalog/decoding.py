@@ -80,6 +80,9 @@ TIFF_CODECS = {
 LIBTIFF_OPTIONAL = ("jpeg", "tiff_adobe_deflate", "tiff_deflate", "lzma", "zstd", "webp")
 
 
+NO_HEIF_IMAGE = "libheif reads no image in this file"  # fingerprint.open_heif's refusal
+
+
 def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | None:
     """Why a file that failed to open has no decoder here, when the failure says it is a layout
     Pillow does not read, or a picture over the decode budget, rather than damage; else None
@@ -87,6 +90,7 @@ def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | N
     Pillow's own limit at open) is not decoded, so not checked: a stitched panorama, a
     high-resolution scan or a 150 MP medium-format picture is not damaged for being large,
     and a few-hundred-KB PNG claiming 169 MP is not shown to be either (over_budget_reason).
+    A HEIF sequence whose pictures are only a track has no image item for libheif.
     Such layouts so far: a BMP in a layout the format defines that Pillow refuses as
     "Unsupported" (_bmp_no_decoder), and TIFFs:
     - samples Pillow has no mode for (64-bit float RGB, say: scikit-image's
@@ -100,6 +104,8 @@ def no_decoder_reason(path: str, fmt: str | None, exc: BaseException) -> str | N
       refuses to write even one pixel in it (_libtiff_lacks)."""
     if isinstance(exc, Image.DecompressionBombError):
         return over_budget_reason(exc)
+    if fmt in ("HEICS", "HEIFS") and str(exc).startswith(NO_HEIF_IMAGE):  # open_heif's
+        return "a HEIF sequence with no image item: its track is played by verify --decode"
     if fmt == "BMP":
         return _bmp_no_decoder(str(exc)) if isinstance(exc, OSError) else None
     if fmt != "TIFF" or not isinstance(exc, OSError):

@@ -28,6 +28,7 @@ from PIL import Image, ImageStat
 from photoverify.dedupe.catalog.decoding import (  # verify imports the rest from here too
     BIG_DECODE_BYTES,  # noqa: F401
     MAX_DECODE_PIXELS,  # noqa: F401
+    NO_HEIF_IMAGE,
     big_decode_slot,
     check_budget,
     decode_slot,  # noqa: F401
@@ -45,6 +46,7 @@ from photoverify.dedupe.catalog.decoding import (  # verify imports the rest fro
 from photoverify.dedupe.catalog.signature import picture_signature, to_srgb
 from photoverify.dedupe.catalog.sniff import (
     DECODABLE_IMAGES,
+    HEIF_IMAGES,
     HEIF_SEQUENCES,
     NO_DECODER_METHOD,
     RAW_FORMATS,
@@ -172,14 +174,14 @@ def open_heif(path: str) -> pillow_heif.HeifFile:
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
     if len(heif) == 0:
         raise ValueError(
-            "libheif reads no image in this file (an unsupported codec, or damaged image "
-            "properties such as a missing hvcC/av1C decoder configuration)"
+            f"{NO_HEIF_IMAGE} (an unsupported codec, or damaged image properties such as a "
+            "missing hvcC/av1C decoder configuration)"
         )
     return heif
 
 
-def _heic_facts(path: str, fast: bool, heif: pillow_heif.HeifFile | None = None) -> ImageFacts:
-    heif = heif or open_heif(path)
+def _heic_facts(path: str, fast: bool) -> ImageFacts:
+    heif = open_heif(path)
     width, height = heif.size  # libheif applies the irot/imir transforms: this is the shown size
     primary = heif[heif.primary_index]
     thumbs = heif.info.get("thumbnails") or []
@@ -197,17 +199,6 @@ def _heic_facts(path: str, fast: bool, heif: pillow_heif.HeifFile | None = None)
         return ImageFacts(width, height, None, None, NO_DECODER_METHOD, None, over)
     with big_decode_slot((width, height), primary.mode):
         return _heic_facts_of(heif, heif.to_pillow(), "full", fast)
-
-
-def _heif_sequence_facts(path: str, fast: bool) -> ImageFacts:
-    """A HEIF image sequence: its primary item, as a HEIC's, when it has items (a burst); one
-    whose pictures are only a track is not decoded here (verify --decode plays the track)."""
-    try:
-        heif = open_heif(path)
-    except ValueError:  # no image item: a track only
-        why = "a HEIF sequence with no image item: its track is played by verify --decode"
-        return ImageFacts(None, None, None, None, NO_DECODER_METHOD, None, why)
-    return _heic_facts(path, fast, heif)
 
 
 def _heic_facts_of(
@@ -274,10 +265,8 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
     """Decode an image (fast path where it agrees with a full decode) and hash what it shows."""
     with decoder_messages() as said:
         try:
-            if fmt in ("HEIC", "HEIF"):
+            if fmt in HEIF_IMAGES | HEIF_SEQUENCES:  # a sequence: its primary item, if any
                 return _heic_facts(path, fast)
-            if fmt in HEIF_SEQUENCES:
-                return _heif_sequence_facts(path, fast)
             if fmt == "AVCI":
                 return _avci_facts(path, fast)
             return _pillow_facts(path, fmt, fast)

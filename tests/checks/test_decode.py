@@ -26,9 +26,9 @@ from photoverify.verify.checks.decode import (
     DecodeJob,
     check_decode,
     decode_file,
-    isobmff_overrun,
 )
 from photoverify.verify.checks.decode_cache import DecodeCache
+from photoverify.verify.checks.isobmff import isobmff_overrun
 
 INTACT = {
     "jpeg.jpg": "immich-test-assets/formats/jpg/el_torcal_rocks.jpg",

@@ -42,7 +42,6 @@ import importlib.metadata
 import io
 import math
 import os
-import struct
 import time
 import warnings
 from collections.abc import Callable
@@ -57,6 +56,7 @@ import pillow_heif
 from PIL import Image, ImageFile
 
 from photoverify.dedupe.catalog.decoding import (
+    NO_HEIF_IMAGE,
     draft_within_budget,
     heif_over_budget,
     no_decoder_reason,
@@ -87,6 +87,7 @@ from photoverify.dedupe.catalog.sniff import (
 )
 from photoverify.dedupe.core.findings import Finding
 from photoverify.dedupe.core.records import FileRecord
+from photoverify.verify.checks.isobmff import isobmff_overrun
 
 if TYPE_CHECKING:
     from photoverify.verify.checks.decode_cache import DecodeCache
@@ -142,35 +143,6 @@ class DecodeOutcome:
     detail: dict = field(default_factory=dict)  # frames and packets seen, for the evidence
     cacheable: bool = True  # False when the file changed or vanished while it was read
     no_decoder: bool = False  # the format has no decoder here; nothing was read
-
-
-def isobmff_overrun(path: str) -> str | None:
-    """A description of the first top-level ISO-BMFF box that runs past the end of the file."""
-    size = os.path.getsize(path)
-    pos = 0
-    with open(path, "rb") as fh:
-        while pos < size:
-            fh.seek(pos)
-            head = fh.read(16)
-            if len(head) < 8:
-                return f"{size - pos} stray bytes at the end where a box header should be"
-            length, kind = struct.unpack(">I4s", head[:8])
-            if length == 1:
-                if len(head) < 16:
-                    return "box header cut short"
-                length = struct.unpack(">Q", head[8:16])[0]
-            elif length == 0:  # the box runs to the end of the file
-                return None
-            name = kind.decode("latin-1")
-            if length < 8:
-                return f"box {name!r} at offset {pos} has an impossible size {length}"
-            if pos + length > size:
-                return (
-                    f"box {name!r} at offset {pos} declares {length} bytes, "
-                    f"file ends after {size - pos}"
-                )
-            pos += length
-    return None
 
 
 def _decode_pillow(path: str, fmt: str | None) -> DecodeOutcome:
@@ -282,7 +254,9 @@ def _decode_heif_sequence(path: str) -> DecodeOutcome:
     packet of every stream through FFmpeg (the track, and the items as FFmpeg sees them)."""
     try:
         heif = open_heif(path)
-    except ValueError:
+    except ValueError as exc:
+        if not str(exc).startswith(NO_HEIF_IMAGE):
+            raise
         items = 0  # a track only
     else:
         for item in heif:

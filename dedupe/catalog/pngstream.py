@@ -24,6 +24,9 @@ ADAM7 = (
     (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2),
 )  # fmt: skip
 PIECE = 1 << 20  # bytes read, and bytes inflated, at a time
+# inflated bytes past which the check gives up (~11 s of CPU here): deflate makes up to ~1,000
+# bytes of one, so a 100 MB file of zeros claiming a vast picture would otherwise take minutes
+INFLATE_LIMIT = 4 << 30
 
 
 def row_runs(width: int, height: int, bits: int, interlaced: bool) -> list[tuple[int, int]]:
@@ -107,7 +110,9 @@ def _chunks(fh) -> Iterator[tuple[bytes, int, Iterator[bytes]]]:
 def png_damage(path: str) -> str | None:
     """What is wrong with the PNG picture at `path`, found without decoding it, in memory
     bounded by PIECE whatever its size; None when its chunks and its compressed picture are
-    whole. Raises OSError when the file cannot be read."""
+    whole, or when telling would take inflating more than INFLATE_LIMIT bytes (the picture
+    stays not checked either way). Inflating stops once the picture's bytes are all there.
+    Raises OSError when the file cannot be read."""
     with open(path, "rb") as fh:
         if fh.read(len(SIGNATURE)) != SIGNATURE:
             return "not a PNG: its signature is wrong"
@@ -125,11 +130,15 @@ def png_damage(path: str) -> str | None:
                     rows = _Rows(row_runs(width, height, depth * CHANNELS[colour], interlace == 1))
                 elif kind == b"IDAT" and rows is not None:
                     for piece in pieces:
+                        if rows.seen >= rows.expected:
+                            continue  # every byte of the picture is there: only CRCs are left
                         data = inflater.decompress(piece, PIECE)
                         while True:
                             if damage := rows.feed(data):
                                 return damage
-                            if not inflater.unconsumed_tail:
+                            if rows.seen > INFLATE_LIMIT:
+                                return None
+                            if not inflater.unconsumed_tail or rows.seen >= rows.expected:
                                 break
                             data = inflater.decompress(inflater.unconsumed_tail, PIECE)
                 else:

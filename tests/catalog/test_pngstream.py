@@ -173,3 +173,17 @@ def test_the_corpus_pngs_agree_with_pillow(corpus):
             seen += 1
             assert (png_damage(str(path)) is None) == (pillow_verdict(path) is None), path
     assert seen >= 1
+
+
+def test_the_check_gives_up_past_its_inflate_limit(tmp_path, monkeypatch):
+    """Past INFLATE_LIMIT inflated bytes the check gives up (the picture stays not checked)
+    rather than spend minutes on a large file of zeros claiming a vast picture: the bomb cut
+    in half is truncated with the limit above what it holds, and not judged below it."""
+    import photoverify.dedupe.catalog.pngstream as pngstream
+
+    png_bomb(tmp_path / "bomb.png", 13000)
+    data = (tmp_path / "bomb.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    assert png_damage(str(tmp_path / "cut.png")).startswith("truncated")
+    monkeypatch.setattr(pngstream, "INFLATE_LIMIT", 8 << 20)
+    assert png_damage(str(tmp_path / "cut.png")) is None

@@ -18,8 +18,8 @@ PLAIN: dict[str, str] = {
     "not-media": "Not a photo, video or sidecar (a text file, a document): listed, not copied.",
     "broken-in-source": "Already broken in the original (it does not decode there either): "
     "copied as it was. Not lost in the move, but worth a look.",
-    "unchecked": "No decoder here reads this format: its bytes were compared, its picture "
-    "was never looked at.",
+    "unchecked": "Nothing here decodes it (its format, its layout, or its size over the decode "
+    "budget): its bytes were compared, its picture was never looked at.",
     # audit: metadata
     "capture-time-lost": "The date and time the photo was taken is gone.",
     "capture-time-shifted": "The date and time the photo was taken moved.",
@@ -72,7 +72,8 @@ PLAIN: dict[str, str] = {
     "truncated": "The file ends early: part of the picture or video is gone.",
     "decode-failed": "Does not decode: the picture or video is damaged.",
     "decode-skipped": "Not decoded: it changed or vanished since it was scanned.",
-    "unsupported-format": "No decoder here reads this format: it was not checked.",
+    "unsupported-format": "Nothing here decodes it (its format, its layout, or its size over "
+    "the decode budget): it was not checked.",
 }
 
 # Outcomes a report lists apart from the problems: neither a loss nor a proof of one.

@@ -114,13 +114,19 @@ def shown_rgb(im: Image.Image, *, fast: bool = True, orientation: int | None = N
     if orientation in _TRANSPOSE:
         im = im.transpose(_TRANSPOSE[orientation])
     widened = "I" if im.mode.startswith("I;16") else _NOT_REDUCIBLE.get(im.mode)
-    if fast and min(im.size) >= 2 * REDUCE_TO:
-        im = _reduce_in_strips(im, widened, min(im.size) // REDUCE_TO)
+    if fast and (factor := reduce_factor(im.size)) > 1:
+        im = _reduce_in_strips(im, widened, factor)
     elif widened:
         im = im.convert(widened)
     if im.mode in ("I", "F"):
         im = _to_8bit(im)
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def reduce_factor(size: tuple[int, int]) -> int:
+    """The box the fast path reduces a picture by: to ~REDUCE_TO px on its short side, or 1."""
+    short = min(size)
+    return short // REDUCE_TO if short >= 2 * REDUCE_TO else 1
 
 
 def _reduce_in_strips(
@@ -280,9 +286,8 @@ def image_facts(path: str, fmt: str | None, *, fast: bool = True) -> ImageFacts:
 
 
 def _tiff_segment_facts(path: str, no_decoder: str) -> ImageFacts:
-    """A TIFF Pillow does not decode (`no_decoder` says why), decoded by tifffile a segment at
-    a time and hashed from its box-reduced copy (tiffsegments); not checked when even that
-    cannot decode it."""
+    """A TIFF Pillow does not decode (`no_decoder`: why), decoded by tifffile a segment at a
+    time and hashed from its reduced copy (tiffsegments); not checked when even that cannot."""
     from photoverify.dedupe.catalog.tiffsegments import NotDecoded, decode_in_segments
 
     with decoder_messages() as said:

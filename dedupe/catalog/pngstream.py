@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections import deque
 from collections.abc import Iterator
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -142,8 +143,7 @@ def png_damage(path: str) -> str | None:
                                 break
                             data = inflater.decompress(inflater.unconsumed_tail, PIECE)
                 else:
-                    for _ in pieces:  # read through, for its CRC
-                        pass
+                    deque(pieces, maxlen=0)  # read through, for its CRC
                 if kind == b"IEND":
                     break
             else:

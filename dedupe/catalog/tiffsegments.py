@@ -16,10 +16,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
+import tifffile
 from PIL import Image
 
 from photoverify.dedupe.catalog.decoding import BIG_DECODE_BYTES, MAX_DECODE_PIXELS, decode_slot
-from photoverify.dedupe.catalog.fingerprint import REDUCE_TO  # the reduced copy's short side
+from photoverify.dedupe.catalog.fingerprint import reduce_factor
 
 SEGMENT_BUDGET = MAX_DECODE_PIXELS * 4  # bytes one decoded segment may take (a 120 MP RGBA)
 READ_BYTES = 16 << 20  # compressed bytes tifffile reads in one pass
@@ -46,11 +47,6 @@ def decode_in_segments(path: str, *, every_page: bool = True) -> Segmented:
     """Decode the TIFF at `path` a segment at a time: every page (`every_page`), or the first.
     Raises NotDecoded when it cannot be decoded here, and any other exception (tifffile's or a
     codec's) when the file is damaged."""
-    try:
-        import tifffile
-    except ImportError as exc:
-        raise NotDecoded("tifffile is not installed") from exc
-
     with tifffile.TiffFile(path) as tif:
         pages = tif.pages
         pages.useframes = False  # every page with its own tags
@@ -82,8 +78,6 @@ def _decode_page(page, acc: _Reduction | None) -> _Reduction | None:
     """Decode every segment of `page`, adding each to `acc`; returns `acc`, or None when the
     reduction could not take a segment (the picture is then decoded, not hashed: a fault of
     this module is never called damage in the file)."""
-    import tifffile
-
     if page.imagedepth > 1:
         raise NotDecoded("a volumetric TIFF (image depth > 1): not decoded")
     if page.dtype is None:
@@ -117,9 +111,8 @@ def _hashable(page) -> bool:
     """Whether the reduced copy can be made as a picture: gray or RGB samples of integers or
     floats (palette, CMYK, YCbCr, Lab and other layouts are decoded, not hashed)."""
     photometric = int(page.photometric)
-    samples = page.samplesperpixel
-    gray = photometric in (0, 1) and samples >= 1  # min-is-white, min-is-black
-    rgb = photometric == 2 and samples >= 3
+    gray = photometric in (0, 1)  # min-is-white, min-is-black
+    rgb = photometric == 2 and page.samplesperpixel >= 3
     return (gray or rgb) and page.dtype.kind in "uif"
 
 
@@ -129,8 +122,7 @@ class _Reduction:
 
     def __init__(self, page) -> None:
         self.width, self.height = page.imagewidth, page.imagelength
-        short = min(self.width, self.height)
-        self.factor = short // REDUCE_TO if short >= 2 * REDUCE_TO else 1
+        self.factor = reduce_factor((self.width, self.height))  # as Pillow's fast path
         self.channels = 1 if int(page.photometric) in (0, 1) else 3
         self.invert = int(page.photometric) == 0
         self.dtype = page.dtype

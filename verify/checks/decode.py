@@ -242,11 +242,20 @@ def _decode_avci(path: str) -> DecodeOutcome:
 def _decode_heif(path: str) -> DecodeOutcome:
     heif = open_heif(path)
     primary = heif[heif.primary_index]
-    if over := heif_over_budget(primary.size):  # libheif decodes whole or not at all
-        return DecodeOutcome("unsupported-format", over, no_decoder=True)
-    with big_decode_slot(primary.size, primary.mode):
-        _ = primary.data  # forces the full decode of every tile
+    if over := _decode_heif_items([primary]):
+        return over
     return DecodeOutcome("decoded", detail={"frames": 1, "size": list(primary.size)})
+
+
+def _decode_heif_items(items) -> DecodeOutcome | None:
+    """Decode each libheif image fully (every tile); the not-checked outcome of the first one
+    over the budget (libheif decodes whole or not at all), else None."""
+    for item in items:
+        if over := heif_over_budget(item.size):
+            return DecodeOutcome("unsupported-format", over, no_decoder=True)
+        with big_decode_slot(item.size, item.mode):
+            _ = item.data
+    return None
 
 
 def _decode_heif_sequence(path: str) -> DecodeOutcome:
@@ -259,11 +268,8 @@ def _decode_heif_sequence(path: str) -> DecodeOutcome:
             raise
         items = 0  # a track only
     else:
-        for item in heif:
-            if over := heif_over_budget(item.size):
-                return DecodeOutcome("unsupported-format", over, no_decoder=True)
-            with big_decode_slot(item.size, item.mode):
-                _ = item.data  # the full decode of every tile
+        if over := _decode_heif_items(heif):
+            return over
         items = len(heif)
     played = play_video(path)
     if played.outcome != "decoded":

@@ -115,14 +115,16 @@ def _scan_and_kill_a_worker(cluster, root, db) -> tuple[subprocess.CompletedProc
 
 
 def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_catalog, tmp_path):
+    """The whole TREE, not SUBTREE: in a clone without ../shared SUBTREE is 4 small JPEGs, one
+    batch a warm worker finished before the poll could kill it (CI, 2026-12-08)."""
     db = tmp_path / "dask.sqlite"
-    proc, killed_key = _scan_and_kill_a_worker(cluster, corpus / SUBTREE, db)
+    proc, killed_key = _scan_and_kill_a_worker(cluster, corpus / TREE, db)
     assert proc.returncode in (0, 1), proc.stderr
-    assert json.loads(proc.stdout)["files"] == _count(corpus / SUBTREE)
+    assert json.loads(proc.stdout)["files"] == _count(corpus / TREE)
     # the batch the dead worker held ran again elsewhere, and the catalog is whole and equal
     story = [t[2] for t in cluster.scheduler.transition_log if t[0] == killed_key]
     assert story.count("processing") >= 2 and story[-1] in ("memory", "released", "forgotten")
-    assert _rows(db, corpus / SUBTREE) == _rows(local_catalog, corpus / SUBTREE)
+    assert _rows(db, corpus / TREE) == _rows(local_catalog, corpus / TREE)
 
 
 @pytest.mark.slow

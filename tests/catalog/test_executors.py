@@ -88,12 +88,13 @@ def test_dask_scan_equals_the_local_scan_field_by_field(corpus, cluster, local_c
     assert max(counts) == 1 and sum(counts) >= 1, counts
 
 
-def _scan_and_kill_a_worker(cluster, root, db) -> tuple[subprocess.CompletedProcess, str]:
-    """Run the dask scan of `root` through the CLI and SIGKILL the first worker seen holding a
-    batch: (the finished scan, the key of the batch it held)."""
+def _scan_and_kill_a_worker(cluster, *roots) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the dask scan of `roots` (the catalog last) through the CLI and SIGKILL the first
+    worker seen holding a batch: (the finished scan, the key of the batch it held)."""
+    *roots, db = roots
     env = {**os.environ, "NO_COLOR": "1", "PHOTOVERIFY_SCHEDULER": cluster.scheduler_address}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "photoverify", "scan", str(root), "--catalog", str(db),
+        [sys.executable, "-m", "photoverify", "scan", *map(str, roots), "--catalog", str(db),
          "--executor", "dask", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )  # fmt: skip
@@ -115,12 +116,18 @@ def _scan_and_kill_a_worker(cluster, root, db) -> tuple[subprocess.CompletedProc
 
 
 def test_a_worker_killed_mid_scan_costs_only_its_batch(corpus, cluster, local_catalog, tmp_path):
-    """The whole TREE, not SUBTREE: in a clone without ../shared SUBTREE is 4 small JPEGs, one
-    batch a warm worker finished before the poll could kill it (CI, 2026-12-08)."""
+    """The TREE with a 24 MP noise PNG beside it, whose full decode keeps its batch on a
+    worker long enough to be killed: without ../shared the tree is 21 small JPEGs, which warm
+    workers finished before the poll could kill one (CI, 2026-12-08)."""
+    from PIL import Image
+
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    Image.frombytes("RGB", (6000, 4000), os.urandom(6000 * 4000 * 3)).save(slow / "noise.png")
     db = tmp_path / "dask.sqlite"
-    proc, killed_key = _scan_and_kill_a_worker(cluster, corpus / TREE, db)
+    proc, killed_key = _scan_and_kill_a_worker(cluster, corpus / TREE, slow, db)
     assert proc.returncode in (0, 1), proc.stderr
-    assert json.loads(proc.stdout)["files"] == _count(corpus / TREE)
+    assert json.loads(proc.stdout)["files"] == _count(corpus / TREE) + 1
     # the batch the dead worker held ran again elsewhere, and the catalog is whole and equal
     story = [t[2] for t in cluster.scheduler.transition_log if t[0] == killed_key]
     assert story.count("processing") >= 2 and story[-1] in ("memory", "released", "forgotten")
